@@ -1,0 +1,322 @@
+package bots
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"strconv"
+	"sync"
+
+	"github.com/rapport-crm/rapport/store"
+)
+
+// RouterOptions configure a Router. Zero values are sensible defaults.
+type RouterOptions struct {
+	// Hooks see every stored message no built-in command handled, in order.
+	Hooks []Hook
+	// Renderer renders reply texts; nil uses built-in fallback texts.
+	Renderer Renderer
+	// Workers run built-ins and hooks (default 4); Queue bounds the
+	// messages waiting for a worker (default 1024).
+	Workers int
+	Queue   int
+	Logger  *slog.Logger
+	Metrics *Metrics
+	// Notify is called after replies are enqueued, so a dispatcher in the
+	// same process can deliver them without waiting for its next poll.
+	Notify func()
+}
+
+// Router turns inbound chat into stored messages, answers the built-in
+// commands of the contract and hands everything else to the hooks. It
+// implements Receiver for every adapter.
+type Router struct {
+	store *store.Store
+	opts  RouterOptions
+	log   *slog.Logger
+	jobs  chan job
+
+	mu      sync.Mutex
+	stopped bool
+}
+
+type job struct {
+	ev *store.ChatEvent
+	in Inbound
+}
+
+var _ Receiver = (*Router)(nil)
+
+// NewRouter builds a router. Call Run to start its workers.
+func NewRouter(s *store.Store, o RouterOptions) *Router {
+	if o.Workers <= 0 {
+		o.Workers = 4
+	}
+	if o.Queue <= 0 {
+		o.Queue = 1024
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return &Router{store: s, opts: o, log: o.Logger, jobs: make(chan job, o.Queue)}
+}
+
+// Receive stores one inbound message or event (once, however often it is
+// delivered) and queues it for the workers. It returns when the message is
+// durable; a duplicate delivery returns nil and does nothing more.
+func (r *Router) Receive(ctx context.Context, in Inbound) error {
+	if in.Channel == "" || in.SenderID == "" || in.DedupKey == "" {
+		return store.Errorf(store.EINVALID, "inbound without channel, sender or dedup key")
+	}
+	if in.ChatID == "" {
+		in.ChatID = in.SenderID
+	}
+	if in.Kind == "" {
+		in.Kind = "text"
+	}
+	r.opts.Metrics.inbound(in.Channel)
+	text := in.Text
+	switch {
+	case in.Kind == KindEvent && text == "":
+		text = in.Event
+	case in.Kind == KindCallback && text == "":
+		text = in.Callback
+	}
+	sin := store.Inbound{Channel: in.Channel, ExternalID: in.DedupKey, ChatID: in.ChatID, Kind: in.Kind, Text: text, Raw: in.Raw, At: in.At}
+	ev := &store.ChatEvent{SenderID: in.SenderID, CallbackData: in.Callback, ReplyToProviderMsgID: in.ReplyTo}
+	if in.Kind == KindText {
+		ev.Command, ev.Args = ParseCommand(in.Channel, in.Text)
+	}
+
+	st, err := r.store.StaffByIdentity(ctx, in.Channel, in.SenderID)
+	if err != nil {
+		return fmt.Errorf("receive: %w", err)
+	}
+	if st != nil || ev.Command == "bind" {
+		// Staff chat, or an unbound account binding itself: stored outside
+		// every conversation, and no customer is created for it.
+		var staffID *int64
+		if st != nil {
+			staffID = &st.ID
+		}
+		msg, dup, err := r.store.RecordStaffInbound(ctx, staffID, sin)
+		if err != nil || dup {
+			return err
+		}
+		ev.Message, ev.Staff = msg, st
+		r.queue(ctx, job{ev: ev, in: in})
+		return nil
+	}
+
+	var ident *store.Identity
+	if in.Kind == KindEvent && (in.Event == EventBlocked || in.Event == EventUnsubscribe) {
+		// Leaving is no reason to create a customer.
+		ident, err = r.store.IdentityByExternal(ctx, in.Channel, in.SenderID)
+		if store.IsCode(err, store.ENOTFOUND) {
+			return nil
+		}
+	} else {
+		ident, err = r.store.ResolveIdentity(ctx, store.Contact{
+			Channel: in.Channel, ExternalID: in.SenderID, DisplayName: in.Name, Source: in.Source, Locale: in.Locale,
+		})
+	}
+	if err != nil {
+		return fmt.Errorf("receive: %w", err)
+	}
+	msg, dup, err := r.store.RecordInbound(ctx, ident, sin)
+	if err != nil || dup {
+		return err
+	}
+	switch {
+	case in.Kind == KindEvent && (in.Event == EventBlocked || in.Event == EventUnsubscribe):
+		err = r.store.SetIdentityReachable(ctx, ident.ID, false, in.Event)
+		ident.Unreachable = true
+	case ident.Unreachable:
+		// Any sign of life (a message, unblocking, subscribing again) means
+		// the platform delivers to this account again.
+		err = r.store.SetIdentityReachable(ctx, ident.ID, true, "")
+		ident.Unreachable = false
+	}
+	if err != nil {
+		return fmt.Errorf("receive: %w", err)
+	}
+	ev.Message, ev.Identity = msg, ident
+	r.queue(ctx, job{ev: ev, in: in})
+	return nil
+}
+
+// queue hands a stored message to the workers. When the queue is full it
+// waits (back-pressure on the webhook) until the caller gives up.
+func (r *Router) queue(ctx context.Context, j job) {
+	r.mu.Lock()
+	stopped := r.stopped
+	r.mu.Unlock()
+	if stopped {
+		return
+	}
+	select {
+	case r.jobs <- j:
+	case <-ctx.Done():
+		r.log.Warn("router queue full; message stored but not processed", "message_id", j.ev.Message.ID)
+	}
+}
+
+// Run processes queued messages on a bounded pool of workers until ctx is
+// cancelled, then finishes what is queued and returns. Hooks get a context
+// derived from ctx's values but not its cancellation while draining.
+func (r *Router) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	work := context.WithoutCancel(ctx)
+	for range r.opts.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case j := <-r.jobs:
+					r.process(work, j)
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+	}
+	<-ctx.Done()
+	wg.Wait()
+	r.mu.Lock()
+	r.stopped = true
+	r.mu.Unlock()
+	// Drain what was accepted before the stop.
+	for {
+		select {
+		case j := <-r.jobs:
+			r.process(work, j)
+		default:
+			return nil
+		}
+	}
+}
+
+func (r *Router) process(ctx context.Context, j job) {
+	defer func() {
+		if p := recover(); p != nil {
+			r.log.Error("panic processing chat message", "message_id", j.ev.Message.ID, "panic", p, "stack", string(debug.Stack()))
+		}
+	}()
+	if j.ev.Identity != nil {
+		handled, err := r.builtin(ctx, j)
+		if err != nil {
+			r.log.Error("chat command failed", "command", j.ev.Command, "message_id", j.ev.Message.ID, "err", err)
+		}
+		if handled {
+			return
+		}
+	}
+	for _, h := range r.opts.Hooks {
+		handled, err := h.HandleChat(ctx, j.ev)
+		if err != nil {
+			r.log.Error("chat hook failed", "hook", fmt.Sprintf("%T", h), "message_id", j.ev.Message.ID, "err", err)
+			continue
+		}
+		if handled {
+			break
+		}
+	}
+	if r.opts.Notify != nil {
+		r.opts.Notify()
+	}
+}
+
+// builtin answers the customer commands of the contract and the
+// subscribe / block events. It reports whether the message was consumed.
+func (r *Router) builtin(ctx context.Context, j job) (bool, error) {
+	ev, in := j.ev, j.in
+	if in.Kind == KindEvent {
+		switch in.Event {
+		case EventSubscribe:
+			return true, r.reply(ctx, ev, "welcome", nil)
+		case EventBlocked, EventUnsubscribe, EventUnblocked:
+			return true, nil
+		}
+		return false, nil
+	}
+	cid := ev.Identity.CustomerID
+	switch ev.Command {
+	case "start":
+		return true, r.reply(ctx, ev, "welcome", nil)
+	case "birthday":
+		if ev.Args == "" {
+			return true, r.reply(ctx, ev, "birthday_invalid", map[string]string{"input": ""})
+		}
+		arg := ev.Args
+		c, err := r.store.UpdateCustomer(ctx, cid, store.CustomerInput{Birthday: &arg})
+		if store.IsCode(err, store.EINVALID) {
+			return true, r.reply(ctx, ev, "birthday_invalid", map[string]string{"input": arg})
+		} else if err != nil {
+			return true, err
+		}
+		return true, r.reply(ctx, ev, "birthday_saved", map[string]string{"birthday": c.Birthday.String()})
+	case "phone":
+		c, _, err := r.store.SetPhone(ctx, cid, ev.Args)
+		if store.IsCode(err, store.EINVALID) {
+			return true, r.reply(ctx, ev, "phone_invalid", map[string]string{"input": ev.Args})
+		} else if err != nil {
+			return true, err
+		}
+		ev.Identity.CustomerID = c.ID
+		return true, r.reply(ctx, ev, "phone_saved", map[string]string{"phone": c.Phone})
+	case "stop", "resume":
+		out := ev.Command == "stop"
+		if _, err := r.store.UpdateCustomer(ctx, cid, store.CustomerInput{OptOut: &out}); err != nil {
+			return true, err
+		}
+		key := "opted_in"
+		if out {
+			key = "opted_out"
+		}
+		return true, r.reply(ctx, ev, key, nil)
+	case "points":
+		c, err := r.store.Customer(ctx, cid)
+		if err != nil {
+			return true, err
+		}
+		return true, r.reply(ctx, ev, "points_balance", map[string]string{"points": strconv.FormatInt(c.Points, 10)})
+	}
+	return false, nil
+}
+
+// reply renders a template for the sender and writes it to the outbox,
+// once per inbound message and template (a reprocessed message does not
+// answer twice).
+func (r *Router) reply(ctx context.Context, ev *store.ChatEvent, key string, vars map[string]string) error {
+	c, err := r.store.Customer(ctx, ev.Identity.CustomerID)
+	if err != nil {
+		return err
+	}
+	out, err := r.render(ctx, key, c, vars)
+	if err != nil {
+		return err
+	}
+	cid, iid := c.ID, ev.Identity.ID
+	_, err = r.store.Enqueue(ctx, []store.Outbound{{
+		CustomerID: &cid, IdentityID: &iid, Channel: ev.Message.Channel, ChatID: ev.Message.ChatID,
+		Text: out.Text, TemplateKey: key, TemplateVersion: out.Version,
+		IdempotencyKey: "reply:" + strconv.FormatInt(ev.Message.ID, 10) + ":" + key,
+	}})
+	return err
+}
+
+func (r *Router) render(ctx context.Context, key string, c *store.Customer, vars map[string]string) (Rendered, error) {
+	if r.opts.Renderer != nil {
+		out, err := r.opts.Renderer.RenderChat(ctx, key, c, vars)
+		if err == nil && out.Text != "" {
+			return out, nil
+		}
+		if err != nil && !errors.Is(err, ErrNoTemplate) {
+			r.log.Warn("render failed; using fallback text", "key", key, "err", err)
+		}
+	}
+	return Rendered{Text: fallbackText(key, c.Locale, vars)}, nil
+}

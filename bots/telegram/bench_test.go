@@ -1,0 +1,230 @@
+package telegram_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	gomysql "github.com/go-sql-driver/mysql"
+	"golang.org/x/time/rate"
+
+	"github.com/rapport-crm/rapport/bots"
+	"github.com/rapport-crm/rapport/store"
+	"github.com/rapport-crm/rapport/store/storetest"
+)
+
+// Sizes come from the environment so `go test` stays fast; see
+// BENCHMARKS.md for the values behind the reported numbers.
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
+func (f *fakeAPI) count() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.sends)
+}
+
+// latencies collects per-request durations from parallel goroutines.
+type latencies struct {
+	mu sync.Mutex
+	d  []time.Duration
+}
+
+func (l *latencies) add(d time.Duration) { l.mu.Lock(); l.d = append(l.d, d); l.mu.Unlock() }
+
+func (l *latencies) p(q float64) time.Duration {
+	slices.Sort(l.d)
+	if len(l.d) == 0 {
+		return 0
+	}
+	return l.d[min(len(l.d)-1, int(float64(len(l.d))*q))]
+}
+
+const benchParallelism = 16 // goroutines per core in RunParallel
+
+// BenchmarkWebhookInbound: Telegram webhook request → stored message row on
+// MySQL, over a pool of 1,000 senders (first contact creates customers).
+func BenchmarkWebhookInbound(b *testing.B) {
+	s := storetest.Open(b, store.MySQL)
+	h := setupBench(b, s)
+	var next atomic.Int64
+	var lat latencies
+	b.SetParallelism(benchParallelism)
+	b.ResetTimer()
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			id := next.Add(1)
+			body := textUpdate(id, 1+id%1000, "hello "+strconv.FormatInt(id, 10))
+			req := httptest.NewRequest(http.MethodPost, "/webhooks/telegram", strings.NewReader(body))
+			req.Header.Set("X-Telegram-Bot-Api-Secret-Token", secret)
+			rec := httptest.NewRecorder()
+			t0 := time.Now()
+			h.a.ServeHTTP(rec, req)
+			lat.add(time.Since(t0))
+			if rec.Code != 200 {
+				b.Errorf("status %d", rec.Code)
+			}
+		}
+	})
+	el := time.Since(start)
+	b.ReportMetric(float64(b.N)/el.Seconds(), "msgs/s")
+	b.ReportMetric(float64(lat.p(0.99).Microseconds())/1000, "p99-ms")
+	b.ReportMetric(float64(lat.p(0.50).Microseconds())/1000, "p50-ms")
+}
+
+// BenchmarkPlainInsert is the baseline for BenchmarkWebhookInbound: one
+// single-row INSERT per op into the same server at the same concurrency.
+func BenchmarkPlainInsert(b *testing.B) {
+	cfg := storetest.Config(b, store.MySQL)
+	storetest.OpenConfig(b, cfg) // creates the database
+	mc, err := gomysql.ParseDSN(cfg.DSN)
+	if err != nil {
+		b.Fatal(err)
+	}
+	db, err := sql.Open("mysql", mc.FormatDSN())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(32)
+	db.SetMaxIdleConns(32)
+	if _, err := db.Exec("CREATE TABLE plain (id BIGINT AUTO_INCREMENT PRIMARY KEY, k VARCHAR(128) NOT NULL, v TEXT, UNIQUE KEY (k)) ENGINE=InnoDB"); err != nil {
+		b.Fatal(err)
+	}
+	var next atomic.Int64
+	var lat latencies
+	b.SetParallelism(benchParallelism)
+	b.ResetTimer()
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			id := next.Add(1)
+			t0 := time.Now()
+			if _, err := db.Exec("INSERT INTO plain (k, v) VALUES (?, ?)", strconv.FormatInt(id, 10), "hello"); err != nil {
+				b.Error(err)
+			}
+			lat.add(time.Since(t0))
+		}
+	})
+	el := time.Since(start)
+	b.ReportMetric(float64(b.N)/el.Seconds(), "msgs/s")
+	b.ReportMetric(float64(lat.p(0.99).Microseconds())/1000, "p99-ms")
+}
+
+func setupBench(b *testing.B, s *store.Store) *harness {
+	f := newFake(b)
+	h := &harness{s: s, f: f}
+	h.r = bots.NewRouter(s, bots.RouterOptions{})
+	a, err := newAdapter(f, h.r, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	h.a = a
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { h.r.Run(ctx); close(done) }()
+	b.Cleanup(func() { cancel(); <-done })
+	return h
+}
+
+// BenchmarkDispatchRate: the dispatcher against a server that enforces the
+// configured rate (RAPPORT_BENCH_RATE, default 25/s) for RAPPORT_BENCH_SECONDS
+// (default 4) worth of messages; reports the achieved share of the rate and
+// the 429s we caused.
+func BenchmarkDispatchRate(b *testing.B) {
+	r := envInt("RAPPORT_BENCH_RATE", 25)
+	secs := envInt("RAPPORT_BENCH_SECONDS", 4)
+	for range b.N {
+		s := storetest.Open(b, store.MySQL)
+		f := newFake(b)
+		// Burst 2: like Telegram, the server tolerates two requests that
+		// arrive closer than 1/r apart through network jitter.
+		f.limiter = rate.NewLimiter(rate.Limit(r), 2)
+		n := r * secs
+		enqueue(b, s, n, distinctChats, "rate")
+		d := bots.NewDispatcher(s, bots.DispatcherOptions{Poll: 20 * time.Millisecond})
+		a, err := newAdapter(f, nil, float64(r))
+		if err != nil {
+			b.Fatal(err)
+		}
+		d.Add(a, a.Limits())
+		ctx, cancel := context.WithCancel(context.Background())
+		start := time.Now()
+		done := make(chan struct{})
+		go func() { d.Run(ctx); close(done) }()
+		for f.count() < n {
+			time.Sleep(time.Millisecond)
+		}
+		// The first send is free (the bucket starts full); rate is over
+		// the n-1 intervals after it.
+		sent := f.sent()
+		el := sent[len(sent)-1].At.Sub(sent[0].At)
+		cancel()
+		<-done
+		_ = start
+		f.mu.Lock()
+		b.ReportMetric(float64(n-1)/el.Seconds()/float64(r)*100, "%-of-rate")
+		b.ReportMetric(float64(f.tooMany), "429s")
+		f.mu.Unlock()
+	}
+}
+
+// BenchmarkSendEngine: RAPPORT_BENCH_OUTBOX rows (default 2,000) enqueued
+// in batches, then delivered to a local fake Bot API with no rate limit;
+// each message ends as a durable 'sent' row.
+func BenchmarkSendEngine(b *testing.B) {
+	n := envInt("RAPPORT_BENCH_OUTBOX", 2000)
+	dialect := os.Getenv("RAPPORT_BENCH_DB")
+	if dialect == "" {
+		dialect = store.MySQL
+	}
+	for range b.N {
+		b.StopTimer()
+		s := storetest.Open(b, dialect)
+		f := newFake(b)
+		t0 := time.Now()
+		for start := 0; start < n; start += 5000 {
+			m := min(5000, n-start)
+			enqueue(b, s, m, func(i int) string { return distinctChats(start + i) }, fmt.Sprintf("e%d", start))
+		}
+		enq := time.Since(t0)
+		d := bots.NewDispatcher(s, bots.DispatcherOptions{Poll: 20 * time.Millisecond, Batch: 500, Workers: 64})
+		a, err := newAdapter(f, nil, 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		d.Add(a, bots.Limits{})
+		ctx, cancel := context.WithCancel(context.Background())
+		b.StartTimer()
+		start := time.Now()
+		done := make(chan struct{})
+		go func() { d.Run(ctx); close(done) }()
+		for f.count() < n || depth(b, s) > 0 {
+			time.Sleep(20 * time.Millisecond)
+		}
+		el := time.Since(start)
+		b.StopTimer()
+		cancel()
+		<-done
+		b.ReportMetric(float64(n)/el.Seconds(), "msgs/s")
+		b.ReportMetric(float64(n)/enq.Seconds(), "enqueued/s")
+		if got := f.count(); got != n {
+			b.Fatalf("fake got %d sends, want %d", got, n)
+		}
+	}
+}

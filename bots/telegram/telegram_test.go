@@ -1,0 +1,390 @@
+package telegram_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rapport-crm/rapport/bots"
+	"github.com/rapport-crm/rapport/bots/telegram"
+	"github.com/rapport-crm/rapport/store"
+	"github.com/rapport-crm/rapport/store/storetest"
+)
+
+const secret = "s3cret-token_1"
+
+type harness struct {
+	s *store.Store
+	f *fakeAPI
+	a *telegram.Adapter
+	r *bots.Router
+	d *bots.Dispatcher
+}
+
+type setupOpts struct {
+	rate    float64
+	hooks   []bots.Hook
+	noRun   bool // build only; the test runs the loops itself
+	dispatc bots.DispatcherOptions
+	// realPerChat keeps Telegram's 1/s per chat; other tests lift it so a
+	// conversation's replies need not take a second each.
+	realPerChat bool
+}
+
+func setup(t *testing.T, s *store.Store, f *fakeAPI, o setupOpts) *harness {
+	t.Helper()
+	if o.dispatc.Poll == 0 {
+		o.dispatc.Poll = 10 * time.Millisecond
+	}
+	h := &harness{s: s, f: f}
+	h.d = bots.NewDispatcher(s, o.dispatc)
+	h.r = bots.NewRouter(s, bots.RouterOptions{Hooks: o.hooks, Notify: h.d.Kick})
+	a, err := telegram.New(telegram.Config{
+		Enabled: true, Token: token, Mode: "webhook", WebhookSecret: secret,
+		APIURL: f.srv.URL + "/", RatePerSecond: o.rate, // trailing slash must be trimmed
+	}, telegram.Options{Receiver: h.r, PublicURL: "https://crm.example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.a = a
+	lim := a.Limits()
+	if !o.realPerChat {
+		lim.PerChat = 0
+	}
+	h.d.Add(a, lim)
+	if !o.noRun {
+		h.run(t, h.r.Run, h.d.Run, a.Run)
+	}
+	return h
+}
+
+// run starts loops and stops them (waiting) when the test ends.
+func (h *harness) run(t *testing.T, loops ...func(context.Context) error) context.CancelFunc {
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for _, l := range loops {
+		wg.Add(1)
+		go func() { defer wg.Done(); l(ctx) }()
+	}
+	stop := func() { cancel(); wg.Wait() }
+	t.Cleanup(stop)
+	return stop
+}
+
+func (h *harness) post(body string, hdr map[string]string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(http.MethodPost, telegram.WebhookPath, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Telegram-Bot-Api-Secret-Token", secret)
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	rec := httptest.NewRecorder()
+	h.a.ServeHTTP(rec, req)
+	return rec
+}
+
+func textUpdate(id, user int64, text string) string {
+	return fmt.Sprintf(`{"update_id":%d,"message":{"message_id":%d,"date":1767225600,"chat":{"id":%d,"type":"private"},"from":{"id":%d,"is_bot":false,"first_name":"Li","language_code":"en"},"text":%q}}`,
+		id, id, user, user, text)
+}
+
+func (h *harness) customerOf(t *testing.T, user int64) *store.Customer {
+	t.Helper()
+	ctx := context.Background()
+	id, err := h.s.IdentityByExternal(ctx, store.ChannelTelegram, fmt.Sprint(user))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := h.s.Customer(ctx, id.CustomerID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func (h *harness) messages(t *testing.T, customerID int64) []*store.Message {
+	t.Helper()
+	ms, _, err := h.s.ListMessages(context.Background(), customerID, store.Page{Limit: 500})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ms
+}
+
+func customers(t *testing.T, s *store.Store) int {
+	t.Helper()
+	cs, _, err := s.ListCustomers(context.Background(), store.CustomerFilter{Page: store.Page{Limit: 500}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(cs)
+}
+
+func TestWebhookIntake(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		h := setup(t, s, newFake(t), setupOpts{noRun: true})
+		tests := []struct {
+			name string
+			body string
+			hdr  map[string]string
+			want int
+		}{
+			{"missing secret", textUpdate(1, 42, "hi"), map[string]string{"X-Telegram-Bot-Api-Secret-Token": ""}, 403},
+			{"wrong secret", textUpdate(1, 42, "hi"), map[string]string{"X-Telegram-Bot-Api-Secret-Token": secret + "x"}, 403},
+			{"bad json", `{"update_id":1,"message":`, nil, 400},
+			{"not an object", `[1,2]`, nil, 400},
+			{"too big", `{"update_id":1,"message":{"text":"` + strings.Repeat("a", 1<<20) + `"}}`, nil, 413},
+			{"unknown update type", `{"update_id":5,"poll":{"id":"p","question":"q"}}`, nil, 200},
+			{"edited message ignored", `{"update_id":6,"edited_message":{"message_id":1,"date":1,"chat":{"id":42,"type":"private"},"from":{"id":42},"text":"x"}}`, nil, 200},
+		}
+		for _, tt := range tests {
+			if got := h.post(tt.body, tt.hdr).Code; got != tt.want {
+				t.Errorf("%s: status %d, want %d", tt.name, got, tt.want)
+			}
+		}
+		if n := customers(t, s); n != 0 {
+			t.Fatalf("refused or ignored updates created %d customers", n)
+		}
+
+		// The same update twice is stored once.
+		for range 2 {
+			if got := h.post(textUpdate(7, 42, "hello"), nil).Code; got != 200 {
+				t.Fatalf("status %d", got)
+			}
+		}
+		c := h.customerOf(t, 42)
+		if ms := h.messages(t, c.ID); len(ms) != 1 || ms[0].Text != "hello" || ms[0].Direction != "in" {
+			t.Fatalf("messages after duplicate delivery: %+v", ms)
+		}
+		if c.Source != store.ChannelTelegram || c.Name != "Li" {
+			t.Errorf("customer source %q name %q", c.Source, c.Name)
+		}
+	})
+}
+
+func TestCommands(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		f := newFake(t)
+		h := setup(t, s, f, setupOpts{})
+		const user = 4242
+		chat := fmt.Sprint(user)
+		n := int64(100)
+		say := func(text string) {
+			t.Helper()
+			n++
+			if got := h.post(textUpdate(n, user, text), nil).Code; got != 200 {
+				t.Fatalf("%s: status %d", text, got)
+			}
+		}
+		// expect waits for the k-th reply and checks it contains want.
+		k := 0
+		expect := func(want string) {
+			t.Helper()
+			k++
+			waitFor(t, "reply "+want, 10*time.Second, func() bool { return len(f.sentTo(chat)) >= k })
+			if got := f.sentTo(chat)[k-1]; !strings.Contains(got, want) {
+				t.Fatalf("reply %d = %q, want it to contain %q", k, got, want)
+			}
+		}
+
+		say("/start@rapport_bot")
+		expect("Welcome")
+		say("/birthday 1990-05-17")
+		expect("1990-05-17")
+		if b := h.customerOf(t, user).Birthday.String(); b != "1990-05-17" {
+			t.Fatalf("birthday %q", b)
+		}
+		say("/birthday 13-45")
+		expect("/birthday YYYY-MM-DD")
+		if b := h.customerOf(t, user).Birthday.String(); b != "1990-05-17" {
+			t.Fatalf("bad date changed birthday to %q", b)
+		}
+		say("/birthday 05-18")
+		expect("05-18")
+		say("/stop")
+		expect("no more care")
+		if !h.customerOf(t, user).OptOut {
+			t.Fatal("/stop did not opt out")
+		}
+		say("/resume")
+		expect("back on")
+		if h.customerOf(t, user).OptOut {
+			t.Fatal("/resume did not opt in")
+		}
+		pts := int64(120)
+		if _, err := s.UpdateCustomer(ctx, h.customerOf(t, user).ID, store.CustomerInput{Points: &pts}); err != nil {
+			t.Fatal(err)
+		}
+		say("/points")
+		expect("120")
+		say("just chatting")
+		say("/phone 12")
+		expect("not a phone number")
+
+		// Every command and its reply are in the conversation, replies
+		// recording the template that produced them.
+		ms := h.messages(t, h.customerOf(t, user).ID)
+		var in, out int
+		for _, m := range ms {
+			if m.Direction == "in" {
+				in++
+			} else {
+				out++
+				if m.TemplateKey == "" {
+					t.Errorf("reply %q without template key", m.Text)
+				}
+			}
+		}
+		if in != 9 || out != 8 {
+			t.Fatalf("conversation has %d in / %d out, want 9 / 8", in, out)
+		}
+	})
+}
+
+func TestPhoneMergesCustomers(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		f := newFake(t)
+		h := setup(t, s, f, setupOpts{})
+		// An imported customer with a web chat identity and a tag.
+		name, phone := "Wang Fang", "13800138000"
+		old, err := s.CreateCustomer(ctx, store.CustomerInput{
+			Name: &name, Phone: &phone, Tags: &[]string{"vip"},
+			Identities: []store.IdentityRef{{Channel: store.ChannelWebChat, ExternalID: "visitor-1"}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := s.RecordInbound(ctx, &old.Identities[0], store.Inbound{Channel: store.ChannelWebChat, ExternalID: "w1", ChatID: "visitor-1", Text: "from the website"}); err != nil {
+			t.Fatal(err)
+		}
+		const user = 777
+		h.post(textUpdate(1, user, "hello from telegram"), nil)
+		tg := h.customerOf(t, user)
+		if _, err := s.UpdateCustomer(ctx, tg.ID, store.CustomerInput{Tags: &[]string{"telegram", "vip"}}); err != nil {
+			t.Fatal(err)
+		}
+		h.post(textUpdate(2, user, "/phone 138-0013-8000"), nil)
+		waitFor(t, "phone reply", 10*time.Second, func() bool { return len(f.sentTo(fmt.Sprint(user))) == 1 })
+
+		got, err := s.Customer(ctx, old.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Customer(ctx, tg.ID); !store.IsCode(err, store.ENOTFOUND) {
+			t.Fatalf("merged-away customer still there: %v", err)
+		}
+		if len(got.Identities) != 2 || got.Name != name || got.Phone != phone {
+			t.Fatalf("kept customer: %+v", got)
+		}
+		if strings.Join(got.Tags, ",") != "telegram,vip" {
+			t.Errorf("tags %v", got.Tags)
+		}
+		var texts []string
+		for _, m := range h.messages(t, old.ID) {
+			texts = append(texts, m.Text)
+		}
+		want := []string{"from the website", "hello from telegram", "/phone 138-0013-8000"}
+		if len(texts) != 4 || strings.Join(texts[:3], "|") != strings.Join(want, "|") {
+			t.Fatalf("conversation after merge: %q", texts)
+		}
+		// New messages from the Telegram account land on the kept profile.
+		h.post(textUpdate(3, user, "after merge"), nil)
+		if c := h.customerOf(t, user); c.ID != old.ID {
+			t.Fatalf("telegram identity points at %d, want %d", c.ID, old.ID)
+		}
+	})
+}
+
+func TestCallbackAnsweredAndBlocked(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		f := newFake(t)
+		var mu sync.Mutex
+		var seen []*store.ChatEvent
+		hook := hookFunc(func(_ context.Context, ev *store.ChatEvent) (bool, error) {
+			mu.Lock()
+			seen = append(seen, ev)
+			mu.Unlock()
+			return true, nil
+		})
+		h := setup(t, s, f, setupOpts{hooks: []bots.Hook{hook}})
+		h.post(textUpdate(1, 55, "hi"), nil)
+		cb := `{"update_id":2,"callback_query":{"id":"cbq-1","from":{"id":55,"is_bot":false,"first_name":"Li"},"chat_instance":"x","data":"sv:9:4",
+			"message":{"message_id":31,"date":1767225600,"chat":{"id":55,"type":"private"},"text":"How did we do?"}}}`
+		if got := h.post(cb, nil).Code; got != 200 {
+			t.Fatalf("callback status %d", got)
+		}
+		waitFor(t, "answerCallbackQuery", 5*time.Second, func() bool {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			return len(f.answered) == 1 && f.answered[0] == "cbq-1"
+		})
+		waitFor(t, "hook", 5*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); return len(seen) == 2 })
+		ev := seen[1]
+		if ev.CallbackData != "sv:9:4" || ev.ReplyToProviderMsgID != "31" || ev.SenderID != "55" || ev.Identity == nil {
+			t.Fatalf("callback event: %+v", ev)
+		}
+
+		blocked := `{"update_id":3,"my_chat_member":{"chat":{"id":55,"type":"private"},"from":{"id":55,"is_bot":false,"first_name":"Li"},"date":1767225700,
+			"old_chat_member":{"status":"member","user":{"id":1,"is_bot":true,"first_name":"b"}},"new_chat_member":{"status":"kicked","user":{"id":1,"is_bot":true,"first_name":"b"},"until_date":0}}}`
+		if got := h.post(blocked, nil).Code; got != 200 {
+			t.Fatalf("my_chat_member status %d", got)
+		}
+		id, err := s.IdentityByExternal(ctx, store.ChannelTelegram, "55")
+		if err != nil || !id.Unreachable {
+			t.Fatalf("after block: %+v, %v", id, err)
+		}
+		unblocked := strings.NewReplacer(`"update_id":3`, `"update_id":4`, `"status":"kicked"`, `"status":"member"`).Replace(blocked)
+		h.post(unblocked, nil)
+		if id, _ := s.IdentityByExternal(ctx, store.ChannelTelegram, "55"); id.Unreachable {
+			t.Fatal("unblocked identity still unreachable")
+		}
+		// A stranger blocking the bot creates no customer.
+		h.post(strings.NewReplacer(`"update_id":3`, `"update_id":5`, `"id":55`, `"id":66`).Replace(blocked), nil)
+		if _, err := s.IdentityByExternal(ctx, store.ChannelTelegram, "66"); !store.IsCode(err, store.ENOTFOUND) {
+			t.Fatalf("stranger's block created an identity: %v", err)
+		}
+	})
+}
+
+type hookFunc func(ctx context.Context, ev *store.ChatEvent) (bool, error)
+
+func (f hookFunc) HandleChat(ctx context.Context, ev *store.ChatEvent) (bool, error) {
+	return f(ctx, ev)
+}
+
+func TestStaffAndBindBypassCustomers(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		var mu sync.Mutex
+		var seen []*store.ChatEvent
+		hook := hookFunc(func(_ context.Context, ev *store.ChatEvent) (bool, error) {
+			mu.Lock()
+			seen = append(seen, ev)
+			mu.Unlock()
+			return true, nil
+		})
+		h := setup(t, s, newFake(t), setupOpts{hooks: []bots.Hook{hook}})
+		h.post(textUpdate(1, 99, "/bind ABC123"), nil)
+		waitFor(t, "bind hook", 5*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); return len(seen) == 1 })
+		ev := seen[0]
+		if ev.Command != "bind" || ev.Args != "ABC123" || ev.Identity != nil || ev.Staff != nil || ev.SenderID != "99" || ev.Message.ID == 0 {
+			t.Fatalf("bind event: %+v", ev)
+		}
+		if n := customers(t, s); n != 0 {
+			t.Fatalf("/bind created %d customers", n)
+		}
+	})
+}
+
+func newAdapter(f *fakeAPI, recv bots.Receiver, rate float64) (*telegram.Adapter, error) {
+	return telegram.New(telegram.Config{
+		Enabled: true, Token: token, Mode: "webhook", WebhookSecret: secret, APIURL: f.srv.URL, RatePerSecond: rate,
+	}, telegram.Options{Receiver: recv, PublicURL: "https://crm.example.com"})
+}

@@ -1,0 +1,159 @@
+// Package webchat is the web chat channel for the company's website: a
+// self-contained page at /chat, visitors known by a signed cookie, inbound
+// messages posted as JSON, and outbound ones (agent replies, care) pushed
+// with server-sent events. Delivery is the outbox's: Send only marks a row
+// delivered, and the event stream shows rows once they are sent.
+package webchat
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rapport-crm/rapport/bots"
+	"github.com/rapport-crm/rapport/store"
+)
+
+// CookieName is the visitor cookie.
+const CookieName = "rapport_chat"
+
+// secretKey is where the cookie-signing secret lives in the kv table, so
+// every replica signs and checks with the same one.
+const secretKey = "webchat:cookie_secret"
+
+// Options are the channel's collaborators.
+type Options struct {
+	Receiver bots.Receiver
+	Store    *store.Store
+	Logger   *slog.Logger
+	// Poll is how often an event stream looks for new messages (default 1 s).
+	Poll time.Duration
+	// Heartbeat keeps idle streams open through proxies (default 15 s).
+	Heartbeat time.Duration
+}
+
+// Channel is the web chat channel: bots.Channel plus the HTTP handlers.
+type Channel struct {
+	opts   Options
+	log    *slog.Logger
+	secret []byte
+}
+
+var _ bots.Channel = (*Channel)(nil)
+
+// New loads the shared cookie secret, creating it on first start.
+func New(ctx context.Context, o Options) (*Channel, error) {
+	if o.Store == nil || o.Receiver == nil {
+		return nil, errors.New("webchat: a store and a receiver are required")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Poll <= 0 {
+		o.Poll = time.Second
+	}
+	if o.Heartbeat <= 0 {
+		o.Heartbeat = 15 * time.Second
+	}
+	secret, err := loadSecret(ctx, o.Store)
+	if err != nil {
+		return nil, fmt.Errorf("webchat: %w", err)
+	}
+	return &Channel{opts: o, log: o.Logger, secret: secret}, nil
+}
+
+// loadSecret reads the signing secret, or adds one; of replicas starting
+// together one adds it and all read the same.
+func loadSecret(ctx context.Context, s *store.Store) ([]byte, error) {
+	var b [32]byte
+	rand.Read(b[:])
+	if _, err := s.KVAdd(ctx, secretKey, hex.EncodeToString(b[:]), 0); err != nil {
+		return nil, err
+	}
+	v, ok, err := s.KVGet(ctx, secretKey)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, errors.New("cookie secret missing")
+	}
+	return hex.DecodeString(v)
+}
+
+// Name is the store channel name.
+func (c *Channel) Name() string { return store.ChannelWebChat }
+
+// Limits: none; the browser polls at its own pace.
+func (c *Channel) Limits() bots.Limits { return bots.Limits{} }
+
+// Run has nothing to do in the background; it waits for ctx.
+func (c *Channel) Run(ctx context.Context) error {
+	<-ctx.Done()
+	return nil
+}
+
+// Send marks an outbox row delivered: the visitor's event stream picks up
+// sent rows. The provider id is the row id.
+func (c *Channel) Send(_ context.Context, m *store.Message) (string, error) {
+	if m.ChatID == "" {
+		return "", &bots.SendError{Outcome: bots.Fail, Reason: "no visitor id"}
+	}
+	return strconv.FormatInt(m.ID, 10), nil
+}
+
+// sign is the cookie value for a visitor id.
+func (c *Channel) sign(id string) string {
+	mac := hmac.New(sha256.New, c.secret)
+	mac.Write([]byte(id))
+	return id + "." + base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
+}
+
+// verify returns the visitor id of a cookie value, or "" if it was not
+// signed by us.
+func (c *Channel) verify(v string) string {
+	id, _, ok := strings.Cut(v, ".")
+	if !ok || !validID(id) {
+		return ""
+	}
+	if !hmac.Equal([]byte(c.sign(id)), []byte(v)) {
+		return ""
+	}
+	return id
+}
+
+func validID(id string) bool {
+	if len(id) != 32 {
+		return false
+	}
+	_, err := hex.DecodeString(id)
+	return err == nil
+}
+
+// visitor identifies the browser, issuing a new visitor (and cookie) when
+// the cookie is missing or tampered with.
+func (c *Channel) visitor(w http.ResponseWriter, r *http.Request) string {
+	if ck, err := r.Cookie(CookieName); err == nil {
+		if id := c.verify(ck.Value); id != "" {
+			return id
+		}
+	}
+	var b [16]byte
+	rand.Read(b[:])
+	id := hex.EncodeToString(b[:])
+	http.SetCookie(w, &http.Cookie{
+		Name: CookieName, Value: c.sign(id), Path: "/chat", MaxAge: 365 * 24 * 3600,
+		HttpOnly: true, SameSite: http.SameSiteLaxMode,
+		Secure: r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https"),
+	})
+	return id
+}

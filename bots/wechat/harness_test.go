@@ -1,0 +1,221 @@
+package wechat_test
+
+import (
+	"context"
+	"encoding/xml"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/silenceper/wechat/v2/util"
+
+	"github.com/rapport-crm/rapport/bots"
+	"github.com/rapport-crm/rapport/bots/wechat"
+	"github.com/rapport-crm/rapport/store"
+	"github.com/rapport-crm/rapport/store/storetest"
+)
+
+const (
+	cbToken = "spamtest"
+	aesKey  = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+)
+
+// clock is a settable clock safe for the router's and dispatcher's
+// goroutines.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+type harness struct {
+	s     *store.Store
+	clock *clock
+	r     *bots.Router
+	a     *wechat.Adapter
+	cfg   wechat.Config
+}
+
+type setupOpts struct {
+	receiver  bots.Receiver // default: the router
+	templates map[string]string
+	opts      wechat.Options
+	noRouter  bool
+}
+
+// each runs fn on both databases with a fresh store, router and adapter.
+func each(t *testing.T, o setupOpts, fn func(t *testing.T, h *harness)) {
+	t.Helper()
+	for _, d := range storetest.Dialects {
+		t.Run(d, func(t *testing.T) {
+			api.reset()
+			fn(t, setup(t, d, o))
+		})
+	}
+}
+
+func setup(t *testing.T, dialect string, o setupOpts) *harness {
+	t.Helper()
+	c := &clock{t: time.Now().UTC().Truncate(time.Second)}
+	h := &harness{clock: c}
+	h.s = storetest.Open(t, dialect, store.WithClock(c.Now))
+	h.r = bots.NewRouter(h.s, bots.RouterOptions{})
+	recv := o.receiver
+	if recv == nil {
+		recv = h.r
+	}
+	h.cfg = wechat.DefaultConfig()
+	h.cfg.Enabled, h.cfg.AppID, h.cfg.AppSecret, h.cfg.Token, h.cfg.EncodingAESKey = true, appID, appSecret, cbToken, aesKey
+	h.cfg.APIBaseURL = api.srv.URL + "/"
+	if o.templates != nil {
+		h.cfg.TemplateIDs = o.templates
+	}
+	opts := o.opts
+	opts.Receiver, opts.Store = recv, h.s
+	a, err := wechat.New(h.cfg, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.a = a
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); h.r.Run(ctx) }()
+	go func() { defer wg.Done(); a.Run(ctx) }()
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	return h
+}
+
+// signed adds a valid timestamp/nonce/signature to q.
+func signed(q url.Values) url.Values {
+	if q == nil {
+		q = url.Values{}
+	}
+	ts, nonce := "1409735669", "1320562132"
+	q.Set("timestamp", ts)
+	q.Set("nonce", nonce)
+	q.Set("signature", util.Signature(cbToken, ts, nonce))
+	return q
+}
+
+func (h *harness) do(method string, q url.Values, body string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(method, wechat.WebhookPath+"?"+q.Encode(), strings.NewReader(body))
+	req.Header.Set("Content-Type", "text/xml")
+	rec := httptest.NewRecorder()
+	h.a.ServeHTTP(rec, req)
+	return rec
+}
+
+// post delivers a plaintext callback.
+func (h *harness) post(body string) *httptest.ResponseRecorder {
+	return h.do(http.MethodPost, signed(nil), body)
+}
+
+// postSafe delivers body encrypted, as in safe mode.
+func (h *harness) postSafe(t testing.TB, body string) *httptest.ResponseRecorder {
+	t.Helper()
+	enc, err := util.EncryptMsg([]byte("aaaabbbbccccdddd"), []byte(body), appID, aesKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := signed(nil)
+	q.Set("encrypt_type", "aes")
+	q.Set("msg_signature", util.Signature(cbToken, q.Get("timestamp"), q.Get("nonce"), string(enc)))
+	return h.do(http.MethodPost, q, envelope(string(enc)))
+}
+
+func envelope(enc string) string {
+	var b strings.Builder
+	b.WriteString("<xml><ToUserName><![CDATA[gh_10f6c3c3ac5a]]></ToUserName><Encrypt><![CDATA[")
+	xml.EscapeText(&b, []byte(enc))
+	b.WriteString("]]></Encrypt></xml>")
+	return b.String()
+}
+
+func textXML(openid string, msgID int64, text string) string {
+	return fmt.Sprintf(`<xml><ToUserName><![CDATA[gh_10f6c3c3ac5a]]></ToUserName><FromUserName><![CDATA[%s]]></FromUserName><CreateTime>1767225600</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[%s]]></Content><MsgId>%d</MsgId></xml>`, openid, text, msgID)
+}
+
+func eventXML(openid string, at int64, event, key string) string {
+	return fmt.Sprintf(`<xml><ToUserName><![CDATA[gh_10f6c3c3ac5a]]></ToUserName><FromUserName><![CDATA[%s]]></FromUserName><CreateTime>%d</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[%s]]></Event><EventKey><![CDATA[%s]]></EventKey></xml>`, openid, at, event, key)
+}
+
+// inbound lists what is stored for an openid (nil when nothing).
+func (h *harness) inbound(t *testing.T, openid string) []*store.Message {
+	t.Helper()
+	ctx := context.Background()
+	id, err := h.s.IdentityByExternal(ctx, store.ChannelWeChat, openid)
+	if store.IsCode(err, store.ENOTFOUND) {
+		return nil
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	ms, _, err := h.s.ListMessages(ctx, id.CustomerID, store.Page{Limit: 500})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var in []*store.Message
+	for _, m := range ms {
+		if m.Direction == store.DirectionIn {
+			in = append(in, m)
+		}
+	}
+	return in
+}
+
+func (h *harness) identity(t *testing.T, openid string) *store.Identity {
+	t.Helper()
+	id, err := h.s.IdentityByExternal(context.Background(), store.ChannelWeChat, openid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+func (h *harness) customer(t *testing.T, openid string) *store.Customer {
+	t.Helper()
+	c, err := h.s.Customer(context.Background(), h.identity(t, openid).CustomerID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func wantSuccess(t *testing.T, rec *httptest.ResponseRecorder) {
+	t.Helper()
+	if rec.Code != http.StatusOK || rec.Body.String() != "success" {
+		t.Fatalf("answer = %d %q; want 200 success", rec.Code, rec.Body.String())
+	}
+}
+
+// setupWith builds a second adapter on h's store with another receiver.
+func setupWith(t *testing.T, h *harness, recv bots.Receiver, timeout time.Duration) *wechat.Adapter {
+	t.Helper()
+	a, err := wechat.New(h.cfg, wechat.Options{Receiver: recv, Store: h.s, ReceiveTimeout: timeout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { a.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return a
+}
+
+func (h *harness) doWith(a *wechat.Adapter, body string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(http.MethodPost, wechat.WebhookPath+"?"+signed(nil).Encode(), strings.NewReader(body))
+	rec := httptest.NewRecorder()
+	a.ServeHTTP(rec, req)
+	return rec
+}

@@ -1,0 +1,115 @@
+package wechat
+
+import (
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/silenceper/wechat/v2/officialaccount/message"
+
+	"github.com/rapport-crm/rapport/bots"
+	"github.com/rapport-crm/rapport/store"
+)
+
+// maxOpenID bounds FromUserName: openids are 28 characters, and the
+// event dedup key (openid:CreateTime:Event) must fit the store's 128.
+const maxOpenID = 64
+
+// Parse turns one plaintext WeChat callback body (XML) into an Inbound.
+// ok is false for message and event types Rapport does not handle (they
+// are acknowledged and ignored); err is set for a body that is not a
+// WeChat message.
+func Parse(raw []byte) (in bots.Inbound, ok bool, err error) {
+	var m message.MixMessage
+	if err := xml.Unmarshal(raw, &m); err != nil {
+		return in, false, fmt.Errorf("not XML: %w", err)
+	}
+	return fromMessage(&m, raw)
+}
+
+// fromMessage maps a parsed callback onto an Inbound. Messages dedup on
+// MsgId, events on FromUserName+CreateTime+Event (WeChat's own rule).
+func fromMessage(m *message.MixMessage, raw []byte) (in bots.Inbound, ok bool, err error) {
+	from := strings.TrimSpace(string(m.FromUserName))
+	switch {
+	case from == "":
+		return in, false, errors.New("no FromUserName")
+	case len(from) > maxOpenID || !utf8.ValidString(from) || strings.ContainsAny(from, ":\x00"):
+		return in, false, errors.New("FromUserName is not an openid")
+	case m.MsgType == "":
+		return in, false, errors.New("no MsgType")
+	}
+	in = bots.Inbound{
+		Channel: store.ChannelWeChat, SenderID: from, ChatID: from,
+		Kind: string(m.MsgType), Raw: raw,
+	}
+	if m.CreateTime > 0 && m.CreateTime < 1<<40 {
+		in.At = time.Unix(m.CreateTime, 0).UTC()
+	}
+	if m.MsgType == message.MsgTypeEvent {
+		ev := eventName(string(m.Event))
+		if ev == "" {
+			return in, false, nil // TEMPLATESENDJOBFINISH, LOCATION reports, ...
+		}
+		in.Kind, in.Event = bots.KindEvent, ev
+		in.EventKey = truncate(m.EventKey, 255)
+		in.DedupKey = from + ":" + strconv.FormatInt(m.CreateTime, 10) + ":" + ev
+		if scene, ok := strings.CutPrefix(m.EventKey, "qrscene_"); ok && ev == bots.EventSubscribe && scene != "" {
+			in.Source = "wechat:qrscene:" + truncate(scene, 64)
+		}
+		return in, true, nil
+	}
+	if m.MsgID == 0 {
+		return in, false, errors.New("message without MsgId")
+	}
+	in.DedupKey = strconv.FormatInt(m.MsgID, 10)
+	switch m.MsgType {
+	case message.MsgTypeText:
+		in.Text = m.Content // raw: the router parses command words itself
+	case message.MsgTypeImage:
+		in.Text = m.PicURL
+	case message.MsgTypeVoice:
+		in.Text = m.Recognition // speech recognition, when enabled
+	case message.MsgTypeVideo, message.MsgTypeShortVideo:
+		in.Kind = "video"
+	case message.MsgTypeLocation:
+		in.Text = strings.TrimSpace(fmt.Sprintf("%g,%g %s", m.LocationX, m.LocationY, m.Label))
+	case message.MsgTypeLink:
+		in.Text = strings.TrimSpace(m.Title + " " + m.URL)
+	default:
+		return in, false, nil
+	}
+	return in, true, nil
+}
+
+// eventName maps the WeChat events Rapport records to Inbound.Event
+// names; "" for the rest.
+func eventName(e string) string {
+	switch strings.ToUpper(e) {
+	case "SUBSCRIBE":
+		return bots.EventSubscribe
+	case "UNSUBSCRIBE":
+		return bots.EventUnsubscribe
+	case "SCAN":
+		return "scan"
+	case "CLICK":
+		return "click"
+	case "VIEW":
+		return "view"
+	}
+	return ""
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && s[n]&0xC0 == 0x80 {
+		n--
+	}
+	return s[:n]
+}

@@ -1,0 +1,176 @@
+package wechat
+
+import (
+	"bytes"
+	"context"
+	"crypto/subtle"
+	"errors"
+	"io"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/silenceper/wechat/v2/officialaccount/message"
+	"github.com/silenceper/wechat/v2/util"
+
+	"github.com/rapport-crm/rapport/bots"
+	"github.com/rapport-crm/rapport/store"
+)
+
+// maxBody bounds a callback body.
+const maxBody = 1 << 20
+
+// ServeHTTP is the callback endpoint (GET and POST /webhooks/wechat).
+//
+// GET is URL verification: a valid signature gets echostr back. POST
+// carries a message or event, plaintext or in safe mode (encrypt_type=aes).
+// A bad signature gets 401 and a body that does not parse 400, both before
+// anything is stored; over 1 MiB gets 413; unhandled types get "success".
+//
+// WeChat retries a callback not answered within 5 s, and the customer then
+// sees an error, so the answer never waits on the store for more than
+// ReceiveTimeout (3.5 s). Trade-off: when the store is that slow the
+// answer is "success" and the store carries on in the background for up to
+// StoreTimeout; the message is lost only if that also fails or the process
+// dies meanwhile (WeChat will not resend it). A store that fails fast gets
+// 500, so WeChat redelivers (the redelivery dedups).
+func (a *Adapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	defer func() {
+		if p := recover(); p != nil {
+			a.log.Error("wechat callback panic", "panic", p, "stack", string(debug.Stack()))
+			http.Error(w, "internal error", http.StatusInternalServerError)
+		}
+	}()
+	switch r.Method {
+	case http.MethodGet, http.MethodPost:
+	default:
+		w.Header().Set("Allow", "GET, POST")
+		http.Error(w, "GET or POST only", http.StatusMethodNotAllowed)
+		return
+	}
+	q := r.URL.Query()
+	// Checked here, constant-time, before the library (which compares with
+	// == and logs failures).
+	want := util.Signature(a.cfg.Token, q.Get("timestamp"), q.Get("nonce"))
+	if subtle.ConstantTimeCompare([]byte(q.Get("signature")), []byte(want)) != 1 {
+		http.Error(w, "bad signature", http.StatusUnauthorized)
+		return
+	}
+	if r.Method == http.MethodGet {
+		echo := q.Get("echostr")
+		if echo == "" {
+			http.Error(w, "echostr missing", http.StatusBadRequest)
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		io.WriteString(w, echo)
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			http.Error(w, "body larger than 1 MiB", http.StatusRequestEntityTooLarge)
+			return
+		}
+		http.Error(w, "cannot read body", http.StatusBadRequest)
+		return
+	}
+	safe := q.Get("encrypt_type") == "aes"
+	if safe && a.cfg.EncodingAESKey == "" {
+		http.Error(w, "safe mode message but wechat.encoding_aes_key is not set", http.StatusBadRequest)
+		return
+	}
+	in, ok, status, err := a.decode(r, body)
+	if err != nil {
+		http.Error(w, "not a WeChat message: "+err.Error(), status)
+		return
+	}
+	if ok {
+		if err := a.receive(r.Context(), in); err != nil {
+			if store.IsCode(err, store.EINVALID) {
+				http.Error(w, store.ErrorMessage(err), http.StatusBadRequest)
+				return
+			}
+			a.log.Error("wechat callback: store message", "err", err)
+			http.Error(w, "cannot store message", http.StatusInternalServerError)
+			return
+		}
+	}
+	// Replies go out through the outbox as customer-service messages, so
+	// the passive answer is always "success" (also in safe mode, where the
+	// library would otherwise write an encrypted empty reply).
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	io.WriteString(w, "success")
+}
+
+// decode runs the library's server over the buffered body (it verifies
+// msg_signature and decrypts in safe mode) and maps the message. The
+// library writes to a throwaway writer: the answer is ours to give.
+func (a *Adapter) decode(r *http.Request, body []byte) (in bots.Inbound, ok bool, status int, err error) {
+	req := r.Clone(r.Context())
+	req.Body = io.NopCloser(bytes.NewReader(body))
+	req.ContentLength = int64(len(body))
+	srv := a.oa.GetServer(req, discard{})
+	srv.SkipValidate(true) // checked in ServeHTTP
+	var got *message.MixMessage
+	srv.SetMessageHandler(func(m *message.MixMessage) *message.Reply {
+		got = m
+		return nil
+	})
+	if err := srv.Serve(); err != nil {
+		if strings.Contains(err.Error(), "验证签名失败") {
+			return in, false, http.StatusUnauthorized, errors.New("bad msg_signature")
+		}
+		return in, false, http.StatusBadRequest, err
+	}
+	if got == nil {
+		return in, false, http.StatusBadRequest, errors.New("empty message")
+	}
+	in, ok, err = fromMessage(got, srv.RequestRawXMLMsg)
+	if err != nil {
+		return in, false, http.StatusBadRequest, err
+	}
+	return in, ok, 0, nil
+}
+
+// receive stores in, waiting at most ReceiveTimeout; a store still running
+// then finishes in the background (see ServeHTTP).
+func (a *Adapter) receive(ctx context.Context, in bots.Inbound) error {
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.opts.StoreTimeout)
+	done := make(chan error, 1)
+	a.late.Add(1)
+	go func() {
+		defer a.late.Done()
+		defer cancel()
+		defer func() {
+			if p := recover(); p != nil {
+				a.log.Error("wechat receive panic", "panic", p, "stack", string(debug.Stack()))
+				done <- errors.New("panic while storing")
+			}
+		}()
+		err := a.opts.Receiver.Receive(sctx, in)
+		done <- err
+		if err != nil && sctx.Err() != nil {
+			a.log.Error("wechat: message lost: store timed out", "dedup_key", in.DedupKey, "err", err)
+		}
+	}()
+	t := time.NewTimer(a.opts.ReceiveTimeout)
+	defer t.Stop()
+	select {
+	case err := <-done:
+		return err
+	case <-t.C:
+		a.log.Warn("wechat: store slower than the callback allows; answering success, still storing", "dedup_key", in.DedupKey)
+		return nil
+	}
+}
+
+// discard is a ResponseWriter for the library's server, whose own answer
+// is not used.
+type discard struct{}
+
+func (discard) Header() http.Header         { return http.Header{} }
+func (discard) Write(b []byte) (int, error) { return len(b), nil }
+func (discard) WriteHeader(int)             {}

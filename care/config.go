@@ -1,0 +1,154 @@
+// Package care runs the scheduled care workflows: birthday, holiday,
+// maintenance, survey, revisit and win-back.
+package care
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/rapport-crm/rapport/store"
+)
+
+// Workflow is the part every workflow block shares.
+type Workflow struct {
+	Enabled  *bool  `yaml:"enabled"`
+	Schedule string `yaml:"schedule"`
+}
+
+// On reports whether the workflow is enabled (default yes).
+func (w Workflow) On() bool { return w.Enabled == nil || *w.Enabled }
+
+// Config is the `care:` block of config.yaml.
+type Config struct {
+	Birthday    Workflow `yaml:"birthday"`
+	Holiday     Holiday  `yaml:"holiday"`
+	Maintenance struct {
+		Workflow `yaml:",inline"`
+		LeadDays int `yaml:"lead_days"`
+	} `yaml:"maintenance"`
+	Survey struct {
+		Workflow  `yaml:",inline"`
+		DelayDays int `yaml:"delay_days"`
+		LowScore  int `yaml:"low_score"`
+		// AnswerDays is how long a survey accepts an answer.
+		AnswerDays int `yaml:"answer_days"`
+	} `yaml:"survey"`
+	Revisit struct {
+		Workflow          `yaml:",inline"`
+		AfterPurchaseDays int `yaml:"after_purchase_days"`
+		// TierAEveryDays opens a revisit task for a tier-A customer no
+		// staff member has written to in this many days (0 = off).
+		TierAEveryDays int `yaml:"tier_a_every_days"`
+	} `yaml:"revisit"`
+	Winback struct {
+		Workflow     `yaml:",inline"`
+		InactiveDays int `yaml:"inactive_days"`
+	} `yaml:"winback"`
+	// CatchUpDays: at start, runs missed in this many past days (and
+	// today's, if its time has passed) are run.
+	CatchUpDays int `yaml:"catch_up_days"`
+	// Cap limits proactive care messages per customer: at most Messages
+	// in any Days days, across workflows.
+	Cap Cap `yaml:"cap"`
+}
+
+// Cap is the per-customer limit on proactive messages.
+type Cap struct {
+	Messages int `yaml:"messages"` // 0 = no cap
+	Days     int `yaml:"days"`
+}
+
+// Holiday is the holiday workflow: greetings on configured dates.
+type Holiday struct {
+	Workflow `yaml:",inline"`
+	Dates    map[string]string `yaml:"dates"` // YYYY-MM-DD -> holiday key
+	// Names are display names by holiday key, for the template.
+	Names map[string]string `yaml:"names"`
+	// Segment limits the greeting to a tier and/or tag (default everyone
+	// opted in and reachable).
+	Segment store.Segment `yaml:"segment"`
+}
+
+// DefaultConfig is what an empty block means.
+func DefaultConfig() Config {
+	var c Config
+	c.Birthday.Schedule = "0 9 * * *"
+	c.Holiday.Schedule = "0 9 * * *"
+	c.Maintenance.Schedule, c.Maintenance.LeadDays = "0 10 * * *", 7
+	c.Survey.Schedule, c.Survey.DelayDays, c.Survey.LowScore, c.Survey.AnswerDays = "0 11 * * *", 1, 2, 3
+	c.Revisit.Schedule, c.Revisit.AfterPurchaseDays, c.Revisit.TierAEveryDays = "0 8 * * *", 3, 30
+	c.Winback.Schedule, c.Winback.InactiveDays = "0 12 * * 1", 90
+	c.CatchUpDays = 2
+	c.Cap = Cap{Messages: 2, Days: 7}
+	return c
+}
+
+// Schedules lists each workflow's name, block and schedule, for validation
+// and the scheduler.
+func (c Config) Schedules() []struct {
+	Name string
+	Workflow
+} {
+	return []struct {
+		Name string
+		Workflow
+	}{
+		{"birthday", c.Birthday}, {"holiday", c.Holiday.Workflow}, {"maintenance", c.Maintenance.Workflow},
+		{"survey", c.Survey.Workflow}, {"revisit", c.Revisit.Workflow}, {"winback", c.Winback.Workflow},
+	}
+}
+
+// Workflows are the care workflow names.
+var workflows = []string{"birthday", "holiday", "maintenance", "survey", "revisit", "winback"}
+
+// IsWorkflow reports whether name is a care workflow.
+func IsWorkflow(name string) bool {
+	for _, w := range workflows {
+		if w == name {
+			return true
+		}
+	}
+	return false
+}
+
+// Validate checks the non-schedule values, naming the key.
+func (c Config) Validate() error {
+	for d := range c.Holiday.Dates {
+		if _, err := time.Parse("2006-01-02", d); err != nil {
+			return fmt.Errorf("care.holiday.dates: %q is not YYYY-MM-DD", d)
+		}
+	}
+	checks := []struct {
+		key string
+		v   int
+		min int
+	}{
+		{"care.maintenance.lead_days", c.Maintenance.LeadDays, 0},
+		{"care.survey.delay_days", c.Survey.DelayDays, 0},
+		{"care.survey.low_score", c.Survey.LowScore, 0},
+		{"care.revisit.after_purchase_days", c.Revisit.AfterPurchaseDays, 0},
+		{"care.winback.inactive_days", c.Winback.InactiveDays, 1},
+		{"care.survey.answer_days", c.Survey.AnswerDays, 1},
+		{"care.revisit.tier_a_every_days", c.Revisit.TierAEveryDays, 0},
+		{"care.catch_up_days", c.CatchUpDays, 0},
+		{"care.cap.messages", c.Cap.Messages, 0},
+		{"care.cap.days", c.Cap.Days, 0},
+	}
+	for _, ch := range checks {
+		if ch.v < ch.min {
+			return fmt.Errorf("%s: must be at least %d", ch.key, ch.min)
+		}
+	}
+	if c.Cap.Messages > 0 && c.Cap.Days < 1 {
+		return fmt.Errorf("care.cap.days: must be at least 1 with a cap")
+	}
+	switch c.Holiday.Segment.Tier {
+	case "", store.TierA, store.TierB, store.TierC:
+	default:
+		return fmt.Errorf("care.holiday.segment.tier: %q is not A, B or C", c.Holiday.Segment.Tier)
+	}
+	if c.Survey.LowScore > 5 {
+		return fmt.Errorf("care.survey.low_score: must be 0-5")
+	}
+	return nil
+}

@@ -1,0 +1,24 @@
+package care
+
+import (
+	"context"
+	"strings"
+	"testing"
+)
+
+// fakeText renders "key|locale|name|extra": enough to see which template,
+// locale and data a message was built from.
+type fakeText struct{}
+
+func (fakeText) Render(_ context.Context, key, locale string, d Data) (Rendered, error) {
+	parts := []string{key, locale, d.Customer.Name}
+	switch {
+	case d.Holiday != nil:
+		parts = append(parts, d.Holiday.Name)
+	case d.Asset != nil:
+		parts = append(parts, d.Asset.Name+"@"+d.Asset.DueDate)
+	}
+	return Rendered{Key: key, Locale: locale, Version: 1, Text: strings.Join(parts, "|")}, nil
+}
+
+func testRenderer(t testing.TB) Renderer { return fakeText{} }

@@ -1,0 +1,360 @@
+package care
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/rapport-crm/rapport/store"
+)
+
+// Run runs workflow for the business date of date (its year, month and day
+// as given). The cron tick, the CLI and the API all call it.
+//
+// A real run is claimed by its (workflow, date) row: if that run is done or
+// is running in another process, Run returns the existing run and sends
+// nothing. A failed run, or one whose process died (lease expired), is
+// resumed: it re-plans, and the idempotency key of every message and task
+// (workflow, customer, occurrence) drops what the earlier attempt queued.
+// A dry run plans and renders without writing messages, tasks or surveys,
+// and returns counts and a sample.
+func (s *Service) Run(ctx context.Context, workflow string, date time.Time, dryRun bool) (*store.CareRun, error) {
+	if !IsWorkflow(workflow) {
+		return nil, store.Invalid("workflow", "%q is not one of birthday, holiday, maintenance, survey, revisit, winback", workflow)
+	}
+	if date.IsZero() {
+		return nil, store.Invalid("date", "required")
+	}
+	d := dayOf(date)
+	run, claimed, err := s.store.ClaimCareRun(ctx, workflow, d.String(), dryRun, s.o.Holder, s.o.Lease)
+	if err != nil {
+		return nil, fmt.Errorf("care %s %s: %w", workflow, d, err)
+	}
+	if !claimed {
+		s.metrics.runs.WithLabelValues(workflow, "existing").Inc()
+		return run, nil
+	}
+	started := time.Now()
+	// A resumed attempt re-plans from scratch: Queued and Tasks stay
+	// cumulative, the rest is recounted.
+	run.Planned, run.Skipped, run.Failed, run.Duplicates, run.WouldQueue = 0, 0, 0, 0, 0
+	run.SkipReasons = map[string]int{}
+	x := &execution{s: s, run: run, workflow: workflow, day: d, dry: dryRun}
+	err = x.plan(ctx)
+	// Record the end even when ctx was cancelled (shutdown).
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	result := store.RunDone
+	msg := ""
+	if err != nil {
+		result, msg = store.RunFailed, err.Error()
+	}
+	if ferr := s.store.FinishCareRun(fctx, run, result, msg); ferr != nil && err == nil {
+		err = ferr
+	}
+	s.metrics.duration.WithLabelValues(workflow).Observe(time.Since(started).Seconds())
+	label := result
+	if dryRun && err == nil {
+		label = "dry_run"
+	}
+	s.metrics.runs.WithLabelValues(workflow, label).Inc()
+	if err != nil {
+		s.o.Logger.Error("care run failed", "workflow", workflow, "date", d.String(), "run", run.ID, "err", err)
+		return run, fmt.Errorf("care %s %s: %w", workflow, d, err)
+	}
+	s.o.Logger.Info("care run", "workflow", workflow, "date", d.String(), "run", run.ID, "dry_run", dryRun,
+		"planned", run.Planned, "queued", run.Queued, "skipped", run.Skipped, "tasks", run.Tasks, "duplicates", run.Duplicates)
+	return run, nil
+}
+
+// action is what a workflow wants for one customer: a message (template
+// rendered for the customer) and/or a staff task, and maybe a stage change.
+type action struct {
+	c          *store.Customer
+	template   string // "" = no message
+	data       Data
+	occurrence string // idempotency key of the message (and its survey)
+	survey     *store.Survey
+	task       *store.TaskInput
+	stage      store.Stage
+}
+
+// execution is one attempt of one run.
+type execution struct {
+	s        *Service
+	run      *store.CareRun
+	workflow string
+	day      day
+	dry      bool
+	batches  int
+}
+
+func (x *execution) plan(ctx context.Context) error {
+	switch x.workflow {
+	case "birthday":
+		return x.birthday(ctx)
+	case "holiday":
+		return x.holiday(ctx)
+	case "maintenance":
+		return x.maintenance(ctx)
+	case "survey":
+		return x.survey(ctx)
+	case "revisit":
+		return x.revisit(ctx)
+	case "winback":
+		return x.winback(ctx)
+	}
+	return fmt.Errorf("unknown workflow %q", x.workflow)
+}
+
+func (x *execution) skip(reason string) {
+	x.run.Skipped++
+	x.run.SkipReasons[reason]++
+}
+
+// outbound is one message being built in a batch.
+type outbound struct {
+	a   *action
+	out store.Outbound
+}
+
+// process handles one batch of actions: filters (opt-out, reachability,
+// cap, WeChat window), renders, then writes messages, surveys, tasks and
+// stages, and renews the run's lease.
+func (x *execution) process(ctx context.Context, acts []action) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s := x.s
+	now := s.store.Now()
+	notBefore := s.quiet.deferUntil(now, s.o.Location)
+	sendAt := now
+	if !notBefore.IsZero() {
+		sendAt = notBefore
+	}
+	x.run.Planned += len(acts)
+
+	// Which customers get a message: the cap needs their recent history.
+	var ids []int64
+	for i := range acts {
+		a := &acts[i]
+		if a.c.OptOut {
+			a.template, a.task, a.stage = "", nil, ""
+			x.skip("opted out")
+			continue
+		}
+		if a.template != "" {
+			ids = append(ids, a.c.ID)
+		}
+	}
+	var recent map[int64][]string
+	if len(ids) > 0 {
+		since := now.AddDate(0, 0, -max(s.cfg.Cap.Days, 0))
+		var err error
+		if recent, err = s.store.RecentProactive(ctx, ids, since); err != nil {
+			return err
+		}
+	}
+
+	var msgs []outbound
+	var tasks []store.TaskInput
+	var stages []int64
+	for i := range acts {
+		a := &acts[i]
+		if a.stage != "" {
+			stages = append(stages, a.c.ID)
+		}
+		if a.task != nil {
+			tasks = append(tasks, *a.task)
+		}
+		if a.template == "" {
+			continue
+		}
+		ident := a.c.BestIdentity()
+		switch {
+		case len(a.c.Identities) == 0:
+			x.skip("no chat identity")
+			continue
+		case ident == nil:
+			x.skip("unreachable")
+			continue
+		}
+		key := x.workflow + ":" + strconv.FormatInt(a.c.ID, 10) + ":" + a.occurrence
+		prior := recent[a.c.ID]
+		if contains(prior, key) {
+			x.run.Duplicates++
+			continue
+		}
+		if s.cfg.Cap.Messages > 0 && len(prior) >= s.cfg.Cap.Messages {
+			x.skip(fmt.Sprintf("cap: %d messages in %d days", s.cfg.Cap.Messages, s.cfg.Cap.Days))
+			continue
+		}
+		wechatClosed := ident.Channel == store.ChannelWeChat && !withinWindow(ident, now) && s.o.WeChatTemplates[x.workflow] == ""
+		if x.dry && len(x.run.Sample) >= s.o.SampleSize {
+			// A dry run counts; it renders only its sample.
+			if wechatClosed {
+				x.skip("wechat 48h window closed: staff task")
+			} else {
+				msgs = append(msgs, outbound{a: a})
+			}
+			continue
+		}
+		a.data.Business = s.o.Business
+		a.data.Customer = a.c
+		locale := a.c.Locale
+		if locale == "" {
+			locale = store.LocaleZH
+		}
+		r, err := s.o.Templates.Render(ctx, a.template, locale, a.data)
+		if err != nil {
+			x.run.Failed++
+			x.run.SkipReasons["render error"]++
+			s.o.Logger.Warn("care render failed", "workflow", x.workflow, "customer", a.c.ID, "template", a.template, "err", err)
+			continue
+		}
+		cid, iid := a.c.ID, ident.ID
+		o := store.Outbound{
+			CustomerID: &cid, IdentityID: &iid, Channel: ident.Channel, ChatID: ident.ExternalID, Text: r.Text,
+			IdempotencyKey: key, Workflow: x.workflow, TemplateKey: r.Key, TemplateVersion: r.Version, NotBefore: notBefore,
+		}
+		if o.TemplateKey == "" {
+			o.TemplateKey = a.template
+		}
+		if ident.Channel == store.ChannelWeChat && !withinWindow(ident, now) {
+			tid := s.o.WeChatTemplates[x.workflow]
+			if wechatClosed {
+				// The channel cannot carry it: a person reaches out instead,
+				// so no greeting silently vanishes.
+				tasks = append(tasks, store.TaskInput{
+					CustomerID: cid, Kind: "reach_out", Priority: "normal",
+					Title:    truncate(fmt.Sprintf("Reach %s (%s): WeChat 48h window closed", displayName(a.c), x.workflow), 120),
+					Detail:   r.Text,
+					Source:   "care:" + x.workflow,
+					DedupKey: "reach_out:" + key, AssigneeID: a.c.OwnerStaffID,
+				})
+				x.skip("wechat 48h window closed: staff task")
+				x.sample(a.c, ident.Channel, r, "task", notBefore)
+				continue
+			}
+			// The WeChat adapter sends it as the workflow's template
+			// message, mapping the text onto the template's fields; the id
+			// is recorded for the console.
+			b, _ := json.Marshal(payload{TemplateID: tid})
+			o.Payload = string(b)
+		}
+		msgs = append(msgs, outbound{a: a, out: o})
+		x.sample(a.c, ident.Channel, r, "message", notBefore)
+	}
+
+	if x.dry {
+		x.run.WouldQueue += len(msgs)
+		return x.progress(ctx)
+	}
+
+	// Surveys need their row (and id) before the message's buttons.
+	if err := x.attachSurveys(ctx, msgs, sendAt); err != nil {
+		return err
+	}
+	if len(msgs) > 0 {
+		items := make([]store.Outbound, len(msgs))
+		for i := range msgs {
+			items[i] = msgs[i].out
+		}
+		n, err := s.store.Enqueue(ctx, items)
+		if err != nil {
+			return err
+		}
+		x.run.Queued += n
+		x.run.Duplicates += len(items) - n
+		s.metrics.queued.WithLabelValues(x.workflow).Add(float64(n))
+	}
+	for _, t := range tasks {
+		if t.Source == "" {
+			t.Source = "care:" + x.workflow
+		}
+		_, created, err := s.store.CreateTask(ctx, t)
+		if err != nil {
+			return fmt.Errorf("task %s: %w", t.DedupKey, err)
+		}
+		if created {
+			x.run.Tasks++
+		}
+	}
+	if len(stages) > 0 {
+		if err := s.store.SetStages(ctx, stages, store.StageAtRisk); err != nil {
+			return err
+		}
+	}
+	return x.progress(ctx)
+}
+
+// progress renews the lease and records the counts after a batch.
+func (x *execution) progress(ctx context.Context) error {
+	if err := x.s.store.ProgressCareRun(ctx, x.run, x.s.o.Lease); err != nil {
+		return err
+	}
+	x.batches++
+	if x.s.afterBatch != nil {
+		x.s.afterBatch(x.run, x.batches)
+	}
+	return nil
+}
+
+func (x *execution) sample(c *store.Customer, channel string, r Rendered, action string, notBefore time.Time) {
+	if !x.dry || len(x.run.Sample) >= x.s.o.SampleSize {
+		return
+	}
+	sm := store.RunSample{CustomerID: c.ID, Channel: channel, Template: r.Key, Locale: r.Locale, Text: r.Text, Action: action}
+	if !notBefore.IsZero() {
+		sm.NotBefore = notBefore.Format(time.RFC3339)
+	}
+	x.run.Sample = append(x.run.Sample, sm)
+}
+
+// payload is the outbox row's Payload JSON (the shape bots.Payload reads).
+type payload struct {
+	Keyboard   [][]button `json:"keyboard,omitempty"`
+	TemplateID string     `json:"template_id,omitempty"`
+}
+
+type button struct {
+	Text string `json:"text"`
+	Data string `json:"data"`
+}
+
+// wechatWindow is how long after a customer's last message WeChat accepts
+// customer-service messages.
+const wechatWindow = 48 * time.Hour
+
+func withinWindow(id *store.Identity, now time.Time) bool {
+	return id.LastInboundAt != nil && now.Sub(*id.LastInboundAt) < wechatWindow
+}
+
+func contains(ss []string, s string) bool {
+	for _, v := range ss {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+func displayName(c *store.Customer) string {
+	if c.Name != "" {
+		return c.Name
+	}
+	if c.Phone != "" {
+		return c.Phone
+	}
+	return "customer " + strconv.FormatInt(c.ID, 10)
+}
+
+func truncate(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n])
+}

@@ -1,0 +1,146 @@
+package care
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/rapport-crm/rapport/store"
+)
+
+// QuietHours is the daily window ("HH:MM" to "HH:MM", in the business zone)
+// with no proactive messages; empty strings disable it.
+type QuietHours struct {
+	Start, End string
+}
+
+// Options are what cmd wires into the service.
+type Options struct {
+	Store     *store.Store
+	Templates Renderer
+	// Location is the business time zone: dates, schedules, quiet hours.
+	Location   *time.Location
+	QuietHours QuietHours
+	// WeChatTemplates maps a workflow to its WeChat template message id,
+	// used outside the 48 h customer-service window.
+	WeChatTemplates map[string]string
+	Business        string // business name for templates
+	Registry        *prometheus.Registry
+	Logger          *slog.Logger
+	// Holder names this process in run claims (default host:pid).
+	Holder string
+	// BatchSize is how many customers a run handles per batch (5000).
+	BatchSize int
+	// Lease is how long a run claim lasts without a heartbeat (2 min);
+	// another process resumes the run after that.
+	Lease time.Duration
+	// SampleSize is how many rendered messages a dry run returns (20).
+	SampleSize int
+}
+
+// Service runs care workflows and handles survey answers in chat.
+type Service struct {
+	cfg     Config
+	o       Options
+	store   *store.Store
+	quiet   quietWindow
+	metrics *metrics
+	// afterBatch, when set (tests), is called after each batch is written.
+	afterBatch func(run *store.CareRun, batch int)
+}
+
+// New builds the service.
+func New(cfg Config, o Options) (*Service, error) {
+	if o.Store == nil || o.Templates == nil {
+		return nil, fmt.Errorf("care: store and templates are required")
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if o.Location == nil {
+		o.Location = time.UTC
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Registry == nil {
+		o.Registry = prometheus.NewRegistry()
+	}
+	if o.Holder == "" {
+		host, _ := os.Hostname()
+		o.Holder = fmt.Sprintf("%s:%d", host, os.Getpid())
+	}
+	if o.BatchSize <= 0 {
+		o.BatchSize = 5000
+	}
+	if o.Lease <= 0 {
+		o.Lease = 2 * time.Minute
+	}
+	if o.SampleSize <= 0 {
+		o.SampleSize = 20
+	}
+	q, err := parseQuiet(o.QuietHours)
+	if err != nil {
+		return nil, err
+	}
+	m, err := newMetrics(o.Registry)
+	if err != nil {
+		return nil, err
+	}
+	return &Service{cfg: cfg, o: o, store: o.Store, quiet: q, metrics: m}, nil
+}
+
+// Config returns the care configuration.
+func (s *Service) Config() Config { return s.cfg }
+
+// Location is the business time zone.
+func (s *Service) Location() *time.Location { return s.o.Location }
+
+// day is a business-calendar date.
+type day struct{ y, m, d int }
+
+func dayOf(t time.Time) day {
+	y, m, d := t.Date()
+	return day{y, int(m), d}
+}
+
+func (d day) String() string { return fmt.Sprintf("%04d-%02d-%02d", d.y, d.m, d.d) }
+
+// start is the first instant of the day in loc.
+func (d day) start(loc *time.Location) time.Time {
+	return time.Date(d.y, time.Month(d.m), d.d, 0, 0, 0, 0, loc)
+}
+
+// utc is the day as midnight UTC (how date columns are stored).
+func (d day) utc() time.Time { return time.Date(d.y, time.Month(d.m), d.d, 0, 0, 0, 0, time.UTC) }
+
+func (d day) add(n int) day { return dayOf(d.utc().AddDate(0, 0, n)) }
+
+// ParseDate parses YYYY-MM-DD as a date in the business zone.
+func (s *Service) ParseDate(v string) (time.Time, error) {
+	t, err := time.ParseInLocation("2006-01-02", strings.TrimSpace(v), s.o.Location)
+	if err != nil {
+		return time.Time{}, store.Invalid("date", "%q is not YYYY-MM-DD", v)
+	}
+	return t, nil
+}
+
+// Today is the current business date.
+func (s *Service) Today() time.Time {
+	return dayOf(s.store.Now().In(s.o.Location)).start(s.o.Location)
+}
+
+// CreateAsset adds a serviced item to a customer (dates in the business zone).
+func (s *Service) CreateAsset(ctx context.Context, customerID int64, in store.AssetInput) (*store.Asset, error) {
+	return s.store.CreateAsset(ctx, customerID, in, s.o.Location)
+}
+
+// CreateOrder records an order; a service order moves its asset's due date.
+func (s *Service) CreateOrder(ctx context.Context, in store.OrderInput) (*store.Order, error) {
+	return s.store.CreateOrder(ctx, in, s.o.Location)
+}

@@ -1,0 +1,433 @@
+package care
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/rapport-crm/rapport/store"
+)
+
+// stream pages through customers with fetch (keyset: id > after) and
+// processes each page's actions as one batch. The next page is fetched
+// while the current one is processed, overlapping database and CPU time.
+func (x *execution) stream(ctx context.Context, fetch func(after int64, limit int) ([]*store.Customer, error), build func(c *store.Customer) (action, bool)) error {
+	limit := x.s.o.BatchSize
+	type page struct {
+		cs  []*store.Customer
+		err error
+	}
+	get := func(after int64) <-chan page {
+		ch := make(chan page, 1)
+		go func() {
+			cs, err := fetch(after, limit)
+			ch <- page{cs, err}
+		}()
+		return ch
+	}
+	next := get(0)
+	for {
+		p := <-next
+		if p.err != nil {
+			return p.err
+		}
+		if len(p.cs) == 0 {
+			return nil
+		}
+		more := len(p.cs) == limit
+		if more {
+			next = get(p.cs[len(p.cs)-1].ID)
+		}
+		acts := make([]action, 0, len(p.cs))
+		for _, c := range p.cs {
+			if a, ok := build(c); ok {
+				acts = append(acts, a)
+			}
+		}
+		if err := x.process(ctx, acts); err != nil {
+			if more {
+				<-next // let the prefetch finish before returning
+			}
+			return err
+		}
+		if !more {
+			return nil
+		}
+	}
+}
+
+func isLeap(y int) bool { return y%4 == 0 && (y%100 != 0 || y%400 == 0) }
+
+// birthday greets customers born on the run's month and day, through the
+// (birth_month, birth_day) index; Feb 29 birthdays are greeted on Feb 28 in
+// common years. One greeting per customer per year.
+func (x *execution) birthday(ctx context.Context) error {
+	pairs := [][2]int{{x.day.m, x.day.d}}
+	if x.day.m == 2 && x.day.d == 28 && !isLeap(x.day.y) {
+		pairs = append(pairs, [2]int{2, 29})
+	}
+	occ := strconv.Itoa(x.day.y)
+	for _, p := range pairs {
+		err := x.stream(ctx, func(after int64, limit int) ([]*store.Customer, error) {
+			return x.s.store.CustomersByBirthday(ctx, p[0], p[1], after, limit)
+		}, func(c *store.Customer) (action, bool) {
+			return action{c: c, template: "birthday", occurrence: occ}, true
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// holiday greets everyone in the configured segment on a configured date.
+func (x *execution) holiday(ctx context.Context) error {
+	key, ok := x.s.cfg.Holiday.Dates[x.day.String()]
+	if !ok {
+		return nil // not a holiday: nothing to do
+	}
+	name := x.s.cfg.Holiday.Names[key]
+	if name == "" {
+		name = key
+	}
+	occ := key + ":" + x.day.String()
+	// Everyone is a lot of customers: read two halves of the id range at
+	// once (the database does the reading, this process the rest).
+	lo, hi, err := x.s.store.CustomerIDBounds(ctx)
+	if err != nil || hi == 0 {
+		return err
+	}
+	mid := lo + (hi-lo)/2 + 1
+	parts := [][2]int64{{lo - 1, mid}, {mid - 1, 0}}
+	return x.streamParallel(ctx, parts, func(after, below int64, limit int) ([]*store.Customer, error) {
+		return x.s.store.CustomersInSegmentBelow(ctx, x.s.cfg.Holiday.Segment, after, below, limit)
+	}, func(c *store.Customer) (action, bool) {
+		return action{c: c, template: "holiday", occurrence: occ, data: Data{Holiday: &HolidayData{Key: key, Name: name}}}, true
+	})
+}
+
+// streamParallel is stream over several disjoint id ranges (after, below)
+// read concurrently; their pages are processed one at a time, in whatever
+// order they arrive (each message's idempotency key makes order moot).
+func (x *execution) streamParallel(ctx context.Context, parts [][2]int64, fetch func(after, below int64, limit int) ([]*store.Customer, error), build func(c *store.Customer) (action, bool)) error {
+	limit := x.s.o.BatchSize
+	type page struct {
+		cs  []*store.Customer
+		err error
+	}
+	fctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	pages := make(chan page, len(parts))
+	var wg sync.WaitGroup
+	for _, p := range parts {
+		wg.Add(1)
+		go func(after, below int64) {
+			defer wg.Done()
+			for {
+				cs, err := fetch(after, below, limit)
+				if err == nil && fctx.Err() != nil {
+					return
+				}
+				select {
+				case pages <- page{cs, err}:
+				case <-fctx.Done():
+					return
+				}
+				if err != nil || len(cs) < limit {
+					return
+				}
+				after = cs[len(cs)-1].ID
+			}
+		}(p[0], p[1])
+	}
+	go func() { wg.Wait(); close(pages) }()
+	defer func() {
+		cancel()
+		for range pages { // let the readers finish
+		}
+	}()
+	for p := range pages {
+		if p.err != nil {
+			return p.err
+		}
+		acts := make([]action, 0, len(p.cs))
+		for _, c := range p.cs {
+			if a, ok := build(c); ok {
+				acts = append(acts, a)
+			}
+		}
+		if len(acts) == 0 {
+			continue
+		}
+		if err := x.process(ctx, acts); err != nil {
+			return err
+		}
+	}
+	return ctx.Err()
+}
+
+// maintenanceLookback is how long after its due date an unserviced asset
+// still gets its (one) reminder, e.g. when the service was down.
+const maintenanceLookback = 30
+
+// maintenance reminds about assets due within lead_days: one reminder per
+// asset and due date, so a recorded service (which moves the due date)
+// starts a new cycle.
+func (x *execution) maintenance(ctx context.Context) error {
+	from := x.day.add(-maintenanceLookback).utc()
+	to := x.day.add(x.s.cfg.Maintenance.LeadDays).utc()
+	var afterDue time.Time
+	var afterID int64
+	for {
+		as, err := x.s.store.AssetsDue(ctx, from, to, afterDue, afterID, x.s.o.BatchSize)
+		if err != nil {
+			return err
+		}
+		if len(as) == 0 {
+			return nil
+		}
+		byID, err := x.customers(ctx, func(yield func(int64)) {
+			for _, a := range as {
+				yield(a.CustomerID)
+			}
+		})
+		if err != nil {
+			return err
+		}
+		acts := make([]action, 0, len(as))
+		for _, a := range as {
+			c := byID[a.CustomerID]
+			if c == nil || a.NextServiceDue == nil {
+				continue
+			}
+			due := a.NextServiceDue.Format("2006-01-02")
+			acts = append(acts, action{
+				c: c, template: "maintenance", occurrence: strconv.FormatInt(a.ID, 10) + ":" + due,
+				data: Data{Asset: &AssetData{Name: a.Name, DueDate: due}},
+			})
+		}
+		if err := x.process(ctx, acts); err != nil {
+			return err
+		}
+		if len(as) < x.s.o.BatchSize {
+			return nil
+		}
+		last := as[len(as)-1]
+		afterDue, afterID = *last.NextServiceDue, last.ID
+	}
+}
+
+// customers loads the distinct customers named by ids.
+func (x *execution) customers(ctx context.Context, ids func(yield func(int64))) (map[int64]*store.Customer, error) {
+	seen := map[int64]bool{}
+	var list []int64
+	ids(func(id int64) {
+		if !seen[id] {
+			seen[id] = true
+			list = append(list, id)
+		}
+	})
+	cs, err := x.s.store.CustomersByIDs(ctx, list)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[int64]*store.Customer, len(cs))
+	for _, c := range cs {
+		out[c.ID] = c
+	}
+	return out, nil
+}
+
+// ordersOn streams the orders of one business day in batches, handing each
+// batch's distinct customers (in order of first appearance) to fn.
+func (x *execution) ordersOn(ctx context.Context, d day, kind string, fn func(cs []*store.Customer, from time.Time) error) error {
+	loc := x.s.o.Location
+	from, to := d.start(loc), d.add(1).start(loc)
+	var after int64
+	for {
+		os, err := x.s.store.OrdersBetween(ctx, from, to, kind, after, x.s.o.BatchSize)
+		if err != nil {
+			return err
+		}
+		if len(os) == 0 {
+			return nil
+		}
+		byID, err := x.customers(ctx, func(yield func(int64)) {
+			for _, o := range os {
+				yield(o.CustomerID)
+			}
+		})
+		if err != nil {
+			return err
+		}
+		var cs []*store.Customer
+		seen := map[int64]bool{}
+		for _, o := range os {
+			if c := byID[o.CustomerID]; c != nil && !seen[c.ID] {
+				seen[c.ID] = true
+				cs = append(cs, c)
+			}
+		}
+		if err := fn(cs, from); err != nil {
+			return err
+		}
+		if len(os) < x.s.o.BatchSize {
+			return nil
+		}
+		after = os[len(os)-1].ID
+	}
+}
+
+// survey asks customers who ordered delay_days before the run date for a
+// 1-5 score: one survey per customer and order date.
+func (x *execution) survey(ctx context.Context) error {
+	od := x.day.add(-x.s.cfg.Survey.DelayDays)
+	return x.ordersOn(ctx, od, "", func(cs []*store.Customer, _ time.Time) error {
+		acts := make([]action, len(cs))
+		for i, c := range cs {
+			acts[i] = action{
+				c: c, template: "survey", occurrence: od.String(),
+				survey: &store.Survey{OrderDate: od.String()},
+				data:   Data{Survey: &SurveyData{OrderDate: od.String()}},
+			}
+		}
+		return x.process(ctx, acts)
+	})
+}
+
+// revisit opens follow-up tasks for the owner (no customer message):
+// after_purchase_days after a customer's first purchase, and every
+// tier_a_every_days for tier-A customers no staff member wrote to.
+func (x *execution) revisit(ctx context.Context) error {
+	cfg := x.s.cfg.Revisit
+	due := x.day.add(1).start(x.s.o.Location).UTC()
+	pd := x.day.add(-cfg.AfterPurchaseDays)
+	err := x.ordersOn(ctx, pd, store.OrderPurchase, func(cs []*store.Customer, from time.Time) error {
+		ids := make([]int64, len(cs))
+		for i, c := range cs {
+			ids[i] = c.ID
+		}
+		before, err := x.s.store.HadPurchaseBefore(ctx, ids, from)
+		if err != nil {
+			return err
+		}
+		var acts []action
+		for _, c := range cs {
+			if before[c.ID] {
+				continue // not a first purchase
+			}
+			acts = append(acts, action{c: c, task: &store.TaskInput{
+				CustomerID: c.ID, Kind: "revisit", Priority: "normal",
+				Title:  truncate(fmt.Sprintf("Revisit %s: first purchase on %s", displayName(c), pd), 120),
+				Detail: fmt.Sprintf("First purchase on %s; follow up on how it is going.", pd),
+				DueAt:  &due, Source: "care:revisit", DedupKey: "revisit:first:" + strconv.FormatInt(c.ID, 10),
+				AssigneeID: c.OwnerStaffID,
+			}})
+		}
+		return x.process(ctx, acts)
+	})
+	if err != nil || cfg.TierAEveryDays <= 0 {
+		return err
+	}
+	every := cfg.TierAEveryDays
+	now := x.s.store.Now()
+	since := now.AddDate(0, 0, -every)
+	cycle := strconv.FormatInt(x.day.utc().Unix()/86400/int64(every), 10)
+	limit := x.s.o.BatchSize
+	var after int64
+	for {
+		cs, err := x.s.store.CustomersInSegment(ctx, store.Segment{Tier: store.TierA}, after, limit)
+		if err != nil || len(cs) == 0 {
+			return err
+		}
+		ids := make([]int64, len(cs))
+		for i, c := range cs {
+			ids[i] = c.ID
+		}
+		contacted, err := x.s.store.StaffContacted(ctx, ids, since)
+		if err != nil {
+			return err
+		}
+		var acts []action
+		for _, c := range cs {
+			if contacted[c.ID] || c.CreatedAt.After(since) {
+				continue
+			}
+			acts = append(acts, action{c: c, task: &store.TaskInput{
+				CustomerID: c.ID, Kind: "revisit", Priority: "normal",
+				Title:  truncate(fmt.Sprintf("Revisit tier-A customer %s: no staff contact in %d days", displayName(c), every), 120),
+				Detail: fmt.Sprintf("No message from staff since %s.", since.In(x.s.o.Location).Format("2006-01-02")),
+				DueAt:  &due, Source: "care:revisit", DedupKey: "revisit:a:" + strconv.FormatInt(c.ID, 10) + ":" + cycle,
+				AssigneeID: c.OwnerStaffID,
+			}})
+		}
+		if err := x.process(ctx, acts); err != nil {
+			return err
+		}
+		if len(cs) < limit {
+			return nil
+		}
+		after = cs[len(cs)-1].ID
+	}
+}
+
+// winback reaches customers with no inbound message and no order for
+// inactive_days: a care message, a task for the owner, and stage at-risk.
+// The occurrence is the inactivity episode (the date of the last activity),
+// so weekly runs do not repeat it until the customer is active again.
+func (x *execution) winback(ctx context.Context) error {
+	loc := x.s.o.Location
+	cutoff := x.day.add(-x.s.cfg.Winback.InactiveDays).start(loc).UTC()
+	limit := x.s.o.BatchSize
+	var after int64
+	for {
+		cs, err := x.s.store.InactiveCustomers(ctx, cutoff, after, limit)
+		if err != nil || len(cs) == 0 {
+			return err
+		}
+		ids := make([]int64, len(cs))
+		for i, c := range cs {
+			ids[i] = c.ID
+		}
+		last, err := x.s.store.LastOrders(ctx, ids)
+		if err != nil {
+			return err
+		}
+		var acts []action
+		for _, c := range cs {
+			lastAt := c.LastInboundAt
+			if o, ok := last[c.ID]; ok {
+				if !o.Before(cutoff) {
+					continue // ordered recently
+				}
+				if lastAt == nil || o.After(*lastAt) {
+					lastAt = &o
+				}
+			}
+			episode := "never"
+			if lastAt != nil {
+				episode = lastAt.In(loc).Format("2006-01-02")
+			}
+			key := "winback:" + strconv.FormatInt(c.ID, 10) + ":" + episode
+			a := action{c: c, template: "winback", occurrence: episode, task: &store.TaskInput{
+				CustomerID: c.ID, Kind: "winback", Priority: "normal",
+				Title:  truncate(fmt.Sprintf("Win back %s: inactive since %s", displayName(c), episode), 120),
+				Detail: fmt.Sprintf("No message and no order for %d days.", x.s.cfg.Winback.InactiveDays),
+				Source: "care:winback", DedupKey: key, AssigneeID: c.OwnerStaffID,
+			}}
+			if c.Stage != store.StageChurned {
+				a.stage = store.StageAtRisk
+			}
+			acts = append(acts, a)
+		}
+		if err := x.process(ctx, acts); err != nil {
+			return err
+		}
+		if len(cs) < limit {
+			return nil
+		}
+		after = cs[len(cs)-1].ID
+	}
+}

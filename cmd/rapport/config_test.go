@@ -1,0 +1,97 @@
+package main
+
+import (
+	"os"
+	"strings"
+	"testing"
+)
+
+func TestShippedConfigLoads(t *testing.T) {
+	t.Setenv("RAPPORT_ADMIN_TOKEN", "")
+	cfg, err := LoadConfig("../../config.yaml", true)
+	if err != nil {
+		t.Fatalf("shipped config.yaml: %v", err)
+	}
+	if cfg.Database.Driver != "sqlite" || cfg.Telegram.Enabled || cfg.WeChat.Enabled {
+		t.Errorf("shipped config must run with no credentials: %+v", cfg.Database)
+	}
+	if len(cfg.Care.Holiday.Dates) < 20 {
+		t.Errorf("shipped holidays = %d, want two years' worth", len(cfg.Care.Holiday.Dates))
+	}
+}
+
+func TestConfigErrorsNameTheKey(t *testing.T) {
+	tests := []struct {
+		name, yaml, want string
+	}{
+		{"unknown top key", "colour: red\n", "colour: unknown key"},
+		{"unknown nested key", "telegram:\n  tokn: x\n", "telegram.tokn: unknown key"},
+		{"unknown care key", "care:\n  birthday:\n    shedule: '0 9 * * *'\n", "care.birthday.shedule: unknown key"},
+		{"bad cron", "care:\n  birthday:\n    schedule: '0 25 * * *'\n", "care.birthday.schedule"},
+		{"cron that never fires", "care:\n  holiday:\n    schedule: '0 9 31 2 *'\n", "care.holiday.schedule"},
+		{"cron tz panic", "care:\n  survey:\n    schedule: 'CRON_TZ=UTC'\n", "care.survey.schedule"},
+		{"bad zone", "timezone: Mars/Olympus\n", "timezone"},
+		{"bad driver", "database:\n  driver: oracle\n", "database.driver"},
+		{"bad dsn", "database:\n  driver: mysql\n  dsn: 'not a dsn'\n", "database.dsn"},
+		{"bad quiet hours", "quiet_hours: {start: '25:00', end: '09:00'}\n", "quiet_hours.start"},
+		{"half quiet hours", "quiet_hours: {start: '21:00'}\n", "quiet_hours"},
+		{"bad aes key", "wechat:\n  encoding_aes_key: short\n", "wechat.encoding_aes_key"},
+		{"telegram without token", "telegram:\n  enabled: true\n  token: ''\n", "telegram.token"},
+		{"bad holiday date", "care:\n  holiday:\n    dates: {'2027-13-01': x}\n", "care.holiday.dates"},
+		{"unknown template workflow", "wechat:\n  template_ids: {party: abc}\n", "wechat.template_ids.party"},
+		{"short bootstrap token", "admin:\n  bootstrap_token: abc\n", "admin.bootstrap_token"},
+		{"not yaml", "telegram: [\n", "yaml"},
+	}
+	for _, tt := range tests {
+		cfg := DefaultConfig()
+		err := ParseConfig([]byte(tt.yaml), &cfg)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: err = %v, want it to name %q", tt.name, err, tt.want)
+		}
+	}
+}
+
+func TestConfigExpandsEnv(t *testing.T) {
+	t.Setenv("TG_TOKEN", "123:abc # not a comment")
+	t.Setenv("DB_PASS", "p@ss:word")
+	y := `
+telegram:
+  enabled: true
+  token: "${TG_TOKEN}"
+database:
+  driver: mysql
+  dsn: "rapport:${DB_PASS}@tcp(127.0.0.1:3306)/rapport"
+quiet_hours: {}
+`
+	cfg := DefaultConfig()
+	if err := ParseConfig([]byte(y), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Telegram.Token != "123:abc # not a comment" {
+		t.Errorf("token = %q", cfg.Telegram.Token)
+	}
+	if !strings.Contains(cfg.Database.DSN, "p@ss:word") {
+		t.Errorf("dsn = %q", cfg.Database.DSN)
+	}
+	if cfg.QuietHours.Start != "" {
+		t.Errorf("quiet_hours {} must disable them: %+v", cfg.QuietHours)
+	}
+	cfg = DefaultConfig()
+	if err := ParseConfig([]byte("quiet_hours: {start: '', end: ''}\n"), &cfg); err != nil || cfg.QuietHours.Start != "" {
+		t.Errorf("empty quiet hours: %+v %v", cfg.QuietHours, err)
+	}
+}
+
+func TestMissingDefaultConfigMeansDefaults(t *testing.T) {
+	dir := t.TempDir()
+	wd, _ := os.Getwd()
+	t.Cleanup(func() { os.Chdir(wd) })
+	os.Chdir(dir)
+	cfg, err := loadConfig("")
+	if err != nil || cfg.Database.DSN != "data/rapport.db" {
+		t.Fatalf("defaults: %+v %v", cfg, err)
+	}
+	if _, err := loadConfig("nope.yaml"); err == nil {
+		t.Error("an explicit missing config file must be an error")
+	}
+}

@@ -1,0 +1,70 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/rapport-crm/rapport/store"
+)
+
+// runImport is `rapport import customers|orders [-skip-bad-rows] FILE.csv`.
+// It prints a summary and every rejected row; rejected rows make the exit
+// status 1 unless -skip-bad-rows (then the good rows are written).
+func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || (args[0] != "customers" && args[0] != "orders") {
+		return fmt.Errorf("usage: rapport import customers|orders [-skip-bad-rows] [-config FILE] FILE.csv")
+	}
+	kind := args[0]
+	fs := flag.NewFlagSet("import "+kind, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := configFlag(fs)
+	skip := fs.Bool("skip-bad-rows", false, "write the good rows even if some are bad")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return fmt.Errorf("import %s: give exactly one CSV file", kind)
+	}
+	path := fs.Arg(0)
+	if err := fs.Parse(fs.Args()[1:]); err != nil { // flags after the file
+		return err
+	}
+	file, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("import %s: %w", kind, err)
+	}
+	defer file.Close()
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	s, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	var res *store.ImportResult
+	if kind == "customers" {
+		res, err = s.ImportCustomers(ctx, file, *skip)
+	} else {
+		res, err = s.ImportOrders(ctx, file, *skip, cfg.Location())
+	}
+	if err != nil {
+		if store.ErrorCode(err) != store.EINTERNAL {
+			err = fmt.Errorf("%s", store.ErrorMessage(err))
+		}
+		return fmt.Errorf("import %s %s: %w", kind, path, err)
+	}
+	for _, r := range res.Rejected {
+		fmt.Fprintf(stdout, "line %d: %s\n", r.Line, r.Reason)
+	}
+	fmt.Fprintf(stdout, "%s: %d rows, %d written (%d created, %d updated), %d rejected\n",
+		kind, res.Rows, res.Written, res.Created, res.Updated, len(res.Rejected))
+	if len(res.Rejected) > 0 && !*skip {
+		return exitErr{code: 1, err: fmt.Errorf("import %s: %d bad rows, nothing written (use -skip-bad-rows to write the good ones)", kind, len(res.Rejected))}
+	}
+	return nil
+}

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/rapport-crm/rapport/bots"
+	"github.com/rapport-crm/rapport/bots/telegram"
+)
+
+// channelRunner is an adapter as wireBots needs it: a Channel for the
+// dispatcher, its send limits, and an intake loop.
+type channelRunner interface {
+	bots.Channel
+	Limits() bots.Limits
+	Run(ctx context.Context) error
+}
+
+// wireBots builds the router (with m.Hooks) and the outbox dispatcher,
+// starts the enabled chat adapters and mounts their webhooks on m.Web.
+// With no channel enabled it makes no network call; the dispatcher then
+// idles (web chat, when wired, is always on).
+func (m *Main) wireBots(ctx context.Context) error {
+	metrics := bots.NewMetrics(m.Registry)
+	disp := bots.NewDispatcher(m.Store, bots.DispatcherOptions{Logger: m.Logger, Metrics: metrics})
+	router := bots.NewRouter(m.Store, bots.RouterOptions{
+		Hooks: m.Hooks, Renderer: m.chatRenderer(), Logger: m.Logger, Metrics: metrics, Notify: disp.Kick,
+	})
+
+	// One line per adapter: each returns nil when its channel is disabled.
+	var adapters []channelRunner
+	for _, build := range []func(bots.Receiver) (channelRunner, error){
+		m.telegramChannel,
+		m.wechatChannel,
+		m.webchatChannel,
+	} {
+		a, err := build(router)
+		if err != nil {
+			return err
+		}
+		if a != nil {
+			adapters = append(adapters, a)
+		}
+	}
+	for _, a := range adapters {
+		disp.Add(a, a.Limits())
+		m.goLoop("bots."+a.Name(), ctx, a.Run)
+	}
+	m.goLoop("bots.router", ctx, router.Run)
+	m.goLoop("bots.dispatcher", ctx, disp.Run)
+	return nil
+}
+
+// telegramChannel builds the Telegram adapter when telegram.enabled and
+// mounts its webhook.
+func (m *Main) telegramChannel(recv bots.Receiver) (channelRunner, error) {
+	cfg := m.Config.Telegram
+	if !cfg.Enabled {
+		return nil, nil
+	}
+	a, err := telegram.New(cfg, telegram.Options{Receiver: recv, PublicURL: m.Config.HTTP.PublicURL, Logger: m.Logger})
+	if err != nil {
+		return nil, fmt.Errorf("telegram: %w", err)
+	}
+	m.Web.Handle("POST "+telegram.WebhookPath, a)
+	return a, nil
+}
+
+// chatRenderer adapts the templates service for the router's replies; nil
+// means built-in texts.
+func (m *Main) chatRenderer() bots.Renderer { return nil }

@@ -1,0 +1,364 @@
+package followup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rapport-crm/rapport/store"
+)
+
+// staffCommand maps the command words staff use (the router normalises
+// them, but raw Chinese words are accepted too) to command names.
+func staffCommand(cmd string) string {
+	switch cmd {
+	case "bind", "绑定":
+		return "bind"
+	case "tasks", "任务":
+		return "tasks"
+	case "done", "完成":
+		return "done"
+	case "reply", "回复":
+		return "reply"
+	}
+	return ""
+}
+
+// HandleChat is the chat hook (bots.Hook): staff binding and commands,
+// task buttons, relays between a complaint's customer and its assignee,
+// and complaint detection in customer messages. Customer messages are
+// never consumed (handled=false) so later hooks (care's survey answers)
+// still see them.
+func (s *Service) HandleChat(ctx context.Context, ev *store.ChatEvent) (bool, error) {
+	if ev == nil || ev.Message == nil {
+		return false, nil
+	}
+	cmd := staffCommand(ev.Command)
+	switch {
+	case ev.Staff != nil:
+		return true, s.staffChat(ctx, ev, cmd)
+	case ev.Identity == nil:
+		// An unbound chat account: only /bind gets here.
+		if cmd == "bind" {
+			return true, s.bind(ctx, ev)
+		}
+		return true, s.replyStaffKey(ctx, ev, KeyStaffRefused, Notice{})
+	}
+	if cmd != "" || strings.HasPrefix(ev.CallbackData, "task:") {
+		return true, s.refuseCustomer(ctx, ev)
+	}
+	return false, s.customerMessage(ctx, ev)
+}
+
+// replyStaff answers a chat account that is (or is becoming) staff; the
+// key makes a reprocessed message answer once.
+func (s *Service) replyStaff(ctx context.Context, ev *store.ChatEvent, r Rendered, payload string) error {
+	channel, chatID := ev.ReplyTarget()
+	if chatID == "" {
+		chatID = ev.SenderID
+	}
+	o := store.Outbound{
+		Channel: channel, ChatID: chatID, Text: r.Text, Payload: payload, TemplateKey: r.Key, TemplateVersion: r.Version,
+		IdempotencyKey: fmt.Sprintf("staff_reply:%d", ev.Message.ID),
+	}
+	if ev.Staff != nil {
+		id := ev.Staff.ID
+		o.StaffID = &id
+	}
+	_, err := s.store.Enqueue(ctx, []store.Outbound{o})
+	return err
+}
+
+func (s *Service) replyStaffKey(ctx context.Context, ev *store.ChatEvent, key string, n Notice) error {
+	return s.replyStaff(ctx, ev, s.render(ctx, key, n), "")
+}
+
+func (s *Service) replyError(ctx context.Context, ev *store.ChatEvent, err error) error {
+	if store.ErrorCode(err) == store.EINTERNAL {
+		return err
+	}
+	return s.replyStaffKey(ctx, ev, keyStaffError, Notice{Extra: map[string]string{"error": store.ErrorMessage(err)}})
+}
+
+func (s *Service) bind(ctx context.Context, ev *store.ChatEvent) error {
+	channel, chatID := ev.ReplyTarget()
+	st, err := s.store.RedeemBindingCode(ctx, store.BindRequest{Channel: channel, ExternalID: ev.SenderID, ChatID: chatID, Code: ev.Args})
+	switch {
+	case errors.Is(err, store.ErrBindThrottled):
+		return s.replyStaffKey(ctx, ev, keyBindThrottled, Notice{})
+	case errors.Is(err, store.ErrBindBadCode) || store.IsCode(err, store.EINVALID):
+		return s.replyStaffKey(ctx, ev, keyBindBad, Notice{})
+	case err != nil:
+		return err
+	}
+	ev.Staff = st
+	return s.replyStaffKey(ctx, ev, keyBindOK, Notice{StaffName: st.Name})
+}
+
+// staffChat handles everything a bound staff member sends.
+func (s *Service) staffChat(ctx context.Context, ev *store.ChatEvent, cmd string) error {
+	actor := store.ActorStaff(ev.Staff, ev.Message.Channel)
+	if data := ev.CallbackData; strings.HasPrefix(data, "task:") {
+		parts := strings.Split(data, ":")
+		id, err := strconv.ParseInt(parts[1], 10, 64)
+		if len(parts) != 3 || err != nil {
+			return s.replyStaffKey(ctx, ev, keyStaffHelp, Notice{})
+		}
+		switch parts[2] {
+		case "done":
+			return s.done(ctx, ev, actor, id, "")
+		case "snooze":
+			return s.snooze(ctx, ev, actor, id)
+		case "open":
+			return s.open(ctx, ev, actor, id)
+		}
+		return s.replyStaffKey(ctx, ev, keyStaffHelp, Notice{})
+	}
+	switch cmd {
+	case "bind":
+		return s.bind(ctx, ev)
+	case "tasks":
+		return s.list(ctx, ev)
+	case "done":
+		idText, note := cutWord(ev.Args)
+		id, err := strconv.ParseInt(strings.TrimPrefix(idText, "#"), 10, 64)
+		if err != nil || id <= 0 {
+			return s.replyError(ctx, ev, store.Invalid("id", "usage: /done ID [note]"))
+		}
+		return s.done(ctx, ev, actor, id, note)
+	case "reply":
+		idText, text := cutWord(ev.Args)
+		id, err := strconv.ParseInt(strings.TrimPrefix(idText, "#"), 10, 64)
+		if err != nil || id <= 0 || text == "" {
+			return s.replyError(ctx, ev, store.Invalid("id", "usage: reply TASK_ID text"))
+		}
+		return s.relayOut(ctx, ev, actor, id, text)
+	}
+	if ev.ReplyToProviderMsgID != "" {
+		id, err := s.store.TaskOfStaffMessage(ctx, ev.Staff.ID, ev.Message.Channel, ev.ReplyToProviderMsgID)
+		if err != nil {
+			return err
+		}
+		if id > 0 {
+			return s.relayOut(ctx, ev, actor, id, ev.Message.Text)
+		}
+	}
+	return s.replyStaffKey(ctx, ev, keyStaffHelp, Notice{})
+}
+
+func cutWord(s string) (word, rest string) {
+	s = strings.TrimSpace(s)
+	i := strings.IndexFunc(s, func(r rune) bool { return r == ' ' || r == '\t' || r == '\n' || r == '\u3000' })
+	if i < 0 {
+		return s, ""
+	}
+	return s[:i], strings.TrimSpace(s[i:])
+}
+
+// task loads a task the actor may act on; others' tasks look missing to
+// agents in chat as they do not exist for them.
+func (s *Service) task(ctx context.Context, actor store.Actor, id int64) (*store.Task, error) {
+	t, err := s.store.TaskByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !store.CanActOnTask(actor, t) {
+		return nil, store.Errorf(store.EFORBIDDEN, "task %d is not assigned to you", id)
+	}
+	return t, nil
+}
+
+func (s *Service) done(ctx context.Context, ev *store.ChatEvent, actor store.Actor, id int64, note string) error {
+	st := store.TaskDone
+	up := store.TaskUpdate{Status: &st}
+	if note != "" {
+		up.Note = &note
+	}
+	t, err := s.store.UpdateTask(ctx, id, up, actor)
+	if err != nil {
+		return s.replyError(ctx, ev, err)
+	}
+	return s.replyStaffKey(ctx, ev, keyTaskDone, Notice{Task: t})
+}
+
+// snooze moves the due time a day past the later of now and the current
+// due time.
+func (s *Service) snooze(ctx context.Context, ev *store.ChatEvent, actor store.Actor, id int64) error {
+	t, err := s.task(ctx, actor, id)
+	if err != nil {
+		return s.replyError(ctx, ev, err)
+	}
+	base := s.now()
+	if t.DueAt != nil && t.DueAt.After(base) {
+		base = *t.DueAt
+	}
+	due := base.Add(24 * time.Hour)
+	if t, err = s.store.UpdateTask(ctx, id, store.TaskUpdate{DueAt: &due}, actor); err != nil {
+		return s.replyError(ctx, ev, err)
+	}
+	return s.replyStaffKey(ctx, ev, keyTaskSnoozed, Notice{Task: t})
+}
+
+func (s *Service) open(ctx context.Context, ev *store.ChatEvent, actor store.Actor, id int64) error {
+	t, err := s.task(ctx, actor, id)
+	if err != nil {
+		return s.replyError(ctx, ev, err)
+	}
+	n := Notice{Task: t, Extra: map[string]string{}}
+	if s.cfg.ConsoleURL != "" {
+		n.Extra["url"] = strings.TrimRight(s.cfg.ConsoleURL, "/") + "/console/#/tasks/" + strconv.FormatInt(id, 10)
+	} else if card, err := s.store.CustomerCard(ctx, t.CustomerID, 3); err == nil {
+		n.CustomerSummary = s.summary(card)
+	}
+	return s.replyStaffKey(ctx, ev, keyTaskOpen, n)
+}
+
+// list answers /tasks with the staff member's open tasks, most urgent
+// first by due time.
+func (s *Service) list(ctx context.Context, ev *store.ChatEvent) error {
+	id := ev.Staff.ID
+	ts, _, err := s.store.ListTasks(ctx, store.TaskFilter{Status: store.TaskOpen, AssigneeID: &id}, store.Page{Limit: 30})
+	if err != nil {
+		return err
+	}
+	var b strings.Builder
+	for _, t := range ts {
+		due := ""
+		if t.DueAt != nil {
+			due = " · " + s.fmtTime(*t.DueAt)
+			if t.DueAt.Before(s.now()) {
+				due += " ⏰"
+			}
+		}
+		fmt.Fprintf(&b, "#%d [%s] %s%s\n", t.ID, t.Priority, clip(t.Title, 80), due)
+	}
+	return s.replyStaffKey(ctx, ev, keyTaskList, Notice{Extra: map[string]string{"list": strings.TrimSpace(b.String())}})
+}
+
+// relayOut sends a staff member's answer to the task's customer on the
+// customer's own channel; the queued row is the conversation's record.
+func (s *Service) relayOut(ctx context.Context, ev *store.ChatEvent, actor store.Actor, id int64, text string) error {
+	text = strings.TrimSpace(text)
+	if text == "" {
+		return s.replyStaffKey(ctx, ev, keyStaffHelp, Notice{})
+	}
+	t, err := s.task(ctx, actor, id)
+	if err != nil {
+		return s.replyError(ctx, ev, err)
+	}
+	ident, err := s.store.ReachableIdentity(ctx, t.CustomerID)
+	if err != nil {
+		return s.replyError(ctx, ev, err)
+	}
+	cid, iid := t.CustomerID, ident.ID
+	n, err := s.store.Enqueue(ctx, []store.Outbound{{
+		CustomerID: &cid, IdentityID: &iid, Channel: ident.Channel, ChatID: ident.ExternalID, Text: text,
+		IdempotencyKey: fmt.Sprintf("relay_out:%d", ev.Message.ID),
+	}})
+	if err != nil {
+		return err
+	}
+	if n == 1 {
+		if err := s.store.AddTaskEvent(ctx, t.ID, actor, "relayed_out", text); err != nil {
+			return err
+		}
+	}
+	c, err := s.store.Customer(ctx, t.CustomerID)
+	if err != nil {
+		return err
+	}
+	return s.replyStaffKey(ctx, ev, keyRelaySent, Notice{Task: t, CustomerName: customerName(c)})
+}
+
+// refuseCustomer answers a customer who tried a staff command.
+func (s *Service) refuseCustomer(ctx context.Context, ev *store.ChatEvent) error {
+	c, err := s.store.Customer(ctx, ev.Identity.CustomerID)
+	if err != nil {
+		return err
+	}
+	r := s.renderLocale(ctx, KeyStaffRefused, c.Locale, Notice{CustomerName: customerName(c)})
+	channel, chatID := ev.ReplyTarget()
+	cid, iid := c.ID, ev.Identity.ID
+	_, err = s.store.Enqueue(ctx, []store.Outbound{{
+		CustomerID: &cid, IdentityID: &iid, Channel: channel, ChatID: chatID, Text: r.Text,
+		TemplateKey: r.Key, TemplateVersion: r.Version, IdempotencyKey: fmt.Sprintf("staff_refused:%d", ev.Message.ID),
+	}})
+	return err
+}
+
+// isComplaint reports whether text contains a complaint word.
+func (s *Service) isComplaint(text string) bool {
+	t := strings.ToLower(text)
+	for _, w := range s.words {
+		if w != "" && strings.Contains(t, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// customerMessage opens a complaint task for a complaining message, and
+// forwards the customer's messages to the assignee of their open
+// complaint or recovery task.
+func (s *Service) customerMessage(ctx context.Context, ev *store.ChatEvent) error {
+	m := ev.Message
+	if m.Kind == "event" || m.Kind == "callback" {
+		return nil
+	}
+	cid := ev.Identity.CustomerID
+	t, err := s.store.OpenComplaintTask(ctx, cid)
+	if err != nil {
+		return err
+	}
+	if t == nil {
+		if m.Kind != "text" || !s.isComplaint(m.Text) {
+			return nil
+		}
+		c, err := s.store.Customer(ctx, cid)
+		if err != nil {
+			return err
+		}
+		due := s.now().Add(s.cfg.ComplaintDue)
+		nt, created, err := s.store.CreateTask(ctx, store.TaskInput{
+			CustomerID: cid, Kind: store.TaskComplaint, Priority: store.PriorityHigh,
+			Title:  clip(fmt.Sprintf("Complaint from %s: %s", customerName(c), m.Text), 120),
+			Detail: m.Text, DueAt: &due, Source: "complaint",
+			DedupKey: fmt.Sprintf("complaint:msg:%d", m.ID),
+		})
+		if err != nil {
+			return err
+		}
+		if created || nt.DedupKey != nil && *nt.DedupKey == fmt.Sprintf("complaint:msg:%d", m.ID) {
+			// The new task's notice carries this message in its card;
+			// send it now rather than on the next tick.
+			_, err := s.notifyTask(ctx, nt)
+			return err
+		}
+		t = nt
+	}
+	return s.relayIn(ctx, t, m)
+}
+
+// relayIn forwards one customer message to the task's assignee, once.
+func (s *Service) relayIn(ctx context.Context, t *store.Task, m *store.Message) error {
+	if t.AssigneeID == nil {
+		return nil
+	}
+	chat, err := s.store.StaffChat(ctx, *t.AssigneeID)
+	if err != nil || chat == nil {
+		return err
+	}
+	c, err := s.store.Customer(ctx, t.CustomerID)
+	if err != nil {
+		return err
+	}
+	r := s.render(ctx, KeyRelayToStaff, Notice{Task: t, CustomerName: customerName(c), Extra: map[string]string{"text": messageText(m)}})
+	n, err := s.store.Enqueue(ctx, []store.Outbound{s.toStaff(*t.AssigneeID, chat, r, fmt.Sprintf("relay:%d:%d", t.ID, m.ID))})
+	if err != nil || n == 0 {
+		return err
+	}
+	return s.store.AddTaskEvent(ctx, t.ID, store.SystemActor(), "relayed_in", messageText(m))
+}

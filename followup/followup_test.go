@@ -1,0 +1,535 @@
+package followup_test
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rapport-crm/rapport/followup"
+	"github.com/rapport-crm/rapport/store"
+	"github.com/rapport-crm/rapport/store/storetest"
+)
+
+// start is a Monday 10:00 in Shanghai.
+var start = time.Date(2027, 3, 1, 2, 0, 0, 0, time.UTC)
+
+var shanghai = func() *time.Location {
+	loc, err := time.LoadLocation("Asia/Shanghai")
+	if err != nil {
+		panic(err)
+	}
+	return loc
+}()
+
+type env struct {
+	t     *testing.T
+	ctx   context.Context
+	s     *store.Store
+	clock *storetest.Clock
+	svc   *followup.Service
+	cfg   store.Config
+	seq   int
+	// sent collects delivered rows by the fake dispatcher.
+	sent []*store.Message
+}
+
+func eachEnv(t *testing.T, fn func(t *testing.T, e *env)) {
+	for _, d := range storetest.Dialects {
+		t.Run(d, func(t *testing.T) {
+			clock := storetest.NewClock(start)
+			cfg := storetest.Config(t, d)
+			s := storetest.OpenConfig(t, cfg, store.WithClock(clock.Now))
+			e := &env{t: t, ctx: context.Background(), s: s, clock: clock, cfg: cfg}
+			e.svc = e.newService(s)
+			fn(t, e)
+		})
+	}
+}
+
+func (e *env) newService(s *store.Store) *followup.Service {
+	e.t.Helper()
+	c := followup.DefaultConfig()
+	c.StaffLocale = "en"
+	svc, err := followup.New(c, followup.Options{Store: s, Location: shanghai})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return svc
+}
+
+// staff creates a staff member bound to a Telegram account "tg-NAME".
+func (e *env) staff(name string, role store.Role) *store.Staff {
+	e.t.Helper()
+	st, err := e.s.CreateStaff(e.ctx, store.StaffInput{Name: name, Role: role})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	code, _, err := e.s.CreateBindingCode(e.ctx, st.ID)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if _, err := e.s.RedeemBindingCode(e.ctx, store.BindRequest{Channel: "telegram", ExternalID: "tg-" + name, Code: code}); err != nil {
+		e.t.Fatal(err)
+	}
+	return st
+}
+
+// customer creates a customer with a Telegram identity "c-NAME".
+func (e *env) customer(name string) *store.Identity {
+	e.t.Helper()
+	id, err := e.s.ResolveIdentity(e.ctx, store.Contact{Channel: "telegram", ExternalID: "c-" + name, DisplayName: name})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return id
+}
+
+// say stores a customer message and runs the hook on it.
+func (e *env) say(id *store.Identity, text string) (handled bool) {
+	e.t.Helper()
+	e.seq++
+	m, _, err := e.s.RecordInbound(e.ctx, id, store.Inbound{Channel: id.Channel, ExternalID: fmt.Sprint("in-", e.seq), ChatID: id.ExternalID, Text: text})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	ev := &store.ChatEvent{Message: m, Identity: id, SenderID: id.ExternalID}
+	ev.Command, ev.Args = parse(text)
+	h, err := e.svc.HandleChat(e.ctx, ev)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return h
+}
+
+// staffSays stores a staff message (st nil: an unbound account) and runs
+// the hook on it.
+func (e *env) staffSays(st *store.Staff, account, text, replyTo, callback string) {
+	e.t.Helper()
+	e.seq++
+	var sid *int64
+	if st != nil {
+		sid = &st.ID
+	}
+	m, _, err := e.s.RecordStaffInbound(e.ctx, sid, store.Inbound{Channel: "telegram", ExternalID: fmt.Sprint("in-", e.seq), ChatID: account, Text: text})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	ev := &store.ChatEvent{Message: m, Staff: st, SenderID: account, ReplyToProviderMsgID: replyTo, CallbackData: callback}
+	ev.Command, ev.Args = parse(text)
+	handled, err := e.svc.HandleChat(e.ctx, ev)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if !handled {
+		e.t.Errorf("staff message %q not handled", text)
+	}
+}
+
+// parse is the router's command split, simplified.
+func parse(text string) (string, string) {
+	if !strings.HasPrefix(text, "/") {
+		return "", ""
+	}
+	w, rest, _ := strings.Cut(text[1:], " ")
+	return w, strings.TrimSpace(rest)
+}
+
+// deliver plays the dispatcher: claims every due row and marks it sent
+// with provider id "p<ID>". It returns the rows delivered now.
+func (e *env) deliver() []*store.Message {
+	e.t.Helper()
+	var out []*store.Message
+	for _, ch := range []string{"telegram", "wechat"} {
+		ms, err := e.s.ClaimOutbox(e.ctx, ch, "test", 500, time.Minute)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		var ds []store.Delivery
+		for _, m := range ms {
+			m.ProviderMsgID = fmt.Sprint("p", m.ID)
+			ds = append(ds, store.Delivery{ID: m.ID, ClaimedBy: m.ClaimedBy, Status: store.StatusSent, ProviderMsgID: m.ProviderMsgID, Attempted: true})
+		}
+		if err := e.s.CompleteOutbox(e.ctx, ds); err != nil {
+			e.t.Fatal(err)
+		}
+		out = append(out, ms...)
+	}
+	e.sent = append(e.sent, out...)
+	return out
+}
+
+func to(ms []*store.Message, chatID string) []*store.Message {
+	var out []*store.Message
+	for _, m := range ms {
+		if m.ChatID == chatID {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func key(m *store.Message) string {
+	if m.IdempotencyKey == nil {
+		return ""
+	}
+	return *m.IdempotencyKey
+}
+
+func TestNoticeOnceAcrossReplicas(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		agent := e.staff("ann", store.RoleAgent)
+		id := e.customer("Wang")
+		e.say(id, "hello")
+		e.say(id, "my order?")
+		e.say(id, "thanks")
+		e.say(id, "bye")
+		tk, _, err := e.s.CreateTask(e.ctx, store.TaskInput{CustomerID: id.CustomerID, Kind: "revisit", Title: "Call Wang", DedupKey: "r:1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A second replica: its own store handle on the same database.
+		s2 := storetest.OpenConfig(t, e.cfg, store.WithClock(e.clock.Now))
+		svc2 := e.newService(s2)
+		var wg sync.WaitGroup
+		counts := make([]int, 4)
+		for i := range counts {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				svc := e.svc
+				if i%2 == 1 {
+					svc = svc2
+				}
+				n, err := svc.NotifyNew(e.ctx)
+				if err != nil {
+					t.Error(err)
+				}
+				counts[i] = n
+			}()
+		}
+		wg.Wait()
+		if total := counts[0] + counts[1] + counts[2] + counts[3]; total != 1 {
+			t.Errorf("notices claimed %d times (%v), want 1", total, counts)
+		}
+		got := to(e.deliver(), "tg-ann")
+		if len(got) != 1 {
+			t.Fatalf("agent got %d messages, want 1", len(got))
+		}
+		m := got[0]
+		if want := fmt.Sprintf("task:%d:assigned:%d", tk.ID, agent.ID); key(m) != want || m.StaffID == nil || *m.StaffID != agent.ID {
+			t.Errorf("notice key %q staff %v", key(m), m.StaffID)
+		}
+		for _, want := range []string{"Call Wang", "Wang", "tier C", "my order?", "thanks", "bye"} {
+			if !strings.Contains(m.Text, want) {
+				t.Errorf("notice lacks %q:\n%s", want, m.Text)
+			}
+		}
+		if strings.Contains(m.Text, "hello") {
+			t.Errorf("notice shows more than the last three messages:\n%s", m.Text)
+		}
+		if !strings.Contains(m.Payload, fmt.Sprintf(`"data":"task:%d:done"`, tk.ID)) || !strings.Contains(m.Payload, "Done") {
+			t.Errorf("payload %s", m.Payload)
+		}
+		// Nothing more on later passes.
+		if n, _ := svc2.NotifyNew(e.ctx); n != 0 {
+			t.Errorf("second pass sent %d", n)
+		}
+		// Reassigning notifies the new assignee.
+		bob := e.staff("bob", store.RoleAgent)
+		if _, err := e.s.UpdateTask(e.ctx, tk.ID, store.TaskUpdate{AssigneeID: &bob.ID}, store.SystemActor()); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := e.svc.NotifyNew(e.ctx); n != 1 || err != nil {
+			t.Errorf("reassigned: %d %v", n, err)
+		}
+	})
+}
+
+func TestOverdueEscalationDigest(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		ann := e.staff("ann", store.RoleAgent)
+		e.staff("boss", store.RoleManager)
+		id := e.customer("Li")
+		due := start.Add(time.Hour)
+		tk, _, err := e.s.CreateTask(e.ctx, store.TaskInput{CustomerID: id.CustomerID, Kind: "manual", Title: "Ring Li", DueAt: &due})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.svc.Tick(e.ctx); err != nil {
+			t.Fatal(err)
+		}
+		e.deliver() // the new-task notice
+		// Not yet due: nothing.
+		e.clock.Set(due.Add(-time.Minute))
+		if err := e.svc.Tick(e.ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := e.deliver(); len(got) != 0 {
+			t.Errorf("before due: %d messages", len(got))
+		}
+		// Overdue: one reminder to the assignee, however many passes.
+		e.clock.Set(due.Add(time.Minute))
+		for i := 0; i < 3; i++ {
+			if err := e.svc.Tick(e.ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got := e.deliver()
+		if len(got) != 1 || got[0].ChatID != "tg-ann" || !strings.HasPrefix(key(got[0]), fmt.Sprintf("task:%d:overdue:", tk.ID)) || got[0].TemplateKey != "task_overdue" {
+			t.Fatalf("overdue: %+v", got)
+		}
+		// Escalation after the grace, to the manager only.
+		e.clock.Set(due.Add(24*time.Hour - time.Minute))
+		e.svc.Tick(e.ctx)
+		if got := e.deliver(); len(got) != 0 {
+			t.Errorf("before grace: %d messages", len(got))
+		}
+		e.clock.Set(due.Add(24*time.Hour + time.Minute))
+		e.svc.Tick(e.ctx)
+		e.svc.Tick(e.ctx)
+		got = e.deliver()
+		if len(got) != 1 || got[0].ChatID != "tg-boss" || got[0].TemplateKey != "task_escalated" || !strings.Contains(got[0].Text, "ann") {
+			t.Fatalf("escalated: %+v", got)
+		}
+		// Snoozing moves the due time; the next overdue gets its own reminder.
+		e.staffSays(ann, "tg-ann", "", "", fmt.Sprintf("task:%d:snooze", tk.ID))
+		e.deliver()
+		e.clock.Advance(25 * time.Hour)
+		e.svc.Tick(e.ctx)
+		if got := to(e.deliver(), "tg-ann"); len(got) != 1 || got[0].TemplateKey != "task_overdue" {
+			t.Errorf("after snooze: %+v", got)
+		}
+		// Digest at 18:00 Shanghai, once per manager and day.
+		if _, err := e.s.UpdateTask(e.ctx, tk.ID, store.TaskUpdate{Status: ptr("done")}, store.SystemActor()); err != nil {
+			t.Fatal(err)
+		}
+		other, _, _ := e.s.CreateTask(e.ctx, store.TaskInput{CustomerID: id.CustomerID, Kind: "manual", Title: "Other", DueAt: &due})
+		_ = other
+		day := time.Date(2027, 3, 3, 17, 59, 0, 0, shanghai)
+		e.clock.Set(day)
+		e.svc.Tick(e.ctx)
+		for _, m := range e.deliver() {
+			if m.TemplateKey == "task_digest" {
+				t.Errorf("digest before 18:00")
+			}
+		}
+		e.clock.Set(day.Add(2 * time.Minute))
+		e.svc.Tick(e.ctx)
+		e.svc.Tick(e.ctx)
+		var digests []*store.Message
+		for _, m := range e.deliver() {
+			if m.TemplateKey == "task_digest" {
+				digests = append(digests, m)
+			}
+		}
+		if len(digests) != 1 || digests[0].ChatID != "tg-boss" || key(digests[0]) != fmt.Sprintf("digest:2027-03-03:%d", *digests[0].StaffID) {
+			t.Fatalf("digests: %+v", digests)
+		}
+		for _, want := range []string{"2027-03-03", "ann: open 1, overdue 1, done today 1", "Open 1, overdue 1, done today 1"} {
+			if !strings.Contains(digests[0].Text, want) {
+				t.Errorf("digest lacks %q:\n%s", want, digests[0].Text)
+			}
+		}
+	})
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func TestComplaintRelay(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		ann := e.staff("ann", store.RoleAgent)
+		bob := e.staff("bob", store.RoleAgent)
+		id := e.customer("Zhou")
+		other := e.customer("Qian")
+		// An ordinary message opens nothing and is not consumed.
+		if e.say(id, "hi there") {
+			t.Error("customer message consumed")
+		}
+		// A complaint opens a high-priority task due in 2h, noticed at once.
+		e.say(id, "I want a REFUND now")
+		tasks, _, _ := e.s.ListTasks(e.ctx, store.TaskFilter{CustomerID: &id.CustomerID}, store.Page{})
+		if len(tasks) != 1 || tasks[0].Kind != "complaint" || tasks[0].Priority != "high" || !tasks[0].DueAt.Equal(start.Add(2*time.Hour)) || *tasks[0].AssigneeID != ann.ID {
+			t.Fatalf("complaint task: %+v", tasks)
+		}
+		tk := tasks[0]
+		got := to(e.deliver(), "tg-ann")
+		if len(got) != 1 || got[0].TemplateKey != "task_assigned" || !strings.Contains(got[0].Text, "REFUND") {
+			t.Fatalf("notice: %+v", got)
+		}
+		// Another complaint while one is open: no second task; relayed.
+		e.say(id, "still waiting, 投诉!")
+		got = to(e.deliver(), "tg-ann")
+		if len(got) != 1 || got[0].TemplateKey != "relay_to_staff" || !strings.Contains(got[0].Text, "still waiting") {
+			t.Fatalf("relay: %+v", got)
+		}
+		forwarded := got[0]
+		if n, _, _ := e.s.ListTasks(e.ctx, store.TaskFilter{CustomerID: &id.CustomerID}, store.Page{}); len(n) != 1 {
+			t.Errorf("tasks: %d", len(n))
+		}
+		// Another customer's chatter is not relayed.
+		e.say(other, "hello")
+		if got := e.deliver(); len(got) != 0 {
+			t.Errorf("unrelated relay: %+v", got)
+		}
+		// The assignee replies to the forwarded message: the customer gets it.
+		e.staffSays(ann, "tg-ann", "We are on it, refund today", forwarded.ProviderMsgID, "")
+		got = e.deliver()
+		toCustomer := to(got, "c-Zhou")
+		if len(toCustomer) != 1 || toCustomer[0].Text != "We are on it, refund today" || toCustomer[0].CustomerID == nil || *toCustomer[0].CustomerID != id.CustomerID {
+			t.Fatalf("to customer: %+v", toCustomer)
+		}
+		if ack := to(got, "tg-ann"); len(ack) != 1 || !strings.Contains(ack[0].Text, "Zhou") {
+			t.Errorf("ack: %+v", ack)
+		}
+		// It is in the customer's conversation.
+		conv, _, _ := e.s.ListMessages(e.ctx, id.CustomerID, store.Page{})
+		if last := conv[len(conv)-1]; last.Direction != "out" || last.Text != "We are on it, refund today" {
+			t.Errorf("conversation ends with %+v", last)
+		}
+		// Bob may not answer or close Ann's complaint.
+		e.staffSays(bob, "tg-bob", fmt.Sprintf("/reply %d sneaky", tk.ID), "", "")
+		e.staffSays(bob, "tg-bob", fmt.Sprintf("/done %d", tk.ID), "", "")
+		got = e.deliver()
+		if len(to(got, "c-Zhou")) != 0 || len(to(got, "tg-bob")) != 2 || !strings.Contains(to(got, "tg-bob")[0].Text, "not assigned to you") {
+			t.Errorf("bob: %+v", got)
+		}
+		// Done with the button, with the outcome via /done note first.
+		e.staffSays(ann, "tg-ann", fmt.Sprintf("/done %d refunded 20 yuan", tk.ID), "", "")
+		final, err := e.s.TaskByID(e.ctx, tk.ID)
+		if err != nil || final.Status != "done" || final.Outcome != "refunded 20 yuan" {
+			t.Fatalf("final: %+v %v", final, err)
+		}
+		var actions []string
+		for _, ev := range final.Events {
+			actions = append(actions, ev.Action)
+		}
+		if want := "created assigned notified relayed_in relayed_out status"; strings.Join(actions, " ") != want {
+			t.Errorf("history %v, want %s", actions, want)
+		}
+		if got := to(e.deliver(), "tg-ann"); len(got) != 1 || !strings.Contains(got[0].Text, "done") {
+			t.Errorf("done reply: %+v", got)
+		}
+		// Closed: no more relays.
+		e.say(id, "thanks!")
+		if got := to(e.deliver(), "tg-ann"); len(got) != 0 {
+			t.Errorf("relay after close: %+v", got)
+		}
+	})
+}
+
+func TestStaffCommands(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		mgr := e.staff("boss", store.RoleManager)
+		id := e.customer("Sun")
+		// A customer trying staff commands is refused politely.
+		if !e.say(id, "/tasks") {
+			t.Error("customer /tasks not handled")
+		}
+		got := e.deliver()
+		if len(got) != 1 || got[0].ChatID != "c-Sun" || got[0].TemplateKey != "staff_refused" {
+			t.Fatalf("refusal: %+v", got)
+		}
+		// Binding from an unbound account: a wrong code, then a right one.
+		st, _ := e.s.CreateStaff(e.ctx, store.StaffInput{Name: "carl", Role: store.RoleAgent})
+		e.staffSays(nil, "tg-carl", "/bind NOPE1234", "", "")
+		code, _, _ := e.s.CreateBindingCode(e.ctx, st.ID)
+		e.staffSays(nil, "tg-carl", "/bind "+strings.ToLower(code), "", "")
+		got = to(e.deliver(), "tg-carl")
+		if len(got) != 2 || !strings.Contains(got[0].Text, "unknown") || !strings.Contains(got[1].Text, "carl") {
+			t.Fatalf("bind replies: %+v", got)
+		}
+		bound, err := e.s.StaffByIdentity(e.ctx, "telegram", "tg-carl")
+		if err != nil || bound == nil || bound.ID != st.ID {
+			t.Fatalf("bound: %+v %v", bound, err)
+		}
+		// /tasks lists own open tasks; a manager may close anyone's.
+		tk, _, _ := e.s.CreateTask(e.ctx, store.TaskInput{CustomerID: id.CustomerID, Kind: "manual", Title: "Visit Sun", AssigneeID: &st.ID})
+		e.staffSays(bound, "tg-carl", "/tasks", "", "")
+		if got := to(e.deliver(), "tg-carl"); len(got) != 1 || !strings.Contains(got[0].Text, "#"+strconv.FormatInt(tk.ID, 10)+" [normal] Visit Sun") {
+			t.Errorf("/tasks: %+v", got)
+		}
+		e.staffSays(mgr, "tg-boss", "", "", fmt.Sprintf("task:%d:done", tk.ID))
+		if done, _ := e.s.TaskByID(e.ctx, tk.ID); done.Status != "done" || *done.ClosedBy != mgr.ID {
+			t.Errorf("manager done: %+v", done)
+		}
+		// Bad input answers with usage, never fails.
+		e.staffSays(bound, "tg-carl", "/done abc", "", "")
+		e.staffSays(bound, "tg-carl", "/done 99999", "", "")
+		e.staffSays(bound, "tg-carl", "just chatting", "", "")
+		got = to(e.deliver(), "tg-carl")
+		if len(got) != 3 || !strings.Contains(got[0].Text, "usage") || !strings.Contains(got[1].Text, "not found") || !strings.Contains(got[2].Text, "/tasks") {
+			t.Errorf("bad input replies: %+v", got)
+		}
+	})
+}
+
+func TestWeChatStaffAndSurveyRecovery(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		st, err := e.s.CreateStaff(e.ctx, store.StaffInput{Name: "wen", Role: store.RoleAgent})
+		if err != nil {
+			t.Fatal(err)
+		}
+		code, _, _ := e.s.CreateBindingCode(e.ctx, st.ID)
+		if _, err := e.s.RedeemBindingCode(e.ctx, store.BindRequest{Channel: "wechat", ExternalID: "o-wen", Code: code}); err != nil {
+			t.Fatal(err)
+		}
+		id := e.customer("Hu")
+		score := 1
+		if _, err := e.s.CreateSurveys(e.ctx, []store.Survey{{CustomerID: id.CustomerID, Key: "sv:1", Channel: "telegram", ChatID: "c-Hu", ExpiresAt: start.Add(72 * time.Hour)}}); err != nil {
+			t.Fatal(err)
+		}
+		sv, _ := e.s.OpenSurvey(e.ctx, id.CustomerID)
+		if _, err := e.s.AnswerSurvey(e.ctx, sv.ID, score, "slow"); err != nil {
+			t.Fatal(err)
+		}
+		// What care does on a low score: a recovery task with no due time.
+		tk, _, err := e.s.CreateTask(e.ctx, store.TaskInput{CustomerID: id.CustomerID, Kind: "survey_recovery", Priority: "high", Title: "Low survey score 1 from Hu", Source: "care:survey", DedupKey: "survey:1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.svc.Tick(e.ctx); err != nil {
+			t.Fatal(err)
+		}
+		got := to(e.deliver(), "o-wen")
+		if len(got) != 1 || got[0].Channel != "wechat" || got[0].Payload != "" || !strings.Contains(got[0].Text, "Last survey: 1/5") {
+			t.Fatalf("wechat notice: %+v", got)
+		}
+		if tk, _ = e.s.TaskByID(e.ctx, tk.ID); tk.DueAt == nil || !tk.DueAt.Equal(start.Add(2*time.Hour)) {
+			t.Errorf("recovery due: %v", tk.DueAt)
+		}
+		// The customer writes again: forwarded to WeChat; answered with 回复.
+		e.say(id, "nobody called me")
+		if got := to(e.deliver(), "o-wen"); len(got) != 1 || !strings.Contains(got[0].Text, "nobody called me") {
+			t.Fatalf("relay: %+v", got)
+		}
+		wechatSays := func(text string) {
+			e.seq++
+			m, _, err := e.s.RecordStaffInbound(e.ctx, &st.ID, store.Inbound{Channel: "wechat", ExternalID: fmt.Sprint("in-", e.seq), ChatID: "o-wen", Text: text})
+			if err != nil {
+				t.Fatal(err)
+			}
+			cmd, args, _ := strings.Cut(text, " ")
+			ev := &store.ChatEvent{Message: m, Staff: st, SenderID: "o-wen", Command: cmd, Args: args}
+			if h, err := e.svc.HandleChat(e.ctx, ev); err != nil || !h {
+				t.Fatalf("%q: %v %v", text, h, err)
+			}
+		}
+		wechatSays(fmt.Sprintf("回复 %d 抱歉，马上安排", tk.ID))
+		got = e.deliver()
+		if c := to(got, "c-Hu"); len(c) != 1 || c[0].Text != "抱歉，马上安排" || c[0].Channel != "telegram" {
+			t.Fatalf("to customer: %+v", got)
+		}
+		wechatSays("任务")
+		if got := to(e.deliver(), "o-wen"); len(got) != 1 || !strings.Contains(got[0].Text, fmt.Sprintf("#%d [high]", tk.ID)) {
+			t.Errorf("任务: %+v", got)
+		}
+		wechatSays(fmt.Sprintf("完成 %d 已回电", tk.ID))
+		if done, _ := e.s.TaskByID(e.ctx, tk.ID); done.Status != "done" || done.Outcome != "已回电" {
+			t.Errorf("完成: %+v", done)
+		}
+	})
+}

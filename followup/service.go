@@ -1,0 +1,352 @@
+// Package followup puts follow-up tasks in front of staff in chat: new-task
+// notices with the customer's card, complaint tasks and the relay between
+// customer and assignee, overdue reminders, escalation to managers and the
+// managers' daily digest. It writes outbox rows (store.Enqueue) and never
+// talks to a platform; the bots dispatcher delivers them.
+package followup
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rapport-crm/rapport/store"
+)
+
+// Options are the service's collaborators.
+type Options struct {
+	Store *store.Store
+	// Templates renders texts; nil uses the built-in texts.
+	Templates Renderer
+	// Location is the business time zone (digest time, dates in texts).
+	Location *time.Location
+	// Now is the clock; default the store's.
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// Service is the follow-up engine. It is safe for concurrent use, and
+// several processes may run it on one database: every notice is claimed
+// with a conditional UPDATE and backed by an outbox idempotency key.
+type Service struct {
+	cfg   Config
+	o     Options
+	store *store.Store
+	loc   *time.Location
+	log   *slog.Logger
+	words []string
+}
+
+// batch bounds the tasks one pass handles.
+const batch = 200
+
+// New builds the service.
+func New(cfg Config, o Options) (*Service, error) {
+	if o.Store == nil {
+		return nil, errors.New("followup: no store")
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.StaffLocale == "" {
+		cfg.StaffLocale = store.LocaleZH
+	}
+	if cfg.Interval == 0 {
+		cfg.Interval = DefaultConfig().Interval
+	}
+	if cfg.DigestTime != "" {
+		// "9:00" and "09:00" alike; Tick compares zero-padded strings.
+		t, _ := time.Parse("15:04", cfg.DigestTime)
+		cfg.DigestTime = t.Format("15:04")
+	}
+	if o.Location == nil {
+		o.Location = time.UTC
+	}
+	if o.Now == nil {
+		o.Now = o.Store.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	s := &Service{cfg: cfg, o: o, store: o.Store, loc: o.Location, log: o.Logger}
+	for _, w := range cfg.ComplaintWords {
+		s.words = append(s.words, strings.ToLower(strings.TrimSpace(w)))
+	}
+	return s, nil
+}
+
+func (s *Service) now() time.Time { return s.o.Now().UTC() }
+
+// Run works until ctx ends: every Interval it sends new-task notices,
+// overdue reminders, escalations and (once a day) the digest. A failing
+// pass is logged and retried on the next tick; only ctx stops the loop.
+func (s *Service) Run(ctx context.Context) error {
+	t := time.NewTicker(s.cfg.Interval)
+	defer t.Stop()
+	for {
+		if err := s.Tick(ctx); err != nil && ctx.Err() == nil {
+			s.log.Error("follow-up pass failed", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// Tick runs one pass of every job at the service's current time.
+func (s *Service) Tick(ctx context.Context) error {
+	_, err1 := s.NotifyNew(ctx)
+	_, err2 := s.RemindOverdue(ctx)
+	_, err3 := s.Escalate(ctx)
+	var err4 error
+	if s.cfg.DigestTime != "" {
+		local := s.now().In(s.loc)
+		if local.Format("15:04") >= s.cfg.DigestTime {
+			_, err4 = s.SendDigest(ctx, local)
+		}
+	}
+	return errors.Join(err1, err2, err3, err4)
+}
+
+type button struct {
+	Text string `json:"text"`
+	Data string `json:"data"`
+}
+
+type payload struct {
+	Keyboard [][]button `json:"keyboard,omitempty"`
+}
+
+// taskKeyboard is the Telegram inline keyboard of a task notice.
+func taskKeyboard(id int64) string {
+	sid := strconv.FormatInt(id, 10)
+	b, _ := json.Marshal(payload{Keyboard: [][]button{
+		{{Text: "✅ Done / 完成", Data: "task:" + sid + ":done"}, {Text: "💤 Snooze 1 day / 推迟一天", Data: "task:" + sid + ":snooze"}},
+		{{Text: "🔗 Open in console / 控制台", Data: "task:" + sid + ":open"}},
+	}})
+	return string(b)
+}
+
+// NotifyNew sends each open task's assignee the new-task notice with the
+// customer's card, once per task and assignee. It returns how many went out.
+func (s *Service) NotifyNew(ctx context.Context) (int, error) {
+	ts, err := s.store.TasksNeedingNotice(ctx, batch)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	var errs []error
+	for _, t := range ts {
+		ok, err := s.notifyTask(ctx, t)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("task %d: %w", t.ID, err))
+		} else if ok {
+			n++
+		}
+	}
+	return n, errors.Join(errs...)
+}
+
+func (s *Service) notifyTask(ctx context.Context, t *store.Task) (bool, error) {
+	if t.AssigneeID == nil {
+		return false, nil
+	}
+	if store.IsComplaintKind(t.Kind) && t.DueAt == nil {
+		// Recovery tasks opened by care carry no due time; the complaint
+		// policy gives them one. Deterministic, so replicas agree.
+		due := t.CreatedAt.Add(s.cfg.ComplaintDue)
+		up, err := s.store.UpdateTask(ctx, t.ID, store.TaskUpdate{DueAt: &due}, store.SystemActor())
+		if err != nil {
+			return false, err
+		}
+		t = up
+	}
+	chat, err := s.store.StaffChat(ctx, *t.AssigneeID)
+	if err != nil || chat == nil {
+		return false, err
+	}
+	st, err := s.store.StaffByID(ctx, *t.AssigneeID)
+	if err != nil {
+		return false, err
+	}
+	card, err := s.store.CustomerCard(ctx, t.CustomerID, 3)
+	if err != nil {
+		return false, err
+	}
+	r := s.render(ctx, KeyTaskAssigned, Notice{Task: t, CustomerName: customerName(card.Customer), CustomerSummary: s.summary(card), StaffName: st.Name})
+	out := s.toStaff(st.ID, chat, r, fmt.Sprintf("task:%d:assigned:%d", t.ID, st.ID))
+	if chat.Channel == store.ChannelTelegram {
+		out.Payload = taskKeyboard(t.ID)
+	}
+	return s.store.MarkTaskNotified(ctx, t, []store.Outbound{out})
+}
+
+func (s *Service) toStaff(staffID int64, chat *store.StaffIdentity, r Rendered, key string) store.Outbound {
+	id := staffID
+	return store.Outbound{
+		StaffID: &id, Channel: chat.Channel, ChatID: chat.ChatID, Text: r.Text,
+		IdempotencyKey: key, TemplateKey: r.Key, TemplateVersion: r.Version,
+	}
+}
+
+// RemindOverdue reminds the assignee of each task past its due time, once
+// per task and due time.
+func (s *Service) RemindOverdue(ctx context.Context) (int, error) {
+	ts, err := s.store.TasksOverdue(ctx, s.now(), batch)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	var errs []error
+	for _, t := range ts {
+		var out []store.Outbound
+		if t.AssigneeID != nil {
+			chat, err := s.store.StaffChat(ctx, *t.AssigneeID)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			if chat != nil {
+				c, err := s.store.Customer(ctx, t.CustomerID)
+				if err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				r := s.render(ctx, KeyTaskOverdue, Notice{Task: t, CustomerName: customerName(c)})
+				o := s.toStaff(*t.AssigneeID, chat, r, fmt.Sprintf("task:%d:overdue:%d", t.ID, t.DueAt.Unix()))
+				if chat.Channel == store.ChannelTelegram {
+					o.Payload = taskKeyboard(t.ID)
+				}
+				out = append(out, o)
+			}
+		}
+		// Claimed even with nobody to tell, so it is not looked at again.
+		ok, err := s.store.MarkTaskOverdue(ctx, t, out)
+		if err != nil {
+			errs = append(errs, err)
+		} else if ok && len(out) > 0 {
+			n++
+		}
+	}
+	return n, errors.Join(errs...)
+}
+
+// managers are the staff who get escalations and digests: active managers
+// with a chat binding, or, when there are none, admins.
+func (s *Service) managers(ctx context.Context) ([]store.StaffContact, error) {
+	ms, err := s.store.StaffContacts(ctx, store.RoleManager)
+	if err != nil || len(ms) > 0 {
+		return ms, err
+	}
+	return s.store.StaffContacts(ctx, store.RoleAdmin)
+}
+
+// Escalate tells the managers about each task still open EscalateAfter
+// past its due time, once per task and due time.
+func (s *Service) Escalate(ctx context.Context) (int, error) {
+	ts, err := s.store.TasksToEscalate(ctx, s.now().Add(-s.cfg.EscalateAfter), batch)
+	if err != nil || len(ts) == 0 {
+		return 0, err
+	}
+	ms, err := s.managers(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	var errs []error
+	for _, t := range ts {
+		c, err := s.store.Customer(ctx, t.CustomerID)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		assignee := "—"
+		if t.AssigneeID != nil {
+			if st, err := s.store.StaffByID(ctx, *t.AssigneeID); err == nil {
+				assignee = st.Name
+			}
+		}
+		r := s.render(ctx, KeyTaskEscalated, Notice{Task: t, CustomerName: customerName(c), StaffName: assignee})
+		var out []store.Outbound
+		for _, m := range ms {
+			o := s.toStaff(m.Staff.ID, m.Chat, r, fmt.Sprintf("task:%d:escalated:%d:%d", t.ID, t.DueAt.Unix(), m.Staff.ID))
+			if m.Chat.Channel == store.ChannelTelegram {
+				o.Payload = taskKeyboard(t.ID)
+			}
+			out = append(out, o)
+		}
+		ok, err := s.store.MarkTaskEscalated(ctx, t, out)
+		if err != nil {
+			errs = append(errs, err)
+		} else if ok {
+			n += len(out)
+		}
+	}
+	return n, errors.Join(errs...)
+}
+
+// SendDigest sends the managers the digest of the business day containing
+// day (open, overdue, done that day, per assignee), once per manager and
+// day. It returns how many digests were queued.
+func (s *Service) SendDigest(ctx context.Context, day time.Time) (int, error) {
+	local := day.In(s.loc)
+	date := local.Format("2006-01-02")
+	ms, err := s.managers(ctx)
+	if err != nil || len(ms) == 0 {
+		return 0, err
+	}
+	keys := make([]string, len(ms))
+	for i, m := range ms {
+		keys[i] = fmt.Sprintf("digest:%s:%d", date, m.Staff.ID)
+	}
+	sent, err := s.store.SentKeys(ctx, keys)
+	if err != nil {
+		return 0, err
+	}
+	if len(sent) == len(keys) {
+		return 0, nil
+	}
+	from := time.Date(local.Year(), local.Month(), local.Day(), 0, 0, 0, 0, s.loc)
+	loads, err := s.store.TaskDigest(ctx, s.now(), from, from.AddDate(0, 0, 1))
+	if err != nil {
+		return 0, err
+	}
+	r := s.render(ctx, KeyTaskDigest, Notice{Extra: map[string]string{"date": date, "digest": s.digestLines(loads)}})
+	var out []store.Outbound
+	for i, m := range ms {
+		if !sent[keys[i]] {
+			out = append(out, s.toStaff(m.Staff.ID, m.Chat, r, keys[i]))
+		}
+	}
+	return s.store.Enqueue(ctx, out)
+}
+
+func (s *Service) digestLines(loads []store.AgentLoad) string {
+	en := strings.HasPrefix(s.cfg.StaffLocale, "en")
+	var open, overdue, done int64
+	var lines []string
+	for _, a := range loads {
+		open, overdue, done = open+a.Open, overdue+a.Overdue, done+a.DoneToday
+		name := a.Name
+		if a.StaffID == 0 {
+			name = map[bool]string{true: "(unassigned)", false: "（未分配）"}[en]
+		}
+		if en {
+			lines = append(lines, fmt.Sprintf("• %s: open %d, overdue %d, done today %d", name, a.Open, a.Overdue, a.DoneToday))
+		} else {
+			lines = append(lines, fmt.Sprintf("• %s：待办 %d，逾期 %d，今日完成 %d", name, a.Open, a.Overdue, a.DoneToday))
+		}
+	}
+	head := fmt.Sprintf("待办 %d，逾期 %d，今日完成 %d", open, overdue, done)
+	if en {
+		head = fmt.Sprintf("Open %d, overdue %d, done today %d", open, overdue, done)
+	}
+	return head + "\n" + strings.Join(lines, "\n")
+}

@@ -1,0 +1,336 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Audience queries: the customers a care workflow reaches, streamed in
+// keyset-paginated batches (id > after ORDER BY id LIMIT n) so a run over a
+// million customers never holds more than one batch. Returned customers carry
+// their identities (not their tags).
+
+// Segment narrows an audience by tier and tag; empty fields match everyone.
+type Segment struct {
+	Tier Tier   `yaml:"tier" json:"tier,omitempty"`
+	Tag  string `yaml:"tag" json:"tag,omitempty"`
+}
+
+// CustomersByBirthday returns up to limit customers born on month/day with
+// id > after, by id, through the (birth_month, birth_day) index.
+func (s *Store) CustomersByBirthday(ctx context.Context, month, day int, after int64, limit int) ([]*Customer, error) {
+	cs, err := s.audience(ctx, "birth_month = ? AND birth_day = ? AND id > ?", []any{month, day, after}, limit)
+	if err != nil {
+		return nil, fmt.Errorf("customers by birthday: %w", err)
+	}
+	return cs, nil
+}
+
+// CustomersInSegment returns up to limit customers of the segment with
+// id > after, by id.
+func (s *Store) CustomersInSegment(ctx context.Context, seg Segment, after int64, limit int) ([]*Customer, error) {
+	return s.CustomersInSegmentBelow(ctx, seg, after, 0, limit)
+}
+
+// CustomersInSegmentBelow is CustomersInSegment limited to ids < below
+// (0 = no bound), so a run can stream disjoint id ranges in parallel.
+func (s *Store) CustomersInSegmentBelow(ctx context.Context, seg Segment, after, below int64, limit int) ([]*Customer, error) {
+	where, args := "id > ?", []any{after}
+	if below > 0 {
+		where += " AND id < ?"
+		args = append(args, below)
+	}
+	if seg.Tier != "" {
+		where += " AND tier = ?"
+		args = append(args, strings.ToUpper(string(seg.Tier)))
+	}
+	if seg.Tag != "" {
+		where += " AND id IN (SELECT customer_id FROM customer_tags WHERE tag = ?)"
+		args = append(args, seg.Tag)
+	}
+	cs, err := s.audience(ctx, where, args, limit)
+	if err != nil {
+		return nil, fmt.Errorf("customers in segment: %w", err)
+	}
+	return cs, nil
+}
+
+// CustomerIDBounds returns the smallest and largest customer id (0, 0 when
+// there are none).
+func (s *Store) CustomerIDBounds(ctx context.Context) (lo, hi int64, err error) {
+	var r struct{ Lo, Hi sql.NullInt64 }
+	if err := s.db.WithContext(ctx).Model(&Customer{}).Select("MIN(id) AS lo, MAX(id) AS hi").Scan(&r).Error; err != nil {
+		return 0, 0, fmt.Errorf("customer id bounds: %w", err)
+	}
+	return r.Lo.Int64, r.Hi.Int64, nil
+}
+
+// InactiveCustomers returns up to limit customers with id > after, created
+// before cutoff, whose last inbound message is before cutoff (or never).
+// Orders are checked by the caller with LastOrders.
+func (s *Store) InactiveCustomers(ctx context.Context, cutoff time.Time, after int64, limit int) ([]*Customer, error) {
+	cs, err := s.audience(ctx, "id > ? AND created_at < ? AND (last_inbound_at IS NULL OR last_inbound_at < ?)",
+		[]any{after, cutoff.UTC(), cutoff.UTC()}, limit)
+	if err != nil {
+		return nil, fmt.Errorf("inactive customers: %w", err)
+	}
+	return cs, nil
+}
+
+// CustomersByIDs loads customers (with identities) by id, in id order.
+func (s *Store) CustomersByIDs(ctx context.Context, ids []int64) ([]*Customer, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	cs, err := s.audience(ctx, "id IN ?", []any{ids}, len(ids))
+	if err != nil {
+		return nil, fmt.Errorf("customers by id: %w", err)
+	}
+	return cs, nil
+}
+
+// audienceCols are the customer columns care needs (not email, company...).
+const audienceCols = "c.id, c.name, c.phone, c.birth_month, c.birth_day, c.birth_year, c.gender, c.tier, c.stage, c.opt_out, " +
+	"c.owner_staff_id, c.points, c.locale, c.last_inbound_at, c.created_at"
+
+// audience selects up to limit customers matching where (ordered by id)
+// and then their identities, scanned without reflection: a holiday run reads
+// every customer, so this is the hot path. A dense batch of ids (streaming
+// the whole table) reads identities as one index range.
+func (s *Store) audience(ctx context.Context, where string, args []any, limit int) ([]*Customer, error) {
+	db := s.db.WithContext(ctx)
+	rows, err := db.Raw("SELECT "+audienceCols+" FROM customers c WHERE "+where+" ORDER BY id LIMIT ?", append(args, limit)...).Rows()
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := make([]*Customer, 0, limit)
+	byID := make(map[int64]*Customer, limit)
+	for rows.Next() {
+		c := &Customer{Identities: []Identity{}}
+		var owner sql.NullInt64
+		var lastIn, created anyTime
+		var lastInOK bool
+		lastIn.ok = &lastInOK
+		if err := rows.Scan(&c.ID, &c.Name, &c.Phone, &c.Birthday.Month, &c.Birthday.Day, &c.Birthday.Year, &c.Gender, &c.Tier, &c.Stage,
+			&c.OptOut, &owner, &c.Points, &c.Locale, &lastIn, &created); err != nil {
+			return nil, err
+		}
+		if owner.Valid {
+			v := owner.Int64
+			c.OwnerStaffID = &v
+		}
+		if lastInOK {
+			t := lastIn.t
+			c.LastInboundAt = &t
+		}
+		c.CreatedAt = created.t
+		out = append(out, c)
+		byID[c.ID] = c
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows.Close()
+	if len(out) == 0 {
+		return out, nil
+	}
+	lo, hi := out[0].ID, out[len(out)-1].ID
+	q := "SELECT id, customer_id, channel, external_id, unreachable, last_inbound_at FROM identities WHERE "
+	var qargs []any
+	if hi-lo < int64(2*len(out)) {
+		q += "customer_id BETWEEN ? AND ?"
+		qargs = []any{lo, hi}
+	} else {
+		ids := make([]int64, len(out))
+		for i, c := range out {
+			ids[i] = c.ID
+		}
+		q += "customer_id IN ?"
+		qargs = []any{ids}
+	}
+	irows, err := db.Raw(q+" ORDER BY id", qargs...).Rows()
+	if err != nil {
+		return nil, err
+	}
+	defer irows.Close()
+	for irows.Next() {
+		var id Identity
+		var last anyTime
+		var lastOK bool
+		last.ok = &lastOK
+		if err := irows.Scan(&id.ID, &id.CustomerID, &id.Channel, &id.ExternalID, &id.Unreachable, &last); err != nil {
+			return nil, err
+		}
+		if lastOK {
+			t := last.t
+			id.LastInboundAt = &t
+		}
+		if c := byID[id.CustomerID]; c != nil {
+			c.Identities = append(c.Identities, id)
+		}
+	}
+	return out, irows.Err()
+}
+
+// BestIdentity is the identity proactive care uses: the reachable one that
+// wrote last (ties: the newest). Nil when the customer has none reachable.
+func (c *Customer) BestIdentity() *Identity {
+	var best *Identity
+	for i := range c.Identities {
+		id := &c.Identities[i]
+		if id.Unreachable {
+			continue
+		}
+		if best == nil || after(id.LastInboundAt, best.LastInboundAt) || (sameTime(id.LastInboundAt, best.LastInboundAt) && id.ID > best.ID) {
+			best = id
+		}
+	}
+	return best
+}
+
+// RecentProactive returns, per customer, the idempotency keys of proactive
+// (workflow) messages created since `since` that were not skipped: the
+// per-customer cap counts them, and a key already there means "already
+// queued" rather than "over the cap".
+func (s *Store) RecentProactive(ctx context.Context, customerIDs []int64, since time.Time) (map[int64][]string, error) {
+	out := map[int64][]string{}
+	if len(customerIDs) == 0 {
+		return out, nil
+	}
+	var rows []struct {
+		CustomerID     int64
+		IdempotencyKey *string
+	}
+	q := s.db.WithContext(ctx).Model(&Message{}).Select("customer_id, idempotency_key").
+		Where("created_at >= ? AND direction = ? AND workflow <> '' AND status <> ?", since.UTC(), DirectionOut, StatusSkipped)
+	// A dense batch (consecutive ids, as a holiday run streams them) is
+	// one index range instead of thousands of lookups.
+	lo, hi := customerIDs[0], customerIDs[0]
+	for _, id := range customerIDs {
+		lo, hi = min(lo, id), max(hi, id)
+	}
+	want := map[int64]bool{}
+	if hi-lo < int64(2*len(customerIDs)) {
+		q = q.Where("customer_id BETWEEN ? AND ?", lo, hi)
+		for _, id := range customerIDs {
+			want[id] = true
+		}
+	} else {
+		q = q.Where("customer_id IN ?", customerIDs)
+	}
+	err := q.Scan(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("recent proactive: %w", err)
+	}
+	for _, r := range rows {
+		if len(want) == 0 || want[r.CustomerID] {
+			out[r.CustomerID] = append(out[r.CustomerID], deref(r.IdempotencyKey))
+		}
+	}
+	return out, nil
+}
+
+// StaffContacted returns the customers (of ids) that staff wrote to since
+// `since`: outbound messages not sent by a workflow nor rendered from a
+// template (bot replies), i.e. typed by an agent.
+func (s *Store) StaffContacted(ctx context.Context, customerIDs []int64, since time.Time) (map[int64]bool, error) {
+	out := map[int64]bool{}
+	if len(customerIDs) == 0 {
+		return out, nil
+	}
+	var ids []int64
+	err := s.db.WithContext(ctx).Model(&Message{}).Distinct("customer_id").
+		Where("customer_id IN ? AND created_at >= ? AND direction = ? AND workflow = '' AND template_key = '' AND staff_id IS NULL",
+			customerIDs, since.UTC(), DirectionOut).Pluck("customer_id", &ids).Error
+	if err != nil {
+		return nil, fmt.Errorf("staff contacted: %w", err)
+	}
+	for _, id := range ids {
+		out[id] = true
+	}
+	return out, nil
+}
+
+// LastOrders returns each customer's latest order time (customers without
+// orders are absent).
+func (s *Store) LastOrders(ctx context.Context, customerIDs []int64) (map[int64]time.Time, error) {
+	out := map[int64]time.Time{}
+	if len(customerIDs) == 0 {
+		return out, nil
+	}
+	rows, err := s.db.WithContext(ctx).Model(&Order{}).Select("customer_id, MAX(occurred_at) AS last").
+		Where("customer_id IN ?", customerIDs).Group("customer_id").Rows()
+	if err != nil {
+		return nil, fmt.Errorf("last orders: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var last anyTime
+		if err := rows.Scan(&id, &last); err != nil {
+			return nil, fmt.Errorf("last orders: %w", err)
+		}
+		out[id] = last.t
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("last orders: %w", err)
+	}
+	return out, nil
+}
+
+// SetStages moves customers to a lifecycle stage in one UPDATE.
+func (s *Store) SetStages(ctx context.Context, ids []int64, stage Stage) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	if !ValidStage(stage) {
+		return Invalid("stage", "%q is not a lifecycle stage", stage)
+	}
+	err := s.db.WithContext(ctx).Model(&Customer{}).Where("id IN ? AND stage <> ?", ids, stage).
+		Updates(map[string]any{"stage": stage, "updated_at": s.Now()}).Error
+	if err != nil {
+		return fmt.Errorf("set stages: %w", err)
+	}
+	return nil
+}
+
+// anyTime scans a time column in raw queries: MySQL gives a time.Time,
+// SQLite (in aggregates and raw scans) may give the stored text. ok, when
+// set, records whether the value was non-NULL.
+type anyTime struct {
+	t  time.Time
+	ok *bool
+}
+
+func (t *anyTime) Scan(v any) error {
+	if t.ok != nil {
+		*t.ok = v != nil
+	}
+	switch x := v.(type) {
+	case time.Time:
+		t.t = x.UTC()
+		return nil
+	case string:
+		return t.parse(x)
+	case []byte:
+		return t.parse(string(x))
+	case nil:
+		t.t = time.Time{}
+		return nil
+	}
+	return fmt.Errorf("scan time: unsupported %T", v)
+}
+
+func (t *anyTime) parse(s string) error {
+	for _, layout := range []string{"2006-01-02 15:04:05.999999999-07:00", time.RFC3339Nano, "2006-01-02 15:04:05.999999999", "2006-01-02 15:04:05"} {
+		if x, err := time.Parse(layout, s); err == nil {
+			t.t = x.UTC()
+			return nil
+		}
+	}
+	return fmt.Errorf("scan time: %q", s)
+}

@@ -1,0 +1,247 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+)
+
+// Care run statuses.
+const (
+	RunRunning = "running"
+	RunDone    = "done"
+	RunFailed  = "failed"
+)
+
+// CareRun is one run of a care workflow for one date. A real run is claimed
+// by inserting its unique ClaimKey (workflow:date), so replicas, cron ticks
+// and manual triggers never run the same (workflow, date) twice at once. The
+// claimer holds a lease it renews after every batch; a run whose claimer died
+// (lease expired) or that failed can be claimed again and resumed.
+type CareRun struct {
+	ID       int64  `gorm:"primaryKey" json:"id"`
+	Workflow string `gorm:"size:32;not null;index:ix_care_runs_wf_date,priority:1" json:"workflow"`
+	Date     string `gorm:"size:10;not null;index:ix_care_runs_wf_date,priority:2" json:"date"`
+	DryRun   bool   `gorm:"not null;default:false" json:"dry_run"`
+	// ClaimKey is workflow:date for real runs; dry runs get a unique one
+	// each, so they never block or replace a real run.
+	ClaimKey string `gorm:"size:64;not null;uniqueIndex" json:"-"`
+	Status   string `gorm:"size:16;not null" json:"status"`
+	// Planned: candidates the workflow selected. Queued: outbox rows this
+	// run created (cumulative over resumed attempts). Skipped: candidates
+	// not messaged, by reason in SkipReasons. Duplicates: messages already
+	// queued by an earlier attempt (dropped by their idempotency key).
+	// Tasks: staff tasks opened. Failed: candidates that errored.
+	Planned    int `gorm:"not null;default:0" json:"planned"`
+	Queued     int `gorm:"not null;default:0" json:"queued"`
+	Skipped    int `gorm:"not null;default:0" json:"skipped"`
+	Failed     int `gorm:"not null;default:0" json:"failed"`
+	Tasks      int `gorm:"not null;default:0" json:"tasks"`
+	Duplicates int `gorm:"not null;default:0" json:"duplicates"`
+	// WouldQueue is what a dry run would have queued.
+	WouldQueue  int            `gorm:"not null;default:0" json:"would_queue"`
+	ReasonsJSON string         `gorm:"column:reasons;type:text" json:"-"`
+	SkipReasons map[string]int `gorm:"-" json:"skip_reasons"`
+	// Sample holds a few rendered messages of a dry run (not persisted).
+	Sample   []RunSample `gorm:"-" json:"sample,omitempty"`
+	Attempts int         `gorm:"not null;default:0" json:"attempts"`
+	Error    string      `gorm:"type:text" json:"error,omitempty"`
+
+	ClaimedBy  string     `gorm:"size:64;not null;default:''" json:"-"`
+	LeaseUntil *time.Time `json:"-"`
+	// Beats grows on every progress write, so the conditional UPDATE always
+	// changes the row (MySQL counts only changed rows as affected).
+	Beats      int64      `gorm:"not null;default:0" json:"-"`
+	StartedAt  time.Time  `json:"started_at"`
+	FinishedAt *time.Time `json:"finished_at,omitempty"`
+	UpdatedAt  time.Time  `json:"updated_at"`
+}
+
+// RunSample is one message a dry run would send.
+type RunSample struct {
+	CustomerID int64  `json:"customer_id"`
+	Channel    string `json:"channel,omitempty"`
+	Template   string `json:"template"`
+	Locale     string `json:"locale"`
+	Text       string `json:"text"`
+	NotBefore  string `json:"not_before,omitempty"`
+	Action     string `json:"action"` // message | task
+}
+
+func (r *CareRun) decode() {
+	r.SkipReasons = map[string]int{}
+	if r.ReasonsJSON != "" {
+		_ = json.Unmarshal([]byte(r.ReasonsJSON), &r.SkipReasons)
+	}
+}
+
+func (r *CareRun) encode() {
+	if len(r.SkipReasons) == 0 {
+		r.ReasonsJSON = ""
+		return
+	}
+	b, _ := json.Marshal(r.SkipReasons)
+	r.ReasonsJSON = string(b)
+}
+
+// ErrRunClaimLost is returned by ProgressCareRun when another process took
+// the run over (this claimer's lease had expired).
+var ErrRunClaimLost = Errorf(ECONFLICT, "care run claim lost to another process")
+
+// ClaimCareRun claims the run of workflow on date for holder until
+// now+lease. It returns the run and claimed=true when the caller must do the
+// work: a new run, or a failed or abandoned (lease expired) one to resume.
+// Otherwise claimed=false and the run is the existing one: done, or running
+// elsewhere. A dry run always gets a fresh row of its own.
+func (s *Store) ClaimCareRun(ctx context.Context, workflow, date string, dryRun bool, holder string, lease time.Duration) (*CareRun, bool, error) {
+	now := s.Now().Truncate(time.Millisecond)
+	until := now.Add(lease)
+	token := claimToken(holder)
+	key := workflow + ":" + date
+	if dryRun {
+		key = "dry:" + token
+	}
+	key = truncateRunes(key, 64)
+	run := &CareRun{
+		Workflow: workflow, Date: date, DryRun: dryRun, ClaimKey: key, Status: RunRunning,
+		Attempts: 1, ClaimedBy: token, LeaseUntil: &until, StartedAt: now, UpdatedAt: now,
+	}
+	db := s.db.WithContext(ctx)
+	res := db.Clauses(clause.OnConflict{DoNothing: true}).Create(run)
+	if res.Error != nil && !isDuplicate(res.Error) {
+		return nil, false, fmt.Errorf("claim care run: %w", res.Error)
+	}
+	if res.Error == nil && res.RowsAffected == 1 {
+		run.decode()
+		return run, true, nil
+	}
+	// It exists: take it over if it failed or its claimer's lease expired.
+	up := db.Model(&CareRun{}).
+		Where("claim_key = ? AND (status = ? OR (status = ? AND lease_until < ?))", key, RunFailed, RunRunning, now).
+		Updates(map[string]any{
+			"status": RunRunning, "claimed_by": token, "lease_until": until, "attempts": gorm.Expr("attempts + 1"),
+			"beats": gorm.Expr("beats + 1"), "error": "", "finished_at": nil, "started_at": now, "updated_at": now,
+		})
+	if up.Error != nil {
+		return nil, false, fmt.Errorf("claim care run: %w", up.Error)
+	}
+	var got CareRun
+	if err := db.Where("claim_key = ?", key).Take(&got).Error; err != nil {
+		return nil, false, fmt.Errorf("claim care run: %w", err)
+	}
+	got.decode()
+	return &got, up.RowsAffected == 1 && got.ClaimedBy == token, nil
+}
+
+// ProgressCareRun writes the run's counters and renews its lease until
+// now+lease. It fails with ErrRunClaimLost when the run is no longer this
+// claimer's, so a stalled process stops instead of racing its successor.
+func (s *Store) ProgressCareRun(ctx context.Context, run *CareRun, lease time.Duration) error {
+	now := s.Now().Truncate(time.Millisecond)
+	until := now.Add(lease)
+	run.encode()
+	res := s.db.WithContext(ctx).Model(&CareRun{}).
+		Where("id = ? AND claimed_by = ? AND status = ?", run.ID, run.ClaimedBy, RunRunning).
+		Updates(map[string]any{
+			"planned": run.Planned, "queued": run.Queued, "skipped": run.Skipped, "failed": run.Failed,
+			"tasks": run.Tasks, "duplicates": run.Duplicates, "would_queue": run.WouldQueue, "reasons": run.ReasonsJSON,
+			"lease_until": until, "beats": gorm.Expr("beats + 1"), "updated_at": now,
+		})
+	if res.Error != nil {
+		return fmt.Errorf("care run progress: %w", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return ErrRunClaimLost
+	}
+	run.LeaseUntil = &until
+	return nil
+}
+
+// FinishCareRun records the run's end: done, or failed with errMsg. Like
+// ProgressCareRun it only touches a run this claimer still holds.
+func (s *Store) FinishCareRun(ctx context.Context, run *CareRun, status, errMsg string) error {
+	now := s.Now().Truncate(time.Millisecond)
+	run.encode()
+	res := s.db.WithContext(ctx).Model(&CareRun{}).
+		Where("id = ? AND claimed_by = ? AND status = ?", run.ID, run.ClaimedBy, RunRunning).
+		Updates(map[string]any{
+			"status": status, "error": errMsg, "planned": run.Planned, "queued": run.Queued, "skipped": run.Skipped,
+			"failed": run.Failed, "tasks": run.Tasks, "duplicates": run.Duplicates, "would_queue": run.WouldQueue,
+			"reasons": run.ReasonsJSON, "lease_until": nil, "finished_at": now, "beats": gorm.Expr("beats + 1"), "updated_at": now,
+		})
+	if res.Error != nil {
+		return fmt.Errorf("finish care run: %w", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return ErrRunClaimLost
+	}
+	run.Status, run.Error, run.FinishedAt, run.LeaseUntil = status, errMsg, &now, nil
+	return nil
+}
+
+// CareRunByID loads one run.
+func (s *Store) CareRunByID(ctx context.Context, id int64) (*CareRun, error) {
+	var r CareRun
+	if err := s.db.WithContext(ctx).Take(&r, id).Error; err != nil {
+		return nil, fmt.Errorf("care run: %w", notFound(err, "care run %d", id))
+	}
+	r.decode()
+	return &r, nil
+}
+
+// CareRunFilter narrows ListCareRuns.
+type CareRunFilter struct {
+	Workflow string
+	Date     string
+	Page
+}
+
+// ListCareRuns returns runs, newest first.
+func (s *Store) ListCareRuns(ctx context.Context, f CareRunFilter) ([]*CareRun, string, error) {
+	limit, before, err := f.Page.parse()
+	if err != nil {
+		return nil, "", err
+	}
+	q := s.db.WithContext(ctx).Model(&CareRun{})
+	if before > 0 {
+		q = q.Where("id < ?", before)
+	}
+	if f.Workflow != "" {
+		q = q.Where("workflow = ?", f.Workflow)
+	}
+	if f.Date != "" {
+		q = q.Where("date = ?", f.Date)
+	}
+	var rs []*CareRun
+	if err := q.Order("id DESC").Limit(limit + 1).Find(&rs).Error; err != nil {
+		return nil, "", fmt.Errorf("list care runs: %w", err)
+	}
+	next := ""
+	if len(rs) > limit {
+		rs = rs[:limit]
+		next = encodeCursor(rs[len(rs)-1].ID)
+	}
+	for _, r := range rs {
+		r.decode()
+	}
+	return rs, next, nil
+}
+
+// LastCareRunDate is the date of the latest finished real run of workflow
+// ("" if none), for catching up missed days at start.
+func (s *Store) LastCareRunDate(ctx context.Context, workflow string) (string, error) {
+	var r CareRun
+	err := s.db.WithContext(ctx).Where("workflow = ? AND dry_run = ? AND status = ?", workflow, false, RunDone).
+		Order("date DESC").Take(&r).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return "", nil
+	} else if err != nil {
+		return "", fmt.Errorf("last care run: %w", err)
+	}
+	return r.Date, nil
+}

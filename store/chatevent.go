@@ -1,0 +1,30 @@
+package store
+
+// ChatEvent is one stored inbound chat message as the router hands it to the
+// hooks of other packages (care's survey answers, follow-up's staff commands
+// and relays, template editing in chat). It carries only store types so that
+// care and followup need not import bots.
+type ChatEvent struct {
+	Message  *Message  // the stored inbound row
+	Identity *Identity // the sender's identity; nil when the sender is staff
+	Staff    *Staff    // the bound staff member, or nil for a customer
+	// SenderID is the platform user id (Telegram user id, WeChat openid,
+	// web chat visitor id); with Message.Channel it names the chat account
+	// even when neither Identity nor Staff is set (an unbound /bind).
+	SenderID string
+	// Command is the normalised command without slash or @bot suffix
+	// ("start", "birthday", "tasks", "done", "template"); WeChat's Chinese
+	// words are mapped to the same names. Args is the rest of the text.
+	Command string
+	Args    string
+	// CallbackData is a Telegram inline-button payload ("sv:123:4").
+	CallbackData string
+	// ReplyToProviderMsgID is the platform id of the message this one
+	// replies to (Telegram reply-to), for relays.
+	ReplyToProviderMsgID string
+}
+
+// ReplyTarget returns the channel and chat id to answer on.
+func (e *ChatEvent) ReplyTarget() (channel, chatID string) {
+	return e.Message.Channel, e.Message.ChatID
+}

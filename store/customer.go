@@ -1,0 +1,497 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/mail"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+)
+
+// Tier is the ABC customer tier.
+type Tier string
+
+const (
+	TierA Tier = "A"
+	TierB Tier = "B"
+	TierC Tier = "C"
+)
+
+// Stage is the lifecycle stage.
+type Stage string
+
+const (
+	StagePotential Stage = "potential"
+	StageNew       Stage = "new"
+	StageActive    Stage = "active"
+	StageAtRisk    Stage = "at-risk"
+	StageChurned   Stage = "churned"
+)
+
+// Locales a customer can have; templates exist in each.
+const (
+	LocaleZH = "zh-CN"
+	LocaleEN = "en"
+)
+
+// Customer is one person, however many chat identities they use.
+type Customer struct {
+	ID            int64      `gorm:"primaryKey" json:"id"`
+	Name          string     `gorm:"size:128;not null;default:'';index" json:"name"`
+	Phone         string     `gorm:"size:32;not null;default:'';index" json:"phone"`
+	Email         string     `gorm:"size:254;not null;default:''" json:"email"`
+	Birthday      Birthday   `gorm:"embedded" json:"birthday"`
+	Gender        string     `gorm:"size:16;not null;default:''" json:"gender"`
+	Company       string     `gorm:"size:128;not null;default:''" json:"company"`
+	Source        string     `gorm:"size:128;not null;default:''" json:"source"`
+	Tier          Tier       `gorm:"size:1;not null;default:'C';index" json:"tier"`
+	Stage         Stage      `gorm:"size:16;not null;default:'potential';index" json:"stage"`
+	OptOut        bool       `gorm:"not null;default:false" json:"opt_out"`
+	OwnerStaffID  *int64     `gorm:"index" json:"owner_staff_id"`
+	Points        int64      `gorm:"not null;default:0" json:"points"`
+	Locale        string     `gorm:"size:16;not null;default:'zh-CN'" json:"locale"`
+	ExternalRef   *string    `gorm:"size:64;uniqueIndex" json:"external_ref,omitempty"`
+	LastInboundAt *time.Time `gorm:"index" json:"last_inbound_at,omitempty"`
+	CreatedAt     time.Time  `json:"created_at"`
+	UpdatedAt     time.Time  `json:"updated_at"`
+
+	Tags       []string   `gorm:"-" json:"tags"`
+	Identities []Identity `gorm:"-" json:"identities"`
+}
+
+// customerTag is one tag on one customer; a table of its own so that
+// segments by tag use an index.
+type customerTag struct {
+	CustomerID int64  `gorm:"primaryKey;autoIncrement:false"`
+	Tag        string `gorm:"primaryKey;size:64;index"`
+}
+
+func (customerTag) TableName() string { return "customer_tags" }
+
+// CustomerInput is what a caller may set on a customer. Nil pointers are
+// left alone (on update) or defaulted (on create).
+type CustomerInput struct {
+	Name         *string   `json:"name"`
+	Phone        *string   `json:"phone"`
+	Email        *string   `json:"email"`
+	Birthday     *string   `json:"birthday"`
+	Gender       *string   `json:"gender"`
+	Company      *string   `json:"company"`
+	Source       *string   `json:"source"`
+	Tier         *Tier     `json:"tier"`
+	Stage        *Stage    `json:"stage"`
+	OptOut       *bool     `json:"opt_out"`
+	OwnerStaffID *int64    `json:"owner_staff_id"` // 0 clears
+	Points       *int64    `json:"points"`
+	Locale       *string   `json:"locale"`
+	Tags         *[]string `json:"tags"`
+	ExternalRef  *string   `json:"external_ref"`
+	// Identities are attached on create only.
+	Identities []IdentityRef `json:"identities"`
+}
+
+var phoneJunk = strings.NewReplacer(" ", "", "-", "", "(", "", ")", "", ".", "")
+var phoneRE = regexp.MustCompile(`^\+?[0-9]{5,20}$`)
+
+// NormalizePhone strips formatting; it returns an error for anything that
+// is not a plausible phone number.
+func NormalizePhone(s string) (string, error) {
+	p := phoneJunk.Replace(strings.TrimSpace(s))
+	if p == "" {
+		return "", nil
+	}
+	if !phoneRE.MatchString(p) {
+		return "", fmt.Errorf("%q is not a phone number (digits, optional leading +)", s)
+	}
+	return p, nil
+}
+
+// apply validates in and copies it onto c. Every field is checked before any
+// is set, so a bad field leaves c untouched.
+func (in CustomerInput) apply(c *Customer, now time.Time) (tags []string, setTags bool, err error) {
+	next := *c
+	if in.Name != nil {
+		n := strings.TrimSpace(*in.Name)
+		if utf8.RuneCountInString(n) > 128 {
+			return nil, false, Invalid("name", "longer than 128 characters")
+		}
+		next.Name = n
+	}
+	if in.Phone != nil {
+		p, err := NormalizePhone(*in.Phone)
+		if err != nil {
+			return nil, false, Invalid("phone", "%v", err)
+		}
+		next.Phone = p
+	}
+	if in.Email != nil {
+		e := strings.ToLower(strings.TrimSpace(*in.Email))
+		if e != "" {
+			a, err := mail.ParseAddress(e)
+			if err != nil || a.Address != e || len(e) > 254 {
+				return nil, false, Invalid("email", "%q is not an email address", *in.Email)
+			}
+		}
+		next.Email = e
+	}
+	if in.Birthday != nil {
+		b, err := ParseBirthday(*in.Birthday, now)
+		if err != nil {
+			return nil, false, Invalid("birthday", "%v", err)
+		}
+		next.Birthday = b
+	}
+	if in.Gender != nil {
+		g := strings.ToLower(strings.TrimSpace(*in.Gender))
+		if !slices.Contains([]string{"", "male", "female", "other"}, g) {
+			return nil, false, Invalid("gender", "%q is not male, female or other", *in.Gender)
+		}
+		next.Gender = g
+	}
+	if in.Company != nil {
+		v := strings.TrimSpace(*in.Company)
+		if utf8.RuneCountInString(v) > 128 {
+			return nil, false, Invalid("company", "longer than 128 characters")
+		}
+		next.Company = v
+	}
+	if in.Source != nil {
+		v := strings.TrimSpace(*in.Source)
+		if v == "" || len(v) > 128 {
+			return nil, false, Invalid("source", "must be 1-128 characters")
+		}
+		next.Source = v
+	}
+	if in.Tier != nil {
+		t := Tier(strings.ToUpper(string(*in.Tier)))
+		if !slices.Contains([]Tier{TierA, TierB, TierC}, t) {
+			return nil, false, Invalid("tier", "%q is not A, B or C", *in.Tier)
+		}
+		next.Tier = t
+	}
+	if in.Stage != nil {
+		if !ValidStage(*in.Stage) {
+			return nil, false, Invalid("stage", "%q is not potential, new, active, at-risk or churned", *in.Stage)
+		}
+		next.Stage = *in.Stage
+	}
+	if in.OptOut != nil {
+		next.OptOut = *in.OptOut
+	}
+	if in.OwnerStaffID != nil {
+		if *in.OwnerStaffID < 0 {
+			return nil, false, Invalid("owner_staff_id", "must be a staff id")
+		} else if *in.OwnerStaffID == 0 {
+			next.OwnerStaffID = nil
+		} else {
+			id := *in.OwnerStaffID
+			next.OwnerStaffID = &id
+		}
+	}
+	if in.Points != nil {
+		if *in.Points < 0 {
+			return nil, false, Invalid("points", "must not be negative")
+		}
+		next.Points = *in.Points
+	}
+	if in.Locale != nil {
+		l := normalizeLocale(*in.Locale)
+		if l == "" {
+			return nil, false, Invalid("locale", "%q is not zh-CN or en", *in.Locale)
+		}
+		next.Locale = l
+	}
+	if in.ExternalRef != nil {
+		v := strings.TrimSpace(*in.ExternalRef)
+		if len(v) > 64 {
+			return nil, false, Invalid("external_ref", "longer than 64 characters")
+		}
+		if v == "" {
+			next.ExternalRef = nil
+		} else {
+			next.ExternalRef = &v
+		}
+	}
+	if in.Tags != nil {
+		tags, err = normalizeTags(*in.Tags)
+		if err != nil {
+			return nil, false, err
+		}
+		setTags = true
+	}
+	*c = next
+	return tags, setTags, nil
+}
+
+// ValidStage reports whether s is a lifecycle stage.
+func ValidStage(s Stage) bool {
+	return slices.Contains([]Stage{StagePotential, StageNew, StageActive, StageAtRisk, StageChurned}, s)
+}
+
+func normalizeLocale(s string) string {
+	switch strings.ToLower(strings.ReplaceAll(strings.TrimSpace(s), "_", "-")) {
+	case "zh", "zh-cn", "zh-hans", "zh-hans-cn":
+		return LocaleZH
+	case "en", "en-us", "en-gb":
+		return LocaleEN
+	}
+	return ""
+}
+
+func normalizeTags(in []string) ([]string, error) {
+	out := make([]string, 0, len(in))
+	for _, t := range in {
+		t = strings.TrimSpace(t)
+		if t == "" {
+			continue
+		}
+		if utf8.RuneCountInString(t) > 64 {
+			return nil, Invalid("tags", "tag %q is longer than 64 characters", t)
+		}
+		if !slices.Contains(out, t) {
+			out = append(out, t)
+		}
+	}
+	if len(out) > 50 {
+		return nil, Invalid("tags", "at most 50 tags")
+	}
+	return out, nil
+}
+
+// CreateCustomer validates and inserts a customer. Source defaults to "api".
+func (s *Store) CreateCustomer(ctx context.Context, in CustomerInput) (*Customer, error) {
+	c := &Customer{Tier: TierC, Stage: StagePotential, Locale: LocaleZH, Source: "api"}
+	tags, _, err := in.apply(c, s.Now())
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range in.Identities {
+		if err := r.validate(); err != nil {
+			return nil, err
+		}
+	}
+	if c.Name == "" && c.Phone == "" {
+		return nil, Invalid("name", "a customer needs a name or a phone")
+	}
+	err = s.tx(ctx, func(tx *gorm.DB) error {
+		if err := checkOwner(tx, c.OwnerStaffID); err != nil {
+			return err
+		}
+		if err := tx.Create(c).Error; err != nil {
+			if isDuplicate(err) {
+				return Errorf(ECONFLICT, "a customer with external_ref %q exists", deref(c.ExternalRef))
+			}
+			return err
+		}
+		if err := insertIdentities(tx, c.ID, in.Identities); err != nil {
+			return err
+		}
+		return setTags(tx, c.ID, tags)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create customer: %w", err)
+	}
+	return s.Customer(ctx, c.ID)
+}
+
+// UpdateCustomer applies a partial update.
+func (s *Store) UpdateCustomer(ctx context.Context, id int64, in CustomerInput) (*Customer, error) {
+	err := s.tx(ctx, func(tx *gorm.DB) error {
+		if len(in.Identities) > 0 {
+			return Invalid("identities", "identities are set on create or by chat, not by update")
+		}
+		var c Customer
+		if err := tx.Clauses(clause.Locking{Strength: "UPDATE"}).First(&c, id).Error; err != nil {
+			return notFound(err, "customer %d", id)
+		}
+		tags, set, err := in.apply(&c, s.Now())
+		if err != nil {
+			return err
+		}
+		if in.OwnerStaffID != nil {
+			if err := checkOwner(tx, c.OwnerStaffID); err != nil {
+				return err
+			}
+		}
+		if err := tx.Save(&c).Error; err != nil {
+			if isDuplicate(err) {
+				return Errorf(ECONFLICT, "a customer with external_ref %q exists", deref(c.ExternalRef))
+			}
+			return err
+		}
+		if set {
+			return setTags(tx, id, tags)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("update customer: %w", err)
+	}
+	return s.Customer(ctx, id)
+}
+
+func checkOwner(tx *gorm.DB, id *int64) error {
+	if id == nil {
+		return nil
+	}
+	var n int64
+	if err := tx.Model(&Staff{}).Where("id = ?", *id).Count(&n).Error; err != nil {
+		return err
+	}
+	if n == 0 {
+		return Invalid("owner_staff_id", "staff %d does not exist", *id)
+	}
+	return nil
+}
+
+func setTags(tx *gorm.DB, customerID int64, tags []string) error {
+	if tags == nil {
+		return nil
+	}
+	if err := tx.Where("customer_id = ?", customerID).Delete(&customerTag{}).Error; err != nil {
+		return err
+	}
+	if len(tags) == 0 {
+		return nil
+	}
+	rows := make([]customerTag, len(tags))
+	for i, t := range tags {
+		rows[i] = customerTag{CustomerID: customerID, Tag: t}
+	}
+	return tx.Create(&rows).Error
+}
+
+// Customer loads one customer with tags and identities.
+func (s *Store) Customer(ctx context.Context, id int64) (*Customer, error) {
+	db := s.db.WithContext(ctx)
+	var c Customer
+	if err := db.First(&c, id).Error; err != nil {
+		return nil, fmt.Errorf("customer: %w", notFound(err, "customer %d", id))
+	}
+	if err := loadCustomerDetails(db, []*Customer{&c}); err != nil {
+		return nil, fmt.Errorf("customer: %w", err)
+	}
+	return &c, nil
+}
+
+func loadCustomerDetails(db *gorm.DB, cs []*Customer) error {
+	if len(cs) == 0 {
+		return nil
+	}
+	ids := make([]int64, len(cs))
+	byID := make(map[int64]*Customer, len(cs))
+	for i, c := range cs {
+		ids[i] = c.ID
+		byID[c.ID] = c
+		c.Tags = []string{}
+		c.Identities = []Identity{}
+	}
+	var tags []customerTag
+	if err := db.Where("customer_id IN ?", ids).Order("tag").Find(&tags).Error; err != nil {
+		return err
+	}
+	for _, t := range tags {
+		byID[t.CustomerID].Tags = append(byID[t.CustomerID].Tags, t.Tag)
+	}
+	var idents []Identity
+	if err := db.Where("customer_id IN ?", ids).Order("id").Find(&idents).Error; err != nil {
+		return err
+	}
+	for _, i := range idents {
+		byID[i.CustomerID].Identities = append(byID[i.CustomerID].Identities, i)
+	}
+	return nil
+}
+
+// CustomerFilter narrows ListCustomers. Empty fields match everything.
+type CustomerFilter struct {
+	Channel    string
+	ExternalID string
+	Q          string // name substring or phone prefix
+	Tier       Tier
+	Stage      Stage
+	Tag        string
+	Page
+}
+
+// ListCustomers returns one page of customers, by id.
+func (s *Store) ListCustomers(ctx context.Context, f CustomerFilter) ([]*Customer, string, error) {
+	limit, after, err := f.Page.parse()
+	if err != nil {
+		return nil, "", err
+	}
+	db := s.db.WithContext(ctx)
+	q := db.Model(&Customer{}).Where("customers.id > ?", after)
+	if f.Channel != "" || f.ExternalID != "" {
+		if f.Channel == "" || f.ExternalID == "" {
+			return nil, "", Invalid("channel", "channel and external_id go together")
+		}
+		if !ValidChannel(f.Channel) {
+			return nil, "", Invalid("channel", "%q is not telegram, wechat or webchat", f.Channel)
+		}
+		q = q.Where("customers.id IN (?)", db.Model(&Identity{}).Select("customer_id").
+			Where("channel = ? AND external_id = ?", f.Channel, f.ExternalID))
+	}
+	if q2 := strings.TrimSpace(f.Q); q2 != "" {
+		like := "%" + escapeLike(q2) + "%"
+		phone, _ := NormalizePhone(q2)
+		if phone != "" {
+			q = q.Where("customers.name LIKE ? ESCAPE '!' OR customers.phone LIKE ? ESCAPE '!'", like, escapeLike(phone)+"%")
+		} else {
+			q = q.Where("customers.name LIKE ? ESCAPE '!'", like)
+		}
+	}
+	if f.Tier != "" {
+		q = q.Where("customers.tier = ?", strings.ToUpper(string(f.Tier)))
+	}
+	if f.Stage != "" {
+		if !ValidStage(f.Stage) {
+			return nil, "", Invalid("stage", "%q is not a lifecycle stage", f.Stage)
+		}
+		q = q.Where("customers.stage = ?", f.Stage)
+	}
+	if f.Tag != "" {
+		q = q.Where("customers.id IN (?)", db.Model(&customerTag{}).Select("customer_id").Where("tag = ?", f.Tag))
+	}
+	var cs []*Customer
+	if err := q.Order("customers.id").Limit(limit + 1).Find(&cs).Error; err != nil {
+		return nil, "", fmt.Errorf("list customers: %w", err)
+	}
+	next := ""
+	if len(cs) > limit {
+		cs = cs[:limit]
+		next = encodeCursor(cs[len(cs)-1].ID)
+	}
+	if err := loadCustomerDetails(db, cs); err != nil {
+		return nil, "", fmt.Errorf("list customers: %w", err)
+	}
+	return cs, next, nil
+}
+
+// escapeLike escapes LIKE wildcards with '!', which (unlike backslash) means
+// the same in MySQL and SQLite string literals.
+func escapeLike(s string) string {
+	return strings.NewReplacer(`!`, `!!`, `%`, `!%`, `_`, `!_`).Replace(s)
+}
+
+func notFound(err error, format string, args ...any) error {
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return Errorf(ENOTFOUND, format+" not found", args...)
+	}
+	return err
+}
+
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}

@@ -1,0 +1,174 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// Channel names, as in the contract.
+const (
+	ChannelTelegram = "telegram"
+	ChannelWeChat   = "wechat"
+	ChannelWebChat  = "webchat"
+)
+
+// ValidChannel reports whether c is a channel name.
+func ValidChannel(c string) bool {
+	return slices.Contains([]string{ChannelTelegram, ChannelWeChat, ChannelWebChat}, c)
+}
+
+// Identity is one chat account (channel + external id) of a customer.
+type Identity struct {
+	ID         int64  `gorm:"primaryKey" json:"-"`
+	CustomerID int64  `gorm:"not null;index" json:"-"`
+	Channel    string `gorm:"size:16;not null;uniqueIndex:ux_identities_channel_ext,priority:1" json:"channel"`
+	ExternalID string `gorm:"size:128;not null;uniqueIndex:ux_identities_channel_ext,priority:2" json:"external_id"`
+	// DisplayName is what the platform calls the user (Telegram first name).
+	DisplayName string `gorm:"size:128;not null;default:''" json:"display_name,omitempty"`
+	// Unreachable is set when the platform refuses delivery for good
+	// (Telegram 403, WeChat 43004); proactive care skips the identity.
+	Unreachable       bool       `gorm:"not null;default:false" json:"unreachable"`
+	UnreachableReason string     `gorm:"size:255;not null;default:''" json:"unreachable_reason,omitempty"`
+	LastInboundAt     *time.Time `json:"last_inbound_at,omitempty"`
+	CreatedAt         time.Time  `json:"-"`
+}
+
+// IdentityRef names an identity in API input.
+type IdentityRef struct {
+	Channel    string `json:"channel"`
+	ExternalID string `json:"external_id"`
+}
+
+func (r IdentityRef) validate() error {
+	if !ValidChannel(r.Channel) {
+		return Invalid("identities", "channel %q is not telegram, wechat or webchat", r.Channel)
+	}
+	if r.ExternalID = strings.TrimSpace(r.ExternalID); r.ExternalID == "" || len(r.ExternalID) > 128 {
+		return Invalid("identities", "external_id must be 1-128 characters")
+	}
+	return nil
+}
+
+// insertIdentities adds identities to a customer inside tx; an identity that
+// already belongs to anyone is a conflict.
+func insertIdentities(tx *gorm.DB, customerID int64, refs []IdentityRef) error {
+	for _, r := range refs {
+		if err := r.validate(); err != nil {
+			return err
+		}
+		err := tx.Create(&Identity{CustomerID: customerID, Channel: r.Channel, ExternalID: strings.TrimSpace(r.ExternalID)}).Error
+		if isDuplicate(err) {
+			return Errorf(ECONFLICT, "identity %s:%s already belongs to a customer", r.Channel, r.ExternalID)
+		} else if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// AddIdentity attaches a chat identity to an existing customer.
+func (s *Store) AddIdentity(ctx context.Context, customerID int64, ref IdentityRef) error {
+	err := s.tx(ctx, func(tx *gorm.DB) error {
+		var n int64
+		if err := tx.Model(&Customer{}).Where("id = ?", customerID).Count(&n).Error; err != nil {
+			return err
+		} else if n == 0 {
+			return Errorf(ENOTFOUND, "customer %d not found", customerID)
+		}
+		return insertIdentities(tx, customerID, []IdentityRef{ref})
+	})
+	if err != nil {
+		return fmt.Errorf("add identity: %w", err)
+	}
+	return nil
+}
+
+// Contact describes the sender of an inbound message, for first contact.
+type Contact struct {
+	Channel     string
+	ExternalID  string
+	DisplayName string
+	Source      string // acquisition source; defaults to the channel
+	Locale      string // platform language hint, e.g. Telegram language_code
+}
+
+// ResolveIdentity returns the identity for a chat account, creating the
+// customer on first contact. Safe under concurrent first messages from the
+// same account: the unique key picks one winner and the loser re-reads.
+func (s *Store) ResolveIdentity(ctx context.Context, c Contact) (*Identity, error) {
+	if !ValidChannel(c.Channel) || c.ExternalID == "" || len(c.ExternalID) > 128 {
+		return nil, Errorf(EINVALID, "bad identity %s:%s", c.Channel, c.ExternalID)
+	}
+	db := s.db.WithContext(ctx)
+	var id Identity
+	err := db.Where("channel = ? AND external_id = ?", c.Channel, c.ExternalID).Take(&id).Error
+	if err == nil {
+		return &id, nil
+	} else if err != gorm.ErrRecordNotFound {
+		return nil, fmt.Errorf("resolve identity: %w", err)
+	}
+	source := c.Source
+	if source == "" {
+		source = c.Channel
+	}
+	locale := normalizeLocale(c.Locale)
+	if locale == "" {
+		locale = LocaleZH
+	}
+	name := truncateRunes(strings.TrimSpace(c.DisplayName), 128)
+	err = s.tx(ctx, func(tx *gorm.DB) error {
+		cust := &Customer{Name: name, Source: truncateRunes(source, 128), Tier: TierC, Stage: StagePotential, Locale: locale}
+		if err := tx.Create(cust).Error; err != nil {
+			return err
+		}
+		id = Identity{CustomerID: cust.ID, Channel: c.Channel, ExternalID: c.ExternalID, DisplayName: name}
+		return tx.Create(&id).Error
+	})
+	if isDuplicate(err) {
+		// Another request created it first.
+		if err := db.Where("channel = ? AND external_id = ?", c.Channel, c.ExternalID).Take(&id).Error; err != nil {
+			return nil, fmt.Errorf("resolve identity: %w", err)
+		}
+		return &id, nil
+	} else if err != nil {
+		return nil, fmt.Errorf("resolve identity: %w", err)
+	}
+	return &id, nil
+}
+
+// IdentityByExternal finds an identity by channel and external id.
+func (s *Store) IdentityByExternal(ctx context.Context, channel, externalID string) (*Identity, error) {
+	var id Identity
+	err := s.db.WithContext(ctx).Where("channel = ? AND external_id = ?", channel, externalID).Take(&id).Error
+	if err != nil {
+		return nil, fmt.Errorf("identity: %w", notFound(err, "identity %s:%s", channel, externalID))
+	}
+	return &id, nil
+}
+
+// SetIdentityReachable marks an identity reachable again or unreachable with
+// a reason (blocked the bot, unsubscribed).
+func (s *Store) SetIdentityReachable(ctx context.Context, identityID int64, reachable bool, reason string) error {
+	err := s.db.WithContext(ctx).Model(&Identity{}).Where("id = ?", identityID).
+		Updates(map[string]any{"unreachable": !reachable, "unreachable_reason": truncateRunes(reason, 255)}).Error
+	if err != nil {
+		return fmt.Errorf("set reachable: %w", err)
+	}
+	return nil
+}
+
+func truncateRunes(s string, n int) string {
+	i := 0
+	for pos := range s {
+		if i == n {
+			return s[:pos]
+		}
+		i++
+	}
+	return s
+}

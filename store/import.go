@@ -1,0 +1,347 @@
+package store
+
+import (
+	"bufio"
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// RowError is one rejected CSV row: its line number (the header is line 1)
+// and why.
+type RowError struct {
+	Line   int    `json:"line"`
+	Reason string `json:"reason"`
+}
+
+// ImportResult summarises a CSV import. With rejected rows and no
+// skipBad, nothing is written (Written 0).
+type ImportResult struct {
+	Rows     int        `json:"rows"`
+	Written  int        `json:"written"`
+	Created  int        `json:"created"`
+	Updated  int        `json:"updated"`
+	Rejected []RowError `json:"rejected"`
+}
+
+// csvFile reads a header row and then records, tracking line numbers.
+type csvFile struct {
+	r    *csv.Reader
+	cols map[string]int
+}
+
+func openCSV(r io.Reader, allowed []string) (*csvFile, error) {
+	br := bufio.NewReader(r)
+	if b, err := br.Peek(3); err == nil && string(b) == "\xef\xbb\xbf" {
+		br.Discard(3) // UTF-8 BOM (Excel)
+	}
+	cr := csv.NewReader(br)
+	cr.FieldsPerRecord = -1
+	cr.TrimLeadingSpace = true
+	header, err := cr.Read()
+	if errors.Is(err, io.EOF) {
+		return nil, Invalid("file", "empty: expected a header row")
+	} else if err != nil {
+		return nil, Invalid("file", "header: %v", err)
+	}
+	f := &csvFile{r: cr, cols: map[string]int{}}
+	for i, h := range header {
+		h = strings.ToLower(strings.TrimSpace(h))
+		ok := false
+		for _, a := range allowed {
+			ok = ok || a == h
+		}
+		if !ok {
+			return nil, Invalid("header", "unknown column %q (expected %s)", h, strings.Join(allowed, ","))
+		}
+		if _, dup := f.cols[h]; dup {
+			return nil, Invalid("header", "column %q appears twice", h)
+		}
+		f.cols[h] = i
+	}
+	return f, nil
+}
+
+// next returns the next record and its line, or io.EOF.
+func (f *csvFile) next() (rec []string, line int, err error) {
+	rec, err = f.r.Read()
+	line, _ = f.r.FieldPos(0)
+	return rec, line, err
+}
+
+func (f *csvFile) get(rec []string, col string) string {
+	i, ok := f.cols[col]
+	if !ok || i >= len(rec) {
+		return ""
+	}
+	return strings.TrimSpace(rec[i])
+}
+
+// importCustomer is a validated customer row.
+type importCustomer struct {
+	line int
+	in   CustomerInput
+	c    Customer
+	tags []string
+	ref  string
+}
+
+// ImportCustomers loads customers from CSV: name,phone,birthday,email,
+// tags,external_ref (tags separated by ';'). A row whose external_ref
+// exists updates that customer; others are created with source "import".
+// Every row is validated first; with any bad row nothing is written unless
+// skipBad, in which case the good rows are written in one transaction.
+func (s *Store) ImportCustomers(ctx context.Context, r io.Reader, skipBad bool) (*ImportResult, error) {
+	f, err := openCSV(r, []string{"name", "phone", "birthday", "email", "tags", "external_ref"})
+	if err != nil {
+		return nil, err
+	}
+	res := &ImportResult{Rejected: []RowError{}}
+	var rows []importCustomer
+	refs := map[string]int{}
+	for {
+		rec, line, err := f.next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		res.Rows++
+		if err != nil {
+			res.Rejected = append(res.Rejected, RowError{line, fmt.Sprintf("malformed CSV: %v", err)})
+			continue
+		}
+		if len(rec) != len(f.cols) {
+			res.Rejected = append(res.Rejected, RowError{line, fmt.Sprintf("%d fields, header has %d", len(rec), len(f.cols))})
+			continue
+		}
+		ic := importCustomer{line: line}
+		// A column the file lacks leaves that field alone (on update).
+		col := func(name string) *string {
+			if _, ok := f.cols[name]; !ok {
+				return nil
+			}
+			v := f.get(rec, name)
+			return &v
+		}
+		ref := f.get(rec, "external_ref")
+		ic.in = CustomerInput{Name: col("name"), Phone: col("phone"), Birthday: col("birthday"), Email: col("email")}
+		if v := col("tags"); v != nil {
+			tags := strings.Split(*v, ";")
+			ic.in.Tags = &tags
+		}
+		if ref != "" {
+			ic.in.ExternalRef = &ref
+		}
+		ic.c = Customer{Tier: TierC, Stage: StagePotential, Locale: LocaleZH, Source: "import"}
+		ic.tags, _, err = ic.in.apply(&ic.c, s.Now())
+		if err == nil && ic.c.Name == "" && ic.c.Phone == "" {
+			err = Invalid("name", "a customer needs a name or a phone")
+		}
+		if err == nil && ref != "" {
+			if first, dup := refs[ref]; dup {
+				err = Invalid("external_ref", "%q already on line %d", ref, first)
+			}
+		}
+		if err != nil {
+			res.Rejected = append(res.Rejected, RowError{line, ErrorMessage(err)})
+			continue
+		}
+		if ref != "" {
+			refs[ref] = line
+			ic.ref = ref
+		}
+		rows = append(rows, ic)
+	}
+	if len(res.Rejected) > 0 && !skipBad {
+		return res, nil
+	}
+	err = s.tx(ctx, func(tx *gorm.DB) error {
+		res.Created, res.Updated = 0, 0
+		for _, ic := range rows {
+			var existing Customer
+			found := false
+			if ic.ref != "" {
+				err := tx.Where("external_ref = ?", ic.ref).Take(&existing).Error
+				if err == nil {
+					found = true
+				} else if !errors.Is(err, gorm.ErrRecordNotFound) {
+					return err
+				}
+			}
+			if found {
+				// Re-apply the row onto the stored customer (keeps its
+				// tier, stage, source, identities).
+				if _, _, err := ic.in.apply(&existing, s.Now()); err != nil {
+					return err
+				}
+				if err := tx.Save(&existing).Error; err != nil {
+					return err
+				}
+				if err := setTags(tx, existing.ID, ic.tags); err != nil {
+					return err
+				}
+				res.Updated++
+				continue
+			}
+			c := ic.c
+			if err := tx.Create(&c).Error; err != nil {
+				return fmt.Errorf("line %d: %w", ic.line, err)
+			}
+			if err := setTags(tx, c.ID, ic.tags); err != nil {
+				return err
+			}
+			res.Created++
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("import customers: %w", err)
+	}
+	res.Written = res.Created + res.Updated
+	return res, nil
+}
+
+// ImportOrders loads orders from CSV: customer_phone or
+// customer_external_ref, kind, amount, occurred_at (RFC 3339, or
+// "YYYY-MM-DD[ HH:MM[:SS]]" in loc), optional asset_id. A service order with
+// an asset moves the asset's due date. All-or-nothing as ImportCustomers.
+func (s *Store) ImportOrders(ctx context.Context, r io.Reader, skipBad bool, loc *time.Location) (*ImportResult, error) {
+	f, err := openCSV(r, []string{"customer_phone", "customer_external_ref", "kind", "amount", "occurred_at", "asset_id"})
+	if err != nil {
+		return nil, err
+	}
+	_, hasPhone := f.cols["customer_phone"]
+	_, hasRef := f.cols["customer_external_ref"]
+	if !hasPhone && !hasRef {
+		return nil, Invalid("header", "needs customer_phone or customer_external_ref")
+	}
+	for _, col := range []string{"kind", "occurred_at"} {
+		if _, ok := f.cols[col]; !ok {
+			return nil, Invalid("header", "missing column %q", col)
+		}
+	}
+	db := s.db.WithContext(ctx)
+	res := &ImportResult{Rejected: []RowError{}}
+	type row struct {
+		line int
+		o    *Order
+	}
+	var rows []row
+	for {
+		rec, line, err := f.next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		res.Rows++
+		if err != nil {
+			res.Rejected = append(res.Rejected, RowError{line, fmt.Sprintf("malformed CSV: %v", err)})
+			continue
+		}
+		o, err := s.orderRow(db, f, rec, loc)
+		if err != nil {
+			res.Rejected = append(res.Rejected, RowError{line, ErrorMessage(err)})
+			continue
+		}
+		rows = append(rows, row{line, o})
+	}
+	if len(res.Rejected) > 0 && !skipBad {
+		return res, nil
+	}
+	err = s.tx(ctx, func(tx *gorm.DB) error {
+		for _, r := range rows {
+			o := *r.o
+			if err := createOrder(tx, &o, loc); err != nil {
+				return fmt.Errorf("line %d: %w", r.line, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("import orders: %w", err)
+	}
+	res.Created, res.Written = len(rows), len(rows)
+	return res, nil
+}
+
+func (s *Store) orderRow(db *gorm.DB, f *csvFile, rec []string, loc *time.Location) (*Order, error) {
+	if len(rec) != len(f.cols) {
+		return nil, Errorf(EINVALID, "%d fields, header has %d", len(rec), len(f.cols))
+	}
+	var in OrderInput
+	phone, ref := f.get(rec, "customer_phone"), f.get(rec, "customer_external_ref")
+	var ids []int64
+	switch {
+	case ref != "":
+		if err := db.Model(&Customer{}).Where("external_ref = ?", ref).Pluck("id", &ids).Error; err != nil {
+			return nil, err
+		}
+		if len(ids) == 0 {
+			return nil, Invalid("customer_external_ref", "no customer with external_ref %q", ref)
+		}
+	case phone != "":
+		p, err := NormalizePhone(phone)
+		if err != nil {
+			return nil, Invalid("customer_phone", "%v", err)
+		}
+		if err := db.Model(&Customer{}).Where("phone = ?", p).Limit(2).Pluck("id", &ids).Error; err != nil {
+			return nil, err
+		}
+		if len(ids) == 0 {
+			return nil, Invalid("customer_phone", "no customer with phone %s", p)
+		} else if len(ids) > 1 {
+			return nil, Invalid("customer_phone", "several customers have phone %s; use customer_external_ref", p)
+		}
+	default:
+		return nil, Invalid("customer_phone", "customer_phone or customer_external_ref required")
+	}
+	in.CustomerID = ids[0]
+	in.Kind = strings.ToLower(f.get(rec, "kind"))
+	if v := f.get(rec, "amount"); v != "" {
+		a, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return nil, Invalid("amount", "%q is not a number", v)
+		}
+		in.Amount = a
+	}
+	at, err := parseWhen(f.get(rec, "occurred_at"), loc)
+	if err != nil {
+		return nil, err
+	}
+	in.OccurredAt = &at
+	if v := f.get(rec, "asset_id"); v != "" {
+		id, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || id <= 0 {
+			return nil, Invalid("asset_id", "%q is not an id", v)
+		}
+		var a Asset
+		if err := db.Take(&a, id).Error; err != nil {
+			return nil, notFound(err, "asset %d", id)
+		}
+		if a.CustomerID != in.CustomerID {
+			return nil, Invalid("asset_id", "asset %d belongs to another customer", id)
+		}
+		in.AssetID = &id
+	}
+	return in.order(s.Now())
+}
+
+func parseWhen(v string, loc *time.Location) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, Invalid("occurred_at", "required")
+	}
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t, nil
+	}
+	for _, layout := range []string{"2006-01-02 15:04:05", "2006-01-02 15:04", "2006-01-02"} {
+		if t, err := time.ParseInLocation(layout, v, loc); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, Invalid("occurred_at", "%q is not RFC 3339 or YYYY-MM-DD[ HH:MM[:SS]]", v)
+}

@@ -1,0 +1,273 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"gorm.io/gorm/clause"
+)
+
+// Direction of a message.
+const (
+	DirectionIn  = "in"
+	DirectionOut = "out"
+)
+
+// Message statuses. Inbound messages are "received"; outbound ones move
+// queued → sending → sent, or end failed / skipped (with a reason).
+const (
+	StatusReceived = "received"
+	StatusQueued   = "queued"
+	StatusSending  = "sending"
+	StatusSent     = "sent"
+	StatusFailed   = "failed"
+	StatusSkipped  = "skipped"
+)
+
+// MaxRawBytes bounds the raw platform payload kept with a message.
+const MaxRawBytes = 8 << 10
+
+// Message is one message in a conversation, either direction. Outbound rows
+// double as the outbox: the dispatcher claims queued rows and delivers them
+// (see outbox.go), so a message is durable before anything is sent.
+type Message struct {
+	ID         int64  `gorm:"primaryKey" json:"id"`
+	CustomerID *int64 `gorm:"index:ix_messages_customer_time,priority:1" json:"customer_id,omitempty"`
+	// StaffID is set on messages to staff (task notices, relays); they are
+	// not part of any customer's conversation.
+	StaffID    *int64 `gorm:"index" json:"staff_id,omitempty"`
+	IdentityID *int64 `json:"-"`
+	Direction  string `gorm:"size:3;not null" json:"direction"`
+	Channel    string `gorm:"size:16;not null;uniqueIndex:ux_messages_channel_ext,priority:1;index:ix_messages_queue,priority:1" json:"channel"`
+	// ChatID is the platform address: Telegram chat id, WeChat openid,
+	// web chat visitor id.
+	ChatID string `gorm:"size:128;not null;default:''" json:"-"`
+	Kind   string `gorm:"size:24;not null;default:'text'" json:"kind"`
+	Text   string `gorm:"type:text" json:"text"`
+	Raw    string `gorm:"type:text" json:"-"`
+	// ExternalID dedups inbound deliveries: Telegram update_id, WeChat
+	// MsgId or FromUserName+CreateTime+Event.
+	ExternalID *string `gorm:"size:128;uniqueIndex:ux_messages_channel_ext,priority:2" json:"-"`
+	Status     string  `gorm:"size:16;not null;index:ix_messages_queue,priority:2" json:"status"`
+
+	// Outbound delivery state.
+	IdempotencyKey  *string    `gorm:"size:191;uniqueIndex" json:"-"`
+	Payload         string     `gorm:"type:text" json:"-"` // JSON: keyboard etc.
+	Workflow        string     `gorm:"size:32;not null;default:''" json:"workflow,omitempty"`
+	TemplateKey     string     `gorm:"size:64;not null;default:''" json:"template_key,omitempty"`
+	TemplateVersion int        `gorm:"not null;default:0" json:"template_version,omitempty"`
+	Attempts        int        `gorm:"not null;default:0" json:"-"`
+	NextAttemptAt   *time.Time `gorm:"index:ix_messages_queue,priority:3" json:"-"`
+	ClaimedBy       string     `gorm:"size:64;not null;default:''" json:"-"`
+	LeaseUntil      *time.Time `json:"-"`
+	Reason          string     `gorm:"size:255;not null;default:''" json:"reason,omitempty"`
+	ProviderMsgID   string     `gorm:"size:64;not null;default:''" json:"-"`
+	SentAt          *time.Time `json:"sent_at,omitempty"`
+
+	CreatedAt time.Time `gorm:"index:ix_messages_customer_time,priority:2" json:"created_at"`
+	UpdatedAt time.Time `json:"-"`
+}
+
+// Inbound is a captured customer message, ready to store.
+type Inbound struct {
+	Channel    string
+	ExternalID string // dedup key; required
+	ChatID     string
+	Kind       string
+	Text       string
+	Raw        []byte
+	At         time.Time // platform time; zero = now
+}
+
+// RecordInbound stores an inbound message from identity once. A repeated
+// delivery (same channel and external id) returns the stored message with
+// duplicate=true and changes nothing.
+func (s *Store) RecordInbound(ctx context.Context, ident *Identity, in Inbound) (msg *Message, duplicate bool, err error) {
+	if in.ExternalID == "" {
+		return nil, false, Errorf(EINVALID, "inbound message without a dedup key")
+	}
+	now := s.Now()
+	raw := in.Raw
+	if len(raw) > MaxRawBytes {
+		raw = raw[:MaxRawBytes]
+	}
+	kind := in.Kind
+	if kind == "" {
+		kind = "text"
+	}
+	ext := in.ExternalID
+	cid, iid := ident.CustomerID, ident.ID
+	m := &Message{
+		CustomerID: &cid, IdentityID: &iid, Direction: DirectionIn, Channel: in.Channel, ChatID: in.ChatID,
+		Kind: kind, Text: in.Text, Raw: string(raw), ExternalID: &ext, Status: StatusReceived, CreatedAt: now,
+	}
+	// No transaction: the row is what must be durable; last_inbound_at is
+	// a denormalised hint (WeChat's 48 h window, win-back) that moves only
+	// when it is more than a minute stale, so a busy chat costs one INSERT.
+	err = s.db.WithContext(ctx).Create(m).Error
+	if isDuplicate(err) {
+		var old Message
+		if err := s.db.WithContext(ctx).Where("channel = ? AND external_id = ?", in.Channel, ext).Take(&old).Error; err != nil {
+			return nil, true, fmt.Errorf("record inbound: %w", err)
+		}
+		return &old, true, nil
+	} else if err != nil {
+		return nil, false, fmt.Errorf("record inbound: %w", err)
+	}
+	if ident.LastInboundAt == nil || now.Sub(*ident.LastInboundAt) > time.Minute {
+		if err := s.touchInbound(ctx, ident, now); err != nil {
+			return nil, false, fmt.Errorf("record inbound: %w", err)
+		}
+	}
+	return m, false, nil
+}
+
+// touchInbound sets last_inbound_at on the identity and its customer: one
+// multi-table UPDATE on MySQL.
+func (s *Store) touchInbound(ctx context.Context, ident *Identity, at time.Time) error {
+	db := s.db.WithContext(ctx)
+	if s.dialect == MySQL {
+		err := db.Exec("UPDATE identities i JOIN customers c ON c.id = i.customer_id SET i.last_inbound_at = ?, c.last_inbound_at = ? WHERE i.id = ?", at, at, ident.ID).Error
+		if err == nil {
+			ident.LastInboundAt = &at
+		}
+		return err
+	}
+	if err := db.Model(&Identity{}).Where("id = ?", ident.ID).Update("last_inbound_at", at).Error; err != nil {
+		return err
+	}
+	ident.LastInboundAt = &at
+	return db.Model(&Customer{}).Where("id = ?", ident.CustomerID).Update("last_inbound_at", at).Error
+}
+
+// ListMessages returns a customer's conversation, oldest first.
+func (s *Store) ListMessages(ctx context.Context, customerID int64, p Page) ([]*Message, string, error) {
+	limit, after, err := p.parse()
+	if err != nil {
+		return nil, "", err
+	}
+	db := s.db.WithContext(ctx)
+	var n int64
+	if err := db.Model(&Customer{}).Where("id = ?", customerID).Count(&n).Error; err != nil {
+		return nil, "", fmt.Errorf("list messages: %w", err)
+	} else if n == 0 {
+		return nil, "", Errorf(ENOTFOUND, "customer %d not found", customerID)
+	}
+	q := db.Where("customer_id = ? AND staff_id IS NULL", customerID)
+	if after > 0 {
+		var last Message
+		if err := db.Select("id", "created_at").Take(&last, after).Error; err != nil {
+			return nil, "", Invalid("cursor", "not a cursor from this API")
+		}
+		q = q.Where("created_at > ? OR (created_at = ? AND id > ?)", last.CreatedAt, last.CreatedAt, last.ID)
+	}
+	var ms []*Message
+	if err := q.Order("created_at, id").Limit(limit + 1).Find(&ms).Error; err != nil {
+		return nil, "", fmt.Errorf("list messages: %w", err)
+	}
+	next := ""
+	if len(ms) > limit {
+		ms = ms[:limit]
+		next = encodeCursor(ms[len(ms)-1].ID)
+	}
+	return ms, next, nil
+}
+
+// RecordStaffInbound stores an inbound message from a staff member's chat
+// account once (dedup as RecordInbound). It belongs to no customer's
+// conversation. staffID is nil for an account that is not bound yet (its
+// /bind command), which is stored without creating a customer.
+func (s *Store) RecordStaffInbound(ctx context.Context, staffID *int64, in Inbound) (msg *Message, duplicate bool, err error) {
+	if in.ExternalID == "" {
+		return nil, false, Errorf(EINVALID, "inbound message without a dedup key")
+	}
+	raw := in.Raw
+	if len(raw) > MaxRawBytes {
+		raw = raw[:MaxRawBytes]
+	}
+	kind := in.Kind
+	if kind == "" {
+		kind = "text"
+	}
+	ext := in.ExternalID
+	m := &Message{
+		StaffID: staffID, Direction: DirectionIn, Channel: in.Channel, ChatID: in.ChatID,
+		Kind: kind, Text: in.Text, Raw: string(raw), ExternalID: &ext, Status: StatusReceived, CreatedAt: s.Now(),
+	}
+	err = s.db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(m).Error
+	if err == nil && m.ID != 0 {
+		return m, false, nil
+	}
+	if err != nil && !isDuplicate(err) {
+		return nil, false, fmt.Errorf("record staff inbound: %w", err)
+	}
+	var old Message
+	if err := s.db.WithContext(ctx).Where("channel = ? AND external_id = ?", in.Channel, ext).Take(&old).Error; err != nil {
+		return nil, true, fmt.Errorf("record staff inbound: %w", err)
+	}
+	return &old, true, nil
+}
+
+// ReachableIdentity returns the customer's identity to answer on: the
+// reachable one that wrote last. A customer with none is EINVALID.
+func (s *Store) ReachableIdentity(ctx context.Context, customerID int64) (*Identity, error) {
+	db := s.db.WithContext(ctx)
+	var n int64
+	if err := db.Model(&Customer{}).Where("id = ?", customerID).Count(&n).Error; err != nil {
+		return nil, fmt.Errorf("reachable identity: %w", err)
+	} else if n == 0 {
+		return nil, Errorf(ENOTFOUND, "customer %d not found", customerID)
+	}
+	var ids []Identity
+	if err := db.Where("customer_id = ? AND unreachable = ?", customerID, false).Find(&ids).Error; err != nil {
+		return nil, fmt.Errorf("reachable identity: %w", err)
+	}
+	if len(ids) == 0 {
+		return nil, Errorf(EINVALID, "customer %d has no reachable chat identity", customerID)
+	}
+	best := &ids[0]
+	for i := range ids[1:] {
+		c := &ids[i+1]
+		if after(c.LastInboundAt, best.LastInboundAt) || (sameTime(c.LastInboundAt, best.LastInboundAt) && c.ID > best.ID) {
+			best = c
+		}
+	}
+	return best, nil
+}
+
+func after(a, b *time.Time) bool {
+	return a != nil && (b == nil || a.After(*b))
+}
+
+func sameTime(a, b *time.Time) bool {
+	return (a == nil && b == nil) || (a != nil && b != nil && a.Equal(*b))
+}
+
+// SendToCustomer writes an agent's reply to the outbox, addressed to the
+// customer's most recent reachable chat identity, and returns the queued row.
+func (s *Store) SendToCustomer(ctx context.Context, customerID int64, text string) (*Message, error) {
+	text = strings.TrimSpace(text)
+	if text == "" {
+		return nil, Invalid("text", "must not be empty")
+	}
+	if utf8.RuneCountInString(text) > 4096 {
+		return nil, Invalid("text", "longer than 4096 characters")
+	}
+	id, err := s.ReachableIdentity(ctx, customerID)
+	if err != nil {
+		return nil, err
+	}
+	now := s.Now().Truncate(time.Millisecond)
+	cid, iid := customerID, id.ID
+	m := &Message{
+		CustomerID: &cid, IdentityID: &iid, Direction: DirectionOut, Channel: id.Channel, ChatID: id.ExternalID,
+		Kind: "text", Text: text, Status: StatusQueued, NextAttemptAt: &now, CreatedAt: now, UpdatedAt: now,
+	}
+	if err := s.db.WithContext(ctx).Create(m).Error; err != nil {
+		return nil, fmt.Errorf("send to customer: %w", err)
+	}
+	return m, nil
+}

@@ -1,0 +1,268 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+)
+
+// Outbound is an outbound message to write to the outbox. Exactly one of
+// CustomerID / StaffID names the recipient.
+type Outbound struct {
+	CustomerID *int64
+	StaffID    *int64
+	IdentityID *int64
+	Channel    string
+	ChatID     string
+	Kind       string // default "text"
+	Text       string
+	Payload    string // JSON: keyboard and channel extras
+	// IdempotencyKey makes the message once-only: a second Enqueue with the
+	// same key writes nothing. Care uses workflow:customer:occurrence.
+	IdempotencyKey  string
+	Workflow        string
+	TemplateKey     string
+	TemplateVersion int
+	// NotBefore defers delivery (quiet hours). Zero = now.
+	NotBefore time.Time
+	// Status is queued unless the caller records a skip (with Reason).
+	Status string
+	Reason string
+}
+
+// enqueueBatch is how many rows go into one multi-row INSERT.
+const enqueueBatch = 500
+
+// Enqueue writes outbound messages to the outbox and returns how many rows
+// were new (the rest were duplicates of an idempotency key).
+func (s *Store) Enqueue(ctx context.Context, items []Outbound) (int, error) {
+	var n int
+	err := s.tx(ctx, func(tx *gorm.DB) error {
+		var err error
+		n, err = s.enqueue(tx, items)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("enqueue: %w", err)
+	}
+	return n, nil
+}
+
+func (s *Store) enqueue(tx *gorm.DB, items []Outbound) (int, error) {
+	now := s.Now().Truncate(time.Millisecond)
+	total := 0
+	for start := 0; start < len(items); start += enqueueBatch {
+		end := min(start+enqueueBatch, len(items))
+		rows := make([]Message, 0, end-start)
+		for _, it := range items[start:end] {
+			if it.Channel == "" || it.ChatID == "" {
+				return total, Errorf(EINVALID, "outbound message without a channel or chat id")
+			}
+			m := Message{
+				CustomerID: it.CustomerID, StaffID: it.StaffID, IdentityID: it.IdentityID,
+				Direction: DirectionOut, Channel: it.Channel, ChatID: it.ChatID, Kind: it.Kind, Text: it.Text,
+				Payload: it.Payload, Workflow: it.Workflow, TemplateKey: it.TemplateKey, TemplateVersion: it.TemplateVersion,
+				Status: it.Status, Reason: truncateRunes(it.Reason, 255), CreatedAt: now, UpdatedAt: now,
+			}
+			if m.Kind == "" {
+				m.Kind = "text"
+			}
+			if m.Status == "" {
+				m.Status = StatusQueued
+			}
+			if it.IdempotencyKey != "" {
+				k := it.IdempotencyKey
+				m.IdempotencyKey = &k
+			}
+			at := now
+			if it.NotBefore.After(now) {
+				at = it.NotBefore.UTC()
+			}
+			if m.Status == StatusQueued {
+				m.NextAttemptAt = &at
+			}
+			rows = append(rows, m)
+		}
+		res := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&rows)
+		if res.Error != nil {
+			return total, res.Error
+		}
+		total += int(res.RowsAffected)
+	}
+	return total, nil
+}
+
+// ClaimOutbox claims up to limit due outbound rows of a channel for one
+// sender until now+lease: queued rows whose next attempt is due, and
+// sending rows whose claim expired (their claimer died between claiming and
+// finishing, so the message is redelivered: at-least-once at the wire).
+// Claiming is a conditional UPDATE whose WHERE repeats the eligibility
+// test, so two claimers never get the same row. Each returned row carries
+// its claim token in ClaimedBy; CompleteOutbox needs it back.
+func (s *Store) ClaimOutbox(ctx context.Context, channel, holder string, limit int, lease time.Duration) ([]*Message, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	now := s.Now().Truncate(time.Millisecond)
+	db := s.db.WithContext(ctx)
+	var ids []int64
+	// Expired claims first: they are the oldest work.
+	if err := db.Model(&Message{}).Where("channel = ? AND status = ? AND lease_until < ?", channel, StatusSending, now).
+		Order("id").Limit(limit).Pluck("id", &ids).Error; err != nil {
+		return nil, fmt.Errorf("claim outbox: %w", err)
+	}
+	if len(ids) < limit {
+		var queued []int64
+		if err := db.Model(&Message{}).Where("channel = ? AND status = ? AND next_attempt_at <= ?", channel, StatusQueued, now).
+			Order("next_attempt_at, id").Limit(limit-len(ids)).Pluck("id", &queued).Error; err != nil {
+			return nil, fmt.Errorf("claim outbox: %w", err)
+		}
+		ids = append(ids, queued...)
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	token := claimToken(holder)
+	var ms []*Message
+	err := s.tx(ctx, func(tx *gorm.DB) error {
+		res := tx.Model(&Message{}).
+			Where("id IN ? AND ((status = ? AND next_attempt_at <= ?) OR (status = ? AND lease_until < ?))",
+				ids, StatusQueued, now, StatusSending, now).
+			Updates(map[string]any{"status": StatusSending, "claimed_by": token, "lease_until": now.Add(lease), "updated_at": now})
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			ms = nil
+			return nil
+		}
+		return tx.Where("id IN ? AND claimed_by = ?", ids, token).Order("id").Find(&ms).Error
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claim outbox: %w", err)
+	}
+	return ms, nil
+}
+
+// claimToken makes a per-claim owner string, so a holder that restarts (or
+// reclaims its own expired rows) never finishes rows it no longer owns.
+func claimToken(holder string) string {
+	var b [5]byte
+	rand.Read(b[:])
+	return truncateRunes(holder, 53) + ":" + hex.EncodeToString(b[:])
+}
+
+// Delivery is the outcome of one claimed row, for CompleteOutbox.
+type Delivery struct {
+	ID        int64
+	ClaimedBy string // the claim token from ClaimOutbox
+	// Status is StatusSent, StatusFailed, StatusSkipped, or StatusQueued to
+	// try again at NextAttemptAt.
+	Status        string
+	ProviderMsgID string
+	Reason        string
+	NextAttemptAt time.Time
+	// Attempted counts this as a delivery attempt (false for a row put back
+	// untouched, e.g. deferred by the per-chat rate or at shutdown).
+	Attempted bool
+}
+
+// CompleteOutbox records the outcomes of claimed rows in one transaction,
+// one UPDATE for all the sent rows of a claim. A row whose claim was taken
+// over meanwhile (lease expired) is left to its new owner.
+func (s *Store) CompleteOutbox(ctx context.Context, ds []Delivery) error {
+	if len(ds) == 0 {
+		return nil
+	}
+	now := s.Now().Truncate(time.Millisecond)
+	sent := map[string][]Delivery{}
+	var rest []Delivery
+	for _, d := range ds {
+		if d.Status == StatusSent {
+			sent[d.ClaimedBy] = append(sent[d.ClaimedBy], d)
+		} else {
+			rest = append(rest, d)
+		}
+	}
+	err := s.tx(ctx, func(tx *gorm.DB) error {
+		for token, group := range sent {
+			for start := 0; start < len(group); start += enqueueBatch {
+				part := group[start:min(start+enqueueBatch, len(group))]
+				ids := make([]int64, len(part))
+				var sb strings.Builder
+				args := make([]any, 0, 2*len(part))
+				sb.WriteString("CASE id")
+				for i, d := range part {
+					ids[i] = d.ID
+					sb.WriteString(" WHEN ? THEN ?")
+					args = append(args, d.ID, truncateRunes(d.ProviderMsgID, 64))
+				}
+				sb.WriteString(" END")
+				err := tx.Model(&Message{}).Where("id IN ? AND claimed_by = ? AND status = ?", ids, token, StatusSending).
+					Updates(map[string]any{
+						"status": StatusSent, "sent_at": now, "attempts": gorm.Expr("attempts + 1"),
+						"provider_msg_id": gorm.Expr(sb.String(), args...), "lease_until": nil, "reason": "", "updated_at": now,
+					}).Error
+				if err != nil {
+					return err
+				}
+			}
+		}
+		for _, d := range rest {
+			up := map[string]any{"status": d.Status, "reason": truncateRunes(d.Reason, 255), "lease_until": nil, "updated_at": now}
+			if d.Attempted {
+				up["attempts"] = gorm.Expr("attempts + 1")
+			}
+			if d.Status == StatusQueued {
+				at := d.NextAttemptAt.UTC().Truncate(time.Millisecond)
+				if at.IsZero() {
+					at = now
+				}
+				up["next_attempt_at"] = at
+			}
+			err := tx.Model(&Message{}).Where("id = ? AND claimed_by = ? AND status = ?", d.ID, d.ClaimedBy, StatusSending).Updates(up).Error
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("complete outbox: %w", err)
+	}
+	return nil
+}
+
+// OutboxCount is the number of outbound rows of a channel in one status.
+type OutboxCount struct {
+	Channel string
+	Status  string
+	N       int64
+}
+
+// OutboxDepth counts the outbox rows still to deliver (queued, sending),
+// by channel and status, for the depth gauge.
+func (s *Store) OutboxDepth(ctx context.Context) ([]OutboxCount, error) {
+	var out []OutboxCount
+	err := s.db.WithContext(ctx).Model(&Message{}).Select("channel, status, COUNT(*) AS n").
+		Where("status IN ?", []string{StatusQueued, StatusSending}).Group("channel, status").Scan(&out).Error
+	if err != nil {
+		return nil, fmt.Errorf("outbox depth: %w", err)
+	}
+	return out, nil
+}
+
+// Message loads one message by id.
+func (s *Store) Message(ctx context.Context, id int64) (*Message, error) {
+	var m Message
+	if err := s.db.WithContext(ctx).Take(&m, id).Error; err != nil {
+		return nil, fmt.Errorf("message: %w", notFound(err, "message %d", id))
+	}
+	return &m, nil
+}

@@ -1,0 +1,46 @@
+package store
+
+import (
+	"encoding/base64"
+	"strconv"
+)
+
+// Page is the contract's cursor pagination: limit (default 50, max 500) and
+// an opaque cursor from the previous page's next_cursor.
+type Page struct {
+	Limit  int
+	Cursor string
+}
+
+func (p Page) parse() (limit int, after int64, err error) {
+	limit = p.Limit
+	switch {
+	case limit == 0:
+		limit = 50
+	case limit < 0 || limit > 500:
+		return 0, 0, Invalid("limit", "must be between 1 and 500")
+	}
+	if p.Cursor != "" {
+		after, err = decodeCursor(p.Cursor)
+		if err != nil {
+			return 0, 0, Invalid("cursor", "not a cursor from this API")
+		}
+	}
+	return limit, after, nil
+}
+
+func encodeCursor(id int64) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(id, 10)))
+}
+
+func decodeCursor(s string) (int64, error) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return 0, err
+	}
+	id, err := strconv.ParseInt(string(b), 10, 64)
+	if err != nil || id < 0 {
+		return 0, strconv.ErrSyntax
+	}
+	return id, nil
+}

@@ -1,0 +1,218 @@
+// Package store is Rapport's domain: customers, identities, messages, tasks,
+// care runs, templates and the outbox, persisted with GORM on MySQL or an
+// embedded pure-Go SQLite. GORM stays inside this package.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/glebarez/sqlite"
+	gomysql "github.com/go-sql-driver/mysql"
+	"gorm.io/driver/mysql"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+)
+
+// Config selects the database. It is the `database:` block of config.yaml.
+type Config struct {
+	Driver string `yaml:"driver"` // sqlite | mysql
+	DSN    string `yaml:"dsn"`
+}
+
+// Dialects.
+const (
+	SQLite = "sqlite"
+	MySQL  = "mysql"
+)
+
+// Validate checks the driver and DSN without connecting.
+func (c Config) Validate() error {
+	switch c.Driver {
+	case SQLite:
+		if strings.TrimSpace(c.DSN) == "" {
+			return fmt.Errorf("database.dsn: empty")
+		}
+	case MySQL:
+		if _, err := mysqlDSN(c.DSN); err != nil {
+			return fmt.Errorf("database.dsn: %w", err)
+		}
+	default:
+		return fmt.Errorf("database.driver: %q is not sqlite or mysql", c.Driver)
+	}
+	return nil
+}
+
+// Store is the handle every other package uses to reach the database.
+type Store struct {
+	db      *gorm.DB
+	dialect string
+	now     func() time.Time
+	// staff caches the few staff chat bindings: every inbound message asks
+	// "is this staff?", and the answer changes only on /bind.
+	staff staffCache
+}
+
+// Option adjusts a Store at Open.
+type Option func(*Store)
+
+// WithClock replaces time.Now; tests use it to move time without waiting.
+func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = now } }
+
+// Open connects to the database. It does not migrate; call Migrate.
+func Open(ctx context.Context, cfg Config, opts ...Option) (*Store, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	s := &Store{dialect: cfg.Driver, now: time.Now}
+	for _, o := range opts {
+		o(s)
+	}
+	gcfg := &gorm.Config{
+		TranslateError:         true,
+		SkipDefaultTransaction: true,
+		NowFunc:                func() time.Time { return s.now().UTC().Truncate(time.Millisecond) },
+		Logger:                 logger.Discard,
+	}
+	var dial gorm.Dialector
+	switch cfg.Driver {
+	case SQLite:
+		dsn, err := sqliteDSN(cfg.DSN)
+		if err != nil {
+			return nil, err
+		}
+		dial = sqlite.Open(dsn)
+	case MySQL:
+		dsn, _ := mysqlDSN(cfg.DSN)
+		// Without RETURNING, MariaDB reports duplicates the way MySQL 8 does
+		// (RowsAffected 0), which the insert-or-ignore paths rely on.
+		dial = mysql.New(mysql.Config{DSN: dsn, DisableWithReturning: true, DefaultStringSize: 191})
+	}
+	db, err := gorm.Open(dial, gcfg)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", cfg.Driver, err)
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", cfg.Driver, err)
+	}
+	if cfg.Driver == MySQL {
+		sqlDB.SetMaxOpenConns(32)
+		sqlDB.SetMaxIdleConns(32)
+		sqlDB.SetConnMaxLifetime(5 * time.Minute)
+	} else {
+		sqlDB.SetMaxOpenConns(8)
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := sqlDB.PingContext(pingCtx); err != nil {
+		sqlDB.Close()
+		return nil, fmt.Errorf("ping %s: %w", cfg.Driver, err)
+	}
+	s.db = db
+	return s, nil
+}
+
+// Close closes the connection pool.
+func (s *Store) Close() error {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.Close()
+}
+
+// Dialect returns SQLite or MySQL.
+func (s *Store) Dialect() string { return s.dialect }
+
+// Now is the store's clock, in UTC.
+func (s *Store) Now() time.Time { return s.now().UTC() }
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.PingContext(ctx)
+}
+
+// sqliteDSN turns a plain path into a DSN with the pragmas Rapport needs:
+// WAL plus BEGIN IMMEDIATE so read-then-write transactions queue on the
+// busy timeout instead of failing with SQLITE_BUSY.
+func sqliteDSN(dsn string) (string, error) {
+	if strings.HasPrefix(dsn, "file:") || strings.Contains(dsn, "?") {
+		return dsn, nil
+	}
+	if dsn != ":memory:" {
+		if dir := filepath.Dir(dsn); dir != "" {
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return "", fmt.Errorf("database.dsn: %w", err)
+			}
+		}
+	}
+	return "file:" + dsn + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate", nil
+}
+
+// mysqlDSN validates a DSN and forces the options Rapport relies on:
+// parseTime, UTC, utf8mb4.
+func mysqlDSN(dsn string) (string, error) {
+	c, err := gomysql.ParseDSN(dsn)
+	if err != nil {
+		return "", err
+	}
+	c.ParseTime = true
+	c.Loc = time.UTC
+	if c.Collation == "" || !strings.HasPrefix(c.Collation, "utf8mb4") {
+		c.Collation = "utf8mb4_unicode_ci"
+	}
+	if c.Params == nil {
+		c.Params = map[string]string{}
+	}
+	delete(c.Params, "charset")
+	c.Params["time_zone"] = "'+00:00'"
+	// Interpolating parameters client-side saves the prepare and close round
+	// trips the driver otherwise makes for every parameterised statement;
+	// safe because the connection charset is utf8mb4.
+	c.InterpolateParams = true
+	if c.Timeout == 0 {
+		c.Timeout = 5 * time.Second
+	}
+	return c.FormatDSN(), nil
+}
+
+// tx runs fn in a transaction, retrying the whole transaction on deadlocks
+// and lock-wait timeouts (MySQL 1213/1205, Galera certification failures)
+// and on SQLite busy errors.
+func (s *Store) tx(ctx context.Context, fn func(tx *gorm.DB) error) error {
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		err = s.db.WithContext(ctx).Transaction(fn)
+		if err == nil || !retryable(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Duration(attempt+1) * 20 * time.Millisecond):
+		}
+	}
+	return err
+}
+
+func retryable(err error) bool {
+	var me *gomysql.MySQLError
+	if errors.As(err, &me) {
+		return me.Number == 1213 || me.Number == 1205
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "database is locked") || strings.Contains(msg, "SQLITE_BUSY")
+}
+
+// isDuplicate reports a unique-key violation (translated by GORM).
+func isDuplicate(err error) bool { return errors.Is(err, gorm.ErrDuplicatedKey) }

@@ -1,0 +1,219 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+)
+
+// Survey is one satisfaction survey sent to a customer, and its answer.
+// Key is the care idempotency key of the survey message, so a re-planned
+// run finds the survey it already created instead of making another.
+type Survey struct {
+	ID         int64  `gorm:"primaryKey" json:"id"`
+	CustomerID int64  `gorm:"not null;index:ix_surveys_customer,priority:1" json:"customer_id"`
+	Key        string `gorm:"column:survey_key;size:191;not null;uniqueIndex" json:"-"`
+	Channel    string `gorm:"size:16;not null" json:"channel"`
+	ChatID     string `gorm:"size:128;not null;default:''" json:"-"`
+	IdentityID *int64 `json:"-"`
+	OrderDate  string `gorm:"size:10;not null;default:''" json:"order_date"`
+	// ExpiresAt ends the answer window (3 days after sending).
+	ExpiresAt  time.Time  `gorm:"not null" json:"expires_at"`
+	Score      *int       `json:"score"`
+	Comment    string     `gorm:"type:text" json:"comment"`
+	AnsweredAt *time.Time `gorm:"index" json:"answered_at,omitempty"`
+	CreatedAt  time.Time  `gorm:"index:ix_surveys_customer,priority:2" json:"created_at"`
+}
+
+// CreateSurveys inserts surveys whose Key is new and returns the id of
+// every given key (new or existing).
+func (s *Store) CreateSurveys(ctx context.Context, ss []Survey) (map[string]int64, error) {
+	out := map[string]int64{}
+	if len(ss) == 0 {
+		return out, nil
+	}
+	now := s.Now().Truncate(time.Millisecond)
+	keys := make([]string, len(ss))
+	for i := range ss {
+		ss[i].ID = 0
+		ss[i].CreatedAt = now
+		keys[i] = ss[i].Key
+	}
+	err := s.tx(ctx, func(tx *gorm.DB) error {
+		if err := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&ss).Error; err != nil {
+			return err
+		}
+		// Batch-insert ids are unreliable with ignored duplicates: re-read.
+		var rows []Survey
+		if err := tx.Select("id", "survey_key").Where("survey_key IN ?", keys).Find(&rows).Error; err != nil {
+			return err
+		}
+		for _, r := range rows {
+			out[r.Key] = r.ID
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create surveys: %w", err)
+	}
+	return out, nil
+}
+
+// SurveyByID loads one survey.
+func (s *Store) SurveyByID(ctx context.Context, id int64) (*Survey, error) {
+	var sv Survey
+	if err := s.db.WithContext(ctx).Take(&sv, id).Error; err != nil {
+		return nil, fmt.Errorf("survey: %w", notFound(err, "survey %d", id))
+	}
+	return &sv, nil
+}
+
+// OpenSurvey is the customer's newest survey that is unanswered and still
+// in its answer window, or nil.
+func (s *Store) OpenSurvey(ctx context.Context, customerID int64) (*Survey, error) {
+	return s.latestSurvey(ctx, "customer_id = ? AND score IS NULL AND expires_at > ?", customerID, s.Now())
+}
+
+// CommentableSurvey is the customer's newest answered survey without a
+// comment, still in its window, or nil: the next text is its comment.
+func (s *Store) CommentableSurvey(ctx context.Context, customerID int64) (*Survey, error) {
+	return s.latestSurvey(ctx, "customer_id = ? AND score IS NOT NULL AND (comment = '' OR comment IS NULL) AND expires_at > ?", customerID, s.Now())
+}
+
+func (s *Store) latestSurvey(ctx context.Context, where string, args ...any) (*Survey, error) {
+	var sv Survey
+	err := s.db.WithContext(ctx).Where(where, args...).Order("created_at DESC, id DESC").Take(&sv).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, nil
+	} else if err != nil {
+		return nil, fmt.Errorf("survey: %w", err)
+	}
+	return &sv, nil
+}
+
+// AnswerSurvey records a score (1-5) and optional comment on an open
+// survey. It reports false when the survey was already answered or its
+// window has closed; the first answer wins.
+func (s *Store) AnswerSurvey(ctx context.Context, id int64, score int, comment string) (bool, error) {
+	if score < 1 || score > 5 {
+		return false, Invalid("score", "must be 1-5")
+	}
+	now := s.Now().Truncate(time.Millisecond)
+	res := s.db.WithContext(ctx).Model(&Survey{}).Where("id = ? AND score IS NULL AND expires_at > ?", id, now).
+		Updates(map[string]any{"score": score, "comment": truncateRunes(strings.TrimSpace(comment), 2000), "answered_at": now})
+	if res.Error != nil {
+		return false, fmt.Errorf("answer survey: %w", res.Error)
+	}
+	return res.RowsAffected == 1, nil
+}
+
+// CommentSurvey keeps a comment sent after the score, once, within the
+// window.
+func (s *Store) CommentSurvey(ctx context.Context, id int64, comment string) (bool, error) {
+	comment = truncateRunes(strings.TrimSpace(comment), 2000)
+	if comment == "" {
+		return false, nil
+	}
+	res := s.db.WithContext(ctx).Model(&Survey{}).
+		Where("id = ? AND score IS NOT NULL AND (comment = '' OR comment IS NULL) AND expires_at > ?", id, s.Now()).
+		Update("comment", comment)
+	if res.Error != nil {
+		return false, fmt.Errorf("comment survey: %w", res.Error)
+	}
+	return res.RowsAffected == 1, nil
+}
+
+// SurveyFilter narrows survey responses: answered in [From, To), on a
+// channel, of a customer.
+type SurveyFilter struct {
+	From, To   time.Time
+	Channel    string
+	CustomerID int64
+	Page
+}
+
+// SurveyResponse is one answer, as GET /surveys/responses lists it.
+type SurveyResponse struct {
+	ID         int64     `json:"id"`
+	CustomerID int64     `json:"customer_id"`
+	Channel    string    `json:"channel"`
+	Score      int       `json:"score"`
+	Comment    string    `json:"comment"`
+	CreatedAt  time.Time `json:"created_at"` // when answered
+}
+
+func (f SurveyFilter) query(db *gorm.DB) *gorm.DB {
+	q := db.Model(&Survey{}).Where("score IS NOT NULL")
+	if !f.From.IsZero() {
+		q = q.Where("answered_at >= ?", f.From.UTC())
+	}
+	if !f.To.IsZero() {
+		q = q.Where("answered_at < ?", f.To.UTC())
+	}
+	if f.Channel != "" {
+		q = q.Where("channel = ?", f.Channel)
+	}
+	if f.CustomerID != 0 {
+		q = q.Where("customer_id = ?", f.CustomerID)
+	}
+	return q
+}
+
+// ListSurveyResponses returns answered surveys, newest id first.
+func (s *Store) ListSurveyResponses(ctx context.Context, f SurveyFilter) ([]SurveyResponse, string, error) {
+	limit, before, err := f.Page.parse()
+	if err != nil {
+		return nil, "", err
+	}
+	q := f.query(s.db.WithContext(ctx))
+	if before > 0 {
+		q = q.Where("id < ?", before)
+	}
+	var rows []Survey
+	if err := q.Order("id DESC").Limit(limit + 1).Find(&rows).Error; err != nil {
+		return nil, "", fmt.Errorf("survey responses: %w", err)
+	}
+	next := ""
+	if len(rows) > limit {
+		rows = rows[:limit]
+		next = encodeCursor(rows[len(rows)-1].ID)
+	}
+	out := make([]SurveyResponse, len(rows))
+	for i, r := range rows {
+		out[i] = SurveyResponse{ID: r.ID, CustomerID: r.CustomerID, Channel: r.Channel, Score: deref(r.Score), Comment: r.Comment, CreatedAt: deref(r.AnsweredAt)}
+	}
+	return out, next, nil
+}
+
+// SurveyAnswer is the part of an answer the summary aggregates.
+type SurveyAnswer struct {
+	Channel    string
+	Score      int
+	AnsweredAt time.Time
+}
+
+// EachSurveyAnswer streams the answers matching f (paging ignored) to fn in
+// batches, so a summary over a long period stays small in memory.
+func (s *Store) EachSurveyAnswer(ctx context.Context, f SurveyFilter, fn func(SurveyAnswer)) error {
+	var after int64
+	for {
+		var rows []Survey
+		err := f.query(s.db.WithContext(ctx)).Select("id", "channel", "score", "answered_at").
+			Where("id > ?", after).Order("id").Limit(1000).Find(&rows).Error
+		if err != nil {
+			return fmt.Errorf("survey answers: %w", err)
+		}
+		for _, r := range rows {
+			fn(SurveyAnswer{Channel: r.Channel, Score: deref(r.Score), AnsweredAt: deref(r.AnsweredAt)})
+		}
+		if len(rows) < 1000 {
+			return nil
+		}
+		after = rows[len(rows)-1].ID
+	}
+}

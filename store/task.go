@@ -1,0 +1,973 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+)
+
+// Task kinds.
+const (
+	TaskRevisit        = "revisit"
+	TaskSurveyRecovery = "survey_recovery"
+	TaskComplaint      = "complaint"
+	TaskWinback        = "winback"
+	TaskManual         = "manual"
+	TaskReachOut       = "reach_out"
+)
+
+// Task priorities.
+const (
+	PriorityLow    = "low"
+	PriorityNormal = "normal"
+	PriorityHigh   = "high"
+	PriorityUrgent = "urgent"
+)
+
+// Task statuses.
+const (
+	TaskOpen      = "open"
+	TaskDone      = "done"
+	TaskCancelled = "cancelled"
+)
+
+// Interfaces a task change can come from (task_events.via).
+const (
+	ViaSystem = "system"
+	ViaAPI    = "api"
+)
+
+// ValidTaskKind reports whether k is a task kind.
+func ValidTaskKind(k string) bool {
+	return slices.Contains([]string{TaskRevisit, TaskSurveyRecovery, TaskComplaint, TaskWinback, TaskManual, TaskReachOut}, k)
+}
+
+// ValidPriority reports whether p is a task priority.
+func ValidPriority(p string) bool {
+	return slices.Contains([]string{PriorityLow, PriorityNormal, PriorityHigh, PriorityUrgent}, p)
+}
+
+// ValidTaskStatus reports whether st is a task status.
+func ValidTaskStatus(st string) bool {
+	return slices.Contains([]string{TaskOpen, TaskDone, TaskCancelled}, st)
+}
+
+// IsComplaintKind reports whether tasks of kind k take part in complaint
+// handling: one open per customer, relays between customer and assignee.
+func IsComplaintKind(k string) bool { return k == TaskComplaint || k == TaskSurveyRecovery }
+
+// Task is a follow-up for a staff member about one customer.
+type Task struct {
+	ID         int64      `gorm:"primaryKey" json:"id"`
+	CustomerID int64      `gorm:"not null;index" json:"customer_id"`
+	Kind       string     `gorm:"size:24;not null" json:"kind"`
+	Priority   string     `gorm:"size:8;not null" json:"priority"`
+	Title      string     `gorm:"size:200;not null" json:"title"`
+	Detail     string     `gorm:"type:text" json:"detail"`
+	AssigneeID *int64     `gorm:"index:ix_tasks_assignee_status,priority:1" json:"assignee_id"`
+	Status     string     `gorm:"size:16;not null;index:ix_tasks_assignee_status,priority:2;index:ix_tasks_status_due,priority:1" json:"status"`
+	DueAt      *time.Time `gorm:"index:ix_tasks_status_due,priority:2" json:"due_at"`
+	Outcome    string     `gorm:"type:text" json:"outcome"`
+	// Source is the rule ("care:survey", "complaint") or person
+	// ("staff:7", "api") that opened the task.
+	Source string `gorm:"size:64;not null;default:''" json:"source"`
+	// DedupKey makes rule-made tasks once-only.
+	DedupKey *string `gorm:"size:191;uniqueIndex" json:"dedup_key,omitempty"`
+	// OpenSlot is "complaint:CUSTOMER" while a complaint-kind task is open
+	// and NULL otherwise: the unique key allows one open complaint per
+	// customer, whichever replica races to open it.
+	OpenSlot *string `gorm:"size:64;uniqueIndex" json:"-"`
+	// NotifiedAssignee is the assignee the new-task notice went to; a task
+	// whose assignee differs still needs its notice.
+	NotifiedAssignee *int64 `json:"-"`
+	// OverdueAt / EscalatedAt record the reminders for the current due
+	// time; moving the due time clears them.
+	OverdueAt   *time.Time `json:"overdue_at,omitempty"`
+	EscalatedAt *time.Time `json:"escalated_at,omitempty"`
+	ClosedAt    *time.Time `gorm:"index" json:"closed_at,omitempty"`
+	ClosedBy    *int64     `json:"closed_by,omitempty"`
+	CreatedAt   time.Time  `json:"created_at"`
+	UpdatedAt   time.Time  `json:"updated_at"`
+
+	Events []TaskEvent `gorm:"-" json:"events,omitempty"`
+}
+
+// TaskEvent is one change in a task's history.
+type TaskEvent struct {
+	ID      int64  `gorm:"primaryKey" json:"id"`
+	TaskID  int64  `gorm:"not null;index" json:"task_id"`
+	StaffID *int64 `json:"staff_id"` // nil: the system
+	Via     string `gorm:"size:16;not null" json:"via"`
+	// Action: created, assigned, status, due, note, notified, overdue,
+	// escalated, relayed_in, relayed_out.
+	Action    string    `gorm:"size:24;not null" json:"action"`
+	From      string    `gorm:"column:from_value;size:64;not null;default:''" json:"from,omitempty"`
+	To        string    `gorm:"column:to_value;size:64;not null;default:''" json:"to,omitempty"`
+	Note      string    `gorm:"type:text" json:"note,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Actor is who changes a task and through which interface. A nil StaffID
+// is the system (a rule, or an API token not tied to a staff member).
+type Actor struct {
+	StaffID *int64
+	Role    Role   // empty for the system
+	Via     string // api, telegram, wechat, webchat, system
+}
+
+// SystemActor is the rules engine.
+func SystemActor() Actor { return Actor{Via: ViaSystem} }
+
+// ActorOf is the actor for an API caller.
+func ActorOf(p *Principal) Actor {
+	return Actor{StaffID: p.StaffID, Role: p.Role, Via: ViaAPI}
+}
+
+// ActorStaff is a staff member acting in chat (via = channel).
+func ActorStaff(st *Staff, via string) Actor {
+	id := st.ID
+	return Actor{StaffID: &id, Role: st.Role, Via: via}
+}
+
+// agent reports whether the actor is limited to their own tasks.
+func (a Actor) agent() bool { return a.Role == RoleAgent }
+
+func (a Actor) via() string {
+	if a.Via == "" {
+		return ViaSystem
+	}
+	return a.Via
+}
+
+// TaskInput opens a task.
+type TaskInput struct {
+	CustomerID int64
+	Kind       string
+	Priority   string // default normal (high for complaint kinds)
+	Title      string
+	Detail     string
+	DueAt      *time.Time
+	Source     string
+	// DedupKey, when set, makes the call once-only: the same key again
+	// returns the existing task with created=false.
+	DedupKey string
+	// AssigneeID picks the assignee. A rule's choice that is no longer an
+	// active staff member falls back to automatic assignment; a person's
+	// choice (By set) must be an active staff member.
+	AssigneeID *int64
+	// By is the person opening the task; nil for a rule.
+	By *Actor
+}
+
+func (in *TaskInput) normalize() error {
+	in.Title = strings.TrimSpace(in.Title)
+	in.Detail = strings.TrimSpace(in.Detail)
+	in.Source = truncateRunes(strings.TrimSpace(in.Source), 64)
+	in.DedupKey = strings.TrimSpace(in.DedupKey)
+	if in.CustomerID <= 0 {
+		return Invalid("customer_id", "required")
+	}
+	if !ValidTaskKind(in.Kind) {
+		return Invalid("kind", "%q is not revisit, survey_recovery, complaint, winback, manual or reach_out", in.Kind)
+	}
+	if in.Priority == "" {
+		in.Priority = PriorityNormal
+		if IsComplaintKind(in.Kind) {
+			in.Priority = PriorityHigh
+		}
+	}
+	if !ValidPriority(in.Priority) {
+		return Invalid("priority", "%q is not low, normal, high or urgent", in.Priority)
+	}
+	if in.Title == "" {
+		return Invalid("title", "required")
+	}
+	if utf8.RuneCountInString(in.Title) > 200 {
+		in.Title = truncateRunes(in.Title, 200)
+	}
+	if len(in.Detail) > 16<<10 {
+		return Invalid("detail", "longer than 16 KiB")
+	}
+	if len(in.DedupKey) > 191 {
+		return Invalid("dedup_key", "longer than 191 bytes")
+	}
+	if in.AssigneeID != nil && *in.AssigneeID <= 0 {
+		return Invalid("assignee_id", "must be a staff id")
+	}
+	if in.DueAt != nil {
+		d := in.DueAt.UTC().Truncate(time.Millisecond)
+		in.DueAt = &d
+	}
+	if in.By != nil && in.By.agent() {
+		// Agents open tasks for themselves only.
+		if in.By.StaffID == nil {
+			return Errorf(EFORBIDDEN, "this agent token is not tied to a staff member")
+		}
+		if in.AssigneeID == nil {
+			id := *in.By.StaffID
+			in.AssigneeID = &id
+		} else if *in.AssigneeID != *in.By.StaffID {
+			return Errorf(EFORBIDDEN, "agents may only assign tasks to themselves")
+		}
+	}
+	return nil
+}
+
+func complaintSlot(customerID int64) string { return "complaint:" + strconv.FormatInt(customerID, 10) }
+
+// errTaskRace ends a CreateTask attempt that lost a unique-key race; the
+// next attempt finds the winner's row.
+var errTaskRace = errors.New("task: lost a race")
+
+// CreateTask opens a task and assigns it in the same transaction: the given
+// assignee, else the customer's owner if active, else the active agent with
+// the fewest open tasks (ties: lowest id); with no active agent, any active
+// staff member the same way; with no active staff at all, nobody (managers
+// see unassigned tasks). A repeated DedupKey, or a complaint-kind task
+// while the customer already has an open one, returns the existing task
+// with created=false.
+func (s *Store) CreateTask(ctx context.Context, in TaskInput) (*Task, bool, error) {
+	if err := in.normalize(); err != nil {
+		return nil, false, err
+	}
+	var t *Task
+	var created bool
+	var err error
+	for attempt := 0; attempt < 3; attempt++ {
+		err = s.tx(ctx, func(tx *gorm.DB) error {
+			var err error
+			t, created, err = s.createTask(tx, in)
+			return err
+		})
+		if !errors.Is(err, errTaskRace) {
+			break
+		}
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("create task: %w", err)
+	}
+	return t, created, nil
+}
+
+func (s *Store) createTask(tx *gorm.DB, in TaskInput) (*Task, bool, error) {
+	// Lock the active staff rows first, before any other read: concurrent
+	// creates then assign one after another, and each one's counts (read
+	// after the lock) include the tasks the previous one assigned.
+	staff, err := lockActiveStaff(s.forUpdate(tx))
+	if err != nil {
+		return nil, false, err
+	}
+	if in.DedupKey != "" {
+		var old Task
+		err := tx.Where("dedup_key = ?", in.DedupKey).Take(&old).Error
+		if err == nil {
+			return &old, false, nil
+		} else if !errors.Is(err, gorm.ErrRecordNotFound) {
+			return nil, false, err
+		}
+	}
+	var cust Customer
+	if err := tx.Select("id", "owner_staff_id").Take(&cust, in.CustomerID).Error; err != nil {
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			return nil, false, Invalid("customer_id", "customer %d does not exist", in.CustomerID)
+		}
+		return nil, false, err
+	}
+	var slot *string
+	if IsComplaintKind(in.Kind) {
+		var old Task
+		err := tx.Where("customer_id = ? AND status = ? AND kind IN ?", in.CustomerID, TaskOpen, []string{TaskComplaint, TaskSurveyRecovery}).
+			Order("id").Take(&old).Error
+		if err == nil {
+			return &old, false, nil
+		} else if !errors.Is(err, gorm.ErrRecordNotFound) {
+			return nil, false, err
+		}
+		k := complaintSlot(in.CustomerID)
+		slot = &k
+	}
+	assignee, err := s.pickAssignee(tx, in, cust.OwnerStaffID, staff)
+	if err != nil {
+		return nil, false, err
+	}
+	now := s.Now().Truncate(time.Millisecond)
+	t := &Task{
+		CustomerID: in.CustomerID, Kind: in.Kind, Priority: in.Priority, Title: in.Title, Detail: in.Detail,
+		AssigneeID: assignee, Status: TaskOpen, DueAt: in.DueAt, Source: in.Source, OpenSlot: slot,
+		CreatedAt: now, UpdatedAt: now,
+	}
+	if in.DedupKey != "" {
+		k := in.DedupKey
+		t.DedupKey = &k
+	}
+	if err := tx.Create(t).Error; err != nil {
+		if isDuplicate(err) {
+			return nil, false, errTaskRace
+		}
+		return nil, false, err
+	}
+	by := SystemActor()
+	if in.By != nil {
+		by = *in.By
+	}
+	evs := []TaskEvent{{TaskID: t.ID, StaffID: by.StaffID, Via: by.via(), Action: "created", To: t.Kind, Note: t.Source, CreatedAt: now}}
+	if assignee != nil {
+		evs = append(evs, TaskEvent{TaskID: t.ID, StaffID: by.StaffID, Via: by.via(), Action: "assigned", To: strconv.FormatInt(*assignee, 10), CreatedAt: now})
+	}
+	if err := tx.Create(&evs).Error; err != nil {
+		return nil, false, err
+	}
+	return t, true, nil
+}
+
+// forUpdate locks the rows a read returns until the transaction ends, on
+// MySQL; SQLite's BEGIN IMMEDIATE already serialises writers.
+func (s *Store) forUpdate(tx *gorm.DB) *gorm.DB {
+	if s.dialect == MySQL {
+		return tx.Clauses(clause.Locking{Strength: "UPDATE"})
+	}
+	return tx
+}
+
+// activeStaff is a staff row as assignment sees it.
+type activeStaff struct {
+	ID   int64
+	Role Role
+}
+
+// lockActiveStaff reads the active staff and, on MySQL, locks their rows
+// for the rest of the transaction (SQLite's BEGIN IMMEDIATE already
+// serialises writers).
+func lockActiveStaff(tx *gorm.DB) ([]activeStaff, error) {
+	var out []activeStaff
+	return out, tx.Model(&Staff{}).Select("id", "role").Where("active = ?", true).Order("id").Find(&out).Error
+}
+
+func (s *Store) pickAssignee(tx *gorm.DB, in TaskInput, owner *int64, staff []activeStaff) (*int64, error) {
+	isActive := func(id int64) bool {
+		return slices.ContainsFunc(staff, func(a activeStaff) bool { return a.ID == id })
+	}
+	if in.AssigneeID != nil {
+		if isActive(*in.AssigneeID) {
+			id := *in.AssigneeID
+			return &id, nil
+		}
+		if in.By != nil {
+			return nil, Invalid("assignee_id", "staff %d is not an active staff member", *in.AssigneeID)
+		}
+	}
+	if owner != nil && isActive(*owner) {
+		id := *owner
+		return &id, nil
+	}
+	var pool []int64
+	for _, a := range staff {
+		if a.Role == RoleAgent {
+			pool = append(pool, a.ID)
+		}
+	}
+	if len(pool) == 0 {
+		for _, a := range staff {
+			pool = append(pool, a.ID)
+		}
+	}
+	if len(pool) == 0 {
+		return nil, nil
+	}
+	var counts []struct {
+		AssigneeID int64
+		N          int64
+	}
+	if err := tx.Model(&Task{}).Select("assignee_id, COUNT(*) AS n").
+		Where("status = ? AND assignee_id IN ?", TaskOpen, pool).Group("assignee_id").Scan(&counts).Error; err != nil {
+		return nil, err
+	}
+	load := make(map[int64]int64, len(counts))
+	for _, c := range counts {
+		load[c.AssigneeID] = c.N
+	}
+	best := pool[0] // pool is in id order: ties go to the lowest id
+	for _, id := range pool[1:] {
+		if load[id] < load[best] {
+			best = id
+		}
+	}
+	return &best, nil
+}
+
+// TaskByID loads a task with its history, oldest change first.
+func (s *Store) TaskByID(ctx context.Context, id int64) (*Task, error) {
+	db := s.db.WithContext(ctx)
+	var t Task
+	if err := db.Take(&t, id).Error; err != nil {
+		return nil, fmt.Errorf("task: %w", notFound(err, "task %d", id))
+	}
+	if err := db.Where("task_id = ?", id).Order("id").Find(&t.Events).Error; err != nil {
+		return nil, fmt.Errorf("task: %w", err)
+	}
+	return &t, nil
+}
+
+// TaskFor loads a task with its history for an actor: agents see only
+// their own tasks.
+func (s *Store) TaskFor(ctx context.Context, by Actor, id int64) (*Task, error) {
+	t, err := s.TaskByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !CanActOnTask(by, t) {
+		return nil, Errorf(EFORBIDDEN, "task %d is not assigned to you", id)
+	}
+	return t, nil
+}
+
+// ListTasksFor lists tasks for an actor: an agent's list is limited to
+// their own tasks, and asking for someone else's is forbidden.
+func (s *Store) ListTasksFor(ctx context.Context, by Actor, f TaskFilter, p Page) ([]*Task, string, error) {
+	if by.agent() {
+		if by.StaffID == nil {
+			return nil, "", Errorf(EFORBIDDEN, "this agent token is not tied to a staff member")
+		}
+		if f.AssigneeID != nil && *f.AssigneeID != *by.StaffID {
+			return nil, "", Errorf(EFORBIDDEN, "agents may only list their own tasks")
+		}
+		id := *by.StaffID
+		f.AssigneeID = &id
+	}
+	return s.ListTasks(ctx, f, p)
+}
+
+// TaskFilter selects tasks. Zero fields match everything.
+type TaskFilter struct {
+	Status     string
+	AssigneeID *int64 // 0 = unassigned
+	CustomerID *int64
+}
+
+// ListTasks returns tasks, newest first, a page at a time.
+func (s *Store) ListTasks(ctx context.Context, f TaskFilter, p Page) ([]*Task, string, error) {
+	limit, after, err := p.parse()
+	if err != nil {
+		return nil, "", err
+	}
+	if f.Status != "" && !ValidTaskStatus(f.Status) {
+		return nil, "", Invalid("status", "%q is not open, done or cancelled", f.Status)
+	}
+	q := s.db.WithContext(ctx).Model(&Task{})
+	if f.Status != "" {
+		q = q.Where("status = ?", f.Status)
+	}
+	if f.AssigneeID != nil {
+		if *f.AssigneeID == 0 {
+			q = q.Where("assignee_id IS NULL")
+		} else {
+			q = q.Where("assignee_id = ?", *f.AssigneeID)
+		}
+	}
+	if f.CustomerID != nil {
+		q = q.Where("customer_id = ?", *f.CustomerID)
+	}
+	if after > 0 {
+		q = q.Where("id < ?", after)
+	}
+	var ts []*Task
+	if err := q.Order("id DESC").Limit(limit + 1).Find(&ts).Error; err != nil {
+		return nil, "", fmt.Errorf("list tasks: %w", err)
+	}
+	next := ""
+	if len(ts) > limit {
+		ts = ts[:limit]
+		next = encodeCursor(ts[len(ts)-1].ID)
+	}
+	if ts == nil {
+		ts = []*Task{}
+	}
+	return ts, next, nil
+}
+
+// TaskUpdate changes a task; nil fields stay. Note is the outcome note when
+// the task is closed, and a history note otherwise.
+type TaskUpdate struct {
+	Status     *string    `json:"status"`
+	AssigneeID *int64     `json:"assignee_id"` // 0 unassigns
+	DueAt      *time.Time `json:"due_at"`
+	Note       *string    `json:"note"`
+}
+
+// UpdateTask applies a change for an actor. Agents may change only their
+// own tasks and may not hand them to someone else.
+func (s *Store) UpdateTask(ctx context.Context, id int64, up TaskUpdate, by Actor) (*Task, error) {
+	if up.Status != nil && !ValidTaskStatus(*up.Status) {
+		return nil, Invalid("status", "%q is not open, done or cancelled", *up.Status)
+	}
+	if up.AssigneeID != nil && *up.AssigneeID < 0 {
+		return nil, Invalid("assignee_id", "must be a staff id, or 0 to unassign")
+	}
+	if up.Note != nil {
+		n := strings.TrimSpace(*up.Note)
+		if len(n) > 16<<10 {
+			return nil, Invalid("note", "longer than 16 KiB")
+		}
+		up.Note = &n
+	}
+	if up.Status == nil && up.AssigneeID == nil && up.DueAt == nil && up.Note == nil {
+		return nil, Invalid("status", "nothing to change: give status, assignee_id, due_at or note")
+	}
+	var t Task
+	err := s.tx(ctx, func(tx *gorm.DB) error {
+		t = Task{}
+		if err := s.forUpdate(tx).Take(&t, id).Error; err != nil {
+			return notFound(err, "task %d", id)
+		}
+		return s.applyTaskUpdate(tx, &t, up, by)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("update task: %w", err)
+	}
+	return &t, nil
+}
+
+// CanActOnTask reports whether the actor may see and change the task.
+func CanActOnTask(by Actor, t *Task) bool {
+	if !by.agent() {
+		return true
+	}
+	return by.StaffID != nil && t.AssigneeID != nil && *t.AssigneeID == *by.StaffID
+}
+
+func (s *Store) applyTaskUpdate(tx *gorm.DB, t *Task, up TaskUpdate, by Actor) error {
+	if !CanActOnTask(by, t) {
+		return Errorf(EFORBIDDEN, "task %d is not assigned to you", t.ID)
+	}
+	now := s.Now().Truncate(time.Millisecond)
+	ev := func(action, from, to, note string) TaskEvent {
+		return TaskEvent{TaskID: t.ID, StaffID: by.StaffID, Via: by.via(), Action: action, From: from, To: to, Note: note, CreatedAt: now}
+	}
+	var evs []TaskEvent
+	set := map[string]any{}
+	if up.AssigneeID != nil {
+		var next *int64
+		if *up.AssigneeID != 0 {
+			a := *up.AssigneeID
+			next = &a
+		}
+		if !sameID(next, t.AssigneeID) {
+			if by.agent() {
+				return Errorf(EFORBIDDEN, "agents may not reassign tasks")
+			}
+			if next != nil {
+				var n int64
+				if err := tx.Model(&Staff{}).Where("id = ? AND active = ?", *next, true).Count(&n).Error; err != nil {
+					return err
+				} else if n == 0 {
+					return Invalid("assignee_id", "staff %d is not an active staff member", *next)
+				}
+			}
+			evs = append(evs, ev("assigned", idString(t.AssigneeID), idString(next), ""))
+			set["assignee_id"] = next
+			t.AssigneeID = next
+		}
+	}
+	if up.DueAt != nil {
+		d := up.DueAt.UTC().Truncate(time.Millisecond)
+		if t.DueAt == nil || !t.DueAt.Equal(d) {
+			evs = append(evs, ev("due", timeString(t.DueAt), timeString(&d), ""))
+			set["due_at"], set["overdue_at"], set["escalated_at"] = d, nil, nil
+			t.DueAt, t.OverdueAt, t.EscalatedAt = &d, nil, nil
+		}
+	}
+	note := ""
+	if up.Note != nil {
+		note = *up.Note
+	}
+	if up.Status != nil && *up.Status != t.Status {
+		from := t.Status
+		t.Status = *up.Status
+		set["status"] = t.Status
+		if t.Status == TaskOpen {
+			set["closed_at"], set["closed_by"] = nil, nil
+			t.ClosedAt, t.ClosedBy = nil, nil
+			if IsComplaintKind(t.Kind) {
+				k := complaintSlot(t.CustomerID)
+				set["open_slot"] = k
+				t.OpenSlot = &k
+			}
+		} else {
+			set["closed_at"], set["closed_by"], set["open_slot"] = now, by.StaffID, nil
+			t.ClosedAt, t.ClosedBy, t.OpenSlot = &now, by.StaffID, nil
+			if up.Note != nil {
+				set["outcome"] = note
+				t.Outcome = note
+			}
+		}
+		evs = append(evs, ev("status", from, t.Status, note))
+	} else if up.Note != nil && note != "" {
+		if t.Status != TaskOpen {
+			set["outcome"] = note
+			t.Outcome = note
+		}
+		evs = append(evs, ev("note", "", "", note))
+	}
+	if len(set) == 0 && len(evs) == 0 {
+		return nil
+	}
+	if len(set) > 0 {
+		set["updated_at"] = now
+		t.UpdatedAt = now
+		err := tx.Model(&Task{}).Where("id = ?", t.ID).Updates(set).Error
+		if isDuplicate(err) {
+			return Errorf(ECONFLICT, "customer %d already has an open complaint task", t.CustomerID)
+		} else if err != nil {
+			return err
+		}
+	}
+	if len(evs) > 0 {
+		return tx.Create(&evs).Error
+	}
+	return nil
+}
+
+func sameID(a, b *int64) bool { return (a == nil && b == nil) || (a != nil && b != nil && *a == *b) }
+
+func idString(p *int64) string {
+	if p == nil {
+		return ""
+	}
+	return strconv.FormatInt(*p, 10)
+}
+
+func timeString(p *time.Time) string {
+	if p == nil {
+		return ""
+	}
+	return p.UTC().Format(time.RFC3339)
+}
+
+// TasksNeedingNotice returns open tasks whose assignee has a chat binding
+// but has not been sent the new-task notice yet, oldest first.
+func (s *Store) TasksNeedingNotice(ctx context.Context, limit int) ([]*Task, error) {
+	var ts []*Task
+	err := s.db.WithContext(ctx).Where("status = ? AND assignee_id IS NOT NULL AND (notified_assignee IS NULL OR notified_assignee <> assignee_id)", TaskOpen).
+		Where("EXISTS (SELECT 1 FROM staff_identities si JOIN staff st ON st.id = si.staff_id WHERE si.staff_id = tasks.assignee_id AND st.active = ?)", true).
+		Order("id").Limit(limit).Find(&ts).Error
+	if err != nil {
+		return nil, fmt.Errorf("tasks needing notice: %w", err)
+	}
+	return ts, nil
+}
+
+// TasksOverdue returns open tasks due before now that have had no overdue
+// reminder for their current due time.
+func (s *Store) TasksOverdue(ctx context.Context, now time.Time, limit int) ([]*Task, error) {
+	var ts []*Task
+	err := s.db.WithContext(ctx).Where("status = ? AND due_at < ? AND overdue_at IS NULL", TaskOpen, now.UTC()).
+		Order("due_at, id").Limit(limit).Find(&ts).Error
+	if err != nil {
+		return nil, fmt.Errorf("overdue tasks: %w", err)
+	}
+	return ts, nil
+}
+
+// TasksToEscalate returns open tasks due before `before` (now minus the
+// grace period) not yet escalated for their current due time.
+func (s *Store) TasksToEscalate(ctx context.Context, before time.Time, limit int) ([]*Task, error) {
+	var ts []*Task
+	err := s.db.WithContext(ctx).Where("status = ? AND due_at < ? AND escalated_at IS NULL", TaskOpen, before.UTC()).
+		Order("due_at, id").Limit(limit).Find(&ts).Error
+	if err != nil {
+		return nil, fmt.Errorf("tasks to escalate: %w", err)
+	}
+	return ts, nil
+}
+
+// MarkTaskNotified claims the new-task notice of t for its current
+// assignee and enqueues out in the same transaction. It returns false when
+// another process claimed it first or the task changed meanwhile.
+func (s *Store) MarkTaskNotified(ctx context.Context, t *Task, out []Outbound) (bool, error) {
+	if t.AssigneeID == nil {
+		return false, nil
+	}
+	a := *t.AssigneeID
+	return s.claimTask(ctx, t.ID, "notified", idString(t.AssigneeID), out,
+		map[string]any{"notified_assignee": a},
+		"status = ? AND assignee_id = ? AND (notified_assignee IS NULL OR notified_assignee <> ?)", TaskOpen, a, a)
+}
+
+// MarkTaskOverdue claims the overdue reminder of t for its current due
+// time and enqueues out with it.
+func (s *Store) MarkTaskOverdue(ctx context.Context, t *Task, out []Outbound) (bool, error) {
+	if t.DueAt == nil {
+		return false, nil
+	}
+	return s.claimTask(ctx, t.ID, "overdue", timeString(t.DueAt), out,
+		map[string]any{"overdue_at": s.Now().Truncate(time.Millisecond)},
+		"status = ? AND due_at = ? AND overdue_at IS NULL", TaskOpen, *t.DueAt)
+}
+
+// MarkTaskEscalated claims the escalation of t for its current due time and
+// enqueues out (one message per manager) with it.
+func (s *Store) MarkTaskEscalated(ctx context.Context, t *Task, out []Outbound) (bool, error) {
+	if t.DueAt == nil {
+		return false, nil
+	}
+	return s.claimTask(ctx, t.ID, "escalated", timeString(t.DueAt), out,
+		map[string]any{"escalated_at": s.Now().Truncate(time.Millisecond)},
+		"status = ? AND due_at = ? AND escalated_at IS NULL", TaskOpen, *t.DueAt)
+}
+
+// claimTask is a conditional UPDATE of one task: when it changes the row,
+// the messages are enqueued and the event recorded in the same
+// transaction, so a notice is neither lost nor sent twice.
+func (s *Store) claimTask(ctx context.Context, id int64, action, to string, out []Outbound, set map[string]any, where string, args ...any) (bool, error) {
+	var won bool
+	err := s.tx(ctx, func(tx *gorm.DB) error {
+		now := s.Now().Truncate(time.Millisecond)
+		set["updated_at"] = now
+		res := tx.Model(&Task{}).Where("id = ?", id).Where(where, args...).Updates(set)
+		if res.Error != nil {
+			return res.Error
+		}
+		won = res.RowsAffected == 1
+		if !won {
+			return nil
+		}
+		if _, err := s.enqueue(tx, out); err != nil {
+			return err
+		}
+		return tx.Create(&TaskEvent{TaskID: id, Via: ViaSystem, Action: action, To: to, CreatedAt: now}).Error
+	})
+	if err != nil {
+		return false, fmt.Errorf("task %s: %w", action, err)
+	}
+	return won, nil
+}
+
+// OpenComplaintTask returns the customer's open complaint-kind task, or
+// nil when there is none.
+func (s *Store) OpenComplaintTask(ctx context.Context, customerID int64) (*Task, error) {
+	var t Task
+	err := s.db.WithContext(ctx).Where("customer_id = ? AND status = ? AND kind IN ?", customerID, TaskOpen, []string{TaskComplaint, TaskSurveyRecovery}).
+		Order("id DESC").Take(&t).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, nil
+	} else if err != nil {
+		return nil, fmt.Errorf("open complaint: %w", err)
+	}
+	return &t, nil
+}
+
+// AddTaskEvent records a history entry (a relayed message, a note).
+func (s *Store) AddTaskEvent(ctx context.Context, taskID int64, by Actor, action, note string) error {
+	ev := TaskEvent{TaskID: taskID, StaffID: by.StaffID, Via: by.via(), Action: truncateRunes(action, 24), Note: note, CreatedAt: s.Now().Truncate(time.Millisecond)}
+	if err := s.db.WithContext(ctx).Create(&ev).Error; err != nil {
+		return fmt.Errorf("task event: %w", err)
+	}
+	return nil
+}
+
+// TaskOfStaffMessage finds the task a message sent to a staff member was
+// about, from the platform id of that message (a Telegram reply-to). The
+// task id is the second field of the message's idempotency key
+// ("task:ID:..." notices, "relay:ID:..." forwards). It returns 0 when the
+// message is unknown or about no task.
+func (s *Store) TaskOfStaffMessage(ctx context.Context, staffID int64, channel, providerMsgID string) (int64, error) {
+	if providerMsgID == "" {
+		return 0, nil
+	}
+	var m Message
+	err := s.db.WithContext(ctx).Select("id", "idempotency_key").
+		Where("channel = ? AND provider_msg_id = ? AND staff_id = ? AND direction = ?", channel, providerMsgID, staffID, DirectionOut).
+		Order("id DESC").Take(&m).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return 0, nil
+	} else if err != nil {
+		return 0, fmt.Errorf("task of message: %w", err)
+	}
+	if m.IdempotencyKey == nil {
+		return 0, nil
+	}
+	parts := strings.SplitN(*m.IdempotencyKey, ":", 3)
+	if len(parts) < 2 || (parts[0] != "task" && parts[0] != "relay") {
+		return 0, nil
+	}
+	id, err := strconv.ParseInt(parts[1], 10, 64)
+	if err != nil {
+		return 0, nil
+	}
+	return id, nil
+}
+
+// SentKeys reports which of the idempotency keys already have an outbox
+// row, so a periodic job can skip rendering what it already queued.
+func (s *Store) SentKeys(ctx context.Context, keys []string) (map[string]bool, error) {
+	out := make(map[string]bool, len(keys))
+	if len(keys) == 0 {
+		return out, nil
+	}
+	var got []string
+	if err := s.db.WithContext(ctx).Model(&Message{}).Where("idempotency_key IN ?", keys).Pluck("idempotency_key", &got).Error; err != nil {
+		return nil, fmt.Errorf("sent keys: %w", err)
+	}
+	for _, k := range got {
+		out[k] = true
+	}
+	return out, nil
+}
+
+// CustomerCard is what a staff member sees about a task's customer.
+type CustomerCard struct {
+	Customer *Customer
+	// Recent are the last messages of the conversation, oldest first.
+	Recent []*Message
+	// SurveyScore is the latest answered survey score, if any.
+	SurveyScore *int
+	OpenTasks   int64
+}
+
+// CustomerCard loads a customer's card with the last n messages.
+func (s *Store) CustomerCard(ctx context.Context, customerID int64, n int) (*CustomerCard, error) {
+	c, err := s.Customer(ctx, customerID)
+	if err != nil {
+		return nil, err
+	}
+	db := s.db.WithContext(ctx)
+	card := &CustomerCard{Customer: c}
+	if err := db.Where("customer_id = ? AND staff_id IS NULL", customerID).Order("created_at DESC, id DESC").Limit(n).Find(&card.Recent).Error; err != nil {
+		return nil, fmt.Errorf("customer card: %w", err)
+	}
+	slices.Reverse(card.Recent)
+	var sv Survey
+	err = db.Where("customer_id = ? AND score IS NOT NULL", customerID).Order("answered_at DESC, id DESC").Take(&sv).Error
+	if err == nil {
+		card.SurveyScore = sv.Score
+	} else if !errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, fmt.Errorf("customer card: %w", err)
+	}
+	if err := db.Model(&Task{}).Where("customer_id = ? AND status = ?", customerID, TaskOpen).Count(&card.OpenTasks).Error; err != nil {
+		return nil, fmt.Errorf("customer card: %w", err)
+	}
+	return card, nil
+}
+
+// StaffContact is an active staff member and where to reach them in chat.
+type StaffContact struct {
+	Staff *Staff
+	Chat  *StaffIdentity
+}
+
+// StaffContacts returns the active staff members of the roles who have a
+// chat binding (their most recent one), by id.
+func (s *Store) StaffContacts(ctx context.Context, roles ...Role) ([]StaffContact, error) {
+	db := s.db.WithContext(ctx)
+	var sts []Staff
+	if err := db.Where("active = ? AND role IN ?", true, roles).Order("id").Find(&sts).Error; err != nil {
+		return nil, fmt.Errorf("staff contacts: %w", err)
+	}
+	var out []StaffContact
+	for i := range sts {
+		si, err := s.StaffChat(ctx, sts[i].ID)
+		if err != nil {
+			return nil, err
+		}
+		if si != nil {
+			out = append(out, StaffContact{Staff: &sts[i], Chat: si})
+		}
+	}
+	return out, nil
+}
+
+// AgentLoad is one assignee's line in the daily digest.
+type AgentLoad struct {
+	StaffID   int64 // 0: unassigned
+	Name      string
+	Open      int64
+	Overdue   int64
+	DoneToday int64
+}
+
+// TaskDigest counts open, overdue (at now) and done-in-[from, to) tasks by
+// assignee, for the managers' daily digest.
+func (s *Store) TaskDigest(ctx context.Context, now, from, to time.Time) ([]AgentLoad, error) {
+	db := s.db.WithContext(ctx)
+	type row struct {
+		AssigneeID *int64
+		Open       int64
+		Overdue    int64
+	}
+	var open []row
+	err := db.Model(&Task{}).Select("assignee_id, COUNT(*) AS open, SUM(CASE WHEN due_at < ? THEN 1 ELSE 0 END) AS overdue", now.UTC()).
+		Where("status = ?", TaskOpen).Group("assignee_id").Scan(&open).Error
+	if err != nil {
+		return nil, fmt.Errorf("task digest: %w", err)
+	}
+	var done []struct {
+		AssigneeID *int64
+		N          int64
+	}
+	err = db.Model(&Task{}).Select("assignee_id, COUNT(*) AS n").
+		Where("status = ? AND closed_at >= ? AND closed_at < ?", TaskDone, from.UTC(), to.UTC()).Group("assignee_id").Scan(&done).Error
+	if err != nil {
+		return nil, fmt.Errorf("task digest: %w", err)
+	}
+	byID := map[int64]*AgentLoad{}
+	get := func(id *int64) *AgentLoad {
+		k := int64(0)
+		if id != nil {
+			k = *id
+		}
+		if a, ok := byID[k]; ok {
+			return a
+		}
+		a := &AgentLoad{StaffID: k}
+		byID[k] = a
+		return a
+	}
+	for _, r := range open {
+		a := get(r.AssigneeID)
+		a.Open, a.Overdue = r.Open, r.Overdue
+	}
+	for _, d := range done {
+		get(d.AssigneeID).DoneToday = d.N
+	}
+	var ids []int64
+	for id := range byID {
+		if id != 0 {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) > 0 {
+		var sts []Staff
+		if err := db.Select("id", "name").Where("id IN ?", ids).Find(&sts).Error; err != nil {
+			return nil, fmt.Errorf("task digest: %w", err)
+		}
+		for _, st := range sts {
+			byID[st.ID].Name = st.Name
+		}
+	}
+	out := make([]AgentLoad, 0, len(byID))
+	for _, a := range byID {
+		out = append(out, *a)
+	}
+	slices.SortFunc(out, func(a, b AgentLoad) int {
+		switch {
+		case a.StaffID == b.StaffID:
+			return 0
+		case a.StaffID == 0: // unassigned last
+			return 1
+		case b.StaffID == 0:
+			return -1
+		case a.StaffID < b.StaffID:
+			return -1
+		}
+		return 1
+	})
+	return out, nil
+}

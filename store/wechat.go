@@ -1,0 +1,84 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// ChatActivity is the recent inbound traffic of the chat an outbound
+// message goes to: what WeChat's customer-service window depends on.
+type ChatActivity struct {
+	// LastMessageAt is the newest inbound message that is not an event.
+	LastMessageAt *time.Time
+	// LastEventAt is the newest inbound event among the ones asked for,
+	// and LastEvent its name.
+	LastEventAt *time.Time
+	LastEvent   string
+}
+
+// chatScope narrows a query to the conversation of out: same recipient
+// (customer or staff, both indexed), channel and chat address.
+func chatScope(db *gorm.DB, out *Message) (*gorm.DB, error) {
+	switch {
+	case out.CustomerID != nil:
+		db = db.Where("customer_id = ?", *out.CustomerID)
+	case out.StaffID != nil:
+		db = db.Where("staff_id = ?", *out.StaffID)
+	default:
+		return nil, Errorf(EINVALID, "message %d has no recipient", out.ID)
+	}
+	return db.Where("channel = ? AND chat_id = ?", out.Channel, out.ChatID), nil
+}
+
+// LastInbound reports the newest inbound message and the newest inbound
+// event named in events (Message.Text of kind "event" rows) of out's chat,
+// looking back no further than since.
+func (s *Store) LastInbound(ctx context.Context, out *Message, since time.Time, events []string) (ChatActivity, error) {
+	var act ChatActivity
+	db := s.db.WithContext(ctx)
+	q, err := chatScope(db, out)
+	if err != nil {
+		return act, err
+	}
+	var ms []Message
+	err = q.Select("created_at").Where("direction = ? AND kind <> ? AND created_at >= ?", DirectionIn, "event", since.UTC()).
+		Order("created_at DESC").Limit(1).Find(&ms).Error
+	if err != nil {
+		return act, fmt.Errorf("last inbound: %w", err)
+	}
+	if len(ms) == 1 {
+		act.LastMessageAt = &ms[0].CreatedAt
+	}
+	if len(events) == 0 {
+		return act, nil
+	}
+	q, _ = chatScope(db, out)
+	ms = nil
+	err = q.Select("created_at", "text").Where("direction = ? AND kind = ? AND text IN ? AND created_at >= ?", DirectionIn, "event", events, since.UTC()).
+		Order("created_at DESC").Limit(1).Find(&ms).Error
+	if err != nil {
+		return act, fmt.Errorf("last inbound: %w", err)
+	}
+	if len(ms) == 1 {
+		act.LastEventAt, act.LastEvent = &ms[0].CreatedAt, ms[0].Text
+	}
+	return act, nil
+}
+
+// CountSent counts the outbound messages of out's chat (other than out)
+// sent at or after since.
+func (s *Store) CountSent(ctx context.Context, out *Message, since time.Time) (int, error) {
+	q, err := chatScope(s.db.WithContext(ctx).Model(&Message{}), out)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	err = q.Where("direction = ? AND status = ? AND sent_at >= ? AND id <> ?", DirectionOut, StatusSent, since.UTC(), out.ID).Count(&n).Error
+	if err != nil {
+		return 0, fmt.Errorf("count sent: %w", err)
+	}
+	return int(n), nil
+}

@@ -1,0 +1,277 @@
+// Package templates renders care and follow-up texts: embedded defaults,
+// manager-edited versions in the store, validation and preview.
+package templates
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"text/template"
+	"time"
+
+	"github.com/rapport-crm/rapport/store"
+)
+
+// Config is what the service needs from config.yaml.
+type Config struct {
+	// BusinessName is the top-level `business_name`; templates see it as
+	// {{.Business}}.
+	BusinessName string
+	// Location is the business time zone dates are printed in (nil: UTC).
+	Location *time.Location
+	// StaffLocale is the language of chat replies to staff (zh-CN | en).
+	StaffLocale string
+	// CacheTTL bounds how long a change saved on another replica takes to
+	// be used here (default 2 s).
+	CacheTTL time.Duration
+}
+
+// Service renders templates and manages their versions.
+type Service struct {
+	store    *store.Store
+	cfg      Config
+	loc      *time.Location
+	defaults map[string]string    // ref(key, locale) -> shipped body
+	base     map[string]*compiled // ref(key, locale) -> compiled shipped body (version 1)
+
+	snap      atomic.Pointer[snapshot]
+	refreshMu sync.Mutex
+	// versions caches compiled saved versions; they never change.
+	versionsMu sync.RWMutex
+	versions   map[versionRef]*compiled
+	// bufs recycles render buffers: the care engine renders up to a
+	// million texts per run.
+	bufs sync.Pool
+}
+
+type compiled struct {
+	version int
+	t       *template.Template
+}
+
+type versionRef struct {
+	key, locale string
+	version     int
+}
+
+// snapshot is the active version of every key and locale as read from the
+// store at one moment; Render reads it without locks.
+type snapshot struct {
+	loaded time.Time
+	active map[string]*compiled // ref(key, locale)
+}
+
+// New builds the service. The shipped texts are embedded and must compile;
+// a broken one is a build defect, caught by the package tests.
+func New(st *store.Store, cfg Config) *Service {
+	if cfg.Location == nil {
+		cfg.Location = time.UTC
+	}
+	if cfg.CacheTTL <= 0 {
+		cfg.CacheTTL = 2 * time.Second
+	}
+	s := &Service{store: st, cfg: cfg, loc: cfg.Location, base: map[string]*compiled{}, versions: map[versionRef]*compiled{}}
+	s.bufs.New = func() any { return new(bytes.Buffer) }
+	defaults, err := loadDefaults()
+	if err != nil {
+		panic(err)
+	}
+	s.defaults = defaults
+	for r, body := range defaults {
+		key, locale, _ := strings.Cut(r, "\x00")
+		t, err := s.compile(key, locale, body)
+		if err != nil {
+			panic(fmt.Sprintf("templates: shipped text %s.%s: %v", key, locale, err))
+		}
+		s.base[r] = &compiled{version: 1, t: t}
+	}
+	return s
+}
+
+// Rendered is a rendered text and the template version it came from.
+type Rendered struct {
+	Key, Locale string
+	Version     int
+	Text        string
+}
+
+// Data is what a template is rendered from; see templates/README.md.
+type Data struct {
+	Business string // filled by Render from Config if empty
+	Customer Customer
+	Asset    *Asset
+	Survey   *Survey
+	Staff    *Staff
+	Task     *Task
+	Holiday  *Holiday
+	Extra    map[string]string // anything else ("code", "reason", "count", ...)
+}
+
+// Customer is the recipient (or, in staff notices, the subject).
+type Customer struct {
+	ID        int64
+	Name      string
+	Honorific string // computed from Gender and the locale when empty
+	Gender    string
+	Tier      string
+	Points    int64
+	Birthday  string // YYYY-MM-DD or MM-DD, "" when unknown
+	Locale    string
+	Phone     string
+	// Salutation is how to address them (王先生, Mr. Smith, or the name);
+	// computed when empty, "" when the name is unknown.
+	Salutation string
+}
+
+// Asset is a serviced item.
+type Asset struct {
+	Name    string
+	DueDate time.Time
+}
+
+// Survey is a satisfaction survey and, once answered, its answer.
+type Survey struct {
+	Score     int
+	Comment   string
+	OrderDate time.Time
+}
+
+// Staff is a member of the team.
+type Staff struct{ Name string }
+
+// Task is a follow-up task.
+type Task struct {
+	ID                            int64
+	Title, Kind, Priority, Detail string
+	DueAt                         time.Time
+	CustomerSummary               string
+}
+
+// Holiday is the holiday a greeting is for; Name is localised by Render
+// from Key when empty.
+type Holiday struct{ Key, Name string }
+
+// CustomerData maps a stored customer onto the template data model.
+func CustomerData(c *store.Customer) Customer {
+	if c == nil {
+		return Customer{}
+	}
+	return Customer{
+		ID: c.ID, Name: c.Name, Gender: c.Gender, Tier: string(c.Tier), Points: c.Points,
+		Birthday: c.Birthday.String(), Locale: c.Locale, Phone: c.Phone,
+	}
+}
+
+// Render renders the active version of key in locale (zh-CN when the
+// locale is not shipped). It reads no database row per call: the active
+// versions are cached for Config.CacheTTL.
+func (s *Service) Render(ctx context.Context, key, locale string, d Data) (Rendered, error) {
+	locale = Locale(locale)
+	snap, err := s.snapshot(ctx)
+	if err != nil {
+		return Rendered{}, err
+	}
+	r := ref(key, locale)
+	c := snap.active[r]
+	if c == nil {
+		if c = s.base[r]; c == nil {
+			return Rendered{}, store.Errorf(store.ENOTFOUND, "template %q not found", key)
+		}
+	}
+	text, err := s.execute(c.t, d, locale)
+	if err != nil {
+		return Rendered{}, fmt.Errorf("render %s (%s) v%d: %w", key, locale, c.version, err)
+	}
+	return Rendered{Key: key, Locale: locale, Version: c.version, Text: text}, nil
+}
+
+// snapshot returns the cached active versions, reloading them when older
+// than the TTL. While one goroutine reloads, the others keep using the
+// previous snapshot.
+func (s *Service) snapshot(ctx context.Context) (*snapshot, error) {
+	snap := s.snap.Load()
+	now := s.store.Now()
+	if snap != nil && now.Sub(snap.loaded) < s.cfg.CacheTTL && !now.Before(snap.loaded) {
+		return snap, nil
+	}
+	if snap != nil {
+		if !s.refreshMu.TryLock() {
+			return snap, nil
+		}
+	} else {
+		s.refreshMu.Lock()
+	}
+	defer s.refreshMu.Unlock()
+	if cur := s.snap.Load(); cur != snap && cur != nil {
+		return cur, nil
+	}
+	next, err := s.load(ctx)
+	if err != nil {
+		if snap != nil {
+			// Keep serving the last known texts; retry after another TTL
+			// rather than on every call.
+			stale := &snapshot{loaded: now, active: snap.active}
+			s.snap.Store(stale)
+			return stale, nil
+		}
+		return nil, err
+	}
+	s.snap.Store(next)
+	return next, nil
+}
+
+// load reads the heads and compiles any active version not seen before.
+func (s *Service) load(ctx context.Context) (*snapshot, error) {
+	heads, err := s.store.TemplateHeads(ctx)
+	if err != nil {
+		return nil, err
+	}
+	snap := &snapshot{loaded: s.store.Now(), active: make(map[string]*compiled, len(heads))}
+	for _, h := range heads {
+		r := ref(h.Key, h.Locale)
+		if _, ok := s.base[r]; !ok {
+			continue // a key this build does not know
+		}
+		c, err := s.compiledVersion(ctx, h.Key, h.Locale, h.Active)
+		if err != nil {
+			return nil, err
+		}
+		snap.active[r] = c
+	}
+	return snap, nil
+}
+
+// compiledVersion returns a version compiled, from cache or the store.
+// Version 1 is the shipped text of this build.
+func (s *Service) compiledVersion(ctx context.Context, key, locale string, version int) (*compiled, error) {
+	if version <= 1 {
+		return s.base[ref(key, locale)], nil
+	}
+	vr := versionRef{key, locale, version}
+	s.versionsMu.RLock()
+	c := s.versions[vr]
+	s.versionsMu.RUnlock()
+	if c != nil {
+		return c, nil
+	}
+	v, err := s.store.TemplateVersionOf(ctx, key, locale, version)
+	if err != nil {
+		return nil, err
+	}
+	t, err := s.compile(key, locale, v.Body)
+	if err != nil {
+		return nil, fmt.Errorf("template %s (%s) v%d no longer compiles: %w", key, locale, version, err)
+	}
+	c = &compiled{version: version, t: t}
+	s.versionsMu.Lock()
+	s.versions[vr] = c
+	s.versionsMu.Unlock()
+	return c, nil
+}
+
+// invalidate makes the next Render reload the active versions (after a
+// change on this replica).
+func (s *Service) invalidate() { s.snap.Store(nil) }

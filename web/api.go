@@ -1,0 +1,157 @@
+package web
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/rapport-crm/rapport/store"
+)
+
+// apiFunc is an admin API handler: it gets the caller and returns an error
+// that writeError maps to HTTP.
+type apiFunc func(w http.ResponseWriter, r *http.Request, p *store.Principal) error
+
+// api mounts an authenticated handler under /api/v1 for the given roles
+// (none = every role).
+func (s *Server) api(pattern string, h apiFunc, roles ...store.Role) {
+	method, path, _ := strings.Cut(pattern, " ")
+	s.mux.HandleFunc(method+" /api/v1"+path, func(w http.ResponseWriter, r *http.Request) {
+		tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		p, err := s.Store.Authenticate(r.Context(), strings.TrimSpace(tok))
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		if len(roles) > 0 && !slices.Contains(roles, p.Role) {
+			writeError(w, store.Errorf(store.EFORBIDDEN, "role %s may not do this", p.Role))
+			return
+		}
+		if err := h(w, r, p); err != nil {
+			if store.ErrorCode(err) == store.EINTERNAL {
+				s.Logger.Error("api error", "method", r.Method, "path", r.URL.Path, "err", err)
+			}
+			writeError(w, err)
+		}
+	})
+}
+
+// statusOf is the one place domain error codes become HTTP statuses.
+func statusOf(code string) int {
+	switch code {
+	case store.EINVALID:
+		return http.StatusUnprocessableEntity
+	case store.ENOTFOUND:
+		return http.StatusNotFound
+	case store.ECONFLICT:
+		return http.StatusConflict
+	case store.EUNAUTHORIZED:
+		return http.StatusUnauthorized
+	case store.EFORBIDDEN:
+		return http.StatusForbidden
+	}
+	return http.StatusInternalServerError
+}
+
+// errBadRequest marks input that is not even well-formed (400, not 422).
+type errBadRequest struct{ msg string }
+
+func (e errBadRequest) Error() string { return e.msg }
+
+type errorBody struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+		Field   string `json:"field,omitempty"`
+	} `json:"error"`
+}
+
+func writeError(w http.ResponseWriter, err error) {
+	var body errorBody
+	var bad errBadRequest
+	var tooBig *http.MaxBytesError
+	status := 0
+	switch {
+	case errors.As(err, &tooBig):
+		status, body.Error.Code, body.Error.Message = http.StatusRequestEntityTooLarge, "invalid", "request body too large"
+	case errors.As(err, &bad):
+		status, body.Error.Code, body.Error.Message = http.StatusBadRequest, "invalid", bad.msg
+	default:
+		code := store.ErrorCode(err)
+		status, body.Error.Code, body.Error.Message = statusOf(code), code, store.ErrorMessage(err)
+		var se *store.Error
+		if errors.As(err, &se) {
+			body.Error.Field = se.Field
+		}
+	}
+	writeJSON(w, status, body)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.Encode(v)
+}
+
+// maxBody bounds API request bodies.
+const maxBody = 1 << 20
+
+// decode reads a JSON body strictly: unknown fields and trailing data are
+// errors (400).
+func decode(w http.ResponseWriter, r *http.Request, v any) error {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var tooBig *http.MaxBytesError
+		var typeErr *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &tooBig):
+			return err
+		case errors.Is(err, io.EOF):
+			return errBadRequest{"request body is empty; expected a JSON object"}
+		case errors.As(err, &typeErr):
+			return errBadRequest{fmt.Sprintf("field %q: expected %s", typeErr.Field, typeErr.Type)}
+		}
+		return errBadRequest{"malformed JSON: " + err.Error()}
+	}
+	if dec.More() {
+		return errBadRequest{"malformed JSON: trailing data after the object"}
+	}
+	return nil
+}
+
+// list is the contract's list envelope.
+type list[T any] struct {
+	Items      []T    `json:"items"`
+	NextCursor string `json:"next_cursor"`
+}
+
+func page(r *http.Request) (store.Page, error) {
+	p := store.Page{Cursor: r.URL.Query().Get("cursor")}
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return p, store.Invalid("limit", "%q is not a number", v)
+		}
+		if n == 0 {
+			return p, store.Invalid("limit", "must be between 1 and 500")
+		}
+		p.Limit = n
+	}
+	return p, nil
+}
+
+func pathID(r *http.Request, name string) (int64, error) {
+	id, err := strconv.ParseInt(r.PathValue(name), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, store.Errorf(store.ENOTFOUND, "%s %q not found", name, r.PathValue(name))
+	}
+	return id, nil
+}

@@ -1,0 +1,152 @@
+package web
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/rapport-crm/rapport/store"
+)
+
+// followupRoutes mounts the staff and task endpoints.
+func (s *Server) followupRoutes() {
+	s.api("GET /staff", s.listStaff, store.RoleAdmin, store.RoleManager)
+	s.api("PATCH /staff/{id}", s.updateStaff, store.RoleAdmin, store.RoleManager)
+	s.api("POST /staff/{id}/binding-codes", s.createBindingCode, store.RoleAdmin, store.RoleManager)
+	s.api("POST /tasks", s.createTask)
+	s.api("GET /tasks", s.listTasks)
+	s.api("GET /tasks/{id}", s.getTask)
+	s.api("PATCH /tasks/{id}", s.updateTask)
+}
+
+func (s *Server) listStaff(w http.ResponseWriter, r *http.Request, _ *store.Principal) error {
+	p, err := page(r)
+	if err != nil {
+		return err
+	}
+	items, next, err := s.Store.ListStaff(r.Context(), p)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, list[*store.StaffView]{Items: items, NextCursor: next})
+	return nil
+}
+
+func (s *Server) updateStaff(w http.ResponseWriter, r *http.Request, p *store.Principal) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	var in store.StaffUpdate
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	st, err := s.Store.UpdateStaff(r.Context(), id, in, p.Role)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, st)
+	return nil
+}
+
+func (s *Server) createBindingCode(w http.ResponseWriter, r *http.Request, _ *store.Principal) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	code, exp, err := s.Store.CreateBindingCode(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"code": code, "expires_at": exp})
+	return nil
+}
+
+// taskInput is POST /tasks.
+type taskInput struct {
+	CustomerID int64      `json:"customer_id"`
+	Kind       string     `json:"kind"`
+	Priority   string     `json:"priority"`
+	Title      string     `json:"title"`
+	Detail     string     `json:"detail"`
+	DueAt      *time.Time `json:"due_at"`
+	AssigneeID *int64     `json:"assignee_id"`
+}
+
+func (s *Server) createTask(w http.ResponseWriter, r *http.Request, p *store.Principal) error {
+	var in taskInput
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	if in.Kind == "" {
+		in.Kind = store.TaskManual
+	}
+	by := store.ActorOf(p)
+	source := "api"
+	if p.StaffID != nil {
+		source = "staff:" + strconv.FormatInt(*p.StaffID, 10)
+	}
+	t, _, err := s.Store.CreateTask(r.Context(), store.TaskInput{
+		CustomerID: in.CustomerID, Kind: in.Kind, Priority: in.Priority, Title: in.Title, Detail: in.Detail,
+		DueAt: in.DueAt, AssigneeID: in.AssigneeID, Source: source, By: &by,
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, t)
+	return nil
+}
+
+func (s *Server) listTasks(w http.ResponseWriter, r *http.Request, p *store.Principal) error {
+	pg, err := page(r)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	f := store.TaskFilter{Status: q.Get("status")}
+	for name, dst := range map[string]**int64{"assignee_id": &f.AssigneeID, "customer_id": &f.CustomerID} {
+		if v := q.Get(name); v != "" {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || n < 0 {
+				return store.Invalid(name, "%q is not an id", v)
+			}
+			*dst = &n
+		}
+	}
+	items, next, err := s.Store.ListTasksFor(r.Context(), store.ActorOf(p), f, pg)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, list[*store.Task]{Items: items, NextCursor: next})
+	return nil
+}
+
+func (s *Server) getTask(w http.ResponseWriter, r *http.Request, p *store.Principal) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	t, err := s.Store.TaskFor(r.Context(), store.ActorOf(p), id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, t)
+	return nil
+}
+
+func (s *Server) updateTask(w http.ResponseWriter, r *http.Request, p *store.Principal) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	var in store.TaskUpdate
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	t, err := s.Store.UpdateTask(r.Context(), id, in, store.ActorOf(p))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, t)
+	return nil
+}

@@ -1,0 +1,152 @@
+package web_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"testing"
+
+	"github.com/rapport-crm/rapport/store"
+	"github.com/rapport-crm/rapport/store/storetest"
+)
+
+func tokenFor(t *testing.T, s *store.Store, role store.Role, staffID *int64) string {
+	t.Helper()
+	tok, _, err := s.CreateToken(context.Background(), store.TokenInput{Name: fmt.Sprint(role, staffID), Role: role, StaffID: staffID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+func TestFollowupAPI(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		srv := newServer(t, s)
+		admin := client{t, srv, adminToken}
+		code, st := admin.do("POST", "/api/v1/staff", `{"name":"Ann","role":"agent"}`)
+		if code != http.StatusCreated {
+			t.Fatalf("staff: %d %v", code, st)
+		}
+		annID := int64(st["id"].(float64))
+		_, st = admin.do("POST", "/api/v1/staff", `{"name":"Bob","role":"agent"}`)
+		bobID := int64(st["id"].(float64))
+		_, st = admin.do("POST", "/api/v1/staff", `{"name":"Meg","role":"manager"}`)
+		megID := int64(st["id"].(float64))
+		ann := client{t, srv, tokenFor(t, s, store.RoleAgent, &annID)}
+		bob := client{t, srv, tokenFor(t, s, store.RoleAgent, &bobID)}
+		meg := client{t, srv, tokenFor(t, s, store.RoleManager, &megID)}
+		loose := client{t, srv, tokenFor(t, s, store.RoleAgent, nil)}
+		c, err := s.CreateCustomer(ctx, store.CustomerInput{Name: ptr("Li")})
+		if err != nil {
+			t.Fatal(err)
+		}
+
+		// Manual tasks.
+		code, tk := meg.do("POST", "/api/v1/tasks", fmt.Sprintf(`{"customer_id":%d,"title":"Call Li","due_at":"2030-01-02T03:04:05Z","assignee_id":%d}`, c.ID, annID))
+		if code != http.StatusCreated || tk["kind"] != "manual" || tk["priority"] != "normal" || tk["assignee_id"] != float64(annID) || tk["status"] != "open" || tk["due_at"] != "2030-01-02T03:04:05Z" {
+			t.Fatalf("create: %d %v", code, tk)
+		}
+		taskID := int64(tk["id"].(float64))
+		code, own := bob.do("POST", "/api/v1/tasks", fmt.Sprintf(`{"customer_id":%d,"title":"Mine"}`, c.ID))
+		if code != http.StatusCreated || own["assignee_id"] != float64(bobID) || own["source"] != fmt.Sprint("staff:", bobID) {
+			t.Errorf("agent's own task: %d %v", code, own)
+		}
+		bad := []struct {
+			name   string
+			cl     client
+			method string
+			path   string
+			body   string
+			status int
+		}{
+			{"malformed", meg, "POST", "/api/v1/tasks", `{"customer_id":`, 400},
+			{"unknown field", meg, "POST", "/api/v1/tasks", `{"customer_id":1,"title":"x","colour":"red"}`, 400},
+			{"no title", meg, "POST", "/api/v1/tasks", fmt.Sprintf(`{"customer_id":%d}`, c.ID), 422},
+			{"bad kind", meg, "POST", "/api/v1/tasks", fmt.Sprintf(`{"customer_id":%d,"title":"x","kind":"party"}`, c.ID), 422},
+			{"no customer", meg, "POST", "/api/v1/tasks", `{"customer_id":999999,"title":"x"}`, 422},
+			{"bad assignee", meg, "POST", "/api/v1/tasks", fmt.Sprintf(`{"customer_id":%d,"title":"x","assignee_id":999999}`, c.ID), 422},
+			{"agent assigns other", bob, "POST", "/api/v1/tasks", fmt.Sprintf(`{"customer_id":%d,"title":"x","assignee_id":%d}`, c.ID, annID), 403},
+			{"no token", client{t, srv, ""}, "GET", "/api/v1/tasks", "", 401},
+			{"agent lists other", bob, "GET", fmt.Sprintf("/api/v1/tasks?assignee_id=%d", annID), "", 403},
+			{"bad status filter", meg, "GET", "/api/v1/tasks?status=later", "", 422},
+			{"bad id filter", meg, "GET", "/api/v1/tasks?customer_id=x", "", 422},
+			{"agent reads other", bob, "GET", fmt.Sprintf("/api/v1/tasks/%d", taskID), "", 403},
+			{"missing task", meg, "GET", "/api/v1/tasks/999999", "", 404},
+			{"bad task id", meg, "GET", "/api/v1/tasks/abc", "", 404},
+			{"agent patches other", bob, "PATCH", fmt.Sprintf("/api/v1/tasks/%d", taskID), `{"status":"done"}`, 403},
+			{"agent token without staff", loose, "PATCH", fmt.Sprintf("/api/v1/tasks/%d", taskID), `{"status":"done"}`, 403},
+			{"bad patch status", meg, "PATCH", fmt.Sprintf("/api/v1/tasks/%d", taskID), `{"status":"later"}`, 422},
+			{"bad patch due", meg, "PATCH", fmt.Sprintf("/api/v1/tasks/%d", taskID), `{"due_at":"tomorrow"}`, 400},
+			{"empty patch", meg, "PATCH", fmt.Sprintf("/api/v1/tasks/%d", taskID), `{}`, 422},
+			{"agent lists staff", ann, "GET", "/api/v1/staff", "", 403},
+			{"manager changes role", meg, "PATCH", fmt.Sprintf("/api/v1/staff/%d", annID), `{"role":"manager"}`, 403},
+			{"bad role", admin, "PATCH", fmt.Sprintf("/api/v1/staff/%d", annID), `{"role":"boss"}`, 422},
+			{"missing staff", admin, "PATCH", "/api/v1/staff/999999", `{"active":false}`, 404},
+			{"agent makes code", ann, "POST", fmt.Sprintf("/api/v1/staff/%d/binding-codes", annID), "", 403},
+			{"code for missing staff", meg, "POST", "/api/v1/staff/999999/binding-codes", "", 404},
+		}
+		for _, b := range bad {
+			code, out := b.cl.do(b.method, b.path, b.body)
+			if code != b.status || (code != 401 && errCode(out) == "") {
+				t.Errorf("%s: got %d %v, want %d", b.name, code, out, b.status)
+			}
+		}
+
+		// Agents see their own tasks; managers filter freely.
+		_, l := ann.do("GET", "/api/v1/tasks?status=open", "")
+		if items := l["items"].([]any); len(items) != 1 || items[0].(map[string]any)["id"] != float64(taskID) {
+			t.Errorf("ann's list: %v", l)
+		}
+		_, l = meg.do("GET", fmt.Sprintf("/api/v1/tasks?customer_id=%d&limit=1", c.ID), "")
+		if items := l["items"].([]any); len(items) != 1 || l["next_cursor"] == "" {
+			t.Errorf("paged list: %v", l)
+		}
+		_, l2 := meg.do("GET", fmt.Sprintf("/api/v1/tasks?customer_id=%d&limit=1&cursor=%s", c.ID, l["next_cursor"]), "")
+		if items := l2["items"].([]any); len(items) != 1 || l2["next_cursor"] != "" || items[0].(map[string]any)["id"] == l["items"].([]any)[0].(map[string]any)["id"] {
+			t.Errorf("second page: %v", l2)
+		}
+		_, l = meg.do("GET", "/api/v1/tasks?status=done", "")
+		if items := l["items"].([]any); len(items) != 0 {
+			t.Errorf("done list: %v", l)
+		}
+
+		// Ann closes her task with a note; the history shows who and how.
+		code, done := ann.do("PATCH", fmt.Sprintf("/api/v1/tasks/%d", taskID), `{"status":"done","note":"called, all good"}`)
+		if code != 200 || done["status"] != "done" || done["outcome"] != "called, all good" {
+			t.Fatalf("done: %d %v", code, done)
+		}
+		code, got := ann.do("GET", fmt.Sprintf("/api/v1/tasks/%d", taskID), "")
+		evs, _ := got["events"].([]any)
+		if code != 200 || len(evs) != 3 {
+			t.Fatalf("history: %d %v", code, got)
+		}
+		last := evs[2].(map[string]any)
+		if last["action"] != "status" || last["from"] != "open" || last["to"] != "done" || last["via"] != "api" || last["staff_id"] != float64(annID) {
+			t.Errorf("last event: %v", last)
+		}
+		// A manager reassigns and reopens.
+		code, re := meg.do("PATCH", fmt.Sprintf("/api/v1/tasks/%d", taskID), fmt.Sprintf(`{"status":"open","assignee_id":%d}`, bobID))
+		if code != 200 || re["assignee_id"] != float64(bobID) || re["status"] != "open" {
+			t.Errorf("reassign: %d %v", code, re)
+		}
+
+		// Staff: list, binding code, deactivate (manager), role (admin).
+		code, sl := meg.do("GET", "/api/v1/staff", "")
+		if items := sl["items"].([]any); code != 200 || len(items) != 3 {
+			t.Errorf("staff list: %d %v", code, sl)
+		}
+		code, bc := meg.do("POST", fmt.Sprintf("/api/v1/staff/%d/binding-codes", annID), "")
+		if code != http.StatusCreated || len(bc["code"].(string)) != 8 || bc["expires_at"] == "" {
+			t.Errorf("binding code: %d %v", code, bc)
+		}
+		code, up := meg.do("PATCH", fmt.Sprintf("/api/v1/staff/%d", annID), `{"active":false}`)
+		if code != 200 || up["active"] != false {
+			t.Errorf("deactivate: %d %v", code, up)
+		}
+		code, up = admin.do("PATCH", fmt.Sprintf("/api/v1/staff/%d", bobID), `{"role":"manager"}`)
+		if code != 200 || up["role"] != "manager" {
+			t.Errorf("promote: %d %v", code, up)
+		}
+	})
+}

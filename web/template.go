@@ -1,0 +1,161 @@
+package web
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/rapport-crm/rapport/store"
+	"github.com/rapport-crm/rapport/templates"
+)
+
+// templateRoutes mounts the template endpoints: everyone may read and
+// preview; admins and managers may change.
+func (s *Server) templateRoutes() {
+	managers := []store.Role{store.RoleAdmin, store.RoleManager}
+	s.api("GET /templates", s.withTemplates(s.handleTemplates))
+	s.api("GET /templates/{key}", s.withTemplates(s.handleTemplate))
+	s.api("PUT /templates/{key}", s.withTemplates(s.handleTemplateSave), managers...)
+	s.api("POST /templates/{key}/preview", s.withTemplates(s.handleTemplatePreview))
+	s.api("GET /templates/{key}/versions", s.withTemplates(s.handleTemplateVersions))
+	s.api("POST /templates/{key}/rollback", s.withTemplates(s.handleTemplateRollback), managers...)
+	s.api("GET /templates/{key}/audit", s.withTemplates(s.handleTemplateAudit))
+}
+
+// withTemplates answers 503 when no template service is wired.
+func (s *Server) withTemplates(h apiFunc) apiFunc {
+	return func(w http.ResponseWriter, r *http.Request, p *store.Principal) error {
+		if s.Templates == nil {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"error": map[string]string{"code": "unavailable", "message": "template service unavailable"}})
+			return nil
+		}
+		return h(w, r, p)
+	}
+}
+
+func (s *Server) handleTemplates(w http.ResponseWriter, r *http.Request, _ *store.Principal) error {
+	ts, err := s.Templates.List(r.Context(), r.URL.Query().Get("locale"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, list[templates.Template]{Items: ts})
+	return nil
+}
+
+func (s *Server) handleTemplate(w http.ResponseWriter, r *http.Request, _ *store.Principal) error {
+	t, err := s.Templates.Get(r.Context(), r.PathValue("key"), r.URL.Query().Get("locale"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, t)
+	return nil
+}
+
+func (s *Server) handleTemplateSave(w http.ResponseWriter, r *http.Request, p *store.Principal) error {
+	var in struct {
+		Body   string `json:"body"`
+		Locale string `json:"locale"`
+	}
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	a, err := s.templateActor(r, p)
+	if err != nil {
+		return err
+	}
+	t, err := s.Templates.Save(r.Context(), r.PathValue("key"), localeOf(r, in.Locale), in.Body, a)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, t)
+	return nil
+}
+
+func (s *Server) handleTemplatePreview(w http.ResponseWriter, r *http.Request, _ *store.Principal) error {
+	var in struct {
+		CustomerID int64  `json:"customer_id"`
+		Body       string `json:"body"`
+		Locale     string `json:"locale"`
+		Version    int    `json:"version"`
+	}
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	pv, err := s.Templates.Preview(r.Context(), templates.PreviewInput{
+		Key: r.PathValue("key"), Locale: localeOf(r, in.Locale), Body: in.Body, Version: in.Version, CustomerID: in.CustomerID,
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, pv)
+	return nil
+}
+
+func (s *Server) handleTemplateVersions(w http.ResponseWriter, r *http.Request, _ *store.Principal) error {
+	pg, err := page(r)
+	if err != nil {
+		return err
+	}
+	vs, next, err := s.Templates.Versions(r.Context(), r.PathValue("key"), r.URL.Query().Get("locale"), pg)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, list[templates.Version]{Items: vs, NextCursor: next})
+	return nil
+}
+
+func (s *Server) handleTemplateRollback(w http.ResponseWriter, r *http.Request, p *store.Principal) error {
+	var in struct {
+		Version int    `json:"version"`
+		Locale  string `json:"locale"`
+	}
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	a, err := s.templateActor(r, p)
+	if err != nil {
+		return err
+	}
+	t, err := s.Templates.Rollback(r.Context(), r.PathValue("key"), localeOf(r, in.Locale), in.Version, a)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, t)
+	return nil
+}
+
+func (s *Server) handleTemplateAudit(w http.ResponseWriter, r *http.Request, _ *store.Principal) error {
+	pg, err := page(r)
+	if err != nil {
+		return err
+	}
+	rows, next, err := s.Templates.Audit(r.Context(), r.PathValue("key"), pg)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, list[store.TemplateAudit]{Items: rows, NextCursor: next})
+	return nil
+}
+
+// localeOf is the body's locale, else ?locale=.
+func localeOf(r *http.Request, body string) string {
+	if body != "" {
+		return body
+	}
+	return r.URL.Query().Get("locale")
+}
+
+// templateActor names the caller for the audit: the staff member behind
+// the token, else the token.
+func (s *Server) templateActor(r *http.Request, p *store.Principal) (templates.Actor, error) {
+	a := templates.Actor{Name: fmt.Sprintf("token #%d", p.TokenID), StaffID: p.StaffID, Source: store.TemplateSourceAPI}
+	if p.StaffID != nil {
+		st, err := s.Store.StaffByID(r.Context(), *p.StaffID)
+		if err != nil && !store.IsCode(err, store.ENOTFOUND) {
+			return a, err
+		}
+		if st != nil {
+			a.Name = st.Name
+		}
+	}
+	return a, nil
+}
