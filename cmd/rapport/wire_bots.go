@@ -68,4 +68,4 @@ func (m *Main) telegramChannel(recv bots.Receiver) (channelRunner, error) {
 
 // chatRenderer adapts the templates service for the router's replies; nil
 // means built-in texts.
-func (m *Main) chatRenderer() bots.Renderer { return nil }
+func (m *Main) chatRenderer() bots.Renderer { return chatTemplates{m.Templates} }

@@ -30,7 +30,7 @@ func (m *Main) newCare() (*care.Service, error) {
 // INTEGRATOR: once templates.Service.Render(ctx, key, locale, templates.Data)
 // exists, return an adapter mapping care.Data onto templates.Data
 // (Customer via templates.CustomerData) and templates.Rendered back.
-func (m *Main) careRenderer() care.Renderer { return care.Builtin() }
+func (m *Main) careRenderer() care.Renderer { return careTemplates{m.Templates, m.Config.Location()} }
 
 // wireCare builds the care runner, starts its scheduler (which first
 // catches up missed runs) and adds the survey-answer chat hook.

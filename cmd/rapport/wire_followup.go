@@ -27,6 +27,4 @@ func (m *Main) wireFollowup(ctx context.Context, d *web.Deps) error {
 
 // followupRenderer adapts the templates service to followup.Renderer; nil
 // (built-in texts) until the templates service is wired.
-func (m *Main) followupRenderer() followup.Renderer {
-	return nil
-}
+func (m *Main) followupRenderer() followup.Renderer { return followupTemplates{m.Templates} }

@@ -33,12 +33,7 @@ func (m *Main) wireTemplates(d *web.Deps) error {
 
 // The adapters below let care, followup and bots render through the
 // template service without importing it (their Renderer interfaces use
-// their own data types). INTEGRATOR: careRenderer, followupRenderer and
-// chatRenderer return them once m.Templates is set:
-//
-//	func (m *Main) careRenderer() care.Renderer         { return careTemplates{m.Templates, m.Config.Location()} }
-//	func (m *Main) followupRenderer() followup.Renderer { return followupTemplates{m.Templates} }
-//	func (m *Main) chatRenderer() bots.Renderer         { return chatTemplates{m.Templates} }
+// their own data types).
 
 // careTemplates adapts templates.Service to care.Renderer.
 type careTemplates struct {
