@@ -19,6 +19,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/rapport-crm/rapport/bots"
+	"github.com/rapport-crm/rapport/bots/telegram/telegramtest"
 	"github.com/rapport-crm/rapport/store"
 	"github.com/rapport-crm/rapport/store/storetest"
 )
@@ -30,12 +31,6 @@ func envInt(name string, def int) int {
 		return v
 	}
 	return def
-}
-
-func (f *fakeAPI) count() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return len(f.sends)
 }
 
 // latencies collects per-request durations from parallel goroutines.
@@ -127,7 +122,7 @@ func BenchmarkPlainInsert(b *testing.B) {
 }
 
 func setupBench(b *testing.B, s *store.Store) *harness {
-	f := newFake(b)
+	f := telegramtest.New(b)
 	h := &harness{s: s, f: f}
 	h.r = bots.NewRouter(s, bots.RouterOptions{})
 	a, err := newAdapter(f, h.r, 0)
@@ -151,10 +146,10 @@ func BenchmarkDispatchRate(b *testing.B) {
 	secs := envInt("RAPPORT_BENCH_SECONDS", 4)
 	for range b.N {
 		s := storetest.Open(b, store.MySQL)
-		f := newFake(b)
+		f := telegramtest.New(b)
 		// Burst 2: like Telegram, the server tolerates two requests that
 		// arrive closer than 1/r apart through network jitter.
-		f.limiter = rate.NewLimiter(rate.Limit(r), 2)
+		f.SetLimiter(rate.NewLimiter(rate.Limit(r), 2))
 		n := r * secs
 		enqueue(b, s, n, distinctChats, "rate")
 		d := bots.NewDispatcher(s, bots.DispatcherOptions{Poll: 20 * time.Millisecond})
@@ -167,20 +162,18 @@ func BenchmarkDispatchRate(b *testing.B) {
 		start := time.Now()
 		done := make(chan struct{})
 		go func() { d.Run(ctx); close(done) }()
-		for f.count() < n {
+		for f.Count() < n {
 			time.Sleep(time.Millisecond)
 		}
 		// The first send is free (the bucket starts full); rate is over
 		// the n-1 intervals after it.
-		sent := f.sent()
+		sent := f.Sends()
 		el := sent[len(sent)-1].At.Sub(sent[0].At)
 		cancel()
 		<-done
 		_ = start
-		f.mu.Lock()
 		b.ReportMetric(float64(n-1)/el.Seconds()/float64(r)*100, "%-of-rate")
-		b.ReportMetric(float64(f.tooMany), "429s")
-		f.mu.Unlock()
+		b.ReportMetric(float64(f.TooMany()), "429s")
 	}
 }
 
@@ -196,7 +189,7 @@ func BenchmarkSendEngine(b *testing.B) {
 	for range b.N {
 		b.StopTimer()
 		s := storetest.Open(b, dialect)
-		f := newFake(b)
+		f := telegramtest.New(b)
 		t0 := time.Now()
 		for start := 0; start < n; start += 5000 {
 			m := min(5000, n-start)
@@ -214,7 +207,7 @@ func BenchmarkSendEngine(b *testing.B) {
 		start := time.Now()
 		done := make(chan struct{})
 		go func() { d.Run(ctx); close(done) }()
-		for f.count() < n || depth(b, s) > 0 {
+		for f.Count() < n || depth(b, s) > 0 {
 			time.Sleep(20 * time.Millisecond)
 		}
 		el := time.Since(start)
@@ -223,7 +216,7 @@ func BenchmarkSendEngine(b *testing.B) {
 		<-done
 		b.ReportMetric(float64(n)/el.Seconds(), "msgs/s")
 		b.ReportMetric(float64(n)/enq.Seconds(), "enqueued/s")
-		if got := f.count(); got != n {
+		if got := f.Count(); got != n {
 			b.Fatalf("fake got %d sends, want %d", got, n)
 		}
 	}

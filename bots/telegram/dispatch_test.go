@@ -10,6 +10,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/rapport-crm/rapport/bots"
+	"github.com/rapport-crm/rapport/bots/telegram/telegramtest"
 	"github.com/rapport-crm/rapport/store"
 	"github.com/rapport-crm/rapport/store/storetest"
 )
@@ -71,13 +72,13 @@ func depth(t testing.TB, s *store.Store) int64 {
 
 func TestRetryAfterStormKeepsRate(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
-		f := newFake(t)
+		f := telegramtest.New(t)
 		// The server enforces 5/s (burst 2 for network jitter); the first
 		// two sends meet a flood-control storm with retry_after 1.
-		f.limiter = rate.NewLimiter(5, 2)
+		f.SetLimiter(rate.NewLimiter(5, 2))
 		var mu sync.Mutex
 		var storm []time.Time
-		f.reply = func(chatID, text string, n int) (int, string, int) {
+		f.SetReply(func(chatID, text string, n int) (int, string, int) {
 			mu.Lock()
 			defer mu.Unlock()
 			if len(storm) < 2 {
@@ -85,44 +86,41 @@ func TestRetryAfterStormKeepsRate(t *testing.T) {
 				return 429, "Too Many Requests: retry after 1", 1
 			}
 			return 0, "", 0
-		}
+		})
 		setup(t, s, f, setupOpts{rate: 5})
 		const n = 8
 		enqueue(t, s, n, distinctChats, "storm")
-		waitFor(t, "all sent", 20*time.Second, func() bool { return len(f.sent()) == n })
+		telegramtest.WaitFor(t, "all sent", 20*time.Second, func() bool { return len(f.Sends()) == n })
 		for i := range n {
-			if c := f.callsFor(fmt.Sprintf("storm-%d", i)); c < 1 {
+			if c := f.Calls(fmt.Sprintf("storm-%d", i)); c < 1 {
 				t.Errorf("storm-%d never sent", i)
 			}
 		}
-		f.mu.Lock()
-		tooMany := f.tooMany
-		f.mu.Unlock()
-		if tooMany != 0 {
+		if tooMany := f.TooMany(); tooMany != 0 {
 			t.Errorf("we caused %d 429s at the server's own rate", tooMany)
 		}
 		// Nothing went out within retry_after of a 429.
 		for _, at := range storm {
-			for _, sm := range f.sent() {
+			for _, sm := range f.Sends() {
 				if sm.At.After(at) && sm.At.Sub(at) < 950*time.Millisecond {
 					t.Errorf("sent %s %v after a 429 with retry_after 1", sm.Text, sm.At.Sub(at))
 				}
 			}
 		}
-		waitFor(t, "outbox drained", 5*time.Second, func() bool { return depth(t, s) == 0 })
+		telegramtest.WaitFor(t, "outbox drained", 5*time.Second, func() bool { return depth(t, s) == 0 })
 	})
 }
 
 func TestForbiddenMarksUnreachable(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
-		f := newFake(t)
-		f.reply = func(chatID, text string, n int) (int, string, int) {
+		f := telegramtest.New(t)
+		f.SetReply(func(chatID, text string, n int) (int, string, int) {
 			if chatID == "31" {
 				return 403, "Forbidden: bot was blocked by the user", 0
 			}
 			return 0, "", 0
-		}
+		})
 		h := setup(t, s, f, setupOpts{})
 		id, err := s.ResolveIdentity(ctx, store.Contact{Channel: store.ChannelTelegram, ExternalID: "31"})
 		if err != nil {
@@ -132,14 +130,14 @@ func TestForbiddenMarksUnreachable(t *testing.T) {
 		if _, err := s.Enqueue(ctx, []store.Outbound{{CustomerID: &cid, IdentityID: &id.ID, Channel: store.ChannelTelegram, ChatID: "31", Text: "happy birthday"}}); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, "unreachable", 10*time.Second, func() bool {
+		telegramtest.WaitFor(t, "unreachable", 10*time.Second, func() bool {
 			id, _ := s.IdentityByExternal(ctx, store.ChannelTelegram, "31")
 			return id.Unreachable
 		})
-		waitFor(t, "row finished", 5*time.Second, func() bool { return depth(t, s) == 0 })
+		telegramtest.WaitFor(t, "row finished", 5*time.Second, func() bool { return depth(t, s) == 0 })
 		h.d.Kick()
 		time.Sleep(50 * time.Millisecond) // a few polls: it must not be retried
-		if c := f.callsFor("happy birthday"); c != 1 {
+		if c := f.Calls("happy birthday"); c != 1 {
 			t.Fatalf("403 message sent %d times, want 1", c)
 		}
 		ms, _, _ := s.ListMessages(ctx, cid, store.Page{})
@@ -156,7 +154,7 @@ func TestForbiddenMarksUnreachable(t *testing.T) {
 func TestCrashBetweenClaimAndSendRedelivers(t *testing.T) {
 	eachWithClock(t, func(t *testing.T, s *store.Store, clock *offsetClock) {
 		ctx := context.Background()
-		f := newFake(t)
+		f := telegramtest.New(t)
 		enqueue(t, s, 3, distinctChats, "crash")
 		// A dispatcher claims the rows, then dies before sending.
 		claimed, err := s.ClaimOutbox(ctx, store.ChannelTelegram, "dead-dispatcher", 10, 15*time.Second)
@@ -165,14 +163,14 @@ func TestCrashBetweenClaimAndSendRedelivers(t *testing.T) {
 		}
 		setup(t, s, f, setupOpts{})
 		time.Sleep(100 * time.Millisecond) // several polls: the claim still holds
-		if got := len(f.sent()); got != 0 {
+		if got := len(f.Sends()); got != 0 {
 			t.Fatalf("sent %d rows still claimed by another dispatcher", got)
 		}
 		clock.Advance(16 * time.Second)
-		waitFor(t, "redelivery", 10*time.Second, func() bool { return len(f.sent()) == 3 })
-		waitFor(t, "outbox drained", 5*time.Second, func() bool { return depth(t, s) == 0 })
+		telegramtest.WaitFor(t, "redelivery", 10*time.Second, func() bool { return len(f.Sends()) == 3 })
+		telegramtest.WaitFor(t, "outbox drained", 5*time.Second, func() bool { return depth(t, s) == 0 })
 		for i := range 3 {
-			if c := f.callsFor(fmt.Sprintf("crash-%d", i)); c != 1 {
+			if c := f.Calls(fmt.Sprintf("crash-%d", i)); c != 1 {
 				t.Errorf("crash-%d sent %d times", i, c)
 			}
 		}
@@ -198,15 +196,15 @@ func TestLeaseTakenOverWhenHolderStopsRenewing(t *testing.T) {
 		if ok, _ := s.AcquireLease(ctx, name, "ghost", 15*time.Second); !ok {
 			t.Fatal("holder could not renew")
 		}
-		f := newFake(t)
+		f := telegramtest.New(t)
 		h := setup(t, s, f, setupOpts{dispatc: bots.DispatcherOptions{Lease: 300 * time.Millisecond}})
 		enqueue(t, s, 2, distinctChats, "lease")
 		time.Sleep(150 * time.Millisecond)
-		if got := len(f.sent()); got != 0 {
+		if got := len(f.Sends()); got != 0 {
 			t.Fatalf("sent %d while another process holds the lease", got)
 		}
 		clock.Advance(16 * time.Second) // the ghost stopped renewing
-		waitFor(t, "takeover", 10*time.Second, func() bool { return len(f.sent()) == 2 })
+		telegramtest.WaitFor(t, "takeover", 10*time.Second, func() bool { return len(f.Sends()) == 2 })
 		if holder, _ := s.LeaseHolder(ctx, name); holder != h.d.ID() {
 			t.Fatalf("lease holder %q, want %q", holder, h.d.ID())
 		}
@@ -218,11 +216,11 @@ func TestLeaseTakenOverWhenHolderStopsRenewing(t *testing.T) {
 
 func TestPerChatRate(t *testing.T) {
 	s := storetest.Open(t, store.SQLite)
-	f := newFake(t)
+	f := telegramtest.New(t)
 	setup(t, s, f, setupOpts{realPerChat: true})
 	enqueue(t, s, 3, func(int) string { return "77" }, "chat")
-	waitFor(t, "sent", 10*time.Second, func() bool { return len(f.sent()) == 3 })
-	ss := f.sent()
+	telegramtest.WaitFor(t, "sent", 10*time.Second, func() bool { return len(f.Sends()) == 3 })
+	ss := f.Sends()
 	for i := 1; i < len(ss); i++ {
 		if gap := ss[i].At.Sub(ss[i-1].At); gap < 950*time.Millisecond {
 			t.Errorf("messages to one chat %v apart, want >= 1s", gap)
@@ -234,7 +232,7 @@ func TestTwoDispatchersOneDatabase(t *testing.T) {
 	cfg := storetest.Config(t, store.MySQL)
 	s1 := storetest.OpenConfig(t, cfg)
 	s2 := storetest.OpenConfig(t, cfg)
-	f := newFake(t)
+	f := telegramtest.New(t)
 	opts := setupOpts{noRun: true, dispatc: bots.DispatcherOptions{Lease: 600 * time.Millisecond, Batch: 20}}
 	h1, h2 := setup(t, s1, f, opts), setup(t, s2, f, opts)
 	stop1 := h1.run(t, h1.d.Run)
@@ -242,7 +240,7 @@ func TestTwoDispatchersOneDatabase(t *testing.T) {
 	const n = 300
 	enqueue(t, s1, n, distinctChats, "two")
 	// Stop whichever holds the lease part-way; the other takes over.
-	waitFor(t, "some sent", 10*time.Second, func() bool { return len(f.sent()) >= 50 })
+	telegramtest.WaitFor(t, "some sent", 10*time.Second, func() bool { return len(f.Sends()) >= 50 })
 	holder, err := s1.LeaseHolder(context.Background(), "dispatch:telegram")
 	if err != nil {
 		t.Fatal(err)
@@ -252,12 +250,12 @@ func TestTwoDispatchersOneDatabase(t *testing.T) {
 	} else {
 		stop2()
 	}
-	waitFor(t, "all sent", 20*time.Second, func() bool { return depth(t, s1) == 0 })
-	if got := len(f.sent()); got != n {
+	telegramtest.WaitFor(t, "all sent", 20*time.Second, func() bool { return depth(t, s1) == 0 })
+	if got := len(f.Sends()); got != n {
 		t.Errorf("fake got %d sends, want %d", got, n)
 	}
 	for i := range n {
-		if c := f.callsFor(fmt.Sprintf("two-%d", i)); c != 1 {
+		if c := f.Calls(fmt.Sprintf("two-%d", i)); c != 1 {
 			t.Errorf("two-%d sent %d times", i, c)
 		}
 	}

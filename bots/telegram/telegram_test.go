@@ -12,6 +12,7 @@ import (
 
 	"github.com/rapport-crm/rapport/bots"
 	"github.com/rapport-crm/rapport/bots/telegram"
+	"github.com/rapport-crm/rapport/bots/telegram/telegramtest"
 	"github.com/rapport-crm/rapport/store"
 	"github.com/rapport-crm/rapport/store/storetest"
 )
@@ -20,7 +21,7 @@ const secret = "s3cret-token_1"
 
 type harness struct {
 	s *store.Store
-	f *fakeAPI
+	f *telegramtest.Server
 	a *telegram.Adapter
 	r *bots.Router
 	d *bots.Dispatcher
@@ -36,7 +37,7 @@ type setupOpts struct {
 	realPerChat bool
 }
 
-func setup(t *testing.T, s *store.Store, f *fakeAPI, o setupOpts) *harness {
+func setup(t *testing.T, s *store.Store, f *telegramtest.Server, o setupOpts) *harness {
 	t.Helper()
 	if o.dispatc.Poll == 0 {
 		o.dispatc.Poll = 10 * time.Millisecond
@@ -45,8 +46,8 @@ func setup(t *testing.T, s *store.Store, f *fakeAPI, o setupOpts) *harness {
 	h.d = bots.NewDispatcher(s, o.dispatc)
 	h.r = bots.NewRouter(s, bots.RouterOptions{Hooks: o.hooks, Notify: h.d.Kick})
 	a, err := telegram.New(telegram.Config{
-		Enabled: true, Token: token, Mode: "webhook", WebhookSecret: secret,
-		APIURL: f.srv.URL + "/", RatePerSecond: o.rate, // trailing slash must be trimmed
+		Enabled: true, Token: telegramtest.Token, Mode: "webhook", WebhookSecret: secret,
+		APIURL: f.URL() + "/", RatePerSecond: o.rate, // trailing slash must be trimmed
 	}, telegram.Options{Receiver: h.r, PublicURL: "https://crm.example.com"})
 	if err != nil {
 		t.Fatal(err)
@@ -127,7 +128,7 @@ func customers(t *testing.T, s *store.Store) int {
 
 func TestWebhookIntake(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
-		h := setup(t, s, newFake(t), setupOpts{noRun: true})
+		h := setup(t, s, telegramtest.New(t), setupOpts{noRun: true})
 		tests := []struct {
 			name string
 			body string
@@ -170,7 +171,7 @@ func TestWebhookIntake(t *testing.T) {
 func TestCommands(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
-		f := newFake(t)
+		f := telegramtest.New(t)
 		h := setup(t, s, f, setupOpts{})
 		const user = 4242
 		chat := fmt.Sprint(user)
@@ -187,8 +188,8 @@ func TestCommands(t *testing.T) {
 		expect := func(want string) {
 			t.Helper()
 			k++
-			waitFor(t, "reply "+want, 10*time.Second, func() bool { return len(f.sentTo(chat)) >= k })
-			if got := f.sentTo(chat)[k-1]; !strings.Contains(got, want) {
+			telegramtest.WaitFor(t, "reply "+want, 10*time.Second, func() bool { return len(f.SentTo(chat)) >= k })
+			if got := f.SentTo(chat)[k-1]; !strings.Contains(got, want) {
 				t.Fatalf("reply %d = %q, want it to contain %q", k, got, want)
 			}
 		}
@@ -250,7 +251,7 @@ func TestCommands(t *testing.T) {
 func TestPhoneMergesCustomers(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
-		f := newFake(t)
+		f := telegramtest.New(t)
 		h := setup(t, s, f, setupOpts{})
 		// An imported customer with a web chat identity and a tag.
 		name, phone := "Wang Fang", "13800138000"
@@ -271,7 +272,7 @@ func TestPhoneMergesCustomers(t *testing.T) {
 			t.Fatal(err)
 		}
 		h.post(textUpdate(2, user, "/phone 138-0013-8000"), nil)
-		waitFor(t, "phone reply", 10*time.Second, func() bool { return len(f.sentTo(fmt.Sprint(user))) == 1 })
+		telegramtest.WaitFor(t, "phone reply", 10*time.Second, func() bool { return len(f.SentTo(fmt.Sprint(user))) == 1 })
 
 		got, err := s.Customer(ctx, old.ID)
 		if err != nil {
@@ -305,7 +306,7 @@ func TestPhoneMergesCustomers(t *testing.T) {
 func TestCallbackAnsweredAndBlocked(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
-		f := newFake(t)
+		f := telegramtest.New(t)
 		var mu sync.Mutex
 		var seen []*store.ChatEvent
 		hook := hookFunc(func(_ context.Context, ev *store.ChatEvent) (bool, error) {
@@ -321,12 +322,11 @@ func TestCallbackAnsweredAndBlocked(t *testing.T) {
 		if got := h.post(cb, nil).Code; got != 200 {
 			t.Fatalf("callback status %d", got)
 		}
-		waitFor(t, "answerCallbackQuery", 5*time.Second, func() bool {
-			f.mu.Lock()
-			defer f.mu.Unlock()
-			return len(f.answered) == 1 && f.answered[0] == "cbq-1"
+		telegramtest.WaitFor(t, "answerCallbackQuery", 5*time.Second, func() bool {
+			a := f.Answered()
+			return len(a) == 1 && a[0] == "cbq-1"
 		})
-		waitFor(t, "hook", 5*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); return len(seen) == 2 })
+		telegramtest.WaitFor(t, "hook", 5*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); return len(seen) == 2 })
 		ev := seen[1]
 		if ev.CallbackData != "sv:9:4" || ev.ReplyToProviderMsgID != "31" || ev.SenderID != "55" || ev.Identity == nil {
 			t.Fatalf("callback event: %+v", ev)
@@ -370,9 +370,9 @@ func TestStaffAndBindBypassCustomers(t *testing.T) {
 			mu.Unlock()
 			return true, nil
 		})
-		h := setup(t, s, newFake(t), setupOpts{hooks: []bots.Hook{hook}})
+		h := setup(t, s, telegramtest.New(t), setupOpts{hooks: []bots.Hook{hook}})
 		h.post(textUpdate(1, 99, "/bind ABC123"), nil)
-		waitFor(t, "bind hook", 5*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); return len(seen) == 1 })
+		telegramtest.WaitFor(t, "bind hook", 5*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); return len(seen) == 1 })
 		ev := seen[0]
 		if ev.Command != "bind" || ev.Args != "ABC123" || ev.Identity != nil || ev.Staff != nil || ev.SenderID != "99" || ev.Message.ID == 0 {
 			t.Fatalf("bind event: %+v", ev)
@@ -383,8 +383,8 @@ func TestStaffAndBindBypassCustomers(t *testing.T) {
 	})
 }
 
-func newAdapter(f *fakeAPI, recv bots.Receiver, rate float64) (*telegram.Adapter, error) {
+func newAdapter(f *telegramtest.Server, recv bots.Receiver, rate float64) (*telegram.Adapter, error) {
 	return telegram.New(telegram.Config{
-		Enabled: true, Token: token, Mode: "webhook", WebhookSecret: secret, APIURL: f.srv.URL, RatePerSecond: rate,
+		Enabled: true, Token: telegramtest.Token, Mode: "webhook", WebhookSecret: secret, APIURL: f.URL(), RatePerSecond: rate,
 	}, telegram.Options{Receiver: recv, PublicURL: "https://crm.example.com"})
 }

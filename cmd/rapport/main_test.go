@@ -27,7 +27,7 @@ func writeConfig(t *testing.T, dialect, extra string) (path, base string) {
 	addr := l.Addr().String()
 	l.Close()
 	db := storetest.Config(t, dialect)
-	y := fmt.Sprintf("http:\n  addr: %q\ndatabase:\n  driver: %s\n  dsn: %q\nadmin:\n  bootstrap_token: %q\n%s",
+	y := fmt.Sprintf("http:\n  addr: %q\n  public_url: https://crm.example.com\ndatabase:\n  driver: %s\n  dsn: %q\nadmin:\n  bootstrap_token: %q\n%s",
 		addr, db.Driver, db.DSN, "serve-test-token-0123456789", extra)
 	path = filepath.Join(t.TempDir(), "config.yaml")
 	if err := os.WriteFile(path, []byte(y), 0o600); err != nil {

@@ -1,0 +1,241 @@
+// Package telegramtest is a Telegram Bot API double for tests: an httptest
+// server speaking the real wire format (multipart form POSTs to
+// /bot<token>/<method>, JSON {"ok",...} answers), so our side runs the real
+// go-telegram/bot client against it through telegram.api_url.
+package telegramtest
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// Token is the bot token the double answers to.
+const Token = "123:TEST"
+
+// Sent is one sendMessage call the double accepted.
+type Sent struct {
+	ChatID      string
+	Text        string
+	ReplyMarkup string
+	ReplyTo     string // reply_parameters.message_id, if any
+	MessageID   int
+	At          time.Time
+}
+
+// Server is the Bot API double.
+type Server struct {
+	srv *httptest.Server
+
+	mu       sync.Mutex
+	sends    []Sent
+	calls    map[string]int // sendMessage calls per text, whatever the answer
+	answered []string
+	webhook  map[string]string
+	deletes  int
+	tooMany  int // 429s answered
+	limiter  *rate.Limiter
+	reply    func(chatID, text string, n int) (code int, desc string, retryAfter int)
+}
+
+// New starts a double that stops when the test ends.
+func New(t testing.TB) *Server {
+	f := &Server{calls: map[string]int{}}
+	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+// URL is the value for telegram.api_url.
+func (f *Server) URL() string { return f.srv.URL }
+
+// Close stops the double early (to simulate Telegram being unreachable).
+func (f *Server) Close() { f.srv.Close() }
+
+// SetLimiter makes the double answer 429 to sends above the rate, like
+// Telegram's flood control; every such 429 is one we caused.
+func (f *Server) SetLimiter(l *rate.Limiter) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.limiter = l
+}
+
+// SetReply lets fn answer a sendMessage (the n-th call with that text)
+// with an error instead of the default; code 0 means answer normally.
+func (f *Server) SetReply(fn func(chatID, text string, n int) (code int, desc string, retryAfter int)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.reply = fn
+}
+
+func (f *Server) serve(w http.ResponseWriter, r *http.Request) {
+	method, ok := strings.CutPrefix(r.URL.Path, "/bot"+Token+"/")
+	if !ok || r.Method != http.MethodPost {
+		http.Error(w, "not found", http.StatusNotFound)
+		return
+	}
+	if err := r.ParseMultipartForm(1 << 20); err != nil && err != http.ErrNotMultipart {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	switch method {
+	case "getMe":
+		fmt.Fprint(w, `{"ok":true,"result":{"id":1,"is_bot":true,"first_name":"b","username":"rapport_bot"}}`)
+	case "setWebhook":
+		f.mu.Lock()
+		f.webhook = map[string]string{"url": r.FormValue("url"), "secret_token": r.FormValue("secret_token")}
+		f.mu.Unlock()
+		fmt.Fprint(w, `{"ok":true,"result":true}`)
+	case "deleteWebhook":
+		f.mu.Lock()
+		f.deletes++
+		f.mu.Unlock()
+		fmt.Fprint(w, `{"ok":true,"result":true}`)
+	case "getUpdates":
+		// Nothing queued: answer after a short long-poll like Telegram.
+		select {
+		case <-r.Context().Done():
+		case <-time.After(50 * time.Millisecond):
+		}
+		fmt.Fprint(w, `{"ok":true,"result":[]}`)
+	case "answerCallbackQuery":
+		f.mu.Lock()
+		f.answered = append(f.answered, r.FormValue("callback_query_id"))
+		f.mu.Unlock()
+		fmt.Fprint(w, `{"ok":true,"result":true}`)
+	case "sendMessage":
+		f.sendMessage(w, r)
+	default:
+		fmt.Fprintf(w, `{"ok":false,"error_code":404,"description":"Not Found: method %s"}`, method)
+	}
+}
+
+func (f *Server) sendMessage(w http.ResponseWriter, r *http.Request) {
+	chatID, text := r.FormValue("chat_id"), r.FormValue("text")
+	if chatID == "" || text == "" {
+		fmt.Fprint(w, `{"ok":false,"error_code":400,"description":"Bad Request: message text is empty"}`)
+		return
+	}
+	if rm := r.FormValue("reply_markup"); rm != "" && !json.Valid([]byte(rm)) {
+		fmt.Fprint(w, `{"ok":false,"error_code":400,"description":"Bad Request: can't parse reply keyboard markup JSON object"}`)
+		return
+	}
+	var replyTo struct {
+		MessageID json.Number `json:"message_id"`
+	}
+	if rp := r.FormValue("reply_parameters"); rp != "" {
+		if err := json.Unmarshal([]byte(rp), &replyTo); err != nil {
+			fmt.Fprint(w, `{"ok":false,"error_code":400,"description":"Bad Request: can't parse reply parameters JSON object"}`)
+			return
+		}
+	}
+	f.mu.Lock()
+	f.calls[text]++
+	n := f.calls[text]
+	reply, limiter := f.reply, f.limiter
+	f.mu.Unlock()
+	if reply != nil {
+		if code, desc, after := reply(chatID, text, n); code != 0 {
+			params := ""
+			if after > 0 {
+				params = fmt.Sprintf(`,"parameters":{"retry_after":%d}`, after)
+			}
+			fmt.Fprintf(w, `{"ok":false,"error_code":%d,"description":%q%s}`, code, desc, params)
+			return
+		}
+	}
+	if limiter != nil && !limiter.Allow() {
+		f.mu.Lock()
+		f.tooMany++
+		f.mu.Unlock()
+		fmt.Fprint(w, `{"ok":false,"error_code":429,"description":"Too Many Requests: retry after 1","parameters":{"retry_after":1}}`)
+		return
+	}
+	f.mu.Lock()
+	id := len(f.sends) + 1
+	f.sends = append(f.sends, Sent{ChatID: chatID, Text: text, ReplyMarkup: r.FormValue("reply_markup"),
+		ReplyTo: replyTo.MessageID.String(), MessageID: id, At: time.Now()})
+	f.mu.Unlock()
+	fmt.Fprintf(w, `{"ok":true,"result":{"message_id":%d,"date":0,"chat":{"id":%s,"type":"private"},"text":%q}}`, id, chatID, text)
+}
+
+// Sends lists the accepted sendMessage calls in order.
+func (f *Server) Sends() []Sent {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]Sent(nil), f.sends...)
+}
+
+// Count is the number of accepted sendMessage calls: len(Sends()) without
+// copying them, for polling a large run.
+func (f *Server) Count() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.sends)
+}
+
+// SentTo lists the texts accepted for one chat, in order.
+func (f *Server) SentTo(chatID string) []string {
+	var out []string
+	for _, s := range f.Sends() {
+		if s.ChatID == chatID {
+			out = append(out, s.Text)
+		}
+	}
+	return out
+}
+
+// Calls counts sendMessage calls with this text, whatever the answer.
+func (f *Server) Calls(text string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.calls[text]
+}
+
+// Answered lists the answered callback query ids.
+func (f *Server) Answered() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.answered...)
+}
+
+// Webhook is the last setWebhook call's url and secret_token.
+func (f *Server) Webhook() map[string]string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.webhook
+}
+
+// Deletes counts deleteWebhook calls.
+func (f *Server) Deletes() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.deletes
+}
+
+// TooMany counts the 429s the limiter answered.
+func (f *Server) TooMany() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.tooMany
+}
+
+// WaitFor polls cond until it holds, failing the test after d.
+func WaitFor(t testing.TB, what string, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
