@@ -214,10 +214,24 @@ func TestBirthday(t *testing.T) {
 		}
 		e.wantMessages(today, 1)
 
+		// A customer who became due after the run (added later that day):
+		// the cron tick and start-up catch-up leave a done run alone, a
+		// manual run picks them up and still sends nobody anything twice.
+		late := e.customer("Late", birthday("02-28"))
+		if r, err := e.svc.scheduled(e.ctx, "birthday", at("2027-02-28 00:00")); err != nil || r.Queued != 3 {
+			t.Errorf("scheduled re-run = %+v, %v; want the done run untouched", r, err)
+		}
+		e.wantMessages(late, 0)
+		if r := e.run("birthday", "2027-02-28", false); r.ID != again.ID || r.Queued != 4 || r.Duplicates != 3 {
+			t.Errorf("manual re-run = %+v, want queued 4 (cumulative), duplicates 3", r)
+		}
+		e.wantMessages(late, 1)
+		e.wantMessages(today, 1)
+
 		// In a leap year Feb 29 birthdays wait for Feb 29.
 		e.clock.Set(at("2028-02-28 10:00"))
-		if r := e.run("birthday", "2028-02-28", false); r.Queued != 2 {
-			t.Errorf("2028-02-28 queued %d, want 2 (Today, English)", r.Queued)
+		if r := e.run("birthday", "2028-02-28", false); r.Queued != 3 {
+			t.Errorf("2028-02-28 queued %d, want 3 (Today, Late, English)", r.Queued)
 		}
 		e.wantMessages(leap, 1)
 		e.clock.Set(at("2028-02-29 10:00"))
@@ -386,7 +400,7 @@ func TestReRunAfterCancelAndTakeOver(t *testing.T) {
 
 		// A process that claimed a run and died: the run stays "running"
 		// until its lease expires, then another process takes it over.
-		if _, claimed, err := e.s.ClaimCareRun(e.ctx, "holiday", "2027-02-06", false, "dead-process", 2*time.Minute); err != nil || !claimed {
+		if _, claimed, err := e.s.ClaimCareRun(e.ctx, "holiday", "2027-02-06", false, false, "dead-process", 2*time.Minute); err != nil || !claimed {
 			t.Fatal(claimed, err)
 		}
 		if r := e.run("holiday", "2027-02-06", false); r.Status != store.RunRunning || r.Queued != 0 {

@@ -11,16 +11,28 @@ import (
 )
 
 // Run runs workflow for the business date of date (its year, month and day
-// as given). The cron tick, the CLI and the API all call it.
+// as given), on request: the CLI and the API call it.
 //
-// A real run is claimed by its (workflow, date) row: if that run is done or
-// is running in another process, Run returns the existing run and sends
-// nothing. A failed run, or one whose process died (lease expired), is
-// resumed: it re-plans, and the idempotency key of every message and task
-// (workflow, customer, occurrence) drops what the earlier attempt queued.
-// A dry run plans and renders without writing messages, tasks or surveys,
-// and returns counts and a sample.
+// A real run is claimed by its (workflow, date) row: if it is running in
+// another process, Run returns that run and sends nothing. Otherwise it
+// plans again — a failed run or one whose process died (lease expired)
+// resumes, a done one runs again for customers who became due since — and
+// the idempotency key of every message and task (workflow, customer,
+// occurrence) drops what earlier attempts queued, so nobody gets anything
+// twice. A dry run plans and renders without writing messages, tasks or
+// surveys, and returns counts and a sample.
 func (s *Service) Run(ctx context.Context, workflow string, date time.Time, dryRun bool) (*store.CareRun, error) {
+	return s.run(ctx, workflow, date, dryRun, true)
+}
+
+// scheduled is the cron tick's and the start-up catch-up's Run: a run that
+// is already done for the date is left alone, so restarts cost one query per
+// workflow and day.
+func (s *Service) scheduled(ctx context.Context, workflow string, date time.Time) (*store.CareRun, error) {
+	return s.run(ctx, workflow, date, false, false)
+}
+
+func (s *Service) run(ctx context.Context, workflow string, date time.Time, dryRun, rerun bool) (*store.CareRun, error) {
 	if !IsWorkflow(workflow) {
 		return nil, store.Invalid("workflow", "%q is not one of birthday, holiday, maintenance, survey, revisit, winback", workflow)
 	}
@@ -28,7 +40,7 @@ func (s *Service) Run(ctx context.Context, workflow string, date time.Time, dryR
 		return nil, store.Invalid("date", "required")
 	}
 	d := dayOf(date)
-	run, claimed, err := s.store.ClaimCareRun(ctx, workflow, d.String(), dryRun, s.o.Holder, s.o.Lease)
+	run, claimed, err := s.store.ClaimCareRun(ctx, workflow, d.String(), dryRun, rerun, s.o.Holder, s.o.Lease)
 	if err != nil {
 		return nil, fmt.Errorf("care %s %s: %w", workflow, d, err)
 	}

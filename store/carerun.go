@@ -95,10 +95,12 @@ var ErrRunClaimLost = Errorf(ECONFLICT, "care run claim lost to another process"
 
 // ClaimCareRun claims the run of workflow on date for holder until
 // now+lease. It returns the run and claimed=true when the caller must do the
-// work: a new run, or a failed or abandoned (lease expired) one to resume.
-// Otherwise claimed=false and the run is the existing one: done, or running
-// elsewhere. A dry run always gets a fresh row of its own.
-func (s *Store) ClaimCareRun(ctx context.Context, workflow, date string, dryRun bool, holder string, lease time.Duration) (*CareRun, bool, error) {
+// work: a new run, a failed or abandoned (lease expired) one to resume, or —
+// with rerun — a done one to run again (queued and tasks stay cumulative;
+// what earlier attempts queued counts as duplicates). Otherwise claimed=false and the
+// run is the existing one: done (without rerun), or running elsewhere. A dry
+// run always gets a fresh row of its own.
+func (s *Store) ClaimCareRun(ctx context.Context, workflow, date string, dryRun, rerun bool, holder string, lease time.Duration) (*CareRun, bool, error) {
 	now := s.Now().Truncate(time.Millisecond)
 	until := now.Add(lease)
 	token := claimToken(holder)
@@ -120,9 +122,14 @@ func (s *Store) ClaimCareRun(ctx context.Context, workflow, date string, dryRun 
 		run.decode()
 		return run, true, nil
 	}
-	// It exists: take it over if it failed or its claimer's lease expired.
+	// It exists: take it over if it failed or its claimer's lease expired,
+	// or, asked to rerun, if it is done.
+	again := []string{RunFailed}
+	if rerun {
+		again = append(again, RunDone)
+	}
 	up := db.Model(&CareRun{}).
-		Where("claim_key = ? AND (status = ? OR (status = ? AND lease_until < ?))", key, RunFailed, RunRunning, now).
+		Where("claim_key = ? AND (status IN ? OR (status = ? AND lease_until < ?))", key, again, RunRunning, now).
 		Updates(map[string]any{
 			"status": RunRunning, "claimed_by": token, "lease_until": until, "attempts": gorm.Expr("attempts + 1"),
 			"beats": gorm.Expr("beats + 1"), "error": "", "finished_at": nil, "started_at": now, "updated_at": now,
