@@ -138,7 +138,7 @@ func (s *Service) staffChat(ctx context.Context, ev *store.ChatEvent, cmd string
 		return s.relayOut(ctx, ev, actor, id, text)
 	}
 	if ev.ReplyToProviderMsgID != "" {
-		id, err := s.store.TaskOfStaffMessage(ctx, ev.Staff.ID, ev.Message.Channel, ev.ReplyToProviderMsgID)
+		id, err := s.taskOfReply(ctx, ev)
 		if err != nil {
 			return err
 		}
@@ -361,4 +361,22 @@ func (s *Service) relayIn(ctx context.Context, t *store.Task, m *store.Message) 
 		return err
 	}
 	return s.store.AddTaskEvent(ctx, t.ID, store.SystemActor(), "relayed_in", messageText(m))
+}
+
+// taskOfReply finds the task whose relayed message the staff member
+// answered. The platform's id of a message we sent is recorded just after
+// the platform accepts it, so a reply can (rarely) arrive first: look again
+// for up to a second before treating it as an ordinary message.
+func (s *Service) taskOfReply(ctx context.Context, ev *store.ChatEvent) (int64, error) {
+	for try := 0; ; try++ {
+		id, err := s.store.TaskOfStaffMessage(ctx, ev.Staff.ID, ev.Message.Channel, ev.ReplyToProviderMsgID)
+		if err != nil || id > 0 || try == 5 {
+			return id, err
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }

@@ -145,20 +145,21 @@ func (e *e2e) press(from, data string) {
 // await waits for the n-th message to chat (1-based) and returns it.
 func (e *e2e) await(chat string, n int, what string) telegramtest.Sent {
 	e.t.Helper()
-	var got telegramtest.Sent
-	telegramtest.WaitFor(e.t, what, 30*time.Second, func() bool {
-		k := 0
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var texts []string
 		for _, s := range e.tg.Sends() {
 			if s.ChatID == chat {
-				if k++; k == n {
-					got = s
-					return true
+				if texts = append(texts, s.Text); len(texts) == n {
+					return s
 				}
 			}
 		}
-		return false
-	})
-	return got
+		if time.Now().After(deadline) {
+			e.t.Fatalf("timed out waiting for %s (message %d to %s); it got %q", what, n, chat, texts)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // button finds the callback data of the inline button whose label contains label.
@@ -241,7 +242,7 @@ func TestUnhappyCustomerGetsHumanFollowUp(t *testing.T) {
 				t.Errorf("relay = %q", relay.Text)
 			}
 			e.say(agent, "非常抱歉！明天上午免费为您重洗一次，可以吗？", relay.MessageID)
-			got := e.await(customer, 4, "the agent's reply")
+			got := e.await(customer, 4, "the agent's reply (agent saw "+strings.Join(e.tg.SentTo(agent), " | ")+")")
 			if got.Text != "非常抱歉！明天上午免费为您重洗一次，可以吗？" {
 				t.Errorf("customer received %q", got.Text)
 			}
