@@ -241,7 +241,7 @@ func (x *execution) process(ctx context.Context, acts []action) error {
 				// so no greeting silently vanishes.
 				tasks = append(tasks, store.TaskInput{
 					CustomerID: cid, Kind: "reach_out", Priority: "normal",
-					Title:    truncate(fmt.Sprintf("Reach %s (%s): WeChat 48h window closed", displayName(a.c), x.workflow), 120),
+					Title:    truncate(fmt.Sprintf(x.s.staffText("请联系 %s（%s）：微信 48 小时窗口已关闭", "Reach %s (%s): WeChat 48h window closed"), displayName(a.c), x.workflow), 120),
 					Detail:   r.Text,
 					Source:   "care:" + x.workflow,
 					DedupKey: "reach_out:" + key, AssigneeID: a.c.OwnerStaffID,

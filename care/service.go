@@ -30,8 +30,10 @@ type Options struct {
 	// used outside the 48 h customer-service window.
 	WeChatTemplates map[string]string
 	Business        string // business name for templates
-	Registry        *prometheus.Registry
-	Logger          *slog.Logger
+	// StaffLocale is the language of the tasks care opens (zh-CN | en).
+	StaffLocale string
+	Registry    *prometheus.Registry
+	Logger      *slog.Logger
 	// Holder names this process in run claims (default host:pid).
 	Holder string
 	// BatchSize is how many customers a run handles per batch (5000).
@@ -143,4 +145,12 @@ func (s *Service) CreateAsset(ctx context.Context, customerID int64, in store.As
 // CreateOrder records an order; a service order moves its asset's due date.
 func (s *Service) CreateOrder(ctx context.Context, in store.OrderInput) (*store.Order, error) {
 	return s.store.CreateOrder(ctx, in, s.o.Location)
+}
+
+// staffText picks the staff-locale variant of a task's title or detail.
+func (s *Service) staffText(zh, en string) string {
+	if strings.HasPrefix(s.o.StaffLocale, "en") {
+		return en
+	}
+	return zh
 }

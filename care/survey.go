@@ -147,13 +147,13 @@ func (s *Service) answer(ctx context.Context, ev *store.ChatEvent, sv *store.Sur
 		return err
 	}
 	if score <= s.cfg.Survey.LowScore {
-		detail := fmt.Sprintf("Survey score %d/5 for the order of %s.", score, sv.OrderDate)
+		detail := fmt.Sprintf(s.staffText("%[2]s 的订单满意度评分 %[1]d/5。", "Survey score %d/5 for the order of %s."), score, sv.OrderDate)
 		if comment != "" {
-			detail += " Comment: " + comment
+			detail += s.staffText(" 留言：", " Comment: ") + comment
 		}
 		_, _, err := s.store.CreateTask(ctx, store.TaskInput{
 			CustomerID: c.ID, Kind: "survey_recovery", Priority: "high",
-			Title:  truncate(fmt.Sprintf("Low survey score %d from %s", score, displayName(c)), 120),
+			Title:  truncate(fmt.Sprintf(s.staffText("%[2]s 满意度评分 %[1]d 分", "Low survey score %d from %s"), score, displayName(c)), 120),
 			Detail: detail, Source: "care:survey", DedupKey: "survey:" + strconv.FormatInt(sv.ID, 10),
 			AssigneeID: c.OwnerStaffID,
 		})

@@ -324,7 +324,7 @@ func (s *Service) customerMessage(ctx context.Context, ev *store.ChatEvent) erro
 		due := s.now().Add(s.cfg.ComplaintDue)
 		nt, created, err := s.store.CreateTask(ctx, store.TaskInput{
 			CustomerID: cid, Kind: store.TaskComplaint, Priority: store.PriorityHigh,
-			Title:  clip(fmt.Sprintf("Complaint from %s: %s", customerName(c), m.Text), 120),
+			Title:  clip(fmt.Sprintf(s.staffText("%s 投诉：%s", "Complaint from %s: %s"), customerName(c), m.Text), 120),
 			Detail: m.Text, DueAt: &due, Source: "complaint",
 			DedupKey: fmt.Sprintf("complaint:msg:%d", m.ID),
 		})

@@ -152,6 +152,31 @@ func builtin(key, locale string, n Notice) string {
 	return key
 }
 
+// staffText picks the staff-locale variant of a text.
+func (s *Service) staffText(zh, en string) string {
+	if strings.HasPrefix(s.cfg.StaffLocale, "en") {
+		return en
+	}
+	return zh
+}
+
+// stageName is a lifecycle stage as staff read it in Chinese.
+func stageName(st store.Stage) string {
+	switch st {
+	case store.StagePotential:
+		return "潜在客户"
+	case store.StageNew:
+		return "新客户"
+	case store.StageActive:
+		return "活跃"
+	case store.StageAtRisk:
+		return "有流失风险"
+	case store.StageChurned:
+		return "已流失"
+	}
+	return string(st)
+}
+
 // summary is the customer card as text.
 func (s *Service) summary(card *store.CustomerCard) string {
 	c := card.Customer
@@ -161,7 +186,7 @@ func (s *Service) summary(card *store.CustomerCard) string {
 	if en {
 		fmt.Fprintf(&b, "👤 %s · tier %s · %s", name, c.Tier, c.Stage)
 	} else {
-		fmt.Fprintf(&b, "👤 %s · %s级 · %s", name, c.Tier, c.Stage)
+		fmt.Fprintf(&b, "👤 %s · %s级 · %s", name, c.Tier, stageName(c.Stage))
 	}
 	if c.Phone != "" {
 		fmt.Fprintf(&b, " · %s", c.Phone)

@@ -70,6 +70,9 @@ func fromUpdate(u *models.Update) (bots.Inbound, bool) {
 		if msg := q.Message.Message; msg != nil && msg.Chat.ID != 0 {
 			in.ChatID = strconv.FormatInt(msg.Chat.ID, 10)
 			in.ReplyTo = strconv.Itoa(msg.ID)
+			// The conversation shows what the customer pressed ("2 😕"),
+			// not the button's data.
+			in.Text = buttonLabel(msg.ReplyMarkup, q.Data)
 		}
 		return in, true
 	case u.MyChatMember != nil:
@@ -91,6 +94,21 @@ func fromUpdate(u *models.Update) (bots.Inbound, bool) {
 		return in, true
 	}
 	return in, false
+}
+
+// buttonLabel is the label of the inline button carrying data, or "".
+func buttonLabel(kb *models.InlineKeyboardMarkup, data string) string {
+	if kb == nil || data == "" {
+		return ""
+	}
+	for _, row := range kb.InlineKeyboard {
+		for _, b := range row {
+			if b.CallbackData == data {
+				return b.Text
+			}
+		}
+	}
+	return ""
 }
 
 func user(in *bots.Inbound, u *models.User) {

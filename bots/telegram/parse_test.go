@@ -1,6 +1,7 @@
 package telegram_test
 
 import (
+	"strings"
 	"testing"
 	"unicode/utf8"
 
@@ -20,6 +21,8 @@ func TestParse(t *testing.T) {
 		{"bot sender", `{"update_id":4,"message":{"message_id":1,"date":1,"chat":{"id":42,"type":"private"},"from":{"id":42,"is_bot":true},"text":"x"}}`, false, "", "", ""},
 		{"sticker", `{"update_id":5,"message":{"message_id":1,"date":1,"chat":{"id":42,"type":"private"},"from":{"id":42},"sticker":{"file_id":"x"}}}`, false, "", "", ""},
 		{"empty", `{}`, false, "", "", ""},
+		{"button", `{"update_id":6,"callback_query":{"id":"c","from":{"id":42},"chat_instance":"i","data":"sv:7:2","message":{"message_id":9,"date":1,"chat":{"id":42,"type":"private"},"reply_markup":{"inline_keyboard":[[{"text":"1 😞","callback_data":"sv:7:1"},{"text":"2 😕","callback_data":"sv:7:2"}]]}}}}`, true, "callback", "2 😕", "42"},
+		{"button, no markup", `{"update_id":7,"callback_query":{"id":"c","from":{"id":42},"chat_instance":"i","data":"sv:7:2","message":{"message_id":9,"date":1,"chat":{"id":42,"type":"private"}}}}`, true, "callback", "", "42"},
 	}
 	for _, tt := range tests {
 		in, ok, err := telegram.Parse([]byte(tt.body))
@@ -37,14 +40,7 @@ func TestParse(t *testing.T) {
 	}
 }
 
-func contains(s, sub string) bool {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if s[i:i+len(sub)] == sub {
-			return true
-		}
-	}
-	return false
-}
+func contains(s, sub string) bool { return strings.Contains(s, sub) }
 
 // FuzzParse feeds arbitrary bodies to the webhook parser: it must never
 // panic, and whatever it accepts must be storable.

@@ -20,16 +20,15 @@ func (m *Main) newCare() (*care.Service, error) {
 		Location:        m.Config.Location(),
 		QuietHours:      care.QuietHours{Start: m.Config.QuietHours.Start, End: m.Config.QuietHours.End},
 		WeChatTemplates: m.Config.WeChat.TemplateIDs,
+		Business:        m.Config.BusinessName,
+		StaffLocale:     m.Config.Followup.StaffLocale,
 		Registry:        m.Registry,
 		Logger:          m.Logger,
 	})
 }
 
-// careRenderer is what care renders its texts with. Until the template
-// service implements rendering, the built-in texts (version 0).
-// INTEGRATOR: once templates.Service.Render(ctx, key, locale, templates.Data)
-// exists, return an adapter mapping care.Data onto templates.Data
-// (Customer via templates.CustomerData) and templates.Rendered back.
+// careRenderer renders care's texts through the template service, so
+// managers' edits reach the next run.
 func (m *Main) careRenderer() care.Renderer { return careTemplates{m.Templates, m.Config.Location()} }
 
 // wireCare builds the care runner, starts its scheduler (which first
