@@ -2,6 +2,7 @@ package care
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -78,6 +79,26 @@ func TestAPI(t *testing.T) {
 		}
 		if code, out := call("POST", "/orders", `{"customer_id":`+itoa(c.ID)+`,"kind":"refund"}`); code != 422 {
 			t.Errorf("bad kind: %d %v", code, out)
+		}
+
+		// People give a service or an order by its day; the due date follows
+		// from that day in the business calendar.
+		code, a2 := call("POST", "/customers/"+itoa(c.ID)+"/assets", `{"name":"空调","last_service_at":"2026-08-05","service_interval_days":180}`)
+		if code != 201 || a2["next_service_due"] != "2027-02-01" {
+			t.Errorf("asset by last service date: %d %v", code, a2)
+		}
+		if code, o := call("POST", "/orders", `{"customer_id":`+itoa(c.ID)+`,"kind":"purchase","amount":5,"occurred_at":"2027-02-05"}`); code != 201 || o["occurred_at"] != "2027-02-05T12:00:00Z" {
+			t.Errorf("order by date: %d %v", code, o)
+		}
+		for body, want := range map[string]string{
+			`{"customer_id":` + itoa(c.ID) + `,"kind":"purchase","occurred_at":"yesterday"}`: "occurred_at",
+			`{"customer_id":` + itoa(c.ID) + `,"kind":"purchase","occurred_at":20270205}`:    "occurred_at",
+			`{"customer_id":` + itoa(c.ID) + `,"kind":"purchase","colour":"red"}`:            "colour",
+		} {
+			code, out := call("POST", "/orders", body)
+			if msg := fmt.Sprint(out); code/100 != 4 || !strings.Contains(msg, want) {
+				t.Errorf("%s: %d %v, want a 4xx naming %s", body, code, out, want)
+			}
 		}
 		if code, out := call("GET", "/surveys/responses", ""); code != 200 || len(out["items"].([]any)) != 0 {
 			t.Errorf("responses: %d %v", code, out)

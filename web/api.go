@@ -111,9 +111,12 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 	if err := dec.Decode(v); err != nil {
 		var tooBig *http.MaxBytesError
 		var typeErr *json.UnmarshalTypeError
+		var invalid *store.Error
 		switch {
 		case errors.As(err, &tooBig):
 			return err
+		case errors.As(err, &invalid):
+			return invalid // a field's own check (a date, say): 422 naming it
 		case errors.Is(err, io.EOF):
 			return errBadRequest{"request body is empty; expected a JSON object"}
 		case errors.As(err, &typeErr):
