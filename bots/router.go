@@ -2,12 +2,15 @@ package bots
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"runtime/debug"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/rapport-crm/rapport/store"
 )
@@ -27,6 +30,14 @@ type RouterOptions struct {
 	// Notify is called after replies are enqueued, so a dispatcher in the
 	// same process can deliver them without waiting for its next poll.
 	Notify func()
+	// Recovery: messages stored but never processed (the process died
+	// first) are processed by any replica once they are RecoverAfter old
+	// (default 1 min), looking back RecoverWindow (24 h), every
+	// RecoverEvery (1 min). Holder names this process in those claims.
+	RecoverAfter  time.Duration
+	RecoverWindow time.Duration
+	RecoverEvery  time.Duration
+	Holder        string
 }
 
 // Router turns inbound chat into stored messages, answers the built-in
@@ -37,6 +48,9 @@ type Router struct {
 	opts  RouterOptions
 	log   *slog.Logger
 	jobs  chan job
+
+	// processed collects ids of processed messages for MarkProcessed.
+	processed chan int64
 
 	mu      sync.Mutex
 	stopped bool
@@ -60,7 +74,20 @@ func NewRouter(s *store.Store, o RouterOptions) *Router {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	return &Router{store: s, opts: o, log: o.Logger, jobs: make(chan job, o.Queue)}
+	if o.RecoverAfter <= 0 {
+		o.RecoverAfter = time.Minute
+	}
+	if o.RecoverWindow <= 0 {
+		o.RecoverWindow = 24 * time.Hour
+	}
+	if o.RecoverEvery <= 0 {
+		o.RecoverEvery = time.Minute
+	}
+	if o.Holder == "" {
+		host, _ := os.Hostname()
+		o.Holder = fmt.Sprintf("%.32s-%d", host, os.Getpid())
+	}
+	return &Router{store: s, opts: o, log: o.Logger, jobs: make(chan job, o.Queue), processed: make(chan int64, 4096)}
 }
 
 // Receive stores one inbound message or event (once, however often it is
@@ -84,11 +111,9 @@ func (r *Router) Receive(ctx context.Context, in Inbound) error {
 	case in.Kind == KindCallback && text == "":
 		text = in.Callback
 	}
-	sin := store.Inbound{Channel: in.Channel, ExternalID: in.DedupKey, ChatID: in.ChatID, Kind: in.Kind, Text: text, Raw: in.Raw, At: in.At}
-	ev := &store.ChatEvent{SenderID: in.SenderID, CallbackData: in.Callback, ReplyToProviderMsgID: in.ReplyTo}
-	if in.Kind == KindText {
-		ev.Command, ev.Args = ParseCommand(in.Channel, in.Text)
-	}
+	rt, _ := json.Marshal(route{Sender: in.SenderID, Callback: in.Callback, ReplyTo: in.ReplyTo, Event: in.Event, EventKey: in.EventKey})
+	sin := store.Inbound{Channel: in.Channel, ExternalID: in.DedupKey, ChatID: in.ChatID, Kind: in.Kind, Text: text, Raw: in.Raw, At: in.At, Route: string(rt)}
+	ev := newEvent(in)
 
 	st, err := r.store.StaffByIdentity(ctx, in.Channel, in.SenderID)
 	if err != nil {
@@ -147,6 +172,24 @@ func (r *Router) Receive(ctx context.Context, in Inbound) error {
 	return nil
 }
 
+// route is what processing needs beyond the stored message, kept in its
+// Payload so it can be processed again after a crash.
+type route struct {
+	Sender   string `json:"s"`
+	Callback string `json:"cb,omitempty"`
+	ReplyTo  string `json:"rt,omitempty"`
+	Event    string `json:"ev,omitempty"`
+	EventKey string `json:"ek,omitempty"`
+}
+
+func newEvent(in Inbound) *store.ChatEvent {
+	ev := &store.ChatEvent{SenderID: in.SenderID, CallbackData: in.Callback, ReplyToProviderMsgID: in.ReplyTo}
+	if in.Kind == KindText {
+		ev.Command, ev.Args = ParseCommand(in.Channel, in.Text)
+	}
+	return ev
+}
+
 // queue hands a stored message to the workers. When the queue is full it
 // waits (back-pressure on the webhook) until the caller gives up.
 func (r *Router) queue(ctx context.Context, j job) {
@@ -165,10 +208,13 @@ func (r *Router) queue(ctx context.Context, j job) {
 
 // Run processes queued messages on a bounded pool of workers until ctx is
 // cancelled, then finishes what is queued and returns. Hooks get a context
-// derived from ctx's values but not its cancellation while draining.
+// derived from ctx's values but not its cancellation while draining. It
+// also processes messages an earlier process stored but never processed.
 func (r *Router) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	work := context.WithoutCancel(ctx)
+	marked := make(chan struct{})
+	go func() { defer close(marked); r.markLoop(work) }()
 	for range r.opts.Workers {
 		wg.Add(1)
 		go func() {
@@ -183,6 +229,8 @@ func (r *Router) Run(ctx context.Context) error {
 			}
 		}()
 	}
+	wg.Add(1)
+	go func() { defer wg.Done(); r.resumeLoop(ctx) }()
 	<-ctx.Done()
 	wg.Wait()
 	r.mu.Lock()
@@ -193,40 +241,154 @@ func (r *Router) Run(ctx context.Context) error {
 		select {
 		case j := <-r.jobs:
 			r.process(work, j)
+			continue
 		default:
-			return nil
+		}
+		break
+	}
+	close(r.processed)
+	<-marked
+	return nil
+}
+
+// markLoop records processed messages in batches (one UPDATE per batch
+// rather than one per message) until r.processed is closed.
+func (r *Router) markLoop(ctx context.Context) {
+	var ids []int64
+	flush := func() {
+		if len(ids) == 0 {
+			return
+		}
+		if err := r.store.MarkProcessed(ctx, ids); err != nil {
+			// They stay "received" and are processed again later; the
+			// hooks' idempotency keys keep that harmless.
+			r.log.Warn("mark processed", "messages", len(ids), "err", err)
+		}
+		ids = ids[:0]
+	}
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case id, ok := <-r.processed:
+			if !ok {
+				flush()
+				return
+			}
+			if ids = append(ids, id); len(ids) >= 256 {
+				flush()
+			}
+		case <-tick.C:
+			flush()
 		}
 	}
 }
 
+// resumeLoop processes, now and every RecoverEvery, the messages stored
+// but never processed because their process died in between. Each replica
+// runs it; claims keep any message to one of them.
+func (r *Router) resumeLoop(ctx context.Context) {
+	for {
+		r.resume(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(r.opts.RecoverEvery):
+		}
+	}
+}
+
+// resume processes the unprocessed messages old enough to be orphans.
+func (r *Router) resume(ctx context.Context) {
+	channels := []string{store.ChannelTelegram, store.ChannelWeChat, store.ChannelWebChat}
+	for ctx.Err() == nil {
+		now := r.store.Now()
+		ms, err := r.store.ClaimUnprocessed(ctx, channels, now.Add(-r.opts.RecoverWindow), now.Add(-r.opts.RecoverAfter), r.opts.Holder, 100, 5*time.Minute)
+		if err != nil {
+			if ctx.Err() == nil {
+				r.log.Warn("recover unprocessed messages", "err", err)
+			}
+			return
+		}
+		for _, m := range ms {
+			r.replay(context.WithoutCancel(ctx), m)
+		}
+		if len(ms) < 100 {
+			return
+		}
+	}
+}
+
+// replay processes a stored message again from its row and route.
+func (r *Router) replay(ctx context.Context, m *store.Message) {
+	var rt route
+	if err := json.Unmarshal([]byte(m.Payload), &rt); err != nil || rt.Sender == "" {
+		r.processed <- m.ID // nothing to route it by
+		return
+	}
+	in := Inbound{Channel: m.Channel, SenderID: rt.Sender, ChatID: m.ChatID, Kind: m.Kind, Text: m.Text,
+		Event: rt.Event, EventKey: rt.EventKey, Callback: rt.Callback, ReplyTo: rt.ReplyTo, At: m.CreatedAt}
+	ev := newEvent(in)
+	ev.Message = m
+	var err error
+	if m.CustomerID == nil {
+		ev.Staff, err = r.store.StaffByIdentity(ctx, m.Channel, rt.Sender)
+	} else {
+		// The identity as it is now: a merge may have moved it.
+		ev.Identity, err = r.store.IdentityByExternal(ctx, m.Channel, rt.Sender)
+	}
+	if err != nil {
+		r.log.Warn("recover message", "message_id", m.ID, "err", err)
+		return
+	}
+	r.log.Info("processing a message stored before a restart", "message_id", m.ID, "channel", m.Channel)
+	r.process(ctx, job{ev: ev, in: in})
+}
+
 func (r *Router) process(ctx context.Context, j job) {
+	done := false
 	defer func() {
 		if p := recover(); p != nil {
 			r.log.Error("panic processing chat message", "message_id", j.ev.Message.ID, "panic", p, "stack", string(debug.Stack()))
+			// A message that crashes a hook must not be retried forever.
+			done = true
+		}
+		if done {
+			r.processed <- j.ev.Message.ID
+		}
+		if r.opts.Notify != nil {
+			r.opts.Notify()
 		}
 	}()
+	done = r.handle(ctx, j)
+}
+
+// handle runs the built-in commands, then the hooks, on one message. It
+// reports false when one of them failed: the message stays unprocessed
+// and is tried again later (every reply and task it makes carries an
+// idempotency key, so what did succeed is not done twice).
+func (r *Router) handle(ctx context.Context, j job) bool {
 	if j.ev.Identity != nil {
 		handled, err := r.builtin(ctx, j)
 		if err != nil {
 			r.log.Error("chat command failed", "command", j.ev.Command, "message_id", j.ev.Message.ID, "err", err)
+			return false
 		}
 		if handled {
-			return
+			return true
 		}
 	}
 	for _, h := range r.opts.Hooks {
 		handled, err := h.HandleChat(ctx, j.ev)
 		if err != nil {
 			r.log.Error("chat hook failed", "hook", fmt.Sprintf("%T", h), "message_id", j.ev.Message.ID, "err", err)
-			continue
+			return false
 		}
 		if handled {
 			break
 		}
 	}
-	if r.opts.Notify != nil {
-		r.opts.Notify()
-	}
+	return true
 }
 
 // builtin answers the customer commands of the contract and the

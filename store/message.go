@@ -16,15 +16,18 @@ const (
 	DirectionOut = "out"
 )
 
-// Message statuses. Inbound messages are "received"; outbound ones move
-// queued → sending → sent, or end failed / skipped (with a reason).
+// Message statuses. Inbound messages are "received", then "processed" once
+// the router's commands and hooks have run (a message still "received"
+// after a crash is processed again); outbound ones move queued → sending →
+// sent, or end failed / skipped (with a reason).
 const (
-	StatusReceived = "received"
-	StatusQueued   = "queued"
-	StatusSending  = "sending"
-	StatusSent     = "sent"
-	StatusFailed   = "failed"
-	StatusSkipped  = "skipped"
+	StatusReceived  = "received"
+	StatusProcessed = "processed"
+	StatusQueued    = "queued"
+	StatusSending   = "sending"
+	StatusSent      = "sent"
+	StatusFailed    = "failed"
+	StatusSkipped   = "skipped"
 )
 
 // MaxRawBytes bounds the raw platform payload kept with a message.
@@ -54,8 +57,10 @@ type Message struct {
 	Status     string  `gorm:"size:16;not null;index:ix_messages_queue,priority:2" json:"status"`
 
 	// Outbound delivery state.
-	IdempotencyKey  *string    `gorm:"size:191;uniqueIndex" json:"-"`
-	Payload         string     `gorm:"type:text" json:"-"` // JSON: keyboard etc.
+	IdempotencyKey *string `gorm:"size:191;uniqueIndex" json:"-"`
+	// Payload is JSON: for outbound rows the keyboard and channel extras;
+	// for inbound rows what the router needs to process it again (Route).
+	Payload         string     `gorm:"type:text" json:"-"`
 	Workflow        string     `gorm:"size:32;not null;default:''" json:"workflow,omitempty"`
 	TemplateKey     string     `gorm:"size:64;not null;default:''" json:"template_key,omitempty"`
 	TemplateVersion int        `gorm:"not null;default:0" json:"template_version,omitempty"`
@@ -80,6 +85,10 @@ type Inbound struct {
 	Text       string
 	Raw        []byte
 	At         time.Time // platform time; zero = now
+	// Route is the router's own JSON (sender, button data, reply-to, event)
+	// kept in Payload so an unprocessed message can be processed after a
+	// crash. Opaque to the store.
+	Route string
 }
 
 // RecordInbound stores an inbound message from identity once. A repeated
@@ -103,6 +112,7 @@ func (s *Store) RecordInbound(ctx context.Context, ident *Identity, in Inbound) 
 	m := &Message{
 		CustomerID: &cid, IdentityID: &iid, Direction: DirectionIn, Channel: in.Channel, ChatID: in.ChatID,
 		Kind: kind, Text: in.Text, Raw: string(raw), ExternalID: &ext, Status: StatusReceived, CreatedAt: now,
+		Payload: in.Route,
 	}
 	// No transaction: the row is what must be durable; last_inbound_at is
 	// a denormalised hint (WeChat's 48 h window, win-back) that moves only
@@ -196,6 +206,7 @@ func (s *Store) RecordStaffInbound(ctx context.Context, staffID *int64, in Inbou
 	m := &Message{
 		StaffID: staffID, Direction: DirectionIn, Channel: in.Channel, ChatID: in.ChatID,
 		Kind: kind, Text: in.Text, Raw: string(raw), ExternalID: &ext, Status: StatusReceived, CreatedAt: s.Now(),
+		Payload: in.Route,
 	}
 	err = s.db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(m).Error
 	if err == nil && m.ID != 0 {
@@ -270,4 +281,58 @@ func (s *Store) SendToCustomer(ctx context.Context, customerID int64, text strin
 		return nil, fmt.Errorf("send to customer: %w", err)
 	}
 	return m, nil
+}
+
+// MarkProcessed records that the router has run its commands and hooks on
+// these inbound messages.
+func (s *Store) MarkProcessed(ctx context.Context, ids []int64) error {
+	for start := 0; start < len(ids); start += enqueueBatch {
+		part := ids[start:min(start+enqueueBatch, len(ids))]
+		err := s.db.WithContext(ctx).Model(&Message{}).Where("id IN ? AND status = ?", part, StatusReceived).
+			Updates(map[string]any{"status": StatusProcessed, "claimed_by": "", "lease_until": nil}).Error
+		if err != nil {
+			return fmt.Errorf("mark processed: %w", err)
+		}
+	}
+	return nil
+}
+
+// ClaimUnprocessed claims up to limit inbound messages of the channels that
+// were stored between after and before but never processed (their process
+// died between storing and processing them), for holder until now+lease.
+// Like ClaimOutbox, a conditional UPDATE makes two replicas never take the
+// same message; a claim that lapses is taken again.
+func (s *Store) ClaimUnprocessed(ctx context.Context, channels []string, after, before time.Time, holder string, limit int, lease time.Duration) ([]*Message, error) {
+	now := s.Now().Truncate(time.Millisecond)
+	db := s.db.WithContext(ctx)
+	var ids []int64
+	// (channel, status) leads the outbox index, so this reads only the
+	// few messages still "received".
+	err := db.Model(&Message{}).
+		Where("channel IN ? AND status = ? AND direction = ? AND created_at BETWEEN ? AND ? AND (lease_until IS NULL OR lease_until < ?)",
+			channels, StatusReceived, DirectionIn, after, before, now).
+		Order("id").Limit(limit).Pluck("id", &ids).Error
+	if err != nil || len(ids) == 0 {
+		return nil, wrapErr("claim unprocessed", err)
+	}
+	token := claimToken(holder)
+	res := db.Model(&Message{}).
+		Where("id IN ? AND status = ? AND (lease_until IS NULL OR lease_until < ?)", ids, StatusReceived, now).
+		Updates(map[string]any{"claimed_by": token, "lease_until": now.Add(lease)})
+	if res.Error != nil || res.RowsAffected == 0 {
+		return nil, wrapErr("claim unprocessed", res.Error)
+	}
+	var ms []*Message
+	if err := db.Where("id IN ? AND claimed_by = ?", ids, token).Order("id").Find(&ms).Error; err != nil {
+		return nil, fmt.Errorf("claim unprocessed: %w", err)
+	}
+	return ms, nil
+}
+
+// wrapErr prefixes err, or is nil for nil.
+func wrapErr(prefix string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%s: %w", prefix, err)
 }

@@ -35,6 +35,9 @@ type setupOpts struct {
 	// realPerChat keeps Telegram's 1/s per chat; other tests lift it so a
 	// conversation's replies need not take a second each.
 	realPerChat bool
+	// recoverAfter is how old an unprocessed message must be before the
+	// router processes it as an orphan (default: the router's 1 min).
+	recoverAfter time.Duration
 }
 
 func setup(t *testing.T, s *store.Store, f *telegramtest.Server, o setupOpts) *harness {
@@ -44,7 +47,7 @@ func setup(t *testing.T, s *store.Store, f *telegramtest.Server, o setupOpts) *h
 	}
 	h := &harness{s: s, f: f}
 	h.d = bots.NewDispatcher(s, o.dispatc)
-	h.r = bots.NewRouter(s, bots.RouterOptions{Hooks: o.hooks, Notify: h.d.Kick})
+	h.r = bots.NewRouter(s, bots.RouterOptions{Hooks: o.hooks, Notify: h.d.Kick, RecoverAfter: o.recoverAfter, RecoverEvery: 20 * time.Millisecond})
 	a, err := telegram.New(telegram.Config{
 		Enabled: true, Token: telegramtest.Token, Mode: "webhook", WebhookSecret: secret,
 		APIURL: f.URL() + "/", RatePerSecond: o.rate, // trailing slash must be trimmed
@@ -387,4 +390,43 @@ func newAdapter(f *telegramtest.Server, recv bots.Receiver, rate float64) (*tele
 	return telegram.New(telegram.Config{
 		Enabled: true, Token: telegramtest.Token, Mode: "webhook", WebhookSecret: secret, APIURL: f.URL(), RatePerSecond: rate,
 	}, telegram.Options{Receiver: recv, PublicURL: "https://crm.example.com"})
+}
+
+// TestCrashBetweenStoringAndProcessing: a message is durable once the
+// webhook answers 200, so a process that dies before its router ran the
+// commands and hooks must not lose what the customer asked for. The next
+// process (or another replica) processes it, once.
+func TestCrashBetweenStoringAndProcessing(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		f := telegramtest.New(t)
+		crashed := setup(t, s, f, setupOpts{noRun: true}) // its router never runs: it "dies"
+		if rec := crashed.post(textUpdate(7001, 42, "/birthday 05-17"), nil); rec.Code != 200 {
+			t.Fatalf("webhook = %d", rec.Code)
+		}
+		if got := crashed.customerOf(t, 42).Birthday.String(); got != "" {
+			t.Fatalf("birthday %q saved before processing", got)
+		}
+
+		// A young unprocessed message may still be in another replica's
+		// queue: it is left alone until RecoverAfter.
+		waiting := setup(t, s, f, setupOpts{recoverAfter: time.Hour})
+		time.Sleep(100 * time.Millisecond)
+		if got := waiting.customerOf(t, 42).Birthday.String(); got != "" {
+			t.Fatalf("a fresh message was taken over: birthday %q", got)
+		}
+
+		next := setup(t, s, f, setupOpts{recoverAfter: time.Millisecond})
+		telegramtest.WaitFor(t, "the reply to the orphaned /birthday", 10*time.Second, func() bool { return len(f.SentTo("42")) == 1 })
+		if got := next.customerOf(t, 42).Birthday.String(); got != "05-17" {
+			t.Errorf("birthday = %q, want 05-17", got)
+		}
+		telegramtest.WaitFor(t, "the message marked processed", 10*time.Second, func() bool {
+			ms := next.messages(t, next.customerOf(t, 42).ID)
+			return len(ms) > 0 && ms[0].Status == store.StatusProcessed
+		})
+		time.Sleep(100 * time.Millisecond) // several more recovery rounds
+		if got := f.SentTo("42"); len(got) != 1 {
+			t.Errorf("replies = %q, want exactly one", got)
+		}
+	})
 }
