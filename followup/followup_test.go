@@ -220,7 +220,7 @@ func TestNoticeOnceAcrossReplicas(t *testing.T) {
 			t.Fatalf("agent got %d messages, want 1", len(got))
 		}
 		m := got[0]
-		if want := fmt.Sprintf("task:%d:assigned:%d", tk.ID, agent.ID); key(m) != want || m.StaffID == nil || *m.StaffID != agent.ID {
+		if want := fmt.Sprintf("task:%d:assigned:%d:1", tk.ID, agent.ID); key(m) != want || m.StaffID == nil || *m.StaffID != agent.ID {
 			t.Errorf("notice key %q staff %v", key(m), m.StaffID)
 		}
 		for _, want := range []string{"Call Wang", "Wang", "tier C", "my order?", "thanks", "bye"} {
@@ -532,4 +532,224 @@ func TestWeChatStaffAndSurveyRecovery(t *testing.T) {
 			t.Errorf("完成: %+v", done)
 		}
 	})
+}
+
+// notices counts the new-task notices among ms by recipient chat.
+func notices(ms []*store.Message) map[string]int {
+	out := map[string]int{}
+	for _, m := range ms {
+		if m.TemplateKey == followup.KeyTaskAssigned {
+			out[m.ChatID]++
+		}
+	}
+	return out
+}
+
+// notifyAcrossReplicas runs NotifyNew four times at once on two replicas
+// and returns how many notices they claimed in all.
+func (e *env) notifyAcrossReplicas(svc2 *followup.Service) int {
+	e.t.Helper()
+	var wg sync.WaitGroup
+	counts := make([]int, 4)
+	for i := range counts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			svc := e.svc
+			if i%2 == 1 {
+				svc = svc2
+			}
+			n, err := svc.NotifyNew(e.ctx)
+			if err != nil {
+				e.t.Error(err)
+			}
+			counts[i] = n
+		}()
+	}
+	wg.Wait()
+	return counts[0] + counts[1] + counts[2] + counts[3]
+}
+
+func TestDeactivationReassigns(t *testing.T) {
+	cases := []struct {
+		name    string
+		others  []string // other active staff, agents unless named boss (a manager)
+		liOwner string   // owner of customer Li; Wang's owner is ann
+		by      string   // who deactivates; "" = an admin token tied to no staff
+		want    []string // new assignee of ann's three tasks; "" = nobody
+	}{
+		// Wang's owner is ann (inactive now): the least-loaded agent, ties
+		// to the lowest id. Li's owner bob is active: bob.
+		{"spread by the rule", []string{"bob", "cat"}, "bob", "", []string{"bob", "bob", "cat"}},
+		{"no agent left, a manager is", []string{"boss"}, "", "boss", []string{"boss", "boss", "boss"}},
+		{"nobody left", nil, "", "", []string{"", "", ""}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			eachEnv(t, func(t *testing.T, e *env) {
+				ann := e.staff("ann", store.RoleAgent)
+				byName := map[string]*store.Staff{"ann": ann}
+				for _, n := range tc.others {
+					role := store.RoleAgent
+					if n == "boss" {
+						role = store.RoleManager
+					}
+					byName[n] = e.staff(n, role)
+				}
+				wang, li := e.customer("Wang"), e.customer("Li")
+				if _, err := e.s.UpdateCustomer(e.ctx, wang.CustomerID, store.CustomerInput{OwnerStaffID: &ann.ID}); err != nil {
+					t.Fatal(err)
+				}
+				if tc.liOwner != "" {
+					if _, err := e.s.UpdateCustomer(e.ctx, li.CustomerID, store.CustomerInput{OwnerStaffID: &byName[tc.liOwner].ID}); err != nil {
+						t.Fatal(err)
+					}
+				}
+				var tasks []*store.Task
+				for i, c := range []*store.Identity{wang, li, wang} {
+					tk, _, err := e.s.CreateTask(e.ctx, store.TaskInput{CustomerID: c.CustomerID, Kind: "manual", Title: fmt.Sprint("task ", i), AssigneeID: &ann.ID})
+					if err != nil || tk.AssigneeID == nil || *tk.AssigneeID != ann.ID {
+						t.Fatalf("task %d: %+v %v", i, tk, err)
+					}
+					tasks = append(tasks, tk)
+				}
+				if n, err := e.svc.NotifyNew(e.ctx); n != 3 || err != nil {
+					t.Fatalf("first notices: %d %v", n, err)
+				}
+				e.deliver()
+
+				by := store.Actor{Role: store.RoleAdmin, Via: store.ViaAPI}
+				if tc.by != "" {
+					by = store.ActorOf(&store.Principal{Role: byName[tc.by].Role, StaffID: &byName[tc.by].ID})
+				}
+				if _, err := e.s.UpdateStaffBy(e.ctx, ann.ID, store.StaffUpdate{Active: ptr(false)}, by); err != nil {
+					t.Fatal(err)
+				}
+
+				wantNotices := map[string]int{}
+				for i, tk := range tasks {
+					got, err := e.s.TaskByID(e.ctx, tk.ID)
+					if err != nil {
+						t.Fatal(err)
+					}
+					wantID := ""
+					if n := tc.want[i]; n != "" {
+						wantID = strconv.FormatInt(byName[n].ID, 10)
+						wantNotices["tg-"+n]++
+					}
+					if gotID := idOf(got.AssigneeID); gotID != wantID {
+						t.Errorf("task %d: assignee %q, want %q (%s)", i, gotID, wantID, tc.want[i])
+					}
+					last := got.Events[len(got.Events)-1]
+					if last.Action != "reassigned" || last.From != strconv.FormatInt(ann.ID, 10) || last.To != wantID ||
+						last.Note != "assignee deactivated" || last.Via != "api" || idOf(last.StaffID) != idOf(by.StaffID) {
+						t.Errorf("task %d: last event %+v", i, last)
+					}
+				}
+				// The customer keeps their (now inactive) owner.
+				if c, _ := e.s.Customer(e.ctx, wang.CustomerID); c.OwnerStaffID == nil || *c.OwnerStaffID != ann.ID {
+					t.Errorf("wang's owner: %v", c.OwnerStaffID)
+				}
+				// Ann's chat account is no longer staff.
+				if st, err := e.s.StaffByIdentity(e.ctx, "telegram", "tg-ann"); st != nil || err != nil {
+					t.Errorf("ann still staff in chat: %+v %v", st, err)
+				}
+
+				// Each new assignee is told once, however often and wherever
+				// the notifier runs.
+				s2 := storetest.OpenConfig(t, e.cfg, store.WithClock(e.clock.Now))
+				total := 0
+				for _, n := range wantNotices {
+					total += n
+				}
+				if n := e.notifyAcrossReplicas(e.newService(s2)); n != total {
+					t.Errorf("notices claimed %d, want %d", n, total)
+				}
+				if got := notices(e.deliver()); fmt.Sprint(got) != fmt.Sprint(wantNotices) {
+					t.Errorf("notices %v, want %v", got, wantNotices)
+				}
+				if n, err := e.svc.NotifyNew(e.ctx); n != 0 || err != nil {
+					t.Errorf("second pass: %d %v", n, err)
+				}
+				if got := e.deliver(); len(got) != 0 {
+					t.Errorf("second pass delivered %d", len(got))
+				}
+			})
+		})
+	}
+}
+
+func idOf(p *int64) string {
+	if p == nil {
+		return ""
+	}
+	return strconv.FormatInt(*p, 10)
+}
+
+func TestReassignNotifiesEachAssignment(t *testing.T) {
+	cases := []struct {
+		name string
+		// steps are the assignees after the first (ann), "-" unassigns;
+		// notify runs the notifier after each step.
+		steps  []string
+		notify bool
+		want   []string // notices in order, after the first to ann
+	}{
+		{"A B A", []string{"bob", "ann"}, true, []string{"tg-bob", "tg-ann"}},
+		{"A B A before the notifier runs", []string{"bob", "ann"}, false, []string{"tg-ann"}},
+		{"A none A", []string{"-", "ann"}, true, []string{"tg-ann"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			eachEnv(t, func(t *testing.T, e *env) {
+				byName := map[string]*store.Staff{"ann": e.staff("ann", store.RoleAgent), "bob": e.staff("bob", store.RoleAgent)}
+				id := e.customer("Wang")
+				tk, _, err := e.s.CreateTask(e.ctx, store.TaskInput{CustomerID: id.CustomerID, Kind: "manual", Title: "Call Wang", AssigneeID: &byName["ann"].ID})
+				if err != nil {
+					t.Fatal(err)
+				}
+				s2 := storetest.OpenConfig(t, e.cfg, store.WithClock(e.clock.Now))
+				svc2 := e.newService(s2)
+				if n := e.notifyAcrossReplicas(svc2); n != 1 {
+					t.Fatalf("first notice claimed %d times", n)
+				}
+				e.deliver()
+				mgr := store.Actor{Role: store.RoleManager, Via: store.ViaAPI}
+				var got []*store.Message
+				for _, step := range tc.steps {
+					var to int64
+					if step != "-" {
+						to = byName[step].ID
+					}
+					if _, err := e.s.UpdateTask(e.ctx, tk.ID, store.TaskUpdate{AssigneeID: &to}, mgr); err != nil {
+						t.Fatal(err)
+					}
+					if tc.notify {
+						e.notifyAcrossReplicas(svc2)
+						got = append(got, e.deliver()...)
+					}
+				}
+				// Later passes, on either replica, send nothing more.
+				for range 2 {
+					e.notifyAcrossReplicas(svc2)
+				}
+				got = append(got, e.deliver()...)
+				var chats []string
+				keys := map[string]bool{}
+				for _, m := range got {
+					if m.TemplateKey != followup.KeyTaskAssigned || !strings.Contains(m.Text, "Call Wang") || !strings.Contains(m.Text, "tier C") {
+						t.Errorf("not a task notice with the card: %+v", m)
+					}
+					chats = append(chats, m.ChatID)
+					if keys[key(m)] {
+						t.Errorf("key %q twice", key(m))
+					}
+					keys[key(m)] = true
+				}
+				if fmt.Sprint(chats) != fmt.Sprint(tc.want) {
+					t.Errorf("notices to %v, want %v", chats, tc.want)
+				}
+			})
+		})
+	}
 }

@@ -135,7 +135,8 @@ func taskKeyboard(id int64) string {
 }
 
 // NotifyNew sends each open task's assignee the new-task notice with the
-// customer's card, once per task and assignee. It returns how many went out.
+// customer's card, once per assignment (a reassigned task is new to its new
+// assignee). It returns how many went out.
 func (s *Service) NotifyNew(ctx context.Context) (int, error) {
 	ts, err := s.store.TasksNeedingNotice(ctx, batch)
 	if err != nil {
@@ -181,7 +182,9 @@ func (s *Service) notifyTask(ctx context.Context, t *store.Task) (bool, error) {
 		return false, err
 	}
 	r := s.render(ctx, KeyTaskAssigned, Notice{Task: t, CustomerName: customerName(card.Customer), CustomerSummary: s.summary(card), StaffName: st.Name})
-	out := s.toStaff(st.ID, chat, r, fmt.Sprintf("task:%d:assigned:%d", t.ID, st.ID))
+	// One key per assignment, not per assignee: a task that comes back to
+	// an earlier assignee is news to them again.
+	out := s.toStaff(st.ID, chat, r, fmt.Sprintf("task:%d:assigned:%d:%d", t.ID, st.ID, t.AssignSeq))
 	if chat.Channel == store.ChannelTelegram {
 		out.Payload = taskKeyboard(t.ID)
 	}

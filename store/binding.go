@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -246,9 +247,18 @@ type StaffUpdate struct {
 	Active *bool   `json:"active"`
 }
 
-// UpdateStaff applies a change. Only admins change roles (the contract:
-// managers may do everything but tokens and staff roles).
+// UpdateStaff is UpdateStaffBy for an API caller known only by role (the
+// history of reassigned tasks names no staff member).
 func (s *Store) UpdateStaff(ctx context.Context, id int64, up StaffUpdate, by Role) (*Staff, error) {
+	return s.UpdateStaffBy(ctx, id, up, Actor{Role: by, Via: ViaAPI})
+}
+
+// UpdateStaffBy applies a change. Only admins change roles (the contract:
+// managers may do everything but tokens and staff roles). Deactivating
+// hands the staff member's open tasks on in the same transaction (see
+// reassignOpenTasks); {"active": false} on someone already inactive does
+// so too, for tasks left from before that rule.
+func (s *Store) UpdateStaffBy(ctx context.Context, id int64, up StaffUpdate, by Actor) (*Staff, error) {
 	if up.Role != nil && !ValidRole(*up.Role) {
 		return nil, Invalid("role", "%q is not admin, manager or agent", *up.Role)
 	}
@@ -259,15 +269,26 @@ func (s *Store) UpdateStaff(ctx context.Context, id int64, up StaffUpdate, by Ro
 		}
 		up.Name = &n
 	}
+	deactivate := up.Active != nil && !*up.Active
 	var st Staff
 	err := s.tx(ctx, func(tx *gorm.DB) error {
 		st = Staff{}
+		var active []activeStaff
+		if deactivate {
+			// Lock the active staff first, as CreateTask does: deactivation
+			// and task assignment then take turns instead of deadlocking,
+			// and no task is assigned to this person meanwhile.
+			var err error
+			if active, err = lockActiveStaff(s.forUpdate(tx)); err != nil {
+				return err
+			}
+		}
 		if err := s.forUpdate(tx).Take(&st, id).Error; err != nil {
 			return notFound(err, "staff %d", id)
 		}
 		set := map[string]any{}
 		if up.Role != nil && *up.Role != st.Role {
-			if by != RoleAdmin {
+			if by.Role != RoleAdmin {
 				return Errorf(EFORBIDDEN, "only admins change staff roles")
 			}
 			set["role"], st.Role = *up.Role, *up.Role
@@ -278,17 +299,25 @@ func (s *Store) UpdateStaff(ctx context.Context, id int64, up StaffUpdate, by Ro
 		if up.Name != nil && *up.Name != st.Name {
 			set["name"], st.Name = *up.Name, *up.Name
 		}
-		if len(set) == 0 {
+		if len(set) > 0 {
+			st.UpdatedAt = s.Now().Truncate(time.Millisecond)
+			set["updated_at"] = st.UpdatedAt
+			if err := tx.Model(&Staff{}).Where("id = ?", id).Updates(set).Error; err != nil {
+				return err
+			}
+		}
+		if !deactivate {
 			return nil
 		}
-		st.UpdatedAt = s.Now().Truncate(time.Millisecond)
-		set["updated_at"] = st.UpdatedAt
-		return tx.Model(&Staff{}).Where("id = ?", id).Updates(set).Error
+		others := slices.DeleteFunc(active, func(a activeStaff) bool { return a.ID == id })
+		return s.reassignOpenTasks(tx, id, others, by, ReasonAssigneeDeactivated)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("update staff: %w", err)
 	}
 	if up.Active != nil {
+		// This process sees the change at once; others within staffCacheTTL
+		// (and StaffByIdentity checks the active flag anyway).
 		s.forgetStaffIdentities()
 	}
 	return &st, nil

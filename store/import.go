@@ -7,11 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 )
 
 // RowError is one rejected CSV row: its line number (the header is line 1)
@@ -24,11 +26,14 @@ type RowError struct {
 // ImportResult summarises a CSV import. With rejected rows and no
 // skipBad, nothing is written (Written 0).
 type ImportResult struct {
-	Rows     int        `json:"rows"`
-	Written  int        `json:"written"`
-	Created  int        `json:"created"`
-	Updated  int        `json:"updated"`
-	Rejected []RowError `json:"rejected"`
+	Rows    int `json:"rows"`
+	Written int `json:"written"`
+	Created int `json:"created"`
+	Updated int `json:"updated"`
+	// Duplicates counts rows skipped because they were already stored
+	// (orders: the same order_ref or the same contents).
+	Duplicates int        `json:"duplicates"`
+	Rejected   []RowError `json:"rejected"`
 }
 
 // csvFile reads a header row and then records, tracking line numbers.
@@ -94,8 +99,10 @@ type importCustomer struct {
 }
 
 // ImportCustomers loads customers from CSV: name,phone,birthday,email,
-// tags,external_ref (tags separated by ';'). A row whose external_ref
-// exists updates that customer; others are created with source "import".
+// tags,external_ref (tags separated by ';'). A row updates the customer
+// with its external_ref, else the one with its phone (see importMatch), so
+// importing a file again creates nobody twice; others are created with
+// source "import".
 // Every row is validated first; with any bad row nothing is written unless
 // skipBad, in which case the good rows are written in one transaction.
 func (s *Store) ImportCustomers(ctx context.Context, r io.Reader, skipBad bool) (*ImportResult, error) {
@@ -161,18 +168,22 @@ func (s *Store) ImportCustomers(ctx context.Context, r io.Reader, skipBad bool) 
 	if len(res.Rejected) > 0 && !skipBad {
 		return res, nil
 	}
-	err = s.tx(ctx, func(tx *gorm.DB) error {
+	// Customer imports take turns, holding this row's lock until commit:
+	// phone is not unique, so two imports at once would each create the
+	// same phone-only customer (SQLite takes turns anyway: BEGIN IMMEDIATE).
+	turn := kvEntry{Name: "import:customers", UpdatedAt: s.Now().Truncate(time.Millisecond)}
+	if err := s.db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&turn).Error; err != nil && !isDuplicate(err) {
+		return nil, fmt.Errorf("import customers: %w", err)
+	}
+	write := func(tx *gorm.DB) error {
 		res.Created, res.Updated = 0, 0
+		if err := tx.Clauses(clause.Locking{Strength: "UPDATE"}).Where("name = ?", turn.Name).Take(&kvEntry{}).Error; err != nil {
+			return err
+		}
 		for _, ic := range rows {
-			var existing Customer
-			found := false
-			if ic.ref != "" {
-				err := tx.Where("external_ref = ?", ic.ref).Take(&existing).Error
-				if err == nil {
-					found = true
-				} else if !errors.Is(err, gorm.ErrRecordNotFound) {
-					return err
-				}
+			existing, found, err := importMatch(tx, ic)
+			if err != nil {
+				return fmt.Errorf("line %d: %w", ic.line, err)
 			}
 			if found {
 				// Re-apply the row onto the stored customer (keeps its
@@ -181,7 +192,7 @@ func (s *Store) ImportCustomers(ctx context.Context, r io.Reader, skipBad bool) 
 					return err
 				}
 				if err := tx.Save(&existing).Error; err != nil {
-					return err
+					return fmt.Errorf("line %d: %w", ic.line, err)
 				}
 				if err := setTags(tx, existing.ID, ic.tags); err != nil {
 					return err
@@ -199,7 +210,13 @@ func (s *Store) ImportCustomers(ctx context.Context, r io.Reader, skipBad bool) 
 			res.Created++
 		}
 		return nil
-	})
+	}
+	err = s.tx(ctx, write)
+	if isDuplicate(err) {
+		// Another import created one of these external_refs since we
+		// looked: once more, and this time the row finds and updates it.
+		err = s.tx(ctx, write)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("import customers: %w", err)
 	}
@@ -207,12 +224,46 @@ func (s *Store) ImportCustomers(ctx context.Context, r io.Reader, skipBad bool) 
 	return res, nil
 }
 
+// importMatch finds the stored customer a row updates: the one with its
+// external_ref, else the oldest with its phone (the same person, met in chat
+// or imported before) unless that one has another external_ref.
+func importMatch(tx *gorm.DB, ic importCustomer) (Customer, bool, error) {
+	var c Customer
+	if ic.ref != "" {
+		err := tx.Where("external_ref = ?", ic.ref).Take(&c).Error
+		if err == nil {
+			return c, true, nil
+		} else if !errors.Is(err, gorm.ErrRecordNotFound) {
+			return c, false, err
+		}
+	}
+	if ic.c.Phone == "" {
+		return c, false, nil
+	}
+	q := tx.Where("phone = ?", ic.c.Phone)
+	if ic.ref != "" {
+		q = q.Where("external_ref IS NULL OR external_ref = ?", ic.ref)
+	}
+	err := q.Order("id").Take(&c).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return c, false, nil
+	}
+	return c, err == nil, err
+}
+
 // ImportOrders loads orders from CSV: customer_phone or
 // customer_external_ref, kind, amount, occurred_at (RFC 3339, or
-// "YYYY-MM-DD[ HH:MM[:SS]]" in loc), optional asset_id. A service order with
-// an asset moves the asset's due date. All-or-nothing as ImportCustomers.
+// "YYYY-MM-DD[ HH:MM[:SS]]" in loc), optional asset_id and order_ref. A
+// service order with an asset moves the asset's due date. All-or-nothing as
+// ImportCustomers.
+//
+// Importing is idempotent: every row gets a dedup key (Order.DedupKey: its
+// order_ref, else its contents) and a row whose key is already stored is
+// skipped and counted in Duplicates, so a file imported twice, or after an
+// import that stopped halfway, or by two processes at once, records each
+// order once.
 func (s *Store) ImportOrders(ctx context.Context, r io.Reader, skipBad bool, loc *time.Location) (*ImportResult, error) {
-	f, err := openCSV(r, []string{"customer_phone", "customer_external_ref", "kind", "amount", "occurred_at", "asset_id"})
+	f, err := openCSV(r, []string{"customer_phone", "customer_external_ref", "kind", "amount", "occurred_at", "asset_id", "order_ref"})
 	if err != nil {
 		return nil, err
 	}
@@ -228,11 +279,9 @@ func (s *Store) ImportOrders(ctx context.Context, r io.Reader, skipBad bool, loc
 	}
 	db := s.db.WithContext(ctx)
 	res := &ImportResult{Rejected: []RowError{}}
-	type row struct {
-		line int
-		o    *Order
-	}
-	var rows []row
+	var rows []orderLine
+	refs := map[string]int{} // order_ref -> first line
+	same := map[string]int{} // row key with nth 0 -> identical rows so far
 	for {
 		rec, line, err := f.next()
 		if errors.Is(err, io.EOF) {
@@ -244,29 +293,107 @@ func (s *Store) ImportOrders(ctx context.Context, r io.Reader, skipBad bool, loc
 			continue
 		}
 		o, err := s.orderRow(db, f, rec, loc)
+		if err == nil && o.DedupKey != nil {
+			ref := f.get(rec, "order_ref")
+			if first, dup := refs[ref]; dup {
+				err = Invalid("order_ref", "%q already on line %d", ref, first)
+			} else {
+				refs[ref] = line
+			}
+		}
 		if err != nil {
 			res.Rejected = append(res.Rejected, RowError{line, ErrorMessage(err)})
 			continue
 		}
-		rows = append(rows, row{line, o})
+		if o.DedupKey == nil {
+			base := *rowKey(o, 0)
+			o.DedupKey = rowKey(o, same[base])
+			same[base]++
+		}
+		rows = append(rows, orderLine{line, o})
 	}
 	if len(res.Rejected) > 0 && !skipBad {
 		return res, nil
 	}
 	err = s.tx(ctx, func(tx *gorm.DB) error {
-		for _, r := range rows {
-			o := *r.o
-			if err := createOrder(tx, &o, loc); err != nil {
-				return fmt.Errorf("line %d: %w", r.line, err)
-			}
-		}
-		return nil
+		res.Created, res.Duplicates = 0, 0 // a retried transaction counts afresh
+		return insertOrders(tx, rows, loc, res)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("import orders: %w", err)
 	}
-	res.Created, res.Written = len(rows), len(rows)
+	res.Written = res.Created
 	return res, nil
+}
+
+// orderLine is a validated order row and its line.
+type orderLine struct {
+	line int
+	o    *Order
+}
+
+// importBatch is how many orders one INSERT carries.
+const importBatch = 500
+
+// insertOrders inserts rows in batches, skipping those whose dedup key is
+// stored (ON CONFLICT DO NOTHING: the unique index decides, so concurrent
+// imports agree), and counts Created and Duplicates. A service row with an
+// asset goes alone, as createOrder, so that only an inserted one moves its
+// asset.
+func insertOrders(tx *gorm.DB, rows []orderLine, loc *time.Location, res *ImportResult) error {
+	var batch []orderLine
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		ids := make([]int64, 0, len(batch))
+		batchOrders := make([]Order, len(batch))
+		for i, r := range batch {
+			ids = append(ids, r.o.CustomerID)
+			batchOrders[i] = *r.o
+		}
+		var found []int64
+		if err := tx.Model(&Customer{}).Where("id IN ?", ids).Pluck("id", &found).Error; err != nil {
+			return err
+		}
+		for _, r := range batch {
+			if !slices.Contains(found, r.o.CustomerID) {
+				return fmt.Errorf("line %d: %w", r.line, Errorf(ENOTFOUND, "customer %d not found", r.o.CustomerID))
+			}
+		}
+		q := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&batchOrders)
+		if q.Error != nil {
+			return fmt.Errorf("lines %d-%d: %w", batch[0].line, batch[len(batch)-1].line, q.Error)
+		}
+		res.Created += int(q.RowsAffected)
+		res.Duplicates += len(batch) - int(q.RowsAffected)
+		batch = batch[:0]
+		return nil
+	}
+	for _, r := range rows {
+		if r.o.AssetID == nil {
+			if batch = append(batch, r); len(batch) == importBatch {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		if err := flush(); err != nil { // keep file order
+			return err
+		}
+		o := *r.o
+		inserted, err := createOrder(tx, &o, loc)
+		if err != nil {
+			return fmt.Errorf("line %d: %w", r.line, err)
+		}
+		if inserted {
+			res.Created++
+		} else {
+			res.Duplicates++
+		}
+	}
+	return flush()
 }
 
 func (s *Store) orderRow(db *gorm.DB, f *csvFile, rec []string, loc *time.Location) (*Order, error) {
@@ -314,6 +441,7 @@ func (s *Store) orderRow(db *gorm.DB, f *csvFile, rec []string, loc *time.Locati
 		return nil, err
 	}
 	in.OccurredAt = &at
+	in.OrderRef = f.get(rec, "order_ref")
 	if v := f.get(rec, "asset_id"); v != "" {
 		id, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || id <= 0 {

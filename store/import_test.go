@@ -2,8 +2,10 @@ package store_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -80,4 +82,283 @@ func TestImportCustomersAndOrders(t *testing.T) {
 			t.Fatalf("stored orders = %+v, %v", os, err)
 		}
 	})
+}
+
+// importOrders imports body as an orders file (times in UTC) and fails the
+// test on any error or rejected row.
+func importOrders(t *testing.T, s *store.Store, body string) *store.ImportResult {
+	t.Helper()
+	res, err := s.ImportOrders(context.Background(), strings.NewReader(body), false, time.UTC)
+	if err != nil {
+		t.Fatalf("import orders: %v", err)
+	}
+	if len(res.Rejected) > 0 {
+		t.Fatalf("import orders: rejected %+v", res.Rejected)
+	}
+	return res
+}
+
+func fixture(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile("testdata/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// orderCustomers creates the customers the order fixtures name: c-1, c-2
+// and c-3 (phone 13800000003).
+func orderCustomers(t *testing.T, s *store.Store) {
+	t.Helper()
+	for i := 1; i <= 3; i++ {
+		_, err := s.CreateCustomer(context.Background(), store.CustomerInput{
+			Name: ptr(fmt.Sprintf("C%d", i)), Phone: ptr(fmt.Sprintf("1380000000%d", i)), ExternalRef: ptr(fmt.Sprintf("c-%d", i))})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// allOrders returns every stored order, by id.
+func allOrders(t *testing.T, s *store.Store) []*store.Order {
+	t.Helper()
+	os, err := s.OrdersBetween(context.Background(), time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC), "", 0, 100000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return os
+}
+
+// counts is what a test compares of an ImportResult.
+type counts struct{ Rows, Written, Created, Duplicates, Rejected int }
+
+func countsOf(r *store.ImportResult) counts {
+	return counts{r.Rows, r.Written, r.Created, r.Duplicates, len(r.Rejected)}
+}
+
+func TestImportOrdersTwice(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		orderCustomers(t, s)
+		file := fixture(t, "orders_month.csv")
+		got := countsOf(importOrders(t, s, file))
+		// Rows 4 and 5 are equal: two purchases, both kept.
+		if want := (counts{Rows: 6, Written: 6, Created: 6}); got != want {
+			t.Fatalf("first import = %+v, want %+v", got, want)
+		}
+		got = countsOf(importOrders(t, s, file))
+		if want := (counts{Rows: 6, Duplicates: 6}); got != want {
+			t.Fatalf("second import = %+v, want %+v", got, want)
+		}
+		if got := len(allOrders(t, s)); got != 6 {
+			t.Fatalf("%d orders stored, want 6", got)
+		}
+	})
+}
+
+func TestImportOrdersOrderRef(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		orderCustomers(t, s)
+		file := fixture(t, "orders_ref.csv")
+		// SO-1001 and SO-1002 have equal contents: two refs, two orders.
+		got := countsOf(importOrders(t, s, file))
+		if want := (counts{Rows: 4, Written: 4, Created: 4}); got != want {
+			t.Fatalf("first import = %+v, want %+v", got, want)
+		}
+		// The reference is the order: a corrected amount is still SO-1003.
+		got = countsOf(importOrders(t, s, strings.Replace(file, "SO-1003,c-2,service,60", "SO-1003,c-2,service,65", 1)))
+		if want := (counts{Rows: 4, Duplicates: 4}); got != want {
+			t.Fatalf("second import = %+v, want %+v", got, want)
+		}
+		os := allOrders(t, s)
+		if len(os) != 4 || os[2].Amount != 60 {
+			t.Fatalf("stored %d orders, third %+v", len(os), os[2])
+		}
+		// A reference twice in one file is a bad row.
+		res, err := s.ImportOrders(ctx, strings.NewReader("order_ref,customer_external_ref,kind,amount,occurred_at\n"+
+			"SO-2001,c-1,purchase,1,2025-08-01\nSO-2001,c-1,purchase,2,2025-08-01\n"), false, time.UTC)
+		wantBad := []store.RowError{{Line: 3, Reason: `order_ref: "SO-2001" already on line 2`}}
+		if err != nil || res.Written != 0 || !cmp.Equal(wantBad, res.Rejected) {
+			t.Fatalf("duplicate ref in file = %+v, %v", res, err)
+		}
+		long := strings.Repeat("x", 65)
+		res, err = s.ImportOrders(ctx, strings.NewReader("order_ref,customer_external_ref,kind,occurred_at\n"+long+",c-1,purchase,2025-08-01\n"), false, time.UTC)
+		if err != nil || len(res.Rejected) != 1 || res.Rejected[0].Reason != "order_ref: longer than 64 characters" {
+			t.Fatalf("long ref = %+v, %v", res, err)
+		}
+	})
+}
+
+func TestImportOrdersAfterPartialImport(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		orderCustomers(t, s)
+		file := fixture(t, "orders_month.csv")
+		lines := strings.SplitAfter(file, "\n")
+		// Header and rows 2-4: the crash came between the two equal
+		// purchases (rows 4 and 5).
+		half := strings.Join(lines[:4], "")
+		if got, want := countsOf(importOrders(t, s, half)), (counts{Rows: 3, Written: 3, Created: 3}); got != want {
+			t.Fatalf("first half = %+v, want %+v", got, want)
+		}
+		if got, want := countsOf(importOrders(t, s, file)), (counts{Rows: 6, Written: 3, Created: 3, Duplicates: 3}); got != want {
+			t.Fatalf("whole file = %+v, want %+v", got, want)
+		}
+		if got := len(allOrders(t, s)); got != 6 {
+			t.Fatalf("%d orders stored, want 6", got)
+		}
+	})
+}
+
+// manyOrders is an orders file of n distinct purchases by c-1 and c-2.
+func manyOrders(n int) string {
+	var b strings.Builder
+	b.WriteString("customer_external_ref,kind,amount,occurred_at\n")
+	start := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range n {
+		fmt.Fprintf(&b, "c-%d,purchase,%d.%02d,%s\n", 1+i%2, i/100, i%100, start.Add(time.Duration(i)*time.Hour).Format(time.RFC3339))
+	}
+	return b.String()
+}
+
+func TestImportOrdersConcurrently(t *testing.T) {
+	const n = 1200 // several batches
+	for _, d := range storetest.Dialects {
+		t.Run(d, func(t *testing.T) {
+			// Two stores on one database: two `rapport import` processes.
+			cfg := storetest.Config(t, d)
+			a, b := storetest.OpenConfig(t, cfg), storetest.OpenConfig(t, cfg)
+			orderCustomers(t, a)
+			file := manyOrders(n)
+			var wg sync.WaitGroup
+			results := make([]*store.ImportResult, 2)
+			errs := make([]error, 2)
+			for i, s := range []*store.Store{a, b} {
+				wg.Go(func() {
+					results[i], errs[i] = s.ImportOrders(context.Background(), strings.NewReader(file), false, time.UTC)
+				})
+			}
+			wg.Wait()
+			for i, err := range errs {
+				if err != nil {
+					t.Fatalf("import %d: %v", i, err)
+				}
+			}
+			got := countsOf(results[0])
+			two := countsOf(results[1])
+			got.Written += two.Written
+			got.Created += two.Created
+			got.Duplicates += two.Duplicates
+			got.Rows += two.Rows
+			if want := (counts{Rows: 2 * n, Written: n, Created: n, Duplicates: n}); got != want {
+				t.Fatalf("both imports = %+v, want %+v (%+v and %+v)", got, want, countsOf(results[0]), two)
+			}
+			if got := len(allOrders(t, a)); got != n {
+				t.Fatalf("%d orders stored, want %d", got, n)
+			}
+		})
+	}
+}
+
+func TestImportOrdersAssetOnce(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		orderCustomers(t, s)
+		a, err := s.CreateAsset(ctx, 1, store.AssetInput{Name: "car", NextServiceDue: "2025-06-01", ServiceIntervalDays: 90}, time.UTC)
+		if err != nil {
+			t.Fatal(err)
+		}
+		file := fmt.Sprintf("customer_external_ref,kind,amount,occurred_at,asset_id\nc-1,service,80,2025-05-20,%d\nc-1,purchase,5,2025-05-20,\n", a.ID)
+		if got, want := countsOf(importOrders(t, s, file)), (counts{Rows: 2, Written: 2, Created: 2}); got != want {
+			t.Fatalf("first import = %+v, want %+v", got, want)
+		}
+		if got, want := countsOf(importOrders(t, s, file)), (counts{Rows: 2, Duplicates: 2}); got != want {
+			t.Fatalf("second import = %+v, want %+v", got, want)
+		}
+		got, err := s.AssetByID(ctx, a.ID)
+		if err != nil || got.NextServiceDue.Format(time.DateOnly) != "2025-08-18" || len(allOrders(t, s)) != 2 {
+			t.Fatalf("asset = %+v, %v", got, err)
+		}
+	})
+}
+
+func TestImportCustomersAgain(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		// Ada first wrote in chat and sent /phone.
+		ada, err := s.CreateCustomer(ctx, store.CustomerInput{Name: ptr("Ada L."), Phone: ptr("13800000101")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		file := fixture(t, "customers_phone.csv")
+		for i, want := range []store.ImportResult{{Rows: 2, Written: 2, Created: 1, Updated: 1}, {Rows: 2, Written: 2, Updated: 2}} {
+			res, err := s.ImportCustomers(ctx, strings.NewReader(file), false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want.Rejected = []store.RowError{}
+			if diff := cmp.Diff(&want, res); diff != "" {
+				t.Fatalf("import %d (-want +got):\n%s", i+1, diff)
+			}
+		}
+		cs, _, err := s.ListCustomers(ctx, store.CustomerFilter{})
+		if err != nil || len(cs) != 2 || cs[0].ID != ada.ID || cs[0].Name != "Ada" || cs[0].Birthday.String() != "05-17" || cs[0].Source != "api" {
+			t.Fatalf("customers = %+v, %v", cs, err)
+		}
+		// The customer with the phone and no external_ref takes the row's.
+		res, err := s.ImportCustomers(ctx, strings.NewReader("name,phone,external_ref\nAda,13800000101,crm-1\n"), false)
+		if err != nil || res.Updated != 1 {
+			t.Fatalf("ref import = %+v, %v", res, err)
+		}
+		if c, err := s.Customer(ctx, ada.ID); err != nil || c.ExternalRef == nil || *c.ExternalRef != "crm-1" {
+			t.Fatalf("ada = %+v, %v", c, err)
+		}
+		// Another external_ref is another person, shared phone or not; once
+		// created, the row updates them by their ref.
+		son := "name,phone,external_ref\nAda's son,13800000101,crm-7\n"
+		for i, want := range []int{1, 0} {
+			res, err := s.ImportCustomers(ctx, strings.NewReader(son), false)
+			if err != nil || res.Created != want || res.Created+res.Updated != 1 {
+				t.Fatalf("son import %d = %+v, %v", i+1, res, err)
+			}
+		}
+		if cs, _, _ := s.ListCustomers(ctx, store.CustomerFilter{}); len(cs) != 3 {
+			t.Fatalf("%d customers, want 3", len(cs))
+		}
+	})
+}
+
+func TestImportCustomersConcurrently(t *testing.T) {
+	for _, d := range storetest.Dialects {
+		t.Run(d, func(t *testing.T) {
+			cfg := storetest.Config(t, d)
+			a, b := storetest.OpenConfig(t, cfg), storetest.OpenConfig(t, cfg)
+			var body strings.Builder
+			body.WriteString("name,phone,external_ref\n")
+			for i := range 200 {
+				ref := ""
+				if i%2 == 0 {
+					ref = fmt.Sprintf("r-%d", i)
+				}
+				fmt.Fprintf(&body, "N%d,139%08d,%s\n", i, i, ref)
+			}
+			var wg sync.WaitGroup
+			errs := make([]error, 2)
+			for i, s := range []*store.Store{a, b} {
+				wg.Go(func() {
+					_, errs[i] = s.ImportCustomers(context.Background(), strings.NewReader(body.String()), false)
+				})
+			}
+			wg.Wait()
+			for i, err := range errs {
+				if err != nil {
+					t.Fatalf("import %d: %v", i, err)
+				}
+			}
+			cs, _, err := a.ListCustomers(context.Background(), store.CustomerFilter{Page: store.Page{Limit: 500}})
+			if err != nil || len(cs) != 200 {
+				t.Fatalf("%d customers, want 200 (%v)", len(cs), err)
+			}
+		})
+	}
 }

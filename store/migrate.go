@@ -26,6 +26,8 @@ func migrations() []migration {
 	ms = append(ms, templateMigrations()...)
 	ms = append(ms, careMigrations()...)
 	ms = append(ms, followupMigrations()...)
+	ms = append(ms, migration{"0503_tasks_assign_seq", taskAssignSeq})
+	ms = append(ms, orderMigrations()...)
 	return ms
 }
 
@@ -122,4 +124,27 @@ func coreMigrations() []migration {
 	return []migration{
 		{"0001_core", autoMigrate(&Customer{}, &customerTag{}, &Identity{}, &Message{}, &Staff{}, &StaffIdentity{}, &APIToken{}, &Asset{}, &Order{})},
 	}
+}
+
+// orderMigrations are the schema steps of orders after 0001_core, in order.
+func orderMigrations() []migration {
+	return []migration{
+		{"0800_orders_dedup_key", ordersDedupKey},
+	}
+}
+
+// ordersDedupKey adds orders.dedup_key and its unique index, so that an
+// import run twice records each order once. Existing orders keep NULL,
+// which never collides.
+func ordersDedupKey(tx *gorm.DB) error {
+	m := tx.Migrator()
+	if !m.HasColumn(&Order{}, "dedup_key") {
+		if err := tx.Exec("ALTER TABLE orders ADD COLUMN dedup_key VARCHAR(64) NULL").Error; err != nil {
+			return err
+		}
+	}
+	if m.HasIndex(&Order{}, "ux_orders_dedup_key") {
+		return nil
+	}
+	return tx.Exec("CREATE UNIQUE INDEX ux_orders_dedup_key ON orders (dedup_key)").Error
 }

@@ -2,11 +2,17 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"math"
+	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 )
 
 // Order kinds.
@@ -23,7 +29,12 @@ type Order struct {
 	Amount     float64   `gorm:"type:decimal(14,2);not null;default:0" json:"amount"`
 	OccurredAt time.Time `gorm:"not null;index:ix_orders_customer_time,priority:2;index" json:"occurred_at"`
 	AssetID    *int64    `gorm:"index" json:"asset_id,omitempty"`
-	CreatedAt  time.Time `json:"created_at"`
+	// DedupKey makes an order land once however often it is sent: the hash
+	// of its order_ref (refKey) or, for an imported row without one, of its
+	// contents (rowKey). NULL for API orders without order_ref; SQLite and
+	// MySQL both let a unique index hold any number of NULLs.
+	DedupKey  *string   `gorm:"size:64;uniqueIndex:ux_orders_dedup_key" json:"-"`
+	CreatedAt time.Time `json:"created_at"`
 }
 
 // OrderInput records an order. OccurredAt defaults to now.
@@ -33,6 +44,9 @@ type OrderInput struct {
 	Amount     float64    `json:"amount"`
 	OccurredAt *time.Time `json:"occurred_at"`
 	AssetID    *int64     `json:"asset_id"`
+	// OrderRef is the order's id in the system it comes from. Optional: an
+	// order with a reference already stored is not recorded again.
+	OrderRef string `json:"order_ref,omitempty"`
 }
 
 func (in OrderInput) order(now time.Time) (*Order, error) {
@@ -55,43 +69,117 @@ func (in OrderInput) order(now time.Time) (*Order, error) {
 	if in.AssetID != nil && in.Kind != OrderService {
 		return nil, Invalid("asset_id", "only service orders name an asset")
 	}
-	return &Order{CustomerID: in.CustomerID, Kind: in.Kind, Amount: math.Round(in.Amount*100) / 100,
-		OccurredAt: at.Truncate(time.Millisecond), AssetID: in.AssetID}, nil
+	o := &Order{CustomerID: in.CustomerID, Kind: in.Kind, Amount: math.Round(in.Amount*100) / 100,
+		OccurredAt: at.Truncate(time.Millisecond), AssetID: in.AssetID}
+	if ref := strings.TrimSpace(in.OrderRef); ref != "" {
+		if utf8.RuneCountInString(ref) > 64 {
+			return nil, Invalid("order_ref", "longer than 64 characters")
+		}
+		o.DedupKey = refKey(ref)
+	}
+	return o, nil
+}
+
+// refKey is the dedup key of an order with a reference: one reference is
+// one order, whichever customer or channel (CSV, API) it comes with. Hashed
+// so that it compares byte for byte on both databases (MySQL's collation
+// would fold case and trailing spaces) and fits the column.
+func refKey(ref string) *string { return hashKey("ref", ref) }
+
+// rowKey is the dedup key of an imported order without a reference: its
+// customer, kind, amount, time and asset, and nth, the number of identical
+// rows before it in the same file. Re-importing the file (or a prefix of it)
+// gives the same keys, while two identical rows in one file, say two equal
+// purchases on one day, stay two orders.
+func rowKey(o *Order, nth int) *string {
+	asset := ""
+	if o.AssetID != nil {
+		asset = strconv.FormatInt(*o.AssetID, 10)
+	}
+	return hashKey("row", strconv.FormatInt(o.CustomerID, 10), o.Kind,
+		strconv.FormatFloat(o.Amount, 'f', 2, 64), strconv.FormatInt(o.OccurredAt.UnixMilli(), 10), asset, strconv.Itoa(nth))
+}
+
+func hashKey(parts ...string) *string {
+	h := sha256.New()
+	for _, p := range parts {
+		h.Write([]byte(p))
+		h.Write([]byte{0})
+	}
+	k := hex.EncodeToString(h.Sum(nil))
+	return &k
 }
 
 // CreateOrder records an order. A service order with an asset moves the
 // asset's next due date to the service date (in loc) plus its interval.
+// With an order_ref already stored it records nothing and returns the stored
+// order (a retry), or ECONFLICT if that order has another customer, kind or
+// amount.
 func (s *Store) CreateOrder(ctx context.Context, in OrderInput, loc *time.Location) (*Order, error) {
 	o, err := in.order(s.Now())
 	if err != nil {
 		return nil, err
 	}
-	err = s.tx(ctx, func(tx *gorm.DB) error { return createOrder(tx, o, loc) })
+	var out Order
+	err = s.tx(ctx, func(tx *gorm.DB) error {
+		out = *o // afresh on every attempt: a rolled-back insert may have set ID
+		inserted, err := createOrder(tx, &out, loc)
+		if err != nil || inserted {
+			return err
+		}
+		var prev Order
+		if err := tx.Where("dedup_key = ?", *o.DedupKey).Take(&prev).Error; err != nil {
+			return err
+		}
+		out = prev
+		if out.CustomerID != o.CustomerID || out.Kind != o.Kind || math.Round(out.Amount*100) != math.Round(o.Amount*100) {
+			return &Error{Code: ECONFLICT, Field: "order_ref",
+				Message: fmt.Sprintf("order_ref: %q is order %d, with another customer, kind or amount", strings.TrimSpace(in.OrderRef), out.ID)}
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("create order: %w", err)
 	}
-	return o, nil
+	return &out, nil
 }
 
-func createOrder(tx *gorm.DB, o *Order, loc *time.Location) error {
+// createOrder inserts o unless its dedup key is already stored, and reports
+// whether it did. Only an inserted service order moves its asset.
+func createOrder(tx *gorm.DB, o *Order, loc *time.Location) (inserted bool, err error) {
 	var n int64
 	if err := tx.Model(&Customer{}).Where("id = ?", o.CustomerID).Count(&n).Error; err != nil {
-		return err
+		return false, err
 	} else if n == 0 {
-		return Errorf(ENOTFOUND, "customer %d not found", o.CustomerID)
+		return false, Errorf(ENOTFOUND, "customer %d not found", o.CustomerID)
 	}
 	var a Asset
 	if o.AssetID != nil {
 		if err := tx.Take(&a, *o.AssetID).Error; err != nil {
-			return notFound(err, "asset %d", *o.AssetID)
+			return false, notFound(err, "asset %d", *o.AssetID)
 		}
 		if a.CustomerID != o.CustomerID {
-			return Invalid("asset_id", "asset %d belongs to another customer", a.ID)
+			return false, Invalid("asset_id", "asset %d belongs to another customer", a.ID)
 		}
 	}
-	if err := tx.Create(o).Error; err != nil {
-		return err
+	if o.DedupKey == nil {
+		if err := tx.Create(o).Error; err != nil {
+			return false, err
+		}
+	} else {
+		res := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(o)
+		if res.Error != nil {
+			return false, res.Error
+		}
+		if res.RowsAffected == 0 {
+			return false, nil
+		}
 	}
+	return true, moveAsset(tx, o, a, loc)
+}
+
+// moveAsset records service order o on its asset a (none: nothing to do).
+func moveAsset(tx *gorm.DB, o *Order, a Asset, loc *time.Location) error {
 	if o.AssetID == nil {
 		return nil
 	}

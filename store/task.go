@@ -85,9 +85,14 @@ type Task struct {
 	// and NULL otherwise: the unique key allows one open complaint per
 	// customer, whichever replica races to open it.
 	OpenSlot *string `gorm:"size:64;uniqueIndex" json:"-"`
-	// NotifiedAssignee is the assignee the new-task notice went to; a task
-	// whose assignee differs still needs its notice.
+	// NotifiedAssignee is the assignee the last new-task notice went to.
 	NotifiedAssignee *int64 `json:"-"`
+	// AssignSeq counts the task's assignments (creation with an assignee,
+	// every change of assignee); NotifiedSeq is the assignment whose
+	// new-task notice was claimed. Each assignment is noticed once, also
+	// when the task comes back to an earlier assignee (A → B → A).
+	AssignSeq   int64 `gorm:"not null;default:0" json:"-"`
+	NotifiedSeq int64 `gorm:"not null;default:0" json:"-"`
 	// OverdueAt / EscalatedAt record the reminders for the current due
 	// time; moving the due time clears them.
 	OverdueAt   *time.Time `json:"overdue_at,omitempty"`
@@ -106,8 +111,9 @@ type TaskEvent struct {
 	TaskID  int64  `gorm:"not null;index" json:"task_id"`
 	StaffID *int64 `json:"staff_id"` // nil: the system
 	Via     string `gorm:"size:16;not null" json:"via"`
-	// Action: created, assigned, status, due, note, notified, overdue,
-	// escalated, relayed_in, relayed_out.
+	// Action: created, assigned, reassigned (handed on by a rule, e.g.
+	// because the assignee was deactivated; Note says why), status, due,
+	// note, notified, overdue, escalated, relayed_in, relayed_out.
 	Action    string    `gorm:"size:24;not null" json:"action"`
 	From      string    `gorm:"column:from_value;size:64;not null;default:''" json:"from,omitempty"`
 	To        string    `gorm:"column:to_value;size:64;not null;default:''" json:"to,omitempty"`
@@ -303,6 +309,9 @@ func (s *Store) createTask(tx *gorm.DB, in TaskInput) (*Task, bool, error) {
 		CustomerID: in.CustomerID, Kind: in.Kind, Priority: in.Priority, Title: in.Title, Detail: in.Detail,
 		AssigneeID: assignee, Status: TaskOpen, DueAt: in.DueAt, Source: in.Source, OpenSlot: slot,
 		CreatedAt: now, UpdatedAt: now,
+	}
+	if assignee != nil {
+		t.AssignSeq = 1
 	}
 	if in.DedupKey != "" {
 		k := in.DedupKey
@@ -524,6 +533,16 @@ func (s *Store) UpdateTask(ctx context.Context, id int64, up TaskUpdate, by Acto
 	var t Task
 	err := s.tx(ctx, func(tx *gorm.DB) error {
 		t = Task{}
+		if up.AssigneeID != nil && *up.AssigneeID > 0 {
+			// Lock the new assignee before the task, the order deactivation
+			// takes them in: a deactivation either waits for this change
+			// (and then reassigns the task) or wins and the check below
+			// sees the staff member inactive.
+			var st Staff
+			if err := s.forUpdate(tx).Select("id").Take(&st, *up.AssigneeID).Error; err != nil && !errors.Is(err, gorm.ErrRecordNotFound) {
+				return err
+			}
+		}
 		if err := s.forUpdate(tx).Take(&t, id).Error; err != nil {
 			return notFound(err, "task %d", id)
 		}
@@ -572,8 +591,9 @@ func (s *Store) applyTaskUpdate(tx *gorm.DB, t *Task, up TaskUpdate, by Actor) e
 				}
 			}
 			evs = append(evs, ev("assigned", idString(t.AssigneeID), idString(next), ""))
-			set["assignee_id"] = next
+			set["assignee_id"], set["assign_seq"] = next, gorm.Expr("assign_seq + 1")
 			t.AssigneeID = next
+			t.AssignSeq++
 		}
 	}
 	if up.DueAt != nil {
@@ -652,10 +672,11 @@ func timeString(p *time.Time) string {
 }
 
 // TasksNeedingNotice returns open tasks whose assignee has a chat binding
-// but has not been sent the new-task notice yet, oldest first.
+// but has not been sent the new-task notice for the current assignment
+// yet, oldest first.
 func (s *Store) TasksNeedingNotice(ctx context.Context, limit int) ([]*Task, error) {
 	var ts []*Task
-	err := s.db.WithContext(ctx).Where("status = ? AND assignee_id IS NOT NULL AND (notified_assignee IS NULL OR notified_assignee <> assignee_id)", TaskOpen).
+	err := s.db.WithContext(ctx).Where("status = ? AND assignee_id IS NOT NULL AND notified_seq < assign_seq", TaskOpen).
 		Where("EXISTS (SELECT 1 FROM staff_identities si JOIN staff st ON st.id = si.staff_id WHERE si.staff_id = tasks.assignee_id AND st.active = ?)", true).
 		Order("id").Limit(limit).Find(&ts).Error
 	if err != nil {
@@ -689,16 +710,17 @@ func (s *Store) TasksToEscalate(ctx context.Context, before time.Time, limit int
 }
 
 // MarkTaskNotified claims the new-task notice of t for its current
-// assignee and enqueues out in the same transaction. It returns false when
-// another process claimed it first or the task changed meanwhile.
+// assignment (t.AssigneeID, t.AssignSeq) and enqueues out in the same
+// transaction. It returns false when another process claimed it first or
+// the task was reassigned meanwhile.
 func (s *Store) MarkTaskNotified(ctx context.Context, t *Task, out []Outbound) (bool, error) {
-	if t.AssigneeID == nil {
+	if t.AssigneeID == nil || t.AssignSeq == 0 {
 		return false, nil
 	}
 	a := *t.AssigneeID
 	return s.claimTask(ctx, t.ID, "notified", idString(t.AssigneeID), out,
-		map[string]any{"notified_assignee": a},
-		"status = ? AND assignee_id = ? AND (notified_assignee IS NULL OR notified_assignee <> ?)", TaskOpen, a, a)
+		map[string]any{"notified_assignee": a, "notified_seq": t.AssignSeq},
+		"status = ? AND assignee_id = ? AND assign_seq = ? AND notified_seq < ?", TaskOpen, a, t.AssignSeq, t.AssignSeq)
 }
 
 // MarkTaskOverdue claims the overdue reminder of t for its current due
@@ -970,4 +992,66 @@ func (s *Store) TaskDigest(ctx context.Context, now, from, to time.Time) ([]Agen
 		return 1
 	})
 	return out, nil
+}
+
+// ReasonAssigneeDeactivated is the history note of tasks handed on because
+// their assignee was deactivated.
+const ReasonAssigneeDeactivated = "assignee deactivated"
+
+// reassignOpenTasks hands every open task of staff member from to the next
+// assignee by CreateTask's rule (customer's owner if active, else the
+// least-loaded active agent, else any active staff member, else nobody),
+// recording a "reassigned" event per task. staff is the active staff
+// without from, read and locked by the caller before anything else.
+func (s *Store) reassignOpenTasks(tx *gorm.DB, from int64, staff []activeStaff, by Actor, reason string) error {
+	var ts []Task
+	if err := s.forUpdate(tx).Select("id", "customer_id").Where("assignee_id = ? AND status = ?", from, TaskOpen).
+		Order("id").Find(&ts).Error; err != nil {
+		return err
+	}
+	if len(ts) == 0 {
+		return nil
+	}
+	custIDs := make([]int64, 0, len(ts))
+	for _, t := range ts {
+		custIDs = append(custIDs, t.CustomerID)
+	}
+	var custs []Customer
+	if err := tx.Select("id", "owner_staff_id").Where("id IN ?", custIDs).Find(&custs).Error; err != nil {
+		return err
+	}
+	owner := make(map[int64]*int64, len(custs))
+	for _, c := range custs {
+		owner[c.ID] = c.OwnerStaffID
+	}
+	now := s.Now().Truncate(time.Millisecond)
+	evs := make([]TaskEvent, 0, len(ts))
+	for _, t := range ts {
+		// One at a time: each pick counts the tasks handed on before it.
+		next, err := s.pickAssignee(tx, TaskInput{}, owner[t.CustomerID], staff)
+		if err != nil {
+			return err
+		}
+		if err := tx.Model(&Task{}).Where("id = ?", t.ID).Updates(map[string]any{
+			"assignee_id": next, "assign_seq": gorm.Expr("assign_seq + 1"), "updated_at": now,
+		}).Error; err != nil {
+			return err
+		}
+		evs = append(evs, TaskEvent{TaskID: t.ID, StaffID: by.StaffID, Via: by.via(), Action: "reassigned",
+			From: strconv.FormatInt(from, 10), To: idString(next), Note: reason, CreatedAt: now})
+	}
+	return tx.Create(&evs).Error
+}
+
+// taskAssignSeq adds the assignment counters. A task assigned before them
+// counts as on its first assignment, noticed if its notice went to its
+// current assignee; so upgrading sends no notice twice and loses none.
+func taskAssignSeq(tx *gorm.DB) error {
+	if err := tx.AutoMigrate(&Task{}); err != nil {
+		return err
+	}
+	if err := tx.Exec("UPDATE tasks SET assign_seq = 1 WHERE assign_seq = 0 AND assignee_id IS NOT NULL").Error; err != nil {
+		return err
+	}
+	return tx.Exec("UPDATE tasks SET notified_seq = assign_seq WHERE notified_seq = 0 AND assign_seq > 0 AND notified_assignee = assignee_id").Error
 }

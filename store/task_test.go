@@ -2,10 +2,13 @@ package store_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"sync"
 	"testing"
 	"time"
+
+	_ "github.com/glebarez/go-sqlite"
 
 	"github.com/rapport-crm/rapport/store"
 	"github.com/rapport-crm/rapport/store/storetest"
@@ -227,4 +230,69 @@ func TestUpdateTaskAuthorization(t *testing.T) {
 			t.Errorf("missing task: %v", err)
 		}
 	})
+}
+
+// Upgrading to the assignment counters: a task whose notice went out is
+// not noticed again, one still waiting for its notice gets it.
+func TestMigrateAssignSeq(t *testing.T) {
+	for _, d := range storetest.Dialects {
+		t.Run(d, func(t *testing.T) {
+			ctx := context.Background()
+			cfg := storetest.Config(t, d)
+			s := storetest.OpenConfig(t, cfg)
+			ann := mustStaff(t, s, "Ann", store.RoleAgent)
+			bindStaff(t, s, ann, "u-ann")
+			c := mustCustomer(t, s, "Li")
+			var ids []int64
+			for _, title := range []string{"noticed", "waiting"} {
+				tk, _, err := s.CreateTask(ctx, store.TaskInput{CustomerID: c.ID, Kind: "manual", Title: title})
+				if err != nil {
+					t.Fatal(err)
+				}
+				ids = append(ids, tk.ID)
+				if title == "noticed" {
+					if ok, err := s.MarkTaskNotified(ctx, tk, nil); !ok || err != nil {
+						t.Fatalf("notified: %v %v", ok, err)
+					}
+				}
+			}
+			// Back to the schema before the step: no counters.
+			driver, dsn := "sqlite", cfg.DSN
+			if d == store.MySQL {
+				driver = "mysql"
+			}
+			raw, err := sql.Open(driver, dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, q := range []string{
+				"ALTER TABLE tasks DROP COLUMN assign_seq",
+				"ALTER TABLE tasks DROP COLUMN notified_seq",
+				"DELETE FROM schema_migrations WHERE id = '0503_tasks_assign_seq'",
+			} {
+				if _, err := raw.ExecContext(ctx, q); err != nil {
+					t.Fatalf("%s: %v", q, err)
+				}
+			}
+			defer raw.Close()
+			s.Close()
+			s = storetest.OpenConfig(t, cfg) // migrates
+			// Twice: a step interrupted before it was recorded runs again.
+			for i := 0; i < 2; i++ {
+				ts, err := s.TasksNeedingNotice(ctx, 10)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(ts) != 1 || ts[0].ID != ids[1] || ts[0].AssignSeq != 1 || ts[0].NotifiedSeq != 0 {
+					t.Fatalf("run %d: needing notice after upgrade: %+v", i, ts)
+				}
+				if _, err := raw.ExecContext(ctx, "DELETE FROM schema_migrations WHERE id = '0503_tasks_assign_seq'"); err != nil {
+					t.Fatal(err)
+				}
+				if err := s.Migrate(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+		})
+	}
 }

@@ -82,3 +82,57 @@ func (s *Store) CountSent(ctx context.Context, out *Message, since time.Time) (i
 	}
 	return int(n), nil
 }
+
+// Undelivered is a platform's late report that an outbound message it had
+// accepted (status sent) did not reach the recipient: WeChat's
+// TEMPLATESENDJOBFINISH with a failed status.
+type Undelivered struct {
+	Channel string
+	// ChatID is the recipient the report names; the message must be
+	// addressed to it.
+	ChatID        string
+	ProviderMsgID string
+	Reason        string
+	// Unreachable also marks the message's identity unreachable (the
+	// recipient blocked the account), as a send refused with 43004 does.
+	Unreachable bool
+}
+
+// MarkUndelivered sets the sent message with u's provider id to failed with
+// u.Reason and, if u.Unreachable, its identity unreachable, in one
+// transaction. An unknown message is ENOTFOUND. A message no longer sent
+// is left alone and changed is false: a report delivered again must not
+// undo what happened since (the customer following the account again).
+func (s *Store) MarkUndelivered(ctx context.Context, u Undelivered) (changed bool, err error) {
+	if u.Channel == "" || u.ChatID == "" || u.ProviderMsgID == "" {
+		return false, Errorf(EINVALID, "undelivered report without channel, chat or provider message id")
+	}
+	reason := truncateRunes(u.Reason, 255)
+	err = s.tx(ctx, func(tx *gorm.DB) error {
+		changed = false
+		var m Message
+		err := tx.Select("id", "identity_id").
+			Where("channel = ? AND provider_msg_id = ? AND direction = ? AND chat_id = ?", u.Channel, u.ProviderMsgID, DirectionOut, u.ChatID).
+			Take(&m).Error
+		if err != nil {
+			return notFound(err, "%s message %s", u.Channel, u.ProviderMsgID)
+		}
+		now := s.Now().Truncate(time.Millisecond)
+		res := tx.Model(&Message{}).Where("id = ? AND status = ?", m.ID, StatusSent).
+			Updates(map[string]any{"status": StatusFailed, "reason": reason, "updated_at": now})
+		if res.Error != nil || res.RowsAffected == 0 {
+			return res.Error
+		}
+		changed = true
+		if !u.Unreachable || m.IdentityID == nil {
+			return nil
+		}
+		// The columns SetIdentityReachable writes, inside this transaction.
+		return tx.Model(&Identity{}).Where("id = ?", *m.IdentityID).
+			Updates(map[string]any{"unreachable": true, "unreachable_reason": reason}).Error
+	})
+	if err != nil {
+		return false, fmt.Errorf("mark undelivered: %w", err)
+	}
+	return changed, nil
+}

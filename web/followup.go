@@ -41,7 +41,9 @@ func (s *Server) updateStaff(w http.ResponseWriter, r *http.Request, p *store.Pr
 	if err := decode(w, r, &in); err != nil {
 		return err
 	}
-	st, err := s.Store.UpdateStaff(r.Context(), id, in, p.Role)
+	// The actor, not just the role: reassigned tasks record who deactivated
+	// their assignee.
+	st, err := s.Store.UpdateStaffBy(r.Context(), id, in, store.ActorOf(p))
 	if err != nil {
 		return err
 	}

@@ -150,3 +150,48 @@ func TestFollowupAPI(t *testing.T) {
 		}
 	})
 }
+
+// Deactivating an agent over the API hands their open tasks on, and the
+// history says who did it and why.
+func TestDeactivateStaffAPI(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		srv := newServer(t, s)
+		admin := client{t, srv, adminToken}
+		ids := map[string]int64{}
+		for _, st := range []struct{ name, role string }{{"Ann", "agent"}, {"Bob", "agent"}, {"Meg", "manager"}} {
+			code, out := admin.do("POST", "/api/v1/staff", fmt.Sprintf(`{"name":%q,"role":%q}`, st.name, st.role))
+			if code != http.StatusCreated {
+				t.Fatalf("staff %s: %d %v", st.name, code, out)
+			}
+			ids[st.name] = int64(out["id"].(float64))
+		}
+		meg := client{t, srv, tokenFor(t, s, store.RoleManager, ptr(ids["Meg"]))}
+		c, err := s.CreateCustomer(ctx, store.CustomerInput{Name: ptr("Li")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, tk := meg.do("POST", "/api/v1/tasks", fmt.Sprintf(`{"customer_id":%d,"title":"Call Li","assignee_id":%d}`, c.ID, ids["Ann"]))
+		taskID := int64(tk["id"].(float64))
+
+		if code, out := meg.do("PATCH", fmt.Sprintf("/api/v1/staff/%d", ids["Ann"]), `{"active":false}`); code != 200 || out["active"] != false {
+			t.Fatalf("deactivate: %d %v", code, out)
+		}
+		_, got := meg.do("GET", fmt.Sprintf("/api/v1/tasks/%d", taskID), "")
+		if got["assignee_id"] != float64(ids["Bob"]) {
+			t.Errorf("assignee: %v, want Bob %d", got["assignee_id"], ids["Bob"])
+		}
+		evs, _ := got["events"].([]any)
+		if len(evs) == 0 {
+			t.Fatalf("no history: %v", got)
+		}
+		last := evs[len(evs)-1].(map[string]any)
+		want := map[string]any{"action": "reassigned", "from": fmt.Sprint(ids["Ann"]), "to": fmt.Sprint(ids["Bob"]),
+			"note": "assignee deactivated", "via": "api", "staff_id": float64(ids["Meg"])}
+		for k, v := range want {
+			if last[k] != v {
+				t.Errorf("event %s: got %v, want %v", k, last[k], v)
+			}
+		}
+	})
+}

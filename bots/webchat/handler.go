@@ -29,6 +29,9 @@ const (
 	streamMax = 100 // messages per poll
 )
 
+// codeRateLimited is the error code of a post refused by the rate limit.
+const codeRateLimited = "rate_limited"
+
 // Register mounts the channel's routes with handle (web.Server.Handle).
 func (c *Channel) Register(handle func(pattern string, h http.Handler)) {
 	handle("GET /chat", http.HandlerFunc(c.servePage))
@@ -137,6 +140,13 @@ func (c *Channel) servePost(w http.ResponseWriter, r *http.Request) {
 		return
 	case len(in.ID) > maxMsgID || strings.ContainsAny(in.ID, " \t\r\n"):
 		writeError(w, http.StatusUnprocessableEntity, store.EINVALID, fmt.Sprintf("id must be at most %d characters without spaces", maxMsgID))
+		return
+	}
+	// Limited after validation: a refused post stores nothing either way,
+	// and a visitor fixing a bad post keeps their budget.
+	if ok, wait := c.admit(id, c.opts.ClientIP(r)); !ok {
+		w.Header().Set("Retry-After", retryAfter(wait))
+		writeError(w, http.StatusTooManyRequests, codeRateLimited, "too many messages; wait "+retryAfter(wait)+" s and send again")
 		return
 	}
 	if in.ID == "" {

@@ -40,6 +40,19 @@ type Options struct {
 	Poll time.Duration
 	// Heartbeat keeps idle streams open through proxies (default 15 s).
 	Heartbeat time.Duration
+	// PostBurst and PostEvery limit one visitor's posts: a burst of
+	// PostBurst, then one message per PostEvery (default 5 and 2 s).
+	PostBurst int
+	PostEvery time.Duration
+	// IPBurst and IPEvery are the looser limit per client address, for
+	// visitors who drop their cookie to get a fresh budget (default 20
+	// and 500 ms).
+	IPBurst int
+	IPEvery time.Duration
+	// ClientIP names the client address of a request (default ClientIP).
+	ClientIP func(*http.Request) string
+	// Now is the rate limits' clock (default time.Now).
+	Now func() time.Time
 }
 
 // Channel is the web chat channel: bots.Channel plus the HTTP handlers.
@@ -47,6 +60,10 @@ type Channel struct {
 	opts   Options
 	log    *slog.Logger
 	secret []byte
+
+	// Posting limits, per visitor and per client address.
+	visitors *limiter
+	clients  *limiter
 }
 
 var _ bots.Channel = (*Channel)(nil)
@@ -65,11 +82,33 @@ func New(ctx context.Context, o Options) (*Channel, error) {
 	if o.Heartbeat <= 0 {
 		o.Heartbeat = 15 * time.Second
 	}
+	if o.PostBurst <= 0 {
+		o.PostBurst = defaultPostBurst
+	}
+	if o.PostEvery <= 0 {
+		o.PostEvery = defaultPostEvery
+	}
+	if o.IPBurst <= 0 {
+		o.IPBurst = defaultIPBurst
+	}
+	if o.IPEvery <= 0 {
+		o.IPEvery = defaultIPEvery
+	}
+	if o.ClientIP == nil {
+		o.ClientIP = ClientIP
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
 	secret, err := loadSecret(ctx, o.Store)
 	if err != nil {
 		return nil, fmt.Errorf("webchat: %w", err)
 	}
-	return &Channel{opts: o, log: o.Logger, secret: secret}, nil
+	return &Channel{
+		opts: o, log: o.Logger, secret: secret,
+		visitors: newLimiter(o.PostBurst, o.PostEvery),
+		clients:  newLimiter(o.IPBurst, o.IPEvery),
+	}, nil
 }
 
 // loadSecret reads the signing secret, or adds one; of replicas starting

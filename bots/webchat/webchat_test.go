@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -24,12 +25,16 @@ type harness struct {
 	srv *httptest.Server
 }
 
-func setup(t *testing.T, s *store.Store) *harness {
+func setup(t *testing.T, s *store.Store, opts ...func(*webchat.Options)) *harness {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	d := bots.NewDispatcher(s, bots.DispatcherOptions{Poll: 10 * time.Millisecond})
 	r := bots.NewRouter(s, bots.RouterOptions{Notify: d.Kick})
-	c, err := webchat.New(ctx, webchat.Options{Receiver: r, Store: s, Poll: 20 * time.Millisecond})
+	o := webchat.Options{Receiver: r, Store: s, Poll: 20 * time.Millisecond}
+	for _, f := range opts {
+		f(&o)
+	}
+	c, err := webchat.New(ctx, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -318,4 +323,161 @@ func TestRepliesStreamLive(t *testing.T) {
 		case <-time.After(100 * time.Millisecond):
 		}
 	})
+}
+
+// clock is a settable clock for Options.Now, safe for the server's
+// goroutines.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// postAs posts body with optional headers and returns the status, the
+// Retry-After header and the error code of the answer.
+func (h *harness) postAs(t *testing.T, c *http.Client, body string, hdr map[string]string) (status int, retry, code string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, h.srv.URL+"/chat/messages", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var e struct {
+		Error struct{ Code, Message string }
+	}
+	json.NewDecoder(resp.Body).Decode(&e)
+	if resp.StatusCode == http.StatusTooManyRequests && e.Error.Message == "" {
+		t.Errorf("429 without an error message")
+	}
+	return resp.StatusCode, resp.Header.Get("Retry-After"), e.Error.Code
+}
+
+// TestPostRateLimit: a visitor gets a burst, then one message per interval;
+// a refused post is stored nowhere and leaves other visitors alone.
+func TestPostRateLimit(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		clk := &clock{t: time.Date(2027, 3, 1, 9, 0, 0, 0, time.UTC)}
+		h := setup(t, s, func(o *webchat.Options) { o.Now = clk.Now })
+		browsers := map[string]*http.Client{"a": h.browser(t), "b": h.browser(t)}
+		steps := []struct {
+			who     string
+			advance time.Duration
+			want    int
+			retry   string
+		}{
+			{"a", 0, 202, ""},
+			{"a", 0, 202, ""},
+			{"a", 0, 202, ""},
+			{"a", 0, 202, ""},
+			{"a", 0, 202, ""}, // the burst of 5
+			{"a", 0, 429, "2"},
+			{"a", time.Second, 429, "1"},
+			{"b", 0, 202, ""}, // another visitor is unaffected
+			{"a", time.Second, 202, ""},
+			{"a", 0, 429, "2"},
+		}
+		for i, st := range steps {
+			clk.Advance(st.advance)
+			body := fmt.Sprintf(`{"id":"m%d","text":"消息 %d"}`, i, i)
+			status, retry, code := h.postAs(t, browsers[st.who], body, nil)
+			if status != st.want || retry != st.retry {
+				t.Fatalf("step %d (%s): %d Retry-After %q; want %d %q", i, st.who, status, retry, st.want, st.retry)
+			}
+			if status == http.StatusTooManyRequests && code != "rate_limited" {
+				t.Fatalf("step %d: code %q; want rate_limited", i, code)
+			}
+		}
+		for who, want := range map[string]int{"a": 6, "b": 1} {
+			if got := len(h.conversation(t, visitorOf(t, h, browsers[who]))); got != want {
+				t.Errorf("visitor %s: %d messages stored; want %d", who, got, want)
+			}
+		}
+
+		// Visitors idle for over 10 minutes are forgotten.
+		if v, _ := h.c.LimiterKeys(); v != 2 {
+			t.Fatalf("%d visitors held; want 2", v)
+		}
+		clk.Advance(11 * time.Minute)
+		if status, _, _ := h.postAs(t, h.browser(t), `{"id":"late","text":"还在吗"}`, nil); status != 202 {
+			t.Fatalf("post after idle: %d", status)
+		}
+		if v, ips := h.c.LimiterKeys(); v != 1 || ips != 1 {
+			t.Fatalf("after the sweep: %d visitors, %d addresses held; want 1, 1", v, ips)
+		}
+	})
+}
+
+// TestPostRateLimitPerAddress: dropping the cookie (a new visitor per post)
+// does not escape the limit of the client address.
+func TestPostRateLimitPerAddress(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		clk := &clock{t: time.Date(2027, 3, 1, 9, 0, 0, 0, time.UTC)}
+		h := setup(t, s, func(o *webchat.Options) {
+			o.Now, o.IPBurst, o.IPEvery = clk.Now, 3, time.Second
+		})
+		noCookies := &http.Client{Timeout: 10 * time.Second}
+		steps := []struct {
+			ip      string
+			advance time.Duration
+			want    int
+		}{
+			{"203.0.113.7", 0, 202},
+			{"203.0.113.7", 0, 202},
+			{"203.0.113.7", 0, 202},
+			{"203.0.113.7", 0, 429},
+			{"203.0.113.8", 0, 202}, // another address is unaffected
+			{"203.0.113.7", time.Second, 202},
+			{"203.0.113.7", 0, 429},
+		}
+		for i, st := range steps {
+			clk.Advance(st.advance)
+			body := fmt.Sprintf(`{"id":"m%d","text":"hi"}`, i)
+			// The test server is on loopback: a proxy, so its
+			// X-Forwarded-For names the client.
+			status, retry, _ := h.postAs(t, noCookies, body, map[string]string{"X-Forwarded-For": "198.51.100.1, " + st.ip})
+			if status != st.want {
+				t.Fatalf("step %d (%s): %d; want %d", i, st.ip, status, st.want)
+			}
+			if status == http.StatusTooManyRequests && retry != "1" {
+				t.Fatalf("step %d: Retry-After %q; want 1", i, retry)
+			}
+		}
+	})
+}
+
+func TestClientIP(t *testing.T) {
+	for _, c := range []struct {
+		name, remote, xff, want string
+	}{
+		{"direct", "198.51.100.9:5000", "", "198.51.100.9"},
+		{"direct client forging the header", "198.51.100.9:5000", "10.1.1.1", "198.51.100.9"},
+		{"behind a local proxy", "127.0.0.1:5000", "192.0.2.1, 203.0.113.7", "203.0.113.7"},
+		{"behind a private proxy", "10.0.0.2:5000", "203.0.113.7", "203.0.113.7"},
+		{"proxy without the header", "10.0.0.2:5000", "", "10.0.0.2"},
+		{"garbage header", "127.0.0.1:5000", "unknown", "127.0.0.1"},
+		{"ipv6 by /64", "[2001:db8:1:2:3:4:5:6]:443", "", "2001:db8:1:2::/64"},
+		{"mapped ipv4", "[::ffff:198.51.100.9]:443", "", "198.51.100.9"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodPost, "/chat/messages", nil)
+			r.RemoteAddr = c.remote
+			if c.xff != "" {
+				r.Header.Set("X-Forwarded-For", c.xff)
+			}
+			if got := webchat.ClientIP(r); got != c.want {
+				t.Errorf("got %q; want %q", got, c.want)
+			}
+		})
+	}
 }

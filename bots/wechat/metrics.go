@@ -9,8 +9,9 @@ import (
 // metrics are the WeChat-specific counters; a nil *metrics records
 // nothing. Inbound counts are the router's.
 type metrics struct {
-	tokenFetches *prometheus.CounterVec
-	sendErrors   *prometheus.CounterVec
+	tokenFetches    *prometheus.CounterVec
+	sendErrors      *prometheus.CounterVec
+	templateReports *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -24,8 +25,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		sendErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "rapport_wechat_send_errors_total", Help: "WeChat send calls that failed, by errcode (\"http\" for network and HTTP errors).",
 		}, []string{"errcode"}),
+		templateReports: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "rapport_wechat_template_reports_total", Help: "WeChat template message delivery reports (TEMPLATESENDJOBFINISH), by result (success, failed, blocked, repeated, unknown_message, unknown_status, invalid, error).",
+		}, []string{"result"}),
 	}
-	reg.MustRegister(m.tokenFetches, m.sendErrors)
+	reg.MustRegister(m.tokenFetches, m.sendErrors, m.templateReports)
 	return m
 }
 
@@ -44,4 +48,10 @@ func (m *metrics) sendError(code int64, api bool) {
 		label = strconv.FormatInt(code, 10)
 	}
 	m.sendErrors.WithLabelValues(label).Inc()
+}
+
+func (m *metrics) templateReport(result string) {
+	if m != nil {
+		m.templateReports.WithLabelValues(result).Inc()
+	}
 }

@@ -53,7 +53,9 @@ func fromMessage(m *message.MixMessage, raw []byte) (in bots.Inbound, ok bool, e
 	if m.MsgType == message.MsgTypeEvent {
 		ev := eventName(string(m.Event))
 		if ev == "" {
-			return in, false, nil // TEMPLATESENDJOBFINISH, LOCATION reports, ...
+			// LOCATION reports, ...; TEMPLATESENDJOBFINISH is a delivery
+			// report the webhook handles (templateReportOf), not chat.
+			return in, false, nil
 		}
 		in.Kind, in.Event = bots.KindEvent, ev
 		in.EventKey = truncate(m.EventKey, 255)
@@ -112,4 +114,46 @@ func truncate(s string, n int) string {
 		n--
 	}
 	return s[:n]
+}
+
+// templateDelivered is the TEMPLATESENDJOBFINISH status of a template
+// message that arrived; failures are "failed:user block", "failed: system
+// failed", ...
+const templateDelivered = "success"
+
+// templateReport is WeChat's delivery report for a template message we
+// sent: its msgid (as Send returned it), the recipient and the status.
+type templateReport struct {
+	openID string
+	msgID  int64
+	status string
+}
+
+// templateReportOf returns the delivery report m carries, if it is one.
+func templateReportOf(m *message.MixMessage) (templateReport, bool) {
+	if m.MsgType != message.MsgTypeEvent || !strings.EqualFold(string(m.Event), string(message.EventTemplateSendJobFinish)) {
+		return templateReport{}, false
+	}
+	return templateReport{
+		openID: strings.TrimSpace(string(m.FromUserName)),
+		msgID:  m.TemplateMsgID,
+		status: strings.TrimSpace(strings.ToValidUTF8(m.Status, "")),
+	}, true
+}
+
+// failed reports whether the template message did not arrive, and whether
+// that is because the customer blocked the account. WeChat writes the
+// statuses with and without a space after "failed:".
+func (r templateReport) failed() (failed, blocked bool) {
+	rest, ok := strings.CutPrefix(strings.ToLower(r.status), "failed")
+	if !ok {
+		return false, false
+	}
+	return true, strings.TrimSpace(strings.TrimPrefix(rest, ":")) == "user block"
+}
+
+// templateProviderID is the provider message id an outbox row records for
+// a template message: the msgid its delivery report names.
+func templateProviderID(msgID int64) string {
+	return "tpl:" + strconv.FormatInt(msgID, 10)
 }

@@ -27,6 +27,9 @@ const maxBody = 1 << 20
 // carries a message or event, plaintext or in safe mode (encrypt_type=aes).
 // A bad signature gets 401 and a body that does not parse 400, both before
 // anything is stored; over 1 MiB gets 413; unhandled types get "success".
+// A template message delivery report (TEMPLATESENDJOBFINISH) updates the
+// message it names and always gets "success"; it is not chat, so it is not
+// stored as a message and never creates a customer.
 //
 // WeChat retries a callback not answered within 5 s, and the customer then
 // sees an error, so the answer never waits on the store for more than
@@ -82,12 +85,14 @@ func (a *Adapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "safe mode message but wechat.encoding_aes_key is not set", http.StatusBadRequest)
 		return
 	}
-	in, ok, status, err := a.decode(r, body)
+	in, ok, report, status, err := a.decode(r, body)
 	if err != nil {
 		http.Error(w, "not a WeChat message: "+err.Error(), status)
 		return
 	}
-	if ok {
+	if report != nil {
+		a.applyTemplateReport(r.Context(), *report)
+	} else if ok {
 		if err := a.receive(r.Context(), in); err != nil {
 			if store.IsCode(err, store.EINVALID) {
 				http.Error(w, store.ErrorMessage(err), http.StatusBadRequest)
@@ -106,9 +111,10 @@ func (a *Adapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // decode runs the library's server over the buffered body (it verifies
-// msg_signature and decrypts in safe mode) and maps the message. The
-// library writes to a throwaway writer: the answer is ours to give.
-func (a *Adapter) decode(r *http.Request, body []byte) (in bots.Inbound, ok bool, status int, err error) {
+// msg_signature and decrypts in safe mode) and maps the message, or
+// returns the template delivery report it carries. The library writes to a
+// throwaway writer: the answer is ours to give.
+func (a *Adapter) decode(r *http.Request, body []byte) (in bots.Inbound, ok bool, report *templateReport, status int, err error) {
 	req := r.Clone(r.Context())
 	req.Body = io.NopCloser(bytes.NewReader(body))
 	req.ContentLength = int64(len(body))
@@ -121,23 +127,86 @@ func (a *Adapter) decode(r *http.Request, body []byte) (in bots.Inbound, ok bool
 	})
 	if err := srv.Serve(); err != nil {
 		if strings.Contains(err.Error(), "验证签名失败") {
-			return in, false, http.StatusUnauthorized, errors.New("bad msg_signature")
+			return in, false, nil, http.StatusUnauthorized, errors.New("bad msg_signature")
 		}
-		return in, false, http.StatusBadRequest, err
+		return in, false, nil, http.StatusBadRequest, err
 	}
 	if got == nil {
-		return in, false, http.StatusBadRequest, errors.New("empty message")
+		return in, false, nil, http.StatusBadRequest, errors.New("empty message")
+	}
+	if rep, isReport := templateReportOf(got); isReport {
+		return in, false, &rep, 0, nil
 	}
 	in, ok, err = fromMessage(got, srv.RequestRawXMLMsg)
 	if err != nil {
-		return in, false, http.StatusBadRequest, err
+		return in, false, nil, http.StatusBadRequest, err
 	}
-	return in, ok, 0, nil
+	return in, ok, nil, 0, nil
+}
+
+// applyTemplateReport records a template message's delivery report. A
+// failure marks the message failed, and a block also the customer's
+// identity unreachable, as a send refused with 43004 does. Success changes
+// nothing: the row is sent already. WeChat gets "success" whatever happens
+// here; problems are logged.
+func (a *Adapter) applyTemplateReport(ctx context.Context, rep templateReport) {
+	failed, blocked := rep.failed()
+	switch {
+	case strings.EqualFold(rep.status, templateDelivered):
+		a.metrics.templateReport("success")
+		return
+	case !failed:
+		a.log.Warn("wechat: template report with unknown status", "msgid", rep.msgID, "status", truncate(rep.status, 64))
+		a.metrics.templateReport("unknown_status")
+		return
+	case rep.msgID <= 0 || rep.openID == "" || len(rep.openID) > maxOpenID:
+		a.log.Warn("wechat: template report without msgid or openid", "msgid", rep.msgID)
+		a.metrics.templateReport("invalid")
+		return
+	}
+	u := store.Undelivered{
+		Channel: store.ChannelWeChat, ChatID: rep.openID, ProviderMsgID: templateProviderID(rep.msgID),
+		Reason: "wechat: " + truncate(rep.status, 128), Unreachable: blocked,
+	}
+	// Metrics and logs are taken inside: the work may outlive the callback.
+	err := a.bounded(ctx, "template report", u.ProviderMsgID, func(ctx context.Context) error {
+		changed, err := a.opts.Store.MarkUndelivered(ctx, u)
+		switch {
+		case store.IsCode(err, store.ENOTFOUND):
+			// Not ours (sent by another tool on the account), or reported
+			// before the dispatcher recorded the msgid.
+			a.log.Info("wechat: template report for an unknown message", "msgid", rep.msgID)
+			a.metrics.templateReport("unknown_message")
+			return nil
+		case err != nil:
+			a.metrics.templateReport("error")
+			return err
+		case !changed:
+			a.metrics.templateReport("repeated")
+		case blocked:
+			a.metrics.templateReport("blocked")
+		default:
+			a.metrics.templateReport("failed")
+		}
+		return nil
+	})
+	if err != nil {
+		a.log.Error("wechat: template report", "msgid", rep.msgID, "err", err)
+	}
 }
 
 // receive stores in, waiting at most ReceiveTimeout; a store still running
 // then finishes in the background (see ServeHTTP).
 func (a *Adapter) receive(ctx context.Context, in bots.Inbound) error {
+	return a.bounded(ctx, "message", in.DedupKey, func(ctx context.Context) error {
+		return a.opts.Receiver.Receive(ctx, in)
+	})
+}
+
+// bounded runs store work for a callback within StoreTimeout, waiting for
+// it at most ReceiveTimeout; work still running then finishes in the
+// background and the error is nil. what and key name the work in logs.
+func (a *Adapter) bounded(ctx context.Context, what, key string, fn func(context.Context) error) error {
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.opts.StoreTimeout)
 	done := make(chan error, 1)
 	a.late.Add(1)
@@ -150,10 +219,10 @@ func (a *Adapter) receive(ctx context.Context, in bots.Inbound) error {
 				done <- errors.New("panic while storing")
 			}
 		}()
-		err := a.opts.Receiver.Receive(sctx, in)
+		err := fn(sctx)
 		done <- err
 		if err != nil && sctx.Err() != nil {
-			a.log.Error("wechat: message lost: store timed out", "dedup_key", in.DedupKey, "err", err)
+			a.log.Error("wechat: "+what+" lost: store timed out", "key", key, "err", err)
 		}
 	}()
 	t := time.NewTimer(a.opts.ReceiveTimeout)
@@ -162,7 +231,7 @@ func (a *Adapter) receive(ctx context.Context, in bots.Inbound) error {
 	case err := <-done:
 		return err
 	case <-t.C:
-		a.log.Warn("wechat: store slower than the callback allows; answering success, still storing", "dedup_key", in.DedupKey)
+		a.log.Warn("wechat: store slower than the callback allows; answering success, still storing", "what", what, "key", key)
 		return nil
 	}
 }

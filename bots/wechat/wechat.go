@@ -209,7 +209,9 @@ func (a *Adapter) Send(ctx context.Context, m *store.Message) (string, error) {
 	if err := a.call(ctx, templateSendURL, tm, &res); err != nil {
 		return "", classify(err)
 	}
-	return "tpl:" + strconv.FormatInt(res.MsgID, 10), nil
+	// Recorded as the row's provider_msg_id, where the delivery report
+	// (TEMPLATESENDJOBFINISH) finds it.
+	return templateProviderID(res.MsgID), nil
 }
 
 // window reports whether a customer-service message may go to m's chat

@@ -12,7 +12,9 @@ import (
 
 // runImport is `rapport import customers|orders [-skip-bad-rows] FILE.csv`.
 // It prints a summary and every rejected row; rejected rows make the exit
-// status 1 unless -skip-bad-rows (then the good rows are written).
+// status 1 unless -skip-bad-rows (then the good rows are written). Rows
+// already stored (an orders file imported again) are skipped and counted as
+// duplicates; that is success.
 func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || (args[0] != "customers" && args[0] != "orders") {
 		return fmt.Errorf("usage: rapport import customers|orders [-skip-bad-rows] [-config FILE] FILE.csv")
@@ -61,8 +63,8 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	for _, r := range res.Rejected {
 		fmt.Fprintf(stdout, "line %d: %s\n", r.Line, r.Reason)
 	}
-	fmt.Fprintf(stdout, "%s: %d rows, %d written (%d created, %d updated), %d rejected\n",
-		kind, res.Rows, res.Written, res.Created, res.Updated, len(res.Rejected))
+	fmt.Fprintf(stdout, "%s: %d rows, %d written (%d created, %d updated), %d rejected, %d duplicates skipped\n",
+		kind, res.Rows, res.Written, res.Created, res.Updated, len(res.Rejected), res.Duplicates)
 	if len(res.Rejected) > 0 && !*skip {
 		return exitErr{code: 1, err: fmt.Errorf("import %s: %d bad rows, nothing written (use -skip-bad-rows to write the good ones)", kind, len(res.Rejected))}
 	}

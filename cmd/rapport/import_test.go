@@ -35,6 +35,12 @@ func TestImportCommand(t *testing.T) {
 			if err := run(ctx, []string{"import", "orders", "-config", cfg, orders}, &out, &out); err != nil || !strings.Contains(out.String(), "1 written") {
 				t.Fatalf("orders: %v\n%s", err, out.String())
 			}
+			// Again (a re-run export, a retry after a crash): nothing new.
+			out.Reset()
+			err = run(ctx, []string{"import", "orders", "-config", cfg, orders}, &out, &out)
+			if got, want := out.String(), "orders: 1 rows, 0 written (0 created, 0 updated), 0 rejected, 1 duplicates skipped\n"; err != nil || got != want {
+				t.Fatalf("orders again: %v\ngot  %q\nwant %q", err, got, want)
+			}
 		})
 	}
 }
