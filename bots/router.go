@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"os"
 	"runtime/debug"
@@ -47,7 +48,9 @@ type Router struct {
 	store *store.Store
 	opts  RouterOptions
 	log   *slog.Logger
-	jobs  chan job
+	// jobs has one queue per worker; a sender's messages always go to the
+	// same one, so they are processed in the order they arrived.
+	jobs []chan job
 
 	// processed collects ids of processed messages for MarkProcessed.
 	processed chan int64
@@ -87,7 +90,11 @@ func NewRouter(s *store.Store, o RouterOptions) *Router {
 		host, _ := os.Hostname()
 		o.Holder = fmt.Sprintf("%.32s-%d", host, os.Getpid())
 	}
-	return &Router{store: s, opts: o, log: o.Logger, jobs: make(chan job, o.Queue), processed: make(chan int64, 4096)}
+	jobs := make([]chan job, o.Workers)
+	for i := range jobs {
+		jobs[i] = make(chan job, max(1, o.Queue/o.Workers))
+	}
+	return &Router{store: s, opts: o, log: o.Logger, jobs: jobs, processed: make(chan int64, 4096)}
 }
 
 // Receive stores one inbound message or event (once, however often it is
@@ -199,8 +206,10 @@ func (r *Router) queue(ctx context.Context, j job) {
 	if stopped {
 		return
 	}
+	h := fnv.New32a()
+	h.Write([]byte(j.in.Channel + "\x00" + j.in.SenderID))
 	select {
-	case r.jobs <- j:
+	case r.jobs[h.Sum32()%uint32(len(r.jobs))] <- j:
 	case <-ctx.Done():
 		r.log.Warn("router queue full; message stored but not processed", "message_id", j.ev.Message.ID)
 	}
@@ -215,13 +224,13 @@ func (r *Router) Run(ctx context.Context) error {
 	work := context.WithoutCancel(ctx)
 	marked := make(chan struct{})
 	go func() { defer close(marked); r.markLoop(work) }()
-	for range r.opts.Workers {
+	for _, jobs := range r.jobs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for {
 				select {
-				case j := <-r.jobs:
+				case j := <-jobs:
 					r.process(work, j)
 				case <-ctx.Done():
 					return
@@ -237,14 +246,10 @@ func (r *Router) Run(ctx context.Context) error {
 	r.stopped = true
 	r.mu.Unlock()
 	// Drain what was accepted before the stop.
-	for {
-		select {
-		case j := <-r.jobs:
-			r.process(work, j)
-			continue
-		default:
+	for _, jobs := range r.jobs {
+		for len(jobs) > 0 {
+			r.process(work, <-jobs)
 		}
-		break
 	}
 	close(r.processed)
 	<-marked

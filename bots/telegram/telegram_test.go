@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/rapport-crm/rapport/bots"
 	"github.com/rapport-crm/rapport/bots/telegram"
 	"github.com/rapport-crm/rapport/bots/telegram/telegramtest"
@@ -330,7 +332,11 @@ func TestCallbackAnsweredAndBlocked(t *testing.T) {
 			return len(a) == 1 && a[0] == "cbq-1"
 		})
 		telegramtest.WaitFor(t, "hook", 5*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); return len(seen) == 2 })
+		// Workers run in parallel: the button may be processed first.
 		ev := seen[1]
+		if seen[0].Message.Kind == bots.KindCallback {
+			ev = seen[0]
+		}
 		if ev.CallbackData != "sv:9:4" || ev.ReplyToProviderMsgID != "31" || ev.SenderID != "55" || ev.Identity == nil {
 			t.Fatalf("callback event: %+v", ev)
 		}
@@ -427,6 +433,41 @@ func TestCrashBetweenStoringAndProcessing(t *testing.T) {
 		time.Sleep(100 * time.Millisecond) // several more recovery rounds
 		if got := f.SentTo("42"); len(got) != 1 {
 			t.Errorf("replies = %q, want exactly one", got)
+		}
+	})
+}
+
+// TestSenderOrderKept: workers run in parallel, but one sender's messages
+// reach the hooks in the order they arrived (a relayed complaint must not
+// reach staff shuffled).
+func TestSenderOrderKept(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		var mu sync.Mutex
+		got := map[string][]string{}
+		hook := hookFunc(func(_ context.Context, ev *store.ChatEvent) (bool, error) {
+			time.Sleep(time.Millisecond) // let other workers overtake if they could
+			mu.Lock()
+			got[ev.SenderID] = append(got[ev.SenderID], ev.Message.Text)
+			mu.Unlock()
+			return true, nil
+		})
+		h := setup(t, s, telegramtest.New(t), setupOpts{hooks: []bots.Hook{hook}})
+		var want []string
+		for i := range 30 {
+			text := fmt.Sprintf("part %02d", i)
+			want = append(want, text)
+			h.post(textUpdate(int64(100+2*i), 77, text), nil)
+			h.post(textUpdate(int64(101+2*i), 88, text), nil)
+		}
+		telegramtest.WaitFor(t, "all messages processed", 10*time.Second, func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return len(got["77"]) == 30 && len(got["88"]) == 30
+		})
+		for _, sender := range []string{"77", "88"} {
+			if diff := cmp.Diff(want, got[sender]); diff != "" {
+				t.Errorf("sender %s order (-want +got):\n%s", sender, diff)
+			}
 		}
 	})
 }
