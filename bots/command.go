@@ -25,6 +25,9 @@ func ParseCommand(channel, text string) (cmd, args string) {
 	if strings.HasPrefix(t, "/") {
 		word, rest := cutSpace(t[1:])
 		word, _, _ = strings.Cut(word, "@")
+		if word == "" {
+			return "", "" // "/ x" or "/@bot": no command
+		}
 		return strings.ToLower(word), rest
 	}
 	if channel == "telegram" || t == "" {

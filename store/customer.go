@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"golang.org/x/text/width"
 	"net/mail"
 	"regexp"
 	"slices"
@@ -103,7 +104,8 @@ var phoneRE = regexp.MustCompile(`^\+?[0-9]{5,20}$`)
 // NormalizePhone strips formatting; it returns an error for anything that
 // is not a plausible phone number.
 func NormalizePhone(s string) (string, error) {
-	p := phoneJunk.Replace(strings.TrimSpace(s))
+	// Chinese keyboards often type full-width digits (１３８…).
+	p := phoneJunk.Replace(width.Narrow.String(strings.TrimSpace(s)))
 	if p == "" {
 		return "", nil
 	}
