@@ -126,14 +126,14 @@ func (s *Service) staffChat(ctx context.Context, ev *store.ChatEvent, cmd string
 		idText, note := cutWord(ev.Args)
 		id, err := strconv.ParseInt(strings.TrimPrefix(idText, "#"), 10, 64)
 		if err != nil || id <= 0 {
-			return s.replyError(ctx, ev, store.Invalid("id", "usage: /done ID [note]"))
+			return s.replyError(ctx, ev, store.Errorf(store.EINVALID, "%s", s.staffText("用法：/done 任务号 备注（例如 /done 12 已回访）", "usage: /done ID [note]")))
 		}
 		return s.done(ctx, ev, actor, id, note)
 	case "reply":
 		idText, text := cutWord(ev.Args)
 		id, err := strconv.ParseInt(strings.TrimPrefix(idText, "#"), 10, 64)
 		if err != nil || id <= 0 || text == "" {
-			return s.replyError(ctx, ev, store.Invalid("id", "usage: reply TASK_ID text"))
+			return s.replyError(ctx, ev, store.Errorf(store.EINVALID, "%s", s.staffText("用法：回复 任务号 内容（例如 回复 12 您好）", "usage: reply TASK_ID text")))
 		}
 		return s.relayOut(ctx, ev, actor, id, text)
 	}
@@ -162,11 +162,13 @@ func cutWord(s string) (word, rest string) {
 // agents in chat as they do not exist for them.
 func (s *Service) task(ctx context.Context, actor store.Actor, id int64) (*store.Task, error) {
 	t, err := s.store.TaskByID(ctx, id)
-	if err != nil {
+	if store.IsCode(err, store.ENOTFOUND) {
+		return nil, store.Errorf(store.ENOTFOUND, s.staffText("没有找到任务 #%d", "task %d not found"), id)
+	} else if err != nil {
 		return nil, err
 	}
 	if !store.CanActOnTask(actor, t) {
-		return nil, store.Errorf(store.EFORBIDDEN, "task %d is not assigned to you", id)
+		return nil, store.Errorf(store.EFORBIDDEN, s.staffText("任务 #%d 不是分配给您的", "task %d is not assigned to you"), id)
 	}
 	return t, nil
 }
@@ -176,6 +178,11 @@ func (s *Service) done(ctx context.Context, ev *store.ChatEvent, actor store.Act
 	up := store.TaskUpdate{Status: &st}
 	if note != "" {
 		up.Note = &note
+	}
+	// Checked first for an answer in the staff's language; UpdateTask
+	// checks again under its lock.
+	if _, err := s.task(ctx, actor, id); err != nil {
+		return s.replyError(ctx, ev, err)
 	}
 	t, err := s.store.UpdateTask(ctx, id, up, actor)
 	if err != nil {
@@ -332,6 +339,9 @@ func (s *Service) customerMessage(ctx context.Context, ev *store.ChatEvent) erro
 			return err
 		}
 		if created || nt.DedupKey != nil && *nt.DedupKey == fmt.Sprintf("complaint:msg:%d", m.ID) {
+			if err := s.ackComplaint(ctx, ev, c); err != nil {
+				return err
+			}
 			// The new task's notice carries this message in its card;
 			// send it now rather than on the next tick.
 			_, err := s.notifyTask(ctx, nt)
@@ -379,4 +389,22 @@ func (s *Service) taskOfReply(ctx context.Context, ev *store.ChatEvent) (int64, 
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// ackComplaint tells the customer, on the channel they wrote from, that a
+// person will follow up: silence after a complaint makes it worse.
+func (s *Service) ackComplaint(ctx context.Context, ev *store.ChatEvent, c *store.Customer) error {
+	locale := c.Locale
+	if locale == "" {
+		locale = store.LocaleZH
+	}
+	r := s.renderLocale(ctx, KeyComplaintReceived, locale, Notice{Customer: c, CustomerName: customerName(c)})
+	channel, chatID := ev.ReplyTarget()
+	cid, iid := c.ID, ev.Identity.ID
+	_, err := s.store.Enqueue(ctx, []store.Outbound{{
+		CustomerID: &cid, IdentityID: &iid, Channel: channel, ChatID: chatID, Text: r.Text,
+		TemplateKey: r.Key, TemplateVersion: r.Version,
+		IdempotencyKey: fmt.Sprintf("complaint_ack:%d", ev.Message.ID),
+	}})
+	return err
 }

@@ -356,9 +356,14 @@ func TestComplaintRelay(t *testing.T) {
 			t.Fatalf("complaint task: %+v", tasks)
 		}
 		tk := tasks[0]
-		got := to(e.deliver(), "tg-ann")
+		delivered := e.deliver()
+		got := to(delivered, "tg-ann")
 		if len(got) != 1 || got[0].TemplateKey != "task_assigned" || !strings.Contains(got[0].Text, "REFUND") {
 			t.Fatalf("notice: %+v", got)
+		}
+		// The customer hears at once that a person will follow up.
+		if ack := to(delivered, "c-Zhou"); len(ack) != 1 || ack[0].TemplateKey != followup.KeyComplaintReceived || ack[0].CustomerID == nil {
+			t.Errorf("complaint acknowledgement: %+v", ack)
 		}
 		// Another complaint while one is open: no second task; relayed.
 		e.say(id, "still waiting, 投诉!")

@@ -19,6 +19,9 @@ const (
 	KeyTaskDigest    = "task_digest"
 	KeyRelayToStaff  = "relay_to_staff"
 	KeyStaffRefused  = "staff_refused"
+	// KeyComplaintReceived answers the customer whose message opened a
+	// complaint task, in the customer's locale.
+	KeyComplaintReceived = "complaint_received"
 
 	keyBindOK        = "staff_bind_ok"
 	keyBindBad       = "staff_bind_bad"
@@ -39,7 +42,9 @@ type Notice struct {
 	DueAt           string
 	CustomerName    string
 	CustomerSummary string
-	StaffName       string
+	// Customer is set for texts to the customer (complaint_received).
+	Customer  *store.Customer
+	StaffName string
 	// Extra carries the rest: "text" (relayed message), "digest" (lines),
 	// "date", "error", "list", "url".
 	Extra map[string]string
@@ -119,6 +124,9 @@ func builtin(key, locale string, n Notice) string {
 	case KeyRelayToStaff:
 		return fmt.Sprintf(pick("💬 %s（任务 #%d）：\n%s\n\n回复本消息即可回复客户（微信：回复 %d 内容）", "💬 %s (task #%d):\n%s\n\nReply to this message to answer (WeChat: reply %d text)"),
 			n.CustomerName, t.ID, x["text"], t.ID)
+	case KeyComplaintReceived:
+		return pick("非常抱歉给您带来了不好的体验。您的反馈我们已经收到，负责的同事会尽快联系您。",
+			"We are very sorry about this experience. We have your message, and a colleague will contact you shortly.")
 	case KeyStaffRefused:
 		return pick("抱歉，这是员工专用指令。", "Sorry, that command is for staff only.")
 	case keyBindOK:

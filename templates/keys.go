@@ -65,7 +65,7 @@ func keySpec(key string) (spec, bool) {
 	case "phone_saved":
 		return spec{needs: needPhone}, true
 	case "welcome", "birthday_invalid", "phone_invalid", "opted_out", "opted_in",
-		"points_balance", "survey_invalid", "staff_refused", "template_refused":
+		"points_balance", "survey_invalid", "staff_refused", "template_refused", "complaint_received":
 		return spec{}, true
 	}
 	return spec{}, false
@@ -75,7 +75,7 @@ func keySpec(key string) (spec, bool) {
 func Keys() []string {
 	return []string{
 		"birthday", "holiday", "maintenance", "survey", "revisit", "winback",
-		"welcome", "survey_thanks", "birthday_saved", "birthday_invalid", "phone_saved", "phone_invalid",
+		"welcome", "survey_thanks", "complaint_received", "birthday_saved", "birthday_invalid", "phone_saved", "phone_invalid",
 		"opted_out", "opted_in", "points_balance", "survey_invalid",
 		"task_assigned", "task_overdue", "task_escalated", "task_digest", "relay_to_staff",
 		"staff_refused", "template_refused",

@@ -246,11 +246,11 @@ func (a *Adapter) Send(ctx context.Context, m *store.Message) (string, error) {
 			return "", &bots.SendError{Outcome: bots.Fail, Reason: "bad payload", Err: err}
 		}
 		if len(pl.Keyboard) > 0 {
-			kb := &models.InlineKeyboardMarkup{}
+			kb := &inlineKeyboard{}
 			for _, row := range pl.Keyboard {
-				var r []models.InlineKeyboardButton
+				var r []callbackButton
 				for _, b := range row {
-					r = append(r, models.InlineKeyboardButton{Text: b.Text, CallbackData: b.Data})
+					r = append(r, callbackButton{Text: b.Text, CallbackData: b.Data})
 				}
 				kb.InlineKeyboard = append(kb.InlineKeyboard, r)
 			}
@@ -288,4 +288,18 @@ func classify(err error) error {
 		return &bots.SendError{Outcome: bots.Fail, Reason: "telegram 400", Err: err}
 	}
 	return &bots.SendError{Outcome: bots.Retry, Reason: "telegram", Err: err}
+}
+
+// inlineKeyboard is Telegram's InlineKeyboardMarkup with callback buttons
+// only. The library's models.InlineKeyboardButton always serialises
+// "copy_text":{"text":""} (a non-pointer field), which Telegram has been
+// reported to refuse with BUTTON_COPY_TEXT_INVALID; reply_markup is `any`
+// in the library, so our own type goes out as it is.
+type inlineKeyboard struct {
+	InlineKeyboard [][]callbackButton `json:"inline_keyboard"`
+}
+
+type callbackButton struct {
+	Text         string `json:"text"`
+	CallbackData string `json:"callback_data"`
 }

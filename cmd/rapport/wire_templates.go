@@ -78,6 +78,9 @@ type followupTemplates struct{ svc *templates.Service }
 
 func (a followupTemplates) Render(ctx context.Context, key, locale string, n followup.Notice) (followup.Rendered, error) {
 	td := templates.Data{Customer: templates.Customer{Name: n.CustomerName}, Extra: n.Extra}
+	if n.Customer != nil {
+		td.Customer = templates.CustomerData(n.Customer)
+	}
 	if n.StaffName != "" {
 		td.Staff = &templates.Staff{Name: n.StaffName}
 	}

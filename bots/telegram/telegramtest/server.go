@@ -124,9 +124,11 @@ func (f *Server) sendMessage(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, `{"ok":false,"error_code":400,"description":"Bad Request: message text is empty"}`)
 		return
 	}
-	if rm := r.FormValue("reply_markup"); rm != "" && !json.Valid([]byte(rm)) {
-		fmt.Fprint(w, `{"ok":false,"error_code":400,"description":"Bad Request: can't parse reply keyboard markup JSON object"}`)
-		return
+	if rm := r.FormValue("reply_markup"); rm != "" {
+		if desc := checkMarkup(rm); desc != "" {
+			fmt.Fprintf(w, `{"ok":false,"error_code":400,"description":%q}`, "Bad Request: "+desc)
+			return
+		}
 	}
 	var replyTo struct {
 		MessageID json.Number `json:"message_id"`
@@ -238,4 +240,42 @@ func WaitFor(t testing.TB, what string, d time.Duration, cond func() bool) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// checkMarkup applies Telegram's rules for inline keyboards that bite: the
+// markup must parse, each button needs exactly one action, callback_data is
+// 1–64 bytes, and a copy_text button needs text.
+func checkMarkup(rm string) string {
+	var kb struct {
+		InlineKeyboard [][]map[string]json.RawMessage `json:"inline_keyboard"`
+	}
+	if err := json.Unmarshal([]byte(rm), &kb); err != nil {
+		return "can't parse reply keyboard markup JSON object"
+	}
+	for _, row := range kb.InlineKeyboard {
+		for _, b := range row {
+			if ct, ok := b["copy_text"]; ok {
+				var c struct{ Text string }
+				if json.Unmarshal(ct, &c) != nil || c.Text == "" {
+					return "BUTTON_COPY_TEXT_INVALID"
+				}
+			}
+			actions := 0
+			for k := range b {
+				if k != "text" && k != "style" && k != "icon_custom_emoji_id" {
+					actions++
+				}
+			}
+			if actions != 1 {
+				return "can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard"
+			}
+			if cd, ok := b["callback_data"]; ok {
+				var d string
+				if json.Unmarshal(cd, &d) != nil || d == "" || len(d) > 64 {
+					return "BUTTON_DATA_INVALID"
+				}
+			}
+		}
+	}
+	return ""
 }
