@@ -273,5 +273,11 @@ func (s *Service) compiledVersion(ctx context.Context, key, locale string, versi
 }
 
 // invalidate makes the next Render reload the active versions (after a
-// change on this replica).
-func (s *Service) invalidate() { s.snap.Store(nil) }
+// change on this replica). It waits for a reload in progress: one that read
+// the heads before the change committed would otherwise install its stale
+// snapshot after this and serve it for a whole TTL.
+func (s *Service) invalidate() {
+	s.refreshMu.Lock()
+	defer s.refreshMu.Unlock()
+	s.snap.Store(nil)
+}
