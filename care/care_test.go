@@ -740,3 +740,51 @@ func TestRevisit(t *testing.T) {
 		}
 	})
 }
+
+// TestCapHoldsAcrossConcurrentRuns: birthday and holiday greetings on the
+// same morning, on two replicas at once, with a cap of one message a week:
+// every customer gets exactly one of them.
+func TestCapHoldsAcrossConcurrentRuns(t *testing.T) {
+	each(t, at("2027-02-06 10:00"), func(t *testing.T, e *env) {
+		e.cfg.Cap.Messages, e.cfg.Cap.Days = 1, 7
+		var cs []*store.Customer
+		for i := range 40 {
+			cs = append(cs, e.customer(fmt.Sprintf("C%d", i), birthday("02-06")))
+		}
+		replica := func(holder string) *Service {
+			o := e.opts
+			o.Holder, o.BatchSize = holder, 3
+			svc, err := New(e.cfg, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return svc
+		}
+		day, _ := e.svc.ParseDate("2027-02-06")
+		var wg sync.WaitGroup
+		runs := make([]*store.CareRun, 2)
+		for i, w := range []string{"birthday", "holiday"} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r, err := replica(fmt.Sprintf("replica-%d", i)).Run(e.ctx, w, day, false)
+				if err != nil {
+					t.Error(err)
+				}
+				runs[i] = r
+			}()
+		}
+		wg.Wait()
+		if t.Failed() {
+			return
+		}
+		for _, c := range cs {
+			if got := len(e.outbound(c)); got != 1 {
+				t.Errorf("%s got %d messages, want 1 (cap 1 per 7 days)", c.Name, got)
+			}
+		}
+		if q := runs[0].Queued + runs[1].Queued; q != len(cs) {
+			t.Errorf("queued %d + %d, want %d in all", runs[0].Queued, runs[1].Queued, len(cs))
+		}
+	})
+}

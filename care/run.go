@@ -126,6 +126,40 @@ func (x *execution) skip(reason string) {
 	x.run.SkipReasons[reason]++
 }
 
+// capLease serialises the cap's read-then-write across runs and replicas,
+// one batch at a time, so concurrent runs interleave batches.
+const capLease = "care:cap"
+
+// lockCap waits for the cap lease. The lease outlives a holder that dies
+// by capLeaseTTL at most.
+func (x *execution) lockCap(ctx context.Context) (release func(), err error) {
+	holder := truncate(fmt.Sprintf("%s:%d", x.s.o.Holder, x.run.ID), 64)
+	for {
+		ok, err := x.s.store.AcquireLease(ctx, capLease, holder, capLeaseTTL)
+		if err != nil {
+			return nil, fmt.Errorf("cap lease: %w", err)
+		}
+		if ok {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	return func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := x.s.store.ReleaseLease(rctx, capLease, holder); err != nil {
+			x.s.o.Logger.Warn("release care cap lease", "err", err)
+		}
+	}, nil
+}
+
+// capLeaseTTL bounds one batch's hold on the cap lease.
+const capLeaseTTL = 30 * time.Second
+
 // outbound is one message being built in a batch.
 type outbound struct {
 	a   *action
@@ -140,6 +174,16 @@ func (x *execution) process(ctx context.Context, acts []action) error {
 		return err
 	}
 	s := x.s
+	if !x.dry && s.cfg.Cap.Messages > 0 {
+		// The cap reads who got what lately, then writes: two runs doing
+		// that at once (birthday and holiday both at 09:00, or on two
+		// replicas) could each see room for one more message.
+		release, err := x.lockCap(ctx)
+		if err != nil {
+			return err
+		}
+		defer release()
+	}
 	now := s.store.Now()
 	notBefore := s.quiet.deferUntil(now, s.o.Location)
 	sendAt := now
