@@ -106,6 +106,19 @@ func (s *Store) enqueue(tx *gorm.DB, items []Outbound) (int, error) {
 // test, so two claimers never get the same row. Each returned row carries
 // its claim token in ClaimedBy; CompleteOutbox needs it back.
 func (s *Store) ClaimOutbox(ctx context.Context, channel, holder string, limit int, lease time.Duration) ([]*Message, error) {
+	return s.claimOutbox(ctx, channel, holder, limit, lease, true)
+}
+
+// ClaimQueued is ClaimOutbox without looking for expired claims. Those are
+// rare (a claimer died) but costly to look for on a busy outbox: every row
+// that passed through "sending" leaves a delete-marked entry in the queue
+// index until InnoDB purges it, and the search walks them all. A dispatcher
+// calls ClaimOutbox now and then and ClaimQueued in between.
+func (s *Store) ClaimQueued(ctx context.Context, channel, holder string, limit int, lease time.Duration) ([]*Message, error) {
+	return s.claimOutbox(ctx, channel, holder, limit, lease, false)
+}
+
+func (s *Store) claimOutbox(ctx context.Context, channel, holder string, limit int, lease time.Duration, expired bool) ([]*Message, error) {
 	if limit <= 0 {
 		return nil, nil
 	}
@@ -113,9 +126,11 @@ func (s *Store) ClaimOutbox(ctx context.Context, channel, holder string, limit i
 	db := s.db.WithContext(ctx)
 	var ids []int64
 	// Expired claims first: they are the oldest work.
-	if err := db.Model(&Message{}).Where("channel = ? AND status = ? AND lease_until < ?", channel, StatusSending, now).
-		Order("id").Limit(limit).Pluck("id", &ids).Error; err != nil {
-		return nil, fmt.Errorf("claim outbox: %w", err)
+	if expired {
+		if err := db.Model(&Message{}).Where("channel = ? AND status = ? AND lease_until < ?", channel, StatusSending, now).
+			Order("id").Limit(limit).Pluck("id", &ids).Error; err != nil {
+			return nil, fmt.Errorf("claim outbox: %w", err)
+		}
 	}
 	if len(ids) < limit {
 		var queued []int64
