@@ -152,7 +152,8 @@ func (s *Store) audience(ctx context.Context, where string, args []any, limit in
 		q += "customer_id IN ?"
 		qargs = []any{ids}
 	}
-	irows, err := db.Raw(q+" ORDER BY id", qargs...).Rows()
+	// (customer_id, id) is the customer_id index's own order: no sort.
+	irows, err := db.Raw(q+" ORDER BY customer_id, id", qargs...).Rows()
 	if err != nil {
 		return nil, err
 	}
