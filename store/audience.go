@@ -102,7 +102,7 @@ const audienceCols = "c.id, c.name, c.phone, c.birth_month, c.birth_day, c.birth
 // the whole table) reads identities as one index range.
 func (s *Store) audience(ctx context.Context, where string, args []any, limit int) ([]*Customer, error) {
 	db := s.db.WithContext(ctx)
-	rows, err := db.Raw("SELECT "+audienceCols+" FROM customers c WHERE "+where+" ORDER BY id LIMIT ?", append(args, limit)...).Rows()
+	rows, err := s.scan.WithContext(ctx).Raw("SELECT "+audienceCols+" FROM customers c WHERE "+where+" ORDER BY id LIMIT ?", append(args, limit)...).Rows()
 	if err != nil {
 		return nil, err
 	}
@@ -144,6 +144,7 @@ func (s *Store) audience(ctx context.Context, where string, args []any, limit in
 	if hi-lo < int64(2*len(out)) {
 		q += "customer_id BETWEEN ? AND ?"
 		qargs = []any{lo, hi}
+		db = s.scan.WithContext(ctx) // one statement shape: worth preparing
 	} else {
 		ids := make([]int64, len(out))
 		for i, c := range out {

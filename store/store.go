@@ -56,6 +56,10 @@ type Store struct {
 	// staff caches the few staff chat bindings: every inbound message asks
 	// "is this staff?", and the answer changes only on /bind.
 	staff staffCache
+	// scan runs the big audience reads as prepared statements: on MySQL
+	// their rows then come in the binary protocol instead of as text that
+	// the driver parses number by number (interpolateParams otherwise).
+	scan *gorm.DB
 }
 
 // Option adjusts a Store at Open.
@@ -115,6 +119,7 @@ func Open(ctx context.Context, cfg Config, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("ping %s: %w", cfg.Driver, err)
 	}
 	s.db = db
+	s.scan = db.Session(&gorm.Session{PrepareStmt: true})
 	return s, nil
 }
 
