@@ -126,6 +126,22 @@ func (r *Router) Receive(ctx context.Context, in Inbound) error {
 	if err != nil {
 		return fmt.Errorf("receive: %w", err)
 	}
+	if st == nil && ev.Command != "bind" {
+		// A deactivated staff member's account is not a customer: keep
+		// what they wrote, act on nothing (a new /bind still works).
+		id, former, err := r.store.FormerStaff(ctx, in.Channel, in.SenderID)
+		if err != nil {
+			return fmt.Errorf("receive: %w", err)
+		}
+		if former {
+			msg, dup, err := r.store.RecordStaffInbound(ctx, &id, sin)
+			if err != nil || dup {
+				return err
+			}
+			r.log.Info("message from a deactivated staff account kept, not acted on", "staff_id", id, "channel", in.Channel)
+			return r.store.MarkProcessed(ctx, []int64{msg.ID})
+		}
+	}
 	if st != nil || ev.Command == "bind" {
 		// Staff chat, or an unbound account binding itself: stored outside
 		// every conversation, and no customer is created for it.

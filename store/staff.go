@@ -82,8 +82,8 @@ type StaffIdentity struct {
 // StaffByIdentity returns the active staff member bound to a chat account,
 // or nil (no error) when the account is not staff.
 func (s *Store) StaffByIdentity(ctx context.Context, channel, externalID string) (*Staff, error) {
-	id, ok, err := s.staff.lookup(ctx, s, channel, externalID)
-	if err != nil || !ok {
+	id, active, ok, err := s.staff.lookup(ctx, s, channel, externalID)
+	if err != nil || !ok || !active {
 		return nil, err
 	}
 	var st Staff
@@ -99,31 +99,55 @@ func (s *Store) StaffByIdentity(ctx context.Context, channel, externalID string)
 // staffCacheTTL bounds how long another replica's /bind takes to be seen.
 const staffCacheTTL = 2 * time.Second
 
-// staffCache holds every active staff chat binding (a few hundred at most).
+// staffCache holds every staff chat binding (a few hundred at most) and
+// whether its staff member is active.
 type staffCache struct {
 	mu     sync.Mutex
 	loaded time.Time
-	ids    map[string]int64 // channel + "\x00" + external id -> staff id
+	ids    map[string]staffBinding // channel + "\x00" + external id
 }
 
-func (c *staffCache) lookup(ctx context.Context, s *Store, channel, externalID string) (int64, bool, error) {
+type staffBinding struct {
+	id     int64
+	active bool
+}
+
+// lookup reports the staff id bound to the chat account, if any (ok), and
+// whether that staff member is active.
+func (c *staffCache) lookup(ctx context.Context, s *Store, channel, externalID string) (id int64, active, ok bool, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.ids == nil || time.Since(c.loaded) > staffCacheTTL {
-		var rows []StaffIdentity
-		err := s.db.WithContext(ctx).Model(&StaffIdentity{}).Select("staff_identities.channel, staff_identities.external_id, staff_identities.staff_id").
-			Joins("JOIN staff ON staff.id = staff_identities.staff_id").Where("staff.active = ?", true).Find(&rows).Error
-		if err != nil {
-			return 0, false, fmt.Errorf("staff by identity: %w", err)
+		var rows []struct {
+			Channel, ExternalID string
+			StaffID             int64
+			Active              bool
 		}
-		c.ids = make(map[string]int64, len(rows))
+		err := s.db.WithContext(ctx).Model(&StaffIdentity{}).
+			Select("staff_identities.channel, staff_identities.external_id, staff_identities.staff_id, staff.active").
+			Joins("JOIN staff ON staff.id = staff_identities.staff_id").Scan(&rows).Error
+		if err != nil {
+			return 0, false, false, fmt.Errorf("staff by identity: %w", err)
+		}
+		c.ids = make(map[string]staffBinding, len(rows))
 		for _, r := range rows {
-			c.ids[r.Channel+"\x00"+r.ExternalID] = r.StaffID
+			c.ids[r.Channel+"\x00"+r.ExternalID] = staffBinding{r.StaffID, r.Active}
 		}
 		c.loaded = time.Now()
 	}
-	id, ok := c.ids[channel+"\x00"+externalID]
-	return id, ok, nil
+	b, ok := c.ids[channel+"\x00"+externalID]
+	return b.id, b.active, ok, nil
+}
+
+// FormerStaff reports whether the chat account belongs to a deactivated
+// staff member (and who): their messages are neither staff work nor a
+// customer's.
+func (s *Store) FormerStaff(ctx context.Context, channel, externalID string) (staffID int64, former bool, err error) {
+	id, active, ok, err := s.staff.lookup(ctx, s, channel, externalID)
+	if err != nil || !ok || active {
+		return 0, false, err
+	}
+	return id, true, nil
 }
 
 // forgetStaffIdentities drops the cache after this process changes a

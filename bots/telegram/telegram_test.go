@@ -392,6 +392,50 @@ func TestStaffAndBindBypassCustomers(t *testing.T) {
 	})
 }
 
+// TestFormerStaffIsNoCustomer: a deactivated staff member who writes to the
+// bot does not become a customer, and nothing acts on what they wrote.
+func TestFormerStaffIsNoCustomer(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		var mu sync.Mutex
+		var seen int
+		hook := hookFunc(func(context.Context, *store.ChatEvent) (bool, error) {
+			mu.Lock()
+			seen++
+			mu.Unlock()
+			return true, nil
+		})
+		ann, err := s.CreateStaff(ctx, store.StaffInput{Name: "Ann", Role: store.RoleAgent})
+		if err != nil {
+			t.Fatal(err)
+		}
+		code, _, err := s.CreateBindingCode(ctx, ann.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.RedeemBindingCode(ctx, store.BindRequest{Channel: store.ChannelTelegram, ExternalID: "55", Code: code}); err != nil {
+			t.Fatal(err)
+		}
+		off := false
+		if _, err := s.UpdateStaff(ctx, ann.ID, store.StaffUpdate{Active: &off}, store.RoleManager); err != nil {
+			t.Fatal(err)
+		}
+		h := setup(t, s, telegramtest.New(t), setupOpts{hooks: []bots.Hook{hook}, recoverAfter: time.Millisecond})
+		if rec := h.post(textUpdate(1, 55, "/stop"), nil); rec.Code != 200 {
+			t.Fatalf("webhook = %d", rec.Code)
+		}
+		time.Sleep(200 * time.Millisecond) // several recovery rounds too
+		if n := customers(t, s); n != 0 {
+			t.Errorf("a former staff member became %d customers", n)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if seen != 0 {
+			t.Errorf("hooks saw %d messages from a former staff member", seen)
+		}
+	})
+}
+
 func newAdapter(f *telegramtest.Server, recv bots.Receiver, rate float64) (*telegram.Adapter, error) {
 	return telegram.New(telegram.Config{
 		Enabled: true, Token: telegramtest.Token, Mode: "webhook", WebhookSecret: secret, APIURL: f.URL(), RatePerSecond: rate,
