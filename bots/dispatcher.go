@@ -246,15 +246,8 @@ func (d *Dispatcher) session(ctx context.Context, cs *channelState) {
 
 	go func() {
 		defer close(rows)
-		// Expired claims (their claimer died) are looked for at the start
-		// and then every Lease/3: redelivery waits at most that long more.
-		var lastExpired time.Time
 		for ctx.Err() == nil {
-			claim := d.store.ClaimQueued
-			if time.Since(lastExpired) >= d.opts.Lease/3 {
-				claim, lastExpired = d.store.ClaimOutbox, time.Now()
-			}
-			ms, err := claim(ctx, cs.ch.Name(), d.opts.ID, batch, d.opts.Lease)
+			ms, err := d.store.ClaimOutbox(ctx, cs.ch.Name(), batch, d.opts.Lease)
 			if err != nil && ctx.Err() == nil {
 				d.log.Warn("claim outbox", "channel", cs.ch.Name(), "err", err)
 			}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
-	"os"
 	"runtime/debug"
 	"strconv"
 	"sync"
@@ -34,11 +33,10 @@ type RouterOptions struct {
 	// Recovery: messages stored but never processed (the process died
 	// first) are processed by any replica once they are RecoverAfter old
 	// (default 1 min), looking back RecoverWindow (24 h), every
-	// RecoverEvery (1 min). Holder names this process in those claims.
+	// RecoverEvery (1 min).
 	RecoverAfter  time.Duration
 	RecoverWindow time.Duration
 	RecoverEvery  time.Duration
-	Holder        string
 }
 
 // Router turns inbound chat into stored messages, answers the built-in
@@ -85,10 +83,6 @@ func NewRouter(s *store.Store, o RouterOptions) *Router {
 	}
 	if o.RecoverEvery <= 0 {
 		o.RecoverEvery = time.Minute
-	}
-	if o.Holder == "" {
-		host, _ := os.Hostname()
-		o.Holder = fmt.Sprintf("%.32s-%d", host, os.Getpid())
 	}
 	jobs := make([]chan job, o.Workers)
 	for i := range jobs {
@@ -324,7 +318,7 @@ func (r *Router) resume(ctx context.Context) {
 	channels := []string{store.ChannelTelegram, store.ChannelWeChat, store.ChannelWebChat}
 	for ctx.Err() == nil {
 		now := r.store.Now()
-		ms, err := r.store.ClaimUnprocessed(ctx, channels, now.Add(-r.opts.RecoverWindow), now.Add(-r.opts.RecoverAfter), r.opts.Holder, 100, 5*time.Minute)
+		ms, err := r.store.ClaimUnprocessed(ctx, channels, now.Add(-r.opts.RecoverWindow), now.Add(-r.opts.RecoverAfter), 100, 5*time.Minute)
 		if err != nil {
 			if ctx.Err() == nil {
 				r.log.Warn("recover unprocessed messages", "err", err)

@@ -144,7 +144,7 @@ func (e *env) deliver() []*store.Message {
 	e.t.Helper()
 	var out []*store.Message
 	for _, ch := range []string{"telegram", "wechat"} {
-		ms, err := e.s.ClaimOutbox(e.ctx, ch, "test", 500, time.Minute)
+		ms, err := e.s.ClaimOutbox(e.ctx, ch, 500, time.Minute)
 		if err != nil {
 			e.t.Fatal(err)
 		}

@@ -28,6 +28,7 @@ func migrations() []migration {
 	ms = append(ms, followupMigrations()...)
 	ms = append(ms, migration{"0503_tasks_assign_seq", taskAssignSeq})
 	ms = append(ms, orderMigrations()...)
+	ms = append(ms, migration{"0900_messages_drop_provider_index", dropProviderIndex})
 	return ms
 }
 

@@ -61,31 +61,9 @@ func (s *Store) enqueue(tx *gorm.DB, items []Outbound) (int, error) {
 		end := min(start+enqueueBatch, len(items))
 		rows := make([]Message, 0, end-start)
 		for _, it := range items[start:end] {
-			if it.Channel == "" || it.ChatID == "" {
-				return total, Errorf(EINVALID, "outbound message without a channel or chat id")
-			}
-			m := Message{
-				CustomerID: it.CustomerID, StaffID: it.StaffID, IdentityID: it.IdentityID,
-				Direction: DirectionOut, Channel: it.Channel, ChatID: it.ChatID, Kind: it.Kind, Text: it.Text,
-				Payload: it.Payload, Workflow: it.Workflow, TemplateKey: it.TemplateKey, TemplateVersion: it.TemplateVersion,
-				Status: it.Status, Reason: truncateRunes(it.Reason, 255), CreatedAt: now, UpdatedAt: now,
-			}
-			if m.Kind == "" {
-				m.Kind = "text"
-			}
-			if m.Status == "" {
-				m.Status = StatusQueued
-			}
-			if it.IdempotencyKey != "" {
-				k := it.IdempotencyKey
-				m.IdempotencyKey = &k
-			}
-			at := now
-			if it.NotBefore.After(now) {
-				at = it.NotBefore.UTC()
-			}
-			if m.Status == StatusQueued {
-				m.NextAttemptAt = &at
+			m, err := outboxRow(it, now)
+			if err != nil {
+				return total, err
 			}
 			rows = append(rows, m)
 		}
@@ -98,69 +76,90 @@ func (s *Store) enqueue(tx *gorm.DB, items []Outbound) (int, error) {
 	return total, nil
 }
 
-// ClaimOutbox claims up to limit due outbound rows of a channel for one
-// sender until now+lease: queued rows whose next attempt is due, and
-// sending rows whose claim expired (their claimer died between claiming and
-// finishing, so the message is redelivered: at-least-once at the wire).
+// outboxRow is the stored form of an outbound message.
+func outboxRow(it Outbound, now time.Time) (Message, error) {
+	if it.Channel == "" || it.ChatID == "" {
+		return Message{}, Errorf(EINVALID, "outbound message without a channel or chat id")
+	}
+	never := unset()
+	m := Message{
+		CustomerID: it.CustomerID, StaffID: it.StaffID, IdentityID: it.IdentityID,
+		Direction: DirectionOut, Channel: it.Channel, ChatID: it.ChatID, Kind: it.Kind, Text: it.Text,
+		Payload: it.Payload, Workflow: it.Workflow, TemplateKey: it.TemplateKey, TemplateVersion: it.TemplateVersion,
+		Status: it.Status, Reason: truncateRunes(it.Reason, 255), CreatedAt: now, UpdatedAt: now,
+		LeaseUntil: &never, SentAt: &never,
+	}
+	if m.Kind == "" {
+		m.Kind = "text"
+	}
+	if m.Status == "" {
+		m.Status = StatusQueued
+	}
+	if it.IdempotencyKey != "" {
+		k := it.IdempotencyKey
+		m.IdempotencyKey = &k
+	}
+	at := now
+	if it.NotBefore.After(now) {
+		at = it.NotBefore.UTC()
+	}
+	if m.Status == StatusQueued {
+		m.NextAttemptAt = &at
+	}
+	return m, nil
+}
+
+// ClaimOutbox claims up to limit due outbound rows of a channel until
+// now+lease: queued rows whose next attempt is due and that no live claim
+// holds. A claim whose holder died between claiming and finishing lapses
+// and the row is claimed again (redelivered: at-least-once at the wire).
 // Claiming is a conditional UPDATE whose WHERE repeats the eligibility
 // test, so two claimers never get the same row. Each returned row carries
 // its claim token in ClaimedBy; CompleteOutbox needs it back.
-func (s *Store) ClaimOutbox(ctx context.Context, channel, holder string, limit int, lease time.Duration) ([]*Message, error) {
-	return s.claimOutbox(ctx, channel, holder, limit, lease, true)
-}
-
-// ClaimQueued is ClaimOutbox without looking for expired claims. Those are
-// rare (a claimer died) but costly to look for on a busy outbox: every row
-// that passed through "sending" leaves a delete-marked entry in the queue
-// index until InnoDB purges it, and the search walks them all. A dispatcher
-// calls ClaimOutbox now and then and ClaimQueued in between.
-func (s *Store) ClaimQueued(ctx context.Context, channel, holder string, limit int, lease time.Duration) ([]*Message, error) {
-	return s.claimOutbox(ctx, channel, holder, limit, lease, false)
-}
-
-func (s *Store) claimOutbox(ctx context.Context, channel, holder string, limit int, lease time.Duration, expired bool) ([]*Message, error) {
+//
+// A claimed row stays "queued": the claim writes only claimed_by and
+// lease_until, both fixed-width, so InnoDB updates the row in place and
+// no index moves. The one index change of a row's delivery is its
+// completion leaving the queue.
+func (s *Store) ClaimOutbox(ctx context.Context, channel string, limit int, lease time.Duration) ([]*Message, error) {
 	if limit <= 0 {
 		return nil, nil
 	}
 	now := s.Now().Truncate(time.Millisecond)
 	db := s.db.WithContext(ctx)
-	var ids []int64
-	// Expired claims first: they are the oldest work.
-	if expired {
-		if err := db.Model(&Message{}).Where("channel = ? AND status = ? AND lease_until < ?", channel, StatusSending, now).
-			Order("id").Limit(limit).Pluck("id", &ids).Error; err != nil {
-			return nil, fmt.Errorf("claim outbox: %w", err)
-		}
+	const due = "status = ? AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until < ?)"
+	var ms []*Message
+	if err := db.Where("channel = ? AND "+due, channel, StatusQueued, now, now).
+		Order("next_attempt_at, id").Limit(limit).Find(&ms).Error; err != nil {
+		return nil, fmt.Errorf("claim outbox: %w", err)
 	}
-	if len(ids) < limit {
-		var queued []int64
-		if err := db.Model(&Message{}).Where("channel = ? AND status = ? AND next_attempt_at <= ?", channel, StatusQueued, now).
-			Order("next_attempt_at, id").Limit(limit-len(ids)).Pluck("id", &queued).Error; err != nil {
-			return nil, fmt.Errorf("claim outbox: %w", err)
-		}
-		ids = append(ids, queued...)
-	}
-	if len(ids) == 0 {
+	if len(ms) == 0 {
 		return nil, nil
 	}
-	token := claimToken(holder)
-	var ms []*Message
-	err := s.tx(ctx, func(tx *gorm.DB) error {
-		res := tx.Model(&Message{}).
-			Where("id IN ? AND ((status = ? AND next_attempt_at <= ?) OR (status = ? AND lease_until < ?))",
-				ids, StatusQueued, now, StatusSending, now).
-			Updates(map[string]any{"status": StatusSending, "claimed_by": token, "lease_until": now.Add(lease), "updated_at": now})
-		if res.Error != nil {
-			return res.Error
+	ids := make([]int64, len(ms))
+	for i, m := range ms {
+		ids[i] = m.ID
+	}
+	token, until := rowToken(), now.Add(lease)
+	res := db.Model(&Message{}).Where("id IN ? AND "+due, ids, StatusQueued, now, now).
+		Updates(map[string]any{"claimed_by": token, "lease_until": until})
+	if res.Error != nil {
+		return nil, fmt.Errorf("claim outbox: %w", res.Error)
+	}
+	if int(res.RowsAffected) == len(ms) {
+		// Every row read is ours (the token is new, so each claimed row
+		// counts as changed).
+		for _, m := range ms {
+			m.ClaimedBy, m.LeaseUntil = token, &until
 		}
-		if res.RowsAffected == 0 {
-			ms = nil
-			return nil
+		return ms, nil
+	}
+	// Another claimer took some of them meanwhile: keep what we got.
+	ms = ms[:0]
+	if res.RowsAffected > 0 {
+		if err := db.Where("id IN ? AND claimed_by = ?", ids, token).Order("next_attempt_at, id").Find(&ms).Error; err != nil {
+			return nil, fmt.Errorf("claim outbox: %w", err)
 		}
-		return tx.Where("id IN ? AND claimed_by = ?", ids, token).Order("id").Find(&ms).Error
-	})
-	if err != nil {
-		return nil, fmt.Errorf("claim outbox: %w", err)
 	}
 	return ms, nil
 }
@@ -171,6 +170,14 @@ func claimToken(holder string) string {
 	var b [5]byte
 	rand.Read(b[:])
 	return truncateRunes(holder, 53) + ":" + hex.EncodeToString(b[:])
+}
+
+// rowToken is claimToken for message rows: random and of the column's
+// fixed width, so that claiming a row keeps its size.
+func rowToken() string {
+	var b [12]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 // Delivery is the outcome of one claimed row, for CompleteOutbox.
@@ -205,6 +212,7 @@ func (s *Store) CompleteOutbox(ctx context.Context, ds []Delivery) error {
 			rest = append(rest, d)
 		}
 	}
+	const claimed = "claimed_by = ? AND status = ?"
 	err := s.tx(ctx, func(tx *gorm.DB) error {
 		for token, group := range sent {
 			for start := 0; start < len(group); start += enqueueBatch {
@@ -216,13 +224,15 @@ func (s *Store) CompleteOutbox(ctx context.Context, ds []Delivery) error {
 				for i, d := range part {
 					ids[i] = d.ID
 					sb.WriteString(" WHEN ? THEN ?")
-					args = append(args, d.ID, truncateRunes(d.ProviderMsgID, 64))
+					args = append(args, d.ID, truncateRunes(d.ProviderMsgID, providerIDLen))
 				}
 				sb.WriteString(" END")
-				err := tx.Model(&Message{}).Where("id IN ? AND claimed_by = ? AND status = ?", ids, token, StatusSending).
+				// lease_until and claimed_by stay as they are: the row
+				// has left the queue, and rewriting them would cost.
+				err := tx.Model(&Message{}).Where("id IN ? AND "+claimed, ids, token, StatusQueued).
 					Updates(map[string]any{
 						"status": StatusSent, "sent_at": now, "attempts": gorm.Expr("attempts + 1"),
-						"provider_msg_id": gorm.Expr(sb.String(), args...), "lease_until": nil, "reason": "", "updated_at": now,
+						"provider_msg_id": gorm.Expr(sb.String(), args...), "reason": "", "updated_at": now,
 					}).Error
 				if err != nil {
 					return err
@@ -230,18 +240,19 @@ func (s *Store) CompleteOutbox(ctx context.Context, ds []Delivery) error {
 			}
 		}
 		for _, d := range rest {
-			up := map[string]any{"status": d.Status, "reason": truncateRunes(d.Reason, 255), "lease_until": nil, "updated_at": now}
+			up := map[string]any{"status": d.Status, "reason": truncateRunes(d.Reason, 255), "updated_at": now}
 			if d.Attempted {
 				up["attempts"] = gorm.Expr("attempts + 1")
 			}
 			if d.Status == StatusQueued {
+				// Back in the queue, unclaimed.
 				at := d.NextAttemptAt.UTC().Truncate(time.Millisecond)
 				if at.IsZero() {
 					at = now
 				}
-				up["next_attempt_at"] = at
+				up["next_attempt_at"], up["lease_until"], up["claimed_by"] = at, unset(), ""
 			}
-			err := tx.Model(&Message{}).Where("id = ? AND claimed_by = ? AND status = ?", d.ID, d.ClaimedBy, StatusSending).Updates(up).Error
+			err := tx.Model(&Message{}).Where("id = ? AND "+claimed, d.ID, d.ClaimedBy, StatusQueued).Updates(up).Error
 			if err != nil {
 				return err
 			}
@@ -254,6 +265,9 @@ func (s *Store) CompleteOutbox(ctx context.Context, ds []Delivery) error {
 	return nil
 }
 
+// providerIDLen is the width of messages.provider_msg_id.
+const providerIDLen = 24
+
 // OutboxCount is the number of outbound rows of a channel in one status.
 type OutboxCount struct {
 	Channel string
@@ -261,12 +275,15 @@ type OutboxCount struct {
 	N       int64
 }
 
-// OutboxDepth counts the outbox rows still to deliver (queued, sending),
-// by channel and status, for the depth gauge.
+// OutboxDepth counts the outbox rows still to deliver by channel, as
+// StatusQueued (waiting) and StatusSending (under a live claim), for the
+// depth gauge.
 func (s *Store) OutboxDepth(ctx context.Context) ([]OutboxCount, error) {
+	now := s.Now().Truncate(time.Millisecond)
 	var out []OutboxCount
-	err := s.db.WithContext(ctx).Model(&Message{}).Select("channel, status, COUNT(*) AS n").
-		Where("status IN ?", []string{StatusQueued, StatusSending}).Group("channel, status").Scan(&out).Error
+	err := s.db.WithContext(ctx).Model(&Message{}).
+		Select("channel, CASE WHEN lease_until >= ? THEN ? ELSE ? END AS status, COUNT(*) AS n", now, StatusSending, StatusQueued).
+		Where("status = ?", StatusQueued).Group("1, 2").Scan(&out).Error
 	if err != nil {
 		return nil, fmt.Errorf("outbox depth: %w", err)
 	}

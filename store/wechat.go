@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -110,10 +111,7 @@ func (s *Store) MarkUndelivered(ctx context.Context, u Undelivered) (changed boo
 	reason := truncateRunes(u.Reason, 255)
 	err = s.tx(ctx, func(tx *gorm.DB) error {
 		changed = false
-		var m Message
-		err := tx.Select("id", "identity_id").
-			Where("channel = ? AND provider_msg_id = ? AND direction = ? AND chat_id = ?", u.Channel, u.ProviderMsgID, DirectionOut, u.ChatID).
-			Take(&m).Error
+		m, err := sentTo(tx, u.Channel, u.ChatID, u.ProviderMsgID)
 		if err != nil {
 			return notFound(err, "%s message %s", u.Channel, u.ProviderMsgID)
 		}
@@ -135,4 +133,28 @@ func (s *Store) MarkUndelivered(ctx context.Context, u Undelivered) (changed boo
 		return false, fmt.Errorf("mark undelivered: %w", err)
 	}
 	return changed, nil
+}
+
+// sentTo finds the outbound message with a provider id among those to one
+// chat account. provider_msg_id has no index of its own (the dispatcher
+// would move an index entry for every message it sends), so the search
+// goes through the recipient's: the customer's messages, else the staff
+// member's, newest first.
+func sentTo(tx *gorm.DB, channel, chatID, providerMsgID string) (*Message, error) {
+	find := func(recipient string, of any, order string) (*Message, error) {
+		var m Message
+		who := tx.Model(of).Select(recipient).Where("channel = ? AND external_id = ?", channel, chatID)
+		err := tx.Select("id", "identity_id").
+			Where("channel = ? AND chat_id = ? AND provider_msg_id = ? AND direction = ?", channel, chatID, providerMsgID, DirectionOut).
+			Where(recipient+" = (?)", who).Order(order).Take(&m).Error
+		return &m, err
+	}
+	m, err := find("customer_id", &Identity{}, "created_at DESC")
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		m, err = find("staff_id", &StaffIdentity{}, "id DESC")
+	}
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
 }

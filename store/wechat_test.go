@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/rapport-crm/rapport/store"
 	"github.com/rapport-crm/rapport/store/storetest"
@@ -25,7 +26,7 @@ func sentMessage(t *testing.T, s *store.Store, openid, providerID string) (*stor
 	}}); err != nil {
 		t.Fatal(err)
 	}
-	ms, err := s.ClaimOutbox(ctx, store.ChannelWeChat, "test", 10, 0)
+	ms, err := s.ClaimOutbox(ctx, store.ChannelWeChat, 10, 0)
 	if err != nil || len(ms) != 1 {
 		t.Fatalf("claimed %d rows: %v", len(ms), err)
 	}
@@ -93,6 +94,39 @@ func TestMarkUndelivered(t *testing.T) {
 		}
 		if got, _ := s.IdentityByExternal(ctx, store.ChannelWeChat, "oA"); got.Unreachable {
 			t.Fatal("a repeated report made the identity unreachable again")
+		}
+	})
+}
+
+// TestMarkUndeliveredStaff: a template message to a staff member's WeChat
+// account is found through the staff member, not a customer.
+func TestMarkUndeliveredStaff(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		ann := mustStaff(t, s, "Ann", store.RoleAgent)
+		code, _, err := s.CreateBindingCode(ctx, ann.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.RedeemBindingCode(ctx, store.BindRequest{Channel: store.ChannelWeChat, ExternalID: "oStaff", Code: code}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Enqueue(ctx, []store.Outbound{{StaffID: &ann.ID, Channel: store.ChannelWeChat, ChatID: "oStaff", Text: "新任务", IdempotencyKey: "task:1:new"}}); err != nil {
+			t.Fatal(err)
+		}
+		ms, err := s.ClaimOutbox(ctx, store.ChannelWeChat, 10, time.Minute)
+		if err != nil || len(ms) != 1 {
+			t.Fatalf("claimed %d rows: %v", len(ms), err)
+		}
+		if err := s.CompleteOutbox(ctx, []store.Delivery{{ID: ms[0].ID, ClaimedBy: ms[0].ClaimedBy, Status: store.StatusSent, ProviderMsgID: "tpl:42", Attempted: true}}); err != nil {
+			t.Fatal(err)
+		}
+		changed, err := s.MarkUndelivered(ctx, store.Undelivered{Channel: store.ChannelWeChat, ChatID: "oStaff", ProviderMsgID: "tpl:42", Reason: "wechat: failed"})
+		if !changed || err != nil {
+			t.Fatalf("changed %v, %v", changed, err)
+		}
+		if m, _ := s.Message(ctx, ms[0].ID); m.Status != store.StatusFailed {
+			t.Errorf("status %s, want failed", m.Status)
 		}
 	})
 }

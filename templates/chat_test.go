@@ -64,7 +64,7 @@ func (e *chatEnv) run(svc *Service, ev *store.ChatEvent, chatID string) (bool, s
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	ms, err := e.s.ClaimOutbox(e.ctx, "telegram", "test", 100, time.Minute)
+	ms, err := e.s.ClaimOutbox(e.ctx, "telegram", 100, time.Minute)
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -157,7 +157,7 @@ func TestCrashBetweenClaimAndSendRedelivers(t *testing.T) {
 		f := telegramtest.New(t)
 		enqueue(t, s, 3, distinctChats, "crash")
 		// A dispatcher claims the rows, then dies before sending.
-		claimed, err := s.ClaimOutbox(ctx, store.ChannelTelegram, "dead-dispatcher", 10, 15*time.Second)
+		claimed, err := s.ClaimOutbox(ctx, store.ChannelTelegram, 10, 15*time.Second)
 		if err != nil || len(claimed) != 3 {
 			t.Fatalf("claim: %d rows, %v", len(claimed), err)
 		}

@@ -235,11 +235,9 @@ func (a *Adapter) Send(ctx context.Context, m *store.Message) (string, error) {
 	if utf8.RuneCountInString(text) > maxText {
 		text = string([]rune(text)[:maxText-1]) + "…"
 	}
-	var chatID any = m.ChatID
-	if id, err := strconv.ParseInt(m.ChatID, 10, 64); err == nil {
-		chatID = id
-	}
-	p := &bot.SendMessageParams{ChatID: chatID, Text: text}
+	// chat_id as the stored string: the form carries the same digits,
+	// and the library writes a string field without a JSON encoding.
+	p := &bot.SendMessageParams{ChatID: m.ChatID, Text: text}
 	if m.Payload != "" {
 		var pl bots.Payload
 		if err := json.Unmarshal([]byte(m.Payload), &pl); err != nil {
