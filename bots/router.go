@@ -152,27 +152,24 @@ func (r *Router) Receive(ctx context.Context, in Inbound) error {
 		return nil
 	}
 
-	var ident *store.Identity
-	if in.Kind == KindEvent && (in.Event == EventBlocked || in.Event == EventUnsubscribe) {
+	leaving := in.Kind == KindEvent && (in.Event == EventBlocked || in.Event == EventUnsubscribe)
+	msg, ident, dup, err := r.store.RecordArrival(ctx, store.Arrival{
+		Contact: store.Contact{Channel: in.Channel, ExternalID: in.SenderID, DisplayName: in.Name, Source: in.Source, Locale: in.Locale},
 		// Leaving is no reason to create a customer.
-		ident, err = r.store.IdentityByExternal(ctx, in.Channel, in.SenderID)
-		if store.IsCode(err, store.ENOTFOUND) {
-			return nil
-		}
-	} else {
-		ident, err = r.store.ResolveIdentity(ctx, store.Contact{
-			Channel: in.Channel, ExternalID: in.SenderID, DisplayName: in.Name, Source: in.Source, Locale: in.Locale,
-		})
+		KnownOnly: leaving,
+		In:        sin,
+	})
+	if leaving && store.IsCode(err, store.ENOTFOUND) {
+		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("receive: %w", err)
 	}
-	msg, dup, err := r.store.RecordInbound(ctx, ident, sin)
-	if err != nil || dup {
-		return err
+	if dup {
+		return nil
 	}
 	switch {
-	case in.Kind == KindEvent && (in.Event == EventBlocked || in.Event == EventUnsubscribe):
+	case leaving:
 		err = r.store.SetIdentityReachable(ctx, ident.ID, false, in.Event)
 		ident.Unreachable = true
 	case ident.Unreachable:

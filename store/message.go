@@ -113,68 +113,6 @@ type Inbound struct {
 	Route string
 }
 
-// RecordInbound stores an inbound message from identity once. A repeated
-// delivery (same channel and external id) returns the stored message with
-// duplicate=true and changes nothing.
-func (s *Store) RecordInbound(ctx context.Context, ident *Identity, in Inbound) (msg *Message, duplicate bool, err error) {
-	if in.ExternalID == "" {
-		return nil, false, Errorf(EINVALID, "inbound message without a dedup key")
-	}
-	now := s.Now()
-	raw := in.Raw
-	if len(raw) > MaxRawBytes {
-		raw = raw[:MaxRawBytes]
-	}
-	kind := in.Kind
-	if kind == "" {
-		kind = "text"
-	}
-	ext := in.ExternalID
-	cid, iid := ident.CustomerID, ident.ID
-	m := &Message{
-		CustomerID: &cid, IdentityID: &iid, Direction: DirectionIn, Channel: in.Channel, ChatID: in.ChatID,
-		Kind: kind, Text: in.Text, Raw: string(raw), ExternalID: &ext, Status: StatusReceived, CreatedAt: now,
-		Payload: in.Route,
-	}
-	// No transaction: the row is what must be durable; last_inbound_at is
-	// a denormalised hint (WeChat's 48 h window, win-back) that moves only
-	// when it is more than a minute stale, so a busy chat costs one INSERT.
-	err = s.db.WithContext(ctx).Create(m).Error
-	if isDuplicate(err) {
-		var old Message
-		if err := s.db.WithContext(ctx).Where("channel = ? AND external_id = ?", in.Channel, ext).Take(&old).Error; err != nil {
-			return nil, true, fmt.Errorf("record inbound: %w", err)
-		}
-		return &old, true, nil
-	} else if err != nil {
-		return nil, false, fmt.Errorf("record inbound: %w", err)
-	}
-	if ident.LastInboundAt == nil || now.Sub(*ident.LastInboundAt) > time.Minute {
-		if err := s.touchInbound(ctx, ident, now); err != nil {
-			return nil, false, fmt.Errorf("record inbound: %w", err)
-		}
-	}
-	return m, false, nil
-}
-
-// touchInbound sets last_inbound_at on the identity and its customer: one
-// multi-table UPDATE on MySQL.
-func (s *Store) touchInbound(ctx context.Context, ident *Identity, at time.Time) error {
-	db := s.db.WithContext(ctx)
-	if s.dialect == MySQL {
-		err := db.Exec("UPDATE identities i JOIN customers c ON c.id = i.customer_id SET i.last_inbound_at = ?, c.last_inbound_at = ? WHERE i.id = ?", at, at, ident.ID).Error
-		if err == nil {
-			ident.LastInboundAt = &at
-		}
-		return err
-	}
-	if err := db.Model(&Identity{}).Where("id = ?", ident.ID).Update("last_inbound_at", at).Error; err != nil {
-		return err
-	}
-	ident.LastInboundAt = &at
-	return db.Model(&Customer{}).Where("id = ?", ident.CustomerID).Update("last_inbound_at", at).Error
-}
-
 // ListMessages returns a customer's conversation, oldest first.
 func (s *Store) ListMessages(ctx context.Context, customerID int64, p Page) ([]*Message, string, error) {
 	limit, after, err := p.parse()

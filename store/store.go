@@ -56,6 +56,8 @@ type Store struct {
 	// staff caches the few staff chat bindings: every inbound message asks
 	// "is this staff?", and the answer changes only on /bind.
 	staff staffCache
+	// inbox groups concurrent inbound messages into one write (inbox.go).
+	inbox inbox
 	// scan runs the big audience reads as prepared statements: on MySQL
 	// their rows then come in the binary protocol instead of as text that
 	// the driver parses number by number (interpolateParams otherwise).

@@ -59,6 +59,8 @@ func BenchmarkWebhookInbound(b *testing.B) {
 	var next atomic.Int64
 	var lat latencies
 	b.SetParallelism(benchParallelism)
+	dbPID := mariadbPID()
+	self0, db0 := cpuSeconds("self"), cpuSeconds(dbPID)
 	b.ResetTimer()
 	start := time.Now()
 	b.RunParallel(func(pb *testing.PB) {
@@ -80,6 +82,8 @@ func BenchmarkWebhookInbound(b *testing.B) {
 	b.ReportMetric(float64(b.N)/el.Seconds(), "msgs/s")
 	b.ReportMetric(float64(lat.p(0.99).Microseconds())/1000, "p99-ms")
 	b.ReportMetric(float64(lat.p(0.50).Microseconds())/1000, "p50-ms")
+	b.ReportMetric((cpuSeconds("self")-self0)/float64(b.N)*1e6, "proc-cpu-us/msg")
+	b.ReportMetric((cpuSeconds(dbPID)-db0)/float64(b.N)*1e6, "db-cpu-us/msg")
 }
 
 // BenchmarkPlainInsert is the baseline for BenchmarkWebhookInbound: one
@@ -104,6 +108,8 @@ func BenchmarkPlainInsert(b *testing.B) {
 	var next atomic.Int64
 	var lat latencies
 	b.SetParallelism(benchParallelism)
+	dbPID := mariadbPID()
+	self0, db0 := cpuSeconds("self"), cpuSeconds(dbPID)
 	b.ResetTimer()
 	start := time.Now()
 	b.RunParallel(func(pb *testing.PB) {
@@ -119,6 +125,8 @@ func BenchmarkPlainInsert(b *testing.B) {
 	el := time.Since(start)
 	b.ReportMetric(float64(b.N)/el.Seconds(), "msgs/s")
 	b.ReportMetric(float64(lat.p(0.99).Microseconds())/1000, "p99-ms")
+	b.ReportMetric((cpuSeconds("self")-self0)/float64(b.N)*1e6, "proc-cpu-us/msg")
+	b.ReportMetric((cpuSeconds(dbPID)-db0)/float64(b.N)*1e6, "db-cpu-us/msg")
 }
 
 func setupBench(b *testing.B, s *store.Store) *harness {
@@ -196,7 +204,7 @@ func BenchmarkSendEngine(b *testing.B) {
 			enqueue(b, s, m, func(i int) string { return distinctChats(start + i) }, fmt.Sprintf("e%d", start))
 		}
 		enq := time.Since(t0)
-		d := bots.NewDispatcher(s, bots.DispatcherOptions{Poll: 20 * time.Millisecond, Batch: 500, Workers: 64})
+		d := bots.NewDispatcher(s, bots.DispatcherOptions{Poll: 20 * time.Millisecond, Batch: 500, Workers: envInt("RAPPORT_BENCH_WORKERS", 64)})
 		a, err := newAdapter(f, nil, 0)
 		if err != nil {
 			b.Fatal(err)

@@ -1,0 +1,128 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/rapport-crm/rapport/store"
+	"github.com/rapport-crm/rapport/store/storetest"
+)
+
+// TestRecordArrivalConcurrent: many senders, some new, each message
+// delivered twice at once (a platform retry racing the original). Every
+// message is stored once, exactly one delivery of each is new, and each
+// sender is one customer.
+func TestRecordArrivalConcurrent(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		const senders, perSender = 20, 5
+		var mu sync.Mutex
+		fresh := map[string]int{}
+		customers := map[string]map[int64]bool{}
+		var wg sync.WaitGroup
+		for i := range senders * perSender {
+			sender := fmt.Sprint("u", i%senders)
+			ext := fmt.Sprint("update-", i)
+			for range 2 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					m, id, dup, err := s.RecordArrival(ctx, store.Arrival{
+						Contact: store.Contact{Channel: store.ChannelTelegram, ExternalID: sender, DisplayName: sender},
+						In:      store.Inbound{Channel: store.ChannelTelegram, ExternalID: ext, ChatID: sender, Text: "hi " + ext},
+					})
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					mu.Lock()
+					defer mu.Unlock()
+					if !dup {
+						fresh[ext]++
+					}
+					if m == nil || m.ID == 0 || *m.ExternalID != ext || id.ExternalID != sender || *m.CustomerID != id.CustomerID {
+						t.Errorf("%s: message %+v, identity %+v", ext, m, id)
+						return
+					}
+					if customers[sender] == nil {
+						customers[sender] = map[int64]bool{}
+					}
+					customers[sender][id.CustomerID] = true
+				}()
+			}
+		}
+		wg.Wait()
+		for i := range senders * perSender {
+			if ext := fmt.Sprint("update-", i); fresh[ext] != 1 {
+				t.Errorf("%s new %d times, want 1", ext, fresh[ext])
+			}
+		}
+		for sender, ids := range customers {
+			if len(ids) != 1 {
+				t.Errorf("sender %s is %d customers", sender, len(ids))
+			}
+			id, err := s.IdentityByExternal(ctx, store.ChannelTelegram, sender)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if id.LastInboundAt == nil {
+				t.Errorf("sender %s: last_inbound_at not set", sender)
+			}
+			ms, _, err := s.ListMessages(ctx, id.CustomerID, store.Page{Limit: 100})
+			if err != nil || len(ms) != perSender {
+				t.Errorf("sender %s: %d messages, %v; want %d", sender, len(ms), err, perSender)
+			}
+		}
+	})
+}
+
+// TestRecordArrivalBadNeighbour: a message the database refuses fails on
+// its own; the messages written in the same group are stored.
+func TestRecordArrivalBadNeighbour(t *testing.T) {
+	s := storetest.Open(t, store.MySQL) // SQLite keeps any length
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make([]error, 30)
+	for i := range errs {
+		chat := fmt.Sprint("c", i)
+		if i == 7 {
+			chat = strings.Repeat("x", 200) // longer than chat_id's 128
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, _, _, errs[i] = s.RecordArrival(ctx, store.Arrival{
+				Contact: store.Contact{Channel: store.ChannelWeChat, ExternalID: fmt.Sprint("o", i)},
+				In:      store.Inbound{Channel: store.ChannelWeChat, ExternalID: fmt.Sprint("msg-", i), ChatID: chat, Text: "你好"},
+			})
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if (err != nil) != (i == 7) {
+			t.Errorf("message %d: %v", i, err)
+		}
+	}
+}
+
+// TestRecordArrivalKnownOnly: a leaving event from an unknown account
+// creates nobody.
+func TestRecordArrivalKnownOnly(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		_, _, _, err := s.RecordArrival(ctx, store.Arrival{
+			Contact:   store.Contact{Channel: store.ChannelWeChat, ExternalID: "oGone"},
+			KnownOnly: true,
+			In:        store.Inbound{Channel: store.ChannelWeChat, ExternalID: "ev-1", ChatID: "oGone", Kind: "event", Text: "unsubscribe"},
+		})
+		if !store.IsCode(err, store.ENOTFOUND) {
+			t.Fatalf("err = %v, want not found", err)
+		}
+		if _, err := s.IdentityByExternal(ctx, store.ChannelWeChat, "oGone"); !store.IsCode(err, store.ENOTFOUND) {
+			t.Errorf("identity created: %v", err)
+		}
+	})
+}
