@@ -41,6 +41,7 @@ func BenchmarkCare(b *testing.B) {
 	}
 	explain(b, cfg.DSN)
 	date := at("2027-02-06 09:00")
+	dbPID := mariadbPID()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		t0 := time.Now()
@@ -50,17 +51,27 @@ func BenchmarkCare(b *testing.B) {
 		}
 		bd := time.Since(t0)
 		t0 = time.Now()
+		self0, db0 := cpuSeconds("self"), cpuSeconds(dbPID)
 		dry, err := svc.Run(ctx, "holiday", date, true)
 		if err != nil {
 			b.Fatal(err)
 		}
 		dd := time.Since(t0)
+		dryProc, dryDB := cpuSeconds("self")-self0, cpuSeconds(dbPID)-db0
 		t0 = time.Now()
+		self0, db0 = cpuSeconds("self"), cpuSeconds(dbPID)
 		h, err := svc.Run(ctx, "holiday", date, false)
 		if err != nil {
 			b.Fatal(err)
 		}
 		hd := time.Since(t0)
+		queueProc, queueDB := cpuSeconds("self")-self0, cpuSeconds(dbPID)-db0
+		// CPU seconds of this process and of the database server per phase:
+		// both share the machine's two cores.
+		b.ReportMetric(dryProc, "dry-proc-cpu-s")
+		b.ReportMetric(dryDB, "dry-db-cpu-s")
+		b.ReportMetric(queueProc, "queue-proc-cpu-s")
+		b.ReportMetric(queueDB, "queue-db-cpu-s")
 		b.ReportMetric(bd.Seconds(), "birthday-s")
 		b.ReportMetric(float64(r.Queued), "birthday-queued")
 		b.ReportMetric(dd.Seconds(), "holiday-dry-s")
@@ -157,4 +168,31 @@ func vmHWM() int {
 func benchBatch() int {
 	n, _ := strconv.Atoi(os.Getenv("RAPPORT_BENCH_BATCH"))
 	return n
+}
+
+// cpuSeconds is the user+system CPU time a process has used (pid "self"
+// for this one), from /proc; 0 where that cannot be read.
+func cpuSeconds(pid string) float64 {
+	b, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	utime, _ := strconv.ParseFloat(f[11], 64)
+	stime, _ := strconv.ParseFloat(f[12], 64)
+	return (utime + stime) / 100 // clock ticks
+}
+
+// mariadbPID finds the local database server; "" if none runs here.
+func mariadbPID() string {
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		if b, err := os.ReadFile("/proc/" + e.Name() + "/comm"); err == nil {
+			if c := strings.TrimSpace(string(b)); c == "mariadbd" || c == "mysqld" {
+				return e.Name()
+			}
+		}
+	}
+	return ""
 }

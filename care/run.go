@@ -3,8 +3,10 @@ package care
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/rapport-crm/rapport/store"
@@ -319,7 +321,7 @@ func (x *execution) process(ctx context.Context, acts []action) error {
 		for i := range msgs {
 			items[i] = msgs[i].out
 		}
-		n, err := s.store.Enqueue(ctx, items)
+		n, err := x.enqueue(ctx, items)
 		if err != nil {
 			return err
 		}
@@ -346,6 +348,42 @@ func (x *execution) process(ctx context.Context, acts []action) error {
 	}
 	return x.progress(ctx)
 }
+
+// enqueueWriters is how many parts of a batch's messages are written at
+// once. Each INSERT runs on one database thread; a big batch written as
+// one would keep the database on one core while the other waits.
+const enqueueWriters = 2
+
+// enqueue writes a batch's messages in enqueueWriters transactions side
+// by side, and returns how many were new. The parts are independent: a
+// run that stops between them is resumed, and the idempotency keys drop
+// what was written already.
+func (x *execution) enqueue(ctx context.Context, items []store.Outbound) (int, error) {
+	if len(items) < 2*enqueueMin {
+		return x.s.store.Enqueue(ctx, items)
+	}
+	var wg sync.WaitGroup
+	ns := make([]int, enqueueWriters)
+	errs := make([]error, enqueueWriters)
+	size := (len(items) + enqueueWriters - 1) / enqueueWriters
+	for w := range enqueueWriters {
+		part := items[min(w*size, len(items)):min((w+1)*size, len(items))]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ns[w], errs[w] = x.s.store.Enqueue(ctx, part)
+		}()
+	}
+	wg.Wait()
+	total := 0
+	for w := range enqueueWriters {
+		total += ns[w]
+	}
+	return total, errors.Join(errs...)
+}
+
+// enqueueMin is the smallest part worth its own writer.
+const enqueueMin = 500
 
 // progress renews the lease and records the counts after a batch.
 func (x *execution) progress(ctx context.Context) error {

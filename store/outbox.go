@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 )
 
 // Outbound is an outbound message to write to the outbox. Exactly one of
@@ -57,24 +56,53 @@ func (s *Store) Enqueue(ctx context.Context, items []Outbound) (int, error) {
 func (s *Store) enqueue(tx *gorm.DB, items []Outbound) (int, error) {
 	now := s.Now().Truncate(time.Millisecond)
 	total := 0
+	// The statement is built here rather than by GORM's Create: care
+	// writes a million of these in a run, and reflecting over every field
+	// of every row cost more than the database's own work on them.
+	ncols := strings.Count(outboxCols, ",") + 1
+	insert := "INSERT INTO messages (" + outboxCols + ") VALUES "
+	row := "(" + strings.Repeat("?, ", ncols-1) + "?)"
+	ignore := " ON DUPLICATE KEY UPDATE id = id" // the idempotency key decides
+	if s.dialect == SQLite {
+		ignore = " ON CONFLICT DO NOTHING"
+	}
+	var sb strings.Builder
 	for start := 0; start < len(items); start += enqueueBatch {
 		end := min(start+enqueueBatch, len(items))
-		rows := make([]Message, 0, end-start)
-		for _, it := range items[start:end] {
+		sb.Reset()
+		sb.WriteString(insert)
+		args := make([]any, 0, (end-start)*ncols)
+		for i, it := range items[start:end] {
 			m, err := outboxRow(it, now)
 			if err != nil {
 				return total, err
 			}
-			rows = append(rows, m)
+			if i > 0 {
+				sb.WriteString(", ")
+			}
+			sb.WriteString(row)
+			args = append(args, m.CustomerID, m.StaffID, m.IdentityID, m.Direction, m.Channel, m.ChatID, m.Kind, m.Text,
+				m.Status, m.Reason, m.IdempotencyKey, m.Payload, m.Workflow, m.TemplateKey, m.TemplateVersion,
+				m.NextAttemptAt, m.LeaseUntil, m.SentAt, m.CreatedAt, m.UpdatedAt)
 		}
-		res := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&rows)
-		if res.Error != nil {
-			return total, res.Error
+		sb.WriteString(ignore)
+		res, err := tx.Statement.ConnPool.ExecContext(tx.Statement.Context, sb.String(), args...)
+		if err != nil {
+			return total, err
 		}
-		total += int(res.RowsAffected)
+		n, err := res.RowsAffected()
+		if err != nil {
+			return total, err
+		}
+		total += int(n)
 	}
 	return total, nil
 }
+
+// outboxCols are the columns enqueue writes, in the order of its values.
+const outboxCols = "customer_id, staff_id, identity_id, direction, channel, chat_id, kind, text, " +
+	"status, reason, idempotency_key, payload, workflow, template_key, template_version, " +
+	"next_attempt_at, lease_until, sent_at, created_at, updated_at"
 
 // outboxRow is the stored form of an outbound message.
 func outboxRow(it Outbound, now time.Time) (Message, error) {
