@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"testing"
@@ -52,11 +53,13 @@ func BenchmarkCare(b *testing.B) {
 		bd := time.Since(t0)
 		t0 = time.Now()
 		self0, db0 := cpuSeconds("self"), cpuSeconds(dbPID)
+		stop := profile(b, os.Getenv("RAPPORT_BENCH_DRY_PROFILE"))
 		dry, err := svc.Run(ctx, "holiday", date, true)
 		if err != nil {
 			b.Fatal(err)
 		}
 		dd := time.Since(t0)
+		stop()
 		dryProc, dryDB := cpuSeconds("self")-self0, cpuSeconds(dbPID)-db0
 		t0 = time.Now()
 		self0, db0 = cpuSeconds("self"), cpuSeconds(dbPID)
@@ -195,4 +198,20 @@ func mariadbPID() string {
 		}
 	}
 	return ""
+}
+
+// profile writes a CPU profile to path until the returned func is called
+// (path "" = none): the dry run alone, without seeding and the other runs.
+func profile(b *testing.B, path string) (stop func()) {
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		b.Fatal(err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }
 }

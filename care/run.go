@@ -217,7 +217,8 @@ func (x *execution) process(ctx context.Context, acts []action) error {
 		}
 	}
 
-	var msgs []outbound
+	msgs := make([]outbound, 0, len(acts))
+	would := 0 // dry run: messages counted beyond the rendered sample
 	var tasks []store.TaskInput
 	var stages []int64
 	for i := range acts {
@@ -256,7 +257,7 @@ func (x *execution) process(ctx context.Context, acts []action) error {
 			if wechatClosed {
 				x.skip("wechat 48h window closed: staff task")
 			} else {
-				msgs = append(msgs, outbound{a: a})
+				would++
 			}
 			continue
 		}
@@ -308,7 +309,7 @@ func (x *execution) process(ctx context.Context, acts []action) error {
 	}
 
 	if x.dry {
-		x.run.WouldQueue += len(msgs)
+		x.run.WouldQueue += len(msgs) + would
 		return x.progress(ctx)
 	}
 
