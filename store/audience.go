@@ -167,10 +167,11 @@ func (s *Store) audience(ctx context.Context, where string, args []any, limit in
 		q += "customer_id IN ?"
 		qargs = []any{ids}
 	}
-	// (customer_id, id) is the customer_id index's own order: no sort, and
-	// identities come in the customers' order, so they are matched by
-	// walking both lists.
-	irows, err := db.Raw(q+" ORDER BY customer_id, id", qargs...).Rows()
+	// ix_identities_audience covers the columns, in customer order (no
+	// sort), so identities come in the customers' order and are matched by
+	// walking both lists. A customer's own identities need no order:
+	// BestIdentity breaks ties by id.
+	irows, err := db.Raw(q+" ORDER BY customer_id", qargs...).Rows()
 	if err != nil {
 		return nil, err
 	}

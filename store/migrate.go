@@ -29,6 +29,7 @@ func migrations() []migration {
 	ms = append(ms, migration{"0503_tasks_assign_seq", taskAssignSeq})
 	ms = append(ms, orderMigrations()...)
 	ms = append(ms, migration{"0900_messages_drop_provider_index", dropProviderIndex})
+	ms = append(ms, migration{"0901_identities_audience_index", identitiesAudienceIndex})
 	return ms
 }
 
