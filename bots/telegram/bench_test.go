@@ -185,6 +185,35 @@ func BenchmarkDispatchRate(b *testing.B) {
 	}
 }
 
+// BenchmarkSendCeiling is the send engine's ceiling on this machine: the
+// adapter's Send (go-telegram/bot's SendMessage) to the same Bot API
+// double from 64 goroutines, with no database and no dispatcher. The
+// engine cannot deliver faster than this; BenchmarkSendEngine reports what
+// it reaches with a durable row per message.
+func BenchmarkSendCeiling(b *testing.B) {
+	f := telegramtest.New(b)
+	a, err := newAdapter(f, nil, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var next atomic.Int64
+	b.SetParallelism(32) // 64 senders on two cores, as the engine's 64 workers
+	self0 := cpuSeconds("self")
+	b.ResetTimer()
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := next.Add(1)
+			m := &store.Message{ChatID: distinctChats(int(i)), Text: "ceiling-" + strconv.FormatInt(i, 10)}
+			if _, err := a.Send(context.Background(), m); err != nil {
+				b.Error(err)
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msgs/s")
+	b.ReportMetric((cpuSeconds("self")-self0)/float64(b.N)*1e6, "proc-cpu-us/msg")
+}
+
 // BenchmarkSendEngine: RAPPORT_BENCH_OUTBOX rows (default 2,000) enqueued
 // in batches, then delivered to a local fake Bot API with no rate limit;
 // each message ends as a durable 'sent' row.
@@ -204,7 +233,7 @@ func BenchmarkSendEngine(b *testing.B) {
 			enqueue(b, s, m, func(i int) string { return distinctChats(start + i) }, fmt.Sprintf("e%d", start))
 		}
 		enq := time.Since(t0)
-		d := bots.NewDispatcher(s, bots.DispatcherOptions{Poll: 20 * time.Millisecond, Batch: 500, Workers: envInt("RAPPORT_BENCH_WORKERS", 64)})
+		d := bots.NewDispatcher(s, bots.DispatcherOptions{Poll: 20 * time.Millisecond, Batch: 500, Workers: 64})
 		a, err := newAdapter(f, nil, 0)
 		if err != nil {
 			b.Fatal(err)
