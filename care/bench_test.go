@@ -42,7 +42,7 @@ func BenchmarkCare(b *testing.B) {
 	}
 	explain(b, cfg.DSN)
 	date := at("2027-02-06 09:00")
-	dbPID := mariadbPID()
+	dbPID := storetest.ServerPID()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		t0 := time.Now()
@@ -52,7 +52,7 @@ func BenchmarkCare(b *testing.B) {
 		}
 		bd := time.Since(t0)
 		t0 = time.Now()
-		self0, db0 := cpuSeconds("self"), cpuSeconds(dbPID)
+		self0, db0 := storetest.CPUSeconds("self"), storetest.CPUSeconds(dbPID)
 		stop := profile(b, os.Getenv("RAPPORT_BENCH_DRY_PROFILE"))
 		dry, err := svc.Run(ctx, "holiday", date, true)
 		if err != nil {
@@ -60,15 +60,15 @@ func BenchmarkCare(b *testing.B) {
 		}
 		dd := time.Since(t0)
 		stop()
-		dryProc, dryDB := cpuSeconds("self")-self0, cpuSeconds(dbPID)-db0
+		dryProc, dryDB := storetest.CPUSeconds("self")-self0, storetest.CPUSeconds(dbPID)-db0
 		t0 = time.Now()
-		self0, db0 = cpuSeconds("self"), cpuSeconds(dbPID)
+		self0, db0 = storetest.CPUSeconds("self"), storetest.CPUSeconds(dbPID)
 		h, err := svc.Run(ctx, "holiday", date, false)
 		if err != nil {
 			b.Fatal(err)
 		}
 		hd := time.Since(t0)
-		queueProc, queueDB := cpuSeconds("self")-self0, cpuSeconds(dbPID)-db0
+		queueProc, queueDB := storetest.CPUSeconds("self")-self0, storetest.CPUSeconds(dbPID)-db0
 		// CPU seconds of this process and of the database server per phase:
 		// both share the machine's two cores.
 		b.ReportMetric(dryProc, "dry-proc-cpu-s")
@@ -171,33 +171,6 @@ func vmHWM() int {
 func benchBatch() int {
 	n, _ := strconv.Atoi(os.Getenv("RAPPORT_BENCH_BATCH"))
 	return n
-}
-
-// cpuSeconds is the user+system CPU time a process has used (pid "self"
-// for this one), from /proc; 0 where that cannot be read.
-func cpuSeconds(pid string) float64 {
-	b, err := os.ReadFile("/proc/" + pid + "/stat")
-	if err != nil {
-		return 0
-	}
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-	utime, _ := strconv.ParseFloat(f[11], 64)
-	stime, _ := strconv.ParseFloat(f[12], 64)
-	return (utime + stime) / 100 // clock ticks
-}
-
-// mariadbPID finds the local database server; "" if none runs here.
-func mariadbPID() string {
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		if b, err := os.ReadFile("/proc/" + e.Name() + "/comm"); err == nil {
-			if c := strings.TrimSpace(string(b)); c == "mariadbd" || c == "mysqld" {
-				return e.Name()
-			}
-		}
-	}
-	return ""
 }
 
 // profile writes a CPU profile to path until the returned func is called

@@ -58,13 +58,23 @@ func (s *Store) RecordArrival(ctx context.Context, a Arrival) (msg *Message, ide
 		}
 	}
 
-	// The group is other callers' too: it outlives this caller's ctx.
-	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	s.writeArrivals(wctx, group)
-	cancel()
-	for _, g := range group {
-		close(g.done)
-	}
+	// The group is other callers' too: it outlives this caller's ctx, and
+	// whatever happens to it, every waiter hears and the next group goes.
+	func() {
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		defer func() {
+			if p := recover(); p != nil {
+				for _, g := range group {
+					g.msg, g.err = nil, Errorf(EINTERNAL, "record inbound: %v", p)
+				}
+			}
+			for _, g := range group {
+				close(g.done)
+			}
+		}()
+		s.writeArrivals(wctx, group)
+	}()
 
 	b.mu.Lock()
 	if len(b.queue) > 0 {
@@ -141,11 +151,13 @@ func (s *Store) writeArrivals(ctx context.Context, group []*arrival) {
 		if r.err != nil {
 			continue
 		}
-		m, err := inboundRow(r.ident, r.In, now)
+		m, err := inboundRow(r.In, now)
 		if err != nil {
 			r.err = err
 			continue
 		}
+		cid, iid := r.ident.CustomerID, r.ident.ID
+		m.CustomerID, m.IdentityID = &cid, &iid
 		k := arrivalKey(m.Channel, *m.ExternalID)
 		if first[k] != nil {
 			continue // the same delivery twice in one group
@@ -340,8 +352,9 @@ func (s *Store) resolveArrivals(ctx context.Context, group []*arrival) {
 	}
 }
 
-// inboundRow is the stored form of an inbound message from ident.
-func inboundRow(ident *Identity, in Inbound, now time.Time) (Message, error) {
+// inboundRow is the stored form of an inbound message, without its
+// sender (customer and identity, or staff member).
+func inboundRow(in Inbound, now time.Time) (Message, error) {
 	if in.ExternalID == "" {
 		return Message{}, Errorf(EINVALID, "inbound message without a dedup key")
 	}
@@ -354,11 +367,9 @@ func inboundRow(ident *Identity, in Inbound, now time.Time) (Message, error) {
 		kind = "text"
 	}
 	ext := in.ExternalID
-	cid, iid := ident.CustomerID, ident.ID
 	return Message{
-		CustomerID: &cid, IdentityID: &iid, Direction: DirectionIn, Channel: in.Channel, ChatID: in.ChatID,
-		Kind: kind, Text: in.Text, Raw: string(raw), ExternalID: &ext, Status: StatusReceived, CreatedAt: now,
-		Payload: in.Route,
+		Direction: DirectionIn, Channel: in.Channel, ChatID: in.ChatID, Kind: kind, Text: in.Text, Raw: string(raw),
+		ExternalID: &ext, Status: StatusReceived, CreatedAt: now, Payload: in.Route,
 	}, nil
 }
 

@@ -147,27 +147,16 @@ func (s *Store) ListMessages(ctx context.Context, customerID int64, p Page) ([]*
 }
 
 // RecordStaffInbound stores an inbound message from a staff member's chat
-// account once (dedup as RecordInbound). It belongs to no customer's
+// account once (dedup as RecordArrival). It belongs to no customer's
 // conversation. staffID is nil for an account that is not bound yet (its
 // /bind command), which is stored without creating a customer.
 func (s *Store) RecordStaffInbound(ctx context.Context, staffID *int64, in Inbound) (msg *Message, duplicate bool, err error) {
-	if in.ExternalID == "" {
-		return nil, false, Errorf(EINVALID, "inbound message without a dedup key")
+	row, err := inboundRow(in, s.Now())
+	if err != nil {
+		return nil, false, err
 	}
-	raw := in.Raw
-	if len(raw) > MaxRawBytes {
-		raw = raw[:MaxRawBytes]
-	}
-	kind := in.Kind
-	if kind == "" {
-		kind = "text"
-	}
-	ext := in.ExternalID
-	m := &Message{
-		StaffID: staffID, Direction: DirectionIn, Channel: in.Channel, ChatID: in.ChatID,
-		Kind: kind, Text: in.Text, Raw: string(raw), ExternalID: &ext, Status: StatusReceived, CreatedAt: s.Now(),
-		Payload: in.Route,
-	}
+	m := &row
+	m.StaffID = staffID
 	err = s.db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(m).Error
 	if err == nil && m.ID != 0 {
 		return m, false, nil
@@ -176,7 +165,7 @@ func (s *Store) RecordStaffInbound(ctx context.Context, staffID *int64, in Inbou
 		return nil, false, fmt.Errorf("record staff inbound: %w", err)
 	}
 	var old Message
-	if err := s.db.WithContext(ctx).Where("channel = ? AND external_id = ?", in.Channel, ext).Take(&old).Error; err != nil {
+	if err := s.db.WithContext(ctx).Where("channel = ? AND external_id = ?", in.Channel, in.ExternalID).Take(&old).Error; err != nil {
 		return nil, true, fmt.Errorf("record staff inbound: %w", err)
 	}
 	return &old, true, nil

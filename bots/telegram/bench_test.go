@@ -59,8 +59,8 @@ func BenchmarkWebhookInbound(b *testing.B) {
 	var next atomic.Int64
 	var lat latencies
 	b.SetParallelism(benchParallelism)
-	dbPID := mariadbPID()
-	self0, db0 := cpuSeconds("self"), cpuSeconds(dbPID)
+	dbPID := storetest.ServerPID()
+	self0, db0 := storetest.CPUSeconds("self"), storetest.CPUSeconds(dbPID)
 	b.ResetTimer()
 	start := time.Now()
 	b.RunParallel(func(pb *testing.PB) {
@@ -82,8 +82,8 @@ func BenchmarkWebhookInbound(b *testing.B) {
 	b.ReportMetric(float64(b.N)/el.Seconds(), "msgs/s")
 	b.ReportMetric(float64(lat.p(0.99).Microseconds())/1000, "p99-ms")
 	b.ReportMetric(float64(lat.p(0.50).Microseconds())/1000, "p50-ms")
-	b.ReportMetric((cpuSeconds("self")-self0)/float64(b.N)*1e6, "proc-cpu-us/msg")
-	b.ReportMetric((cpuSeconds(dbPID)-db0)/float64(b.N)*1e6, "db-cpu-us/msg")
+	b.ReportMetric((storetest.CPUSeconds("self")-self0)/float64(b.N)*1e6, "proc-cpu-us/msg")
+	b.ReportMetric((storetest.CPUSeconds(dbPID)-db0)/float64(b.N)*1e6, "db-cpu-us/msg")
 }
 
 // BenchmarkPlainInsert is the baseline for BenchmarkWebhookInbound: one
@@ -108,8 +108,8 @@ func BenchmarkPlainInsert(b *testing.B) {
 	var next atomic.Int64
 	var lat latencies
 	b.SetParallelism(benchParallelism)
-	dbPID := mariadbPID()
-	self0, db0 := cpuSeconds("self"), cpuSeconds(dbPID)
+	dbPID := storetest.ServerPID()
+	self0, db0 := storetest.CPUSeconds("self"), storetest.CPUSeconds(dbPID)
 	b.ResetTimer()
 	start := time.Now()
 	b.RunParallel(func(pb *testing.PB) {
@@ -125,8 +125,8 @@ func BenchmarkPlainInsert(b *testing.B) {
 	el := time.Since(start)
 	b.ReportMetric(float64(b.N)/el.Seconds(), "msgs/s")
 	b.ReportMetric(float64(lat.p(0.99).Microseconds())/1000, "p99-ms")
-	b.ReportMetric((cpuSeconds("self")-self0)/float64(b.N)*1e6, "proc-cpu-us/msg")
-	b.ReportMetric((cpuSeconds(dbPID)-db0)/float64(b.N)*1e6, "db-cpu-us/msg")
+	b.ReportMetric((storetest.CPUSeconds("self")-self0)/float64(b.N)*1e6, "proc-cpu-us/msg")
+	b.ReportMetric((storetest.CPUSeconds(dbPID)-db0)/float64(b.N)*1e6, "db-cpu-us/msg")
 }
 
 func setupBench(b *testing.B, s *store.Store) *harness {
@@ -198,7 +198,7 @@ func BenchmarkSendCeiling(b *testing.B) {
 	}
 	var next atomic.Int64
 	b.SetParallelism(32) // 64 senders on two cores, as the engine's 64 workers
-	self0 := cpuSeconds("self")
+	self0 := storetest.CPUSeconds("self")
 	b.ResetTimer()
 	start := time.Now()
 	b.RunParallel(func(pb *testing.PB) {
@@ -211,7 +211,7 @@ func BenchmarkSendCeiling(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msgs/s")
-	b.ReportMetric((cpuSeconds("self")-self0)/float64(b.N)*1e6, "proc-cpu-us/msg")
+	b.ReportMetric((storetest.CPUSeconds("self")-self0)/float64(b.N)*1e6, "proc-cpu-us/msg")
 }
 
 // BenchmarkSendEngine: RAPPORT_BENCH_OUTBOX rows (default 2,000) enqueued
@@ -241,8 +241,8 @@ func BenchmarkSendEngine(b *testing.B) {
 		d.Add(a, bots.Limits{})
 		ctx, cancel := context.WithCancel(context.Background())
 		b.StartTimer()
-		dbPID := mariadbPID()
-		self0, db0 := cpuSeconds("self"), cpuSeconds(dbPID)
+		dbPID := storetest.ServerPID()
+		self0, db0 := storetest.CPUSeconds("self"), storetest.CPUSeconds(dbPID)
 		start := time.Now()
 		done := make(chan struct{})
 		go func() { d.Run(ctx); close(done) }()
@@ -257,8 +257,8 @@ func BenchmarkSendEngine(b *testing.B) {
 		el := time.Since(start)
 		// CPU per message: this process (engine, client library and the
 		// Bot API double) and the database server.
-		b.ReportMetric((cpuSeconds("self")-self0)/float64(n)*1e6, "proc-cpu-us/msg")
-		b.ReportMetric((cpuSeconds(dbPID)-db0)/float64(n)*1e6, "db-cpu-us/msg")
+		b.ReportMetric((storetest.CPUSeconds("self")-self0)/float64(n)*1e6, "proc-cpu-us/msg")
+		b.ReportMetric((storetest.CPUSeconds(dbPID)-db0)/float64(n)*1e6, "db-cpu-us/msg")
 		b.StopTimer()
 		cancel()
 		<-done
@@ -268,32 +268,4 @@ func BenchmarkSendEngine(b *testing.B) {
 			b.Fatalf("fake got %d sends, want %d", got, n)
 		}
 	}
-}
-
-// cpuSeconds is the user+system CPU time a process has used (pid "self"
-// for this one), from /proc; 0 where that cannot be read.
-func cpuSeconds(pid string) float64 {
-	b, err := os.ReadFile("/proc/" + pid + "/stat")
-	if err != nil {
-		return 0
-	}
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-	utime, _ := strconv.ParseFloat(f[11], 64)
-	stime, _ := strconv.ParseFloat(f[12], 64)
-	return (utime + stime) / 100 // clock ticks
-}
-
-// mariadbPID finds the local database server, whose CPU the send engine
-// benchmark reports beside its own; "" if none runs here.
-func mariadbPID() string {
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		if b, err := os.ReadFile("/proc/" + e.Name() + "/comm"); err == nil {
-			if c := strings.TrimSpace(string(b)); c == "mariadbd" || c == "mysqld" {
-				return e.Name()
-			}
-		}
-	}
-	return ""
 }
