@@ -102,6 +102,7 @@ type execution struct {
 	workflow string
 	day      day
 	dry      bool
+	detail   store.Detail // of the customers the workflow reads
 	batches  int
 	wrote    time.Time // last progress write
 }
@@ -263,6 +264,15 @@ func (x *execution) process(ctx context.Context, acts []action) error {
 		}
 		a.data.Business = s.o.Business
 		a.data.Customer = a.c
+		if x.detail == store.Plan {
+			full, err := s.store.CustomersByIDs(ctx, []int64{a.c.ID})
+			if err != nil {
+				return err
+			}
+			if len(full) == 1 {
+				a.data.Customer = full[0]
+			}
+		}
 		locale := a.c.Locale
 		if locale == "" {
 			locale = store.LocaleZH

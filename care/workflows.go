@@ -101,8 +101,13 @@ func (x *execution) holiday(ctx context.Context) error {
 	}
 	mid := lo + (hi-lo)/2 + 1
 	parts := [][2]int64{{lo - 1, mid}, {mid - 1, 0}}
+	if x.dry {
+		// Deciding who would get what needs no names or birthdays; the
+		// few samples are read again in full to be rendered.
+		x.detail = store.Plan
+	}
 	return x.streamParallel(ctx, parts, func(after, below int64, limit int) ([]*store.Customer, error) {
-		return x.s.store.CustomersInSegmentBelow(ctx, x.s.cfg.Holiday.Segment, after, below, limit)
+		return x.s.store.CustomersInSegmentBelow(ctx, x.s.cfg.Holiday.Segment, after, below, limit, x.detail)
 	}, func(c *store.Customer) (action, bool) {
 		return action{c: c, template: "holiday", occurrence: occ, data: Data{Holiday: &HolidayData{Key: key, Name: name}}}, true
 	})

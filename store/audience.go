@@ -23,7 +23,7 @@ type Segment struct {
 // CustomersByBirthday returns up to limit customers born on month/day with
 // id > after, by id, through the (birth_month, birth_day) index.
 func (s *Store) CustomersByBirthday(ctx context.Context, month, day int, after int64, limit int) ([]*Customer, error) {
-	cs, err := s.audience(ctx, "birth_month = ? AND birth_day = ? AND id > ?", []any{month, day, after}, limit)
+	cs, err := s.audience(ctx, "birth_month = ? AND birth_day = ? AND id > ?", []any{month, day, after}, limit, Full)
 	if err != nil {
 		return nil, fmt.Errorf("customers by birthday: %w", err)
 	}
@@ -33,12 +33,24 @@ func (s *Store) CustomersByBirthday(ctx context.Context, month, day int, after i
 // CustomersInSegment returns up to limit customers of the segment with
 // id > after, by id.
 func (s *Store) CustomersInSegment(ctx context.Context, seg Segment, after int64, limit int) ([]*Customer, error) {
-	return s.CustomersInSegmentBelow(ctx, seg, after, 0, limit)
+	return s.CustomersInSegmentBelow(ctx, seg, after, 0, limit, Full)
 }
+
+// Detail is how much of each customer an audience read fills in.
+type Detail int
+
+const (
+	// Full is every field care uses, the templates' included.
+	Full Detail = iota
+	// Plan leaves out what only a message's text uses (name, phone,
+	// birthday, gender, points): enough to decide who gets what, as a
+	// dry run over everyone does before it renders a few samples.
+	Plan
+)
 
 // CustomersInSegmentBelow is CustomersInSegment limited to ids < below
 // (0 = no bound), so a run can stream disjoint id ranges in parallel.
-func (s *Store) CustomersInSegmentBelow(ctx context.Context, seg Segment, after, below int64, limit int) ([]*Customer, error) {
+func (s *Store) CustomersInSegmentBelow(ctx context.Context, seg Segment, after, below int64, limit int, d Detail) ([]*Customer, error) {
 	where, args := "id > ?", []any{after}
 	if below > 0 {
 		where += " AND id < ?"
@@ -52,7 +64,7 @@ func (s *Store) CustomersInSegmentBelow(ctx context.Context, seg Segment, after,
 		where += " AND id IN (SELECT customer_id FROM customer_tags WHERE tag = ?)"
 		args = append(args, seg.Tag)
 	}
-	cs, err := s.audience(ctx, where, args, limit)
+	cs, err := s.audience(ctx, where, args, limit, d)
 	if err != nil {
 		return nil, fmt.Errorf("customers in segment: %w", err)
 	}
@@ -74,7 +86,7 @@ func (s *Store) CustomerIDBounds(ctx context.Context) (lo, hi int64, err error) 
 // Orders are checked by the caller with LastOrders.
 func (s *Store) InactiveCustomers(ctx context.Context, cutoff time.Time, after int64, limit int) ([]*Customer, error) {
 	cs, err := s.audience(ctx, "id > ? AND created_at < ? AND (last_inbound_at IS NULL OR last_inbound_at < ?)",
-		[]any{after, cutoff.UTC(), cutoff.UTC()}, limit)
+		[]any{after, cutoff.UTC(), cutoff.UTC()}, limit, Full)
 	if err != nil {
 		return nil, fmt.Errorf("inactive customers: %w", err)
 	}
@@ -86,24 +98,32 @@ func (s *Store) CustomersByIDs(ctx context.Context, ids []int64) ([]*Customer, e
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	cs, err := s.audience(ctx, "id IN ?", []any{ids}, len(ids))
+	cs, err := s.audience(ctx, "id IN ?", []any{ids}, len(ids), Full)
 	if err != nil {
 		return nil, fmt.Errorf("customers by id: %w", err)
 	}
 	return cs, nil
 }
 
-// audienceCols are the customer columns care needs (not email, company...).
-const audienceCols = "c.id, c.name, c.phone, c.birth_month, c.birth_day, c.birth_year, c.gender, c.tier, c.stage, c.opt_out, " +
-	"c.owner_staff_id, c.points, c.locale, c.last_inbound_at, c.created_at"
+// audienceCols are the customer columns care needs (not email, company...);
+// planCols the ones a Plan read takes.
+const (
+	audienceCols = "c.id, c.name, c.phone, c.birth_month, c.birth_day, c.birth_year, c.gender, c.tier, c.stage, c.opt_out, " +
+		"c.owner_staff_id, c.points, c.locale, c.last_inbound_at, c.created_at"
+	planCols = "c.id, c.tier, c.stage, c.opt_out, c.owner_staff_id, c.locale, c.last_inbound_at, c.created_at"
+)
 
 // audience selects up to limit customers matching where (ordered by id)
 // and then their identities, scanned without reflection: a holiday run reads
 // every customer, so this is the hot path. A dense batch of ids (streaming
 // the whole table) reads identities as one index range.
-func (s *Store) audience(ctx context.Context, where string, args []any, limit int) ([]*Customer, error) {
+func (s *Store) audience(ctx context.Context, where string, args []any, limit int, d Detail) ([]*Customer, error) {
 	db := s.db.WithContext(ctx)
-	rows, err := s.scan.WithContext(ctx).Raw("SELECT "+audienceCols+" FROM customers c WHERE "+where+" ORDER BY id LIMIT ?", append(args, limit)...).Rows()
+	cols := audienceCols
+	if d == Plan {
+		cols = planCols
+	}
+	rows, err := s.scan.WithContext(ctx).Raw("SELECT "+cols+" FROM customers c WHERE "+where+" ORDER BY id LIMIT ?", append(args, limit)...).Rows()
 	if err != nil {
 		return nil, err
 	}
@@ -125,6 +145,10 @@ func (s *Store) audience(ctx context.Context, where string, args []any, limit in
 	dest := []any{intCol[int64]{&r.ID, nil}, &r.Name, &r.Phone, intCol[int]{&r.Birthday.Month, nil}, intCol[int]{&r.Birthday.Day, nil},
 		intCol[int]{&r.Birthday.Year, nil}, strCol[string]{&r.Gender, words}, strCol[Tier]{&r.Tier, words}, strCol[Stage]{&r.Stage, words},
 		&r.OptOut, intCol[int64]{&owner, &ownerOK}, intCol[int64]{&r.Points, nil}, strCol[string]{&r.Locale, words}, &lastIn, &created}
+	if d == Plan {
+		dest = []any{intCol[int64]{&r.ID, nil}, strCol[Tier]{&r.Tier, words}, strCol[Stage]{&r.Stage, words},
+			&r.OptOut, intCol[int64]{&owner, &ownerOK}, strCol[string]{&r.Locale, words}, &lastIn, &created}
+	}
 	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {
 			return nil, err

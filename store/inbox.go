@@ -246,8 +246,8 @@ func (s *Store) writeArrivals(ctx context.Context, group []*arrival) {
 		if r.err != nil {
 			continue
 		}
-		if o := first[arrivalKey(r.In.Channel, r.In.ExternalID)]; o != r {
-			if o == nil || o.err != nil {
+		if o := first[arrivalKey(r.In.Channel, r.In.ExternalID)]; o != nil && o != r {
+			if o.err != nil {
 				r.err = o.err
 				continue
 			}
