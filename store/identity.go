@@ -115,21 +115,12 @@ func (s *Store) ResolveIdentity(ctx context.Context, c Contact) (*Identity, erro
 	} else if err != gorm.ErrRecordNotFound {
 		return nil, fmt.Errorf("resolve identity: %w", err)
 	}
-	source := c.Source
-	if source == "" {
-		source = c.Channel
-	}
-	locale := normalizeLocale(c.Locale)
-	if locale == "" {
-		locale = LocaleZH
-	}
-	name := truncateRunes(strings.TrimSpace(c.DisplayName), 128)
 	err = s.tx(ctx, func(tx *gorm.DB) error {
-		cust := &Customer{Name: name, Source: truncateRunes(source, 128), Tier: TierC, Stage: StagePotential, Locale: locale}
-		if err := tx.Create(cust).Error; err != nil {
+		cust := firstContact(c)
+		if err := tx.Create(&cust).Error; err != nil {
 			return err
 		}
-		id = Identity{CustomerID: cust.ID, Channel: c.Channel, ExternalID: c.ExternalID, DisplayName: name}
+		id = Identity{CustomerID: cust.ID, Channel: c.Channel, ExternalID: c.ExternalID, DisplayName: cust.Name}
 		return tx.Create(&id).Error
 	})
 	if isDuplicate(err) {
@@ -142,6 +133,20 @@ func (s *Store) ResolveIdentity(ctx context.Context, c Contact) (*Identity, erro
 		return nil, fmt.Errorf("resolve identity: %w", err)
 	}
 	return &id, nil
+}
+
+// firstContact is the customer a chat account's first message creates.
+func firstContact(c Contact) Customer {
+	source := c.Source
+	if source == "" {
+		source = c.Channel
+	}
+	locale := normalizeLocale(c.Locale)
+	if locale == "" {
+		locale = LocaleZH
+	}
+	name := truncateRunes(strings.TrimSpace(c.DisplayName), 128)
+	return Customer{Name: name, Source: truncateRunes(source, 128), Tier: TierC, Stage: StagePotential, Locale: locale}
 }
 
 // IdentityByExternal finds an identity by channel and external id.

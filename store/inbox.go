@@ -1,9 +1,12 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -168,12 +171,29 @@ func (s *Store) writeArrivals(ctx context.Context, group []*arrival) {
 		owners = append(owners, r)
 	}
 	if len(rows) > 0 {
-		err := db.Clauses(clause.OnConflict{DoNothing: true}).Create(&rows).Error
-		if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		// Two groups inserting at once can deadlock on the dedup key's
+		// gaps: rows in key order make that rarer, a retry harmless.
+		order := make([]int, len(rows))
+		for i := range order {
+			order[i] = i
+		}
+		slices.SortFunc(order, func(a, b int) int {
+			return cmp.Or(cmp.Compare(rows[a].Channel, rows[b].Channel), cmp.Compare(*rows[a].ExternalID, *rows[b].ExternalID))
+		})
+		sortedRows, sortedOwners := make([]Message, len(rows)), make([]*arrival, len(rows))
+		for i, j := range order {
+			sortedRows[i], sortedOwners[i] = rows[j], owners[j]
+		}
+		rows, owners = sortedRows, sortedOwners
+		insert := func(rows any) error {
+			return retry(ctx, func() error { return db.Clauses(clause.OnConflict{DoNothing: true}).Create(rows).Error })
+		}
+		err := insert(&rows)
+		if err != nil && !errors.Is(err, context.DeadlineExceeded) && !retryable(err) {
 			// One bad row must not lose its neighbours: write them one by
 			// one and give the error to its own arrival only.
 			for i := range rows {
-				if err := db.Clauses(clause.OnConflict{DoNothing: true}).Create(&rows[i]).Error; err != nil {
+				if err := insert(&rows[i]); err != nil {
 					owners[i].err = fmt.Errorf("record inbound: %w", err)
 				}
 			}
@@ -213,6 +233,7 @@ func (s *Store) writeArrivals(ctx context.Context, group []*arrival) {
 		}
 	}
 	var touch []*Identity
+	seen := map[int64]bool{}
 	for i := range rows {
 		m, r := &rows[i], owners[i]
 		if r.err != nil {
@@ -229,11 +250,12 @@ func (s *Store) writeArrivals(ctx context.Context, group []*arrival) {
 		}
 		m.ID = got.ID
 		r.msg = m
-		if r.ident.LastInboundAt == nil || now.Sub(*r.ident.LastInboundAt) > time.Minute {
+		if (r.ident.LastInboundAt == nil || now.Sub(*r.ident.LastInboundAt) > time.Minute) && !seen[r.ident.ID] {
+			seen[r.ident.ID] = true
 			touch = append(touch, r.ident)
 		}
 	}
-	if err := s.touchInbound(ctx, touch, now); err != nil {
+	if err := retry(ctx, func() error { return s.touchInbound(ctx, touch, now) }); err != nil {
 		for _, r := range owners {
 			if r.msg != nil {
 				r.err = fmt.Errorf("record inbound: %w", err)
@@ -294,16 +316,15 @@ func (s *Store) resolveArrivals(ctx context.Context, group []*arrival) {
 			found[arrivalKey(ch, id.ExternalID)] = id
 		}
 	}
-	// First contacts: each new customer is its own transaction; they run
-	// side by side so that a burst of new senders (a QR campaign) does not
-	// hold the group up one creation after another.
+	// First contacts: all of the group's new customers at once (a QR
+	// campaign brings hundreds a minute); if that fails (another replica
+	// created one of them meanwhile), one by one, side by side.
 	type creation struct {
 		id  *Identity
 		err error
 	}
 	created := map[string]*creation{}
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 8)
+	var fresh []Contact
 	for _, r := range group {
 		if r.err != nil || r.Identity != nil || r.KnownOnly {
 			continue
@@ -312,20 +333,29 @@ func (s *Store) resolveArrivals(ctx context.Context, group []*arrival) {
 		if _, ok := found[k]; ok {
 			continue
 		}
-		if _, started := created[k]; started {
-			continue
+		if _, ok := created[k]; !ok {
+			created[k] = &creation{}
+			fresh = append(fresh, r.Contact)
 		}
-		c := &creation{}
-		created[k] = c
-		wg.Add(1)
-		sem <- struct{}{}
-		go func(contact Contact) {
-			defer wg.Done()
-			defer func() { <-sem }()
-			c.id, c.err = s.ResolveIdentity(ctx, contact)
-		}(r.Contact)
 	}
-	wg.Wait()
+	if ids, err := s.createContacts(ctx, fresh); err == nil {
+		for k, id := range ids {
+			created[k].id = &id
+		}
+	} else {
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, 8)
+		for _, c := range fresh {
+			wg.Add(1)
+			sem <- struct{}{}
+			go func(cr *creation) {
+				defer wg.Done()
+				defer func() { <-sem }()
+				cr.id, cr.err = s.ResolveIdentity(ctx, c)
+			}(created[arrivalKey(c.Channel, c.ExternalID)])
+		}
+		wg.Wait()
+	}
 	for _, r := range group {
 		if r.err != nil {
 			continue
@@ -339,10 +369,13 @@ func (s *Store) resolveArrivals(ctx context.Context, group []*arrival) {
 		c := created[k]
 		switch {
 		case ok:
-		case c != nil && c.err == nil:
+		case c != nil && c.id != nil:
 			id = *c.id
-		case c != nil:
+		case c != nil && c.err != nil:
 			r.err = c.err
+			continue
+		case c != nil:
+			r.err = Errorf(EINTERNAL, "identity %s:%s not created", r.Contact.Channel, r.Contact.ExternalID)
 			continue
 		default: // KnownOnly, and nobody in the group is new
 			r.err = Errorf(ENOTFOUND, "identity %s:%s not found", r.Contact.Channel, r.Contact.ExternalID)
@@ -350,6 +383,79 @@ func (s *Store) resolveArrivals(ctx context.Context, group []*arrival) {
 		}
 		r.ident = &id
 	}
+}
+
+// createContacts creates the customers and identities of first contacts
+// in one transaction of five statements, however many there are, and
+// returns the identities by arrivalKey. Each new customer carries a
+// placeholder external_ref inside the transaction (where nothing else
+// sees it) so that its id can be read back: ids of a multi-row INSERT are
+// not reliably consecutive (Galera steps them, TiDB caches ranges).
+func (s *Store) createContacts(ctx context.Context, contacts []Contact) (map[string]Identity, error) {
+	if len(contacts) == 0 {
+		return nil, nil
+	}
+	for _, c := range contacts {
+		if !ValidChannel(c.Channel) || c.ExternalID == "" || len(c.ExternalID) > 128 {
+			return nil, Errorf(EINVALID, "bad identity %s:%s", c.Channel, c.ExternalID)
+		}
+	}
+	token := rowToken()
+	out := make(map[string]Identity, len(contacts))
+	err := s.tx(ctx, func(tx *gorm.DB) error {
+		custs := make([]Customer, len(contacts))
+		refs := make([]string, len(contacts))
+		for i, c := range contacts {
+			custs[i] = firstContact(c)
+			refs[i] = "new:" + token + ":" + strconv.Itoa(i)
+			custs[i].ExternalRef = &refs[i]
+		}
+		if err := tx.Create(&custs).Error; err != nil {
+			return err
+		}
+		var got []struct {
+			ID          int64
+			ExternalRef string
+		}
+		if err := tx.Model(&Customer{}).Select("id, external_ref").Where("external_ref IN ?", refs).Scan(&got).Error; err != nil {
+			return err
+		}
+		idOf := make(map[string]int64, len(got))
+		for _, g := range got {
+			idOf[g.ExternalRef] = g.ID
+		}
+		ids := make([]Identity, len(contacts))
+		custIDs := make([]int64, len(contacts))
+		byChannel := map[string][]string{}
+		for i, c := range contacts {
+			custIDs[i] = idOf[refs[i]]
+			if custIDs[i] == 0 {
+				return fmt.Errorf("create contacts: customer %s not read back", refs[i])
+			}
+			ids[i] = Identity{CustomerID: custIDs[i], Channel: c.Channel, ExternalID: c.ExternalID, DisplayName: custs[i].Name}
+			byChannel[c.Channel] = append(byChannel[c.Channel], c.ExternalID)
+		}
+		if err := tx.Create(&ids).Error; err != nil {
+			return err // a duplicate: another process created one first
+		}
+		if err := tx.Model(&Customer{}).Where("id IN ?", custIDs).Update("external_ref", nil).Error; err != nil {
+			return err
+		}
+		for ch, exts := range byChannel {
+			var rows []Identity
+			if err := tx.Where("channel = ? AND external_id IN ?", ch, exts).Find(&rows).Error; err != nil {
+				return err
+			}
+			for _, id := range rows {
+				out[arrivalKey(ch, id.ExternalID)] = id
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // inboundRow is the stored form of an inbound message, without its

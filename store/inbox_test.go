@@ -16,67 +16,77 @@ import (
 // message is stored once, exactly one delivery of each is new, and each
 // sender is one customer.
 func TestRecordArrivalConcurrent(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, s *store.Store) {
-		ctx := context.Background()
-		const senders, perSender = 20, 5
-		var mu sync.Mutex
-		fresh := map[string]int{}
-		customers := map[string]map[int64]bool{}
-		var wg sync.WaitGroup
-		for i := range senders * perSender {
-			sender := fmt.Sprint("u", i%senders)
-			ext := fmt.Sprint("update-", i)
-			for range 2 {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					m, id, dup, err := s.RecordArrival(ctx, store.Arrival{
-						Contact: store.Contact{Channel: store.ChannelTelegram, ExternalID: sender, DisplayName: sender},
-						In:      store.Inbound{Channel: store.ChannelTelegram, ExternalID: ext, ChatID: sender, Text: "hi " + ext},
-					})
-					if err != nil {
-						t.Error(err)
-						return
-					}
-					mu.Lock()
-					defer mu.Unlock()
-					if !dup {
-						fresh[ext]++
-					}
-					if m == nil || m.ID == 0 || *m.ExternalID != ext || id.ExternalID != sender || *m.CustomerID != id.CustomerID {
-						t.Errorf("%s: message %+v, identity %+v", ext, m, id)
-						return
-					}
-					if customers[sender] == nil {
-						customers[sender] = map[int64]bool{}
-					}
-					customers[sender][id.CustomerID] = true
-				}()
-			}
+	for _, d := range storetest.Dialects {
+		t.Run(d, func(t *testing.T) { recordConcurrent(t, d) })
+	}
+}
+
+// recordConcurrent delivers every message twice through two replicas on
+// one database: their groups overlap, and on MySQL their INSERTs can
+// deadlock on the dedup key's gaps (retried).
+func recordConcurrent(t *testing.T, dialect string) {
+	cfg := storetest.Config(t, dialect)
+	replicas := []*store.Store{storetest.OpenConfig(t, cfg), storetest.OpenConfig(t, cfg)}
+	s := replicas[0]
+	ctx := context.Background()
+	const senders, perSender = 40, 10
+	var mu sync.Mutex
+	fresh := map[string]int{}
+	customers := map[string]map[int64]bool{}
+	var wg sync.WaitGroup
+	for i := range senders * perSender {
+		sender := fmt.Sprint("u", i%senders)
+		ext := fmt.Sprint("update-", i)
+		for copy := range 2 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				m, id, dup, err := replicas[(i+copy)%2].RecordArrival(ctx, store.Arrival{
+					Contact: store.Contact{Channel: store.ChannelTelegram, ExternalID: sender, DisplayName: sender},
+					In:      store.Inbound{Channel: store.ChannelTelegram, ExternalID: ext, ChatID: sender, Text: "hi " + ext},
+				})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				if !dup {
+					fresh[ext]++
+				}
+				if m == nil || m.ID == 0 || *m.ExternalID != ext || id.ExternalID != sender || *m.CustomerID != id.CustomerID {
+					t.Errorf("%s: message %+v, identity %+v", ext, m, id)
+					return
+				}
+				if customers[sender] == nil {
+					customers[sender] = map[int64]bool{}
+				}
+				customers[sender][id.CustomerID] = true
+			}()
 		}
-		wg.Wait()
-		for i := range senders * perSender {
-			if ext := fmt.Sprint("update-", i); fresh[ext] != 1 {
-				t.Errorf("%s new %d times, want 1", ext, fresh[ext])
-			}
+	}
+	wg.Wait()
+	for i := range senders * perSender {
+		if ext := fmt.Sprint("update-", i); fresh[ext] != 1 {
+			t.Errorf("%s new %d times, want 1", ext, fresh[ext])
 		}
-		for sender, ids := range customers {
-			if len(ids) != 1 {
-				t.Errorf("sender %s is %d customers", sender, len(ids))
-			}
-			id, err := s.IdentityByExternal(ctx, store.ChannelTelegram, sender)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if id.LastInboundAt == nil {
-				t.Errorf("sender %s: last_inbound_at not set", sender)
-			}
-			ms, _, err := s.ListMessages(ctx, id.CustomerID, store.Page{Limit: 100})
-			if err != nil || len(ms) != perSender {
-				t.Errorf("sender %s: %d messages, %v; want %d", sender, len(ms), err, perSender)
-			}
+	}
+	for sender, ids := range customers {
+		if len(ids) != 1 {
+			t.Errorf("sender %s is %d customers", sender, len(ids))
 		}
-	})
+		id, err := s.IdentityByExternal(ctx, store.ChannelTelegram, sender)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if id.LastInboundAt == nil {
+			t.Errorf("sender %s: last_inbound_at not set", sender)
+		}
+		ms, _, err := s.ListMessages(ctx, id.CustomerID, store.Page{Limit: 100})
+		if err != nil || len(ms) != perSender {
+			t.Errorf("sender %s: %d messages, %v; want %d", sender, len(ms), err, perSender)
+		}
+	}
 }
 
 // TestRecordArrivalBadNeighbour: a message the database refuses fails on
@@ -125,4 +135,61 @@ func TestRecordArrivalKnownOnly(t *testing.T) {
 			t.Errorf("identity created: %v", err)
 		}
 	})
+}
+
+// TestRecordArrivalFirstContactRace: two replicas receive the first
+// messages of the same new senders at once. Each sender becomes one
+// customer, whichever replica created it.
+func TestRecordArrivalFirstContactRace(t *testing.T) {
+	for _, d := range storetest.Dialects {
+		t.Run(d, func(t *testing.T) {
+			cfg := storetest.Config(t, d)
+			replicas := []*store.Store{storetest.OpenConfig(t, cfg), storetest.OpenConfig(t, cfg)}
+			ctx := context.Background()
+			const senders = 40
+			var mu sync.Mutex
+			customer := map[string]map[int64]bool{}
+			var wg sync.WaitGroup
+			for i := range senders * 2 {
+				s := replicas[i%2]
+				sender := fmt.Sprint("new-", i%senders)
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					_, id, _, err := s.RecordArrival(ctx, store.Arrival{
+						Contact: store.Contact{Channel: store.ChannelWeChat, ExternalID: sender, Source: "wechat:qrscene:expo"},
+						In:      store.Inbound{Channel: store.ChannelWeChat, ExternalID: fmt.Sprint("ev-", i), ChatID: sender, Kind: "event", Text: "subscribe"},
+					})
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					mu.Lock()
+					if customer[sender] == nil {
+						customer[sender] = map[int64]bool{}
+					}
+					customer[sender][id.CustomerID] = true
+					mu.Unlock()
+				}()
+			}
+			wg.Wait()
+			for sender, ids := range customer {
+				if len(ids) != 1 {
+					t.Errorf("%s is %d customers", sender, len(ids))
+				}
+				for cid := range ids {
+					c, err := replicas[0].Customer(ctx, cid)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if c.Source != "wechat:qrscene:expo" || c.ExternalRef != nil {
+						t.Errorf("%s: source %q, external_ref %v", sender, c.Source, c.ExternalRef)
+					}
+				}
+			}
+			if len(customer) != senders {
+				t.Errorf("%d senders recorded, want %d", len(customer), senders)
+			}
+		})
+	}
 }

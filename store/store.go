@@ -197,9 +197,16 @@ func mysqlDSN(dsn string) (string, error) {
 // and lock-wait timeouts (MySQL 1213/1205, Galera certification failures)
 // and on SQLite busy errors.
 func (s *Store) tx(ctx context.Context, fn func(tx *gorm.DB) error) error {
+	return retry(ctx, func() error { return s.db.WithContext(ctx).Transaction(fn) })
+}
+
+// retry runs fn again, a few times, while it fails with a deadlock, a
+// lock-wait timeout or SQLite busy: fn must be safe to run again (one
+// statement, or a whole transaction).
+func retry(ctx context.Context, fn func() error) error {
 	var err error
 	for attempt := 0; attempt < 5; attempt++ {
-		err = s.db.WithContext(ctx).Transaction(fn)
+		err = fn()
 		if err == nil || !retryable(err) {
 			return err
 		}
