@@ -180,3 +180,18 @@ func truncateRunes(s string, n int) string {
 	}
 	return s
 }
+
+// identitiesAudienceIndex replaces the customer_id index of identities by
+// one that also covers the columns care reads (see Identity).
+func identitiesAudienceIndex(tx *gorm.DB) error {
+	m := tx.Migrator()
+	if !m.HasIndex(&Identity{}, "ix_identities_audience") {
+		if err := m.CreateIndex(&Identity{}, "ix_identities_audience"); err != nil {
+			return err
+		}
+	}
+	if m.HasIndex(&Identity{}, "idx_identities_customer_id") {
+		return m.DropIndex(&Identity{}, "idx_identities_customer_id")
+	}
+	return nil
+}

@@ -9,28 +9,39 @@ import (
 )
 
 // migration is one schema step. Steps are applied in list order, recorded
-// in schema_migrations, and each is idempotent so a step interrupted halfway
-// can simply run again.
+// in schema_migrations by their id (SEQ_NAME), and each is idempotent so a
+// step interrupted halfway can simply run again.
 type migration struct {
-	ID  string
+	Seq  int    // position in the list: 1, 2, 3, ... (TestMigrationList)
+	Name string // what the step does, in snake_case
+	// Was is the id a database migrated before the steps were numbered in
+	// one list recorded for this step; such a step counts as applied.
+	Was string
 	Run func(tx *gorm.DB) error
 }
 
-// migrations is the ordered list. Append new steps at the end of a group;
-// never edit or reorder a step that has shipped.
+func (m migration) id() string { return fmt.Sprintf("%04d_%s", m.Seq, m.Name) }
+
+// migrations is the one ordered list of schema steps. Append new steps at
+// the end with the next number; never edit, renumber or reorder a step
+// that has shipped.
 func migrations() []migration {
-	var ms []migration
-	ms = append(ms, coreMigrations()...)
-	ms = append(ms, outboxMigrations()...)
-	ms = append(ms, kvMigrations()...)
-	ms = append(ms, templateMigrations()...)
-	ms = append(ms, careMigrations()...)
-	ms = append(ms, followupMigrations()...)
-	ms = append(ms, migration{"0503_tasks_assign_seq", taskAssignSeq})
-	ms = append(ms, orderMigrations()...)
-	ms = append(ms, migration{"0900_messages_drop_provider_index", dropProviderIndex})
-	ms = append(ms, migration{"0901_identities_audience_index", identitiesAudienceIndex})
-	return ms
+	return []migration{
+		{1, "core", "0001_core", autoMigrate(&Customer{}, &customerTag{}, &Identity{}, &Message{}, &Staff{}, &StaffIdentity{}, &APIToken{}, &Asset{}, &Order{})},
+		{2, "leases", "0100_leases", autoMigrate(&Lease{})},
+		{3, "outbox_in_place", "0101_outbox_in_place", outboxInPlace},
+		{4, "kv", "0700_kv", autoMigrate(&kvEntry{})},
+		{5, "templates", "0301_templates", autoMigrate(&TemplateVersion{}, &TemplateHead{}, &TemplateAudit{}, &TemplateDraft{})},
+		{6, "care_runs", "0300_care_runs", autoMigrate(&CareRun{})},
+		{7, "surveys", "0301_surveys", autoMigrate(&Survey{})},
+		{8, "tasks", "0500_tasks", autoMigrate(&Task{}, &TaskEvent{})},
+		{9, "staff_bindings", "0501_staff_bindings", autoMigrate(&BindingCode{}, &bindAttempt{})},
+		{10, "messages_provider_index", "0502_messages_provider_index", providerIndex},
+		{11, "tasks_assign_seq", "0503_tasks_assign_seq", taskAssignSeq},
+		{12, "orders_dedup_key", "0800_orders_dedup_key", ordersDedupKey},
+		{13, "messages_drop_provider_index", "0900_messages_drop_provider_index", dropProviderIndex},
+		{14, "identities_audience_index", "0901_identities_audience_index", identitiesAudienceIndex},
+	}
 }
 
 // schemaMigration records an applied step.
@@ -72,15 +83,15 @@ func (s *Store) Migrate(ctx context.Context) error {
 		return err
 	}
 	for _, m := range migrations() {
-		if applied[m.ID] {
+		if applied[m.id()] || (m.Was != "" && applied[m.Was]) {
 			continue
 		}
 		if err := m.Run(db); err != nil {
-			return fmt.Errorf("migrate: %s: %w", m.ID, err)
+			return fmt.Errorf("migrate: %s: %w", m.id(), err)
 		}
-		err := db.Create(&schemaMigration{ID: m.ID, AppliedAt: s.Now()}).Error
+		err := db.Create(&schemaMigration{ID: m.id(), AppliedAt: s.Now()}).Error
 		if err != nil && !isDuplicate(err) {
-			return fmt.Errorf("migrate: record %s: %w", m.ID, err)
+			return fmt.Errorf("migrate: record %s: %w", m.id(), err)
 		}
 	}
 	return nil
@@ -109,7 +120,7 @@ func (s *Store) SchemaCurrent(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	for _, m := range migrations() {
-		if !applied[m.ID] {
+		if !applied[m.id()] && (m.Was == "" || !applied[m.Was]) {
 			return false, nil
 		}
 	}
@@ -122,31 +133,11 @@ func autoMigrate(models ...any) func(tx *gorm.DB) error {
 	return func(tx *gorm.DB) error { return tx.AutoMigrate(models...) }
 }
 
-func coreMigrations() []migration {
-	return []migration{
-		{"0001_core", autoMigrate(&Customer{}, &customerTag{}, &Identity{}, &Message{}, &Staff{}, &StaffIdentity{}, &APIToken{}, &Asset{}, &Order{})},
+// MigrationIDs lists the ids of the schema steps in order (for tests).
+func MigrationIDs() []string {
+	var ids []string
+	for _, m := range migrations() {
+		ids = append(ids, m.id())
 	}
-}
-
-// orderMigrations are the schema steps of orders after 0001_core, in order.
-func orderMigrations() []migration {
-	return []migration{
-		{"0800_orders_dedup_key", ordersDedupKey},
-	}
-}
-
-// ordersDedupKey adds orders.dedup_key and its unique index, so that an
-// import run twice records each order once. Existing orders keep NULL,
-// which never collides.
-func ordersDedupKey(tx *gorm.DB) error {
-	m := tx.Migrator()
-	if !m.HasColumn(&Order{}, "dedup_key") {
-		if err := tx.Exec("ALTER TABLE orders ADD COLUMN dedup_key VARCHAR(64) NULL").Error; err != nil {
-			return err
-		}
-	}
-	if m.HasIndex(&Order{}, "ux_orders_dedup_key") {
-		return nil
-	}
-	return tx.Exec("CREATE UNIQUE INDEX ux_orders_dedup_key ON orders (dedup_key)").Error
+	return ids
 }

@@ -225,3 +225,19 @@ func (s *Store) HadPurchaseBefore(ctx context.Context, customerIDs []int64, t ti
 	}
 	return out, nil
 }
+
+// ordersDedupKey adds orders.dedup_key and its unique index, so that an
+// import run twice records each order once. Existing orders keep NULL,
+// which never collides.
+func ordersDedupKey(tx *gorm.DB) error {
+	m := tx.Migrator()
+	if !m.HasColumn(&Order{}, "dedup_key") {
+		if err := tx.Exec("ALTER TABLE orders ADD COLUMN dedup_key VARCHAR(64) NULL").Error; err != nil {
+			return err
+		}
+	}
+	if m.HasIndex(&Order{}, "ux_orders_dedup_key") {
+		return nil
+	}
+	return tx.Exec("CREATE UNIQUE INDEX ux_orders_dedup_key ON orders (dedup_key)").Error
+}
