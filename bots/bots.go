@@ -31,6 +31,17 @@ type Inbound struct {
 	Source     string // acquisition source for first contact ("wechat:qrscene:X")
 	Raw        []byte
 	At         time.Time
+	// Contact is a phone number the sender shared (Telegram's contact
+	// message); with UserID equal to SenderID it is their own number, which
+	// the platform verified.
+	Contact *SharedContact
+}
+
+// SharedContact is a contact card shared in chat.
+type SharedContact struct {
+	Phone  string `json:"phone"`
+	UserID string `json:"user_id,omitempty"` // the platform user it belongs to, if any
+	Name   string `json:"name,omitempty"`
 }
 
 // Button is one choice on an inline keyboard.

@@ -112,7 +112,7 @@ func (r *Router) Receive(ctx context.Context, in Inbound) error {
 	case in.Kind == KindCallback && text == "":
 		text = in.Callback
 	}
-	rt, _ := json.Marshal(route{Sender: in.SenderID, Callback: in.Callback, ReplyTo: in.ReplyTo, Event: in.Event, EventKey: in.EventKey})
+	rt, _ := json.Marshal(route{Sender: in.SenderID, Callback: in.Callback, ReplyTo: in.ReplyTo, Event: in.Event, EventKey: in.EventKey, Contact: in.Contact})
 	sin := store.Inbound{Channel: in.Channel, ExternalID: in.DedupKey, ChatID: in.ChatID, Kind: in.Kind, Text: text, Raw: in.Raw, At: in.At, Route: string(rt)}
 	ev := newEvent(in)
 
@@ -189,11 +189,12 @@ func (r *Router) Receive(ctx context.Context, in Inbound) error {
 // route is what processing needs beyond the stored message, kept in its
 // Payload so it can be processed again after a crash.
 type route struct {
-	Sender   string `json:"s"`
-	Callback string `json:"cb,omitempty"`
-	ReplyTo  string `json:"rt,omitempty"`
-	Event    string `json:"ev,omitempty"`
-	EventKey string `json:"ek,omitempty"`
+	Sender   string         `json:"s"`
+	Callback string         `json:"cb,omitempty"`
+	ReplyTo  string         `json:"rt,omitempty"`
+	Event    string         `json:"ev,omitempty"`
+	EventKey string         `json:"ek,omitempty"`
+	Contact  *SharedContact `json:"ct,omitempty"`
 }
 
 func newEvent(in Inbound) *store.ChatEvent {
@@ -339,7 +340,7 @@ func (r *Router) replay(ctx context.Context, m *store.Message) {
 		return
 	}
 	in := Inbound{Channel: m.Channel, SenderID: rt.Sender, ChatID: m.ChatID, Kind: m.Kind, Text: m.Text,
-		Event: rt.Event, EventKey: rt.EventKey, Callback: rt.Callback, ReplyTo: rt.ReplyTo, At: m.CreatedAt}
+		Event: rt.Event, EventKey: rt.EventKey, Callback: rt.Callback, ReplyTo: rt.ReplyTo, Contact: rt.Contact, At: m.CreatedAt}
 	ev := newEvent(in)
 	ev.Message = m
 	var err error
