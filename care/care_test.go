@@ -365,6 +365,7 @@ func TestHolidaySegmentAndDryRun(t *testing.T) {
 			t.Fatalf("run = %+v", r)
 		}
 		e.wantMessages(plain, 0)
+		e.clock.Set(at("2027-02-07 10:00"))
 		if r := e.run("holiday", "2027-02-07", false); r.Planned != 0 {
 			t.Errorf("not a holiday: %+v", r)
 		}
@@ -508,6 +509,7 @@ func TestWeChatWindow(t *testing.T) {
 		// With a template message configured the greeting goes out.
 		e.opts.WeChatTemplates = map[string]string{"birthday": "tmpl-1"}
 		e.rebuild()
+		e.clock.Set(at("2028-02-06 10:00"))
 		e.run("birthday", "2028-02-06", false)
 		m := e.wantMessages(stale, 1)[0]
 		full, _ := e.s.Message(e.ctx, m.ID)
