@@ -120,7 +120,10 @@ func (r *Router) Receive(ctx context.Context, in Inbound) error {
 	if err != nil {
 		return fmt.Errorf("receive: %w", err)
 	}
-	if st == nil && ev.Command != "bind" {
+	// Only Telegram and WeChat accounts bind to staff: a /bind from web
+	// chat is a customer's message like any other.
+	binding := ev.Command == "bind" && store.StaffChannel(in.Channel)
+	if st == nil && !binding {
 		// A deactivated staff member's account is not a customer: keep
 		// what they wrote, act on nothing (a new /bind still works).
 		id, former, err := r.store.FormerStaff(ctx, in.Channel, in.SenderID)
@@ -136,7 +139,7 @@ func (r *Router) Receive(ctx context.Context, in Inbound) error {
 			return r.store.MarkProcessed(ctx, []int64{msg.ID})
 		}
 	}
-	if st != nil || ev.Command == "bind" {
+	if st != nil || binding {
 		// Staff chat, or an unbound account binding itself: stored outside
 		// every conversation, and no customer is created for it.
 		var staffID *int64

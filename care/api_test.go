@@ -66,6 +66,18 @@ func TestAPI(t *testing.T) {
 			}
 		}
 
+		// A date after today: refused naming date unless dry_run or force.
+		code, out := call("POST", "/care/runs", `{"workflow":"birthday","date":"2027-02-07"}`)
+		if e, _ := out["error"].(map[string]any); code != 422 || e["field"] != "date" || !strings.Contains(fmt.Sprint(e["message"]), "2027-02-07 is in the future") {
+			t.Errorf("future date: %d %v", code, out)
+		}
+		if code, out := call("POST", "/care/runs", `{"workflow":"birthday","date":"2027-02-07","dry_run":true}`); code != 200 || out["dry_run"] != true {
+			t.Errorf("future dry run: %d %v", code, out)
+		}
+		if code, out := call("POST", "/care/runs", `{"workflow":"birthday","date":"2027-02-07","force":true}`); code != 200 || out["status"] != "done" {
+			t.Errorf("future forced: %d %v", code, out)
+		}
+
 		code, a := call("POST", "/customers/"+itoa(c.ID)+"/assets", `{"name":"Boiler","next_service_due":"2027-02-10"}`)
 		if code != 201 || a["next_service_due"] != "2027-02-10" {
 			t.Fatalf("asset: %d %v", code, a)

@@ -46,7 +46,7 @@ func BenchmarkCare(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		t0 := time.Now()
-		r, err := svc.Run(ctx, "birthday", date, false)
+		r, err := svc.Run(ctx, "birthday", date, false, false)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -54,7 +54,7 @@ func BenchmarkCare(b *testing.B) {
 		t0 = time.Now()
 		self0, db0 := storetest.CPUSeconds("self"), storetest.CPUSeconds(dbPID)
 		stop := profile(b, os.Getenv("RAPPORT_BENCH_DRY_PROFILE"))
-		dry, err := svc.Run(ctx, "holiday", date, true)
+		dry, err := svc.Run(ctx, "holiday", date, true, false)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -63,7 +63,7 @@ func BenchmarkCare(b *testing.B) {
 		dryProc, dryDB := storetest.CPUSeconds("self")-self0, storetest.CPUSeconds(dbPID)-db0
 		t0 = time.Now()
 		self0, db0 = storetest.CPUSeconds("self"), storetest.CPUSeconds(dbPID)
-		h, err := svc.Run(ctx, "holiday", date, false)
+		h, err := svc.Run(ctx, "holiday", date, false, false)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -116,7 +116,7 @@ func (e *env) run(workflow, date string, dry bool) *store.CareRun {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	r, err := e.svc.Run(e.ctx, workflow, d, dry)
+	r, err := e.svc.Run(e.ctx, workflow, d, dry, false)
 	if err != nil {
 		e.t.Fatalf("run %s %s: %v", workflow, date, err)
 	}
@@ -248,7 +248,7 @@ func TestDateEdges(t *testing.T) {
 		ny := e.customer("NY", birthday("01-01"))
 		// 00:30 in Shanghai is still Dec 31 in UTC: the business date wins.
 		now := e.clock.Now().In(shanghai)
-		r, err := e.svc.Run(e.ctx, "birthday", now, false)
+		r, err := e.svc.Run(e.ctx, "birthday", now, false, false)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -365,6 +365,7 @@ func TestHolidaySegmentAndDryRun(t *testing.T) {
 			t.Fatalf("run = %+v", r)
 		}
 		e.wantMessages(plain, 0)
+		e.clock.Set(at("2027-02-07 10:00"))
 		if r := e.run("holiday", "2027-02-07", false); r.Planned != 0 {
 			t.Errorf("not a holiday: %+v", r)
 		}
@@ -385,7 +386,7 @@ func TestReRunAfterCancelAndTakeOver(t *testing.T) {
 			}
 		}
 		d, _ := e.svc.ParseDate("2027-02-06")
-		r, err := e.svc.Run(ctx, "birthday", d, false)
+		r, err := e.svc.Run(ctx, "birthday", d, false, false)
 		if err == nil || r.Status != store.RunFailed || r.Queued != 14 {
 			t.Fatalf("cancelled run = %+v, %v; want failed after 14", r, err)
 		}
@@ -454,7 +455,7 @@ func TestTwoReplicas(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := svc.Run(ctx, "holiday", date, false)
+			_, err := svc.Run(ctx, "holiday", date, false, false)
 			errs <- err
 		}()
 	}
@@ -508,6 +509,7 @@ func TestWeChatWindow(t *testing.T) {
 		// With a template message configured the greeting goes out.
 		e.opts.WeChatTemplates = map[string]string{"birthday": "tmpl-1"}
 		e.rebuild()
+		e.clock.Set(at("2028-02-06 10:00"))
 		e.run("birthday", "2028-02-06", false)
 		m := e.wantMessages(stale, 1)[0]
 		full, _ := e.s.Message(e.ctx, m.ID)
@@ -767,7 +769,7 @@ func TestCapHoldsAcrossConcurrentRuns(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				r, err := replica(fmt.Sprintf("replica-%d", i)).Run(e.ctx, w, day, false)
+				r, err := replica(fmt.Sprintf("replica-%d", i)).Run(e.ctx, w, day, false, false)
 				if err != nil {
 					t.Error(err)
 				}

@@ -23,25 +23,43 @@ import (
 // occurrence) drops what earlier attempts queued, so nobody gets anything
 // twice. A dry run plans and renders without writing messages, tasks or
 // surveys, and returns counts and a sample.
-func (s *Service) Run(ctx context.Context, workflow string, date time.Time, dryRun bool) (*store.CareRun, error) {
-	return s.run(ctx, workflow, date, dryRun, true)
+//
+// A real run for a date after today (business zone) is refused unless
+// force is set: it would send that day's messages now, not on that day.
+func (s *Service) Run(ctx context.Context, workflow string, date time.Time, dryRun, force bool) (*store.CareRun, error) {
+	return s.run(ctx, runRequest{workflow: workflow, date: date, dryRun: dryRun, force: force}, true)
+}
+
+// runRequest is what a run is asked to do.
+type runRequest struct {
+	workflow string
+	date     time.Time
+	dryRun   bool
+	force    bool // run a date after today for real
 }
 
 // scheduled is the cron tick's and the start-up catch-up's Run: a run that
 // is already done for the date is left alone, so restarts cost one query per
-// workflow and day.
+// workflow and day. Their dates are never after today (a tick's own time, or
+// a past day), so they skip the future-date check: a test clock behind the
+// wall clock must not stop a tick.
 func (s *Service) scheduled(ctx context.Context, workflow string, date time.Time) (*store.CareRun, error) {
-	return s.run(ctx, workflow, date, false, false)
+	return s.run(ctx, runRequest{workflow: workflow, date: date, force: true}, false)
 }
 
-func (s *Service) run(ctx context.Context, workflow string, date time.Time, dryRun, rerun bool) (*store.CareRun, error) {
+func (s *Service) run(ctx context.Context, req runRequest, rerun bool) (*store.CareRun, error) {
+	workflow, dryRun := req.workflow, req.dryRun
 	if !IsWorkflow(workflow) {
 		return nil, store.Invalid("workflow", "%q is not one of birthday, holiday, maintenance, survey, revisit, winback", workflow)
 	}
-	if date.IsZero() {
+	if req.date.IsZero() {
 		return nil, store.Invalid("date", "required")
 	}
-	d := dayOf(date)
+	d := dayOf(req.date)
+	if !dryRun && !req.force && d.utc().After(dayOf(s.Today()).utc()) {
+		return nil, &store.Error{Code: store.EINVALID, Field: "date", Message: fmt.Sprintf(
+			"date %s is in the future: this would send real messages now; use -dry-run to preview or -force to send anyway", d)}
+	}
 	run, claimed, err := s.store.ClaimCareRun(ctx, workflow, d.String(), dryRun, rerun, s.o.Holder, s.o.Lease)
 	if err != nil {
 		return nil, fmt.Errorf("care %s %s: %w", workflow, d, err)
@@ -197,6 +215,12 @@ func (x *execution) process(ctx context.Context, acts []action) error {
 	x.run.Planned += len(acts)
 
 	// Which customers get a message: the cap needs their recent history.
+	// What earlier batches of this run and other runs wrote is in the
+	// database (the cap lease orders those writes before this read); what
+	// this batch plans is added to recent as it goes, so a customer with
+	// two actions here (two assets due) is counted twice. A dry run writes
+	// nothing, so it counts earlier batches' plans for nobody: its cap
+	// skips are a lower bound where a customer spans batches.
 	var ids []int64
 	for i := range acts {
 		a := &acts[i]
@@ -259,6 +283,7 @@ func (x *execution) process(ctx context.Context, acts []action) error {
 				x.skip("wechat 48h window closed: staff task")
 			} else {
 				would++
+				recent[a.c.ID] = append(prior, key)
 			}
 			continue
 		}
@@ -315,6 +340,7 @@ func (x *execution) process(ctx context.Context, acts []action) error {
 			o.Payload = string(b)
 		}
 		msgs = append(msgs, outbound{a: a, out: o})
+		recent[a.c.ID] = append(prior, key)
 		x.sample(a.c, ident.Channel, r, "message", notBefore)
 	}
 

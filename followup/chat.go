@@ -56,20 +56,27 @@ func (s *Service) HandleChat(ctx context.Context, ev *store.ChatEvent) (bool, er
 // replyStaff answers a chat account that is (or is becoming) staff; the
 // key makes a reprocessed message answer once.
 func (s *Service) replyStaff(ctx context.Context, ev *store.ChatEvent, r Rendered, payload string) error {
+	o := s.toChat(ev, r, fmt.Sprintf("staff_reply:%d", ev.Message.ID))
+	o.Payload = payload
+	_, err := s.store.Enqueue(ctx, []store.Outbound{o})
+	return err
+}
+
+// toChat addresses r to the chat ev came from, as a message to staff.
+func (s *Service) toChat(ev *store.ChatEvent, r Rendered, key string) store.Outbound {
 	channel, chatID := ev.ReplyTarget()
 	if chatID == "" {
 		chatID = ev.SenderID
 	}
 	o := store.Outbound{
-		Channel: channel, ChatID: chatID, Text: r.Text, Payload: payload, TemplateKey: r.Key, TemplateVersion: r.Version,
-		IdempotencyKey: fmt.Sprintf("staff_reply:%d", ev.Message.ID),
+		Channel: channel, ChatID: chatID, Text: r.Text, TemplateKey: r.Key, TemplateVersion: r.Version,
+		IdempotencyKey: key,
 	}
 	if ev.Staff != nil {
 		id := ev.Staff.ID
 		o.StaffID = &id
 	}
-	_, err := s.store.Enqueue(ctx, []store.Outbound{o})
-	return err
+	return o
 }
 
 func (s *Service) replyStaffKey(ctx context.Context, ev *store.ChatEvent, key string, n Notice) error {
@@ -83,8 +90,15 @@ func (s *Service) replyError(ctx context.Context, ev *store.ChatEvent, err error
 	return s.replyStaffKey(ctx, ev, keyStaffError, Notice{Extra: map[string]string{"error": store.ErrorMessage(err)}})
 }
 
+// bind redeems a /bind code, confirms it, and sends the staff member their
+// open tasks in one summary. Staff work on Telegram and WeChat: a /bind
+// from any other channel is refused like any staff command from a
+// non-staff account, and binds nothing.
 func (s *Service) bind(ctx context.Context, ev *store.ChatEvent) error {
 	channel, chatID := ev.ReplyTarget()
+	if !store.StaffChannel(channel) {
+		return s.replyStaffKey(ctx, ev, KeyStaffRefused, Notice{})
+	}
 	st, err := s.store.RedeemBindingCode(ctx, store.BindRequest{Channel: channel, ExternalID: ev.SenderID, ChatID: chatID, Code: ev.Args})
 	switch {
 	case errors.Is(err, store.ErrBindThrottled):
@@ -95,7 +109,27 @@ func (s *Service) bind(ctx context.Context, ev *store.ChatEvent) error {
 		return err
 	}
 	ev.Staff = st
-	return s.replyStaffKey(ctx, ev, keyBindOK, Notice{StaffName: st.Name})
+	if err := s.replyStaffKey(ctx, ev, keyBindOK, Notice{StaffName: st.Name}); err != nil {
+		return err
+	}
+	return s.openTaskSummary(ctx, ev)
+}
+
+// openTaskSummary sends a staff member who just bound their chat the open
+// tasks assigned to them before (they reached nobody in chat), as one
+// message like /tasks, and marks their pending new-task notices sent with
+// it: a backlog arrives once, not as a notice per task. Tasks assigned
+// from now on get their own notice. If this fails after the binding, the
+// pending notices stay pending and NotifyNew sends them one by one.
+func (s *Service) openTaskSummary(ctx context.Context, ev *store.ChatEvent) error {
+	sum, err := s.store.OpenTasksOf(ctx, ev.Staff.ID, listLimit)
+	if err != nil || sum.Open == 0 {
+		return err
+	}
+	r := s.render(ctx, keyTaskList, Notice{Extra: map[string]string{"list": s.taskLines(sum)}})
+	o := s.toChat(ev, r, fmt.Sprintf("bind_tasks:%d", ev.Message.ID))
+	_, err = s.store.ClaimNotices(ctx, ev.Staff.ID, sum.Pending, []store.Outbound{o})
+	return err
 }
 
 // staffChat handles everything a bound staff member sends.
@@ -223,16 +257,24 @@ func (s *Service) open(ctx context.Context, ev *store.ChatEvent, actor store.Act
 	return s.replyStaffKey(ctx, ev, keyTaskOpen, n)
 }
 
+// listLimit is how many tasks /tasks and the /bind summary show.
+const listLimit = 30
+
 // list answers /tasks with the staff member's open tasks, most urgent
-// first by due time.
+// first.
 func (s *Service) list(ctx context.Context, ev *store.ChatEvent) error {
-	id := ev.Staff.ID
-	ts, _, err := s.store.ListTasks(ctx, store.TaskFilter{Status: store.TaskOpen, AssigneeID: &id}, store.Page{Limit: 30})
+	sum, err := s.store.OpenTasksOf(ctx, ev.Staff.ID, listLimit)
 	if err != nil {
 		return err
 	}
+	return s.replyStaffKey(ctx, ev, keyTaskList, Notice{Extra: map[string]string{"list": s.taskLines(sum)}})
+}
+
+// taskLines is a task list as chat shows it: one line per task, due time
+// (⏰ when overdue), and how many more there are beyond the list.
+func (s *Service) taskLines(sum *store.TaskSummary) string {
 	var b strings.Builder
-	for _, t := range ts {
+	for _, t := range sum.Top {
 		due := ""
 		if t.DueAt != nil {
 			due = " · " + s.fmtTime(*t.DueAt)
@@ -242,7 +284,10 @@ func (s *Service) list(ctx context.Context, ev *store.ChatEvent) error {
 		}
 		fmt.Fprintf(&b, "#%d [%s] %s%s\n", t.ID, t.Priority, clip(t.Title, 80), due)
 	}
-	return s.replyStaffKey(ctx, ev, keyTaskList, Notice{Extra: map[string]string{"list": strings.TrimSpace(b.String())}})
+	if more := sum.Open - int64(len(sum.Top)); more > 0 {
+		fmt.Fprintf(&b, s.staffText("……另有 %d 项", "… and %d more"), more)
+	}
+	return strings.TrimSpace(b.String())
 }
 
 // relayOut sends a staff member's answer to the task's customer on the

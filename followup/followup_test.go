@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rapport-crm/rapport/bots"
 	"github.com/rapport-crm/rapport/followup"
 	"github.com/rapport-crm/rapport/store"
 	"github.com/rapport-crm/rapport/store/storetest"
@@ -739,4 +740,175 @@ func TestReassignNotifiesEachAssignment(t *testing.T) {
 			})
 		})
 	}
+}
+
+// staffView finds a staff member in the API's staff list.
+func (e *env) staffView(id int64) *store.StaffView {
+	e.t.Helper()
+	vs, _, err := e.s.ListStaff(e.ctx, store.Page{Limit: 100})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for _, v := range vs {
+		if v.ID == id {
+			return v
+		}
+	}
+	e.t.Fatalf("staff %d not listed", id)
+	return nil
+}
+
+// TestBindSendsOpenTasksOnce: tasks assigned before a staff member binds
+// their chat reach them at /bind as one summary, most urgent first, and not
+// again one notice each; tasks assigned afterwards get their own notice.
+// Until then the API shows that chat does not reach them.
+func TestBindSendsOpenTasksOnce(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		id := e.customer("Zhao")
+		st, _ := e.s.CreateStaff(e.ctx, store.StaffInput{Name: "dora", Role: store.RoleAgent})
+		task := func(title, priority string, due *time.Time) *store.Task {
+			t.Helper()
+			tk, _, err := e.s.CreateTask(e.ctx, store.TaskInput{CustomerID: id.CustomerID, Kind: "manual", Title: title, Priority: priority, DueAt: due, AssigneeID: &st.ID})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return tk
+		}
+		yesterday, tomorrow := start.Add(-24*time.Hour), start.Add(24*time.Hour)
+		someday := task("Someday", "high", nil)
+		soon := task("Soon", "normal", &tomorrow)
+		late := task("Late", "low", &yesterday)
+		if n, err := e.svc.NotifyNew(e.ctx); n != 0 || err != nil {
+			t.Fatalf("notices to an unbound assignee: %d %v", n, err)
+		}
+		if v := e.staffView(st.ID); v.ChatBound || v.OpenTasks != 3 {
+			t.Errorf("before /bind: chat_bound %v open_tasks %d, want false and 3", v.ChatBound, v.OpenTasks)
+		}
+		if err := e.s.NoteChatBound(e.ctx, late); err != nil || late.AssigneeChatBound {
+			t.Errorf("before /bind: assignee_chat_bound %v %v", late.AssigneeChatBound, err)
+		}
+
+		code, _, _ := e.s.CreateBindingCode(e.ctx, st.ID)
+		e.staffSays(nil, "tg-dora", "/bind "+code, "", "")
+		if n, err := e.svc.NotifyNew(e.ctx); n != 0 || err != nil {
+			t.Errorf("notices after the summary: %d %v", n, err)
+		}
+		got := to(e.deliver(), "tg-dora")
+		if len(got) != 2 || !strings.Contains(got[0].Text, "Bound to dora") {
+			t.Fatalf("after /bind: %d messages %+v, want the confirmation and one summary", len(got), got)
+		}
+		want := fmt.Sprintf("Open tasks:\n#%d [low] Late · 2027-02-28 10:00 ⏰\n#%d [normal] Soon · 2027-03-02 10:00\n#%d [high] Someday",
+			late.ID, soon.ID, someday.ID)
+		if got[1].Text != want {
+			t.Errorf("summary:\n%s\nwant\n%s", got[1].Text, want)
+		}
+		if v := e.staffView(st.ID); !v.ChatBound || v.OpenTasks != 3 {
+			t.Errorf("after /bind: chat_bound %v open_tasks %d", v.ChatBound, v.OpenTasks)
+		}
+		if err := e.s.NoteChatBound(e.ctx, late); err != nil || !late.AssigneeChatBound {
+			t.Errorf("after /bind: assignee_chat_bound %v %v", late.AssigneeChatBound, err)
+		}
+
+		// The next task is news of its own.
+		next := task("Next", "normal", nil)
+		if n, err := e.svc.NotifyNew(e.ctx); n != 1 || err != nil {
+			t.Errorf("new task after /bind: %d notices %v", n, err)
+		}
+		if got := to(e.deliver(), "tg-dora"); len(got) != 1 || !strings.Contains(got[0].Text, fmt.Sprintf("New task #%d", next.ID)) {
+			t.Errorf("new task after /bind: %+v", got)
+		}
+		// /tasks lists the same way, most urgent first.
+		bound, _ := e.s.StaffByIdentity(e.ctx, "telegram", "tg-dora")
+		e.staffSays(bound, "tg-dora", "/tasks", "", "")
+		if got := to(e.deliver(), "tg-dora"); len(got) != 1 || !strings.HasPrefix(got[0].Text, fmt.Sprintf("Open tasks:\n#%d [low] Late", late.ID)) {
+			t.Errorf("/tasks: %+v", got)
+		}
+	})
+}
+
+// TestBindSummaryCapped: a long backlog is one message of the most urgent
+// tasks and a count of the rest, and none of them is announced again.
+func TestBindSummaryCapped(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		id := e.customer("Qian")
+		st, _ := e.s.CreateStaff(e.ctx, store.StaffInput{Name: "eve", Role: store.RoleAgent})
+		for i := range 45 {
+			if _, _, err := e.s.CreateTask(e.ctx, store.TaskInput{CustomerID: id.CustomerID, Kind: "manual", Title: fmt.Sprint("T", i), AssigneeID: &st.ID}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		code, _, _ := e.s.CreateBindingCode(e.ctx, st.ID)
+		e.staffSays(nil, "tg-eve", "/bind "+code, "", "")
+		if n, err := e.svc.NotifyNew(e.ctx); n != 0 || err != nil {
+			t.Errorf("notices after the summary: %d %v", n, err)
+		}
+		got := to(e.deliver(), "tg-eve")
+		if len(got) != 2 || strings.Count(got[1].Text, "\n#") != 30 || !strings.HasSuffix(got[1].Text, "… and 15 more") {
+			t.Fatalf("after /bind: %+v", got)
+		}
+	})
+}
+
+// TestBindOnlyWhereStaffWork: /bind with a valid code from web chat binds
+// nothing: the router treats it as the visitor's message (a customer, the
+// message in their conversation) and the answer is the polite refusal any
+// staff command from a customer gets. The same code then works on Telegram.
+func TestBindOnlyWhereStaffWork(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		st, _ := e.s.CreateStaff(e.ctx, store.StaffInput{Name: "fay", Role: store.RoleAgent})
+		code, _, _ := e.s.CreateBindingCode(e.ctx, st.ID)
+		r := bots.NewRouter(e.s, bots.RouterOptions{Hooks: []bots.Hook{e.svc}})
+		ctx, cancel := context.WithCancel(e.ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); r.Run(ctx) }()
+		defer func() { cancel(); <-done }()
+		// await waits until chat has n outbound rows and returns them.
+		await := func(channel, chat string, n int) []*store.Message {
+			t.Helper()
+			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+				var got []*store.Message
+				ms, err := e.s.ClaimOutbox(e.ctx, channel, 100, time.Millisecond)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, m := range ms {
+					if m.ChatID == chat {
+						got = append(got, m)
+					}
+				}
+				if len(got) >= n || time.Now().After(deadline) {
+					return got
+				}
+			}
+		}
+
+		in := bots.Inbound{Channel: store.ChannelWebChat, SenderID: "visitor-1", DedupKey: "wc-1", Kind: "text", Text: "/bind " + code}
+		if err := r.Receive(e.ctx, in); err != nil {
+			t.Fatal(err)
+		}
+		got := await(store.ChannelWebChat, "visitor-1", 1)
+		if len(got) != 1 || got[0].TemplateKey != followup.KeyStaffRefused || got[0].CustomerID == nil {
+			t.Fatalf("web chat /bind answered %+v, want the customer's staff_refused reply", got)
+		}
+		if bound, err := e.s.StaffByIdentity(e.ctx, store.ChannelWebChat, "visitor-1"); bound != nil || err != nil {
+			t.Errorf("web chat account bound to %+v (%v)", bound, err)
+		}
+		ms, _, err := e.s.ListMessages(e.ctx, *got[0].CustomerID, store.Page{Limit: 10})
+		if err != nil || len(ms) == 0 || ms[0].Direction != "in" || ms[0].Text != "/bind "+code {
+			t.Errorf("visitor's conversation: %+v %v", ms, err)
+		}
+
+		in = bots.Inbound{Channel: store.ChannelTelegram, SenderID: "tg-fay", DedupKey: "tg-1", Kind: "text", Text: "/bind " + code}
+		if err := r.Receive(e.ctx, in); err != nil {
+			t.Fatal(err)
+		}
+		if got := await(store.ChannelTelegram, "tg-fay", 1); len(got) != 1 || !strings.Contains(got[0].Text, "Bound to fay") {
+			t.Errorf("telegram /bind with the same code: %+v", got)
+		}
+		// The store refuses a web chat binding whoever asks.
+		code2, _, _ := e.s.CreateBindingCode(e.ctx, st.ID)
+		if _, err := e.s.RedeemBindingCode(e.ctx, store.BindRequest{Channel: store.ChannelWebChat, ExternalID: "visitor-2", Code: code2}); !store.IsCode(err, store.EINVALID) {
+			t.Errorf("store bind on web chat: %v", err)
+		}
+	})
 }

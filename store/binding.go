@@ -95,6 +95,13 @@ func newBindingCode() string {
 	return string(b[:])
 }
 
+// StaffChannel reports whether staff can bind a chat account on channel:
+// Telegram and WeChat, the channels staff work in. Web chat is for
+// customers; a /bind typed there is an ordinary customer message.
+func StaffChannel(channel string) bool {
+	return channel == ChannelTelegram || channel == ChannelWeChat
+}
+
 // BindRequest is a /bind CODE from a chat account.
 type BindRequest struct {
 	Channel    string
@@ -109,6 +116,9 @@ type BindRequest struct {
 func (s *Store) RedeemBindingCode(ctx context.Context, r BindRequest) (*Staff, error) {
 	if !ValidChannel(r.Channel) || r.ExternalID == "" || len(r.ExternalID) > 128 {
 		return nil, Errorf(EINVALID, "bad chat account %s:%s", r.Channel, r.ExternalID)
+	}
+	if !StaffChannel(r.Channel) {
+		return nil, Invalid("channel", "staff bind their Telegram or WeChat account, not %s", r.Channel)
 	}
 	if r.ChatID == "" {
 		r.ChatID = r.ExternalID
@@ -199,9 +209,14 @@ func (s *Store) StaffChat(ctx context.Context, staffID int64) (*StaffIdentity, e
 }
 
 // StaffView is a staff member with their chat bindings, for the API.
+// ChatBound is false while nothing reaches them in chat (no account bound,
+// or inactive); OpenTasks counts their open tasks, so the console can warn
+// about tasks waiting for someone chat does not reach.
 type StaffView struct {
 	Staff
 	Identities []StaffIdentity `json:"identities"`
+	ChatBound  bool            `json:"chat_bound"`
+	OpenTasks  int64           `json:"open_tasks"`
 }
 
 // ListStaff returns staff members by id, a page at a time.
@@ -234,7 +249,20 @@ func (s *Store) ListStaff(ctx context.Context, p Page) ([]*StaffView, string, er
 			return nil, "", fmt.Errorf("list staff: %w", err)
 		}
 		for _, si := range sis {
-			byID[si.StaffID].Identities = append(byID[si.StaffID].Identities, si)
+			v := byID[si.StaffID]
+			v.Identities = append(v.Identities, si)
+			v.ChatBound = v.Active
+		}
+		var counts []struct {
+			AssigneeID int64
+			N          int64
+		}
+		if err := db.Model(&Task{}).Select("assignee_id, COUNT(*) AS n").Where("assignee_id IN ? AND status = ?", ids, TaskOpen).
+			Group("assignee_id").Scan(&counts).Error; err != nil {
+			return nil, "", fmt.Errorf("list staff: %w", err)
+		}
+		for _, c := range counts {
+			byID[c.AssigneeID].OpenTasks = c.N
 		}
 	}
 	return out, next, nil

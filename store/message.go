@@ -171,8 +171,14 @@ func (s *Store) RecordStaffInbound(ctx context.Context, staffID *int64, in Inbou
 	return &old, true, nil
 }
 
-// ReachableIdentity returns the customer's identity to answer on: the
-// reachable one that wrote last. A customer with none is EINVALID.
+// ReachableIdentity returns the customer's identity to answer on: the one
+// their latest message came from, if it is still reachable; otherwise the
+// reachable one that wrote last by last_inbound_at (ties: the newest). A
+// customer with no reachable identity is EINVALID.
+//
+// last_inbound_at alone is not enough: intake refreshes it at most once a
+// minute, so a customer who just moved from Telegram to web chat would be
+// answered on Telegram for up to a minute.
 func (s *Store) ReachableIdentity(ctx context.Context, customerID int64) (*Identity, error) {
 	db := s.db.WithContext(ctx)
 	var n int64
@@ -195,8 +201,36 @@ func (s *Store) ReachableIdentity(ctx context.Context, customerID int64) (*Ident
 			best = c
 		}
 	}
+	if len(ids) == 1 || best.LastInboundAt == nil {
+		return best, nil
+	}
+	// The latest message is no older than the freshest last_inbound_at
+	// (stamped with the time of a message it came with), so only the
+	// customer's last moments of the (customer_id, created_at) index are
+	// read, however long their history.
+	reachable := make([]int64, len(ids))
+	for i := range ids {
+		reachable[i] = ids[i].ID
+	}
+	var latest []int64
+	err := db.Model(&Message{}).
+		Where("customer_id = ? AND created_at >= ? AND direction = ? AND identity_id IN ?",
+			customerID, best.LastInboundAt.Add(-lastInboundSlack).UTC(), DirectionIn, reachable).
+		Order("created_at DESC, id DESC").Limit(1).Pluck("identity_id", &latest).Error
+	if err != nil {
+		return nil, fmt.Errorf("reachable identity: %w", err)
+	}
+	for i := range ids {
+		if len(latest) == 1 && ids[i].ID == latest[0] {
+			return &ids[i], nil
+		}
+	}
 	return best, nil
 }
+
+// lastInboundSlack covers rounding between a message's created_at and the
+// last_inbound_at stamped with it (column precisions differ).
+const lastInboundSlack = time.Second
 
 func after(a, b *time.Time) bool {
 	return a != nil && (b == nil || a.After(*b))
@@ -207,7 +241,8 @@ func sameTime(a, b *time.Time) bool {
 }
 
 // SendToCustomer writes an agent's reply to the outbox, addressed to the
-// customer's most recent reachable chat identity, and returns the queued row.
+// chat the customer wrote from last (ReachableIdentity), and returns the
+// queued row.
 func (s *Store) SendToCustomer(ctx context.Context, customerID int64, text string) (*Message, error) {
 	text = strings.TrimSpace(text)
 	if text == "" {

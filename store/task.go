@@ -103,6 +103,10 @@ type Task struct {
 	UpdatedAt   time.Time  `json:"updated_at"`
 
 	Events []TaskEvent `gorm:"-" json:"events,omitempty"`
+	// AssigneeChatBound tells the API whether the task reaches its assignee
+	// in chat (an active assignee with a bound chat account); false for an
+	// unassigned task. Set by NoteChatBound.
+	AssigneeChatBound bool `gorm:"-" json:"assignee_chat_bound"`
 }
 
 // TaskEvent is one change in a task's history.
@@ -683,6 +687,127 @@ func (s *Store) TasksNeedingNotice(ctx context.Context, limit int) ([]*Task, err
 		return nil, fmt.Errorf("tasks needing notice: %w", err)
 	}
 	return ts, nil
+}
+
+// TaskSummary is a staff member's open tasks as chat lists them.
+type TaskSummary struct {
+	// Top is the most urgent open tasks, up to the limit asked for: due
+	// soonest first (overdue ones lead), tasks without a due time after
+	// them, then by priority, newest first.
+	Top []*Task
+	// Open counts all their open tasks.
+	Open int64
+	// Pending are the open tasks whose new-task notice has not been sent
+	// for their current assignment (all of them, not only those in Top).
+	Pending []int64
+}
+
+// OpenTasksOf summarises a staff member's open tasks for /tasks and the
+// summary at /bind.
+func (s *Store) OpenTasksOf(ctx context.Context, staffID int64, limit int) (*TaskSummary, error) {
+	db := s.db.WithContext(ctx)
+	open := db.Model(&Task{}).Where("assignee_id = ? AND status = ?", staffID, TaskOpen)
+	sum := &TaskSummary{}
+	err := open.Session(&gorm.Session{}).
+		Order("CASE WHEN due_at IS NULL THEN 1 ELSE 0 END, due_at").
+		Order(clause.Expr{SQL: "CASE priority WHEN ? THEN 0 WHEN ? THEN 1 WHEN ? THEN 2 ELSE 3 END", Vars: []any{PriorityUrgent, PriorityHigh, PriorityNormal}}).
+		Order("id DESC").Limit(limit).Find(&sum.Top).Error
+	if err == nil {
+		err = open.Session(&gorm.Session{}).Count(&sum.Open).Error
+	}
+	if err == nil {
+		err = open.Session(&gorm.Session{}).Where("notified_seq < assign_seq").Order("id").Pluck("id", &sum.Pending).Error
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open tasks: %w", err)
+	}
+	return sum, nil
+}
+
+// ClaimNotices marks the pending new-task notices of the given tasks
+// (still open, assigned to staffID, not yet noticed for this assignment)
+// as sent and enqueues out in the same transaction: out is a summary that
+// stands for them (the one sent at /bind), so the tasks are not announced
+// again one by one. A task noticed meanwhile by NotifyNew is left alone.
+// It returns how many tasks it claimed; out is enqueued either way.
+func (s *Store) ClaimNotices(ctx context.Context, staffID int64, taskIDs []int64, out []Outbound) (int, error) {
+	claimed := 0
+	err := s.tx(ctx, func(tx *gorm.DB) error {
+		claimed = 0
+		now := s.Now().Truncate(time.Millisecond)
+		to := strconv.FormatInt(staffID, 10)
+		for start := 0; start < len(taskIDs); start += enqueueBatch {
+			part := taskIDs[start:min(start+enqueueBatch, len(taskIDs))]
+			var ids []int64
+			err := s.forUpdate(tx.Model(&Task{})).Where("id IN ? AND assignee_id = ? AND status = ? AND notified_seq < assign_seq", part, staffID, TaskOpen).
+				Pluck("id", &ids).Error
+			if err != nil {
+				return err
+			}
+			if len(ids) == 0 {
+				continue
+			}
+			err = tx.Model(&Task{}).Where("id IN ?", ids).
+				Updates(map[string]any{"notified_seq": gorm.Expr("assign_seq"), "notified_assignee": staffID, "updated_at": now}).Error
+			if err != nil {
+				return err
+			}
+			evs := make([]TaskEvent, len(ids))
+			for i, id := range ids {
+				evs[i] = TaskEvent{TaskID: id, Via: ViaSystem, Action: "notified", To: to, Note: "in the open-task summary", CreatedAt: now}
+			}
+			if err := tx.Create(&evs).Error; err != nil {
+				return err
+			}
+			claimed += len(ids)
+		}
+		_, err := s.enqueue(tx, out)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("claim notices: %w", err)
+	}
+	return claimed, nil
+}
+
+// NoteChatBound sets AssigneeChatBound on the tasks (one query).
+func (s *Store) NoteChatBound(ctx context.Context, ts ...*Task) error {
+	var ids []int64
+	for _, t := range ts {
+		t.AssigneeChatBound = false
+		if t.AssigneeID != nil {
+			ids = append(ids, *t.AssigneeID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	bound, err := s.chatBound(ctx, ids)
+	if err != nil {
+		return err
+	}
+	for _, t := range ts {
+		t.AssigneeChatBound = t.AssigneeID != nil && bound[*t.AssigneeID]
+	}
+	return nil
+}
+
+// chatBound reports which of the staff are active and have a chat account
+// bound: the ones chat notices reach (as TasksNeedingNotice sees them).
+func (s *Store) chatBound(ctx context.Context, staffIDs []int64) (map[int64]bool, error) {
+	var ids []int64
+	err := s.db.WithContext(ctx).Model(&StaffIdentity{}).Distinct("staff_identities.staff_id").
+		Joins("JOIN staff ON staff.id = staff_identities.staff_id").
+		Where("staff_identities.staff_id IN ? AND staff.active = ?", staffIDs, true).
+		Pluck("staff_identities.staff_id", &ids).Error
+	if err != nil {
+		return nil, fmt.Errorf("chat bound: %w", err)
+	}
+	out := make(map[int64]bool, len(ids))
+	for _, id := range ids {
+		out[id] = true
+	}
+	return out, nil
 }
 
 // TasksOverdue returns open tasks due before now that have had no overdue

@@ -62,10 +62,13 @@ type careRunRequest struct {
 	Workflow string `json:"workflow"`
 	Date     string `json:"date"`
 	DryRun   bool   `json:"dry_run"`
+	// Force runs a date after today for real (refused otherwise).
+	Force bool `json:"force"`
 }
 
 // handleCareRun runs a workflow for a date now. A (workflow, date) that
-// already ran answers its existing run (same id, nothing sent again).
+// already ran answers its existing run (same id, nothing sent again); a
+// date after today needs "dry_run" or "force".
 func (s *Server) handleCareRun(w http.ResponseWriter, r *http.Request, _ *store.Principal) error {
 	desk, err := s.careDesk()
 	if err != nil {
@@ -82,7 +85,7 @@ func (s *Server) handleCareRun(w http.ResponseWriter, r *http.Request, _ *store.
 	if err != nil {
 		return err
 	}
-	run, err := desk.Run(r.Context(), in.Workflow, date, in.DryRun)
+	run, err := desk.Run(r.Context(), in.Workflow, date, in.DryRun, in.Force)
 	if err != nil {
 		return err
 	}

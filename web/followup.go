@@ -8,7 +8,9 @@ import (
 	"github.com/rapport-crm/rapport/store"
 )
 
-// followupRoutes mounts the staff and task endpoints.
+// followupRoutes mounts the staff and task endpoints. Staff items carry
+// chat_bound and open_tasks, tasks assignee_chat_bound: tasks given to
+// someone chat does not reach show as such.
 func (s *Server) followupRoutes() {
 	s.api("GET /staff", s.listStaff, store.RoleAdmin, store.RoleManager)
 	s.api("PATCH /staff/{id}", s.updateStaff, store.RoleAdmin, store.RoleManager)
@@ -95,6 +97,9 @@ func (s *Server) createTask(w http.ResponseWriter, r *http.Request, p *store.Pri
 	if err != nil {
 		return err
 	}
+	if err := s.Store.NoteChatBound(r.Context(), t); err != nil {
+		return err
+	}
 	writeJSON(w, http.StatusCreated, t)
 	return nil
 }
@@ -119,6 +124,9 @@ func (s *Server) listTasks(w http.ResponseWriter, r *http.Request, p *store.Prin
 	if err != nil {
 		return err
 	}
+	if err := s.Store.NoteChatBound(r.Context(), items...); err != nil {
+		return err
+	}
 	writeJSON(w, http.StatusOK, list[*store.Task]{Items: items, NextCursor: next})
 	return nil
 }
@@ -130,6 +138,9 @@ func (s *Server) getTask(w http.ResponseWriter, r *http.Request, p *store.Princi
 	}
 	t, err := s.Store.TaskFor(r.Context(), store.ActorOf(p), id)
 	if err != nil {
+		return err
+	}
+	if err := s.Store.NoteChatBound(r.Context(), t); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, t)
@@ -147,6 +158,9 @@ func (s *Server) updateTask(w http.ResponseWriter, r *http.Request, p *store.Pri
 	}
 	t, err := s.Store.UpdateTask(r.Context(), id, in, store.ActorOf(p))
 	if err != nil {
+		return err
+	}
+	if err := s.Store.NoteChatBound(r.Context(), t); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, t)

@@ -195,3 +195,65 @@ func TestDeactivateStaffAPI(t *testing.T) {
 		}
 	})
 }
+
+// TestChatReachWarnings: the API says when tasks go to someone chat does
+// not reach: staff items carry chat_bound and open_tasks, tasks carry
+// assignee_chat_bound.
+func TestChatReachWarnings(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		srv := newServer(t, s)
+		admin := client{t, srv, adminToken}
+		_, st := admin.do("POST", "/api/v1/staff", `{"name":"Ann","role":"agent"}`)
+		annID := int64(st["id"].(float64))
+		c, err := s.CreateCustomer(ctx, store.CustomerInput{Name: ptr("Li")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		staffItem := func() map[string]any {
+			t.Helper()
+			_, out := admin.do("GET", "/api/v1/staff", "")
+			for _, it := range out["items"].([]any) {
+				if m := it.(map[string]any); m["id"] == float64(annID) {
+					return m
+				}
+			}
+			t.Fatalf("Ann not in %v", out)
+			return nil
+		}
+		code, tk := admin.do("POST", "/api/v1/tasks", fmt.Sprintf(`{"customer_id":%d,"title":"Call Li","assignee_id":%d}`, c.ID, annID))
+		if code != http.StatusCreated || tk["assignee_chat_bound"] != false {
+			t.Fatalf("create for an unbound assignee: %d %v", code, tk)
+		}
+		path := fmt.Sprintf("/api/v1/tasks/%d", int64(tk["id"].(float64)))
+		if it := staffItem(); it["chat_bound"] != false || it["open_tasks"] != 1.0 {
+			t.Errorf("unbound staff item: %v", it)
+		}
+		code, bindCode := admin.do("POST", fmt.Sprintf("/api/v1/staff/%d/binding-codes", annID), "")
+		if code != http.StatusCreated {
+			t.Fatalf("binding code: %d %v", code, bindCode)
+		}
+		if _, err := s.RedeemBindingCode(ctx, store.BindRequest{Channel: "telegram", ExternalID: "42", Code: bindCode["code"].(string)}); err != nil {
+			t.Fatal(err)
+		}
+		if it := staffItem(); it["chat_bound"] != true || it["open_tasks"] != 1.0 {
+			t.Errorf("bound staff item: %v", it)
+		}
+		if _, got := admin.do("GET", path, ""); got["assignee_chat_bound"] != true {
+			t.Errorf("get: %v", got)
+		}
+		if _, got := admin.do("GET", "/api/v1/tasks", ""); got["items"].([]any)[0].(map[string]any)["assignee_chat_bound"] != true {
+			t.Errorf("list: %v", got)
+		}
+		if _, got := admin.do("PATCH", path, `{"note":"called"}`); got["assignee_chat_bound"] != true {
+			t.Errorf("patch: %v", got)
+		}
+		// Deactivated: chat no longer reaches them.
+		if code, out := admin.do("PATCH", fmt.Sprintf("/api/v1/staff/%d", annID), `{"active":false}`); code != http.StatusOK {
+			t.Fatalf("deactivate: %d %v", code, out)
+		}
+		if it := staffItem(); it["chat_bound"] != false {
+			t.Errorf("inactive staff item: %v", it)
+		}
+	})
+}

@@ -22,9 +22,10 @@ type Config struct {
 	PublicURL string `yaml:"public_url"`
 }
 
-// CareRunner runs a care workflow for a date; implemented by care.
+// CareRunner runs a care workflow for a date; implemented by care. A real
+// run for a date after today is refused (422 naming date) unless force.
 type CareRunner interface {
-	Run(ctx context.Context, workflow string, date time.Time, dryRun bool) (*store.CareRun, error)
+	Run(ctx context.Context, workflow string, date time.Time, dryRun, force bool) (*store.CareRun, error)
 }
 
 // Deps are the services the API calls. Nil ones answer 503.

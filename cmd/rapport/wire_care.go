@@ -3,12 +3,14 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"strings"
 
 	"github.com/rapport-crm/rapport/care"
+	"github.com/rapport-crm/rapport/store"
 	"github.com/rapport-crm/rapport/web"
 )
 
@@ -44,18 +46,20 @@ func (m *Main) wireCare(ctx context.Context, d *web.Deps) error {
 	return nil
 }
 
-// runCare is `rapport care run WORKFLOW --date YYYY-MM-DD [-dry-run]`: it
-// runs one workflow for one date through the same function as the
-// scheduler and the API, and prints the run as JSON.
+// runCare is `rapport care run WORKFLOW --date YYYY-MM-DD [-dry-run]
+// [-force]`: it runs one workflow for one date through the same function
+// as the scheduler and the API, and prints the run as JSON. A date after
+// today needs -dry-run or -force.
 func runCare(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] != "run" {
-		return fmt.Errorf("usage: rapport care run WORKFLOW --date YYYY-MM-DD [-dry-run] [-config FILE]")
+		return fmt.Errorf("usage: rapport care run WORKFLOW --date YYYY-MM-DD [-dry-run] [-force] [-config FILE]")
 	}
 	fs := flag.NewFlagSet("care run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfgPath := configFlag(fs)
 	date := fs.String("date", "", "business date YYYY-MM-DD (default today)")
 	dry := fs.Bool("dry-run", false, "plan and render without queueing")
+	force := fs.Bool("force", false, "run a date after today for real (its messages go out now)")
 	// Flags may come before or after the workflow name.
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
@@ -97,12 +101,16 @@ func runCare(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return fmt.Errorf("care run: --date: %w", err)
 		}
 	}
-	run, err := svc.Run(ctx, workflow, day, *dry)
+	run, err := svc.Run(ctx, workflow, day, *dry, *force)
 	if run != nil {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		enc.SetEscapeHTML(false)
 		enc.Encode(run)
+	}
+	if store.IsCode(err, store.EINVALID) {
+		// The refusal is for a person at a terminal: its message alone.
+		return errors.New("care run: " + store.ErrorMessage(err))
 	}
 	return err
 }
