@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"text/template"
 	"time"
 
 	"github.com/rapport-crm/rapport/store"
@@ -788,5 +789,46 @@ func TestCapHoldsAcrossConcurrentRuns(t *testing.T) {
 		if q := runs[0].Queued + runs[1].Queued; q != len(cs) {
 			t.Errorf("queued %d + %d, want %d in all", runs[0].Queued, runs[1].Queued, len(cs))
 		}
+	})
+}
+
+// strictText renders "{{.name}}，生日快乐！" with missingkey=error from the
+// customer's fields, as a manager's template may: a customer without a
+// name has no "name" entry, so their text fails at send time.
+type strictText struct{ t *template.Template }
+
+func (r strictText) Render(_ context.Context, key, locale string, d Data) (Rendered, error) {
+	vars := map[string]string{}
+	if d.Customer.Name != "" {
+		vars["name"] = d.Customer.Name
+	}
+	var b strings.Builder
+	if err := r.t.Execute(&b, vars); err != nil {
+		return Rendered{}, err
+	}
+	return Rendered{Key: key, Locale: locale, Version: 2, Text: b.String()}, nil
+}
+
+// TestRenderErrorSkipsCustomer: a template that fails for one customer
+// skips that customer with the reason; the run goes on for the others.
+func TestRenderErrorSkipsCustomer(t *testing.T) {
+	each(t, at("2027-02-28 10:00"), func(t *testing.T, e *env) {
+		e.opts.Templates = strictText{template.Must(template.New("birthday").Option("missingkey=error").Parse("{{.name}}，生日快乐！"))}
+		e.rebuild()
+		first := e.customer("Ann", birthday("02-28"))
+		nameless := e.customer("", birthday("02-28"), func(in *store.CustomerInput) {
+			phone := "13800138000"
+			in.Name, in.Phone = nil, &phone
+		})
+		last := e.customer("Zoe", birthday("02-28"))
+		r := e.run("birthday", "2027-02-28", false)
+		if r.Planned != 3 || r.Queued != 2 || r.Failed != 1 || r.SkipReasons["render error"] != 1 || r.Status != store.RunDone {
+			t.Errorf("run = %+v, want 3 planned, 2 queued, 1 render error, done", r)
+		}
+		e.wantMessages(nameless, 0)
+		if got := e.wantMessages(first, 1)[0].Text; got != "Ann，生日快乐！" {
+			t.Errorf("text = %q", got)
+		}
+		e.wantMessages(last, 1)
 	})
 }

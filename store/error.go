@@ -13,6 +13,9 @@ const (
 	EUNAUTHORIZED = "unauthorized"
 	EFORBIDDEN    = "forbidden"
 	EINTERNAL     = "internal"
+	// EUNAVAILABLE is a request refused for now (too many at once); the
+	// same request may succeed in a moment.
+	EUNAVAILABLE = "unavailable"
 )
 
 // Error is the one error type of the domain. Message is safe to show to the

@@ -2,6 +2,7 @@ package templates
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"reflect"
 	"regexp"
@@ -22,14 +23,18 @@ const TelegramLimit = 4096
 // classic WeChat template message.
 const WeChatFieldLimit = 200
 
-// compile parses body with the function set of locale. Compiled templates
-// are immutable and safe for concurrent Execute.
-func (s *Service) compile(key, locale, body string) (*template.Template, error) {
-	t, err := template.New(key).Option("missingkey=error").Funcs(s.funcs(locale)).Parse(body)
+// compile parses body with the function set of locale and checks it
+// against the render budget (limits.go). Compiled templates are immutable;
+// they run through pooled instances (compiled.run).
+func (s *Service) compile(key, locale, body string) (*compiled, error) {
+	t, err := template.New(key).Option("missingkey=error").Funcs(s.funcs(locale)).Funcs((*run)(nil).builtins()).Parse(body)
 	if err != nil {
 		return nil, bodyError(err, "")
 	}
-	return t, nil
+	if err := limit(t); err != nil {
+		return nil, bodyError(err, "")
+	}
+	return &compiled{t: t}, nil
 }
 
 // funcs is the function set templates may call; dates come out in the
@@ -80,11 +85,21 @@ func (s *Service) funcs(locale string) template.FuncMap {
 }
 
 func clip(n int, s string) string {
-	if n <= 0 || utf8.RuneCountInString(s) <= n {
+	if n <= 0 {
 		return s
 	}
-	r := []rune(s)
-	return string(r[:n-1]) + "…"
+	// Walk at most n+1 characters: s may be long, and clip runs per call.
+	cut, count := 0, 0
+	for i := range s {
+		if count == n-1 {
+			cut = i
+		}
+		if count == n {
+			return s[:cut] + "…"
+		}
+		count++
+	}
+	return s
 }
 
 var monthsEN = [...]string{"January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"}
@@ -301,13 +316,36 @@ func sample(key, locale string, full bool) Data {
 	return d
 }
 
-// check renders body against both samples and checks the results fit the
-// channels. It returns the compiled template and the full sample's text.
-func (s *Service) check(key, locale, body string) (*template.Template, string, error) {
+// check validates body as Save does, one of at most Config.Previews at
+// once.
+func (s *Service) check(key, locale, body string) (*compiled, string, error) {
+	release, err := s.acquire()
+	if err != nil {
+		return nil, "", err
+	}
+	defer release()
+	return s.validate(context.Background(), key, locale, body)
+}
+
+// acquire takes one of the validation and preview slots: each may spend
+// checkTime of a core, so a burst of them is refused rather than queued.
+func (s *Service) acquire() (release func(), err error) {
+	select {
+	case s.previews <- struct{}{}:
+		return func() { <-s.previews }, nil
+	default:
+		return nil, store.Errorf(store.EUNAVAILABLE, "too many template previews at once (at most %d); try again in a moment", cap(s.previews))
+	}
+}
+
+// validate renders body against both samples within checkTime and checks
+// the results fit the channels. It returns the compiled template and the
+// full sample's text.
+func (s *Service) validate(ctx context.Context, key, locale, body string) (*compiled, string, error) {
 	if err := validBody(body); err != nil {
 		return nil, "", err
 	}
-	t, err := s.compile(key, locale, body)
+	c, err := s.compile(key, locale, body)
 	if err != nil {
 		return nil, "", err
 	}
@@ -319,7 +357,7 @@ func (s *Service) check(key, locale, body string) (*template.Template, string, e
 			when = "with sample data for a customer with no name, gender or birthday"
 		}
 		d := sample(key, locale, full)
-		text, err := s.execute(t, d, locale)
+		text, err := s.execute(ctx, c, d, locale, checkTime)
 		if err != nil {
 			return nil, "", bodyError(err, when)
 		}
@@ -340,7 +378,7 @@ func (s *Service) check(key, locale, body string) (*template.Template, string, e
 			preview = text
 		}
 	}
-	return t, preview, nil
+	return c, preview, nil
 }
 
 func validBody(body string) error {
@@ -356,13 +394,18 @@ func validBody(body string) error {
 	return nil
 }
 
-func (s *Service) execute(t *template.Template, d Data, locale string) (string, error) {
+// execute renders c for d within the budget: at most MaxOutput bytes and
+// the given time, stopping early if ctx ends.
+func (s *Service) execute(ctx context.Context, c *compiled, d Data, locale string, budget time.Duration) (string, error) {
 	s.prepare(&d, locale)
-	b := s.bufs.Get().(*bytes.Buffer)
-	defer s.bufs.Put(b)
-	b.Reset()
-	if err := t.Execute(b, &d); err != nil {
+	in, err := c.instance()
+	if err != nil {
 		return "", err
 	}
-	return string(bytes.TrimSpace(b.Bytes())), nil
+	defer c.release(in)
+	in.r.start(ctx, budget)
+	if err := in.t.Execute(in.r, &d); err != nil {
+		return "", err
+	}
+	return string(bytes.TrimSpace(in.r.out)), nil
 }

@@ -139,9 +139,10 @@ func (s *Service) Rollback(ctx context.Context, key, locale string, version int,
 	}
 	if version > 1 {
 		// A version saved by an older build may not compile with this
-		// one's functions; refuse rather than break rendering.
+		// one's functions or pass its checks; refuse rather than break
+		// rendering.
 		if _, err := s.compiledVersion(ctx, key, locale, version); err != nil && !store.IsCode(err, store.ENOTFOUND) {
-			return nil, store.Invalid("version", "%v", err)
+			return nil, err
 		}
 	}
 	if _, err := s.store.RollbackTemplate(ctx, s.change(key, locale, a), version); err != nil {
@@ -211,11 +212,16 @@ type Preview struct {
 }
 
 // Preview renders a draft body or a saved version without saving
-// anything. A draft is validated as Save would.
+// anything. A draft is validated as Save would. At most Config.Previews
+// run at once; each render has checkTime and stops when ctx ends.
 func (s *Service) Preview(ctx context.Context, in PreviewInput) (*Preview, error) {
+	release, err := s.acquire()
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	var c *store.Customer
 	if in.CustomerID != 0 {
-		var err error
 		if c, err = s.store.Customer(ctx, in.CustomerID); err != nil {
 			return nil, err
 		}
@@ -231,11 +237,9 @@ func (s *Service) Preview(ctx context.Context, in PreviewInput) (*Preview, error
 	var cp *compiled
 	switch {
 	case in.Body != "":
-		t, _, err := s.check(in.Key, locale, in.Body)
-		if err != nil {
+		if cp, _, err = s.validate(ctx, in.Key, locale, in.Body); err != nil {
 			return nil, err
 		}
-		cp = &compiled{t: t}
 	case in.Version > 0:
 		if in.Version > 1 {
 			if _, err := s.store.TemplateVersionOf(ctx, in.Key, locale, in.Version); err != nil {
@@ -259,7 +263,7 @@ func (s *Service) Preview(ctx context.Context, in PreviewInput) (*Preview, error
 	if c != nil {
 		d.Customer = CustomerData(c)
 	}
-	text, err := s.execute(cp.t, d, locale)
+	text, err := s.execute(ctx, cp, d, locale, checkTime)
 	if err != nil {
 		return nil, bodyError(err, "for this customer")
 	}

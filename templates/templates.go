@@ -3,9 +3,9 @@
 package templates
 
 import (
-	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -27,6 +27,12 @@ type Config struct {
 	// CacheTTL bounds how long a change saved on another replica takes to
 	// be used here (default 2 s).
 	CacheTTL time.Duration
+	// Previews is how many validations and previews may run at once
+	// (default MaxPreviews); more are refused with EUNAVAILABLE.
+	Previews int
+	// Logger reports saved versions that no longer pass the checks
+	// (default slog.Default()).
+	Logger *slog.Logger
 }
 
 // Service renders templates and manages their versions.
@@ -42,14 +48,49 @@ type Service struct {
 	// versions caches compiled saved versions; they never change.
 	versionsMu sync.RWMutex
 	versions   map[versionRef]*compiled
-	// bufs recycles render buffers: the care engine renders up to a
-	// million texts per run.
-	bufs sync.Pool
+	// broken holds saved versions that no longer compile or pass the
+	// render budget (saved by an older build); they are not read again.
+	broken map[versionRef]error
+	// previews holds a slot per validation or preview running.
+	previews chan struct{}
 }
 
+// compiled is a parsed template that passed the budget checks. It runs
+// only through instances: clones whose text functions are bound to their
+// own budget (a run). Instances are pooled, as the care engine renders up
+// to a million texts per run; the pool keeps their output buffers small.
 type compiled struct {
 	version int
 	t       *template.Template
+	pool    sync.Pool // *instance
+}
+
+type instance struct {
+	t *template.Template
+	r *run
+}
+
+// maxPooledBuffer is the largest output buffer an idle instance keeps.
+const maxPooledBuffer = 16 << 10
+
+func (c *compiled) instance() (*instance, error) {
+	if in, ok := c.pool.Get().(*instance); ok {
+		return in, nil
+	}
+	t, err := c.t.Clone()
+	if err != nil {
+		return nil, err
+	}
+	r := &run{}
+	return &instance{t: t.Funcs(r.builtins()), r: r}, nil
+}
+
+func (c *compiled) release(in *instance) {
+	in.r.done = nil // do not hold on to the caller's context
+	if cap(in.r.out) > maxPooledBuffer {
+		in.r.out = nil
+	}
+	c.pool.Put(in)
 }
 
 type versionRef struct {
@@ -73,8 +114,14 @@ func New(st *store.Store, cfg Config) *Service {
 	if cfg.CacheTTL <= 0 {
 		cfg.CacheTTL = 2 * time.Second
 	}
-	s := &Service{store: st, cfg: cfg, loc: cfg.Location, base: map[string]*compiled{}, versions: map[versionRef]*compiled{}}
-	s.bufs.New = func() any { return new(bytes.Buffer) }
+	if cfg.Previews <= 0 {
+		cfg.Previews = MaxPreviews
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	s := &Service{store: st, cfg: cfg, loc: cfg.Location, base: map[string]*compiled{},
+		versions: map[versionRef]*compiled{}, broken: map[versionRef]error{}, previews: make(chan struct{}, cfg.Previews)}
 	defaults, err := loadDefaults()
 	if err != nil {
 		panic(err)
@@ -82,11 +129,12 @@ func New(st *store.Store, cfg Config) *Service {
 	s.defaults = defaults
 	for r, body := range defaults {
 		key, locale, _ := strings.Cut(r, "\x00")
-		t, err := s.compile(key, locale, body)
+		c, err := s.compile(key, locale, body)
 		if err != nil {
 			panic(fmt.Sprintf("templates: shipped text %s.%s: %v", key, locale, err))
 		}
-		s.base[r] = &compiled{version: 1, t: t}
+		c.version = 1
+		s.base[r] = c
 	}
 	return s
 }
@@ -181,7 +229,9 @@ func (s *Service) Render(ctx context.Context, key, locale string, d Data) (Rende
 			return Rendered{}, store.Errorf(store.ENOTFOUND, "template %q not found", key)
 		}
 	}
-	text, err := s.execute(c.t, d, locale)
+	// Only the deadline stops a send-time render: a cancelled caller (a
+	// care run at shutdown) must not see its customers' texts fail.
+	text, err := s.execute(context.WithoutCancel(ctx), c, d, locale, renderTime)
 	if err != nil {
 		return Rendered{}, fmt.Errorf("render %s (%s) v%d: %w", key, locale, c.version, err)
 	}
@@ -223,7 +273,10 @@ func (s *Service) snapshot(ctx context.Context) (*snapshot, error) {
 	return next, nil
 }
 
-// load reads the heads and compiles any active version not seen before.
+// load reads the heads and compiles any active version not seen before. A
+// version that no longer passes the checks (saved by an older build) is
+// replaced by the shipped text of its key, with one warning, so one bad
+// text never stops the others.
 func (s *Service) load(ctx context.Context) (*snapshot, error) {
 	heads, err := s.store.TemplateHeads(ctx)
 	if err != nil {
@@ -236,7 +289,9 @@ func (s *Service) load(ctx context.Context) (*snapshot, error) {
 			continue // a key this build does not know
 		}
 		c, err := s.compiledVersion(ctx, h.Key, h.Locale, h.Active)
-		if err != nil {
+		if store.IsCode(err, store.EINVALID) {
+			c = s.base[r]
+		} else if err != nil {
 			return nil, err
 		}
 		snap.active[r] = c
@@ -252,23 +307,29 @@ func (s *Service) compiledVersion(ctx context.Context, key, locale string, versi
 	}
 	vr := versionRef{key, locale, version}
 	s.versionsMu.RLock()
-	c := s.versions[vr]
+	c, broken := s.versions[vr], s.broken[vr]
 	s.versionsMu.RUnlock()
-	if c != nil {
-		return c, nil
+	if c != nil || broken != nil {
+		return c, broken
 	}
 	v, err := s.store.TemplateVersionOf(ctx, key, locale, version)
 	if err != nil {
 		return nil, err
 	}
-	t, err := s.compile(key, locale, v.Body)
-	if err != nil {
-		return nil, fmt.Errorf("template %s (%s) v%d no longer compiles: %w", key, locale, version, err)
-	}
-	c = &compiled{version: version, t: t}
+	c, err = s.compile(key, locale, v.Body)
 	s.versionsMu.Lock()
+	defer s.versionsMu.Unlock()
+	if err != nil {
+		err = store.Invalid("version", "%d of %s (%s) no longer passes the template checks: %s", version, key, locale, store.ErrorMessage(err))
+		if s.broken[vr] == nil {
+			s.cfg.Logger.Warn("saved template version no longer passes the checks; while it is active the shipped text is sent instead",
+				"key", key, "locale", locale, "version", version, "err", store.ErrorMessage(err))
+		}
+		s.broken[vr] = err
+		return nil, err
+	}
+	c.version = version
 	s.versions[vr] = c
-	s.versionsMu.Unlock()
 	return c, nil
 }
 

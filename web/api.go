@@ -54,6 +54,8 @@ func statusOf(code string) int {
 		return http.StatusUnauthorized
 	case store.EFORBIDDEN:
 		return http.StatusForbidden
+	case store.EUNAVAILABLE:
+		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError
 }
@@ -84,6 +86,9 @@ func writeError(w http.ResponseWriter, err error) {
 	default:
 		code := store.ErrorCode(err)
 		status, body.Error.Code, body.Error.Message = statusOf(code), code, store.ErrorMessage(err)
+		if status == http.StatusServiceUnavailable {
+			w.Header().Set("Retry-After", "1")
+		}
 		var se *store.Error
 		if errors.As(err, &se) {
 			body.Error.Field = se.Field

@@ -8,14 +8,14 @@ import (
 	"github.com/rapport-crm/rapport/templates"
 )
 
-// templateRoutes mounts the template endpoints: everyone may read and
-// preview; admins and managers may change.
+// templateRoutes mounts the template endpoints: everyone may read; admins
+// and managers may preview (it runs their code) and change.
 func (s *Server) templateRoutes() {
 	managers := []store.Role{store.RoleAdmin, store.RoleManager}
 	s.api("GET /templates", s.withTemplates(s.handleTemplates))
 	s.api("GET /templates/{key}", s.withTemplates(s.handleTemplate))
 	s.api("PUT /templates/{key}", s.withTemplates(s.handleTemplateSave), managers...)
-	s.api("POST /templates/{key}/preview", s.withTemplates(s.handleTemplatePreview))
+	s.api("POST /templates/{key}/preview", s.withTemplates(s.handleTemplatePreview), managers...)
 	s.api("GET /templates/{key}/versions", s.withTemplates(s.handleTemplateVersions))
 	s.api("POST /templates/{key}/rollback", s.withTemplates(s.handleTemplateRollback), managers...)
 	s.api("GET /templates/{key}/audit", s.withTemplates(s.handleTemplateAudit))
