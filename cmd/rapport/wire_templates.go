@@ -20,6 +20,7 @@ func (m *Main) wireTemplates(d *web.Deps) error {
 		BusinessName: m.Config.BusinessName,
 		Location:     m.Config.Location(),
 		StaffLocale:  m.Config.Followup.StaffLocale,
+		Logger:       m.Logger,
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
