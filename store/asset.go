@@ -57,6 +57,9 @@ func (s *Store) CreateAsset(ctx context.Context, customerID int64, in AssetInput
 		if err != nil {
 			return nil, Invalid("next_service_due", "%q is not YYYY-MM-DD", in.NextServiceDue)
 		}
+		if err := checkTime("next_service_due", d); err != nil {
+			return nil, err
+		}
 		a.NextServiceDue = &d
 		if in.LastServiceAt != nil {
 			t := in.LastServiceAt.UTC()

@@ -57,6 +57,12 @@ var (
 // CreateBindingCode issues a new code for an active staff member; it
 // replaces any earlier unused code.
 func (s *Store) CreateBindingCode(ctx context.Context, staffID int64) (code string, expiresAt time.Time, err error) {
+	return s.CreateBindingCodeBy(ctx, staffID, SystemActor())
+}
+
+// CreateBindingCodeBy is CreateBindingCode for a person: only admins issue
+// codes for an admin (a code binds a chat account to the admin).
+func (s *Store) CreateBindingCodeBy(ctx context.Context, staffID int64, by Actor) (code string, expiresAt time.Time, err error) {
 	code = newBindingCode()
 	now := s.Now().Truncate(time.Millisecond)
 	expiresAt = now.Add(BindingCodeTTL)
@@ -64,6 +70,9 @@ func (s *Store) CreateBindingCode(ctx context.Context, staffID int64) (code stri
 		var st Staff
 		if err := s.forUpdate(tx).Take(&st, staffID).Error; err != nil {
 			return notFound(err, "staff %d", staffID)
+		}
+		if err := by.mayManage(&st); err != nil {
+			return err
 		}
 		if !st.Active {
 			return Errorf(EINVALID, "staff %d is not active", staffID)
@@ -282,7 +291,8 @@ func (s *Store) UpdateStaff(ctx context.Context, id int64, up StaffUpdate, by Ro
 }
 
 // UpdateStaffBy applies a change. Only admins change roles (the contract:
-// managers may do everything but tokens and staff roles). Deactivating
+// managers may do everything but tokens and staff roles) and only admins
+// change an admin (mayManage). Deactivating
 // hands the staff member's open tasks on in the same transaction (see
 // reassignOpenTasks); {"active": false} on someone already inactive does
 // so too, for tasks left from before that rule.
@@ -313,6 +323,9 @@ func (s *Store) UpdateStaffBy(ctx context.Context, id int64, up StaffUpdate, by 
 		}
 		if err := s.forUpdate(tx).Take(&st, id).Error; err != nil {
 			return notFound(err, "staff %d", id)
+		}
+		if err := by.mayManage(&st); err != nil {
+			return err
 		}
 		set := map[string]any{}
 		if up.Role != nil && *up.Role != st.Role {

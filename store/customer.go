@@ -420,6 +420,9 @@ type CustomerFilter struct {
 	Tier       Tier
 	Stage      Stage
 	Tag        string
+	// Viewer, when set, limits the list to the customers they may see
+	// (access.go); nil lists everyone (internal callers).
+	Viewer *Actor
 	Page
 }
 
@@ -461,6 +464,9 @@ func (s *Store) ListCustomers(ctx context.Context, f CustomerFilter) ([]*Custome
 	}
 	if f.Tag != "" {
 		q = q.Where("customers.id IN (?)", db.Model(&customerTag{}).Select("customer_id").Where("tag = ?", f.Tag))
+	}
+	if f.Viewer != nil {
+		q = s.scopeCustomers(q, *f.Viewer, "customers.id")
 	}
 	var cs []*Customer
 	if err := q.Order("customers.id").Limit(limit + 1).Find(&cs).Error; err != nil {

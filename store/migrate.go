@@ -41,6 +41,7 @@ func migrations() []migration {
 		{12, "orders_dedup_key", "0800_orders_dedup_key", ordersDedupKey},
 		{13, "messages_drop_provider_index", "0900_messages_drop_provider_index", dropProviderIndex},
 		{14, "identities_audience_index", "0901_identities_audience_index", identitiesAudienceIndex},
+		{15, "api_tokens_lifecycle", "", apiTokensLifecycle},
 	}
 }
 
@@ -140,4 +141,16 @@ func MigrationIDs() []string {
 		ids = append(ids, m.id())
 	}
 	return ids
+}
+
+// apiTokensLifecycle adds expiry, revocation and the bootstrap mark to
+// tokens. The token earlier releases made from admin.bootstrap_token was
+// named "bootstrap" and tied to no one: it becomes the bootstrap token, so
+// that the first start with a new configured value revokes it.
+func apiTokensLifecycle(tx *gorm.DB) error {
+	if err := tx.AutoMigrate(&APIToken{}); err != nil {
+		return err
+	}
+	return tx.Model(&APIToken{}).Where("name = ? AND staff_id IS NULL AND role = ?", "bootstrap", RoleAdmin).
+		Update("bootstrap", true).Error
 }

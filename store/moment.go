@@ -6,6 +6,27 @@ import (
 	"time"
 )
 
+// The years a time or date may have. MySQL's DATETIME holds 1000-9999 and
+// Go parses RFC 3339 years 0000-9999, but no customer, order, task or token
+// lives outside these; a year beyond them is a typo or a probe, answered
+// with a 422 naming the field instead of a database error.
+const (
+	MinYear = 1900
+	MaxYear = 2200
+)
+
+// checkTime refuses a time outside MinYear-MaxYear, naming the field.
+func checkTime(field string, t time.Time) error {
+	if y := t.Year(); y < MinYear || y > MaxYear {
+		return Invalid(field, "year %d is outside %d-%d", t.Year(), MinYear, MaxYear)
+	}
+	return nil
+}
+
+// CheckTime is checkTime for callers outside the store that take a time or
+// date (query parameters, say).
+func CheckTime(field string, t time.Time) error { return checkTime(field, t) }
+
 // moment reads a JSON time given as RFC 3339 or as a bare date
 // (YYYY-MM-DD): people record a service or an order by its day. A bare date
 // becomes noon UTC, which falls on that same calendar day in every business
@@ -25,16 +46,44 @@ func (m *moment) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &s); err != nil {
 		return Invalid(m.field, "expected an RFC 3339 time or a YYYY-MM-DD date")
 	}
-	if t, err := time.Parse(time.RFC3339, s); err == nil {
-		m.t = &t
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		d, err := time.Parse("2006-01-02", s)
+		if err != nil {
+			return Invalid(m.field, "%q is neither an RFC 3339 time nor a YYYY-MM-DD date", s)
+		}
+		t = d.Add(12 * time.Hour)
+	}
+	if err := checkTime(m.field, t); err != nil {
+		return err
+	}
+	m.t = &t
+	return nil
+}
+
+// instant reads a JSON time given as RFC 3339 only, within MinYear-MaxYear.
+type instant struct {
+	field string
+	t     *time.Time
+}
+
+func (m *instant) UnmarshalJSON(b []byte) error {
+	if bytes.Equal(b, []byte("null")) {
+		m.t = nil
 		return nil
 	}
-	d, err := time.Parse("2006-01-02", s)
-	if err != nil {
-		return Invalid(m.field, "%q is neither an RFC 3339 time nor a YYYY-MM-DD date", s)
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return Invalid(m.field, "expected an RFC 3339 time")
 	}
-	d = d.Add(12 * time.Hour)
-	m.t = &d
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return Invalid(m.field, "%q is not an RFC 3339 time", s)
+	}
+	if err := checkTime(m.field, t); err != nil {
+		return err
+	}
+	m.t = &t
 	return nil
 }
 

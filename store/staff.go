@@ -59,6 +59,17 @@ func (s *Store) CreateStaff(ctx context.Context, in StaffInput) (*Staff, error) 
 	return st, nil
 }
 
+// mayManage is the rule "only admins act on admins": a manager runs the
+// team but may not rename, deactivate or bind the chat account of an admin
+// (that would let them take the admin's chat identity or lock them out).
+// The system (no role) may.
+func (a Actor) mayManage(st *Staff) error {
+	if st.Role == RoleAdmin && a.Role != "" && a.Role != RoleAdmin {
+		return Errorf(EFORBIDDEN, "only admins act on admins")
+	}
+	return nil
+}
+
 // StaffByID loads one staff member.
 func (s *Store) StaffByID(ctx context.Context, id int64) (*Staff, error) {
 	var st Staff

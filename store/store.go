@@ -62,6 +62,8 @@ type Store struct {
 	// their rows then come in the binary protocol instead of as text that
 	// the driver parses number by number (interpolateParams otherwise).
 	scan *gorm.DB
+	// agentsSeeAll lifts the agents' customer scope (access.go).
+	agentsSeeAll bool
 }
 
 // Option adjusts a Store at Open.

@@ -134,6 +134,9 @@ type SurveyFilter struct {
 	From, To   time.Time
 	Channel    string
 	CustomerID int64
+	// Viewer, when set, limits the answers to customers they may see
+	// (access.go).
+	Viewer *Actor
 	Page
 }
 
@@ -171,6 +174,9 @@ func (s *Store) ListSurveyResponses(ctx context.Context, f SurveyFilter) ([]Surv
 		return nil, "", err
 	}
 	q := f.query(s.db.WithContext(ctx))
+	if f.Viewer != nil {
+		q = s.scopeCustomers(q, *f.Viewer, "customer_id")
+	}
 	if before > 0 {
 		q = q.Where("id < ?", before)
 	}

@@ -213,6 +213,9 @@ func (in *TaskInput) normalize() error {
 		return Invalid("assignee_id", "must be a staff id")
 	}
 	if in.DueAt != nil {
+		if err := checkTime("due_at", *in.DueAt); err != nil {
+			return err
+		}
 		d := in.DueAt.UTC().Truncate(time.Millisecond)
 		in.DueAt = &d
 	}
@@ -290,6 +293,15 @@ func (s *Store) createTask(tx *gorm.DB, in TaskInput) (*Task, bool, error) {
 			return nil, false, Invalid("customer_id", "customer %d does not exist", in.CustomerID)
 		}
 		return nil, false, err
+	}
+	if in.By != nil && !s.seesAll(*in.By) {
+		// An agent opening a task (theirs) on a customer they may not see
+		// would gain sight of them: answered as for a missing customer.
+		if err := s.seeCustomer(tx, *in.By, in.CustomerID); IsCode(err, ENOTFOUND) {
+			return nil, false, Invalid("customer_id", "customer %d does not exist", in.CustomerID)
+		} else if err != nil {
+			return nil, false, err
+		}
 	}
 	var slot *string
 	if IsComplaintKind(in.Kind) {
@@ -523,6 +535,11 @@ func (s *Store) UpdateTask(ctx context.Context, id int64, up TaskUpdate, by Acto
 	}
 	if up.AssigneeID != nil && *up.AssigneeID < 0 {
 		return nil, Invalid("assignee_id", "must be a staff id, or 0 to unassign")
+	}
+	if up.DueAt != nil {
+		if err := checkTime("due_at", *up.DueAt); err != nil {
+			return nil, err
+		}
 	}
 	if up.Note != nil {
 		n := strings.TrimSpace(*up.Note)

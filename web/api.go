@@ -25,21 +25,60 @@ func (s *Server) api(pattern string, h apiFunc, roles ...store.Role) {
 		tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		p, err := s.Store.Authenticate(r.Context(), strings.TrimSpace(tok))
 		if err != nil {
-			writeError(w, err)
+			s.fail(w, r, err)
 			return
 		}
 		if len(roles) > 0 && !slices.Contains(roles, p.Role) {
-			writeError(w, store.Errorf(store.EFORBIDDEN, "role %s may not do this", p.Role))
+			s.fail(w, r, store.Errorf(store.EFORBIDDEN, "role %s may not do this", p.Role))
 			return
 		}
 		if err := h(w, r, p); err != nil {
-			if store.ErrorCode(err) == store.EINTERNAL {
-				s.Logger.Error("api error", "method", r.Method, "path", r.URL.Path, "err", err)
-			}
-			writeError(w, err)
+			s.fail(w, r, err)
 		}
 	})
 }
+
+// fail answers an error. Only server faults (5xx) are logged as errors: a
+// client's mistake (4xx) is theirs to fix and would bury real faults, so
+// it is logged at debug level at most.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	status := writeError(w, err)
+	if status >= 500 {
+		s.Logger.Error("api error", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
+	} else {
+		s.Logger.Debug("api client error", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
+	}
+}
+
+// apiFallback answers every /api/v1 request no route takes, in the API's
+// error shape: 405 with Allow when the path exists for other methods, 404
+// otherwise (net/http would answer plain text).
+func (s *Server) apiFallback(w http.ResponseWriter, r *http.Request) {
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := s.mux.Handler(probe); pattern != "" && pattern != apiFallbackPattern && pattern != apiRootPattern {
+			allow = append(allow, m)
+		}
+	}
+	if len(allow) == 0 {
+		writeError(w, store.Errorf(store.ENOTFOUND, "no API route %s", r.URL.Path))
+		return
+	}
+	if slices.Contains(allow, http.MethodGet) {
+		allow = slices.Insert(allow, 1, http.MethodHead)
+	}
+	w.Header().Set("Allow", strings.Join(allow, ", "))
+	writeJSON(w, http.StatusMethodNotAllowed, errorBodyOf("method_not_allowed",
+		fmt.Sprintf("%s is not allowed on %s; use %s", r.Method, r.URL.Path, strings.Join(allow, ", "))))
+}
+
+// The patterns apiFallback is mounted on.
+const (
+	apiFallbackPattern = "/api/v1/"
+	apiRootPattern     = "/api/v1"
+)
 
 // statusOf is the one place domain error codes become HTTP statuses.
 func statusOf(code string) int {
@@ -73,7 +112,14 @@ type errorBody struct {
 	} `json:"error"`
 }
 
-func writeError(w http.ResponseWriter, err error) {
+func errorBodyOf(code, msg string) errorBody {
+	var body errorBody
+	body.Error.Code, body.Error.Message = code, msg
+	return body
+}
+
+// writeError answers err in the API's error shape and returns the status.
+func writeError(w http.ResponseWriter, err error) int {
 	var body errorBody
 	var bad errBadRequest
 	var tooBig *http.MaxBytesError
@@ -95,6 +141,7 @@ func writeError(w http.ResponseWriter, err error) {
 		}
 	}
 	writeJSON(w, status, body)
+	return status
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -81,7 +81,7 @@ func (s *Server) handleCareRun(w http.ResponseWriter, r *http.Request, _ *store.
 	if in.Workflow == "" {
 		return store.Invalid("workflow", "required")
 	}
-	date, err := desk.ParseDate(in.Date)
+	date, err := dateParam(desk, "date", in.Date)
 	if err != nil {
 		return err
 	}
@@ -144,12 +144,12 @@ func (s *Server) handleAssetCreate(w http.ResponseWriter, r *http.Request, _ *st
 	return nil
 }
 
-func (s *Server) handleAssets(w http.ResponseWriter, r *http.Request, _ *store.Principal) error {
+func (s *Server) handleAssets(w http.ResponseWriter, r *http.Request, p *store.Principal) error {
 	id, err := pathID(r, "id")
 	if err != nil {
 		return err
 	}
-	as, err := s.Store.ListAssets(r.Context(), id)
+	as, err := s.Store.ListAssetsFor(r.Context(), store.ActorOf(p), id)
 	if err != nil {
 		return err
 	}
@@ -190,25 +190,35 @@ func (s *Server) handleOrderCreate(w http.ResponseWriter, r *http.Request, _ *st
 	return nil
 }
 
+// dateParam reads a business date (YYYY-MM-DD) within the years the
+// domain takes (a year like 0001 or 9999 is a 422, not a database error).
+func dateParam(desk CareDesk, field, v string) (time.Time, error) {
+	d, err := desk.ParseDate(v)
+	if err != nil {
+		return d, store.Invalid(field, "%q is not YYYY-MM-DD", v)
+	}
+	return d, store.CheckTime(field, d)
+}
+
 // rangeQuery reads from= and to= (YYYY-MM-DD, business dates; to is
 // inclusive) as [from, to+1 day).
 func rangeQuery(desk CareDesk, r *http.Request) (from, to time.Time, err error) {
 	q := r.URL.Query()
 	if v := q.Get("from"); v != "" {
-		if from, err = desk.ParseDate(v); err != nil {
-			return from, to, store.Invalid("from", "%q is not YYYY-MM-DD", v)
+		if from, err = dateParam(desk, "from", v); err != nil {
+			return from, to, err
 		}
 	}
 	if v := q.Get("to"); v != "" {
-		if to, err = desk.ParseDate(v); err != nil {
-			return from, to, store.Invalid("to", "%q is not YYYY-MM-DD", v)
+		if to, err = dateParam(desk, "to", v); err != nil {
+			return from, to, err
 		}
 		to = to.AddDate(0, 0, 1)
 	}
 	return from, to, nil
 }
 
-func (s *Server) handleSurveyResponses(w http.ResponseWriter, r *http.Request, _ *store.Principal) error {
+func (s *Server) handleSurveyResponses(w http.ResponseWriter, r *http.Request, by *store.Principal) error {
 	desk, err := s.careDesk()
 	if err != nil {
 		return writeCareError(w, err)
@@ -221,7 +231,8 @@ func (s *Server) handleSurveyResponses(w http.ResponseWriter, r *http.Request, _
 	if err != nil {
 		return err
 	}
-	f := store.SurveyFilter{From: from, To: to, Channel: r.URL.Query().Get("channel"), Page: p}
+	viewer := store.ActorOf(by)
+	f := store.SurveyFilter{From: from, To: to, Channel: r.URL.Query().Get("channel"), Viewer: &viewer, Page: p}
 	if v := r.URL.Query().Get("customer_id"); v != "" {
 		if f.CustomerID, err = strconv.ParseInt(v, 10, 64); err != nil {
 			return store.Invalid("customer_id", "%q is not an id", v)

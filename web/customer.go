@@ -13,13 +13,14 @@ func (s *Server) customerRoutes() {
 	s.api("PATCH /customers/{id}", s.patchCustomer, store.RoleAdmin, store.RoleManager)
 }
 
-func (s *Server) listCustomers(w http.ResponseWriter, r *http.Request, _ *store.Principal) error {
+func (s *Server) listCustomers(w http.ResponseWriter, r *http.Request, p *store.Principal) error {
 	pg, err := page(r)
 	if err != nil {
 		return err
 	}
 	q := r.URL.Query()
-	cs, next, err := s.Store.ListCustomers(r.Context(), store.CustomerFilter{
+	by := store.ActorOf(p)
+	cs, next, err := s.Store.ListCustomers(r.Context(), store.CustomerFilter{Viewer: &by,
 		Channel: q.Get("channel"), ExternalID: q.Get("external_id"), Q: q.Get("q"),
 		Tier: store.Tier(q.Get("tier")), Stage: store.Stage(q.Get("stage")), Tag: q.Get("tag"), Page: pg,
 	})
@@ -43,12 +44,12 @@ func (s *Server) createCustomer(w http.ResponseWriter, r *http.Request, _ *store
 	return nil
 }
 
-func (s *Server) getCustomer(w http.ResponseWriter, r *http.Request, _ *store.Principal) error {
+func (s *Server) getCustomer(w http.ResponseWriter, r *http.Request, p *store.Principal) error {
 	id, err := pathID(r, "id")
 	if err != nil {
 		return err
 	}
-	c, err := s.Store.Customer(r.Context(), id)
+	c, err := s.Store.CustomerFor(r.Context(), store.ActorOf(p), id)
 	if err != nil {
 		return err
 	}

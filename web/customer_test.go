@@ -112,7 +112,7 @@ func TestCustomerAPI(t *testing.T) {
 		}{
 			{"no token", client{t, admin.srv, ""}, "GET", "/api/v1/customers", "", 401, "unauthorized"},
 			{"bad token", client{t, admin.srv, "nope"}, "GET", "/api/v1/customers", "", 401, "unauthorized"},
-			{"agent reads", agent, "GET", pathf("/api/v1/customers/%d", id), "", 200, ""},
+			{"agent reads a customer not theirs", agent, "GET", pathf("/api/v1/customers/%d", id), "", 404, "not_found"},
 			{"agent may not create", agent, "POST", "/api/v1/customers", `{"name":"x"}`, 403, "forbidden"},
 			{"agent may not mint tokens", agent, "POST", "/api/v1/tokens", `{"name":"x","role":"admin"}`, 403, "forbidden"},
 			{"malformed json", admin, "POST", "/api/v1/customers", `{"name":`, 400, "invalid"},

@@ -53,12 +53,12 @@ func (s *Server) updateStaff(w http.ResponseWriter, r *http.Request, p *store.Pr
 	return nil
 }
 
-func (s *Server) createBindingCode(w http.ResponseWriter, r *http.Request, _ *store.Principal) error {
+func (s *Server) createBindingCode(w http.ResponseWriter, r *http.Request, p *store.Principal) error {
 	id, err := pathID(r, "id")
 	if err != nil {
 		return err
 	}
-	code, exp, err := s.Store.CreateBindingCode(r.Context(), id)
+	code, exp, err := s.Store.CreateBindingCodeBy(r.Context(), id, store.ActorOf(p))
 	if err != nil {
 		return err
 	}

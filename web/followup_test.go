@@ -37,7 +37,8 @@ func TestFollowupAPI(t *testing.T) {
 		bob := client{t, srv, tokenFor(t, s, store.RoleAgent, &bobID)}
 		meg := client{t, srv, tokenFor(t, s, store.RoleManager, &megID)}
 		loose := client{t, srv, tokenFor(t, s, store.RoleAgent, nil)}
-		c, err := s.CreateCustomer(ctx, store.CustomerInput{Name: ptr("Li")})
+		// Bob owns Li: agents open tasks on customers they may see.
+		c, err := s.CreateCustomer(ctx, store.CustomerInput{Name: ptr("Li"), OwnerStaffID: &bobID})
 		if err != nil {
 			t.Fatal(err)
 		}

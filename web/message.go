@@ -12,7 +12,7 @@ func (s *Server) messageRoutes() {
 	s.api("POST /customers/{id}/messages", s.sendMessage)
 }
 
-func (s *Server) listMessages(w http.ResponseWriter, r *http.Request, _ *store.Principal) error {
+func (s *Server) listMessages(w http.ResponseWriter, r *http.Request, p *store.Principal) error {
 	id, err := pathID(r, "id")
 	if err != nil {
 		return err
@@ -21,7 +21,7 @@ func (s *Server) listMessages(w http.ResponseWriter, r *http.Request, _ *store.P
 	if err != nil {
 		return err
 	}
-	ms, next, err := s.Store.ListMessages(r.Context(), id, pg)
+	ms, next, err := s.Store.ListMessagesFor(r.Context(), store.ActorOf(p), id, pg)
 	if err != nil {
 		return err
 	}
@@ -31,7 +31,7 @@ func (s *Server) listMessages(w http.ResponseWriter, r *http.Request, _ *store.P
 
 // sendMessage is an agent's reply: queued in the outbox for the customer's
 // most recent reachable channel; the dispatcher delivers it.
-func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request, _ *store.Principal) error {
+func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request, p *store.Principal) error {
 	id, err := pathID(r, "id")
 	if err != nil {
 		return err
@@ -42,7 +42,7 @@ func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request, _ *store.Pr
 	if err := decode(w, r, &in); err != nil {
 		return err
 	}
-	m, err := s.Store.SendToCustomer(r.Context(), id, in.Text)
+	m, err := s.Store.SendToCustomerBy(r.Context(), store.ActorOf(p), id, in.Text)
 	if err != nil {
 		return err
 	}

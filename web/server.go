@@ -79,6 +79,8 @@ func (s *Server) routes() {
 	s.careRoutes()
 	s.followupRoutes()
 	s.consoleRoutes()
+	s.mux.HandleFunc(apiFallbackPattern, s.apiFallback)
+	s.mux.HandleFunc(apiRootPattern, s.apiFallback)
 }
 
 // Handle mounts an extra handler (webhooks, web chat, console).

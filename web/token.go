@@ -8,6 +8,8 @@ import (
 
 func (s *Server) tokenRoutes() {
 	s.api("POST /tokens", s.createToken, store.RoleAdmin)
+	s.api("GET /tokens", s.listTokens, store.RoleAdmin)
+	s.api("DELETE /tokens/{id}", s.revokeToken, store.RoleAdmin)
 	s.api("POST /staff", s.createStaff, store.RoleAdmin)
 }
 
@@ -20,7 +22,33 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, _ *store.Pr
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{"token": plain, "id": t.ID, "name": t.Name, "role": t.Role, "staff_id": t.StaffID})
+	writeJSON(w, http.StatusCreated, map[string]any{"token": plain, "id": t.ID, "name": t.Name, "role": t.Role,
+		"staff_id": t.StaffID, "expires_at": t.ExpiresAt, "created_at": t.CreatedAt})
+	return nil
+}
+
+func (s *Server) listTokens(w http.ResponseWriter, r *http.Request, _ *store.Principal) error {
+	p, err := page(r)
+	if err != nil {
+		return err
+	}
+	items, next, err := s.Store.ListTokens(r.Context(), p)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, list[*store.APIToken]{Items: items, NextCursor: next})
+	return nil
+}
+
+func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request, _ *store.Principal) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	if err := s.Store.RevokeToken(r.Context(), id); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 

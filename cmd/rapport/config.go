@@ -46,7 +46,12 @@ type QuietHours struct {
 
 // AdminConfig is the `admin:` block.
 type AdminConfig struct {
+	// BootstrapToken is an admin API token made at start; a new value
+	// revokes the previous one.
 	BootstrapToken string `yaml:"bootstrap_token"`
+	// AgentsSeeAll lets agents read and message every customer, not only
+	// their own and those of their open tasks.
+	AgentsSeeAll bool `yaml:"agents_see_all"`
 }
 
 // DefaultConfig is the config with nothing set: embedded SQLite, channels

@@ -72,7 +72,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 
 // openStore opens and migrates the configured database.
 func openStore(ctx context.Context, cfg *Config) (*store.Store, error) {
-	s, err := store.Open(ctx, cfg.Database)
+	s, err := store.Open(ctx, cfg.Database, store.WithAgentsSeeAll(cfg.Admin.AgentsSeeAll))
 	if err != nil {
 		return nil, err
 	}
