@@ -41,6 +41,7 @@ func migrations() []migration {
 		{12, "orders_dedup_key", "0800_orders_dedup_key", ordersDedupKey},
 		{13, "messages_drop_provider_index", "0900_messages_drop_provider_index", dropProviderIndex},
 		{14, "identities_audience_index", "0901_identities_audience_index", identitiesAudienceIndex},
+		{15, "messages_any_content", "", messagesAnyContent},
 	}
 }
 
