@@ -14,7 +14,7 @@ import (
 // 1366) or over 64 KiB ("Data too long") answered 500; WeChat retried
 // three times and dropped the message.
 func TestLongTextStored(t *testing.T) {
-	cjk := strings.Repeat("您好请问", 750) // 3000 characters
+	cjk := strings.Repeat("您好请问", 750)   // 3000 characters
 	long := strings.Repeat("保养预约", 6000) // 72 KB
 	// The raw XML puts a 4-byte emoji's first byte 2 bytes before the old 8 KiB cut.
 	prefix := len(textXML("oLong3", 9003, ""))
