@@ -196,3 +196,41 @@ func TestMigratedDatabaseKeepsAnyContent(t *testing.T) {
 		})
 	}
 }
+
+// Many long messages arriving together are written together, in INSERTs
+// that fit MySQL's max_allowed_packet, and none is lost; text beyond
+// 1 MiB (more than any webhook body) is cut on a character boundary.
+func TestRecordArrivalManyLongMessages(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		const n = 24
+		text := strings.Repeat("长", 300<<10) // 900 KiB each, 21 MiB together
+		errs := make(chan error, n)
+		for i := range n {
+			go func() {
+				_, _, _, err := s.RecordArrival(ctx, store.Arrival{
+					Contact: store.Contact{Channel: store.ChannelWeChat, ExternalID: fmt.Sprint("o-many-", i)},
+					In:      store.Inbound{Channel: store.ChannelWeChat, ExternalID: fmt.Sprint("many-", i), ChatID: fmt.Sprint("o-many-", i), Text: text, Raw: []byte(text)},
+				})
+				errs <- err
+			}()
+		}
+		for range n {
+			if err := <-errs; err != nil {
+				t.Error(err)
+			}
+		}
+		huge := strings.Repeat("😀", 300<<10) // 1.2 MB
+		m, _, _, err := s.RecordArrival(ctx, store.Arrival{
+			Contact: store.Contact{Channel: store.ChannelWeChat, ExternalID: "o-huge"},
+			In:      store.Inbound{Channel: store.ChannelWeChat, ExternalID: "huge", ChatID: "o-huge", Text: huge},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Message(ctx, m.ID)
+		if err != nil || len(got.Text) != 1<<20 || !utf8.ValidString(got.Text) {
+			t.Fatalf("huge text stored as %d bytes, %v", len(got.Text), err)
+		}
+	})
+}
