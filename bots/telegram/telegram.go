@@ -217,9 +217,13 @@ func (a *Adapter) handlePolled(ctx context.Context, _ *bot.Bot, u *models.Update
 			return
 		}
 		a.log.Warn("telegram: cannot store polled update; retrying", "update_id", u.ID, "attempt", attempt, "retry_in", wait, "err", err)
-		if !sleep(ctx, wait) {
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
 			a.log.Error("telegram: polled update not stored before shutdown; lost", "update_id", u.ID, "err", err)
 			return
+		case <-t.C:
 		}
 		wait = min(2*wait, pollRetryMax)
 	}
@@ -230,18 +234,6 @@ const (
 	pollRetryFirst = time.Second
 	pollRetryMax   = 30 * time.Second
 )
-
-// sleep waits d or until ctx ends; it reports whether the full time passed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
-}
 
 func (a *Adapter) recoverMiddleware(next bot.HandlerFunc) bot.HandlerFunc {
 	return func(ctx context.Context, b *bot.Bot, u *models.Update) {
