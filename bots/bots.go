@@ -19,7 +19,7 @@ type Inbound struct {
 	SenderID   string // Telegram user id, WeChat openid, web chat visitor id
 	ChatID     string // where replies go
 	DedupKey   string // Telegram update_id; WeChat MsgId or From+CreateTime+Event
-	Kind       string // text, image, voice, location, link, photo, document, callback, event
+	Kind       string // text, callback, event; image, voice, video, location, link (WeChat); photo, document, animation, video, video_note, voice, audio, sticker, venue, location, contact, dice, poll (Telegram)
 	Text       string
 	Event      string // platform event: subscribe, unsubscribe, blocked, unblocked, click, view, scan
 	EventKey   string // WeChat EventKey (qrscene_...), menu key
@@ -30,7 +30,10 @@ type Inbound struct {
 	Locale     string // language hint
 	Source     string // acquisition source for first contact ("wechat:qrscene:X")
 	Raw        []byte
-	At         time.Time
+	// Media is what a non-text message carries: its file, place or
+	// contact card, kept with the message (store.Message.Media).
+	Media *store.Media
+	At    time.Time
 	// Contact is a phone number the sender shared (Telegram's contact
 	// message); with UserID equal to SenderID it is their own number, which
 	// the platform verified.

@@ -42,8 +42,14 @@ type DispatcherOptions struct {
 	Lease time.Duration
 	// Poll is how often an idle channel looks for due rows (default 500 ms).
 	Poll time.Duration
-	// MaxAttempts fails a message after this many transient errors (default 8).
-	MaxAttempts int
+	// RetryFor is how long a message that meets transient errors (network,
+	// 5xx) is retried before it is failed, counted from its creation or
+	// from staff requeuing it (default 24 h: an outage is not the
+	// message's fault).
+	RetryFor time.Duration
+	// MaxBackoff caps the wait between two tries of a message (default
+	// 30 min); the wait starts at about 1 s and doubles, with jitter.
+	MaxBackoff time.Duration
 	// DepthEvery refreshes the outbox depth gauge (default 15 s).
 	DepthEvery time.Duration
 	Logger     *slog.Logger
@@ -93,8 +99,11 @@ func NewDispatcher(s *store.Store, o DispatcherOptions) *Dispatcher {
 	if o.Poll <= 0 {
 		o.Poll = 500 * time.Millisecond
 	}
-	if o.MaxAttempts <= 0 {
-		o.MaxAttempts = 8
+	if o.RetryFor <= 0 {
+		o.RetryFor = 24 * time.Hour
+	}
+	if o.MaxBackoff <= 0 {
+		o.MaxBackoff = 30 * time.Minute
 	}
 	if o.DepthEvery <= 0 {
 		o.DepthEvery = 15 * time.Second
@@ -420,18 +429,36 @@ func (d *Dispatcher) deliver(ctx context.Context, cs *channelState, m *store.Mes
 		d.opts.Metrics.send(name, "failed")
 		return store.Delivery{ID: m.ID, ClaimedBy: m.ClaimedBy, Status: store.StatusFailed, Reason: reason, Attempted: true}
 	}
-	if m.Attempts+1 >= d.opts.MaxAttempts {
+	// Retry (network, 5xx): not the message's fault, so it waits out the
+	// outage, up to RetryFor; the last try falls on the deadline.
+	deadline := retryStart(m).Add(d.opts.RetryFor)
+	if !now.Before(deadline) {
 		d.opts.Metrics.send(name, "failed")
+		reason = truncate(fmt.Sprintf("gave up after %s of retries: %s", d.opts.RetryFor, se.Error()), 255)
 		return store.Delivery{ID: m.ID, ClaimedBy: m.ClaimedBy, Status: store.StatusFailed, Reason: reason, Attempted: true}
 	}
+	next := now.Add(backoff(m.Attempts, d.opts.MaxBackoff))
+	if next.After(deadline) {
+		next = deadline
+	}
 	d.opts.Metrics.send(name, "retry")
-	return store.Delivery{ID: m.ID, ClaimedBy: m.ClaimedBy, Status: store.StatusQueued, NextAttemptAt: now.Add(backoff(m.Attempts)), Reason: reason, Attempted: true}
+	return store.Delivery{ID: m.ID, ClaimedBy: m.ClaimedBy, Status: store.StatusQueued, NextAttemptAt: next, Reason: reason, Attempted: true}
 }
 
-// backoff is exponential with jitter: about 1 s, 2 s, 4 s ... up to 5 min.
-func backoff(attempts int) time.Duration {
-	d := time.Second << min(attempts, 9)
-	d = min(d, 5*time.Minute)
+// retryStart is when a message's retry window opened: its creation, or
+// its last requeue by staff.
+func retryStart(m *store.Message) time.Time {
+	if m.RequeuedAt != nil && m.RequeuedAt.After(m.CreatedAt) {
+		return *m.RequeuedAt
+	}
+	return m.CreatedAt
+}
+
+// backoff is the wait before the next try after the attempts so far:
+// about 1 s, 2 s, 4 s ... doubling up to ceiling, with jitter (between
+// half and the whole) so that messages failed together spread out.
+func backoff(attempts int, ceiling time.Duration) time.Duration {
+	d := min(time.Second<<min(attempts, 30), ceiling)
 	return d/2 + time.Duration(mrand.Int64N(int64(d/2)+1))
 }
 

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
@@ -97,8 +98,8 @@ func (s *Store) RecordInbound(ctx context.Context, ident *Identity, in Inbound) 
 	return m, dup, err
 }
 
-// maxArrivalGroup bounds one group's INSERT (rows carry up to 8 KiB of
-// raw payload each; MySQL's default max_allowed_packet is 16 MiB or more).
+// maxArrivalGroup bounds a group's rows (its INSERTs are also bounded in
+// bytes: maxInsertBytes).
 const maxArrivalGroup = 128
 
 // maxArrivalWriters is how many groups are written at once: while one
@@ -185,22 +186,17 @@ func (s *Store) writeArrivals(ctx context.Context, group []*arrival) {
 			sortedRows[i], sortedOwners[i] = rows[j], owners[j]
 		}
 		rows, owners = sortedRows, sortedOwners
-		insert := func(rows any) error {
-			return retry(ctx, func() error { return db.Clauses(clause.OnConflict{DoNothing: true}).Create(rows).Error })
-		}
-		err := insert(&rows)
-		if err != nil && !errors.Is(err, context.DeadlineExceeded) && !retryable(err) {
-			// One bad row must not lose its neighbours: write them one by
-			// one and give the error to its own arrival only.
-			for i := range rows {
-				if err := insert(&rows[i]); err != nil {
-					owners[i].err = fmt.Errorf("record inbound: %w", err)
-				}
+		// One INSERT per maxInsertBytes of content: a group of long
+		// messages must fit MySQL's max_allowed_packet (16 MiB by default
+		// on MariaDB).
+		for start := 0; start < len(rows); {
+			end, size := start+1, rowBytes(&rows[start])
+			for end < len(rows) && size+rowBytes(&rows[end]) <= maxInsertBytes {
+				size += rowBytes(&rows[end])
+				end++
 			}
-		} else if err != nil {
-			for _, r := range owners {
-				r.err = fmt.Errorf("record inbound: %w", err)
-			}
+			insertArrivals(ctx, db, rows[start:end], owners[start:end])
+			start = end
 		}
 	}
 
@@ -296,6 +292,11 @@ func (s *Store) resolveArrivals(ctx context.Context, group []*arrival) {
 		if r.Identity != nil {
 			continue
 		}
+		// A first contact's name, source and locale come from the
+		// platform as they are.
+		r.Contact.DisplayName = cleanText(r.Contact.DisplayName, 0)
+		r.Contact.Source = cleanText(r.Contact.Source, 0)
+		r.Contact.Locale = cleanText(r.Contact.Locale, 0)
 		c := r.Contact
 		if !ValidChannel(c.Channel) || c.ExternalID == "" || len(c.ExternalID) > 128 {
 			r.err = Errorf(EINVALID, "bad identity %s:%s", c.Channel, c.ExternalID)
@@ -458,24 +459,64 @@ func (s *Store) createContacts(ctx context.Context, contacts []Contact) (map[str
 	return out, nil
 }
 
+// maxInsertBytes bounds the content of one multi-row INSERT of arrivals.
+const maxInsertBytes = 4 << 20
+
+// rowBytes is about what a row adds to an INSERT statement.
+func rowBytes(m *Message) int { return len(m.Text) + len(m.Raw) + len(m.Payload) + 512 }
+
+// insertArrivals writes rows, each once (a row already stored is left as
+// it is), and sets the error of an arrival whose row could not be written.
+func insertArrivals(ctx context.Context, db *gorm.DB, rows []Message, owners []*arrival) {
+	insert := func(rows any) error {
+		return retry(ctx, func() error { return db.Clauses(clause.OnConflict{DoNothing: true}).Create(rows).Error })
+	}
+	err := insert(&rows)
+	if err != nil && !errors.Is(err, context.DeadlineExceeded) && !retryable(err) {
+		// One bad row must not lose its neighbours: write them one by
+		// one and give the error to its own arrival only.
+		for i := range rows {
+			if err := insert(&rows[i]); err != nil {
+				owners[i].err = fmt.Errorf("record inbound: %w", err)
+			}
+		}
+	} else if err != nil {
+		for _, r := range owners {
+			r.err = fmt.Errorf("record inbound: %w", err)
+		}
+	}
+}
+
 // inboundRow is the stored form of an inbound message, without its
-// sender (customer and identity, or staff member).
+// sender (customer and identity, or staff member). Whatever a platform
+// relays is storable: text, raw payload and media become valid UTF-8
+// without NUL bytes (MySQL refuses invalid UTF-8 with error 1366), and
+// the raw payload is cut on a character boundary.
 func inboundRow(in Inbound, now time.Time) (Message, error) {
-	if in.ExternalID == "" {
+	switch {
+	case in.ExternalID == "":
 		return Message{}, Errorf(EINVALID, "inbound message without a dedup key")
+	case len(in.ExternalID) > 128 || !utf8.ValidString(in.ExternalID):
+		return Message{}, Errorf(EINVALID, "inbound dedup key is not 1-128 bytes of UTF-8")
+	case len(in.ChatID) > 128 || !utf8.ValidString(in.ChatID):
+		return Message{}, Errorf(EINVALID, "inbound chat id is not up to 128 bytes of UTF-8")
 	}
-	raw := in.Raw
-	if len(raw) > MaxRawBytes {
-		raw = raw[:MaxRawBytes]
-	}
-	kind := in.Kind
+	kind := cleanText(in.Kind, 24)
 	if kind == "" {
 		kind = "text"
 	}
+	var media *Media
+	if in.Media != nil {
+		m := *in.Media
+		m.Options = append([]string(nil), m.Options...) // the caller's stays as it is
+		m.clean()
+		media = &m
+	}
 	ext := in.ExternalID
 	return Message{
-		Direction: DirectionIn, Channel: in.Channel, ChatID: in.ChatID, Kind: kind, Text: in.Text, Raw: string(raw),
-		ExternalID: &ext, Status: StatusReceived, CreatedAt: now, Payload: in.Route,
+		Direction: DirectionIn, Channel: in.Channel, ChatID: in.ChatID, Kind: kind,
+		Text: cutBytes(cleanText(in.Text, 0), maxTextBytes), Raw: cutBytes(cleanText(string(in.Raw), 0), MaxRawBytes),
+		Media: media, ExternalID: &ext, Status: StatusReceived, CreatedAt: now, Payload: cleanText(in.Route, 0),
 	}, nil
 }
 

@@ -32,8 +32,15 @@ const (
 	StatusSkipped   = "skipped"
 )
 
-// MaxRawBytes bounds the raw platform payload kept with a message.
-const MaxRawBytes = 8 << 10
+// MaxRawBytes bounds the raw platform payload kept with a message; a
+// longer one is cut on a character boundary. The text is kept whole: its
+// column (MEDIUMTEXT on MySQL) holds anything a platform delivers, whose
+// webhook bodies are at most 1 MiB.
+const MaxRawBytes = 64 << 10
+
+// maxTextBytes bounds an inbound message's text; nothing a platform
+// delivers comes near it.
+const maxTextBytes = 1 << 20
 
 // Message is one message in a conversation, either direction. Outbound rows
 // double as the outbox: the dispatcher claims queued rows and delivers them
@@ -51,8 +58,13 @@ type Message struct {
 	// web chat visitor id.
 	ChatID string `gorm:"size:128;not null;default:''" json:"-"`
 	Kind   string `gorm:"size:24;not null;default:'text'" json:"kind"`
-	Text   string `gorm:"type:text" json:"text"`
-	Raw    string `gorm:"type:text" json:"-"`
+	// Text and Raw are MEDIUMTEXT on MySQL (a size over 64 KiB); SQLite
+	// has one text type for every size.
+	Text string `gorm:"size:16777215" json:"text"`
+	Raw  string `gorm:"size:16777215" json:"-"`
+	// Media is what a message carries besides its text: a file, a place,
+	// a contact card.
+	Media *Media `gorm:"type:text" json:"media,omitempty"`
 	// ExternalID dedups inbound deliveries: Telegram update_id, WeChat
 	// MsgId or FromUserName+CreateTime+Event.
 	ExternalID *string `gorm:"size:128;uniqueIndex:ux_messages_channel_ext,priority:2" json:"-"`
@@ -76,6 +88,9 @@ type Message struct {
 	Reason          string     `gorm:"size:255;not null;default:''" json:"reason,omitempty"`
 	ProviderMsgID   string     `gorm:"type:char(24);not null;default:''" json:"-"`
 	SentAt          *time.Time `json:"sent_at,omitempty"`
+	// RequeuedAt is when staff last put the failed message back in the
+	// queue (RequeueFailed); its retry window counts from then.
+	RequeuedAt *time.Time `json:"requeued_at,omitempty"`
 
 	CreatedAt time.Time `gorm:"index:ix_messages_customer_time,priority:2" json:"created_at"`
 	UpdatedAt time.Time `json:"-"`
@@ -106,6 +121,7 @@ type Inbound struct {
 	Kind       string
 	Text       string
 	Raw        []byte
+	Media      *Media
 	At         time.Time // platform time; zero = now
 	// Route is the router's own JSON (sender, button data, reply-to, event)
 	// kept in Payload so an unprocessed message can be processed after a
@@ -339,4 +355,45 @@ func dropProviderIndex(tx *gorm.DB) error {
 		return nil
 	}
 	return tx.Migrator().DropIndex(&Message{}, "ix_messages_channel_provider")
+}
+
+// messagesAnyContent lets messages hold whatever a platform delivers: text
+// and raw payload become MEDIUMTEXT on MySQL (TEXT ends at 64 KiB), and
+// the media and requeued_at columns are added. On MySQL it is one ALTER,
+// because changing a column's type rebuilds the table (on a large
+// messages table that takes a while; run it in a quiet hour).
+func messagesAnyContent(tx *gorm.DB) error {
+	mig := tx.Migrator()
+	if tx.Dialector.Name() != MySQL {
+		for _, col := range []string{"Media", "RequeuedAt"} {
+			if !mig.HasColumn(&Message{}, col) {
+				if err := mig.AddColumn(&Message{}, col); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	var alter []string
+	for _, col := range []string{"text", "raw"} {
+		var typ string
+		err := tx.Raw("SELECT DATA_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'messages' AND COLUMN_NAME = ?", col).
+			Scan(&typ).Error
+		if err != nil {
+			return err
+		}
+		if t := strings.ToLower(typ); t != "mediumtext" && t != "longtext" {
+			alter = append(alter, "MODIFY `"+col+"` MEDIUMTEXT")
+		}
+	}
+	if !mig.HasColumn(&Message{}, "Media") {
+		alter = append(alter, "ADD COLUMN `media` TEXT NULL")
+	}
+	if !mig.HasColumn(&Message{}, "RequeuedAt") {
+		alter = append(alter, "ADD COLUMN `requeued_at` DATETIME(3) NULL")
+	}
+	if len(alter) == 0 {
+		return nil
+	}
+	return tx.Exec("ALTER TABLE messages " + strings.Join(alter, ", ")).Error
 }

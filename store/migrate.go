@@ -42,6 +42,7 @@ func migrations() []migration {
 		{13, "messages_drop_provider_index", "0900_messages_drop_provider_index", dropProviderIndex},
 		{14, "identities_audience_index", "0901_identities_audience_index", identitiesAudienceIndex},
 		{15, "api_tokens_lifecycle", "", apiTokensLifecycle},
+		{16, "messages_any_content", "", messagesAnyContent},
 	}
 }
 

@@ -352,3 +352,84 @@ func outboxInPlace(tx *gorm.DB) error {
 	}
 	return nil
 }
+
+// RequeueFilter picks failed outbound messages to queue again. At least
+// one of its fields must be set; set fields must all match.
+type RequeueFilter struct {
+	Channel string
+	// From and To bound the messages' creation time: [From, To).
+	From, To time.Time
+	IDs      []int64
+}
+
+// maxRequeueIDs bounds RequeueFilter.IDs.
+const maxRequeueIDs = 1000
+
+func (f RequeueFilter) check() error {
+	switch {
+	case f.Channel == "" && f.From.IsZero() && f.To.IsZero() && len(f.IDs) == 0:
+		return Invalid("filter", "give a channel, a time range (from, to) or ids")
+	case f.Channel != "" && !ValidChannel(f.Channel):
+		return Invalid("channel", "%q is not telegram, wechat or webchat", f.Channel)
+	case !f.From.IsZero() && !f.To.IsZero() && !f.From.Before(f.To):
+		return Invalid("to", "must be after from")
+	case len(f.IDs) > maxRequeueIDs:
+		return Invalid("ids", "at most %d ids at once", maxRequeueIDs)
+	}
+	for _, id := range f.IDs {
+		if id <= 0 {
+			return Invalid("ids", "%d is not a message id", id)
+		}
+	}
+	return nil
+}
+
+// RequeueFailed puts failed outbound messages that match f back in the
+// queue, due now, with their attempts and reason cleared and a new retry
+// window (RequeuedAt), and returns how many it queued. Sent and skipped
+// messages, and inbound ones, are never touched. It works in batches, so
+// requeuing the aftermath of a long outage holds no large lock.
+func (s *Store) RequeueFailed(ctx context.Context, f RequeueFilter) (int, error) {
+	if err := f.check(); err != nil {
+		return 0, err
+	}
+	db := s.db.WithContext(ctx)
+	q := db.Model(&Message{}).Where("direction = ? AND status = ?", DirectionOut, StatusFailed)
+	if f.Channel != "" {
+		q = q.Where("channel = ?", f.Channel)
+	}
+	if !f.From.IsZero() {
+		q = q.Where("created_at >= ?", f.From.UTC())
+	}
+	if !f.To.IsZero() {
+		q = q.Where("created_at < ?", f.To.UTC())
+	}
+	if len(f.IDs) > 0 {
+		q = q.Where("id IN ?", f.IDs)
+	}
+	total := 0
+	var last int64
+	for {
+		var ids []int64
+		if err := q.Session(&gorm.Session{}).Where("id > ?", last).Order("id").Limit(enqueueBatch).Pluck("id", &ids).Error; err != nil {
+			return total, fmt.Errorf("requeue failed: %w", err)
+		}
+		if len(ids) == 0 {
+			return total, nil
+		}
+		last = ids[len(ids)-1]
+		now := s.Now().Truncate(time.Millisecond)
+		res := db.Model(&Message{}).Where("id IN ? AND direction = ? AND status = ?", ids, DirectionOut, StatusFailed).
+			Updates(map[string]any{
+				"status": StatusQueued, "attempts": 0, "next_attempt_at": now, "reason": "",
+				"claimed_by": "", "lease_until": unset(), "requeued_at": now, "updated_at": now,
+			})
+		if res.Error != nil {
+			return total, fmt.Errorf("requeue failed: %w", res.Error)
+		}
+		total += int(res.RowsAffected)
+		if len(ids) < enqueueBatch {
+			return total, nil
+		}
+	}
+}

@@ -78,6 +78,7 @@ func (s *Server) routes() {
 	s.templateRoutes()
 	s.careRoutes()
 	s.followupRoutes()
+	s.outboxRoutes()
 	s.consoleRoutes()
 	s.mux.HandleFunc(apiFallbackPattern, s.apiFallback)
 	s.mux.HandleFunc(apiRootPattern, s.apiFallback)

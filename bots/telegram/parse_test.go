@@ -1,7 +1,6 @@
 package telegram_test
 
 import (
-	"strings"
 	"testing"
 	"unicode/utf8"
 
@@ -17,10 +16,9 @@ func TestParse(t *testing.T) {
 	}{
 		{"text", textUpdate(1, 42, "/start"), true, "text", "/start", "42"},
 		{"photo", `{"update_id":2,"message":{"message_id":1,"date":1,"chat":{"id":42,"type":"private"},"from":{"id":42},"caption":"look","photo":[{"file_id":"small","file_unique_id":"s","width":90,"height":90},{"file_id":"big","file_unique_id":"b","width":800,"height":800}]}}`, true, "photo", "look", "42"},
-		{"document", `{"update_id":3,"message":{"message_id":1,"date":1,"chat":{"id":42,"type":"private"},"from":{"id":42},"document":{"file_id":"doc1","file_unique_id":"d","file_name":"a.pdf","mime_type":"application/pdf"}}}`, true, "document", "", "42"},
+		{"document", `{"update_id":3,"message":{"message_id":1,"date":1,"chat":{"id":42,"type":"private"},"from":{"id":42},"document":{"file_id":"doc1","file_unique_id":"d","file_name":"a.pdf","mime_type":"application/pdf"}}}`, true, "document", "[文件 a.pdf]", "42"},
 		{"bot sender", `{"update_id":4,"message":{"message_id":1,"date":1,"chat":{"id":42,"type":"private"},"from":{"id":42,"is_bot":true},"text":"x"}}`, false, "", "", ""},
-		{"sticker", `{"update_id":5,"message":{"message_id":1,"date":1,"chat":{"id":42,"type":"private"},"from":{"id":42},"sticker":{"file_id":"x"}}}`, false, "", "", ""},
-		{"empty", `{}`, false, "", "", ""},
+		{"sticker", `{"update_id":5,"message":{"message_id":1,"date":1,"chat":{"id":42,"type":"private"},"from":{"id":42},"sticker":{"file_id":"x"}}}`, true, "sticker", "[贴纸]", "42"},
 		{"button", `{"update_id":6,"callback_query":{"id":"c","from":{"id":42},"chat_instance":"i","data":"sv:7:2","message":{"message_id":9,"date":1,"chat":{"id":42,"type":"private"},"reply_markup":{"inline_keyboard":[[{"text":"1 😞","callback_data":"sv:7:1"},{"text":"2 😕","callback_data":"sv:7:2"}]]}}}}`, true, "callback", "2 😕", "42"},
 		{"button, no markup", `{"update_id":7,"callback_query":{"id":"c","from":{"id":42},"chat_instance":"i","data":"sv:7:2","message":{"message_id":9,"date":1,"chat":{"id":42,"type":"private"}}}}`, true, "callback", "", "42"},
 	}
@@ -35,12 +33,10 @@ func TestParse(t *testing.T) {
 		}
 	}
 	in, _, _ := telegram.Parse([]byte(`{"update_id":2,"message":{"message_id":1,"date":1,"chat":{"id":42,"type":"private"},"from":{"id":42},"photo":[{"file_id":"small"},{"file_id":"big"}]}}`))
-	if want := `"file_id":"big"`; !contains(string(in.Raw), want) {
-		t.Errorf("photo raw %s lacks %s", in.Raw, want)
+	if in.Media == nil || in.Media.FileID != "big" || in.Text != "[图片]" {
+		t.Errorf("photo: text %q media %+v; want the largest size", in.Text, in.Media)
 	}
 }
-
-func contains(s, sub string) bool { return strings.Contains(s, sub) }
 
 // FuzzParse feeds arbitrary bodies to the webhook parser: it must never
 // panic, and whatever it accepts must be storable.

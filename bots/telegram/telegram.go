@@ -175,25 +175,65 @@ func (a *Adapter) close() {
 	})
 }
 
-// handlePolled receives one polled update. Duplicates (an update delivered
-// again after a restart) are stored once by the receiver.
+// handlePolled receives one polled update. It takes the webhook's path:
+// the library's decoded update is encoded back to JSON for Parse, so one
+// mapping serves both modes. The library has already confirmed the update
+// to Telegram (it moves the offset before the handler runs), so an update
+// that cannot be stored is retried with backoff until it is, holding back
+// the updates behind it; only shutdown gives up on it, and says so.
+// Duplicates (an update delivered again after a restart) are stored once
+// by the receiver.
 func (a *Adapter) handlePolled(ctx context.Context, _ *bot.Bot, u *models.Update) {
-	in, ok := fromUpdate(u)
+	body, err := json.Marshal(u)
+	if err != nil {
+		a.log.Error("telegram: polled update cannot be encoded; lost", "update_id", u.ID, "err", err)
+		return
+	}
+	in, ok, err := Parse(body)
+	if err != nil {
+		a.log.Error("telegram: polled update does not parse; lost", "update_id", u.ID, "err", err)
+		return
+	}
 	if !ok {
+		a.log.Debug("telegram: update of a kind Rapport does not keep", "update_id", u.ID)
 		return
 	}
-	if len(in.Raw) == 0 {
-		in.Raw, _ = json.Marshal(u)
+	wait := pollRetryFirst
+	for attempt := 1; ; attempt++ {
+		// The library's context ends with Run; a store under way is not
+		// cut short.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		err := a.opts.Receiver.Receive(rctx, in)
+		cancel()
+		switch {
+		case err == nil:
+			if attempt > 1 {
+				a.log.Info("telegram: polled update stored after retrying", "update_id", u.ID, "attempts", attempt)
+			}
+			a.answerCallback(in)
+			return
+		case store.IsCode(err, store.EINVALID):
+			a.log.Error("telegram: polled update refused by the store; dropped", "update_id", u.ID, "err", err)
+			return
+		}
+		a.log.Warn("telegram: cannot store polled update; retrying", "update_id", u.ID, "attempt", attempt, "retry_in", wait, "err", err)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			a.log.Error("telegram: polled update not stored before shutdown; lost", "update_id", u.ID, "err", err)
+			return
+		case <-t.C:
+		}
+		wait = min(2*wait, pollRetryMax)
 	}
-	// The library's context ends with Run; storing should not be cut short.
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
-	if err := a.opts.Receiver.Receive(rctx, in); err != nil {
-		a.log.Error("telegram: store update", "update_id", u.ID, "err", err)
-		return
-	}
-	a.answerCallback(in)
 }
+
+// Backoff of a polled update the store refuses for now.
+const (
+	pollRetryFirst = time.Second
+	pollRetryMax   = 30 * time.Second
+)
 
 func (a *Adapter) recoverMiddleware(next bot.HandlerFunc) bot.HandlerFunc {
 	return func(ctx context.Context, b *bot.Bot, u *models.Update) {

@@ -69,19 +69,29 @@ func fromMessage(m *message.MixMessage, raw []byte) (in bots.Inbound, ok bool, e
 		return in, false, errors.New("message without MsgId")
 	}
 	in.DedupKey = strconv.FormatInt(m.MsgID, 10)
+	// The details go to Media, in the fields Telegram's share.
 	switch m.MsgType {
 	case message.MsgTypeText:
 		in.Text = m.Content // raw: the router parses command words itself
 	case message.MsgTypeImage:
 		in.Text = m.PicURL
+		in.Media = &store.Media{MediaID: m.MediaID, PicURL: m.PicURL}
 	case message.MsgTypeVoice:
 		in.Text = m.Recognition // speech recognition, when enabled
+		if in.Text == "" {
+			in.Text = "[语音]"
+		}
+		in.Media = &store.Media{MediaID: m.MediaID, Format: m.Format, Recognition: m.Recognition}
 	case message.MsgTypeVideo, message.MsgTypeShortVideo:
-		in.Kind = "video"
+		in.Kind, in.Text = "video", "[视频]"
+		in.Media = &store.Media{MediaID: m.MediaID, ThumbMediaID: m.ThumbMediaID}
 	case message.MsgTypeLocation:
 		in.Text = strings.TrimSpace(fmt.Sprintf("%g,%g %s", m.LocationX, m.LocationY, m.Label))
+		lat, lng := m.LocationX, m.LocationY
+		in.Media = &store.Media{Latitude: &lat, Longitude: &lng, Scale: int(m.Scale), Label: m.Label}
 	case message.MsgTypeLink:
 		in.Text = strings.TrimSpace(m.Title + " " + m.URL)
+		in.Media = &store.Media{Title: m.Title, Description: m.Description, URL: m.URL}
 	default:
 		return in, false, nil
 	}

@@ -4,6 +4,7 @@
 //	rapport migrate            bring the schema up to date and exit
 //	rapport care run W --date  run one care workflow for one date
 //	rapport import customers|orders FILE.csv
+//	rapport outbox requeue     send failed messages again (by channel, days, ids)
 //	rapport version
 package main
 
@@ -67,6 +68,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runCare(ctx, args, stdout, stderr)
 	case "import":
 		return runImport(ctx, args, stdout, stderr)
+	case "outbox":
+		return runOutbox(ctx, args, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "rapport", version)
 		return nil
@@ -82,6 +85,7 @@ const usage = `usage:
   rapport migrate [-config config.yaml]
   rapport care run WORKFLOW --date YYYY-MM-DD [-dry-run]
   rapport import customers|orders [-skip-bad-rows] FILE.csv
+  rapport outbox requeue [-channel C] [-from YYYY-MM-DD] [-to YYYY-MM-DD] [-id N,...]
   rapport version`
 
 // configFlag registers -config on fs; RAPPORT_CONFIG is the default.

@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -100,17 +101,33 @@ func Each(t *testing.T, fn func(t *testing.T, s *store.Store)) {
 	}
 }
 
-// Clock is a settable clock for store.WithClock.
-type Clock struct{ t time.Time }
+// Clock is a settable clock for store.WithClock, safe to read from the
+// goroutines of running loops while a test moves it.
+type Clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
 
 // NewClock starts a clock at t.
 func NewClock(t time.Time) *Clock { return &Clock{t: t} }
 
 // Now returns the clock's time.
-func (c *Clock) Now() time.Time { return c.t }
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
 
 // Set moves the clock.
-func (c *Clock) Set(t time.Time) { c.t = t }
+func (c *Clock) Set(t time.Time) {
+	c.mu.Lock()
+	c.t = t
+	c.mu.Unlock()
+}
 
 // Advance moves the clock forward.
-func (c *Clock) Advance(d time.Duration) { c.t = c.t.Add(d) }
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}

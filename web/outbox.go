@@ -1,0 +1,74 @@
+package web
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/rapport-crm/rapport/store"
+)
+
+// outboxRoutes mounts the outbox endpoints.
+func (s *Server) outboxRoutes() {
+	s.api("POST /outbox/requeue", s.handleRequeue, store.RoleAdmin, store.RoleManager)
+}
+
+// requeueRequest picks failed messages to send again; at least one field
+// is required. from and to bound the messages' creation: a business date
+// (YYYY-MM-DD; to is inclusive) or an RFC 3339 time (to is exclusive).
+type requeueRequest struct {
+	Channel string  `json:"channel"`
+	From    string  `json:"from"`
+	To      string  `json:"to"`
+	IDs     []int64 `json:"ids"`
+}
+
+// handleRequeue puts failed outbound messages back in the queue (after a
+// provider outage, say) and answers how many: {"requeued": N}.
+func (s *Server) handleRequeue(w http.ResponseWriter, r *http.Request, _ *store.Principal) error {
+	var in requeueRequest
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	f := store.RequeueFilter{Channel: strings.TrimSpace(in.Channel), IDs: in.IDs}
+	var err error
+	if f.From, err = s.requeueTime("from", in.From, false); err != nil {
+		return err
+	}
+	if f.To, err = s.requeueTime("to", in.To, true); err != nil {
+		return err
+	}
+	n, err := s.Store.RequeueFailed(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]int{"requeued": n})
+	return nil
+}
+
+// requeueTime reads a from/to bound: a date is a business day (in the care
+// service's zone; UTC when care is not wired), and an inclusive end date
+// means up to the next day's start.
+func (s *Server) requeueTime(field, v string, end bool) (time.Time, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t, nil
+	}
+	var day time.Time
+	var err error
+	if desk, derr := s.careDesk(); derr == nil {
+		day, err = desk.ParseDate(v)
+	} else {
+		day, err = time.ParseInLocation(time.DateOnly, v, time.UTC)
+	}
+	if err != nil {
+		return time.Time{}, store.Invalid(field, "%q is not YYYY-MM-DD or an RFC 3339 time", v)
+	}
+	if end {
+		day = day.AddDate(0, 0, 1)
+	}
+	return day, nil
+}
