@@ -57,6 +57,8 @@ type setupOpts struct {
 	// plaintext configures no encoding_aes_key; by default the adapter is
 	// in safe mode, as WeChat recommends, and h.post encrypts.
 	plaintext bool
+	// db, when set, is the database to use instead of a fresh one.
+	db *store.Config
 }
 
 // each runs fn on both databases with a fresh store, router and adapter.
@@ -74,7 +76,11 @@ func setup(t *testing.T, dialect string, o setupOpts) *harness {
 	t.Helper()
 	c := &clock{t: time.Now().UTC().Truncate(time.Second)}
 	h := &harness{clock: c}
-	h.s = storetest.Open(t, dialect, store.WithClock(c.Now))
+	if o.db != nil {
+		h.s = storetest.OpenConfig(t, *o.db, store.WithClock(c.Now))
+	} else {
+		h.s = storetest.Open(t, dialect, store.WithClock(c.Now))
+	}
 	h.r = bots.NewRouter(h.s, bots.RouterOptions{})
 	recv := o.receiver
 	if recv == nil {

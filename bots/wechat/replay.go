@@ -19,6 +19,10 @@ const replayWindow = 300 * time.Second
 // kv key that remembers it.
 const maxNonce = 64
 
+// nonceWait bounds the nonce check, part of the 5 s WeChat waits for an
+// answer (with ReceiveTimeout for the store).
+const nonceWait = 500 * time.Millisecond
+
 // purgeEvery is how often Run removes nonces that have expired.
 const purgeEvery = 5 * time.Minute
 

@@ -2,6 +2,7 @@ package wechat_test
 
 import (
 	"context"
+	"database/sql"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -15,6 +16,7 @@ import (
 	"github.com/rapport-crm/rapport/bots"
 	"github.com/rapport-crm/rapport/bots/wechat"
 	"github.com/rapport-crm/rapport/store"
+	"github.com/rapport-crm/rapport/store/storetest"
 )
 
 // safeAt is a safe-mode query for body signed with the given timestamp and
@@ -188,5 +190,38 @@ func TestTokenFailuresDegrade(t *testing.T) {
 	}
 	if state() != bots.StateOK {
 		t.Fatalf("after a token was fetched: state %q; want ok", state())
+	}
+}
+
+// TestNonceCheckBounded: the nonce check is a database write, and WeChat
+// gives up after 5 s: with the nonce's row locked by another transaction
+// (a stalled database) the callback is still answered in time and the
+// message stored.
+func TestNonceCheckBounded(t *testing.T) {
+	cfg := storetest.Config(t, store.MySQL)
+	h := setup(t, store.MySQL, setupOpts{db: &cfg})
+	db, err := sql.Open("mysql", cfg.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	tx, err := db.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	const nonce = "777001"
+	if _, err := tx.Exec("INSERT INTO kv (name, value, updated_at) VALUES (?, 'other', NOW())", "wechat:nonce:"+nonce); err != nil {
+		t.Fatal(err)
+	}
+	body := textXML("oStall", 8001, "在吗")
+	start := time.Now()
+	rec := h.do(http.MethodPost, h.safeAt(t, body, strconv.FormatInt(h.clock.Now().Unix(), 10), nonce), envelope(h.encrypt(t, body)))
+	wantSuccess(t, rec)
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("answered after %v", d)
+	}
+	if in := h.inbound(t, "oStall"); len(in) != 1 {
+		t.Fatalf("stored %d messages; want 1", len(in))
 	}
 }
