@@ -130,8 +130,18 @@ func New(ctx context.Context, o Options) (*Channel, error) {
 		o.StreamsPerClient = defaultStreamsPerClient
 	}
 	if o.ClientIP == nil {
-		trusted := o.TrustedProxies
-		o.ClientIP = func(r *http.Request) string { return ClientIP(r, trusted) }
+		trusted, log := o.TrustedProxies, o.Logger
+		var warn sync.Once
+		o.ClientIP = func(r *http.Request) string {
+			if len(trusted) == 0 && r.Header.Get("X-Forwarded-For") != "" {
+				// Behind a proxy nobody listed, every visitor would share
+				// the proxy's limits: say so once.
+				warn.Do(func() {
+					log.Warn("webchat: X-Forwarded-For ignored; if Rapport is behind a reverse proxy, list it in http.trusted_proxies so visitors are told apart")
+				})
+			}
+			return ClientIP(r, trusted)
+		}
 	}
 	if o.Now == nil {
 		o.Now = time.Now
