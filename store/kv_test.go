@@ -93,3 +93,36 @@ func TestKVAddOneWinner(t *testing.T) {
 		}
 	})
 }
+
+// TestKVPurgeExpired: expired keys are removed once past a minute's grace;
+// live and permanent ones stay.
+func TestKVPurgeExpired(t *testing.T) {
+	for _, d := range storetest.Dialects {
+		t.Run(d, func(t *testing.T) {
+			clock := storetest.NewClock(time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC))
+			s := storetest.Open(t, d, store.WithClock(clock.Now))
+			ctx := context.Background()
+			for key, ttl := range map[string]time.Duration{"short": time.Second, "long": time.Hour, "forever": 0} {
+				if _, err := s.KVAdd(ctx, key, "v", ttl); err != nil {
+					t.Fatal(err)
+				}
+			}
+			clock.Advance(30 * time.Second)
+			if n, err := s.KVPurgeExpired(ctx); err != nil || n != 0 {
+				t.Fatalf("purge within the grace = %d, %v; want 0", n, err)
+			}
+			clock.Advance(time.Minute)
+			if n, err := s.KVPurgeExpired(ctx); err != nil || n != 1 {
+				t.Fatalf("purge = %d, %v; want 1", n, err)
+			}
+			for _, key := range []string{"long", "forever"} {
+				if _, ok, err := s.KVGet(ctx, key); err != nil || !ok {
+					t.Errorf("%s gone after purge: %v", key, err)
+				}
+			}
+			if added, err := s.KVAdd(ctx, "short", "again", time.Second); err != nil || !added {
+				t.Errorf("add after purge = %v, %v", added, err)
+			}
+		})
+	}
+}

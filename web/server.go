@@ -4,9 +4,12 @@ package web
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,6 +23,34 @@ import (
 type Config struct {
 	Addr      string `yaml:"addr"`
 	PublicURL string `yaml:"public_url"`
+	// TrustedProxies are the CIDRs of reverse proxies whose
+	// X-Forwarded-For names the client; empty trusts none.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+}
+
+// Proxies parses TrustedProxies, naming the bad entry. A bare address
+// means that one address.
+func (c Config) Proxies() ([]netip.Prefix, error) {
+	out := make([]netip.Prefix, 0, len(c.TrustedProxies))
+	for i, v := range c.TrustedProxies {
+		v = strings.TrimSpace(v)
+		p, err := netip.ParsePrefix(v)
+		if err != nil {
+			a, aerr := netip.ParseAddr(v)
+			if aerr != nil {
+				return nil, fmt.Errorf("http.trusted_proxies[%d]: %q is not a CIDR (like 10.0.0.0/8) or an address", i, v)
+			}
+			p = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
+}
+
+// ChannelStates names each chat channel's state (ok, degraded, disabled)
+// for /readyz; implemented by the bots health registry.
+type ChannelStates interface {
+	ChannelStates() map[string]string
 }
 
 // CareRunner runs a care workflow for a date; implemented by care. A real
@@ -35,6 +66,8 @@ type Deps struct {
 	Care      CareRunner
 	Registry  *prometheus.Registry
 	Logger    *slog.Logger
+	// Channels, when set, adds each chat channel's state to /readyz.
+	Channels ChannelStates
 }
 
 // Server routes every HTTP request.
@@ -108,19 +141,24 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mux.ServeHTTP(sw, r)
 }
 
+// handleReady answers 200 while the database answers and its schema is
+// current, and names each chat channel's state: a channel that can't
+// reach its platform is reported, but does not make the process unready
+// (restarting it would not bring Telegram back).
 func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
+	body := map[string]any{"status": "ok"}
+	if s.Channels != nil {
+		body["channels"] = s.Channels.ChannelStates()
+	}
+	code := http.StatusOK
 	if err := s.Store.Ping(ctx); err != nil {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "database unreachable"})
-		return
+		body["status"], code = "database unreachable", http.StatusServiceUnavailable
+	} else if ok, err := s.Store.SchemaCurrent(ctx); err != nil || !ok {
+		body["status"], code = "schema not current", http.StatusServiceUnavailable
 	}
-	ok, err := s.Store.SchemaCurrent(ctx)
-	if err != nil || !ok {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "schema not current"})
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	writeJSON(w, code, body)
 }
 
 type statusWriter struct {

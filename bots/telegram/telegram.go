@@ -41,6 +41,12 @@ type Options struct {
 	HTTPClient *http.Client
 	// PollTimeout is the getUpdates long-poll timeout (default 50 s).
 	PollTimeout time.Duration
+	// Health receives the channel's state: degraded while the Bot API
+	// can't be reached, ok once it answers. Nil records nothing.
+	Health *bots.Health
+	// RetryMin and RetryMax bound the backoff between attempts to
+	// register or delete the webhook at start (default 1 s and 2 min).
+	RetryMin, RetryMax time.Duration
 }
 
 // Adapter is the Telegram channel.
@@ -71,6 +77,11 @@ func New(cfg Config, o Options) (*Adapter, error) {
 	if cfg.Mode != "polling" && cfg.Mode != "webhook" {
 		return nil, fmt.Errorf("telegram.mode: %q is not polling or webhook", cfg.Mode)
 	}
+	if cfg.Mode == "webhook" {
+		if err := CheckWebhookSecret(cfg.WebhookSecret); err != nil {
+			return nil, err
+		}
+	}
 	if cfg.APIURL == "" {
 		cfg.APIURL = DefaultConfig().APIURL
 	}
@@ -83,17 +94,23 @@ func New(cfg Config, o Options) (*Adapter, error) {
 	if o.HTTPClient == nil {
 		o.HTTPClient = &http.Client{Timeout: o.PollTimeout + 20*time.Second, Transport: transport()}
 	}
+	if o.RetryMin <= 0 {
+		o.RetryMin = time.Second
+	}
+	if o.RetryMax < o.RetryMin {
+		o.RetryMax = max(o.RetryMin, 2*time.Minute)
+	}
 	a := &Adapter{cfg: cfg, opts: o, log: o.Logger}
 	a.bg, a.stop = context.WithCancel(context.Background())
 	b, err := bot.New(cfg.Token,
 		// A trailing slash would give //bot<token>/... URLs.
 		bot.WithServerURL(strings.TrimRight(cfg.APIURL, "/")),
 		bot.WithSkipGetMe(),
-		bot.WithHTTPClient(o.PollTimeout, bufferedClient{o.HTTPClient}),
+		bot.WithHTTPClient(o.PollTimeout, pollWatcher{bufferedClient{o.HTTPClient}, a}),
 		// The library's default handler logs whole updates (PII).
 		bot.WithDefaultHandler(a.handlePolled),
 		bot.WithMiddlewares(a.recoverMiddleware),
-		bot.WithErrorsHandler(func(err error) { a.log.Warn("telegram", "err", err) }),
+		bot.WithErrorsHandler(a.onError),
 		bot.WithNotAsyncHandlers(),
 		bot.WithAllowedUpdates(bot.AllowedUpdates{models.AllowedUpdateMessage, models.AllowedUpdateCallbackQuery, models.AllowedUpdateMyChatMember}),
 	)
@@ -142,30 +159,87 @@ func (a *Adapter) Limits() bots.Limits {
 }
 
 // Run registers the webhook (webhook mode) or long-polls (polling mode)
-// until ctx ends, then waits for pending callback answers.
+// until ctx ends, then waits for pending callback answers. A Bot API that
+// can't be reached never ends it: setWebhook / deleteWebhook are retried
+// with backoff while the channel reports itself degraded, and the rest of
+// the service keeps serving.
 func (a *Adapter) Run(ctx context.Context) error {
 	defer a.close()
 	if a.cfg.Mode == "webhook" {
 		if a.opts.PublicURL == "" {
-			return errors.New("telegram: webhook mode needs http.public_url")
+			// Behind an operator's own proxy: they register the URL.
+			a.log.Info("telegram: http.public_url is empty, so the webhook is not registered; register https://<your host>" + WebhookPath +
+				" with setWebhook yourself, with secret_token set to telegram.webhook_secret")
+			a.opts.Health.OK(a.Name())
+			<-ctx.Done()
+			return nil
 		}
-		_, err := a.bot.SetWebhook(ctx, &bot.SetWebhookParams{
-			URL:            strings.TrimRight(a.opts.PublicURL, "/") + WebhookPath,
-			SecretToken:    a.cfg.WebhookSecret,
-			AllowedUpdates: []string{models.AllowedUpdateMessage, models.AllowedUpdateCallbackQuery, models.AllowedUpdateMyChatMember},
+		a.retry(ctx, "setWebhook", func(ctx context.Context) error {
+			_, err := a.bot.SetWebhook(ctx, &bot.SetWebhookParams{
+				URL:            strings.TrimRight(a.opts.PublicURL, "/") + WebhookPath,
+				SecretToken:    a.cfg.WebhookSecret,
+				AllowedUpdates: []string{models.AllowedUpdateMessage, models.AllowedUpdateCallbackQuery, models.AllowedUpdateMyChatMember},
+			})
+			return err
 		})
-		if err != nil {
-			return fmt.Errorf("telegram: setWebhook: %w", err)
-		}
 		<-ctx.Done()
 		return nil
 	}
 	// getUpdates answers 409 while a webhook is set.
-	if _, err := a.bot.DeleteWebhook(ctx, &bot.DeleteWebhookParams{}); err != nil {
-		return fmt.Errorf("telegram: deleteWebhook: %w", err)
+	if !a.retry(ctx, "deleteWebhook", func(ctx context.Context) error {
+		_, err := a.bot.DeleteWebhook(ctx, &bot.DeleteWebhookParams{})
+		return err
+	}) {
+		return nil
 	}
-	a.bot.Start(ctx) // returns when ctx ends
+	a.bot.Start(ctx) // returns when ctx ends; getUpdates errors reach onError
 	return nil
+}
+
+// retry calls fn until it succeeds (true) or ctx ends (false), waiting a
+// capped exponential backoff with jitter between attempts. The channel is
+// degraded from the first failure until fn succeeds; the state change is
+// logged, the attempts only at debug level.
+func (a *Adapter) retry(ctx context.Context, what string, fn func(context.Context) error) bool {
+	for attempt := 0; ; attempt++ {
+		err := fn(ctx)
+		if err == nil {
+			a.opts.Health.OK(a.Name())
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		wait := bots.RetryDelay(attempt, a.opts.RetryMin, a.opts.RetryMax)
+		reason := what + ": " + a.redact(err)
+		a.opts.Health.Degraded(a.Name(), reason)
+		a.log.Debug("telegram: retrying", "call", what, "attempt", attempt+1, "wait", wait, "err", reason)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return false
+		case <-t.C:
+		}
+	}
+}
+
+// onError receives the library's errors. A failed getUpdates (the library
+// retries it itself, every few seconds at most) degrades the channel until
+// one succeeds (pollWatcher); other errors are logged.
+func (a *Adapter) onError(err error) {
+	msg := a.redact(err)
+	if strings.HasPrefix(err.Error(), "error get updates") {
+		a.opts.Health.Degraded(a.Name(), "getUpdates: "+msg)
+		return
+	}
+	a.log.Warn("telegram", "err", msg)
+}
+
+// redact is err's text without the bot token, which the library's errors
+// carry in request URLs (.../bot<token>/method).
+func (a *Adapter) redact(err error) string {
+	return strings.ReplaceAll(err.Error(), a.cfg.Token, "<token>")
 }
 
 func (a *Adapter) close() {

@@ -19,7 +19,7 @@ import (
 	"github.com/rapport-crm/rapport/store/storetest"
 )
 
-const secret = "s3cret-token_1"
+const secret = "s3cret-token_1-0123456789abcdefghij"
 
 type harness struct {
 	s *store.Store

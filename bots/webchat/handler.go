@@ -29,8 +29,14 @@ const (
 	streamMax = 100 // messages per poll
 )
 
-// codeRateLimited is the error code of a post refused by the rate limit.
-const codeRateLimited = "rate_limited"
+// Error codes of refused requests.
+const (
+	// codeRateLimited: too many posts, new visitors or streams.
+	codeRateLimited = "rate_limited"
+	// codeVisitorRequired: a post without a visitor cookie. The answer
+	// sets one; the page sends the message again.
+	codeVisitorRequired = "visitor_required"
+)
 
 // Register mounts the channel's routes with handle (web.Server.Handle).
 func (c *Channel) Register(handle func(pattern string, h http.Handler)) {
@@ -41,7 +47,11 @@ func (c *Channel) Register(handle func(pattern string, h http.Handler)) {
 }
 
 func (c *Channel) servePage(w http.ResponseWriter, r *http.Request) {
-	c.visitor(w, r)
+	if c.knownVisitor(r) == "" {
+		// Past the address's budget the page still loads; its first
+		// post explains the wait.
+		c.newVisitor(w, r, c.opts.ClientIP(r))
+	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Content-Security-Policy", "default-src 'self'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src 'self' data:")
@@ -78,7 +88,13 @@ func writeError(w http.ResponseWriter, status int, code, msg string) {
 // serveHistory answers the visitor's conversation and the cursor to open
 // the event stream with.
 func (c *Channel) serveHistory(w http.ResponseWriter, r *http.Request) {
-	id := c.visitor(w, r)
+	id := c.knownVisitor(r)
+	if id == "" {
+		// A new visitor has no history; a cookie if the budget allows.
+		c.newVisitor(w, r, c.opts.ClientIP(r))
+		writeJSON(w, http.StatusOK, map[string]any{"items": []chatMessage{}, "cursor": formatCursor(store.SentCursor{At: c.opts.Store.Now()})})
+		return
+	}
 	ms, err := c.opts.Store.ChatHistory(r.Context(), store.ChannelWebChat, id, historyN)
 	if err != nil {
 		c.log.Error("webchat history", "err", err)
@@ -104,13 +120,30 @@ func (c *Channel) serveHistory(w http.ResponseWriter, r *http.Request) {
 
 // servePost stores one message from the visitor. The page gives each
 // message an id, so a retried post is stored once.
+//
+// Only a visitor with a cookie we signed may post: the first message
+// creates a customer, and a cookie-less post would otherwise create one
+// per request. A post without one is refused (403) with a fresh cookie,
+// and the page sends it again; cookies are issued per client address
+// within a budget (Options.NewVisitorBurst), so one address can't mint
+// customers faster than that.
 func (c *Channel) servePost(w http.ResponseWriter, r *http.Request) {
 	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
 		// Also keeps other sites' plain form posts out (no CORS preflight).
 		writeError(w, http.StatusUnsupportedMediaType, store.EINVALID, "Content-Type must be application/json")
 		return
 	}
-	id := c.visitor(w, r)
+	client := c.opts.ClientIP(r)
+	id := c.knownVisitor(r)
+	if id == "" {
+		if _, wait := c.newVisitor(w, r, client); wait > 0 {
+			w.Header().Set("Retry-After", retryAfter(wait))
+			writeError(w, http.StatusTooManyRequests, codeRateLimited, "too many new chats from your network; wait "+retryAfter(wait)+" s and send again")
+			return
+		}
+		writeError(w, http.StatusForbidden, codeVisitorRequired, "open the chat page first: this answer starts your chat, send the message again")
+		return
+	}
 	var in struct {
 		ID   string `json:"id"`
 		Text string `json:"text"`
@@ -144,7 +177,7 @@ func (c *Channel) servePost(w http.ResponseWriter, r *http.Request) {
 	}
 	// Limited after validation: a refused post stores nothing either way,
 	// and a visitor fixing a bad post keeps their budget.
-	if ok, wait := c.admit(id, c.opts.ClientIP(r)); !ok {
+	if ok, wait := c.admit(id, client); !ok {
 		w.Header().Set("Retry-After", retryAfter(wait))
 		writeError(w, http.StatusTooManyRequests, codeRateLimited, "too many messages; wait "+retryAfter(wait)+" s and send again")
 		return
@@ -172,8 +205,33 @@ func (c *Channel) servePost(w http.ResponseWriter, r *http.Request) {
 
 // serveEvents streams messages sent to the visitor as server-sent events,
 // resuming after Last-Event-ID (or ?after=, from the history answer).
+//
+// Streams end when the channel is shut down (EndStreams), and are capped
+// per visitor and per client address: more get 429.
 func (c *Channel) serveEvents(w http.ResponseWriter, r *http.Request) {
-	id := c.visitor(w, r)
+	select {
+	case <-c.ending:
+		w.Header().Set("Retry-After", "2")
+		writeError(w, http.StatusServiceUnavailable, "shutting_down", "shutting down; reconnect")
+		return
+	default:
+	}
+	client := c.opts.ClientIP(r)
+	id := c.knownVisitor(r)
+	if id == "" {
+		var wait time.Duration
+		if id, wait = c.newVisitor(w, r, client); id == "" {
+			w.Header().Set("Retry-After", retryAfter(wait))
+			writeError(w, http.StatusTooManyRequests, codeRateLimited, "too many new chats from your network; wait "+retryAfter(wait)+" s")
+			return
+		}
+	}
+	if !c.streams.take(id, client) {
+		w.Header().Set("Retry-After", "10")
+		writeError(w, http.StatusTooManyRequests, codeRateLimited, "too many open chat windows; close one and reload")
+		return
+	}
+	defer c.streams.give(id, client)
 	raw := r.Header.Get("Last-Event-ID")
 	if raw == "" {
 		raw = r.URL.Query().Get("after")
@@ -222,6 +280,8 @@ func (c *Channel) serveEvents(w http.ResponseWriter, r *http.Request) {
 		}
 		select {
 		case <-ctx.Done():
+			return
+		case <-c.ending:
 			return
 		case <-poll.C:
 		}

@@ -19,6 +19,12 @@ const (
 	defaultPostEvery = 2 * time.Second
 	defaultIPBurst   = 20
 	defaultIPEvery   = 500 * time.Millisecond
+
+	defaultNewVisitorBurst = 30
+	defaultNewVisitorEvery = 10 * time.Second
+
+	defaultStreamsPerVisitor = 3
+	defaultStreamsPerClient  = 20
 )
 
 // limiterIdle is how long a key's bucket is kept after its last post; it is
@@ -110,11 +116,13 @@ func retryAfter(wait time.Duration) string {
 	return strconv.Itoa(max(1, int(math.Ceil(wait.Seconds()))))
 }
 
-// ClientIP is the default Options.ClientIP: the peer address, unless the
-// peer is a proxy on this host or a private network, then the address that
-// proxy appended to X-Forwarded-For. IPv6 clients are keyed by their /64,
+// ClientIP is the client address of a request: the peer, unless the peer
+// is one of the trusted proxies; then, walking X-Forwarded-For from the
+// right (each proxy appends the address it saw), the first address that
+// is not a trusted proxy. Anyone can write X-Forwarded-For, so only hops
+// added by trusted proxies count. IPv6 clients are keyed by their /64,
 // which one subscriber usually holds whole.
-func ClientIP(r *http.Request) string {
+func ClientIP(r *http.Request, trusted []netip.Prefix) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		host = r.RemoteAddr
@@ -124,12 +132,17 @@ func ClientIP(r *http.Request) string {
 		return host
 	}
 	addr = addr.Unmap()
-	if addr.IsLoopback() || addr.IsPrivate() {
-		if xff := r.Header.Values("X-Forwarded-For"); len(xff) > 0 {
-			hops := strings.Split(xff[len(xff)-1], ",")
-			if a, err := netip.ParseAddr(strings.TrimSpace(hops[len(hops)-1])); err == nil {
-				addr = a.Unmap()
+	if isTrusted(addr, trusted) {
+		var hops []string
+		for _, v := range r.Header.Values("X-Forwarded-For") {
+			hops = append(hops, strings.Split(v, ",")...)
+		}
+		for i := len(hops) - 1; i >= 0 && isTrusted(addr, trusted); i-- {
+			a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+			if err != nil {
+				break // garbage: keep the last address a trusted hop vouched for
 			}
+			addr = a.Unmap()
 		}
 	}
 	if addr.Is6() {
@@ -138,4 +151,13 @@ func ClientIP(r *http.Request) string {
 		}
 	}
 	return addr.String()
+}
+
+func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {
+	for _, p := range trusted {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
 }

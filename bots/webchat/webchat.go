@@ -16,8 +16,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rapport-crm/rapport/bots"
@@ -49,7 +51,21 @@ type Options struct {
 	// and 500 ms).
 	IPBurst int
 	IPEvery time.Duration
-	// ClientIP names the client address of a request (default ClientIP).
+	// NewVisitorBurst and NewVisitorEvery limit the visitor cookies one
+	// client address is issued: a burst, then one per interval (default
+	// 30 and 10 s). Each visitor can become a customer, so this bounds
+	// how fast one address can create them.
+	NewVisitorBurst int
+	NewVisitorEvery time.Duration
+	// StreamsPerVisitor and StreamsPerClient cap the open event streams
+	// of one visitor and of one client address (default 3 and 20).
+	StreamsPerVisitor int
+	StreamsPerClient  int
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
+	// the client (http.trusted_proxies); empty trusts none.
+	TrustedProxies []netip.Prefix
+	// ClientIP names the client address of a request (default ClientIP
+	// with TrustedProxies).
 	ClientIP func(*http.Request) string
 	// Now is the rate limits' clock (default time.Now).
 	Now func() time.Time
@@ -64,6 +80,13 @@ type Channel struct {
 	// Posting limits, per visitor and per client address.
 	visitors *limiter
 	clients  *limiter
+	// newVisitors limits the cookies issued per client address.
+	newVisitors *limiter
+	streams     *streamSlots
+	// ending is closed at shutdown: open event streams end, new ones are
+	// refused, so the HTTP server can drain.
+	ending    chan struct{}
+	endStream sync.Once
 }
 
 var _ bots.Channel = (*Channel)(nil)
@@ -94,8 +117,31 @@ func New(ctx context.Context, o Options) (*Channel, error) {
 	if o.IPEvery <= 0 {
 		o.IPEvery = defaultIPEvery
 	}
+	if o.NewVisitorBurst <= 0 {
+		o.NewVisitorBurst = defaultNewVisitorBurst
+	}
+	if o.NewVisitorEvery <= 0 {
+		o.NewVisitorEvery = defaultNewVisitorEvery
+	}
+	if o.StreamsPerVisitor <= 0 {
+		o.StreamsPerVisitor = defaultStreamsPerVisitor
+	}
+	if o.StreamsPerClient <= 0 {
+		o.StreamsPerClient = defaultStreamsPerClient
+	}
 	if o.ClientIP == nil {
-		o.ClientIP = ClientIP
+		trusted, log := o.TrustedProxies, o.Logger
+		var warn sync.Once
+		o.ClientIP = func(r *http.Request) string {
+			if len(trusted) == 0 && r.Header.Get("X-Forwarded-For") != "" {
+				// Behind a proxy nobody listed, every visitor would share
+				// the proxy's limits: say so once.
+				warn.Do(func() {
+					log.Warn("webchat: X-Forwarded-For ignored; if Rapport is behind a reverse proxy, list it in http.trusted_proxies so visitors are told apart")
+				})
+			}
+			return ClientIP(r, trusted)
+		}
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -106,8 +152,11 @@ func New(ctx context.Context, o Options) (*Channel, error) {
 	}
 	return &Channel{
 		opts: o, log: o.Logger, secret: secret,
-		visitors: newLimiter(o.PostBurst, o.PostEvery),
-		clients:  newLimiter(o.IPBurst, o.IPEvery),
+		visitors:    newLimiter(o.PostBurst, o.PostEvery),
+		clients:     newLimiter(o.IPBurst, o.IPEvery),
+		newVisitors: newLimiter(o.NewVisitorBurst, o.NewVisitorEvery),
+		streams:     newStreamSlots(o.StreamsPerVisitor, o.StreamsPerClient),
+		ending:      make(chan struct{}),
 	}, nil
 }
 
@@ -135,10 +184,20 @@ func (c *Channel) Name() string { return store.ChannelWebChat }
 // Limits: none; the browser polls at its own pace.
 func (c *Channel) Limits() bots.Limits { return bots.Limits{} }
 
-// Run has nothing to do in the background; it waits for ctx.
+// Run has nothing to do in the background; it waits for ctx, then ends
+// any event stream still open.
 func (c *Channel) Run(ctx context.Context) error {
 	<-ctx.Done()
+	c.EndStreams()
 	return nil
+}
+
+// EndStreams ends every open event stream and refuses new ones (503, so
+// browsers reconnect elsewhere). Call it when HTTP shutdown begins
+// (http.Server.RegisterOnShutdown): Shutdown waits for handlers, and a
+// stream's handler only returns when the stream ends.
+func (c *Channel) EndStreams() {
+	c.endStream.Do(func() { close(c.ending) })
 }
 
 // Send marks an outbox row delivered: the visitor's event stream picks up
@@ -178,13 +237,24 @@ func validID(id string) bool {
 	return err == nil
 }
 
-// visitor identifies the browser, issuing a new visitor (and cookie) when
-// the cookie is missing or tampered with.
-func (c *Channel) visitor(w http.ResponseWriter, r *http.Request) string {
+// knownVisitor is the visitor id of the request's cookie, or "" when it
+// has none or one we did not sign.
+func (c *Channel) knownVisitor(r *http.Request) string {
 	if ck, err := r.Cookie(CookieName); err == nil {
-		if id := c.verify(ck.Value); id != "" {
-			return id
-		}
+		return c.verify(ck.Value)
+	}
+	return ""
+}
+
+// newVisitor issues a visitor id and sets its cookie, while the client
+// address's budget for new visitors lasts; otherwise it returns "" and how
+// long until the next one.
+func (c *Channel) newVisitor(w http.ResponseWriter, r *http.Request, client string) (string, time.Duration) {
+	now := c.opts.Now()
+	res := c.newVisitors.reserve(client, now)
+	if wait := res.DelayFrom(now); wait > 0 {
+		res.CancelAt(now)
+		return "", wait
 	}
 	var b [16]byte
 	rand.Read(b[:])
@@ -194,5 +264,5 @@ func (c *Channel) visitor(w http.ResponseWriter, r *http.Request) string {
 		HttpOnly: true, SameSite: http.SameSiteLaxMode,
 		Secure: r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https"),
 	})
-	return id
+	return id, 0
 }

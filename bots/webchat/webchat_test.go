@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -51,9 +52,21 @@ func setup(t *testing.T, s *store.Store, opts ...func(*webchat.Options)) *harnes
 	return h
 }
 
-// browser is a client with its own cookie jar.
+// browser is a client with its own cookie jar that has opened the chat
+// page, as a visitor does before writing.
 func (h *harness) browser(t *testing.T) *http.Client {
 	t.Helper()
+	b := h.newBrowser()
+	resp, err := b.Get(h.srv.URL + "/chat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return b
+}
+
+// newBrowser is a client with an empty cookie jar.
+func (h *harness) newBrowser() *http.Client {
 	jar, _ := cookiejar.New(nil)
 	return &http.Client{Jar: jar, Timeout: 10 * time.Second}
 }
@@ -418,15 +431,15 @@ func TestPostRateLimit(t *testing.T) {
 	})
 }
 
-// TestPostRateLimitPerAddress: dropping the cookie (a new visitor per post)
-// does not escape the limit of the client address.
+// TestPostRateLimitPerAddress: taking a new visitor per post does not
+// escape the limit of the client address, named by a trusted proxy.
 func TestPostRateLimitPerAddress(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		clk := &clock{t: time.Date(2027, 3, 1, 9, 0, 0, 0, time.UTC)}
 		h := setup(t, s, func(o *webchat.Options) {
 			o.Now, o.IPBurst, o.IPEvery = clk.Now, 3, time.Second
+			o.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
 		})
-		noCookies := &http.Client{Timeout: 10 * time.Second}
 		steps := []struct {
 			ip      string
 			advance time.Duration
@@ -442,10 +455,12 @@ func TestPostRateLimitPerAddress(t *testing.T) {
 		}
 		for i, st := range steps {
 			clk.Advance(st.advance)
-			body := fmt.Sprintf(`{"id":"m%d","text":"hi"}`, i)
-			// The test server is on loopback: a proxy, so its
+			// The test server is on loopback, the trusted proxy: its
 			// X-Forwarded-For names the client.
-			status, retry, _ := h.postAs(t, noCookies, body, map[string]string{"X-Forwarded-For": "198.51.100.1, " + st.ip})
+			hdr := map[string]string{"X-Forwarded-For": "198.51.100.1, " + st.ip}
+			b := h.newBrowser()
+			h.getAs(t, b, "/chat", hdr)
+			status, retry, _ := h.postAs(t, b, fmt.Sprintf(`{"id":"m%d","text":"hi"}`, i), hdr)
 			if status != st.want {
 				t.Fatalf("step %d (%s): %d; want %d", i, st.ip, status, st.want)
 			}
@@ -456,18 +471,39 @@ func TestPostRateLimitPerAddress(t *testing.T) {
 	})
 }
 
+// getAs GETs path with optional headers and returns the status.
+func (h *harness) getAs(t *testing.T, c *http.Client, path string, hdr map[string]string) int {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, h.srv.URL+path, nil)
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
 func TestClientIP(t *testing.T) {
+	proxies := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("127.0.0.1/32")}
 	for _, c := range []struct {
 		name, remote, xff, want string
+		trusted                 []netip.Prefix
 	}{
-		{"direct", "198.51.100.9:5000", "", "198.51.100.9"},
-		{"direct client forging the header", "198.51.100.9:5000", "10.1.1.1", "198.51.100.9"},
-		{"behind a local proxy", "127.0.0.1:5000", "192.0.2.1, 203.0.113.7", "203.0.113.7"},
-		{"behind a private proxy", "10.0.0.2:5000", "203.0.113.7", "203.0.113.7"},
-		{"proxy without the header", "10.0.0.2:5000", "", "10.0.0.2"},
-		{"garbage header", "127.0.0.1:5000", "unknown", "127.0.0.1"},
-		{"ipv6 by /64", "[2001:db8:1:2:3:4:5:6]:443", "", "2001:db8:1:2::/64"},
-		{"mapped ipv4", "[::ffff:198.51.100.9]:443", "", "198.51.100.9"},
+		{"direct", "198.51.100.9:5000", "", "198.51.100.9", proxies},
+		{"direct client forging the header", "198.51.100.9:5000", "10.1.1.1", "198.51.100.9", proxies},
+		{"behind a trusted local proxy", "127.0.0.1:5000", "192.0.2.1, 203.0.113.7", "203.0.113.7", proxies},
+		{"behind a trusted private proxy", "10.0.0.2:5000", "203.0.113.7", "203.0.113.7", proxies},
+		{"two trusted proxies", "10.0.0.2:5000", "192.0.2.1, 203.0.113.7, 10.0.0.3", "203.0.113.7", proxies},
+		{"header in two lines", "10.0.0.2:5000", "", "203.0.113.9", proxies},
+		{"proxy without the header", "10.0.0.2:5000", "", "10.0.0.2", proxies},
+		{"garbage header", "127.0.0.1:5000", "unknown", "127.0.0.1", proxies},
+		{"private peer not configured", "192.168.1.5:5000", "203.0.113.7", "192.168.1.5", proxies},
+		{"no proxies trusted (the default)", "127.0.0.1:5000", "203.0.113.7", "127.0.0.1", nil},
+		{"ipv6 by /64", "[2001:db8:1:2:3:4:5:6]:443", "", "2001:db8:1:2::/64", proxies},
+		{"mapped ipv4", "[::ffff:198.51.100.9]:443", "", "198.51.100.9", proxies},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := httptest.NewRequest(http.MethodPost, "/chat/messages", nil)
@@ -475,7 +511,11 @@ func TestClientIP(t *testing.T) {
 			if c.xff != "" {
 				r.Header.Set("X-Forwarded-For", c.xff)
 			}
-			if got := webchat.ClientIP(r); got != c.want {
+			if c.name == "header in two lines" {
+				r.Header.Add("X-Forwarded-For", "192.0.2.1")
+				r.Header.Add("X-Forwarded-For", "203.0.113.9")
+			}
+			if got := webchat.ClientIP(r, c.trusted); got != c.want {
 				t.Errorf("got %q; want %q", got, c.want)
 			}
 		})

@@ -55,6 +55,9 @@ type fakeAPI struct {
 	templateErr map[string]int
 	// tokenDelay slows token fetches (to make replicas overlap).
 	tokenDelay time.Duration
+	// tokenErr, when set, answers token fetches with this errcode (40164:
+	// the caller's IP is not whitelisted).
+	tokenErr int
 	// status, when set, answers every send with this HTTP status.
 	status int
 }
@@ -64,7 +67,7 @@ func (f *fakeAPI) reset() {
 	defer f.mu.Unlock()
 	f.fetches, f.current, f.customs, f.templates = 0, "", nil, nil
 	f.customErr, f.templateErr = map[string]int{}, map[string]int{}
-	f.tokenDelay, f.status = 0, 0
+	f.tokenDelay, f.status, f.tokenErr = 0, 0, 0
 }
 
 // revoke makes the current token invalid without issuing another, as when
@@ -95,9 +98,13 @@ func (f *fakeAPI) serve(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.Method == http.MethodGet && r.URL.Path == "/cgi-bin/token":
 		f.mu.Lock()
-		delay := f.tokenDelay
+		delay, refuse := f.tokenDelay, f.tokenErr
 		f.mu.Unlock()
 		time.Sleep(delay)
+		if refuse != 0 {
+			errcode(w, refuse, "invalid ip, not in whitelist")
+			return
+		}
 		if q.Get("grant_type") != "client_credential" || q.Get("appid") != appID || q.Get("secret") != appSecret {
 			errcode(w, 40125, "invalid appsecret")
 			return

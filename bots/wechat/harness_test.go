@@ -7,8 +7,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -52,6 +54,11 @@ type setupOpts struct {
 	templates map[string]string
 	opts      wechat.Options
 	noRouter  bool
+	// plaintext configures no encoding_aes_key; by default the adapter is
+	// in safe mode, as WeChat recommends, and h.post encrypts.
+	plaintext bool
+	// db, when set, is the database to use instead of a fresh one.
+	db *store.Config
 }
 
 // each runs fn on both databases with a fresh store, router and adapter.
@@ -69,7 +76,11 @@ func setup(t *testing.T, dialect string, o setupOpts) *harness {
 	t.Helper()
 	c := &clock{t: time.Now().UTC().Truncate(time.Second)}
 	h := &harness{clock: c}
-	h.s = storetest.Open(t, dialect, store.WithClock(c.Now))
+	if o.db != nil {
+		h.s = storetest.OpenConfig(t, *o.db, store.WithClock(c.Now))
+	} else {
+		h.s = storetest.Open(t, dialect, store.WithClock(c.Now))
+	}
 	h.r = bots.NewRouter(h.s, bots.RouterOptions{})
 	recv := o.receiver
 	if recv == nil {
@@ -77,6 +88,9 @@ func setup(t *testing.T, dialect string, o setupOpts) *harness {
 	}
 	h.cfg = wechat.DefaultConfig()
 	h.cfg.Enabled, h.cfg.AppID, h.cfg.AppSecret, h.cfg.Token, h.cfg.EncodingAESKey = true, appID, appSecret, cbToken, aesKey
+	if o.plaintext {
+		h.cfg.EncodingAESKey = ""
+	}
 	h.cfg.APIBaseURL = api.srv.URL + "/"
 	if o.templates != nil {
 		h.cfg.TemplateIDs = o.templates
@@ -97,12 +111,23 @@ func setup(t *testing.T, dialect string, o setupOpts) *harness {
 	return h
 }
 
-// signed adds a valid timestamp/nonce/signature to q.
-func signed(q url.Values) url.Values {
+// nonces makes every callback's nonce unique, as WeChat's are.
+var nonces atomic.Int64
+
+// now is the time WeChat stamps a callback with: the store's clock.
+func (h *harness) now() time.Time {
+	if h.clock == nil {
+		return time.Now()
+	}
+	return h.clock.Now()
+}
+
+// signed adds a valid signature over a fresh timestamp and a new nonce.
+func (h *harness) signed(q url.Values) url.Values {
 	if q == nil {
 		q = url.Values{}
 	}
-	ts, nonce := "1409735669", "1320562132"
+	ts, nonce := strconv.FormatInt(h.now().Unix(), 10), strconv.FormatInt(1320562132+nonces.Add(1), 10)
 	q.Set("timestamp", ts)
 	q.Set("nonce", nonce)
 	q.Set("signature", util.Signature(cbToken, ts, nonce))
@@ -110,29 +135,53 @@ func signed(q url.Values) url.Values {
 }
 
 func (h *harness) do(method string, q url.Values, body string) *httptest.ResponseRecorder {
+	return h.doWith(h.a, method, q, body)
+}
+
+func (h *harness) doWith(a *wechat.Adapter, method string, q url.Values, body string) *httptest.ResponseRecorder {
 	req := httptest.NewRequest(method, wechat.WebhookPath+"?"+q.Encode(), strings.NewReader(body))
 	req.Header.Set("Content-Type", "text/xml")
 	rec := httptest.NewRecorder()
-	h.a.ServeHTTP(rec, req)
+	a.ServeHTTP(rec, req)
 	return rec
 }
 
-// post delivers a plaintext callback.
+// post delivers a callback the way WeChat does in the adapter's mode:
+// encrypted in safe mode, else plaintext.
 func (h *harness) post(body string) *httptest.ResponseRecorder {
-	return h.do(http.MethodPost, signed(nil), body)
+	if h.cfg.EncodingAESKey != "" {
+		return h.postSafe(nil, body)
+	}
+	return h.postPlain(body)
+}
+
+// postPlain delivers a plaintext callback whatever the mode.
+func (h *harness) postPlain(body string) *httptest.ResponseRecorder {
+	return h.do(http.MethodPost, h.signed(nil), body)
 }
 
 // postSafe delivers body encrypted, as in safe mode.
 func (h *harness) postSafe(t testing.TB, body string) *httptest.ResponseRecorder {
-	t.Helper()
+	return h.do(http.MethodPost, h.safeQuery(t, body), envelope(h.encrypt(t, body)))
+}
+
+func (h *harness) encrypt(t testing.TB, body string) string {
 	enc, err := util.EncryptMsg([]byte("aaaabbbbccccdddd"), []byte(body), appID, aesKey)
 	if err != nil {
+		if t == nil {
+			panic(err)
+		}
 		t.Fatal(err)
 	}
-	q := signed(nil)
+	return string(enc)
+}
+
+// safeQuery is a signed safe-mode query for body.
+func (h *harness) safeQuery(t testing.TB, body string) url.Values {
+	q := h.signed(nil)
 	q.Set("encrypt_type", "aes")
-	q.Set("msg_signature", util.Signature(cbToken, q.Get("timestamp"), q.Get("nonce"), string(enc)))
-	return h.do(http.MethodPost, q, envelope(string(enc)))
+	q.Set("msg_signature", util.Signature(cbToken, q.Get("timestamp"), q.Get("nonce"), h.encrypt(t, body)))
+	return q
 }
 
 func envelope(enc string) string {
@@ -213,9 +262,10 @@ func setupWith(t *testing.T, h *harness, recv bots.Receiver, timeout time.Durati
 	return a
 }
 
-func (h *harness) doWith(a *wechat.Adapter, body string) *httptest.ResponseRecorder {
-	req := httptest.NewRequest(http.MethodPost, wechat.WebhookPath+"?"+signed(nil).Encode(), strings.NewReader(body))
-	rec := httptest.NewRecorder()
-	a.ServeHTTP(rec, req)
-	return rec
+// deliver posts body to another adapter on h's store, in h's mode.
+func (h *harness) deliver(a *wechat.Adapter, body string) *httptest.ResponseRecorder {
+	if h.cfg.EncodingAESKey != "" {
+		return h.doWith(a, http.MethodPost, h.safeQuery(nil, body), envelope(h.encrypt(nil, body)))
+	}
+	return h.doWith(a, http.MethodPost, h.signed(nil), body)
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/silenceper/wechat/v2/credential"
 	"github.com/silenceper/wechat/v2/util"
 
+	"github.com/rapport-crm/rapport/bots"
 	"github.com/rapport-crm/rapport/store"
 )
 
@@ -100,6 +101,10 @@ type tokenSource struct {
 	poll    time.Duration
 	metrics *metrics
 	log     *slog.Logger
+	health  *bots.Health
+	// failures counts fetches in a row that WeChat refused or that could
+	// not reach it; guarded by one.
+	failures int
 	// one lets a single goroutine of this replica contend for the lease
 	// (a lease is re-entrant for its holder, so it does not exclude them).
 	one chan struct{}
@@ -180,23 +185,39 @@ func (t *tokenSource) fetchHolding(ctx context.Context) (string, error) {
 	}
 	body, err := util.HTTPGetContext(ctx, fmt.Sprintf(tokenURL, url.QueryEscape(t.appID), url.QueryEscape(t.secret)))
 	if err != nil {
-		t.metrics.tokenFetch("error")
-		return "", redact(err)
+		return "", t.failed(ctx, redact(err))
 	}
 	var res credential.ResAccessToken
 	if err := json.Unmarshal(body, &res); err != nil {
-		t.metrics.tokenFetch("error")
-		return "", fmt.Errorf("bad answer: %w", err)
+		return "", t.failed(ctx, fmt.Errorf("bad answer: %w", err))
 	}
 	if res.ErrCode != 0 || res.AccessToken == "" {
-		t.metrics.tokenFetch("error")
-		return "", &APIError{Code: res.ErrCode, Msg: res.ErrMsg}
+		return "", t.failed(ctx, &APIError{Code: res.ErrCode, Msg: res.ErrMsg})
 	}
 	t.metrics.tokenFetch("ok")
+	t.failures = 0
+	t.health.OK(store.ChannelWeChat)
 	if err := t.store.KVSet(ctx, t.key, res.AccessToken, tokenTTL(res.ExpiresIn)); err != nil {
 		return "", err
 	}
 	return res.AccessToken, nil
+}
+
+// degradedAfter is how many token fetches in a row must fail before the
+// channel counts as degraded: one failure may be a blip, and the
+// dispatcher retries.
+const degradedAfter = 3
+
+// failed records a failed token fetch and returns err.
+func (t *tokenSource) failed(ctx context.Context, err error) error {
+	t.metrics.tokenFetch("error")
+	if ctx.Err() != nil {
+		return err // shutting down or given up: says nothing about WeChat
+	}
+	if t.failures++; t.failures >= degradedAfter {
+		t.health.Degraded(store.ChannelWeChat, fmt.Sprintf("access token: %d fetches in a row failed, last: %v", t.failures, err))
+	}
+	return err
 }
 
 // tokenTTL keeps a token until 10 minutes before WeChat expires it.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -24,12 +25,15 @@ const maxBody = 1 << 20
 // ServeHTTP is the callback endpoint (GET and POST /webhooks/wechat).
 //
 // GET is URL verification: a valid signature gets echostr back. POST
-// carries a message or event, plaintext or in safe mode (encrypt_type=aes).
-// A bad signature gets 401 and a body that does not parse 400, both before
-// anything is stored; over 1 MiB gets 413; unhandled types get "success".
-// A template message delivery report (TEMPLATESENDJOBFINISH) updates the
-// message it names and always gets "success"; it is not chat, so it is not
-// stored as a message and never creates a customer.
+// carries a message or event, plaintext or in safe mode (encrypt_type=aes);
+// with wechat.encoding_aes_key set, only safe mode. A bad signature, a
+// timestamp more than 5 minutes off the store's clock, a nonce already
+// used in that window or a plaintext body in safe mode get 401, a body
+// that does not parse 400, all before anything is stored; over 1 MiB gets
+// 413; unhandled types get "success". A template message delivery report
+// (TEMPLATESENDJOBFINISH) updates the message it names and always gets
+// "success"; it is not chat, so it is not stored as a message and never
+// creates a customer.
 //
 // WeChat retries a callback not answered within 5 s, and the customer then
 // sees an error, so the answer never waits on the store for more than
@@ -60,47 +64,93 @@ func (a *Adapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "bad signature", http.StatusUnauthorized)
 		return
 	}
+	// The signature proves WeChat sent these parameters once; a fresh
+	// timestamp and a nonce used once keep a captured request from being
+	// played again.
+	if msg := a.checkTimestamp(q.Get("timestamp")); msg != "" {
+		http.Error(w, msg, http.StatusUnauthorized)
+		return
+	}
+	nonce := q.Get("nonce")
+	if !validNonce(nonce) {
+		http.Error(w, "bad nonce", http.StatusUnauthorized)
+		return
+	}
+	if r.Method == http.MethodPost && a.cfg.EncodingAESKey != "" &&
+		(q.Get("encrypt_type") != "aes" || q.Get("msg_signature") == "") {
+		// In safe mode the body's proof is msg_signature over the
+		// ciphertext; a plaintext body has none.
+		http.Error(w, "wechat.encoding_aes_key is set: only encrypt_type=aes with a msg_signature is accepted", http.StatusUnauthorized)
+		return
+	}
+	// The answer must come within WeChat's 5 s whatever the database
+	// does: a nonce check that takes too long is skipped (the message is
+	// still stored once, by its MsgId), rather than failing the customer.
+	cctx, cancel := context.WithTimeout(r.Context(), nonceWait)
+	fresh, err := a.nonces.claim(cctx, nonce)
+	slow := cctx.Err() != nil
+	cancel()
+	switch {
+	case err != nil && slow:
+		a.log.Warn("wechat callback: nonce check timed out, accepting without it", "wait", nonceWait)
+		fresh = true
+	case err != nil:
+		a.log.Error("wechat callback: record nonce", "err", err)
+		http.Error(w, "cannot check the nonce", http.StatusInternalServerError)
+		return
+	}
+	if !fresh {
+		http.Error(w, "nonce already used", http.StatusUnauthorized)
+		return
+	}
+	if status := a.serveFresh(w, r, q); status >= 500 {
+		// WeChat is asked to redeliver, maybe with the same nonce: this
+		// attempt must not have used it up.
+		a.nonces.release(r.Context(), nonce)
+	}
+}
+
+// serveFresh answers an authenticated callback and returns the status it
+// wrote.
+func (a *Adapter) serveFresh(w http.ResponseWriter, r *http.Request, q url.Values) int {
+	fail := func(msg string, status int) int {
+		http.Error(w, msg, status)
+		return status
+	}
 	if r.Method == http.MethodGet {
 		echo := q.Get("echostr")
 		if echo == "" {
-			http.Error(w, "echostr missing", http.StatusBadRequest)
-			return
+			return fail("echostr missing", http.StatusBadRequest)
 		}
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, echo)
-		return
+		return http.StatusOK
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			http.Error(w, "body larger than 1 MiB", http.StatusRequestEntityTooLarge)
-			return
+			return fail("body larger than 1 MiB", http.StatusRequestEntityTooLarge)
 		}
-		http.Error(w, "cannot read body", http.StatusBadRequest)
-		return
+		return fail("cannot read body", http.StatusBadRequest)
 	}
 	safe := q.Get("encrypt_type") == "aes"
 	if safe && a.cfg.EncodingAESKey == "" {
-		http.Error(w, "safe mode message but wechat.encoding_aes_key is not set", http.StatusBadRequest)
-		return
+		return fail("safe mode message but wechat.encoding_aes_key is not set", http.StatusBadRequest)
 	}
 	in, ok, report, status, err := a.decode(r, body)
 	if err != nil {
-		http.Error(w, "not a WeChat message: "+err.Error(), status)
-		return
+		return fail("not a WeChat message: "+err.Error(), status)
 	}
 	if report != nil {
 		a.applyTemplateReport(r.Context(), *report)
 	} else if ok {
 		if err := a.receive(r.Context(), in); err != nil {
 			if store.IsCode(err, store.EINVALID) {
-				http.Error(w, store.ErrorMessage(err), http.StatusBadRequest)
-				return
+				return fail(store.ErrorMessage(err), http.StatusBadRequest)
 			}
 			a.log.Error("wechat callback: store message", "err", err)
-			http.Error(w, "cannot store message", http.StatusInternalServerError)
-			return
+			return fail("cannot store message", http.StatusInternalServerError)
 		}
 	}
 	// Replies go out through the outbox as customer-service messages, so
@@ -108,6 +158,7 @@ func (a *Adapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// library would otherwise write an encrypted empty reply).
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	io.WriteString(w, "success")
+	return http.StatusOK
 }
 
 // decode runs the library's server over the buffered body (it verifies

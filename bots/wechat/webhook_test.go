@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -82,6 +83,9 @@ func TestPublishedSafeModeCallback(t *testing.T) {
 		t.Fatal("harness constants must match the published sample")
 	}
 	each(t, setupOpts{}, func(t *testing.T, h *harness) {
+		// The sample is from 2014: it is fresh only by the store's clock.
+		ts, _ := strconv.ParseInt(v.Timestamp, 10, 64)
+		h.clock.Advance(time.Unix(ts, 0).Sub(h.clock.Now()))
 		q := url.Values{"timestamp": {v.Timestamp}, "nonce": {v.Nonce}, "encrypt_type": {"aes"}, "msg_signature": {v.MsgSignature}}
 		q.Set("signature", util.Signature(v.Token, v.Timestamp, v.Nonce))
 		wantSuccess(t, h.do(http.MethodPost, q, envelope(v.Encrypt)))
@@ -89,54 +93,70 @@ func TestPublishedSafeModeCallback(t *testing.T) {
 		if len(in) != 1 || in[0].Text != v.WantText || in[0].Kind != "text" {
 			t.Fatalf("stored %+v; want one text %q", in, v.WantText)
 		}
+		// Played again, it is refused: the nonce is used.
+		if rec := h.do(http.MethodPost, q, envelope(v.Encrypt)); rec.Code != http.StatusUnauthorized {
+			t.Fatalf("replayed sample: %d; want 401", rec.Code)
+		}
 		// A forged msg_signature is refused and stores nothing new.
+		q.Set("nonce", "1320562133")
+		q.Set("signature", util.Signature(v.Token, v.Timestamp, "1320562133"))
 		q.Set("msg_signature", strings.Repeat("0", 40))
 		if rec := h.do(http.MethodPost, q, envelope(v.Encrypt)); rec.Code != http.StatusUnauthorized {
 			t.Fatalf("forged msg_signature: %d; want 401", rec.Code)
+		}
+		if in := h.inbound(t, v.WantOpenID); len(in) != 1 {
+			t.Fatalf("stored %d messages; want 1", len(in))
 		}
 	})
 }
 
 func TestURLVerification(t *testing.T) {
 	h := setup(t, store.SQLite, setupOpts{})
-	q := signed(url.Values{"echostr": {"8837425513416421155"}})
+	q := h.signed(url.Values{"echostr": {"8837425513416421155"}})
 	rec := h.do(http.MethodGet, q, "")
 	if rec.Code != http.StatusOK || rec.Body.String() != "8837425513416421155" {
 		t.Fatalf("verification = %d %q", rec.Code, rec.Body.String())
 	}
+	q = h.signed(url.Values{"echostr": {"8837425513416421155"}})
 	q.Set("signature", strings.Repeat("a", 40))
 	if rec := h.do(http.MethodGet, q, ""); rec.Code != http.StatusUnauthorized || strings.Contains(rec.Body.String(), "8837") {
 		t.Fatalf("bad signature = %d %q; want 401 without echo", rec.Code, rec.Body.String())
 	}
-	if rec := h.do(http.MethodGet, signed(nil), ""); rec.Code != http.StatusBadRequest {
+	if rec := h.do(http.MethodGet, h.signed(nil), ""); rec.Code != http.StatusBadRequest {
 		t.Fatalf("no echostr = %d; want 400", rec.Code)
 	}
-	if rec := h.do(http.MethodPut, signed(nil), ""); rec.Code != http.StatusMethodNotAllowed {
+	if rec := h.do(http.MethodPut, h.signed(nil), ""); rec.Code != http.StatusMethodNotAllowed {
 		t.Fatalf("PUT = %d; want 405", rec.Code)
 	}
 }
 
+// TestInboundKinds: each kind is stored, in plaintext mode and (encrypted)
+// in safe mode.
 func TestInboundKinds(t *testing.T) {
-	each(t, setupOpts{}, func(t *testing.T, h *harness) {
+	for _, mode := range []struct {
+		name  string
+		plain bool
+	}{{"plaintext", true}, {"safe", false}} {
+		t.Run(mode.name, func(t *testing.T) { testInboundKinds(t, mode.plain) })
+	}
+}
+
+func testInboundKinds(t *testing.T, plaintext bool) {
+	each(t, setupOpts{plaintext: plaintext}, func(t *testing.T, h *harness) {
 		const u = "oUser1"
 		hdr := `<xml><ToUserName><![CDATA[gh_1]]></ToUserName><FromUserName><![CDATA[oUser1]]></FromUserName><CreateTime>1767225600</CreateTime>`
 		cases := []struct {
 			body, kind, text string
-			safe             bool
 		}{
-			{textXML(u, 1001, "生日 05-17"), "text", "生日 05-17", false},
-			{hdr + `<MsgType><![CDATA[image]]></MsgType><PicUrl><![CDATA[http://mmbiz.qpic.cn/x.jpg]]></PicUrl><MediaId><![CDATA[m1]]></MediaId><MsgId>1002</MsgId></xml>`, "image", "http://mmbiz.qpic.cn/x.jpg", false},
-			{hdr + `<MsgType><![CDATA[voice]]></MsgType><MediaId><![CDATA[m2]]></MediaId><Format><![CDATA[amr]]></Format><Recognition><![CDATA[积分]]></Recognition><MsgId>1003</MsgId></xml>`, "voice", "积分", true},
-			{hdr + `<MsgType><![CDATA[location]]></MsgType><Location_X>23.134521</Location_X><Location_Y>113.358803</Location_Y><Scale>20</Scale><Label><![CDATA[广州市天河区]]></Label><MsgId>1004</MsgId></xml>`, "location", "23.134521,113.358803 广州市天河区", false},
-			{hdr + `<MsgType><![CDATA[link]]></MsgType><Title><![CDATA[保养指南]]></Title><Description><![CDATA[d]]></Description><Url><![CDATA[https://example.com/a]]></Url><MsgId>1005</MsgId></xml>`, "link", "保养指南 https://example.com/a", true},
-			{textXML(u, 1006, "stop"), "text", "stop", true},
+			{textXML(u, 1001, "生日 05-17"), "text", "生日 05-17"},
+			{hdr + `<MsgType><![CDATA[image]]></MsgType><PicUrl><![CDATA[http://mmbiz.qpic.cn/x.jpg]]></PicUrl><MediaId><![CDATA[m1]]></MediaId><MsgId>1002</MsgId></xml>`, "image", "http://mmbiz.qpic.cn/x.jpg"},
+			{hdr + `<MsgType><![CDATA[voice]]></MsgType><MediaId><![CDATA[m2]]></MediaId><Format><![CDATA[amr]]></Format><Recognition><![CDATA[积分]]></Recognition><MsgId>1003</MsgId></xml>`, "voice", "积分"},
+			{hdr + `<MsgType><![CDATA[location]]></MsgType><Location_X>23.134521</Location_X><Location_Y>113.358803</Location_Y><Scale>20</Scale><Label><![CDATA[广州市天河区]]></Label><MsgId>1004</MsgId></xml>`, "location", "23.134521,113.358803 广州市天河区"},
+			{hdr + `<MsgType><![CDATA[link]]></MsgType><Title><![CDATA[保养指南]]></Title><Description><![CDATA[d]]></Description><Url><![CDATA[https://example.com/a]]></Url><MsgId>1005</MsgId></xml>`, "link", "保养指南 https://example.com/a"},
+			{textXML(u, 1006, "stop"), "text", "stop"},
 		}
 		for _, c := range cases {
-			if c.safe {
-				wantSuccess(t, h.postSafe(t, c.body))
-			} else {
-				wantSuccess(t, h.post(c.body))
-			}
+			wantSuccess(t, h.post(c.body))
 		}
 		in := h.inbound(t, u)
 		if len(in) != len(cases) {
@@ -176,8 +196,8 @@ func TestDuplicatesStoredOnce(t *testing.T) {
 }
 
 func TestRejectedCallbacksStoreNothing(t *testing.T) {
-	each(t, setupOpts{}, func(t *testing.T, h *harness) {
-		bad := signed(nil)
+	each(t, setupOpts{plaintext: true}, func(t *testing.T, h *harness) {
+		bad := h.signed(nil)
 		bad.Set("signature", strings.Repeat("0", 40))
 		if rec := h.do(http.MethodPost, bad, textXML("oBad", 1, "hi")); rec.Code != http.StatusUnauthorized {
 			t.Errorf("bad signature: %d; want 401", rec.Code)
@@ -199,16 +219,9 @@ func TestRejectedCallbacksStoreNothing(t *testing.T) {
 				t.Errorf("%s: %d %q; want 400", name, rec.Code, rec.Body.String())
 			}
 		}
-		// Safe mode: garbage ciphertext, and a message for another app.
-		q := signed(url.Values{"encrypt_type": {"aes"}})
-		q.Set("msg_signature", util.Signature(cbToken, q.Get("timestamp"), q.Get("nonce"), "AAAA"))
-		if rec := h.do(http.MethodPost, q, envelope("AAAA")); rec.Code != http.StatusBadRequest {
-			t.Errorf("bad ciphertext: %d; want 400", rec.Code)
-		}
-		enc, _ := util.EncryptMsg([]byte("aaaabbbbccccdddd"), []byte(textXML("oBad", 6, "hi")), "wx-another-app", aesKey)
-		q.Set("msg_signature", util.Signature(cbToken, q.Get("timestamp"), q.Get("nonce"), string(enc)))
-		if rec := h.do(http.MethodPost, q, envelope(string(enc))); rec.Code != http.StatusBadRequest {
-			t.Errorf("other app id: %d; want 400", rec.Code)
+		// Safe mode without a key configured.
+		if rec := h.postSafe(t, textXML("oBad", 6, "hi")); rec.Code != http.StatusBadRequest {
+			t.Errorf("safe mode without a key: %d; want 400", rec.Code)
 		}
 		big := textXML("oBad", 7, strings.Repeat("x", 1<<20))
 		if rec := h.post(big); rec.Code != http.StatusRequestEntityTooLarge {
@@ -282,7 +295,7 @@ func TestSlowStoreAnswersInTime(t *testing.T) {
 		slow := slowReceiver{next: h.r, release: make(chan struct{})}
 		a := setupWith(t, h, slow, 50*time.Millisecond)
 		start := time.Now()
-		rec := h.doWith(a, textXML("oSlow", 9001, "在吗"))
+		rec := h.deliver(a, textXML("oSlow", 9001, "在吗"))
 		wantSuccess(t, rec)
 		if d := time.Since(start); d > 2*time.Second {
 			t.Fatalf("answered after %v", d)
@@ -301,9 +314,16 @@ func TestSlowStoreAnswersInTime(t *testing.T) {
 	})
 }
 
+// TestStoreFailureAsksForRedelivery: a store that fails answers 500, and
+// WeChat's redelivery, which may carry the same nonce, is not refused as
+// a replay.
 func TestStoreFailureAsksForRedelivery(t *testing.T) {
 	h := setup(t, store.SQLite, setupOpts{receiver: failingReceiver{}})
-	if rec := h.post(textXML("oFail", 1, "hi")); rec.Code != http.StatusInternalServerError {
-		t.Fatalf("failed store: %d; want 500 so WeChat redelivers", rec.Code)
+	body := textXML("oFail", 1, "hi")
+	q := h.safeQuery(t, body)
+	for i := range 2 {
+		if rec := h.do(http.MethodPost, q, envelope(h.encrypt(t, body))); rec.Code != http.StatusInternalServerError {
+			t.Fatalf("delivery %d to a failing store: %d; want 500 so WeChat redelivers", i+1, rec.Code)
+		}
 	}
 }

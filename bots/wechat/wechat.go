@@ -9,6 +9,7 @@ package wechat
 import (
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -78,6 +79,9 @@ type Options struct {
 	HTTPClient *http.Client
 	// Holder names this replica for the token lease (default host-pid-random).
 	Holder string
+	// Health receives the channel's state: degraded while access tokens
+	// can't be fetched, ok once one is. Nil records nothing.
+	Health *bots.Health
 }
 
 // Adapter is the WeChat channel.
@@ -87,6 +91,7 @@ type Adapter struct {
 	log     *slog.Logger
 	oa      *officialaccount.OfficialAccount
 	tokens  *tokenSource
+	nonces  *nonceBook
 	metrics *metrics
 	quota   quota
 
@@ -108,10 +113,13 @@ func New(cfg Config, o Options) (*Adapter, error) {
 		return nil, errors.New("wechat.app_secret: empty")
 	case cfg.Token == "":
 		return nil, errors.New("wechat.token: empty")
-	case cfg.EncodingAESKey != "" && len(cfg.EncodingAESKey) != 43:
-		return nil, errors.New("wechat.encoding_aes_key: must be 43 characters")
 	case o.Store == nil || o.Receiver == nil:
 		return nil, errors.New("wechat: a store and a receiver are required")
+	}
+	if cfg.EncodingAESKey != "" {
+		if err := CheckAESKey(cfg.EncodingAESKey); err != nil {
+			return nil, err
+		}
 	}
 	if cfg.APIBaseURL == "" {
 		cfg.APIBaseURL = DefaultAPIBaseURL
@@ -148,6 +156,8 @@ func New(cfg Config, o Options) (*Adapter, error) {
 	}
 	a := &Adapter{cfg: cfg, opts: o, log: o.Logger, metrics: newMetrics(o.Registerer)}
 	a.tokens = newTokenSource(o.Store, cfg.AppID, cfg.AppSecret, o.Holder, a.metrics, a.log)
+	a.tokens.health = o.Health
+	a.nonces = newNonceBook(o.Store, a.log)
 	a.oa = officialaccount.NewOfficialAccount(&offcfg.Config{
 		AppID: cfg.AppID, AppSecret: cfg.AppSecret, Token: cfg.Token, EncodingAESKey: cfg.EncodingAESKey,
 		Cache: kvCache{store: o.Store, prefix: "wechat:lib:"},
@@ -156,16 +166,30 @@ func New(cfg Config, o Options) (*Adapter, error) {
 	return a, nil
 }
 
+// CheckAESKey tells whether k is a usable wechat.encoding_aes_key: 43
+// characters that, with "=" appended, are the standard base64 of the
+// 32-byte AES key (what the MP console generates).
+func CheckAESKey(k string) error {
+	if len(k) != 43 {
+		return fmt.Errorf("wechat.encoding_aes_key: must be 43 characters, got %d", len(k))
+	}
+	key, err := base64.StdEncoding.DecodeString(k + "=")
+	if err != nil || len(key) != 32 {
+		return errors.New("wechat.encoding_aes_key: not the base64 of a 32-byte key (letters, digits, + and / only)")
+	}
+	return nil
+}
+
 // Name is the store channel name.
 func (a *Adapter) Name() string { return store.ChannelWeChat }
 
 // Limits are the configured global rate; WeChat has no per-chat rate.
 func (a *Adapter) Limits() bots.Limits { return bots.Limits{PerSecond: a.cfg.RatePerSecond} }
 
-// Run has no intake loop (WeChat calls us); it waits for ctx, then for
-// stores that outlived their callbacks.
+// Run has no intake loop (WeChat calls us): it purges used nonces until
+// ctx ends, then waits for stores that outlived their callbacks.
 func (a *Adapter) Run(ctx context.Context) error {
-	<-ctx.Done()
+	a.nonces.purge(ctx)
 	a.late.Wait()
 	return nil
 }

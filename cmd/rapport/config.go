@@ -226,8 +226,12 @@ func (c *Config) Validate() error {
 		if c.Telegram.Mode != "polling" && c.Telegram.Mode != "webhook" {
 			return fmt.Errorf("telegram.mode: %q is not polling or webhook", c.Telegram.Mode)
 		}
-		if c.Telegram.Mode == "webhook" && c.HTTP.PublicURL == "" {
-			return fmt.Errorf("http.public_url: required for telegram.mode webhook")
+		// http.public_url is optional: without it the webhook is served
+		// but registered by hand (behind the operator's own proxy).
+		if c.Telegram.Mode == "webhook" {
+			if err := telegram.CheckWebhookSecret(c.Telegram.WebhookSecret); err != nil {
+				return err
+			}
 		}
 	}
 	if err := checkURL("telegram.api_url", c.Telegram.APIURL); err != nil {
@@ -243,8 +247,10 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
-	if k := c.WeChat.EncodingAESKey; k != "" && len(k) != 43 {
-		return fmt.Errorf("wechat.encoding_aes_key: must be 43 characters, got %d", len(k))
+	if k := c.WeChat.EncodingAESKey; k != "" {
+		if err := wechat.CheckAESKey(k); err != nil {
+			return err
+		}
 	}
 	if err := checkURL("wechat.api_base_url", c.WeChat.APIBaseURL); err != nil {
 		return err
@@ -261,6 +267,9 @@ func (c *Config) Validate() error {
 		if err := checkURL("http.public_url", c.HTTP.PublicURL); err != nil {
 			return err
 		}
+	}
+	if _, err := c.HTTP.Proxies(); err != nil {
+		return err
 	}
 	for _, w := range c.Care.Schedules() {
 		if err := checkCron(w.Schedule, loc); err != nil {

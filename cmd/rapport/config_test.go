@@ -36,6 +36,11 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{"bad quiet hours", "quiet_hours: {start: '25:00', end: '09:00'}\n", "quiet_hours.start"},
 		{"half quiet hours", "quiet_hours: {start: '21:00'}\n", "quiet_hours"},
 		{"bad aes key", "wechat:\n  encoding_aes_key: short\n", "wechat.encoding_aes_key"},
+		{"aes key not base64", "wechat:\n  encoding_aes_key: 'abcdefghijklmnopqrstuvwxyz0123456789ABCDE!G'\n", "wechat.encoding_aes_key"},
+		{"webhook without secret", "telegram:\n  enabled: true\n  token: t\n  mode: webhook\n", "telegram.webhook_secret"},
+		{"webhook short secret", "telegram:\n  enabled: true\n  token: t\n  mode: webhook\n  webhook_secret: s3cret\n", "telegram.webhook_secret"},
+		{"webhook secret bad characters", "telegram:\n  enabled: true\n  token: t\n  mode: webhook\n  webhook_secret: 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!'\n", "telegram.webhook_secret"},
+		{"bad trusted proxy", "http:\n  trusted_proxies: ['10.0.0.0/8', 'lb.internal']\n", "http.trusted_proxies[1]"},
 		{"telegram without token", "telegram:\n  enabled: true\n  token: ''\n", "telegram.token"},
 		{"bad holiday date", "care:\n  holiday:\n    dates: {'2027-13-01': x}\n", "care.holiday.dates"},
 		{"unknown template workflow", "wechat:\n  template_ids: {party: abc}\n", "wechat.template_ids.party"},
@@ -93,5 +98,22 @@ func TestMissingDefaultConfigMeansDefaults(t *testing.T) {
 	}
 	if _, err := loadConfig("nope.yaml"); err == nil {
 		t.Error("an explicit missing config file must be an error")
+	}
+}
+
+// TestConfigWebhookWithoutPublicURL: webhook mode needs a secret but no
+// public URL (the operator registers the webhook behind their proxy), and
+// polling mode needs neither.
+func TestConfigWebhookWithoutPublicURL(t *testing.T) {
+	for name, y := range map[string]string{
+		"webhook, no public_url": "telegram:\n  enabled: true\n  token: t\n  mode: webhook\n  webhook_secret: " + strings.Repeat("x", 32) + "\n",
+		"polling, no secret":     "telegram:\n  enabled: true\n  token: t\n  mode: polling\n",
+		"trusted proxies":        "http:\n  trusted_proxies: ['10.0.0.0/8', '127.0.0.1/32']\n",
+		"safe mode key":          "wechat:\n  encoding_aes_key: abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG\n",
+	} {
+		cfg := DefaultConfig()
+		if err := ParseConfig([]byte(y), &cfg); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
 	}
 }

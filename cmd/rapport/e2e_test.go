@@ -22,7 +22,7 @@ import (
 
 const (
 	e2eToken  = "serve-test-token-0123456789"
-	e2eSecret = "hook-secret-1"
+	e2eSecret = "hook-secret-1_0123456789abcdefghijklmnop"
 	customer  = "1001" // Telegram user ids
 	agent     = "2002"
 	manager   = "3003"

@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -34,13 +36,31 @@ type Main struct {
 	// Hooks receive inbound chat in order (templates, followup, care);
 	// the wire* functions append to it before wireBots builds the router.
 	Hooks []bots.Hook
+	// Health is each chat channel's state, shown by /readyz.
+	Health *bots.Health
 
 	httpServer *http.Server
 	listener   net.Listener
-	cancel     context.CancelFunc
-	loops      sync.WaitGroup
-	loopErrs   chan error
+	// onShutdown runs when HTTP shutdown begins (ending event streams,
+	// which Shutdown would otherwise wait for).
+	onShutdown []func()
+	// loopCtx is the background loops' context; Close cancels it.
+	loopCtx  context.Context
+	cancel   context.CancelFunc
+	loops    sync.WaitGroup
+	loopErrs chan error
+
+	mu      sync.Mutex
+	running map[string]int // loops still running, by name
 }
+
+// Shutdown budget: in-flight requests get httpGrace, then the loops get
+// their own loopGrace; the store closes after both, well inside the 10 s
+// a process manager usually allows before SIGKILL.
+const (
+	httpGrace = 5 * time.Second
+	loopGrace = 4 * time.Second
+)
 
 func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
@@ -98,10 +118,11 @@ func (m *Main) Run(ctx context.Context) error {
 	m.Registry = prometheus.NewRegistry()
 	m.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	bg, cancel := context.WithCancel(context.Background())
-	m.cancel = cancel
+	m.loopCtx, m.cancel = bg, cancel
 	m.loopErrs = make(chan error, 8)
 
-	deps := web.Deps{Store: m.Store, Registry: m.Registry, Logger: m.Logger}
+	m.Health = bots.NewHealth(m.Registry, m.Logger)
+	deps := web.Deps{Store: m.Store, Registry: m.Registry, Logger: m.Logger, Channels: m.Health}
 	if err := m.wireTemplates(&deps); err != nil {
 		return err
 	}
@@ -126,6 +147,9 @@ func (m *Main) Run(ctx context.Context) error {
 		ReadTimeout:       30 * time.Second,
 		IdleTimeout:       120 * time.Second,
 	}
+	for _, f := range m.onShutdown {
+		m.httpServer.RegisterOnShutdown(f)
+	}
 	go func() {
 		if err := m.httpServer.Serve(m.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			m.loopErrs <- fmt.Errorf("http: %w", err)
@@ -137,25 +161,42 @@ func (m *Main) Run(ctx context.Context) error {
 
 // goLoop runs a background loop; a loop that fails stops the process.
 func (m *Main) goLoop(name string, ctx context.Context, fn func(context.Context) error) {
+	m.mu.Lock()
+	if m.running == nil {
+		m.running = map[string]int{}
+	}
+	m.running[name]++
+	m.mu.Unlock()
 	m.loops.Add(1)
 	go func() {
 		defer m.loops.Done()
+		defer func() {
+			m.mu.Lock()
+			if m.running[name]--; m.running[name] == 0 {
+				delete(m.running, name)
+			}
+			m.mu.Unlock()
+		}()
 		if err := fn(ctx); err != nil && ctx.Err() == nil {
 			m.loopErrs <- fmt.Errorf("%s: %w", name, err)
 		}
 	}()
 }
 
-// Close shuts down within 10 s: stop accepting HTTP, finish in-flight
-// requests, stop the background loops, close the database.
+// Close shuts down in order: stop accepting HTTP and end event streams,
+// let in-flight requests finish (httpGrace), stop the background loops
+// (loopGrace, a deadline of their own), and close the database last, once
+// nothing uses it. A loop that does not stop in time is named in the
+// error and the database is left for the process exit to close.
 func (m *Main) Close() error {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
 	var errs []error
 	if m.httpServer != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), httpGrace)
 		if err := m.httpServer.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+			m.httpServer.Close()
 		}
+		cancel()
 	} else if m.listener != nil {
 		m.listener.Close()
 	}
@@ -164,17 +205,31 @@ func (m *Main) Close() error {
 	}
 	done := make(chan struct{})
 	go func() { m.loops.Wait(); close(done) }()
+	stopped := true
 	select {
 	case <-done:
-	case <-ctx.Done():
-		errs = append(errs, errors.New("background loops did not stop in time"))
+	case <-time.After(loopGrace):
+		stopped = false
+		errs = append(errs, fmt.Errorf("background loops did not stop within %v: %s", loopGrace, strings.Join(m.runningLoops(), ", ")))
 	}
-	if m.Store != nil {
+	if m.Store != nil && stopped {
 		if err := m.Store.Close(); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// runningLoops names the loops still running, sorted.
+func (m *Main) runningLoops() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	names := make([]string, 0, len(m.running))
+	for n := range m.running {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
 }
 
 // Addr is the listening address (tests use ":0").

@@ -6,6 +6,7 @@ import (
 
 	"github.com/rapport-crm/rapport/bots"
 	"github.com/rapport-crm/rapport/bots/telegram"
+	"github.com/rapport-crm/rapport/store"
 )
 
 // channelRunner is an adapter as wireBots needs it: a Channel for the
@@ -29,18 +30,26 @@ func (m *Main) wireBots(ctx context.Context) error {
 
 	// One line per adapter: each returns nil when its channel is disabled.
 	var adapters []channelRunner
-	for _, build := range []func(bots.Receiver) (channelRunner, error){
-		m.telegramChannel,
-		m.wechatChannel,
-		m.webchatChannel,
+	for _, ch := range []struct {
+		name  string
+		build func(bots.Receiver) (channelRunner, error)
+	}{
+		{store.ChannelTelegram, m.telegramChannel},
+		{store.ChannelWeChat, m.wechatChannel},
+		{store.ChannelWebChat, m.webchatChannel},
 	} {
-		a, err := build(router)
+		a, err := ch.build(router)
 		if err != nil {
 			return err
 		}
-		if a != nil {
-			adapters = append(adapters, a)
+		if a == nil {
+			m.Health.Start(ch.name, bots.StateDisabled, "not enabled in the config")
+			continue
 		}
+		// Enabled channels count as ok until they fail to reach their
+		// platform (a degraded state is logged; the start is not).
+		m.Health.Start(ch.name, bots.StateOK, "")
+		adapters = append(adapters, a)
 	}
 	for _, a := range adapters {
 		disp.Add(a, a.Limits())
@@ -51,18 +60,21 @@ func (m *Main) wireBots(ctx context.Context) error {
 	return nil
 }
 
-// telegramChannel builds the Telegram adapter when telegram.enabled and
-// mounts its webhook.
+// telegramChannel builds the Telegram adapter when telegram.enabled and,
+// in webhook mode only, mounts its webhook: in polling mode nothing posts
+// updates to us, and an open endpoint would only take forged ones.
 func (m *Main) telegramChannel(recv bots.Receiver) (channelRunner, error) {
 	cfg := m.Config.Telegram
 	if !cfg.Enabled {
 		return nil, nil
 	}
-	a, err := telegram.New(cfg, telegram.Options{Receiver: recv, PublicURL: m.Config.HTTP.PublicURL, Logger: m.Logger})
+	a, err := telegram.New(cfg, telegram.Options{Receiver: recv, PublicURL: m.Config.HTTP.PublicURL, Logger: m.Logger, Health: m.Health})
 	if err != nil {
 		return nil, fmt.Errorf("telegram: %w", err)
 	}
-	m.Web.Handle("POST "+telegram.WebhookPath, a)
+	if cfg.Mode == "webhook" {
+		m.Web.Handle("POST "+telegram.WebhookPath, a)
+	}
 	return a, nil
 }
 

@@ -14,10 +14,15 @@ import (
 func (m *Main) webchatChannel(recv bots.Receiver) (channelRunner, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := webchat.New(ctx, webchat.Options{Receiver: recv, Store: m.Store, Logger: m.Logger})
+	proxies, err := m.Config.HTTP.Proxies()
+	if err != nil {
+		return nil, err
+	}
+	c, err := webchat.New(ctx, webchat.Options{Receiver: recv, Store: m.Store, Logger: m.Logger, TrustedProxies: proxies})
 	if err != nil {
 		return nil, fmt.Errorf("webchat: %w", err)
 	}
 	c.Register(m.Web.Handle)
+	m.onShutdown = append(m.onShutdown, c.EndStreams)
 	return c, nil
 }

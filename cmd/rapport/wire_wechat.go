@@ -16,7 +16,7 @@ func (m *Main) wechatChannel(recv bots.Receiver) (channelRunner, error) {
 		return nil, nil
 	}
 	a, err := wechat.New(cfg, wechat.Options{
-		Receiver: recv, Store: m.Store, Logger: m.Logger, Registerer: m.Registry,
+		Receiver: recv, Store: m.Store, Logger: m.Logger, Registerer: m.Registry, Health: m.Health,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("wechat: %w", err)

@@ -44,6 +44,7 @@ type Server struct {
 	webhook  map[string]string
 	deletes  int
 	tooMany  int // 429s answered
+	down     bool
 	limiter  *rate.Limiter
 	reply    func(chatID, text string, n int) (code int, desc string, retryAfter int)
 }
@@ -62,6 +63,14 @@ func (f *Server) URL() string { return f.srv.URL }
 // Close stops the double early (to simulate Telegram being unreachable).
 func (f *Server) Close() { f.srv.Close() }
 
+// SetDown makes the double unreachable (every call's connection is cut
+// without an answer, as when the Bot API is blocked) or reachable again.
+func (f *Server) SetDown(down bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.down = down
+}
+
 // SetLimiter makes the double answer 429 to sends above the rate, like
 // Telegram's flood control; every such 429 is one we caused.
 func (f *Server) SetLimiter(l *rate.Limiter) {
@@ -79,6 +88,15 @@ func (f *Server) SetReply(fn func(chatID, text string, n int) (code int, desc st
 }
 
 func (f *Server) serve(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	down := f.down
+	f.mu.Unlock()
+	if down {
+		if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+			conn.Close()
+		}
+		return
+	}
 	method, ok := strings.CutPrefix(r.URL.Path, "/bot"+Token+"/")
 	if !ok || r.Method != http.MethodPost {
 		http.Error(w, "not found", http.StatusNotFound)
