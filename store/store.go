@@ -62,6 +62,9 @@ type Store struct {
 	// their rows then come in the binary protocol instead of as text that
 	// the driver parses number by number (interpolateParams otherwise).
 	scan *gorm.DB
+	// phoneRegion is where a phone number without a country code is
+	// from (WithPhoneRegion).
+	phoneRegion string
 }
 
 // Option adjusts a Store at Open.
@@ -75,7 +78,7 @@ func Open(ctx context.Context, cfg Config, opts ...Option) (*Store, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Store{dialect: cfg.Driver, now: time.Now}
+	s := &Store{dialect: cfg.Driver, now: time.Now, phoneRegion: DefaultPhoneRegion}
 	for _, o := range opts {
 		o(s)
 	}

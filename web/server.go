@@ -77,6 +77,7 @@ func (s *Server) routes() {
 	s.templateRoutes()
 	s.careRoutes()
 	s.followupRoutes()
+	s.phoneClaimRoutes()
 	s.consoleRoutes()
 }
 
