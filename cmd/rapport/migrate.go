@@ -44,11 +44,11 @@ func printPhoneKeyReport(w io.Writer, rep *store.PhoneKeyReport) {
 	}
 	fmt.Fprintf(w, "phone numbers, converted to one canonical form on %s (%d checked, %d on record):\n", rep.At.Format(time.DateOnly), rep.Checked, rep.Keyed)
 	if rep.Duplicates > 0 {
-		fmt.Fprintf(w, "  %d customers have a number an older customer already has; they were NOT merged.\n", rep.Duplicates)
+		fmt.Fprintf(w, "  %d customer(s) share a number an older customer has on record; they were NOT merged.\n", rep.Duplicates)
 		fmt.Fprintln(w, "  Decide each: GET /api/v1/phone-claims?status=pending (method \"duplicate\"), then approve (merge) or reject.")
 	}
 	if rep.Invalid > 0 {
-		fmt.Fprintf(w, "  %d customers have a number that is not a valid phone number; it was left as it was.\n", rep.Invalid)
+		fmt.Fprintf(w, "  %d customer(s) have a number that is not a valid phone number; it was left as it was.\n", rep.Invalid)
 	}
 	for _, x := range rep.Samples {
 		if x.KeptBy != 0 {
