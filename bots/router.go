@@ -503,7 +503,7 @@ func (r *Router) claimPhone(ctx context.Context, ev *store.ChatEvent) error {
 // verifyPhone answers /verify CODE: the right code merges the claimant
 // with the holder of the number.
 func (r *Router) verifyPhone(ctx context.Context, ev *store.ChatEvent) error {
-	c, err := r.store.VerifyPhoneCode(ctx, ev.Identity.CustomerID, ev.Args)
+	c, err := r.store.VerifyPhoneCode(ctx, store.PhoneCode{CustomerID: ev.Identity.CustomerID, Code: ev.Args, MessageID: ev.Message.ID})
 	if store.IsCode(err, store.EINVALID) {
 		return r.reply(ctx, ev, "verify_invalid", nil)
 	} else if err != nil {

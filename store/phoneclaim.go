@@ -85,11 +85,14 @@ type PhoneClaim struct {
 	TaskID    *int64     `json:"task_id,omitempty"`
 	ExpiresAt *time.Time `json:"expires_at,omitempty"`
 	// KeptID is the customer the two became when the claim was verified.
-	KeptID    *int64     `json:"kept_id,omitempty"`
-	DecidedBy *int64     `json:"decided_by,omitempty"`
-	DecidedAt *time.Time `json:"decided_at,omitempty"`
-	CreatedAt time.Time  `gorm:"index:ix_phone_claims_claimant,priority:2;index:ix_phone_claims_target,priority:2" json:"created_at"`
-	UpdatedAt time.Time  `json:"updated_at"`
+	KeptID *int64 `json:"kept_id,omitempty"`
+	// ProofMessageID is the /verify message that proved the claim: it
+	// answers the same when processed again.
+	ProofMessageID *int64     `gorm:"index" json:"-"`
+	DecidedBy      *int64     `json:"decided_by,omitempty"`
+	DecidedAt      *time.Time `json:"decided_at,omitempty"`
+	CreatedAt      time.Time  `gorm:"index:ix_phone_claims_claimant,priority:2;index:ix_phone_claims_target,priority:2" json:"created_at"`
+	UpdatedAt      time.Time  `json:"updated_at"`
 }
 
 // live reports whether a pending claim can still be proved at now.
@@ -395,19 +398,35 @@ func PhoneCodeOf(args string) string {
 	return s
 }
 
+// PhoneCode is a /verify from a claimant.
+type PhoneCode struct {
+	CustomerID int64  // the claimant
+	Code       string // as typed
+	MessageID  int64  // the /verify message (0: none)
+}
+
 // VerifyPhoneCode checks a code the claimant echoed back against their
 // pending claim. Right: the claimant and the holder are merged (the oldest
-// profile kept) and the kept customer is returned. Anything else is
-// ErrPhoneCode; a wrong code counts against the claim, which fails after
-// PhoneCodeAttempts.
-func (s *Store) VerifyPhoneCode(ctx context.Context, claimantID int64, code string) (*Customer, error) {
-	code = PhoneCodeOf(code)
+// profile kept) and the kept customer is returned; the same message
+// processed again returns it again. Anything else is ErrPhoneCode; a wrong
+// code counts against the claim, which fails after PhoneCodeAttempts.
+func (s *Store) VerifyPhoneCode(ctx context.Context, in PhoneCode) (*Customer, error) {
+	claimantID, code := in.CustomerID, PhoneCodeOf(in.Code)
 	var kept int64
 	var verdict error
 	err := s.tx(ctx, func(tx *gorm.DB) error {
 		kept, verdict = 0, nil
 		now := s.Now().Truncate(time.Millisecond)
 		var c PhoneClaim
+		if in.MessageID != 0 {
+			err := tx.Where("proof_message_id = ? AND status = ?", in.MessageID, ClaimVerified).Take(&c).Error
+			if err == nil && c.KeptID != nil {
+				kept = *c.KeptID
+				return nil
+			} else if err != nil && !errors.Is(err, gorm.ErrRecordNotFound) {
+				return err
+			}
+		}
 		err := s.forUpdate(tx).Where("claimant_id = ? AND status = ? AND method = ?", claimantID, ClaimPending, ClaimByCode).
 			Order("id DESC").Take(&c).Error
 		if errors.Is(err, gorm.ErrRecordNotFound) {
@@ -437,6 +456,9 @@ func (s *Store) VerifyPhoneCode(ctx context.Context, claimantID int64, code stri
 				break
 			}
 			set["status"], set["decided_at"], set["kept_id"] = ClaimVerified, now, min(c.ClaimantID, c.TargetID)
+			if in.MessageID != 0 {
+				set["proof_message_id"] = in.MessageID
+			}
 			if err := tx.Model(&c).Updates(set).Error; err != nil {
 				return err
 			}

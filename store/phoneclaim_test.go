@@ -175,10 +175,10 @@ func TestPhoneClaimByCode(t *testing.T) {
 			if wrong == w.codes[0] {
 				wrong = "111111"
 			}
-			if _, err := s.VerifyPhoneCode(ctx, me.ID, wrong); err != store.ErrPhoneCode {
+			if _, err := s.VerifyPhoneCode(ctx, store.PhoneCode{CustomerID: me.ID, Code: wrong}); err != store.ErrPhoneCode {
 				t.Fatalf("wrong code: %v", err)
 			}
-			if _, err := s.VerifyPhoneCode(ctx, me.ID, "nonsense"); err != store.ErrPhoneCode {
+			if _, err := s.VerifyPhoneCode(ctx, store.PhoneCode{CustomerID: me.ID, Code: "nonsense"}); err != store.ErrPhoneCode {
 				t.Fatalf("malformed code: %v", err)
 			}
 			claims, _, _ := s.ListPhoneClaims(ctx, store.PhoneClaimFilter{Status: store.ClaimPending})
@@ -187,7 +187,7 @@ func TestPhoneClaimByCode(t *testing.T) {
 			}
 			// Full-width digits with a space, as a Chinese keyboard types them.
 			code := strings.Map(func(r rune) rune { return r - '0' + '０' }, w.codes[0][:3]) + " " + w.codes[0][3:]
-			kept, err := s.VerifyPhoneCode(ctx, me.ID, code)
+			kept, err := s.VerifyPhoneCode(ctx, store.PhoneCode{CustomerID: me.ID, Code: code, MessageID: 7})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -201,8 +201,12 @@ func TestPhoneClaimByCode(t *testing.T) {
 			if err != nil || len(merges) != 1 || merges[0].MergedID != me.ID || merges[0].Method != store.MergeCode || merges[0].Phone != "+8613800138000" {
 				t.Fatalf("merges %+v, %v", merges, err)
 			}
+			// The same message processed again (after a crash) answers the same.
+			if again, err := s.VerifyPhoneCode(ctx, store.PhoneCode{CustomerID: kept.ID, Code: code, MessageID: 7}); err != nil || again.ID != kept.ID {
+				t.Fatalf("replayed /verify: %+v, %v", again, err)
+			}
 			// Used: the same code again does nothing.
-			if _, err := s.VerifyPhoneCode(ctx, kept.ID, w.codes[0]); err != store.ErrPhoneCode {
+			if _, err := s.VerifyPhoneCode(ctx, store.PhoneCode{CustomerID: kept.ID, Code: w.codes[0]}); err != store.ErrPhoneCode {
 				t.Fatalf("code used twice: %v", err)
 			}
 
@@ -210,7 +214,7 @@ func TestPhoneClaimByCode(t *testing.T) {
 			other := arrive(t, s, store.ChannelWebChat, "visitor-2", "hi")
 			w.claim(t, other, "13800138000")
 			w.clock.Advance(store.PhoneCodeTTL)
-			if _, err := s.VerifyPhoneCode(ctx, other.CustomerID, w.codes[1]); err != store.ErrPhoneCode {
+			if _, err := s.VerifyPhoneCode(ctx, store.PhoneCode{CustomerID: other.CustomerID, Code: w.codes[1]}); err != store.ErrPhoneCode {
 				t.Fatalf("expired code: %v", err)
 			}
 			expired, _, _ := s.ListPhoneClaims(ctx, store.PhoneClaimFilter{Status: store.ClaimExpired})
@@ -224,9 +228,9 @@ func TestPhoneClaimByCode(t *testing.T) {
 				if bad == w.codes[2] {
 					bad = "999999"
 				}
-				s.VerifyPhoneCode(ctx, other.CustomerID, bad)
+				s.VerifyPhoneCode(ctx, store.PhoneCode{CustomerID: other.CustomerID, Code: bad})
 			}
-			if _, err := s.VerifyPhoneCode(ctx, other.CustomerID, w.codes[2]); err != store.ErrPhoneCode {
+			if _, err := s.VerifyPhoneCode(ctx, store.PhoneCode{CustomerID: other.CustomerID, Code: w.codes[2]}); err != store.ErrPhoneCode {
 				t.Fatalf("right code after %d wrong ones: %v", store.PhoneCodeAttempts, err)
 			}
 			if c, _ := s.Customer(ctx, other.CustomerID); c == nil || c.Phone != "" {
@@ -347,7 +351,7 @@ func testPhoneClaimLimits(t *testing.T, dialect string) {
 	if len(pending) != 2 {
 		t.Fatalf("%d pending claims, want one per claimant", len(pending))
 	}
-	if _, err := w.s.VerifyPhoneCode(ctx, w.visitor.CustomerID, w.codes[0]); err != store.ErrPhoneCode {
+	if _, err := w.s.VerifyPhoneCode(ctx, store.PhoneCode{CustomerID: w.visitor.CustomerID, Code: w.codes[0]}); err != store.ErrPhoneCode {
 		t.Fatalf("superseded code: %v", err)
 	}
 }
