@@ -24,6 +24,11 @@ func TestParseCommand(t *testing.T) {
 		{"wechat", "回复 7 您好，明天上门", "reply", "7 您好，明天上门"},
 		{"wechat", "生日快乐", "birthday", "快乐"}, // the word wins; the argument is then refused
 		{"wechat", "hello", "", ""},
+		{"wechat", "验证 123456", "verify", "123456"},
+		{"wechat", "验证123456", "verify", "123456"},
+		{"webchat", "verify 123456", "verify", "123456"},
+		{"telegram", "/verify 123456", "verify", "123456"},
+		{"telegram", "验证 123456", "", ""},
 		{"webchat", "/stop", "stop", ""},
 		{"webchat", "", "", ""},
 		{"telegram", "/", "", ""},

@@ -9,8 +9,11 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/text/width"
 
 	"github.com/rapport-crm/rapport/store"
 )
@@ -411,6 +414,9 @@ func (r *Router) handle(ctx context.Context, j job) bool {
 // subscribe / block events. It reports whether the message was consumed.
 func (r *Router) builtin(ctx context.Context, j job) (bool, error) {
 	ev, in := j.ev, j.in
+	if in.Contact != nil && in.Channel == store.ChannelTelegram {
+		return r.sharedContact(ctx, ev, in.Contact)
+	}
 	if in.Kind == KindEvent {
 		switch in.Event {
 		case EventSubscribe:
@@ -437,14 +443,12 @@ func (r *Router) builtin(ctx context.Context, j job) (bool, error) {
 		}
 		return true, r.reply(ctx, ev, "birthday_saved", map[string]string{"birthday": c.Birthday.String()})
 	case "phone":
-		c, _, err := r.store.SetPhone(ctx, cid, ev.Args)
-		if store.IsCode(err, store.EINVALID) {
-			return true, r.reply(ctx, ev, "phone_invalid", map[string]string{"input": ev.Args})
-		} else if err != nil {
-			return true, err
+		return true, r.claimPhone(ctx, ev)
+	case "verify":
+		if !strings.ContainsAny(width.Narrow.String(ev.Args), "0123456789") && !strings.HasPrefix(strings.TrimSpace(ev.Message.Text), "/") {
+			return false, nil // "验证一下…" is conversation, not a code
 		}
-		ev.Identity.CustomerID = c.ID
-		return true, r.reply(ctx, ev, "phone_saved", map[string]string{"phone": c.Phone})
+		return true, r.verifyPhone(ctx, ev)
 	case "stop", "resume":
 		out := ev.Command == "stop"
 		if _, err := r.store.UpdateCustomer(ctx, cid, store.CustomerInput{OptOut: &out}); err != nil {
@@ -465,10 +469,94 @@ func (r *Router) builtin(ctx context.Context, j job) (bool, error) {
 	return false, nil
 }
 
+// claimPhone answers /phone NUMBER. The number is only claimed (see
+// store.ClaimPhone): the claimant gets the same answer whether or not the
+// number is someone's, and on Telegram a button to prove it by sharing
+// their contact.
+func (r *Router) claimPhone(ctx context.Context, ev *store.ChatEvent) error {
+	var button *Payload
+	if ev.Message.Channel == store.ChannelTelegram {
+		c, err := r.store.Customer(ctx, ev.Identity.CustomerID)
+		if err != nil {
+			return err
+		}
+		button = &Payload{RequestContact: sharePhoneLabel(c.Locale)}
+	}
+	res, err := r.store.ClaimPhone(ctx, store.PhoneClaimInput{
+		CustomerID: ev.Identity.CustomerID, IdentityID: ev.Identity.ID, Phone: ev.Args, MessageID: ev.Message.ID,
+		CodeText: func(holder *store.Customer, vars map[string]string) (store.CodeNotice, error) {
+			out, err := r.render(ctx, "phone_verify_code", holder, vars)
+			return store.CodeNotice{Text: out.Text, TemplateKey: "phone_verify_code", TemplateVersion: out.Version}, err
+		},
+	})
+	if store.IsCode(err, store.EINVALID) {
+		return r.replyWith(ctx, ev, "phone_invalid", map[string]string{"input": ev.Args}, button)
+	} else if err != nil {
+		return err
+	}
+	switch res.Outcome {
+	case store.ClaimOwn:
+		return r.reply(ctx, ev, "phone_saved", map[string]string{"phone": res.Phone})
+	case store.ClaimThrottled:
+		r.log.Info("phone claim refused: too many claims", "customer_id", ev.Identity.CustomerID)
+	}
+	return r.replyWith(ctx, ev, "phone_claimed", map[string]string{"phone": store.MaskPhone(res.Phone)}, button)
+}
+
+// verifyPhone answers /verify CODE: the right code merges the claimant
+// with the holder of the number.
+func (r *Router) verifyPhone(ctx context.Context, ev *store.ChatEvent) error {
+	c, err := r.store.VerifyPhoneCode(ctx, store.PhoneCode{CustomerID: ev.Identity.CustomerID, Code: ev.Args, MessageID: ev.Message.ID})
+	if store.IsCode(err, store.EINVALID) {
+		return r.reply(ctx, ev, "verify_invalid", nil)
+	} else if err != nil {
+		return err
+	}
+	ev.Identity.CustomerID = c.ID
+	return r.reply(ctx, ev, "phone_verified", map[string]string{"phone": c.Phone})
+}
+
+// sharedContact handles a Telegram contact. The sender's own (user_id =
+// sender; Telegram verified it) proves the number, whether or not it was
+// claimed first; anyone else's proves nothing and is kept as a message.
+func (r *Router) sharedContact(ctx context.Context, ev *store.ChatEvent, ct *SharedContact) (bool, error) {
+	if ct.UserID == "" || ct.UserID != ev.SenderID {
+		return false, nil
+	}
+	// Telegram gives the number in international form, often without +.
+	phone := strings.TrimSpace(ct.Phone)
+	if phone != "" && !strings.HasPrefix(phone, "+") {
+		phone = "+" + phone
+	}
+	done := &Payload{RemoveKeyboard: true}
+	c, err := r.store.ProvePhone(ctx, store.PhoneProof{CustomerID: ev.Identity.CustomerID, Phone: phone, Method: store.MergeTelegramContact})
+	if store.IsCode(err, store.EINVALID) {
+		return true, r.replyWith(ctx, ev, "phone_invalid", map[string]string{"input": ct.Phone}, done)
+	} else if err != nil {
+		return true, err
+	}
+	ev.Identity.CustomerID = c.ID
+	return true, r.replyWith(ctx, ev, "phone_verified", map[string]string{"phone": c.Phone}, done)
+}
+
+// sharePhoneLabel is the text of the Telegram button that shares the
+// user's own phone number.
+func sharePhoneLabel(locale string) string {
+	if strings.HasPrefix(locale, "en") {
+		return "📱 Share my phone number"
+	}
+	return "📱 分享我的手机号"
+}
+
 // reply renders a template for the sender and writes it to the outbox,
 // once per inbound message and template (a reprocessed message does not
 // answer twice).
 func (r *Router) reply(ctx context.Context, ev *store.ChatEvent, key string, vars map[string]string) error {
+	return r.replyWith(ctx, ev, key, vars, nil)
+}
+
+// replyWith is reply with channel extras (a keyboard).
+func (r *Router) replyWith(ctx context.Context, ev *store.ChatEvent, key string, vars map[string]string, pl *Payload) error {
 	c, err := r.store.Customer(ctx, ev.Identity.CustomerID)
 	if err != nil {
 		return err
@@ -477,10 +565,18 @@ func (r *Router) reply(ctx context.Context, ev *store.ChatEvent, key string, var
 	if err != nil {
 		return err
 	}
+	payload := ""
+	if pl != nil {
+		b, err := json.Marshal(pl)
+		if err != nil {
+			return err
+		}
+		payload = string(b)
+	}
 	cid, iid := c.ID, ev.Identity.ID
 	_, err = r.store.Enqueue(ctx, []store.Outbound{{
 		CustomerID: &cid, IdentityID: &iid, Channel: ev.Message.Channel, ChatID: ev.Message.ChatID,
-		Text: out.Text, TemplateKey: key, TemplateVersion: out.Version,
+		Text: out.Text, TemplateKey: key, TemplateVersion: out.Version, Payload: payload,
 		IdempotencyKey: "reply:" + strconv.FormatInt(ev.Message.ID, 10) + ":" + key,
 	}})
 	return err

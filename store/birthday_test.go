@@ -1,6 +1,7 @@
 package store
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -50,22 +51,42 @@ func TestParseBirthday(t *testing.T) {
 	}
 }
 
-func TestNormalizePhone(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"+86 138-0013 8000", "+8613800138000"},
-		{"１３８ ００１３ ８０００", "13800138000"}, // full-width digits from a Chinese keyboard
-		{"(010) 1234.5678", "01012345678"},
-		{"", ""},
+// One number however it is written: canonical E.164, read in the store's
+// region when it has no country code.
+func TestCanonicalPhone(t *testing.T) {
+	tests := []struct{ in, region, want string }{
+		{"+86 138 0013 8000", "CN", "+8613800138000"},
+		{"13800138000", "CN", "+8613800138000"},
+		{"138-0013-8000", "CN", "+8613800138000"},
+		{"１３８００１３８０００", "CN", "+8613800138000"}, // full-width digits from a Chinese keyboard
+		{"１３８-００１３-８０００", "CN", "+8613800138000"},
+		{"(138) 0013.8000", "CN", "+8613800138000"},
+		{"0086 138 0013 8000", "CN", "+8613800138000"},
+		{"8613800138000", "CN", "+8613800138000"},
+		{"+8613800138000", "HK", "+8613800138000"},
+		{"(010) 1234 5678", "CN", "+861012345678"},
+		{"9123 4567", "HK", "+85291234567"},
+		{"+1 415 555 2671", "CN", "+14155552671"},
+		{"", "CN", ""},
+		{"  ", "CN", ""},
 	}
 	for _, tt := range tests {
-		got, err := NormalizePhone(tt.in)
+		got, err := CanonicalPhone(tt.in, tt.region)
 		if err != nil || got != tt.want {
-			t.Errorf("NormalizePhone(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
+			t.Errorf("CanonicalPhone(%q, %s) = %q, %v; want %q", tt.in, tt.region, got, err, tt.want)
 		}
 	}
-	for _, bad := range []string{"abc", "12", "++86123456", "86-12a45678"} {
-		if _, err := NormalizePhone(bad); err == nil {
-			t.Errorf("NormalizePhone(%q) accepted", bad)
+	for _, bad := range []string{"abc", "12", "1380013800", "138001380001", "++86123456", "86-12a45678", "13800138000 ext. 12", strings.Repeat("1", 80)} {
+		if got, err := CanonicalPhone(bad, "CN"); err == nil {
+			t.Errorf("CanonicalPhone(%q) = %q, accepted", bad, got)
+		}
+	}
+}
+
+func TestMaskPhone(t *testing.T) {
+	for in, want := range map[string]string{"+8613800138000": "138****8000", "+861012345678": "101***5678", "+85291234567": "****4567", "+4930123": "***23"} {
+		if got := MaskPhone(in); got != want {
+			t.Errorf("MaskPhone(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
@@ -89,20 +110,21 @@ func FuzzParseBirthday(f *testing.F) {
 	})
 }
 
-// FuzzNormalizePhone: /phone input never panics, and normalising twice
-// changes nothing.
-func FuzzNormalizePhone(f *testing.F) {
-	for _, s := range []string{"13800138000", "+86 138-0013-8000", "(010) 6552.8888", "", "+", "12", "１３８００１３８０００", "+8613800138000x"} {
+// FuzzCanonicalPhone: /phone input never panics, and an accepted number
+// is its own canonical form.
+func FuzzCanonicalPhone(f *testing.F) {
+	for _, s := range []string{"13800138000", "+86 138-0013-8000", "(010) 6552.8888", "", "+", "12", "１３８００１３８０００", "+8613800138000x", "tel:+8613800138000", "0086 138"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		p, err := NormalizePhone(s)
-		if err != nil {
+		p, err := CanonicalPhone(s, "CN")
+		if err != nil || p == "" {
 			return
 		}
-		again, err := NormalizePhone(p)
+		again, err := CanonicalPhone(p, "US")
 		if err != nil || again != p {
 			t.Errorf("%q → %q → %q, %v", s, p, again, err)
 		}
+		_ = MaskPhone(p)
 	})
 }

@@ -4,14 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"golang.org/x/text/width"
 	"net/mail"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
 
+	"golang.org/x/text/width"
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 )
@@ -44,9 +43,16 @@ const (
 
 // Customer is one person, however many chat identities they use.
 type Customer struct {
-	ID            int64      `gorm:"primaryKey" json:"id"`
-	Name          string     `gorm:"size:128;not null;default:'';index" json:"name"`
-	Phone         string     `gorm:"size:32;not null;default:'';index" json:"phone"`
+	ID   int64  `gorm:"primaryKey" json:"id"`
+	Name string `gorm:"size:128;not null;default:'';index" json:"name"`
+	// Phone is canonical E.164 (+8613800138000), or "" when unknown.
+	Phone string `gorm:"size:32;not null;default:'';index" json:"phone"`
+	// PhoneKey is Phone while the phone is on record for this customer
+	// (entered by staff, the API or an import, or proved in chat) and NULL
+	// while it is merely claimed in chat. It is unique: one customer per
+	// number on record, and an unproved claim neither blocks a number nor
+	// is found by it.
+	PhoneKey      *string    `gorm:"size:32;uniqueIndex" json:"-"`
 	Email         string     `gorm:"size:254;not null;default:''" json:"email"`
 	Birthday      Birthday   `gorm:"embedded" json:"birthday"`
 	Gender        string     `gorm:"size:16;not null;default:''" json:"gender"`
@@ -63,8 +69,11 @@ type Customer struct {
 	CreatedAt     time.Time  `json:"created_at"`
 	UpdatedAt     time.Time  `json:"updated_at"`
 
-	Tags       []string   `gorm:"-" json:"tags"`
-	Identities []Identity `gorm:"-" json:"identities"`
+	// PhoneVerified reports PhoneKey set: the phone is on record, not just
+	// claimed.
+	PhoneVerified bool       `gorm:"-" json:"phone_verified"`
+	Tags          []string   `gorm:"-" json:"tags"`
+	Identities    []Identity `gorm:"-" json:"identities"`
 }
 
 // customerTag is one tag on one customer; a table of its own so that
@@ -98,26 +107,12 @@ type CustomerInput struct {
 	Identities []IdentityRef `json:"identities"`
 }
 
-var phoneJunk = strings.NewReplacer(" ", "", "-", "", "(", "", ")", "", ".", "")
-var phoneRE = regexp.MustCompile(`^\+?[0-9]{5,20}$`)
-
-// NormalizePhone strips formatting; it returns an error for anything that
-// is not a plausible phone number.
-func NormalizePhone(s string) (string, error) {
-	// Chinese keyboards often type full-width digits (１３８…).
-	p := phoneJunk.Replace(width.Narrow.String(strings.TrimSpace(s)))
-	if p == "" {
-		return "", nil
-	}
-	if !phoneRE.MatchString(p) {
-		return "", fmt.Errorf("%q is not a phone number (digits, optional leading +)", s)
-	}
-	return p, nil
-}
-
 // apply validates in and copies it onto c. Every field is checked before any
-// is set, so a bad field leaves c untouched.
-func (in CustomerInput) apply(c *Customer, now time.Time) (tags []string, setTags bool, err error) {
+// is set, so a bad field leaves c untouched. Its callers are staff, the API
+// and imports, so a phone it sets is on record (keyed); phones from chat go
+// through ClaimPhone and ProvePhone. region reads numbers without a
+// country code.
+func (in CustomerInput) apply(c *Customer, now time.Time, region string) (tags []string, setTags bool, err error) {
 	next := *c
 	if in.Name != nil {
 		n := strings.TrimSpace(*in.Name)
@@ -127,11 +122,14 @@ func (in CustomerInput) apply(c *Customer, now time.Time) (tags []string, setTag
 		next.Name = n
 	}
 	if in.Phone != nil {
-		p, err := NormalizePhone(*in.Phone)
+		p, err := CanonicalPhone(*in.Phone, region)
 		if err != nil {
 			return nil, false, Invalid("phone", "%v", err)
 		}
-		next.Phone = p
+		next.Phone, next.PhoneKey = p, nil
+		if p != "" {
+			next.PhoneKey = &p
+		}
 	}
 	if in.Email != nil {
 		e := strings.ToLower(strings.TrimSpace(*in.Email))
@@ -270,7 +268,7 @@ func normalizeTags(in []string) ([]string, error) {
 // CreateCustomer validates and inserts a customer. Source defaults to "api".
 func (s *Store) CreateCustomer(ctx context.Context, in CustomerInput) (*Customer, error) {
 	c := &Customer{Tier: TierC, Stage: StagePotential, Locale: LocaleZH, Source: "api"}
-	tags, _, err := in.apply(c, s.Now())
+	tags, _, err := in.apply(c, s.Now(), s.phoneRegion)
 	if err != nil {
 		return nil, err
 	}
@@ -286,11 +284,11 @@ func (s *Store) CreateCustomer(ctx context.Context, in CustomerInput) (*Customer
 		if err := checkOwner(tx, c.OwnerStaffID); err != nil {
 			return err
 		}
-		if err := tx.Create(c).Error; err != nil {
-			if isDuplicate(err) {
-				return Errorf(ECONFLICT, "a customer with external_ref %q exists", deref(c.ExternalRef))
-			}
+		if err := checkPhoneFree(tx, c); err != nil {
 			return err
+		}
+		if err := tx.Create(c).Error; err != nil {
+			return customerConflict(tx, c, err)
 		}
 		if err := insertIdentities(tx, c.ID, in.Identities); err != nil {
 			return err
@@ -313,7 +311,7 @@ func (s *Store) UpdateCustomer(ctx context.Context, id int64, in CustomerInput) 
 		if err := tx.Clauses(clause.Locking{Strength: "UPDATE"}).First(&c, id).Error; err != nil {
 			return notFound(err, "customer %d", id)
 		}
-		tags, set, err := in.apply(&c, s.Now())
+		tags, set, err := in.apply(&c, s.Now(), s.phoneRegion)
 		if err != nil {
 			return err
 		}
@@ -322,11 +320,11 @@ func (s *Store) UpdateCustomer(ctx context.Context, id int64, in CustomerInput) 
 				return err
 			}
 		}
-		if err := tx.Save(&c).Error; err != nil {
-			if isDuplicate(err) {
-				return Errorf(ECONFLICT, "a customer with external_ref %q exists", deref(c.ExternalRef))
-			}
+		if err := checkPhoneFree(tx, &c); err != nil {
 			return err
+		}
+		if err := tx.Save(&c).Error; err != nil {
+			return customerConflict(tx, &c, err)
 		}
 		if set {
 			return setTags(tx, id, tags)
@@ -337,6 +335,42 @@ func (s *Store) UpdateCustomer(ctx context.Context, id int64, in CustomerInput) 
 		return nil, fmt.Errorf("update customer: %w", err)
 	}
 	return s.Customer(ctx, id)
+}
+
+// checkPhoneFree refuses a phone on record for another customer (409):
+// one customer per number. The unique key is the last word; this names the
+// other customer for the caller.
+func checkPhoneFree(tx *gorm.DB, c *Customer) error {
+	if c.PhoneKey == nil {
+		return nil
+	}
+	var other []int64
+	if err := tx.Model(&Customer{}).Where("phone_key = ? AND id <> ?", *c.PhoneKey, c.ID).Limit(1).Pluck("id", &other).Error; err != nil {
+		return err
+	}
+	if len(other) > 0 {
+		return phoneTaken(*c.PhoneKey, other[0])
+	}
+	return nil
+}
+
+func phoneTaken(phone string, holder int64) error {
+	return &Error{Code: ECONFLICT, Field: "phone", Message: fmt.Sprintf("phone: %s is on record for customer %d", phone, holder)}
+}
+
+// customerConflict explains a failed insert or update of c: a unique key
+// taken meanwhile (phone or external_ref) is a 409 naming it.
+func customerConflict(tx *gorm.DB, c *Customer, err error) error {
+	if !isDuplicate(err) {
+		return err
+	}
+	if c.PhoneKey != nil {
+		var other []int64
+		if tx.Model(&Customer{}).Where("phone_key = ? AND id <> ?", *c.PhoneKey, c.ID).Limit(1).Pluck("id", &other).Error == nil && len(other) > 0 {
+			return phoneTaken(*c.PhoneKey, other[0])
+		}
+	}
+	return &Error{Code: ECONFLICT, Field: "external_ref", Message: fmt.Sprintf("a customer with external_ref %q exists", deref(c.ExternalRef))}
 }
 
 func checkOwner(tx *gorm.DB, id *int64) error {
@@ -394,6 +428,7 @@ func loadCustomerDetails(db *gorm.DB, cs []*Customer) error {
 		byID[c.ID] = c
 		c.Tags = []string{}
 		c.Identities = []Identity{}
+		c.PhoneVerified = c.PhoneKey != nil
 	}
 	var tags []customerTag
 	if err := db.Where("customer_id IN ?", ids).Order("tag").Find(&tags).Error; err != nil {
@@ -446,9 +481,16 @@ func (s *Store) ListCustomers(ctx context.Context, f CustomerFilter) ([]*Custome
 	}
 	if q2 := strings.TrimSpace(f.Q); q2 != "" {
 		like := "%" + escapeLike(q2) + "%"
-		phone, _ := NormalizePhone(q2)
-		if phone != "" {
-			q = q.Where("customers.name LIKE ? ESCAPE '!' OR customers.phone LIKE ? ESCAPE '!'", like, escapeLike(phone)+"%")
+		if phone, err := s.CanonicalPhone(q2); err == nil && phone != "" {
+			// A whole number, however written, finds its canonical form.
+			q = q.Where("customers.name LIKE ? ESCAPE '!' OR customers.phone = ?", like, phone)
+		} else if prefixes := s.phonePrefixes(phoneDigits(q2)); len(prefixes) > 0 {
+			// The start of a number: as typed, or after the country code.
+			cond := db.Where("customers.name LIKE ? ESCAPE '!'", like)
+			for _, p := range prefixes {
+				cond = cond.Or("customers.phone LIKE ? ESCAPE '!'", escapeLike(p)+"%")
+			}
+			q = q.Where(cond)
 		} else {
 			q = q.Where("customers.name LIKE ? ESCAPE '!'", like)
 		}
@@ -481,6 +523,18 @@ func (s *Store) ListCustomers(ctx context.Context, f CustomerFilter) ([]*Custome
 		return nil, "", fmt.Errorf("list customers: %w", err)
 	}
 	return cs, next, nil
+}
+
+// phoneDigits is a search term as a number prefix: full-width digits
+// narrowed and separators dropped; "" unless it has at least 4 digits and
+// nothing but digits and a leading +.
+func phoneDigits(q string) string {
+	p := strings.NewReplacer(" ", "", "-", "", "(", "", ")", "", ".", "").Replace(width.Narrow.String(q))
+	digits := strings.TrimPrefix(p, "+")
+	if len(digits) < 4 || strings.Trim(digits, "0123456789") != "" {
+		return ""
+	}
+	return p
 }
 
 // escapeLike escapes LIKE wildcards with '!', which (unlike backslash) means

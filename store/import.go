@@ -146,7 +146,7 @@ func (s *Store) ImportCustomers(ctx context.Context, r io.Reader, skipBad bool) 
 			ic.in.ExternalRef = &ref
 		}
 		ic.c = Customer{Tier: TierC, Stage: StagePotential, Locale: LocaleZH, Source: "import"}
-		ic.tags, _, err = ic.in.apply(&ic.c, s.Now())
+		ic.tags, _, err = ic.in.apply(&ic.c, s.Now(), s.phoneRegion)
 		if err == nil && ic.c.Name == "" && ic.c.Phone == "" {
 			err = Invalid("name", "a customer needs a name or a phone")
 		}
@@ -168,15 +168,17 @@ func (s *Store) ImportCustomers(ctx context.Context, r io.Reader, skipBad bool) 
 	if len(res.Rejected) > 0 && !skipBad {
 		return res, nil
 	}
-	// Customer imports take turns, holding this row's lock until commit:
-	// phone is not unique, so two imports at once would each create the
-	// same phone-only customer (SQLite takes turns anyway: BEGIN IMMEDIATE).
+	// Customer imports take turns, holding this row's lock until commit, so
+	// that rows are matched against what the previous import wrote (SQLite
+	// takes turns anyway: BEGIN IMMEDIATE).
 	turn := kvEntry{Name: "import:customers", UpdatedAt: s.Now().Truncate(time.Millisecond)}
 	if err := s.db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&turn).Error; err != nil && !isDuplicate(err) {
 		return nil, fmt.Errorf("import customers: %w", err)
 	}
+	invalid := res.Rejected
 	write := func(tx *gorm.DB) error {
 		res.Created, res.Updated = 0, 0
+		res.Rejected = slices.Clone(invalid)
 		if err := tx.Clauses(clause.Locking{Strength: "UPDATE"}).Where("name = ?", turn.Name).Take(&kvEntry{}).Error; err != nil {
 			return err
 		}
@@ -185,37 +187,55 @@ func (s *Store) ImportCustomers(ctx context.Context, r io.Reader, skipBad bool) 
 			if err != nil {
 				return fmt.Errorf("line %d: %w", ic.line, err)
 			}
+			c := ic.c
 			if found {
 				// Re-apply the row onto the stored customer (keeps its
 				// tier, stage, source, identities).
-				if _, _, err := ic.in.apply(&existing, s.Now()); err != nil {
+				if _, _, err := ic.in.apply(&existing, s.Now(), s.phoneRegion); err != nil {
 					return err
 				}
-				if err := tx.Save(&existing).Error; err != nil {
-					return fmt.Errorf("line %d: %w", ic.line, err)
-				}
-				if err := setTags(tx, existing.ID, ic.tags); err != nil {
+				c = existing
+			}
+			// A phone on record for someone else (another external_ref)
+			// is a bad row: one customer per number.
+			if err := checkPhoneFree(tx, &c); err != nil {
+				if !IsCode(err, ECONFLICT) {
 					return err
 				}
-				res.Updated++
+				res.Rejected = append(res.Rejected, RowError{ic.line, ErrorMessage(err)})
 				continue
 			}
-			c := ic.c
-			if err := tx.Create(&c).Error; err != nil {
-				return fmt.Errorf("line %d: %w", ic.line, err)
+			if found {
+				if err := tx.Save(&c).Error; err != nil {
+					return fmt.Errorf("line %d: %w", ic.line, err)
+				}
+				res.Updated++
+			} else {
+				if err := tx.Create(&c).Error; err != nil {
+					return fmt.Errorf("line %d: %w", ic.line, err)
+				}
+				res.Created++
 			}
 			if err := setTags(tx, c.ID, ic.tags); err != nil {
 				return err
 			}
-			res.Created++
+		}
+		if len(res.Rejected) > len(invalid) && !skipBad {
+			return errImportRejected // nothing is written
 		}
 		return nil
 	}
 	err = s.tx(ctx, write)
 	if isDuplicate(err) {
-		// Another import created one of these external_refs since we
-		// looked: once more, and this time the row finds and updates it.
+		// Another writer took one of these external_refs or phones since
+		// we looked: once more, and this time the row finds and updates
+		// it, or is refused.
 		err = s.tx(ctx, write)
+	}
+	slices.SortStableFunc(res.Rejected, func(a, b RowError) int { return a.Line - b.Line })
+	if errors.Is(err, errImportRejected) {
+		res.Created, res.Updated = 0, 0
+		return res, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("import customers: %w", err)
@@ -224,9 +244,15 @@ func (s *Store) ImportCustomers(ctx context.Context, r io.Reader, skipBad bool) 
 	return res, nil
 }
 
+// errImportRejected rolls back an import whose rows conflict with stored
+// customers: without skipBad a bad row writes nothing.
+var errImportRejected = errors.New("import: rows rejected")
+
 // importMatch finds the stored customer a row updates: the one with its
-// external_ref, else the oldest with its phone (the same person, met in chat
-// or imported before) unless that one has another external_ref.
+// external_ref, else the one with its phone on record (the same person,
+// entered or imported before, or proved in chat) unless that one has
+// another external_ref. A phone merely claimed in chat matches nothing: an
+// unproved claim must never receive imported data.
 func importMatch(tx *gorm.DB, ic importCustomer) (Customer, bool, error) {
 	var c Customer
 	if ic.ref != "" {
@@ -240,11 +266,11 @@ func importMatch(tx *gorm.DB, ic importCustomer) (Customer, bool, error) {
 	if ic.c.Phone == "" {
 		return c, false, nil
 	}
-	q := tx.Where("phone = ?", ic.c.Phone)
+	q := tx.Where("phone_key = ?", ic.c.Phone)
 	if ic.ref != "" {
 		q = q.Where("external_ref IS NULL OR external_ref = ?", ic.ref)
 	}
-	err := q.Order("id").Take(&c).Error
+	err := q.Take(&c).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return c, false, nil
 	}
@@ -412,17 +438,17 @@ func (s *Store) orderRow(db *gorm.DB, f *csvFile, rec []string, loc *time.Locati
 			return nil, Invalid("customer_external_ref", "no customer with external_ref %q", ref)
 		}
 	case phone != "":
-		p, err := NormalizePhone(phone)
+		p, err := s.CanonicalPhone(phone)
 		if err != nil {
 			return nil, Invalid("customer_phone", "%v", err)
 		}
-		if err := db.Model(&Customer{}).Where("phone = ?", p).Limit(2).Pluck("id", &ids).Error; err != nil {
+		// Only a phone on record (unique): an order never lands on a
+		// profile that merely claimed the number in chat.
+		if err := db.Model(&Customer{}).Where("phone_key = ?", p).Limit(1).Pluck("id", &ids).Error; err != nil {
 			return nil, err
 		}
 		if len(ids) == 0 {
-			return nil, Invalid("customer_phone", "no customer with phone %s", p)
-		} else if len(ids) > 1 {
-			return nil, Invalid("customer_phone", "several customers have phone %s; use customer_external_ref", p)
+			return nil, Invalid("customer_phone", "no customer with phone %s on record", p)
 		}
 	default:
 		return nil, Invalid("customer_phone", "customer_phone or customer_external_ref required")

@@ -52,7 +52,7 @@ func TestImportCustomersAndOrders(t *testing.T) {
 			t.Fatalf("skip result = %+v", res)
 		}
 		cs, _, _ := s.ListCustomers(ctx, store.CustomerFilter{})
-		if len(cs) != 2 || cs[0].Name != "张三" || cs[0].Phone != "13800138000" || cs[0].Email != "zs@example.com" ||
+		if len(cs) != 2 || cs[0].Name != "张三" || cs[0].Phone != "+8613800138000" || !cs[0].PhoneVerified || cs[0].Email != "zs@example.com" ||
 			cs[0].Birthday.String() != "1990-02-28" || strings.Join(cs[0].Tags, ",") != "vip,wine" || cs[0].Source != "import" {
 			t.Fatalf("customers = %+v", cs[0])
 		}
@@ -313,13 +313,18 @@ func TestImportCustomersAgain(t *testing.T) {
 		if c, err := s.Customer(ctx, ada.ID); err != nil || c.ExternalRef == nil || *c.ExternalRef != "crm-1" {
 			t.Fatalf("ada = %+v, %v", c, err)
 		}
-		// Another external_ref is another person, shared phone or not; once
-		// created, the row updates them by their ref.
-		son := "name,phone,external_ref\nAda's son,13800000101,crm-7\n"
-		for i, want := range []int{1, 0} {
-			res, err := s.ImportCustomers(ctx, strings.NewReader(son), false)
-			if err != nil || res.Created != want || res.Created+res.Updated != 1 {
-				t.Fatalf("son import %d = %+v, %v", i+1, res, err)
+		// Another external_ref is another person, and a phone is one
+		// customer's: a row giving it to another is refused (and, without
+		// skip, the whole file writes nothing).
+		son := "name,phone,external_ref\nAda's son,+86 138-0000-0101,crm-7\nEve,13800000199,crm-8\n"
+		for _, skip := range []bool{false, true} {
+			res, err := s.ImportCustomers(ctx, strings.NewReader(son), skip)
+			want := []store.RowError{{Line: 2, Reason: fmt.Sprintf("phone: +8613800000101 is on record for customer %d", ada.ID)}}
+			if err != nil || cmp.Diff(want, res.Rejected) != "" {
+				t.Fatalf("son import (skip %v) = %+v, %v", skip, res, err)
+			}
+			if created := map[bool]int{false: 0, true: 1}[skip]; res.Created != created || res.Written != created {
+				t.Fatalf("son import (skip %v) wrote %+v", skip, res)
 			}
 		}
 		if cs, _, _ := s.ListCustomers(ctx, store.CustomerFilter{}); len(cs) != 3 {

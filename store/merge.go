@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"time"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
@@ -20,64 +21,102 @@ func mergeTables() []string {
 	}
 }
 
-// SetPhone saves a customer's phone number (chat /phone) and merges every
-// other customer with the same phone into one profile. The oldest customer
-// is kept; the others' identities, conversation, orders, assets, tags,
-// tasks and survey answers move to it, blank fields are filled from them,
-// points add up, and an opt-out anywhere stays an opt-out. It returns the
-// kept customer and the ids that were merged into it.
-func (s *Store) SetPhone(ctx context.Context, customerID int64, raw string) (*Customer, []int64, error) {
-	phone, err := NormalizePhone(raw)
-	if err != nil {
-		return nil, nil, Invalid("phone", "%v", err)
+// Merge methods: how the phone that joined two profiles was proved.
+const (
+	// MergeTelegramContact: the sender shared their own contact on
+	// Telegram, which Telegram verified.
+	MergeTelegramContact = "telegram_contact"
+	// MergeCode: the sender echoed a code sent to the other profile.
+	MergeCode = "code"
+	// MergeStaff: a staff member confirmed it (a phone call).
+	MergeStaff = "staff"
+)
+
+// CustomerMerge records one merge: MergedID (now gone) was folded into
+// KeptID because both are the person with Phone, proved by Method.
+type CustomerMerge struct {
+	ID         int64  `gorm:"primaryKey" json:"id"`
+	KeptID     int64  `gorm:"not null;index" json:"kept_id"`
+	MergedID   int64  `gorm:"not null" json:"merged_id"`
+	MergedName string `gorm:"size:128;not null;default:''" json:"merged_name"`
+	Phone      string `gorm:"size:32;not null;default:''" json:"phone"`
+	Method     string `gorm:"size:24;not null" json:"method"`
+	// ByStaffID is the staff member who approved; nil for proofs in chat.
+	ByStaffID *int64    `json:"by_staff_id,omitempty"`
+	ClaimID   *int64    `json:"claim_id,omitempty"`
+	CreatedAt time.Time `json:"at"`
+}
+
+// CustomerMerges lists the merges into a customer, oldest first.
+func (s *Store) CustomerMerges(ctx context.Context, customerID int64) ([]CustomerMerge, error) {
+	var out []CustomerMerge
+	if err := s.db.WithContext(ctx).Where("kept_id = ?", customerID).Order("id").Find(&out).Error; err != nil {
+		return nil, fmt.Errorf("customer merges: %w", err)
 	}
-	if phone == "" {
-		return nil, nil, Invalid("phone", "must not be empty")
+	return out, nil
+}
+
+// mergeProof is why two customers are merged.
+type mergeProof struct {
+	Phone   string // canonical; the kept customer has it on record afterwards
+	Method  string
+	By      *int64 // staff
+	ClaimID *int64
+}
+
+// mergeCustomers folds two customers proved to be one person into one,
+// inside tx. The oldest (lowest id) is kept; the other's identities,
+// conversation, orders, assets, tags, tasks, survey answers and phone
+// claims move to it, blank fields are filled from it, points add up, and an
+// opt-out anywhere stays an opt-out. The kept customer ends with the proved
+// phone on record. Only proofs call this: ProvePhone, VerifyPhoneCode,
+// ApprovePhoneClaim.
+func (s *Store) mergeCustomers(tx *gorm.DB, a, b int64, p mergeProof) (keptID, goneID int64, err error) {
+	var both []Customer
+	if err := s.forUpdate(tx).Where("id IN ?", []int64{a, b}).Order("id").Find(&both).Error; err != nil {
+		return 0, 0, err
 	}
-	var keepID int64
-	var merged []int64
-	err = s.tx(ctx, func(tx *gorm.DB) error {
-		merged = nil
-		var cur Customer
-		if err := tx.Take(&cur, customerID).Error; err != nil {
-			return notFound(err, "customer %d not found", customerID)
+	if a == b || len(both) != 2 {
+		return 0, 0, Errorf(ENOTFOUND, "customers %d and %d not found", a, b)
+	}
+	keep, gone := both[0], both[1] // lowest id: the oldest profile wins
+	absorb(&keep, &gone)
+	if err := moveCustomerRows(tx, keep.ID, gone.ID); err != nil {
+		return 0, 0, err
+	}
+	if gone.ExternalRef != nil && keep.ExternalRef != nil && *gone.ExternalRef == *keep.ExternalRef {
+		// Moved to keep by absorb; free the unique key first.
+		if err := tx.Model(&Customer{}).Where("id = ?", gone.ID).Update("external_ref", nil).Error; err != nil {
+			return 0, 0, err
 		}
-		var all []Customer
-		if err := tx.Where("phone = ? OR id = ?", phone, customerID).Order("id").Find(&all).Error; err != nil {
-			return err
-		}
-		keep := all[0] // lowest id: the oldest profile wins
-		keep.Phone = phone
-		for _, gone := range all[1:] {
-			absorb(&keep, &gone)
-			if err := moveCustomerRows(tx, keep.ID, gone.ID); err != nil {
-				return err
-			}
-			if gone.ExternalRef != nil && keep.ExternalRef != nil && *gone.ExternalRef == *keep.ExternalRef {
-				// Moved to keep by absorb; free the unique key first.
-				if err := tx.Model(&Customer{}).Where("id = ?", gone.ID).Update("external_ref", nil).Error; err != nil {
-					return err
-				}
-			}
-			if err := tx.Delete(&Customer{}, gone.ID).Error; err != nil {
-				return err
-			}
-			merged = append(merged, gone.ID)
-		}
-		keepID = keep.ID
-		return tx.Model(&Customer{}).Where("id = ?", keep.ID).Select(
-			"phone", "name", "email", "birth_month", "birth_day", "birth_year", "gender", "company",
-			"owner_staff_id", "points", "opt_out", "external_ref", "last_inbound_at", "tier", "updated_at",
-		).Updates(&keep).Error
-	})
-	if err != nil {
-		return nil, nil, fmt.Errorf("set phone: %w", err)
 	}
-	c, err := s.Customer(ctx, keepID)
-	if err != nil {
-		return nil, nil, err
+	// Gone first: it may hold the phone key the kept one takes.
+	if err := tx.Delete(&Customer{}, gone.ID).Error; err != nil {
+		return 0, 0, err
 	}
-	return c, merged, nil
+	phone := p.Phone
+	keep.Phone, keep.PhoneKey = phone, &phone
+	keep.UpdatedAt = s.Now().Truncate(time.Millisecond)
+	err = tx.Model(&Customer{}).Where("id = ?", keep.ID).Select(
+		"phone", "phone_key", "name", "email", "birth_month", "birth_day", "birth_year", "gender", "company",
+		"owner_staff_id", "points", "opt_out", "external_ref", "last_inbound_at", "tier", "updated_at",
+	).Updates(&keep).Error
+	if err != nil {
+		return 0, 0, err
+	}
+	rec := CustomerMerge{KeptID: keep.ID, MergedID: gone.ID, MergedName: gone.Name, Phone: phone, Method: p.Method,
+		ByStaffID: p.By, ClaimID: p.ClaimID, CreatedAt: keep.UpdatedAt}
+	if err := tx.Create(&rec).Error; err != nil {
+		return 0, 0, err
+	}
+	// Earlier merges into the gone profile now belong to the kept one.
+	if err := tx.Model(&CustomerMerge{}).Where("kept_id = ?", gone.ID).Update("kept_id", keep.ID).Error; err != nil {
+		return 0, 0, err
+	}
+	if err := s.movePhoneClaims(tx, keep.ID, gone.ID, rec.CreatedAt); err != nil {
+		return 0, 0, err
+	}
+	return keep.ID, gone.ID, nil
 }
 
 // absorb fills keep's blanks from gone and combines what adds up.

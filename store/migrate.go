@@ -43,6 +43,7 @@ func migrations() []migration {
 		{14, "identities_audience_index", "0901_identities_audience_index", identitiesAudienceIndex},
 		{15, "api_tokens_lifecycle", "", apiTokensLifecycle},
 		{16, "messages_any_content", "", messagesAnyContent},
+		{17, "customer_phone_keys", "", phoneKeys},
 	}
 }
 
@@ -75,8 +76,9 @@ func (s *Store) Migrate(ctx context.Context) error {
 		}
 		// Session: without it every statement shares one Statement and a
 		// step after the first would migrate schema_migrations instead.
-		db = db.Set("gorm:table_options", "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci").Session(&gorm.Session{})
+		db = db.Set("gorm:table_options", "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci")
 	}
+	db = db.Set(phoneRegionSetting, s.phoneRegion).Session(&gorm.Session{})
 	if err := db.AutoMigrate(&schemaMigration{}); err != nil {
 		return fmt.Errorf("migrate: schema table: %w", err)
 	}

@@ -64,6 +64,9 @@ type Store struct {
 	scan *gorm.DB
 	// agentsSeeAll lifts the agents' customer scope (access.go).
 	agentsSeeAll bool
+	// phoneRegion is where a phone number without a country code is
+	// from (WithPhoneRegion).
+	phoneRegion string
 }
 
 // Option adjusts a Store at Open.
@@ -77,7 +80,7 @@ func Open(ctx context.Context, cfg Config, opts ...Option) (*Store, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Store{dialect: cfg.Driver, now: time.Now}
+	s := &Store{dialect: cfg.Driver, now: time.Now, phoneRegion: DefaultPhoneRegion}
 	for _, o := range opts {
 		o(s)
 	}

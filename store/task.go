@@ -22,6 +22,9 @@ const (
 	TaskWinback        = "winback"
 	TaskManual         = "manual"
 	TaskReachOut       = "reach_out"
+	// TaskVerifyPhone asks staff to call a number someone claimed in chat
+	// (see ClaimPhone); approving the claim closes it.
+	TaskVerifyPhone = "verify_phone"
 )
 
 // Task priorities.
@@ -47,7 +50,7 @@ const (
 
 // ValidTaskKind reports whether k is a task kind.
 func ValidTaskKind(k string) bool {
-	return slices.Contains([]string{TaskRevisit, TaskSurveyRecovery, TaskComplaint, TaskWinback, TaskManual, TaskReachOut}, k)
+	return slices.Contains([]string{TaskRevisit, TaskSurveyRecovery, TaskComplaint, TaskWinback, TaskManual, TaskReachOut, TaskVerifyPhone}, k)
 }
 
 // ValidPriority reports whether p is a task priority.
@@ -186,7 +189,7 @@ func (in *TaskInput) normalize() error {
 		return Invalid("customer_id", "required")
 	}
 	if !ValidTaskKind(in.Kind) {
-		return Invalid("kind", "%q is not revisit, survey_recovery, complaint, winback, manual or reach_out", in.Kind)
+		return Invalid("kind", "%q is not revisit, survey_recovery, complaint, winback, manual, reach_out or verify_phone", in.Kind)
 	}
 	if in.Priority == "" {
 		in.Priority = PriorityNormal

@@ -62,9 +62,11 @@ func keySpec(key string) (spec, bool) {
 		return spec{needs: needTask, extras: []string{"text"}}, true
 	case "birthday_saved":
 		return spec{needs: needBirthday}, true
-	case "phone_saved":
+	case "phone_saved", "phone_verified":
 		return spec{needs: needPhone}, true
-	case "welcome", "birthday_invalid", "phone_invalid", "opted_out", "opted_in",
+	case "phone_verify_code":
+		return spec{extras: []string{"phone", "code"}}, true
+	case "welcome", "birthday_invalid", "phone_invalid", "phone_claimed", "verify_invalid", "opted_out", "opted_in",
 		"points_balance", "survey_invalid", "staff_refused", "template_refused", "complaint_received":
 		return spec{}, true
 	}
@@ -76,6 +78,7 @@ func Keys() []string {
 	return []string{
 		"birthday", "holiday", "maintenance", "survey", "revisit", "winback",
 		"welcome", "survey_thanks", "complaint_received", "birthday_saved", "birthday_invalid", "phone_saved", "phone_invalid",
+		"phone_claimed", "phone_verified", "phone_verify_code", "verify_invalid",
 		"opted_out", "opted_in", "points_balance", "survey_invalid",
 		"task_assigned", "task_overdue", "task_escalated", "task_digest", "relay_to_staff",
 		"staff_refused", "template_refused",

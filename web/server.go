@@ -112,6 +112,7 @@ func (s *Server) routes() {
 	s.careRoutes()
 	s.followupRoutes()
 	s.outboxRoutes()
+	s.phoneClaimRoutes()
 	s.consoleRoutes()
 	s.mux.HandleFunc(apiFallbackPattern, s.apiFallback)
 	s.mux.HandleFunc(apiRootPattern, s.apiFallback)

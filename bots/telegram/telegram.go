@@ -367,6 +367,14 @@ func (a *Adapter) Send(ctx context.Context, m *store.Message) (string, error) {
 				kb.InlineKeyboard = append(kb.InlineKeyboard, r)
 			}
 			p.ReplyMarkup = kb
+		} else if pl.RequestContact != "" {
+			// Shown in private chats only, which is where customers are.
+			p.ReplyMarkup = &models.ReplyKeyboardMarkup{
+				Keyboard:        [][]models.KeyboardButton{{{Text: pl.RequestContact, RequestContact: true}}},
+				OneTimeKeyboard: true, ResizeKeyboard: true,
+			}
+		} else if pl.RemoveKeyboard {
+			p.ReplyMarkup = &models.ReplyKeyboardRemove{RemoveKeyboard: true}
 		}
 		if id, err := strconv.Atoi(pl.ReplyTo); err == nil {
 			p.ReplyParameters = &models.ReplyParameters{MessageID: id, AllowSendingWithoutReply: true}

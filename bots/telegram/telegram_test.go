@@ -253,61 +253,6 @@ func TestCommands(t *testing.T) {
 	})
 }
 
-func TestPhoneMergesCustomers(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, s *store.Store) {
-		ctx := context.Background()
-		f := telegramtest.New(t)
-		h := setup(t, s, f, setupOpts{})
-		// An imported customer with a web chat identity and a tag.
-		name, phone := "Wang Fang", "13800138000"
-		old, err := s.CreateCustomer(ctx, store.CustomerInput{
-			Name: &name, Phone: &phone, Tags: &[]string{"vip"},
-			Identities: []store.IdentityRef{{Channel: store.ChannelWebChat, ExternalID: "visitor-1"}},
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, _, err := s.RecordInbound(ctx, &old.Identities[0], store.Inbound{Channel: store.ChannelWebChat, ExternalID: "w1", ChatID: "visitor-1", Text: "from the website"}); err != nil {
-			t.Fatal(err)
-		}
-		const user = 777
-		h.post(textUpdate(1, user, "hello from telegram"), nil)
-		tg := h.customerOf(t, user)
-		if _, err := s.UpdateCustomer(ctx, tg.ID, store.CustomerInput{Tags: &[]string{"telegram", "vip"}}); err != nil {
-			t.Fatal(err)
-		}
-		h.post(textUpdate(2, user, "/phone 138-0013-8000"), nil)
-		telegramtest.WaitFor(t, "phone reply", 10*time.Second, func() bool { return len(f.SentTo(fmt.Sprint(user))) == 1 })
-
-		got, err := s.Customer(ctx, old.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := s.Customer(ctx, tg.ID); !store.IsCode(err, store.ENOTFOUND) {
-			t.Fatalf("merged-away customer still there: %v", err)
-		}
-		if len(got.Identities) != 2 || got.Name != name || got.Phone != phone {
-			t.Fatalf("kept customer: %+v", got)
-		}
-		if strings.Join(got.Tags, ",") != "telegram,vip" {
-			t.Errorf("tags %v", got.Tags)
-		}
-		var texts []string
-		for _, m := range h.messages(t, old.ID) {
-			texts = append(texts, m.Text)
-		}
-		want := []string{"from the website", "hello from telegram", "/phone 138-0013-8000"}
-		if len(texts) != 4 || strings.Join(texts[:3], "|") != strings.Join(want, "|") {
-			t.Fatalf("conversation after merge: %q", texts)
-		}
-		// New messages from the Telegram account land on the kept profile.
-		h.post(textUpdate(3, user, "after merge"), nil)
-		if c := h.customerOf(t, user); c.ID != old.ID {
-			t.Fatalf("telegram identity points at %d, want %d", c.ID, old.ID)
-		}
-	})
-}
-
 func TestCallbackAnsweredAndBlocked(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()

@@ -34,6 +34,9 @@ type Config struct {
 	Followup   followup.Config `yaml:"followup"`
 	// BusinessName is what templates call the business ({{.Business}}).
 	BusinessName string `yaml:"business_name"`
+	// PhoneRegion is the region (ISO 3166-1 code) a phone number without
+	// a country code is read in: 13800138000 is +8613800138000 in CN.
+	PhoneRegion string `yaml:"phone_region"`
 
 	location *time.Location
 }
@@ -59,13 +62,14 @@ type AdminConfig struct {
 // contract: an omitted quiet_hours block disables them).
 func DefaultConfig() Config {
 	return Config{
-		HTTP:     web.Config{Addr: ":8080"},
-		Database: store.Config{Driver: store.SQLite, DSN: "data/rapport.db"},
-		Timezone: "Asia/Shanghai",
-		Telegram: telegram.DefaultConfig(),
-		WeChat:   wechat.DefaultConfig(),
-		Care:     care.DefaultConfig(),
-		Followup: followup.DefaultConfig(),
+		HTTP:        web.Config{Addr: ":8080"},
+		Database:    store.Config{Driver: store.SQLite, DSN: "data/rapport.db"},
+		Timezone:    "Asia/Shanghai",
+		Telegram:    telegram.DefaultConfig(),
+		WeChat:      wechat.DefaultConfig(),
+		Care:        care.DefaultConfig(),
+		Followup:    followup.DefaultConfig(),
+		PhoneRegion: store.DefaultPhoneRegion,
 	}
 }
 
@@ -206,6 +210,10 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("timezone: unknown time zone %q", c.Timezone)
 	}
 	c.location = loc
+	if !store.ValidPhoneRegion(c.PhoneRegion) {
+		return fmt.Errorf("phone_region: %q is not a region code the phone number rules know (e.g. CN, HK, TW, US)", c.PhoneRegion)
+	}
+	c.PhoneRegion = strings.ToUpper(strings.TrimSpace(c.PhoneRegion))
 	if (c.QuietHours.Start == "") != (c.QuietHours.End == "") {
 		return fmt.Errorf("quiet_hours: set both start and end, or neither")
 	}

@@ -15,6 +15,9 @@ func TestShippedConfigLoads(t *testing.T) {
 	if cfg.Database.Driver != "sqlite" || cfg.Telegram.Enabled || cfg.WeChat.Enabled {
 		t.Errorf("shipped config must run with no credentials: %+v", cfg.Database)
 	}
+	if cfg.PhoneRegion != "CN" {
+		t.Errorf("phone_region = %q, want CN", cfg.PhoneRegion)
+	}
 	if len(cfg.Care.Holiday.Dates) < 20 {
 		t.Errorf("shipped holidays = %d, want two years' worth", len(cfg.Care.Holiday.Dates))
 	}
@@ -45,6 +48,8 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{"bad holiday date", "care:\n  holiday:\n    dates: {'2027-13-01': x}\n", "care.holiday.dates"},
 		{"unknown template workflow", "wechat:\n  template_ids: {party: abc}\n", "wechat.template_ids.party"},
 		{"short bootstrap token", "admin:\n  bootstrap_token: abc\n", "admin.bootstrap_token"},
+		{"unknown phone region", "phone_region: XX\n", "phone_region"},
+		{"empty phone region", "phone_region: ''\n", "phone_region"},
 		{"not yaml", "telegram: [\n", "yaml"},
 	}
 	for _, tt := range tests {
@@ -53,6 +58,14 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: err = %v, want it to name %q", tt.name, err, tt.want)
 		}
+	}
+}
+
+// phone_region is a region code in any case; it is kept upper case.
+func TestConfigPhoneRegion(t *testing.T) {
+	cfg := DefaultConfig()
+	if err := ParseConfig([]byte("phone_region: hk\n"), &cfg); err != nil || cfg.PhoneRegion != "HK" {
+		t.Fatalf("phone_region hk: %q, %v", cfg.PhoneRegion, err)
 	}
 }
 

@@ -90,9 +90,24 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	return err
 }
 
+// warnPhoneDuplicates logs, at every start until staff have decided them,
+// the customers the conversion to canonical phones left sharing a number.
+func (m *Main) warnPhoneDuplicates(ctx context.Context) {
+	rep, err := m.Store.PhoneKeyReport(ctx)
+	if err != nil || rep == nil || rep.Duplicates == 0 {
+		return
+	}
+	pending, _, err := m.Store.ListPhoneClaims(ctx, store.PhoneClaimFilter{Status: store.ClaimPending, Page: store.Page{Limit: 1}})
+	if err != nil || len(pending) == 0 {
+		return
+	}
+	m.Logger.Warn("customers share a phone number and were not merged; decide them at GET /api/v1/phone-claims?status=pending",
+		"duplicates_found", rep.Duplicates, "unreadable_numbers", rep.Invalid)
+}
+
 // openStore opens and migrates the configured database.
 func openStore(ctx context.Context, cfg *Config) (*store.Store, error) {
-	s, err := store.Open(ctx, cfg.Database, store.WithAgentsSeeAll(cfg.Admin.AgentsSeeAll))
+	s, err := store.Open(ctx, cfg.Database, store.WithAgentsSeeAll(cfg.Admin.AgentsSeeAll), store.WithPhoneRegion(cfg.PhoneRegion))
 	if err != nil {
 		return nil, err
 	}
@@ -110,6 +125,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if m.Store, err = openStore(ctx, m.Config); err != nil {
 		return err
 	}
+	m.warnPhoneDuplicates(ctx)
 	if tok := m.Config.Admin.BootstrapToken; tok != "" {
 		if err := m.Store.EnsureToken(ctx, "bootstrap", tok, store.RoleAdmin); err != nil {
 			return err

@@ -318,15 +318,60 @@ func WaitFor(t testing.TB, what string, d time.Duration, cond func() bool) {
 	}
 }
 
-// checkMarkup applies Telegram's rules for inline keyboards that bite: the
-// markup must parse, each button needs exactly one action, callback_data is
-// 1–64 bytes, and a copy_text button needs text.
-func checkMarkup(rm string) string {
-	var kb struct {
-		InlineKeyboard [][]map[string]json.RawMessage `json:"inline_keyboard"`
+// markup is the reply_markup shapes the double reads.
+type markup struct {
+	InlineKeyboard [][]map[string]json.RawMessage `json:"inline_keyboard"`
+	Keyboard       [][]struct {
+		Text           string          `json:"text"`
+		RequestContact json.RawMessage `json:"request_contact"`
+	} `json:"keyboard"`
+	RemoveKeyboard json.RawMessage `json:"remove_keyboard"`
+}
+
+// ContactButton is the label of the request_contact button on the reply
+// keyboard this message showed, or "".
+func (s Sent) ContactButton() string {
+	var m markup
+	json.Unmarshal([]byte(s.ReplyMarkup), &m)
+	for _, row := range m.Keyboard {
+		for _, b := range row {
+			if string(b.RequestContact) == "true" {
+				return b.Text
+			}
+		}
 	}
+	return ""
+}
+
+// RemovesKeyboard reports whether this message took the reply keyboard
+// away (ReplyKeyboardRemove).
+func (s Sent) RemovesKeyboard() bool {
+	var m markup
+	json.Unmarshal([]byte(s.ReplyMarkup), &m)
+	return string(m.RemoveKeyboard) == "true"
+}
+
+// checkMarkup applies Telegram's rules for keyboards that bite: the markup
+// must parse; inline buttons need exactly one action, callback_data is
+// 1–64 bytes, and a copy_text button needs text; reply keyboard buttons
+// need text and request_contact is a boolean; remove_keyboard must be true.
+func checkMarkup(rm string) string {
+	var kb markup
 	if err := json.Unmarshal([]byte(rm), &kb); err != nil {
 		return "can't parse reply keyboard markup JSON object"
+	}
+	if kb.RemoveKeyboard != nil && string(kb.RemoveKeyboard) != "true" {
+		return "can't parse reply keyboard markup JSON object"
+	}
+	for _, row := range kb.Keyboard {
+		for _, b := range row {
+			if b.Text == "" {
+				return "keyboard button text is empty"
+			}
+			if rc := string(b.RequestContact); rc != "" && rc != "true" && rc != "false" {
+				return "can't parse keyboard button: Field \"request_contact\" must be of type Boolean"
+			}
+		}
 	}
 	for _, row := range kb.InlineKeyboard {
 		for _, b := range row {
