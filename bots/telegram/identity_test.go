@@ -219,4 +219,3 @@ func TestPhoneProvedByTelegramContact(t *testing.T) {
 		}
 	})
 }
-
