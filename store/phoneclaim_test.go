@@ -515,7 +515,7 @@ func TestMigratePhoneKeys(t *testing.T) {
 			}
 			// The step itself may run again (after a crash halfway): no
 			// second claim, the same findings.
-			execSQL(t, cfg, "DELETE FROM schema_migrations WHERE id = '0015_customer_phone_keys'")
+			execSQL(t, cfg, "DELETE FROM schema_migrations WHERE id = '0017_customer_phone_keys'")
 			if err := s.Migrate(ctx); err != nil {
 				t.Fatal(err)
 			}
