@@ -30,9 +30,10 @@ chat webhooks, the web chat (/chat), the console (/console/), /healthz,
 scheduler, the follow-up loop and the outbox dispatcher until SIGINT or
 SIGTERM. Several processes may serve one MySQL database.
 
-With RAPPORT_ADMIN_TOKEN set (16+ characters; admin.bootstrap_token in the
-config) that value is an admin API token. Without a config file it runs on
-an embedded SQLite file, data/rapport.db, with every chat platform off.`,
+admin.bootstrap_token (16+ characters; the shipped config.yaml reads it from
+$RAPPORT_ADMIN_TOKEN) is an admin API token. Without a config file it runs on
+an embedded SQLite file, data/rapport.db, with every chat platform off and
+no admin token.`,
 		example: `RAPPORT_ADMIN_TOKEN=change-me-to-something-long rapport serve -config /etc/rapport/config.yaml`,
 	},
 	{

@@ -16,7 +16,7 @@ func TestHelpOfEveryCommand(t *testing.T) {
 		args []string
 		want []string // in the help, besides "usage: " and "example:"
 	}{
-		{[]string{"serve", "-h"}, []string{"rapport [serve]", "-config", "RAPPORT_ADMIN_TOKEN"}},
+		{[]string{"serve", "-h"}, []string{"rapport [serve]", "-config", "admin.bootstrap_token"}},
 		{[]string{"migrate", "-h"}, []string{"rapport migrate", "-config", "stopping every replica"}},
 		{[]string{"migrate", "--help"}, []string{"rapport migrate"}},
 		{[]string{"care", "-h"}, []string{"rapport care run WORKFLOW", "-date", "-dry-run", "-force", "winback"}},
