@@ -11,8 +11,12 @@ test:
 run:
 	go run ./cmd/rapport
 
+# The version `rapport version` prints: the nearest tag, commits since it,
+# the commit, and -dirty for uncommitted changes (v1.4.0-3-g1a2b3c4-dirty).
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+
 build:
-	go build -o bin/rapport ./cmd/rapport
+	go build -ldflags "-X main.version=$(VERSION)" -o bin/rapport ./cmd/rapport
 
 bench:
 	./scripts/ensure-mysql.sh

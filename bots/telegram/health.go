@@ -9,10 +9,8 @@ import (
 // channel ok whenever getUpdates is answered: the library tells us of a
 // failed poll (onError) but not of the next one that works.
 type pollWatcher struct {
-	next interface {
-		Do(*http.Request) (*http.Response, error)
-	}
-	a *Adapter
+	next doer
+	a    *Adapter
 }
 
 func (p pollWatcher) Do(req *http.Request) (*http.Response, error) {

@@ -62,6 +62,10 @@ type Adapter struct {
 	stop   context.CancelFunc
 	wg     sync.WaitGroup
 	closed sync.Once
+
+	// polled is how far the library's handler has got through the
+	// updates handed to it (batchGuard waits on it to keep order).
+	polled progress
 }
 
 var _ bots.Channel = (*Adapter)(nil)
@@ -106,7 +110,9 @@ func New(cfg Config, o Options) (*Adapter, error) {
 		// A trailing slash would give //bot<token>/... URLs.
 		bot.WithServerURL(strings.TrimRight(cfg.APIURL, "/")),
 		bot.WithSkipGetMe(),
-		bot.WithHTTPClient(o.PollTimeout, pollWatcher{bufferedClient{o.HTTPClient}, a}),
+		// Every call goes through the library; getUpdates answers are
+		// screened first (batchGuard) so one odd update can't stall polling.
+		bot.WithHTTPClient(o.PollTimeout, pollWatcher{batchGuard{bufferedClient{o.HTTPClient}, a}, a}),
 		// The library's default handler logs whole updates (PII).
 		bot.WithDefaultHandler(a.handlePolled),
 		bot.WithMiddlewares(a.recoverMiddleware),
@@ -253,8 +259,8 @@ func (a *Adapter) close() {
 // the library's decoded update is encoded back to JSON for Parse, so one
 // mapping serves both modes. The library has already confirmed the update
 // to Telegram (it moves the offset before the handler runs), so an update
-// that cannot be stored is retried with backoff until it is, holding back
-// the updates behind it; only shutdown gives up on it, and says so.
+// that cannot be stored is retried until it is (keep), holding back the
+// updates behind it; only shutdown gives up on it, and says so.
 // Duplicates (an update delivered again after a restart) are stored once
 // by the receiver.
 func (a *Adapter) handlePolled(ctx context.Context, _ *bot.Bot, u *models.Update) {
@@ -272,6 +278,16 @@ func (a *Adapter) handlePolled(ctx context.Context, _ *bot.Bot, u *models.Update
 		a.log.Debug("telegram: update of a kind Rapport does not keep", "update_id", u.ID)
 		return
 	}
+	if err := a.keep(ctx, in, u.ID); err != nil {
+		a.log.Error("telegram: polled update not stored before shutdown; lost", "update_id", u.ID, "err", err)
+	}
+}
+
+// keep stores one polled update, retrying with backoff while the store
+// refuses it for now. It returns nil once the update is stored (or the
+// store refused it for good: dropped, logged) and the store's last error
+// when ctx ends first.
+func (a *Adapter) keep(ctx context.Context, in bots.Inbound, updateID int64) error {
 	wait := pollRetryFirst
 	for attempt := 1; ; attempt++ {
 		// The library's context ends with Run; a store under way is not
@@ -282,21 +298,20 @@ func (a *Adapter) handlePolled(ctx context.Context, _ *bot.Bot, u *models.Update
 		switch {
 		case err == nil:
 			if attempt > 1 {
-				a.log.Info("telegram: polled update stored after retrying", "update_id", u.ID, "attempts", attempt)
+				a.log.Info("telegram: polled update stored after retrying", "update_id", updateID, "attempts", attempt)
 			}
 			a.answerCallback(in)
-			return
+			return nil
 		case store.IsCode(err, store.EINVALID):
-			a.log.Error("telegram: polled update refused by the store; dropped", "update_id", u.ID, "err", err)
-			return
+			a.log.Error("telegram: polled update refused by the store; dropped", "update_id", updateID, "err", err)
+			return nil
 		}
-		a.log.Warn("telegram: cannot store polled update; retrying", "update_id", u.ID, "attempt", attempt, "retry_in", wait, "err", err)
+		a.log.Warn("telegram: cannot store polled update; retrying", "update_id", updateID, "attempt", attempt, "retry_in", wait, "err", err)
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			a.log.Error("telegram: polled update not stored before shutdown; lost", "update_id", u.ID, "err", err)
-			return
+			return err
 		case <-t.C:
 		}
 		wait = min(2*wait, pollRetryMax)
@@ -311,6 +326,7 @@ const (
 
 func (a *Adapter) recoverMiddleware(next bot.HandlerFunc) bot.HandlerFunc {
 	return func(ctx context.Context, b *bot.Bot, u *models.Update) {
+		defer a.polled.done(u.ID)
 		defer func() {
 			if p := recover(); p != nil {
 				a.log.Error("telegram: panic in update handler", "update_id", u.ID, "panic", p, "stack", string(debug.Stack()))

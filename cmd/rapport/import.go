@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -16,24 +15,21 @@ import (
 // already stored (an orders file imported again) are skipped and counted as
 // duplicates; that is success.
 func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || (args[0] != "customers" && args[0] != "orders") {
-		return fmt.Errorf("usage: rapport import customers|orders [-skip-bad-rows] [-config FILE] FILE.csv")
-	}
-	kind := args[0]
-	fs := flag.NewFlagSet("import "+kind, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("import")
 	cfgPath := configFlag(fs)
-	skip := fs.Bool("skip-bad-rows", false, "write the good rows even if some are bad")
-	if err := fs.Parse(args[1:]); err != nil {
+	skip := fs.Bool("skip-bad-rows", false, "write the good rows even if some are bad (the bad ones are still reported)")
+	rest, err := parseFlags(fs, args, stdout)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
-		return fmt.Errorf("import %s: give exactly one CSV file", kind)
+	if len(rest) == 0 || (rest[0] != "customers" && rest[0] != "orders") {
+		return usageError{"import", "say what the file holds: customers or orders"}
 	}
-	path := fs.Arg(0)
-	if err := fs.Parse(fs.Args()[1:]); err != nil { // flags after the file
-		return err
+	kind := rest[0]
+	if len(rest) != 2 {
+		return usageError{"import", fmt.Sprintf("give exactly one CSV file of %s", kind)}
 	}
+	path := rest[1]
 	file, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("import %s: %w", kind, err)

@@ -6,6 +6,9 @@
 //	rapport import customers|orders FILE.csv
 //	rapport outbox requeue     send failed messages again (by channel, days, ids)
 //	rapport version
+//	rapport help [COMMAND]     what each command does; also COMMAND -h
+//
+// The commands and their help texts are in help.go.
 package main
 
 import (
@@ -17,20 +20,61 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	_ "time/tzdata" // the business zone must load on machines without zoneinfo
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
+// version is set at build time: make build passes
+// -ldflags "-X main.version=$(git describe --tags --always --dirty)".
+var version string
+
+// versionString is the version set at build time, else what Go recorded
+// in the binary (the module version of a `go install ...@v1.2.3`, or the
+// VCS revision of a `go build` in a checkout), else a plain "dev".
+func versionString() string {
+	if version != "" {
+		return version
+	}
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "dev (built without version)"
+	}
+	if v := info.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	var rev, at string
+	dirty := false
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.time":
+			at = s.Value
+		case "vcs.modified":
+			dirty = s.Value == "true"
+		}
+	}
+	if rev == "" {
+		return "dev (built without version)"
+	}
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	if dirty {
+		rev += "-dirty"
+	}
+	if at != "" {
+		return "dev " + rev + " (" + at + ")"
+	}
+	return "dev " + rev
+}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "rapport:", err)
-		}
+		fmt.Fprintln(os.Stderr, "rapport:", err)
 		os.Exit(exitCode(err))
 	}
 }
@@ -43,25 +87,43 @@ type exitErr struct {
 
 func (e exitErr) Error() string { return e.err.Error() }
 
+// exitCode is 2 for a command line that is not right, the error's own
+// status (exitErr) or 1.
 func exitCode(err error) int {
 	var e exitErr
 	if errors.As(err, &e) {
 		return e.code
 	}
-	if errors.Is(err, flag.ErrHelp) {
+	var u usageError
+	if errors.As(err, &u) {
 		return 2
 	}
 	return 1
 }
 
+// run is the whole command line: args without the program name. A help
+// that was asked for and printed is success (nil).
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	err := dispatch(ctx, args, stdout, stderr)
+	if errors.Is(err, errHelped) {
+		return nil
+	}
+	return err
+}
+
+func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cmd := "serve"
-	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
-		cmd, args = args[0], args[1:]
+	if len(args) > 0 {
+		switch a := args[0]; {
+		case a == "-h" || a == "-help" || a == "--help" || a == "--h":
+			cmd, args = "help", nil
+		case a != "" && a[0] != '-':
+			cmd, args = a, args[1:]
+		}
 	}
 	switch cmd {
 	case "serve":
-		return runServe(ctx, args, stderr)
+		return runServe(ctx, args, stdout, stderr)
 	case "migrate":
 		return runMigrate(ctx, args, stdout, stderr)
 	case "care":
@@ -71,22 +133,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "outbox":
 		return runOutbox(ctx, args, stdout, stderr)
 	case "version":
-		fmt.Fprintln(stdout, "rapport", version)
+		if _, err := parseFlags(newFlags("version"), args, stdout); err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, "rapport", versionString())
 		return nil
-	case "help", "-h", "--help":
-		fmt.Fprintln(stdout, usage)
-		return nil
+	case "help":
+		if len(args) == 0 {
+			printOverview(stdout)
+			return nil
+		}
+		// rapport help care run = rapport care run -h
+		return dispatch(ctx, append(args, "-h"), stdout, stderr)
 	}
-	return fmt.Errorf("unknown command %q\n%s", cmd, usage)
+	return usageError{msg: fmt.Sprintf("unknown command %q; 'rapport help' lists the commands", cmd)}
 }
-
-const usage = `usage:
-  rapport [serve] [-config config.yaml]
-  rapport migrate [-config config.yaml]
-  rapport care run WORKFLOW --date YYYY-MM-DD [-dry-run]
-  rapport import customers|orders [-skip-bad-rows] FILE.csv
-  rapport outbox requeue [-channel C] [-from YYYY-MM-DD] [-to YYYY-MM-DD] [-id N,...]
-  rapport version`
 
 // configFlag registers -config on fs; RAPPORT_CONFIG is the default.
 func configFlag(fs *flag.FlagSet) *string {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"time"
@@ -11,11 +10,12 @@ import (
 )
 
 func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("migrate")
 	cfgPath := configFlag(fs)
-	if err := fs.Parse(args); err != nil {
+	if rest, err := parseFlags(fs, args, stdout); err != nil {
 		return err
+	} else if len(rest) > 0 {
+		return usageError{"migrate", fmt.Sprintf("unexpected argument %q", rest[0])}
 	}
 	cfg, err := loadConfig(*cfgPath)
 	if err != nil {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"strconv"
@@ -12,28 +11,26 @@ import (
 	"github.com/rapport-crm/rapport/store"
 )
 
-const outboxUsage = "usage: rapport outbox requeue [-channel C] [-from YYYY-MM-DD] [-to YYYY-MM-DD] [-id N,...] [-config FILE]"
-
 // runOutbox is `rapport outbox requeue`: failed outbound messages (after
 // a provider outage, say) go back in the queue and are sent by the
 // running service. Dates are business days (the config's zone), -to
 // inclusive; the filters must all match, and at least one is required.
 func runOutbox(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "requeue" {
-		return fmt.Errorf("%s", outboxUsage)
-	}
-	fs := flag.NewFlagSet("outbox requeue", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("outbox requeue")
 	cfgPath := configFlag(fs)
 	channel := fs.String("channel", "", "only messages on this channel (telegram, wechat, webchat)")
 	from := fs.String("from", "", "only messages created on or after this day (YYYY-MM-DD)")
 	to := fs.String("to", "", "only messages created on or before this day (YYYY-MM-DD)")
 	ids := fs.String("id", "", "only these message ids (comma-separated)")
-	if err := fs.Parse(args[1:]); err != nil {
+	rest, err := parseFlags(fs, args, stdout)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("outbox requeue: unexpected %q\n%s", fs.Arg(0), outboxUsage)
+	switch {
+	case len(rest) == 0 || rest[0] != "requeue":
+		return usageError{"outbox requeue", "the outbox command is: rapport outbox requeue"}
+	case len(rest) > 1:
+		return usageError{"outbox requeue", fmt.Sprintf("unexpected argument %q", rest[1])}
 	}
 	cfg, err := loadConfig(*cfgPath)
 	if err != nil {
@@ -50,7 +47,7 @@ func runOutbox(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		day, err := time.ParseInLocation(time.DateOnly, d.v, cfg.Location())
 		if err != nil {
-			return fmt.Errorf("outbox requeue: %s %q is not YYYY-MM-DD", d.flag, d.v)
+			return usageError{"outbox requeue", fmt.Sprintf("%s %q is not YYYY-MM-DD", d.flag, d.v)}
 		}
 		if d.next {
 			day = day.AddDate(0, 0, 1)
@@ -63,7 +60,7 @@ func runOutbox(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		id, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
-			return fmt.Errorf("outbox requeue: -id %q is not a message id", v)
+			return usageError{"outbox requeue", fmt.Sprintf("-id %q is not a message id", v)}
 		}
 		f.IDs = append(f.IDs, id)
 	}
@@ -77,7 +74,7 @@ func runOutbox(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if store.ErrorCode(err) != store.EINVALID {
 			return fmt.Errorf("outbox requeue: %w", err)
 		}
-		return fmt.Errorf("outbox requeue: %s\n%s", store.ErrorMessage(err), outboxUsage)
+		return usageError{"outbox requeue", store.ErrorMessage(err)}
 	}
 	fmt.Fprintf(stdout, "requeued %d failed messages\n", n)
 	return nil

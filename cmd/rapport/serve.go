@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -62,12 +61,13 @@ const (
 	loopGrace = 4 * time.Second
 )
 
-func runServe(ctx context.Context, args []string, stderr io.Writer) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("serve")
 	cfgPath := configFlag(fs)
-	if err := fs.Parse(args); err != nil {
+	if rest, err := parseFlags(fs, args, stdout); err != nil {
 		return err
+	} else if len(rest) > 0 {
+		return usageError{"serve", fmt.Sprintf("unexpected argument %q", rest[0])}
 	}
 	cfg, err := loadConfig(*cfgPath)
 	if err != nil {
@@ -171,7 +171,7 @@ func (m *Main) Run(ctx context.Context) error {
 			m.loopErrs <- fmt.Errorf("http: %w", err)
 		}
 	}()
-	m.Logger.Info("rapport serving", "addr", m.listener.Addr().String(), "database", m.Config.Database.Driver, "version", version)
+	m.Logger.Info("rapport serving", "addr", m.listener.Addr().String(), "database", m.Config.Database.Driver, "version", versionString())
 	return nil
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -51,32 +50,26 @@ func (m *Main) wireCare(ctx context.Context, d *web.Deps) error {
 // as the scheduler and the API, and prints the run as JSON. A date after
 // today needs -dry-run or -force.
 func runCare(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "run" {
-		return fmt.Errorf("usage: rapport care run WORKFLOW --date YYYY-MM-DD [-dry-run] [-force] [-config FILE]")
-	}
-	fs := flag.NewFlagSet("care run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("care run")
 	cfgPath := configFlag(fs)
-	date := fs.String("date", "", "business date YYYY-MM-DD (default today)")
-	dry := fs.Bool("dry-run", false, "plan and render without queueing")
+	date := fs.String("date", "", "business date YYYY-MM-DD (default today, in the config's timezone)")
+	dry := fs.Bool("dry-run", false, "plan and render without queueing anything")
 	force := fs.Bool("force", false, "run a date after today for real (its messages go out now)")
-	// Flags may come before or after the workflow name.
-	if err := fs.Parse(args[1:]); err != nil {
+	rest, err := parseFlags(fs, args, stdout)
+	if err != nil {
 		return err
 	}
-	rest := fs.Args()
-	if len(rest) == 0 {
-		return fmt.Errorf("care run: which workflow? (birthday, holiday, maintenance, survey, revisit, winback)")
+	switch {
+	case len(rest) == 0 || rest[0] != "run":
+		return usageError{"care run", "the care command is: rapport care run WORKFLOW"}
+	case len(rest) == 1:
+		return usageError{"care run", "which workflow? (birthday, holiday, maintenance, survey, revisit, winback)"}
+	case len(rest) > 2:
+		return usageError{"care run", "unexpected arguments " + strings.Join(rest[2:], " ")}
 	}
-	workflow := rest[0]
-	if err := fs.Parse(rest[1:]); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("care run: unexpected arguments %s", strings.Join(fs.Args(), " "))
-	}
+	workflow := rest[1]
 	if !care.IsWorkflow(workflow) {
-		return fmt.Errorf("care run: %q is not a workflow (birthday, holiday, maintenance, survey, revisit, winback)", workflow)
+		return usageError{"care run", fmt.Sprintf("%q is not a workflow (birthday, holiday, maintenance, survey, revisit, winback)", workflow)}
 	}
 	cfg, err := loadConfig(*cfgPath)
 	if err != nil {

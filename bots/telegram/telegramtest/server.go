@@ -12,6 +12,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -47,6 +48,11 @@ type Server struct {
 	down     bool
 	limiter  *rate.Limiter
 	reply    func(chatID, text string, n int) (code int, desc string, retryAfter int)
+	// updates are what getUpdates hands out (raw JSON, in order);
+	// offset is the highest offset asked for: updates below it are
+	// confirmed, as Telegram counts them.
+	updates []string
+	offset  int64
 }
 
 // New starts a double that stops when the test ends.
@@ -122,6 +128,11 @@ func (f *Server) serve(w http.ResponseWriter, r *http.Request) {
 		f.mu.Unlock()
 		fmt.Fprint(w, `{"ok":true,"result":true}`)
 	case "getUpdates":
+		offset, _ := strconv.ParseInt(form.get("offset"), 10, 64)
+		if batch := f.pending(offset); len(batch) > 0 {
+			fmt.Fprintf(w, `{"ok":true,"result":[%s]}`, strings.Join(batch, ","))
+			return
+		}
 		// Nothing queued: answer after a short long-poll like Telegram.
 		select {
 		case <-r.Context().Done():
@@ -138,6 +149,42 @@ func (f *Server) serve(w http.ResponseWriter, r *http.Request) {
 	default:
 		fmt.Fprintf(w, `{"ok":false,"error_code":404,"description":"Not Found: method %s"}`, method)
 	}
+}
+
+// Queue adds updates (raw JSON, each with its update_id) for getUpdates
+// to hand out, in order, from the offset a poll asks for: what Telegram
+// queues for a bot in polling mode. They are sent as they are, so a test
+// can queue an update of any shape.
+func (f *Server) Queue(updates ...string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.updates = append(f.updates, updates...)
+}
+
+// Offset is the highest offset a getUpdates call asked for: every queued
+// update below it has been confirmed.
+func (f *Server) Offset() int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.offset
+}
+
+// pending records a poll's offset and returns the queued updates from it
+// on.
+func (f *Server) pending(offset int64) []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.offset = max(f.offset, offset)
+	var out []string
+	for _, u := range f.updates {
+		var head struct {
+			ID int64 `json:"update_id"`
+		}
+		if json.Unmarshal([]byte(u), &head) == nil && head.ID >= offset {
+			out = append(out, u)
+		}
+	}
+	return out
 }
 
 func (f *Server) sendMessage(w http.ResponseWriter, form fields) {
