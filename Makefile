@@ -1,6 +1,6 @@
 # The test command: makes sure MySQL/MariaDB is there, then runs every test
 # on SQLite and MySQL with the race detector.
-.PHONY: test run build vet fmt bench fuzz
+.PHONY: test run build vet fmt bench fuzz test-tidb test-galera
 
 test:
 	./scripts/ensure-mysql.sh
@@ -21,3 +21,31 @@ build:
 bench:
 	./scripts/ensure-mysql.sh
 	go test -run '^$$' -bench . -benchtime 1x ./...
+
+# The store, care, followup and end-to-end suites on other MySQL-protocol
+# engines, plus the replicas test (three `rapport serve` processes on one
+# database). Not part of `make test`: TiDB takes ~8 min to build the first
+# time. Each target starts its engine, runs the suites, and stops the engine
+# whatever the outcome (trap). Without -race: these check the engines'
+# semantics, and the race detector makes the timing-bound tests crawl.
+ENGINE_PKGS = ./store/... ./care/... ./followup/... ./cmd/rapport/
+ENGINE_TESTFLAGS ?= -count=1 -timeout 45m
+TIDB_PORT ?= 4000
+TIDB_DSN = root@tcp(127.0.0.1:$(TIDB_PORT))/
+
+test-tidb:
+	./scripts/tidb.sh build
+	trap 'TIDB_PORT=$(TIDB_PORT) ./scripts/tidb.sh stop' EXIT; \
+	TIDB_PORT=$(TIDB_PORT) ./scripts/tidb.sh start && \
+	RAPPORT_TEST_MYSQL_DSN='$(TIDB_DSN)' \
+	RAPPORT_TEST_REPLICA_DSNS='$(TIDB_DSN),$(TIDB_DSN),$(TIDB_DSN)' \
+	go test $(ENGINE_TESTFLAGS) $(ENGINE_PKGS)
+
+# The suites run against node 1; the replicas test puts one `rapport serve`
+# on each node.
+test-galera:
+	trap './scripts/galera.sh stop' EXIT; \
+	./scripts/galera.sh start && \
+	RAPPORT_TEST_MYSQL_DSN='root@tcp(127.0.0.1:3307)/' \
+	RAPPORT_TEST_REPLICA_DSNS='root@tcp(127.0.0.1:3307)/,root@tcp(127.0.0.1:3308)/,root@tcp(127.0.0.1:3309)/' \
+	go test $(ENGINE_TESTFLAGS) $(ENGINE_PKGS)
