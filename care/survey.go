@@ -2,7 +2,6 @@ package care
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -10,6 +9,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/rapport-crm/rapport/render"
 	"github.com/rapport-crm/rapport/store"
 )
 
@@ -53,12 +53,11 @@ func (x *execution) attachSurveys(ctx context.Context, msgs []outbound, sendAt t
 		if !ok {
 			labels = scoreLabels[store.LocaleZH]
 		}
-		row := make([]button, 5)
+		row := make([]store.Button, 5)
 		for n := 1; n <= 5; n++ {
-			row[n-1] = button{Text: labels[n-1], Data: fmt.Sprintf("sv:%d:%d", id, n)}
+			row[n-1] = store.Button{Text: labels[n-1], Data: fmt.Sprintf("sv:%d:%d", id, n)}
 		}
-		b, _ := json.Marshal(payload{Keyboard: [][]button{row}})
-		m.out.Payload = string(b)
+		m.out.Extras = &store.Extras{Keyboard: [][]store.Button{row}}
 	}
 	return nil
 }
@@ -131,9 +130,11 @@ func (s *Service) answer(ctx context.Context, ev *store.ChatEvent, sv *store.Sur
 	if locale == "" {
 		locale = store.LocaleZH
 	}
-	r, err := s.o.Templates.Render(ctx, "survey_thanks", locale, Data{
-		Business: s.o.Business, Customer: c,
-		Survey: &SurveyData{Score: score, Comment: comment, OrderDate: sv.OrderDate},
+	orderDate, _ := s.ParseDate(sv.OrderDate) // zero if unreadable: templates leave it out
+	r, err := s.o.Templates.Render(ctx, "survey_thanks", locale, render.Data{
+		Business: s.o.Business, Customer: render.CustomerOf(c),
+		Survey: &render.Survey{Score: score, Comment: comment, OrderDate: orderDate},
+		Extra:  map[string]string{"order_date": sv.OrderDate},
 	})
 	if err != nil {
 		return fmt.Errorf("survey thanks: %w", err)

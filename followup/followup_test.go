@@ -13,6 +13,7 @@ import (
 	"github.com/rapport-crm/rapport/followup"
 	"github.com/rapport-crm/rapport/store"
 	"github.com/rapport-crm/rapport/store/storetest"
+	"github.com/rapport-crm/rapport/templates"
 )
 
 // start is a Monday 10:00 in Shanghai.
@@ -55,11 +56,16 @@ func (e *env) newService(s *store.Store) *followup.Service {
 	e.t.Helper()
 	c := followup.DefaultConfig()
 	c.StaffLocale = "en"
-	svc, err := followup.New(c, followup.Options{Store: s, Location: shanghai})
+	svc, err := followup.New(c, followup.Options{Store: s, Templates: texts(s), Location: shanghai})
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	return svc
+}
+
+// texts is the shipped templates service, in the business zone.
+func texts(s *store.Store) *templates.Service {
+	return templates.New(s, templates.Config{Location: shanghai})
 }
 
 // staff creates a staff member bound to a Telegram account "tg-NAME".
@@ -857,7 +863,7 @@ func TestBindOnlyWhereStaffWork(t *testing.T) {
 	eachEnv(t, func(t *testing.T, e *env) {
 		st, _ := e.s.CreateStaff(e.ctx, store.StaffInput{Name: "fay", Role: store.RoleAgent})
 		code, _, _ := e.s.CreateBindingCode(e.ctx, st.ID)
-		r := bots.NewRouter(e.s, bots.RouterOptions{Hooks: []bots.Hook{e.svc}})
+		r := bots.NewRouter(e.s, bots.RouterOptions{Hooks: []bots.Hook{e.svc}, Renderer: texts(e.s)})
 		ctx, cancel := context.WithCancel(e.ctx)
 		done := make(chan struct{})
 		go func() { defer close(done); r.Run(ctx) }()

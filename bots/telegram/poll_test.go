@@ -20,6 +20,7 @@ import (
 	"github.com/rapport-crm/rapport/bots/telegram/telegramtest"
 	"github.com/rapport-crm/rapport/store"
 	"github.com/rapport-crm/rapport/store/storetest"
+	"github.com/rapport-crm/rapport/templates"
 )
 
 // pollServer is the Bot API's long polling: getUpdates hands out the
@@ -122,7 +123,7 @@ func TestPollingRetriesUntilStored(t *testing.T) {
 			srv := newPollServer(t, voice, textUpdate(534266400, 171300001, "还在吗?"))
 			var logs logBuffer
 			log := slog.New(slog.NewTextHandler(&logs, nil))
-			r := bots.NewRouter(s, bots.RouterOptions{Logger: log})
+			r := bots.NewRouter(s, bots.RouterOptions{Logger: log, Renderer: templates.New(s, templates.Config{})})
 			a, err := telegram.New(telegram.Config{Enabled: true, Token: telegramtest.Token, Mode: "polling", APIURL: srv.URL},
 				telegram.Options{Receiver: r, Logger: log, PollTimeout: 2 * time.Second})
 			if err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/rapport-crm/rapport/bots/telegram/telegramtest"
 	"github.com/rapport-crm/rapport/store"
 	"github.com/rapport-crm/rapport/store/storetest"
+	"github.com/rapport-crm/rapport/templates"
 )
 
 const secret = "s3cret-token_1-0123456789abcdefghij"
@@ -49,7 +50,7 @@ func setup(t *testing.T, s *store.Store, f *telegramtest.Server, o setupOpts) *h
 	}
 	h := &harness{s: s, f: f}
 	h.d = bots.NewDispatcher(s, o.dispatc)
-	h.r = bots.NewRouter(s, bots.RouterOptions{Hooks: o.hooks, Notify: h.d.Kick, RecoverAfter: o.recoverAfter, RecoverEvery: 20 * time.Millisecond})
+	h.r = bots.NewRouter(s, bots.RouterOptions{Hooks: o.hooks, Notify: h.d.Kick, RecoverAfter: o.recoverAfter, RecoverEvery: 20 * time.Millisecond, Renderer: templates.New(s, templates.Config{})})
 	a, err := telegram.New(telegram.Config{
 		Enabled: true, Token: telegramtest.Token, Mode: "webhook", WebhookSecret: secret,
 		APIURL: f.URL() + "/", RatePerSecond: o.rate, // trailing slash must be trimmed
@@ -202,24 +203,24 @@ func TestCommands(t *testing.T) {
 		say("/start@rapport_bot")
 		expect("Welcome")
 		say("/birthday 1990-05-17")
-		expect("1990-05-17")
+		expect("Your birthday is May 17.")
 		if b := h.customerOf(t, user).Birthday.String(); b != "1990-05-17" {
 			t.Fatalf("birthday %q", b)
 		}
 		say("/birthday 13-45")
-		expect("/birthday YYYY-MM-DD")
+		expect("I could not read that date")
 		if b := h.customerOf(t, user).Birthday.String(); b != "1990-05-17" {
 			t.Fatalf("bad date changed birthday to %q", b)
 		}
 		say("/birthday 05-18")
-		expect("05-18")
+		expect("Your birthday is May 18.")
 		say("/stop")
-		expect("no more care")
+		expect("we will not send you care messages any more")
 		if !h.customerOf(t, user).OptOut {
 			t.Fatal("/stop did not opt out")
 		}
 		say("/resume")
-		expect("back on")
+		expect("Care messages are switched back on.")
 		if h.customerOf(t, user).OptOut {
 			t.Fatal("/resume did not opt in")
 		}
@@ -228,10 +229,10 @@ func TestCommands(t *testing.T) {
 			t.Fatal(err)
 		}
 		say("/points")
-		expect("120")
+		expect("You have 120 points")
 		say("just chatting")
 		say("/phone 12")
-		expect("not a phone number")
+		expect("does not look like a phone number")
 
 		// Every command and its reply are in the conversation, replies
 		// recording the template that produced them.
