@@ -211,39 +211,41 @@ func (s *Service) task(ctx context.Context, actor store.Actor, id int64) (*store
 }
 
 func (s *Service) done(ctx context.Context, ev *store.ChatEvent, actor store.Actor, id int64, note string) error {
-	st := store.TaskDone
-	up := store.TaskUpdate{Status: &st}
-	if note != "" {
-		up.Note = &note
-	}
-	// Checked first for an answer in the staff's language; UpdateTask
-	// checks again under its lock.
-	if _, err := s.task(ctx, actor, id); err != nil {
-		return s.replyError(ctx, ev, err)
-	}
-	t, err := s.store.UpdateTask(ctx, id, up, actor)
-	if err != nil {
-		return s.replyError(ctx, ev, err)
-	}
-	return s.replyStaffKey(ctx, ev, keyTaskDone, render.Data{Task: render.TaskOf(t, "")})
+	return s.change(ctx, ev, actor, id, keyTaskDone, func(*store.Task) store.TaskUpdate {
+		st := store.TaskDone
+		up := store.TaskUpdate{Status: &st}
+		if note != "" {
+			up.Note = &note
+		}
+		return up
+	})
 }
 
 // snooze moves the due time a day past the later of now and the current
 // due time.
 func (s *Service) snooze(ctx context.Context, ev *store.ChatEvent, actor store.Actor, id int64) error {
+	return s.change(ctx, ev, actor, id, keyTaskSnoozed, func(t *store.Task) store.TaskUpdate {
+		base := s.now()
+		if t.DueAt != nil && t.DueAt.After(base) {
+			base = *t.DueAt
+		}
+		due := base.Add(24 * time.Hour)
+		return store.TaskUpdate{DueAt: &due}
+	})
+}
+
+// change makes the update up(task) to a task the actor may act on and
+// answers with the text of key. The task is checked first for an answer
+// in the staff's language; UpdateTask checks again under its lock.
+func (s *Service) change(ctx context.Context, ev *store.ChatEvent, actor store.Actor, id int64, key string, up func(*store.Task) store.TaskUpdate) error {
 	t, err := s.task(ctx, actor, id)
 	if err != nil {
 		return s.replyError(ctx, ev, err)
 	}
-	base := s.now()
-	if t.DueAt != nil && t.DueAt.After(base) {
-		base = *t.DueAt
-	}
-	due := base.Add(24 * time.Hour)
-	if t, err = s.store.UpdateTask(ctx, id, store.TaskUpdate{DueAt: &due}, actor); err != nil {
+	if t, err = s.store.UpdateTask(ctx, id, up(t), actor); err != nil {
 		return s.replyError(ctx, ev, err)
 	}
-	return s.replyStaffKey(ctx, ev, keyTaskSnoozed, render.Data{Task: render.TaskOf(t, "")})
+	return s.replyStaffKey(ctx, ev, key, render.Data{Task: render.TaskOf(t, "")})
 }
 
 func (s *Service) open(ctx context.Context, ev *store.ChatEvent, actor store.Actor, id int64) error {
@@ -336,7 +338,13 @@ func (s *Service) refuseCustomer(ctx context.Context, ev *store.ChatEvent) error
 	if err != nil {
 		return err
 	}
-	r, err := s.o.Templates.Render(ctx, KeyStaffRefused, c.Locale, render.Data{Customer: render.CustomerOf(c)})
+	return s.replyCustomer(ctx, ev, c, KeyStaffRefused, fmt.Sprintf("staff_refused:%d", ev.Message.ID))
+}
+
+// replyCustomer answers customer c, in their locale, on the chat ev came
+// from, with the text of key, once per idempotency key.
+func (s *Service) replyCustomer(ctx context.Context, ev *store.ChatEvent, c *store.Customer, key, idempotencyKey string) error {
+	r, err := s.o.Templates.Render(ctx, key, c.Locale, render.Data{Customer: render.CustomerOf(c)})
 	if err != nil {
 		return err
 	}
@@ -344,7 +352,7 @@ func (s *Service) refuseCustomer(ctx context.Context, ev *store.ChatEvent) error
 	cid, iid := c.ID, ev.Identity.ID
 	_, err = s.store.Enqueue(ctx, []store.Outbound{{
 		CustomerID: &cid, IdentityID: &iid, Channel: channel, ChatID: chatID, Text: r.Text,
-		TemplateKey: r.Key, TemplateVersion: r.Version, IdempotencyKey: fmt.Sprintf("staff_refused:%d", ev.Message.ID),
+		TemplateKey: r.Key, TemplateVersion: r.Version, IdempotencyKey: idempotencyKey,
 	}})
 	return err
 }
@@ -450,16 +458,5 @@ func (s *Service) taskOfReply(ctx context.Context, ev *store.ChatEvent) (int64, 
 // ackComplaint tells the customer, on the channel they wrote from, that a
 // person will follow up: silence after a complaint makes it worse.
 func (s *Service) ackComplaint(ctx context.Context, ev *store.ChatEvent, c *store.Customer) error {
-	r, err := s.o.Templates.Render(ctx, KeyComplaintReceived, c.Locale, render.Data{Customer: render.CustomerOf(c)})
-	if err != nil {
-		return err
-	}
-	channel, chatID := ev.ReplyTarget()
-	cid, iid := c.ID, ev.Identity.ID
-	_, err = s.store.Enqueue(ctx, []store.Outbound{{
-		CustomerID: &cid, IdentityID: &iid, Channel: channel, ChatID: chatID, Text: r.Text,
-		TemplateKey: r.Key, TemplateVersion: r.Version,
-		IdempotencyKey: fmt.Sprintf("complaint_ack:%d", ev.Message.ID),
-	}})
-	return err
+	return s.replyCustomer(ctx, ev, c, KeyComplaintReceived, fmt.Sprintf("complaint_ack:%d", ev.Message.ID))
 }

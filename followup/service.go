@@ -159,31 +159,53 @@ func (s *Service) notifyTask(ctx context.Context, t *store.Task) (bool, error) {
 		}
 		t = up
 	}
+	// One key per assignment, not per assignee: a task that comes back to
+	// an earlier assignee is news to them again.
+	o, err := s.assigneeNotice(ctx, t, KeyTaskAssigned, fmt.Sprintf("task:%d:assigned:%d:%d", t.ID, *t.AssigneeID, t.AssignSeq), true)
+	if err != nil || o == nil {
+		return false, err
+	}
+	return s.store.MarkTaskNotified(ctx, t, []store.Outbound{*o})
+}
+
+// assigneeNotice is the text of key about t for its assignee, with the
+// task's buttons on Telegram, or nil when the assignee has no chat. With
+// card the text shows the customer's card.
+func (s *Service) assigneeNotice(ctx context.Context, t *store.Task, key, idempotencyKey string, card bool) (*store.Outbound, error) {
+	if t.AssigneeID == nil {
+		return nil, nil
+	}
 	chat, err := s.store.StaffChat(ctx, *t.AssigneeID)
 	if err != nil || chat == nil {
-		return false, err
+		return nil, err
 	}
 	st, err := s.store.StaffByID(ctx, *t.AssigneeID)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
-	card, err := s.store.CustomerCard(ctx, t.CustomerID, 3)
+	d := render.Data{Task: render.TaskOf(t, ""), Staff: &render.Staff{Name: st.Name}}
+	if card {
+		cc, err := s.store.CustomerCard(ctx, t.CustomerID, 3)
+		if err != nil {
+			return nil, err
+		}
+		d.Customer, d.Task.CustomerSummary = subject(cc.Customer), s.summary(cc)
+	} else {
+		c, err := s.store.Customer(ctx, t.CustomerID)
+		if err != nil {
+			return nil, err
+		}
+		d.Customer = subject(c)
+	}
+	r, err := s.render(ctx, key, d)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
-	r, err := s.render(ctx, KeyTaskAssigned, render.Data{
-		Task: render.TaskOf(t, s.summary(card)), Customer: subject(card.Customer), Staff: &render.Staff{Name: st.Name},
-	})
-	if err != nil {
-		return false, err
-	}
-	// One key per assignment, not per assignee: a task that comes back to
-	// an earlier assignee is news to them again.
-	out := s.toStaff(st.ID, chat, r, fmt.Sprintf("task:%d:assigned:%d:%d", t.ID, st.ID, t.AssignSeq))
+	o := s.toStaff(st.ID, chat, r, idempotencyKey)
 	if chat.Channel == store.ChannelTelegram {
-		out.Extras = taskKeyboard(t.ID)
+		o.Extras = taskKeyboard(t.ID)
 	}
-	return s.store.MarkTaskNotified(ctx, t, []store.Outbound{out})
+	return &o, nil
 }
 
 func (s *Service) toStaff(staffID int64, chat *store.StaffIdentity, r render.Rendered, key string) store.Outbound {
@@ -204,10 +226,14 @@ func (s *Service) RemindOverdue(ctx context.Context) (int, error) {
 	n := 0
 	var errs []error
 	for _, t := range ts {
-		out, err := s.overdueNotice(ctx, t)
+		o, err := s.assigneeNotice(ctx, t, KeyTaskOverdue, fmt.Sprintf("task:%d:overdue:%d", t.ID, t.DueAt.Unix()), false)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("task %d: %w", t.ID, err))
 			continue
+		}
+		var out []store.Outbound
+		if o != nil {
+			out = append(out, *o)
 		}
 		// Claimed even with nobody to tell, so it is not looked at again.
 		ok, err := s.store.MarkTaskOverdue(ctx, t, out)
@@ -218,34 +244,6 @@ func (s *Service) RemindOverdue(ctx context.Context) (int, error) {
 		}
 	}
 	return n, errors.Join(errs...)
-}
-
-// overdueNotice is the reminder to t's assignee, if they have a chat.
-func (s *Service) overdueNotice(ctx context.Context, t *store.Task) ([]store.Outbound, error) {
-	if t.AssigneeID == nil {
-		return nil, nil
-	}
-	chat, err := s.store.StaffChat(ctx, *t.AssigneeID)
-	if err != nil || chat == nil {
-		return nil, err
-	}
-	st, err := s.store.StaffByID(ctx, *t.AssigneeID)
-	if err != nil {
-		return nil, err
-	}
-	c, err := s.store.Customer(ctx, t.CustomerID)
-	if err != nil {
-		return nil, err
-	}
-	r, err := s.render(ctx, KeyTaskOverdue, render.Data{Task: render.TaskOf(t, ""), Customer: subject(c), Staff: &render.Staff{Name: st.Name}})
-	if err != nil {
-		return nil, err
-	}
-	o := s.toStaff(st.ID, chat, r, fmt.Sprintf("task:%d:overdue:%d", t.ID, t.DueAt.Unix()))
-	if chat.Channel == store.ChannelTelegram {
-		o.Extras = taskKeyboard(t.ID)
-	}
-	return []store.Outbound{o}, nil
 }
 
 // managers are the staff who get escalations and digests: active managers
