@@ -186,6 +186,8 @@ const capLeaseTTL = 30 * time.Second
 type outbound struct {
 	a   *action
 	out store.Outbound
+	// buttons are the labels of a Telegram survey's score buttons.
+	buttons []string
 }
 
 // process handles one batch of actions: filters (opt-out, reachability,
@@ -306,6 +308,10 @@ func (x *execution) process(ctx context.Context, acts []action) error {
 			locale = store.LocaleZH
 		}
 		r, err := s.o.Templates.Render(ctx, a.template, locale, a.data)
+		var buttons []string
+		if err == nil && a.survey != nil && ident.Channel == store.ChannelTelegram {
+			buttons, err = render.Labels(ctx, s.o.Templates, "survey_buttons", locale, a.data, 5)
+		}
 		if err != nil {
 			x.run.Failed++
 			x.run.SkipReasons["render error"]++
@@ -332,7 +338,7 @@ func (x *execution) process(ctx context.Context, acts []action) error {
 			x.sample(a.c, ident.Channel, r, "task", notBefore)
 			continue
 		}
-		msgs = append(msgs, outbound{a: a, out: o})
+		msgs = append(msgs, outbound{a: a, out: o, buttons: buttons})
 		recent[a.c.ID] = append(prior, key)
 		x.sample(a.c, ident.Channel, r, "message", notBefore)
 	}

@@ -13,12 +13,6 @@ import (
 	"github.com/rapport-crm/rapport/store"
 )
 
-// scoreLabels are the five buttons; each label begins with its digit.
-var scoreLabels = map[string][5]string{
-	store.LocaleZH: {"1 很不满意", "2 不满意", "3 一般", "4 满意", "5 非常满意"},
-	store.LocaleEN: {"1 Very poor", "2 Poor", "3 OK", "4 Good", "5 Excellent"},
-}
-
 // attachSurveys creates the survey rows of a batch's survey messages (or
 // finds those an earlier attempt created) and puts their ids in the
 // Telegram buttons; WeChat customers answer with a digit.
@@ -42,20 +36,16 @@ func (x *execution) attachSurveys(ctx context.Context, msgs []outbound, sendAt t
 	}
 	for i := range msgs {
 		m := &msgs[i]
-		if m.a.survey == nil || m.out.Channel != store.ChannelTelegram {
+		if len(m.buttons) == 0 {
 			continue
 		}
 		id, ok := ids[m.out.IdempotencyKey]
 		if !ok {
 			return fmt.Errorf("survey %s: not created", m.out.IdempotencyKey)
 		}
-		labels, ok := scoreLabels[m.a.c.Locale]
-		if !ok {
-			labels = scoreLabels[store.LocaleZH]
-		}
-		row := make([]store.Button, 5)
-		for n := 1; n <= 5; n++ {
-			row[n-1] = store.Button{Text: labels[n-1], Data: fmt.Sprintf("sv:%d:%d", id, n)}
+		row := make([]store.Button, len(m.buttons))
+		for i, label := range m.buttons {
+			row[i] = store.Button{Text: label, Data: fmt.Sprintf("sv:%d:%d", id, i+1)}
 		}
 		m.out.Extras = &store.Extras{Keyboard: [][]store.Button{row}}
 	}

@@ -11,7 +11,8 @@ import (
 
 // TestShippedTexts runs care through the real templates service: the
 // dates care hands over come out as the calendar dates they are, in zones
-// east and west of UTC, and a survey answer gets its thank-you.
+// east and west of UTC, survey buttons are labelled in the customer's
+// language, and a survey answer gets its thank-you.
 func TestShippedTexts(t *testing.T) {
 	for _, zone := range []string{"Asia/Shanghai", "America/New_York"} {
 		loc := mustLoc(zone)
@@ -40,12 +41,19 @@ func TestShippedTexts(t *testing.T) {
 					zh: {"您的热水器将于2027年3月4日到了保养的时候", "感谢您2027年2月28日光临"},
 					en: {"your 热水器 is due for service on March 4, 2027.", "Thank you for visiting us on February 28, 2027, Emma Wilson!"},
 				}
+				buttons := map[*store.Customer][2]string{zh: {"1 很不满意", "5 非常满意"}, en: {"1 Very poor", "5 Excellent"}}
 				for c, texts := range want {
 					ms := e.wantMessages(c, 2)
 					for i, w := range texts {
 						if !strings.Contains(ms[i].Text, w) || ms[i].TemplateVersion != 1 {
 							t.Errorf("%s message %d = %q (v%d), want it to contain %q", c.Name, i, ms[i].Text, ms[i].TemplateVersion, w)
 						}
+					}
+					full, _ := e.s.Message(e.ctx, ms[1].ID)
+					x, err := full.Extras()
+					if err != nil || len(x.Keyboard) != 1 || len(x.Keyboard[0]) != 5 ||
+						x.Keyboard[0][0].Text != buttons[c][0] || x.Keyboard[0][4].Text != buttons[c][1] || !strings.HasSuffix(x.Keyboard[0][4].Data, ":5") {
+						t.Errorf("%s survey buttons = %+v (%v)", c.Name, x.Keyboard, err)
 					}
 				}
 				if h, err := e.svc.HandleChat(e.ctx, e.inbound(zh, "2 太慢")); !h || err != nil {

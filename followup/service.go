@@ -115,13 +115,18 @@ func (s *Service) Tick(ctx context.Context) error {
 	return errors.Join(err1, err2, err3, err4)
 }
 
-// taskKeyboard is the Telegram inline keyboard of a task notice.
-func taskKeyboard(id int64) *store.Extras {
-	sid := strconv.FormatInt(id, 10)
+// taskKeyboard is the Telegram inline keyboard of a task notice: done and
+// snooze, then open, labelled by staff_task_buttons.
+func (s *Service) taskKeyboard(ctx context.Context, t *store.Task) (*store.Extras, error) {
+	l, err := render.Labels(ctx, s.o.Templates, "staff_task_buttons", s.cfg.StaffLocale, render.Data{Task: render.TaskOf(t, "")}, 3)
+	if err != nil {
+		return nil, err
+	}
+	sid := strconv.FormatInt(t.ID, 10)
 	return &store.Extras{Keyboard: [][]store.Button{
-		{{Text: "✅ Done / 完成", Data: "task:" + sid + ":done"}, {Text: "💤 Snooze 1 day / 推迟一天", Data: "task:" + sid + ":snooze"}},
-		{{Text: "🔗 Open in console / 控制台", Data: "task:" + sid + ":open"}},
-	}}
+		{{Text: l[0], Data: "task:" + sid + ":done"}, {Text: l[1], Data: "task:" + sid + ":snooze"}},
+		{{Text: l[2], Data: "task:" + sid + ":open"}},
+	}}, nil
 }
 
 // NotifyNew sends each open task's assignee the new-task notice with the
@@ -203,7 +208,9 @@ func (s *Service) assigneeNotice(ctx context.Context, t *store.Task, key, idempo
 	}
 	o := s.toStaff(st.ID, chat, r, idempotencyKey)
 	if chat.Channel == store.ChannelTelegram {
-		o.Extras = taskKeyboard(t.ID)
+		if o.Extras, err = s.taskKeyboard(ctx, t); err != nil {
+			return nil, err
+		}
 	}
 	return &o, nil
 }
@@ -282,6 +289,10 @@ func (s *Service) Escalate(ctx context.Context) (int, error) {
 			}
 		}
 		r, err := s.render(ctx, KeyTaskEscalated, render.Data{Task: render.TaskOf(t, ""), Customer: subject(c), Staff: &render.Staff{Name: assignee}})
+		var kb *store.Extras
+		if err == nil {
+			kb, err = s.taskKeyboard(ctx, t)
+		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("task %d: %w", t.ID, err))
 			continue
@@ -290,7 +301,7 @@ func (s *Service) Escalate(ctx context.Context) (int, error) {
 		for _, m := range ms {
 			o := s.toStaff(m.Staff.ID, m.Chat, r, fmt.Sprintf("task:%d:escalated:%d:%d", t.ID, t.DueAt.Unix(), m.Staff.ID))
 			if m.Chat.Channel == store.ChannelTelegram {
-				o.Extras = taskKeyboard(t.ID)
+				o.Extras = kb
 			}
 			out = append(out, o)
 		}

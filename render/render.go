@@ -7,6 +7,8 @@ package render
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/rapport-crm/rapport/store"
@@ -24,6 +26,33 @@ type Rendered struct {
 	Key, Locale string
 	Version     int
 	Text        string
+}
+
+// Lines are the text's non-empty lines, trimmed: the labels of a
+// keyboard rendered from a template of one line per button.
+func (r Rendered) Lines() []string {
+	var out []string
+	for _, l := range strings.Split(r.Text, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// Labels renders key, a template of one line per button, and returns the
+// labels of its n buttons. Another number of lines is an error (validation
+// refuses to save such a text, so only a broken build gets there).
+func Labels(ctx context.Context, r Renderer, key, locale string, d Data, n int) ([]string, error) {
+	out, err := r.Render(ctx, key, locale, d)
+	if err != nil {
+		return nil, err
+	}
+	ls := out.Lines()
+	if len(ls) != n {
+		return nil, fmt.Errorf("%s (%s) v%d: %d lines for %d buttons", key, out.Locale, out.Version, len(ls), n)
+	}
+	return ls, nil
 }
 
 // Data is what a template is rendered from; templates/README.md documents

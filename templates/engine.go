@@ -370,6 +370,9 @@ func (s *Service) validate(ctx context.Context, key, locale, body string) (*comp
 		if n := utf8.RuneCountInString(text); n > TelegramLimit {
 			return nil, "", store.Invalid("body", "renders to %d characters; Telegram allows %d (%s)", n, TelegramLimit, when)
 		}
+		if n := len((render.Rendered{Text: text}).Lines()); sp.buttons > 0 && n != sp.buttons {
+			return nil, "", store.Invalid("body", "renders %d lines; it needs %d, one per button (%s)", n, sp.buttons, when)
+		}
 		if sp.workflow {
 			for k, v := range s.WeChatFields(render.Rendered{Text: text}, nil) {
 				if n := utf8.RuneCountInString(v); n > WeChatFieldLimit {

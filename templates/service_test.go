@@ -35,6 +35,8 @@ func TestSaveRejectsBrokenBodies(t *testing.T) {
 		{"renders empty", "birthday", "{{if false}}x{{end}}", []string{"renders to an empty text"}},
 		{"too long for Telegram", "welcome", long, []string{"4400 characters", "Telegram allows 4096"}},
 		{"line too long for a WeChat field", "birthday", longLine, []string{"WeChat template field", "at most 200"}},
+		{"a button short", "survey_buttons", "1 差\n2\n3\n4", []string{"renders 4 lines; it needs 5, one per button"}},
+		{"a button too many", "staff_task_buttons", "完成\n推迟\n\n打开\n转交", []string{"renders 4 lines; it needs 3"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
