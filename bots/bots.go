@@ -47,27 +47,6 @@ type SharedContact struct {
 	Name   string `json:"name,omitempty"`
 }
 
-// Button is one choice on an inline keyboard.
-type Button struct {
-	Text string `json:"text"`
-	Data string `json:"data"`
-}
-
-// Payload is the JSON kept in store.Message.Payload for outbound messages.
-type Payload struct {
-	Keyboard [][]Button `json:"keyboard,omitempty"`
-	// WeChat template message fallback, filled by whoever enqueues.
-	TemplateData map[string]string `json:"template_data,omitempty"`
-	// ReplyTo quotes a provider message (Telegram reply_parameters).
-	ReplyTo string `json:"reply_to,omitempty"`
-	// RequestContact, when set, is the label of a reply-keyboard button
-	// that asks a Telegram user to share their own phone number
-	// (request_contact); the contact that comes back proves the number.
-	RequestContact string `json:"request_contact,omitempty"`
-	// RemoveKeyboard takes such a reply keyboard away again (Telegram).
-	RemoveKeyboard bool `json:"remove_keyboard,omitempty"`
-}
-
 // Channel delivers outbound messages on one platform.
 type Channel interface {
 	// Name is the store channel name.

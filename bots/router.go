@@ -3,7 +3,6 @@ package bots
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"hash/fnv"
 	"log/slog"
@@ -15,6 +14,7 @@ import (
 
 	"golang.org/x/text/width"
 
+	"github.com/rapport-crm/rapport/render"
 	"github.com/rapport-crm/rapport/store"
 )
 
@@ -22,8 +22,8 @@ import (
 type RouterOptions struct {
 	// Hooks see every stored message no built-in command handled, in order.
 	Hooks []Hook
-	// Renderer renders reply texts; nil uses built-in fallback texts.
-	Renderer Renderer
+	// Renderer renders the replies (required): the templates service.
+	Renderer render.Renderer
 	// Workers run built-ins and hooks (default 4); Queue bounds the
 	// messages waiting for a worker (default 1024).
 	Workers int
@@ -67,8 +67,12 @@ type job struct {
 
 var _ Receiver = (*Router)(nil)
 
-// NewRouter builds a router. Call Run to start its workers.
+// NewRouter builds a router. Call Run to start its workers. It panics
+// without a Renderer: every reply is a template.
 func NewRouter(s *store.Store, o RouterOptions) *Router {
+	if o.Renderer == nil {
+		panic("bots: RouterOptions.Renderer is required")
+	}
 	if o.Workers <= 0 {
 		o.Workers = 4
 	}
@@ -474,13 +478,17 @@ func (r *Router) builtin(ctx context.Context, j job) (bool, error) {
 // number is someone's, and on Telegram a button to prove it by sharing
 // their contact.
 func (r *Router) claimPhone(ctx context.Context, ev *store.ChatEvent) error {
-	var button *Payload
+	var button *store.Extras
 	if ev.Message.Channel == store.ChannelTelegram {
 		c, err := r.store.Customer(ctx, ev.Identity.CustomerID)
 		if err != nil {
 			return err
 		}
-		button = &Payload{RequestContact: sharePhoneLabel(c.Locale)}
+		label, err := r.render(ctx, "phone_share_button", c, nil)
+		if err != nil {
+			return err
+		}
+		button = &store.Extras{RequestContact: label.Text}
 	}
 	res, err := r.store.ClaimPhone(ctx, store.PhoneClaimInput{
 		CustomerID: ev.Identity.CustomerID, IdentityID: ev.Identity.ID, Phone: ev.Args, MessageID: ev.Message.ID,
@@ -528,7 +536,7 @@ func (r *Router) sharedContact(ctx context.Context, ev *store.ChatEvent, ct *Sha
 	if phone != "" && !strings.HasPrefix(phone, "+") {
 		phone = "+" + phone
 	}
-	done := &Payload{RemoveKeyboard: true}
+	done := &store.Extras{RemoveKeyboard: true}
 	c, err := r.store.ProvePhone(ctx, store.PhoneProof{CustomerID: ev.Identity.CustomerID, Phone: phone, Method: store.MergeTelegramContact})
 	if store.IsCode(err, store.EINVALID) {
 		return true, r.replyWith(ctx, ev, "phone_invalid", map[string]string{"input": ct.Phone}, done)
@@ -539,15 +547,6 @@ func (r *Router) sharedContact(ctx context.Context, ev *store.ChatEvent, ct *Sha
 	return true, r.replyWith(ctx, ev, "phone_verified", map[string]string{"phone": c.Phone}, done)
 }
 
-// sharePhoneLabel is the text of the Telegram button that shares the
-// user's own phone number.
-func sharePhoneLabel(locale string) string {
-	if strings.HasPrefix(locale, "en") {
-		return "📱 Share my phone number"
-	}
-	return "📱 分享我的手机号"
-}
-
 // reply renders a template for the sender and writes it to the outbox,
 // once per inbound message and template (a reprocessed message does not
 // answer twice).
@@ -556,7 +555,7 @@ func (r *Router) reply(ctx context.Context, ev *store.ChatEvent, key string, var
 }
 
 // replyWith is reply with channel extras (a keyboard).
-func (r *Router) replyWith(ctx context.Context, ev *store.ChatEvent, key string, vars map[string]string, pl *Payload) error {
+func (r *Router) replyWith(ctx context.Context, ev *store.ChatEvent, key string, vars map[string]string, x *store.Extras) error {
 	c, err := r.store.Customer(ctx, ev.Identity.CustomerID)
 	if err != nil {
 		return err
@@ -565,32 +564,17 @@ func (r *Router) replyWith(ctx context.Context, ev *store.ChatEvent, key string,
 	if err != nil {
 		return err
 	}
-	payload := ""
-	if pl != nil {
-		b, err := json.Marshal(pl)
-		if err != nil {
-			return err
-		}
-		payload = string(b)
-	}
 	cid, iid := c.ID, ev.Identity.ID
 	_, err = r.store.Enqueue(ctx, []store.Outbound{{
 		CustomerID: &cid, IdentityID: &iid, Channel: ev.Message.Channel, ChatID: ev.Message.ChatID,
-		Text: out.Text, TemplateKey: key, TemplateVersion: out.Version, Payload: payload,
+		Text: out.Text, TemplateKey: key, TemplateVersion: out.Version, Extras: x,
 		IdempotencyKey: "reply:" + strconv.FormatInt(ev.Message.ID, 10) + ":" + key,
 	}})
 	return err
 }
 
-func (r *Router) render(ctx context.Context, key string, c *store.Customer, vars map[string]string) (Rendered, error) {
-	if r.opts.Renderer != nil {
-		out, err := r.opts.Renderer.RenderChat(ctx, key, c, vars)
-		if err == nil && out.Text != "" {
-			return out, nil
-		}
-		if err != nil && !errors.Is(err, ErrNoTemplate) {
-			r.log.Warn("render failed; using fallback text", "key", key, "err", err)
-		}
-	}
-	return Rendered{Text: fallbackText(key, c.Locale, vars)}, nil
+// render renders key for customer c in c's locale; vars are the
+// command's values (birthday, phone, points, input, code).
+func (r *Router) render(ctx context.Context, key string, c *store.Customer, vars map[string]string) (render.Rendered, error) {
+	return r.opts.Renderer.Render(ctx, key, c.Locale, render.Data{Customer: render.CustomerOf(c), Extra: vars})
 }

@@ -2,7 +2,6 @@ package care
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,6 +11,7 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/rapport-crm/rapport/render"
 	"github.com/rapport-crm/rapport/store"
 	"github.com/rapport-crm/rapport/store/storetest"
 )
@@ -508,15 +508,15 @@ func TestWeChatWindow(t *testing.T) {
 		}
 
 		// With a template message configured the greeting goes out.
-		e.opts.WeChatTemplates = map[string]string{"birthday": "tmpl-1"}
+		// The adapter picks the template id; care only asks whether the
+		// workflow has one.
+		e.opts.HasWeChatTemplate = func(wf string) bool { return wf == "birthday" }
 		e.rebuild()
 		e.clock.Set(at("2028-02-06 10:00"))
 		e.run("birthday", "2028-02-06", false)
 		m := e.wantMessages(stale, 1)[0]
-		full, _ := e.s.Message(e.ctx, m.ID)
-		var p payload
-		if err := json.Unmarshal([]byte(full.Payload), &p); err != nil || p.TemplateID != "tmpl-1" {
-			t.Errorf("payload = %q", full.Payload)
+		if full, _ := e.s.Message(e.ctx, m.ID); full.Workflow != "birthday" || full.Status != store.StatusQueued || full.Payload != "" {
+			t.Errorf("message = %+v, want a queued birthday message with no payload", full)
 		}
 	})
 }
@@ -587,8 +587,8 @@ func TestSurvey(t *testing.T) {
 		}
 		m := e.wantMessages(tg, 1)[0]
 		full, _ := e.s.Message(e.ctx, m.ID)
-		var p payload
-		if err := json.Unmarshal([]byte(full.Payload), &p); err != nil || len(p.Keyboard) != 1 || len(p.Keyboard[0]) != 5 {
+		p, err := full.Extras()
+		if err != nil || len(p.Keyboard) != 1 || len(p.Keyboard[0]) != 5 {
 			t.Fatalf("payload = %q", full.Payload)
 		}
 		for i, b := range p.Keyboard[0] {
@@ -797,16 +797,16 @@ func TestCapHoldsAcrossConcurrentRuns(t *testing.T) {
 // name has no "name" entry, so their text fails at send time.
 type strictText struct{ t *template.Template }
 
-func (r strictText) Render(_ context.Context, key, locale string, d Data) (Rendered, error) {
+func (r strictText) Render(_ context.Context, key, locale string, d render.Data) (render.Rendered, error) {
 	vars := map[string]string{}
 	if d.Customer.Name != "" {
 		vars["name"] = d.Customer.Name
 	}
 	var b strings.Builder
 	if err := r.t.Execute(&b, vars); err != nil {
-		return Rendered{}, err
+		return render.Rendered{}, err
 	}
-	return Rendered{Key: key, Locale: locale, Version: 2, Text: b.String()}, nil
+	return render.Rendered{Key: key, Locale: locale, Version: 2, Text: b.String()}, nil
 }
 
 // TestRenderErrorSkipsCustomer: a template that fails for one customer

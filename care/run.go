@@ -2,13 +2,13 @@ package care
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
 	"sync"
 	"time"
 
+	"github.com/rapport-crm/rapport/render"
 	"github.com/rapport-crm/rapport/store"
 )
 
@@ -106,7 +106,7 @@ func (s *Service) run(ctx context.Context, req runRequest, rerun bool) (*store.C
 type action struct {
 	c          *store.Customer
 	template   string // "" = no message
-	data       Data
+	data       render.Data
 	occurrence string // idempotency key of the message (and its survey)
 	survey     *store.Survey
 	task       *store.TaskInput
@@ -186,6 +186,8 @@ const capLeaseTTL = 30 * time.Second
 type outbound struct {
 	a   *action
 	out store.Outbound
+	// buttons are the labels of a Telegram survey's score buttons.
+	buttons []string
 }
 
 // process handles one batch of actions: filters (opt-out, reachability,
@@ -276,7 +278,10 @@ func (x *execution) process(ctx context.Context, acts []action) error {
 			x.skip(fmt.Sprintf("cap: %d messages in %d days", s.cfg.Cap.Messages, s.cfg.Cap.Days))
 			continue
 		}
-		wechatClosed := ident.Channel == store.ChannelWeChat && !withinWindow(ident, now) && s.o.WeChatTemplates[x.workflow] == ""
+		// Outside WeChat's window only the workflow's template message can
+		// carry the text (the adapter sends it); without one a person
+		// reaches out instead, so no greeting silently vanishes.
+		wechatClosed := ident.Channel == store.ChannelWeChat && !store.InWeChatWindow(ident.LastInboundAt, now) && !s.hasWeChatTemplate(x.workflow)
 		if x.dry && len(x.run.Sample) >= s.o.SampleSize {
 			// A dry run counts; it renders only its sample.
 			if wechatClosed {
@@ -288,14 +293,14 @@ func (x *execution) process(ctx context.Context, acts []action) error {
 			continue
 		}
 		a.data.Business = s.o.Business
-		a.data.Customer = a.c
+		a.data.Customer = render.CustomerOf(a.c)
 		if x.detail == store.Plan {
 			full, err := s.store.CustomersByIDs(ctx, []int64{a.c.ID})
 			if err != nil {
 				return err
 			}
 			if len(full) == 1 {
-				a.data.Customer = full[0]
+				a.data.Customer = render.CustomerOf(full[0])
 			}
 		}
 		locale := a.c.Locale
@@ -303,6 +308,10 @@ func (x *execution) process(ctx context.Context, acts []action) error {
 			locale = store.LocaleZH
 		}
 		r, err := s.o.Templates.Render(ctx, a.template, locale, a.data)
+		var buttons []string
+		if err == nil && a.survey != nil && ident.Channel == store.ChannelTelegram {
+			buttons, err = render.Labels(ctx, s.o.Templates, "survey_buttons", locale, a.data, 5)
+		}
 		if err != nil {
 			x.run.Failed++
 			x.run.SkipReasons["render error"]++
@@ -317,29 +326,19 @@ func (x *execution) process(ctx context.Context, acts []action) error {
 		if o.TemplateKey == "" {
 			o.TemplateKey = a.template
 		}
-		if ident.Channel == store.ChannelWeChat && !withinWindow(ident, now) {
-			tid := s.o.WeChatTemplates[x.workflow]
-			if wechatClosed {
-				// The channel cannot carry it: a person reaches out instead,
-				// so no greeting silently vanishes.
-				tasks = append(tasks, store.TaskInput{
-					CustomerID: cid, Kind: "reach_out", Priority: "normal",
-					Title:    truncate(fmt.Sprintf(x.s.staffText("请联系 %s（%s）：微信 48 小时窗口已关闭", "Reach %s (%s): WeChat 48h window closed"), displayName(a.c), x.workflow), 120),
-					Detail:   r.Text,
-					Source:   "care:" + x.workflow,
-					DedupKey: "reach_out:" + key, AssigneeID: a.c.OwnerStaffID,
-				})
-				x.skip("wechat 48h window closed: staff task")
-				x.sample(a.c, ident.Channel, r, "task", notBefore)
-				continue
-			}
-			// The WeChat adapter sends it as the workflow's template
-			// message, mapping the text onto the template's fields; the id
-			// is recorded for the console.
-			b, _ := json.Marshal(payload{TemplateID: tid})
-			o.Payload = string(b)
+		if wechatClosed {
+			tasks = append(tasks, store.TaskInput{
+				CustomerID: cid, Kind: "reach_out", Priority: "normal",
+				Title:    truncate(fmt.Sprintf(x.s.staffText("请联系 %s（%s）：微信 48 小时窗口已关闭", "Reach %s (%s): WeChat 48h window closed"), displayName(a.c), x.workflow), 120),
+				Detail:   r.Text,
+				Source:   "care:" + x.workflow,
+				DedupKey: "reach_out:" + key, AssigneeID: a.c.OwnerStaffID,
+			})
+			x.skip("wechat 48h window closed: staff task")
+			x.sample(a.c, ident.Channel, r, "task", notBefore)
+			continue
 		}
-		msgs = append(msgs, outbound{a: a, out: o})
+		msgs = append(msgs, outbound{a: a, out: o, buttons: buttons})
 		recent[a.c.ID] = append(prior, key)
 		x.sample(a.c, ident.Channel, r, "message", notBefore)
 	}
@@ -440,7 +439,7 @@ func (x *execution) progress(ctx context.Context) error {
 	return nil
 }
 
-func (x *execution) sample(c *store.Customer, channel string, r Rendered, action string, notBefore time.Time) {
+func (x *execution) sample(c *store.Customer, channel string, r render.Rendered, action string, notBefore time.Time) {
 	if !x.dry || len(x.run.Sample) >= x.s.o.SampleSize {
 		return
 	}
@@ -449,25 +448,6 @@ func (x *execution) sample(c *store.Customer, channel string, r Rendered, action
 		sm.NotBefore = notBefore.Format(time.RFC3339)
 	}
 	x.run.Sample = append(x.run.Sample, sm)
-}
-
-// payload is the outbox row's Payload JSON (the shape bots.Payload reads).
-type payload struct {
-	Keyboard   [][]button `json:"keyboard,omitempty"`
-	TemplateID string     `json:"template_id,omitempty"`
-}
-
-type button struct {
-	Text string `json:"text"`
-	Data string `json:"data"`
-}
-
-// wechatWindow is how long after a customer's last message WeChat accepts
-// customer-service messages.
-const wechatWindow = 48 * time.Hour
-
-func withinWindow(id *store.Identity, now time.Time) bool {
-	return id.LastInboundAt != nil && now.Sub(*id.LastInboundAt) < wechatWindow
 }
 
 func contains(ss []string, s string) bool {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/rapport-crm/rapport/render"
 	"github.com/rapport-crm/rapport/store"
 )
 
@@ -22,14 +23,16 @@ type QuietHours struct {
 // Options are what cmd wires into the service.
 type Options struct {
 	Store     *store.Store
-	Templates Renderer
+	Templates render.Renderer
 	// Location is the business time zone: dates, schedules, quiet hours.
 	Location   *time.Location
 	QuietHours QuietHours
-	// WeChatTemplates maps a workflow to its WeChat template message id,
-	// used outside the 48 h customer-service window.
-	WeChatTemplates map[string]string
-	Business        string // business name for templates
+	// HasWeChatTemplate tells whether a workflow has a WeChat template
+	// message, which the WeChat adapter sends outside the 48 h
+	// customer-service window; without one such a customer gets a staff
+	// task instead. nil: no workflow has one.
+	HasWeChatTemplate func(workflow string) bool
+	Business          string // business name for templates
 	// StaffLocale is the language of the tasks care opens (zh-CN | en).
 	StaffLocale string
 	Registry    *prometheus.Registry
@@ -145,6 +148,11 @@ func (s *Service) CreateAsset(ctx context.Context, customerID int64, in store.As
 // CreateOrder records an order; a service order moves its asset's due date.
 func (s *Service) CreateOrder(ctx context.Context, in store.OrderInput) (*store.Order, error) {
 	return s.store.CreateOrder(ctx, in, s.o.Location)
+}
+
+// hasWeChatTemplate tells whether workflow has a WeChat template message.
+func (s *Service) hasWeChatTemplate(workflow string) bool {
+	return s.o.HasWeChatTemplate != nil && s.o.HasWeChatTemplate(workflow)
 }
 
 // staffText picks the staff-locale variant of a task's title or detail.

@@ -2,7 +2,6 @@ package care
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -10,14 +9,9 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/rapport-crm/rapport/render"
 	"github.com/rapport-crm/rapport/store"
 )
-
-// scoreLabels are the five buttons; each label begins with its digit.
-var scoreLabels = map[string][5]string{
-	store.LocaleZH: {"1 很不满意", "2 不满意", "3 一般", "4 满意", "5 非常满意"},
-	store.LocaleEN: {"1 Very poor", "2 Poor", "3 OK", "4 Good", "5 Excellent"},
-}
 
 // attachSurveys creates the survey rows of a batch's survey messages (or
 // finds those an earlier attempt created) and puts their ids in the
@@ -42,23 +36,18 @@ func (x *execution) attachSurveys(ctx context.Context, msgs []outbound, sendAt t
 	}
 	for i := range msgs {
 		m := &msgs[i]
-		if m.a.survey == nil || m.out.Channel != store.ChannelTelegram {
+		if len(m.buttons) == 0 {
 			continue
 		}
 		id, ok := ids[m.out.IdempotencyKey]
 		if !ok {
 			return fmt.Errorf("survey %s: not created", m.out.IdempotencyKey)
 		}
-		labels, ok := scoreLabels[m.a.c.Locale]
-		if !ok {
-			labels = scoreLabels[store.LocaleZH]
+		row := make([]store.Button, len(m.buttons))
+		for i, label := range m.buttons {
+			row[i] = store.Button{Text: label, Data: fmt.Sprintf("sv:%d:%d", id, i+1)}
 		}
-		row := make([]button, 5)
-		for n := 1; n <= 5; n++ {
-			row[n-1] = button{Text: labels[n-1], Data: fmt.Sprintf("sv:%d:%d", id, n)}
-		}
-		b, _ := json.Marshal(payload{Keyboard: [][]button{row}})
-		m.out.Payload = string(b)
+		m.out.Extras = &store.Extras{Keyboard: [][]store.Button{row}}
 	}
 	return nil
 }
@@ -131,9 +120,11 @@ func (s *Service) answer(ctx context.Context, ev *store.ChatEvent, sv *store.Sur
 	if locale == "" {
 		locale = store.LocaleZH
 	}
-	r, err := s.o.Templates.Render(ctx, "survey_thanks", locale, Data{
-		Business: s.o.Business, Customer: c,
-		Survey: &SurveyData{Score: score, Comment: comment, OrderDate: sv.OrderDate},
+	orderDate, _ := s.ParseDate(sv.OrderDate) // zero if unreadable: templates leave it out
+	r, err := s.o.Templates.Render(ctx, "survey_thanks", locale, render.Data{
+		Business: s.o.Business, Customer: render.CustomerOf(c),
+		Survey: &render.Survey{Score: score, Comment: comment, OrderDate: orderDate},
+		Extra:  map[string]string{"order_date": sv.OrderDate},
 	})
 	if err != nil {
 		return fmt.Errorf("survey thanks: %w", err)

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rapport-crm/rapport/render"
 	"github.com/rapport-crm/rapport/store"
 )
 
@@ -109,7 +110,7 @@ func (x *execution) holiday(ctx context.Context) error {
 	return x.streamParallel(ctx, parts, func(after, below int64, limit int) ([]*store.Customer, error) {
 		return x.s.store.CustomersInSegmentBelow(ctx, x.s.cfg.Holiday.Segment, after, below, limit, x.detail)
 	}, func(c *store.Customer) (action, bool) {
-		return action{c: c, template: "holiday", occurrence: occ, data: Data{Holiday: &HolidayData{Key: key, Name: name}}}, true
+		return action{c: c, template: "holiday", occurrence: occ, data: render.Data{Holiday: &render.Holiday{Key: key, Name: name}}}, true
 	})
 }
 
@@ -207,10 +208,13 @@ func (x *execution) maintenance(ctx context.Context) error {
 			if c == nil || a.NextServiceDue == nil {
 				continue
 			}
-			due := a.NextServiceDue.Format("2006-01-02")
+			due := dayOf(*a.NextServiceDue)
 			acts = append(acts, action{
-				c: c, template: "maintenance", occurrence: strconv.FormatInt(a.ID, 10) + ":" + due,
-				data: Data{Asset: &AssetData{Name: a.Name, DueDate: due}},
+				c: c, template: "maintenance", occurrence: strconv.FormatInt(a.ID, 10) + ":" + due.String(),
+				data: render.Data{
+					Asset: &render.Asset{Name: a.Name, DueDate: due.start(x.s.o.Location)},
+					Extra: map[string]string{"due_date": due.String()},
+				},
 			})
 		}
 		if err := x.process(ctx, acts); err != nil {
@@ -291,11 +295,13 @@ func (x *execution) survey(ctx context.Context) error {
 	od := x.day.add(-x.s.cfg.Survey.DelayDays)
 	return x.ordersOn(ctx, od, "", func(cs []*store.Customer, _ time.Time) error {
 		acts := make([]action, len(cs))
+		// Read-only, so every action of the batch shares it.
+		extra := map[string]string{"order_date": od.String()}
 		for i, c := range cs {
 			acts[i] = action{
 				c: c, template: "survey", occurrence: od.String(),
 				survey: &store.Survey{OrderDate: od.String()},
-				data:   Data{Survey: &SurveyData{OrderDate: od.String()}},
+				data:   render.Data{Survey: &render.Survey{OrderDate: od.start(x.s.o.Location)}, Extra: extra},
 			}
 		}
 		return x.process(ctx, acts)

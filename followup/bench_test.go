@@ -18,7 +18,7 @@ func BenchmarkHandleCustomerMessage(b *testing.B) {
 		b.Run(d, func(b *testing.B) {
 			ctx := context.Background()
 			s := storetest.Open(b, d)
-			svc, err := followup.New(followup.DefaultConfig(), followup.Options{Store: s})
+			svc, err := followup.New(followup.DefaultConfig(), followup.Options{Store: s, Templates: texts(s)})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -48,7 +48,7 @@ func BenchmarkNotifyNew(b *testing.B) {
 		b.Run(d, func(b *testing.B) {
 			ctx := context.Background()
 			s := storetest.Open(b, d)
-			svc, err := followup.New(followup.DefaultConfig(), followup.Options{Store: s, Location: time.UTC})
+			svc, err := followup.New(followup.DefaultConfig(), followup.Options{Store: s, Templates: texts(s), Location: time.UTC})
 			if err != nil {
 				b.Fatal(err)
 			}

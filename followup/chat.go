@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rapport-crm/rapport/render"
 	"github.com/rapport-crm/rapport/store"
 )
 
@@ -45,7 +46,7 @@ func (s *Service) HandleChat(ctx context.Context, ev *store.ChatEvent) (bool, er
 		if cmd == "bind" {
 			return true, s.bind(ctx, ev)
 		}
-		return true, s.replyStaffKey(ctx, ev, KeyStaffRefused, Notice{})
+		return true, s.replyStaffKey(ctx, ev, KeyStaffRefused, render.Data{})
 	}
 	if cmd != "" || strings.HasPrefix(ev.CallbackData, "task:") {
 		return true, s.refuseCustomer(ctx, ev)
@@ -53,17 +54,20 @@ func (s *Service) HandleChat(ctx context.Context, ev *store.ChatEvent) (bool, er
 	return false, s.customerMessage(ctx, ev)
 }
 
-// replyStaff answers a chat account that is (or is becoming) staff; the
-// key makes a reprocessed message answer once.
-func (s *Service) replyStaff(ctx context.Context, ev *store.ChatEvent, r Rendered, payload string) error {
-	o := s.toChat(ev, r, fmt.Sprintf("staff_reply:%d", ev.Message.ID))
-	o.Payload = payload
-	_, err := s.store.Enqueue(ctx, []store.Outbound{o})
+// replyStaffKey answers a chat account that is (or is becoming) staff
+// with the text of key; the idempotency key makes a reprocessed message
+// answer once.
+func (s *Service) replyStaffKey(ctx context.Context, ev *store.ChatEvent, key string, d render.Data) error {
+	r, err := s.render(ctx, key, d)
+	if err != nil {
+		return err
+	}
+	_, err = s.store.Enqueue(ctx, []store.Outbound{s.toChat(ev, r, fmt.Sprintf("staff_reply:%d", ev.Message.ID))})
 	return err
 }
 
 // toChat addresses r to the chat ev came from, as a message to staff.
-func (s *Service) toChat(ev *store.ChatEvent, r Rendered, key string) store.Outbound {
+func (s *Service) toChat(ev *store.ChatEvent, r render.Rendered, key string) store.Outbound {
 	channel, chatID := ev.ReplyTarget()
 	if chatID == "" {
 		chatID = ev.SenderID
@@ -79,15 +83,11 @@ func (s *Service) toChat(ev *store.ChatEvent, r Rendered, key string) store.Outb
 	return o
 }
 
-func (s *Service) replyStaffKey(ctx context.Context, ev *store.ChatEvent, key string, n Notice) error {
-	return s.replyStaff(ctx, ev, s.render(ctx, key, n), "")
-}
-
 func (s *Service) replyError(ctx context.Context, ev *store.ChatEvent, err error) error {
 	if store.ErrorCode(err) == store.EINTERNAL {
 		return err
 	}
-	return s.replyStaffKey(ctx, ev, keyStaffError, Notice{Extra: map[string]string{"error": store.ErrorMessage(err)}})
+	return s.replyStaffKey(ctx, ev, keyStaffError, render.Data{Extra: map[string]string{"error": store.ErrorMessage(err)}})
 }
 
 // bind redeems a /bind code, confirms it, and sends the staff member their
@@ -97,19 +97,19 @@ func (s *Service) replyError(ctx context.Context, ev *store.ChatEvent, err error
 func (s *Service) bind(ctx context.Context, ev *store.ChatEvent) error {
 	channel, chatID := ev.ReplyTarget()
 	if !store.StaffChannel(channel) {
-		return s.replyStaffKey(ctx, ev, KeyStaffRefused, Notice{})
+		return s.replyStaffKey(ctx, ev, KeyStaffRefused, render.Data{})
 	}
 	st, err := s.store.RedeemBindingCode(ctx, store.BindRequest{Channel: channel, ExternalID: ev.SenderID, ChatID: chatID, Code: ev.Args})
 	switch {
 	case errors.Is(err, store.ErrBindThrottled):
-		return s.replyStaffKey(ctx, ev, keyBindThrottled, Notice{})
+		return s.replyStaffKey(ctx, ev, keyBindThrottled, render.Data{})
 	case errors.Is(err, store.ErrBindBadCode) || store.IsCode(err, store.EINVALID):
-		return s.replyStaffKey(ctx, ev, keyBindBad, Notice{})
+		return s.replyStaffKey(ctx, ev, keyBindBad, render.Data{})
 	case err != nil:
 		return err
 	}
 	ev.Staff = st
-	if err := s.replyStaffKey(ctx, ev, keyBindOK, Notice{StaffName: st.Name}); err != nil {
+	if err := s.replyStaffKey(ctx, ev, keyBindOK, render.Data{Staff: &render.Staff{Name: st.Name}}); err != nil {
 		return err
 	}
 	return s.openTaskSummary(ctx, ev)
@@ -126,7 +126,10 @@ func (s *Service) openTaskSummary(ctx context.Context, ev *store.ChatEvent) erro
 	if err != nil || sum.Open == 0 {
 		return err
 	}
-	r := s.render(ctx, keyTaskList, Notice{Extra: map[string]string{"list": s.taskLines(sum)}})
+	r, err := s.render(ctx, keyTaskList, render.Data{Extra: s.taskList(sum)})
+	if err != nil {
+		return err
+	}
 	o := s.toChat(ev, r, fmt.Sprintf("bind_tasks:%d", ev.Message.ID))
 	_, err = s.store.ClaimNotices(ctx, ev.Staff.ID, sum.Pending, []store.Outbound{o})
 	return err
@@ -139,7 +142,7 @@ func (s *Service) staffChat(ctx context.Context, ev *store.ChatEvent, cmd string
 		parts := strings.Split(data, ":")
 		id, err := strconv.ParseInt(parts[1], 10, 64)
 		if len(parts) != 3 || err != nil {
-			return s.replyStaffKey(ctx, ev, keyStaffHelp, Notice{})
+			return s.replyStaffKey(ctx, ev, keyStaffHelp, render.Data{})
 		}
 		switch parts[2] {
 		case "done":
@@ -149,7 +152,7 @@ func (s *Service) staffChat(ctx context.Context, ev *store.ChatEvent, cmd string
 		case "open":
 			return s.open(ctx, ev, actor, id)
 		}
-		return s.replyStaffKey(ctx, ev, keyStaffHelp, Notice{})
+		return s.replyStaffKey(ctx, ev, keyStaffHelp, render.Data{})
 	}
 	switch cmd {
 	case "bind":
@@ -180,7 +183,7 @@ func (s *Service) staffChat(ctx context.Context, ev *store.ChatEvent, cmd string
 			return s.relayOut(ctx, ev, actor, id, ev.Message.Text)
 		}
 	}
-	return s.replyStaffKey(ctx, ev, keyStaffHelp, Notice{})
+	return s.replyStaffKey(ctx, ev, keyStaffHelp, render.Data{})
 }
 
 func cutWord(s string) (word, rest string) {
@@ -208,39 +211,41 @@ func (s *Service) task(ctx context.Context, actor store.Actor, id int64) (*store
 }
 
 func (s *Service) done(ctx context.Context, ev *store.ChatEvent, actor store.Actor, id int64, note string) error {
-	st := store.TaskDone
-	up := store.TaskUpdate{Status: &st}
-	if note != "" {
-		up.Note = &note
-	}
-	// Checked first for an answer in the staff's language; UpdateTask
-	// checks again under its lock.
-	if _, err := s.task(ctx, actor, id); err != nil {
-		return s.replyError(ctx, ev, err)
-	}
-	t, err := s.store.UpdateTask(ctx, id, up, actor)
-	if err != nil {
-		return s.replyError(ctx, ev, err)
-	}
-	return s.replyStaffKey(ctx, ev, keyTaskDone, Notice{Task: t})
+	return s.change(ctx, ev, actor, id, keyTaskDone, func(*store.Task) store.TaskUpdate {
+		st := store.TaskDone
+		up := store.TaskUpdate{Status: &st}
+		if note != "" {
+			up.Note = &note
+		}
+		return up
+	})
 }
 
 // snooze moves the due time a day past the later of now and the current
 // due time.
 func (s *Service) snooze(ctx context.Context, ev *store.ChatEvent, actor store.Actor, id int64) error {
+	return s.change(ctx, ev, actor, id, keyTaskSnoozed, func(t *store.Task) store.TaskUpdate {
+		base := s.now()
+		if t.DueAt != nil && t.DueAt.After(base) {
+			base = *t.DueAt
+		}
+		due := base.Add(24 * time.Hour)
+		return store.TaskUpdate{DueAt: &due}
+	})
+}
+
+// change makes the update up(task) to a task the actor may act on and
+// answers with the text of key. The task is checked first for an answer
+// in the staff's language; UpdateTask checks again under its lock.
+func (s *Service) change(ctx context.Context, ev *store.ChatEvent, actor store.Actor, id int64, key string, up func(*store.Task) store.TaskUpdate) error {
 	t, err := s.task(ctx, actor, id)
 	if err != nil {
 		return s.replyError(ctx, ev, err)
 	}
-	base := s.now()
-	if t.DueAt != nil && t.DueAt.After(base) {
-		base = *t.DueAt
-	}
-	due := base.Add(24 * time.Hour)
-	if t, err = s.store.UpdateTask(ctx, id, store.TaskUpdate{DueAt: &due}, actor); err != nil {
+	if t, err = s.store.UpdateTask(ctx, id, up(t), actor); err != nil {
 		return s.replyError(ctx, ev, err)
 	}
-	return s.replyStaffKey(ctx, ev, keyTaskSnoozed, Notice{Task: t})
+	return s.replyStaffKey(ctx, ev, key, render.Data{Task: render.TaskOf(t, "")})
 }
 
 func (s *Service) open(ctx context.Context, ev *store.ChatEvent, actor store.Actor, id int64) error {
@@ -248,13 +253,13 @@ func (s *Service) open(ctx context.Context, ev *store.ChatEvent, actor store.Act
 	if err != nil {
 		return s.replyError(ctx, ev, err)
 	}
-	n := Notice{Task: t, Extra: map[string]string{}}
+	d := render.Data{Task: render.TaskOf(t, ""), Extra: map[string]string{}}
 	if s.cfg.ConsoleURL != "" {
-		n.Extra["url"] = strings.TrimRight(s.cfg.ConsoleURL, "/") + "/console/#/tasks/" + strconv.FormatInt(id, 10)
+		d.Extra["url"] = strings.TrimRight(s.cfg.ConsoleURL, "/") + "/console/#/tasks/" + strconv.FormatInt(id, 10)
 	} else if card, err := s.store.CustomerCard(ctx, t.CustomerID, 3); err == nil {
-		n.CustomerSummary = s.summary(card)
+		d.Task.CustomerSummary = s.summary(card)
 	}
-	return s.replyStaffKey(ctx, ev, keyTaskOpen, n)
+	return s.replyStaffKey(ctx, ev, keyTaskOpen, d)
 }
 
 // listLimit is how many tasks /tasks and the /bind summary show.
@@ -267,12 +272,13 @@ func (s *Service) list(ctx context.Context, ev *store.ChatEvent) error {
 	if err != nil {
 		return err
 	}
-	return s.replyStaffKey(ctx, ev, keyTaskList, Notice{Extra: map[string]string{"list": s.taskLines(sum)}})
+	return s.replyStaffKey(ctx, ev, keyTaskList, render.Data{Extra: s.taskList(sum)})
 }
 
-// taskLines is a task list as chat shows it: one line per task, due time
-// (⏰ when overdue), and how many more there are beyond the list.
-func (s *Service) taskLines(sum *store.TaskSummary) string {
+// taskList is a task list as the staff_task_list text gets it: "list",
+// one line per task with its due time (⏰ when overdue), and "more", how
+// many open tasks the list leaves out (absent when none).
+func (s *Service) taskList(sum *store.TaskSummary) map[string]string {
 	var b strings.Builder
 	for _, t := range sum.Top {
 		due := ""
@@ -284,10 +290,11 @@ func (s *Service) taskLines(sum *store.TaskSummary) string {
 		}
 		fmt.Fprintf(&b, "#%d [%s] %s%s\n", t.ID, t.Priority, clip(t.Title, 80), due)
 	}
+	x := map[string]string{"list": strings.TrimSpace(b.String())}
 	if more := sum.Open - int64(len(sum.Top)); more > 0 {
-		fmt.Fprintf(&b, s.staffText("……另有 %d 项", "… and %d more"), more)
+		x["more"] = strconv.FormatInt(more, 10)
 	}
-	return strings.TrimSpace(b.String())
+	return x
 }
 
 // relayOut sends a staff member's answer to the task's customer on the
@@ -295,7 +302,7 @@ func (s *Service) taskLines(sum *store.TaskSummary) string {
 func (s *Service) relayOut(ctx context.Context, ev *store.ChatEvent, actor store.Actor, id int64, text string) error {
 	text = strings.TrimSpace(text)
 	if text == "" {
-		return s.replyStaffKey(ctx, ev, keyStaffHelp, Notice{})
+		return s.replyStaffKey(ctx, ev, keyStaffHelp, render.Data{})
 	}
 	t, err := s.task(ctx, actor, id)
 	if err != nil {
@@ -322,7 +329,7 @@ func (s *Service) relayOut(ctx context.Context, ev *store.ChatEvent, actor store
 	if err != nil {
 		return err
 	}
-	return s.replyStaffKey(ctx, ev, keyRelaySent, Notice{Task: t, CustomerName: customerName(c)})
+	return s.replyStaffKey(ctx, ev, keyRelaySent, render.Data{Task: render.TaskOf(t, ""), Customer: subject(c)})
 }
 
 // refuseCustomer answers a customer who tried a staff command.
@@ -331,12 +338,21 @@ func (s *Service) refuseCustomer(ctx context.Context, ev *store.ChatEvent) error
 	if err != nil {
 		return err
 	}
-	r := s.renderLocale(ctx, KeyStaffRefused, c.Locale, Notice{CustomerName: customerName(c)})
+	return s.replyCustomer(ctx, ev, c, KeyStaffRefused, fmt.Sprintf("staff_refused:%d", ev.Message.ID))
+}
+
+// replyCustomer answers customer c, in their locale, on the chat ev came
+// from, with the text of key, once per idempotency key.
+func (s *Service) replyCustomer(ctx context.Context, ev *store.ChatEvent, c *store.Customer, key, idempotencyKey string) error {
+	r, err := s.o.Templates.Render(ctx, key, c.Locale, render.Data{Customer: render.CustomerOf(c)})
+	if err != nil {
+		return err
+	}
 	channel, chatID := ev.ReplyTarget()
 	cid, iid := c.ID, ev.Identity.ID
 	_, err = s.store.Enqueue(ctx, []store.Outbound{{
 		CustomerID: &cid, IdentityID: &iid, Channel: channel, ChatID: chatID, Text: r.Text,
-		TemplateKey: r.Key, TemplateVersion: r.Version, IdempotencyKey: fmt.Sprintf("staff_refused:%d", ev.Message.ID),
+		TemplateKey: r.Key, TemplateVersion: r.Version, IdempotencyKey: idempotencyKey,
 	}})
 	return err
 }
@@ -410,7 +426,10 @@ func (s *Service) relayIn(ctx context.Context, t *store.Task, m *store.Message) 
 	if err != nil {
 		return err
 	}
-	r := s.render(ctx, KeyRelayToStaff, Notice{Task: t, CustomerName: customerName(c), Extra: map[string]string{"text": messageText(m)}})
+	r, err := s.render(ctx, KeyRelayToStaff, render.Data{Task: render.TaskOf(t, ""), Customer: subject(c), Extra: map[string]string{"text": messageText(m)}})
+	if err != nil {
+		return err
+	}
 	n, err := s.store.Enqueue(ctx, []store.Outbound{s.toStaff(*t.AssigneeID, chat, r, fmt.Sprintf("relay:%d:%d", t.ID, m.ID))})
 	if err != nil || n == 0 {
 		return err
@@ -439,17 +458,5 @@ func (s *Service) taskOfReply(ctx context.Context, ev *store.ChatEvent) (int64, 
 // ackComplaint tells the customer, on the channel they wrote from, that a
 // person will follow up: silence after a complaint makes it worse.
 func (s *Service) ackComplaint(ctx context.Context, ev *store.ChatEvent, c *store.Customer) error {
-	locale := c.Locale
-	if locale == "" {
-		locale = store.LocaleZH
-	}
-	r := s.renderLocale(ctx, KeyComplaintReceived, locale, Notice{Customer: c, CustomerName: customerName(c)})
-	channel, chatID := ev.ReplyTarget()
-	cid, iid := c.ID, ev.Identity.ID
-	_, err := s.store.Enqueue(ctx, []store.Outbound{{
-		CustomerID: &cid, IdentityID: &iid, Channel: channel, ChatID: chatID, Text: r.Text,
-		TemplateKey: r.Key, TemplateVersion: r.Version,
-		IdempotencyKey: fmt.Sprintf("complaint_ack:%d", ev.Message.ID),
-	}})
-	return err
+	return s.replyCustomer(ctx, ev, c, KeyComplaintReceived, fmt.Sprintf("complaint_ack:%d", ev.Message.ID))
 }

@@ -6,13 +6,16 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/rapport-crm/rapport/bots"
 	"github.com/rapport-crm/rapport/followup"
+	"github.com/rapport-crm/rapport/render"
 	"github.com/rapport-crm/rapport/store"
 	"github.com/rapport-crm/rapport/store/storetest"
+	"github.com/rapport-crm/rapport/templates"
 )
 
 // start is a Monday 10:00 in Shanghai.
@@ -55,11 +58,16 @@ func (e *env) newService(s *store.Store) *followup.Service {
 	e.t.Helper()
 	c := followup.DefaultConfig()
 	c.StaffLocale = "en"
-	svc, err := followup.New(c, followup.Options{Store: s, Location: shanghai})
+	svc, err := followup.New(c, followup.Options{Store: s, Templates: texts(s), Location: shanghai})
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	return svc
+}
+
+// texts is the shipped templates service, in the business zone.
+func texts(s *store.Store) *templates.Service {
+	return templates.New(s, templates.Config{Location: shanghai})
 }
 
 // staff creates a staff member bound to a Telegram account "tg-NAME".
@@ -857,7 +865,7 @@ func TestBindOnlyWhereStaffWork(t *testing.T) {
 	eachEnv(t, func(t *testing.T, e *env) {
 		st, _ := e.s.CreateStaff(e.ctx, store.StaffInput{Name: "fay", Role: store.RoleAgent})
 		code, _, _ := e.s.CreateBindingCode(e.ctx, st.ID)
-		r := bots.NewRouter(e.s, bots.RouterOptions{Hooks: []bots.Hook{e.svc}})
+		r := bots.NewRouter(e.s, bots.RouterOptions{Hooks: []bots.Hook{e.svc}, Renderer: texts(e.s)})
 		ctx, cancel := context.WithCancel(e.ctx)
 		done := make(chan struct{})
 		go func() { defer close(done); r.Run(ctx) }()
@@ -909,6 +917,68 @@ func TestBindOnlyWhereStaffWork(t *testing.T) {
 		code2, _, _ := e.s.CreateBindingCode(e.ctx, st.ID)
 		if _, err := e.s.RedeemBindingCode(e.ctx, store.BindRequest{Channel: store.ChannelWebChat, ExternalID: "visitor-2", Code: code2}); !store.IsCode(err, store.EINVALID) {
 			t.Errorf("store bind on web chat: %v", err)
+		}
+	})
+}
+
+// failing fails every render of key while on, and renders as next does
+// otherwise.
+type failing struct {
+	next render.Renderer
+	key  string
+	on   atomic.Bool
+}
+
+func (f *failing) Render(ctx context.Context, key, locale string, d render.Data) (render.Rendered, error) {
+	if key == f.key && f.on.Load() {
+		return render.Rendered{}, fmt.Errorf("render %s: over budget", key)
+	}
+	return f.next.Render(ctx, key, locale, d)
+}
+
+// TestRenderErrorRetried: a notice or answer whose text fails to render is
+// not sent with another text; the pass (or the chat hook) fails, and the
+// next one sends the template's text, once.
+func TestRenderErrorRetried(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		fail := &failing{next: texts(e.s), key: followup.KeyTaskAssigned}
+		fail.on.Store(true)
+		c := followup.DefaultConfig()
+		c.StaffLocale = "en"
+		svc, err := followup.New(c, followup.Options{Store: e.s, Templates: fail, Location: shanghai})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ann := e.staff("ann", store.RoleAgent)
+		id := e.customer("Wang")
+		tk, _, err := e.s.CreateTask(e.ctx, store.TaskInput{CustomerID: id.CustomerID, Kind: "revisit", Title: "Call Wang", AssigneeID: &ann.ID, DedupKey: "r:1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, err := svc.NotifyNew(e.ctx); n != 0 || err == nil {
+			t.Errorf("NotifyNew with a failing text = %d, %v; want 0 and the error", n, err)
+		}
+		if got := e.deliver(); len(got) != 0 {
+			t.Fatalf("sent %+v while the text fails", got)
+		}
+		// A staff answer that fails is the hook's error (the router
+		// processes the message again later).
+		fail.key = "staff_help"
+		m, _, err := e.s.RecordStaffInbound(e.ctx, &ann.ID, store.Inbound{Channel: "telegram", ExternalID: "in-help", ChatID: "tg-ann", Text: "hi"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h, err := svc.HandleChat(e.ctx, &store.ChatEvent{Message: m, Staff: ann, SenderID: "tg-ann"}); !h || err == nil {
+			t.Errorf("staff answer with a failing text: handled %v, err %v; want the error", h, err)
+		}
+
+		fail.on.Store(false)
+		if n, err := svc.NotifyNew(e.ctx); n != 1 || err != nil {
+			t.Fatalf("NotifyNew = %d, %v", n, err)
+		}
+		got := e.deliver()
+		if len(got) != 1 || got[0].TemplateKey != followup.KeyTaskAssigned || got[0].TemplateVersion != 1 || !strings.Contains(got[0].Text, fmt.Sprintf("New task #%d", tk.ID)) {
+			t.Errorf("notice = %+v", got)
 		}
 	})
 }

@@ -7,7 +7,6 @@ package followup
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,14 +14,15 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rapport-crm/rapport/render"
 	"github.com/rapport-crm/rapport/store"
 )
 
 // Options are the service's collaborators.
 type Options struct {
 	Store *store.Store
-	// Templates renders texts; nil uses the built-in texts.
-	Templates Renderer
+	// Templates renders every text (required).
+	Templates render.Renderer
 	// Location is the business time zone (digest time, dates in texts).
 	Location *time.Location
 	// Now is the clock; default the store's.
@@ -47,8 +47,8 @@ const batch = 200
 
 // New builds the service.
 func New(cfg Config, o Options) (*Service, error) {
-	if o.Store == nil {
-		return nil, errors.New("followup: no store")
+	if o.Store == nil || o.Templates == nil {
+		return nil, errors.New("followup: a store and templates are required")
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -115,23 +115,18 @@ func (s *Service) Tick(ctx context.Context) error {
 	return errors.Join(err1, err2, err3, err4)
 }
 
-type button struct {
-	Text string `json:"text"`
-	Data string `json:"data"`
-}
-
-type payload struct {
-	Keyboard [][]button `json:"keyboard,omitempty"`
-}
-
-// taskKeyboard is the Telegram inline keyboard of a task notice.
-func taskKeyboard(id int64) string {
-	sid := strconv.FormatInt(id, 10)
-	b, _ := json.Marshal(payload{Keyboard: [][]button{
-		{{Text: "✅ Done / 完成", Data: "task:" + sid + ":done"}, {Text: "💤 Snooze 1 day / 推迟一天", Data: "task:" + sid + ":snooze"}},
-		{{Text: "🔗 Open in console / 控制台", Data: "task:" + sid + ":open"}},
-	}})
-	return string(b)
+// taskKeyboard is the Telegram inline keyboard of a task notice: done and
+// snooze, then open, labelled by staff_task_buttons.
+func (s *Service) taskKeyboard(ctx context.Context, t *store.Task) (*store.Extras, error) {
+	l, err := render.Labels(ctx, s.o.Templates, "staff_task_buttons", s.cfg.StaffLocale, render.Data{Task: render.TaskOf(t, "")}, 3)
+	if err != nil {
+		return nil, err
+	}
+	sid := strconv.FormatInt(t.ID, 10)
+	return &store.Extras{Keyboard: [][]store.Button{
+		{{Text: l[0], Data: "task:" + sid + ":done"}, {Text: l[1], Data: "task:" + sid + ":snooze"}},
+		{{Text: l[2], Data: "task:" + sid + ":open"}},
+	}}, nil
 }
 
 // NotifyNew sends each open task's assignee the new-task notice with the
@@ -169,29 +164,58 @@ func (s *Service) notifyTask(ctx context.Context, t *store.Task) (bool, error) {
 		}
 		t = up
 	}
+	// One key per assignment, not per assignee: a task that comes back to
+	// an earlier assignee is news to them again.
+	o, err := s.assigneeNotice(ctx, t, KeyTaskAssigned, fmt.Sprintf("task:%d:assigned:%d:%d", t.ID, *t.AssigneeID, t.AssignSeq), true)
+	if err != nil || o == nil {
+		return false, err
+	}
+	return s.store.MarkTaskNotified(ctx, t, []store.Outbound{*o})
+}
+
+// assigneeNotice is the text of key about t for its assignee, with the
+// task's buttons on Telegram, or nil when the assignee has no chat. With
+// card the text shows the customer's card.
+func (s *Service) assigneeNotice(ctx context.Context, t *store.Task, key, idempotencyKey string, card bool) (*store.Outbound, error) {
+	if t.AssigneeID == nil {
+		return nil, nil
+	}
 	chat, err := s.store.StaffChat(ctx, *t.AssigneeID)
 	if err != nil || chat == nil {
-		return false, err
+		return nil, err
 	}
 	st, err := s.store.StaffByID(ctx, *t.AssigneeID)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
-	card, err := s.store.CustomerCard(ctx, t.CustomerID, 3)
+	d := render.Data{Task: render.TaskOf(t, ""), Staff: &render.Staff{Name: st.Name}}
+	if card {
+		cc, err := s.store.CustomerCard(ctx, t.CustomerID, 3)
+		if err != nil {
+			return nil, err
+		}
+		d.Customer, d.Task.CustomerSummary = subject(cc.Customer), s.summary(cc)
+	} else {
+		c, err := s.store.Customer(ctx, t.CustomerID)
+		if err != nil {
+			return nil, err
+		}
+		d.Customer = subject(c)
+	}
+	r, err := s.render(ctx, key, d)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
-	r := s.render(ctx, KeyTaskAssigned, Notice{Task: t, CustomerName: customerName(card.Customer), CustomerSummary: s.summary(card), StaffName: st.Name})
-	// One key per assignment, not per assignee: a task that comes back to
-	// an earlier assignee is news to them again.
-	out := s.toStaff(st.ID, chat, r, fmt.Sprintf("task:%d:assigned:%d:%d", t.ID, st.ID, t.AssignSeq))
+	o := s.toStaff(st.ID, chat, r, idempotencyKey)
 	if chat.Channel == store.ChannelTelegram {
-		out.Payload = taskKeyboard(t.ID)
+		if o.Extras, err = s.taskKeyboard(ctx, t); err != nil {
+			return nil, err
+		}
 	}
-	return s.store.MarkTaskNotified(ctx, t, []store.Outbound{out})
+	return &o, nil
 }
 
-func (s *Service) toStaff(staffID int64, chat *store.StaffIdentity, r Rendered, key string) store.Outbound {
+func (s *Service) toStaff(staffID int64, chat *store.StaffIdentity, r render.Rendered, key string) store.Outbound {
 	id := staffID
 	return store.Outbound{
 		StaffID: &id, Channel: chat.Channel, ChatID: chat.ChatID, Text: r.Text,
@@ -209,26 +233,14 @@ func (s *Service) RemindOverdue(ctx context.Context) (int, error) {
 	n := 0
 	var errs []error
 	for _, t := range ts {
+		o, err := s.assigneeNotice(ctx, t, KeyTaskOverdue, fmt.Sprintf("task:%d:overdue:%d", t.ID, t.DueAt.Unix()), false)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("task %d: %w", t.ID, err))
+			continue
+		}
 		var out []store.Outbound
-		if t.AssigneeID != nil {
-			chat, err := s.store.StaffChat(ctx, *t.AssigneeID)
-			if err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			if chat != nil {
-				c, err := s.store.Customer(ctx, t.CustomerID)
-				if err != nil {
-					errs = append(errs, err)
-					continue
-				}
-				r := s.render(ctx, KeyTaskOverdue, Notice{Task: t, CustomerName: customerName(c)})
-				o := s.toStaff(*t.AssigneeID, chat, r, fmt.Sprintf("task:%d:overdue:%d", t.ID, t.DueAt.Unix()))
-				if chat.Channel == store.ChannelTelegram {
-					o.Payload = taskKeyboard(t.ID)
-				}
-				out = append(out, o)
-			}
+		if o != nil {
+			out = append(out, *o)
 		}
 		// Claimed even with nobody to tell, so it is not looked at again.
 		ok, err := s.store.MarkTaskOverdue(ctx, t, out)
@@ -276,12 +288,20 @@ func (s *Service) Escalate(ctx context.Context) (int, error) {
 				assignee = st.Name
 			}
 		}
-		r := s.render(ctx, KeyTaskEscalated, Notice{Task: t, CustomerName: customerName(c), StaffName: assignee})
+		r, err := s.render(ctx, KeyTaskEscalated, render.Data{Task: render.TaskOf(t, ""), Customer: subject(c), Staff: &render.Staff{Name: assignee}})
+		var kb *store.Extras
+		if err == nil {
+			kb, err = s.taskKeyboard(ctx, t)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("task %d: %w", t.ID, err))
+			continue
+		}
 		var out []store.Outbound
 		for _, m := range ms {
 			o := s.toStaff(m.Staff.ID, m.Chat, r, fmt.Sprintf("task:%d:escalated:%d:%d", t.ID, t.DueAt.Unix(), m.Staff.ID))
 			if m.Chat.Channel == store.ChannelTelegram {
-				o.Payload = taskKeyboard(t.ID)
+				o.Extras = kb
 			}
 			out = append(out, o)
 		}
@@ -321,7 +341,10 @@ func (s *Service) SendDigest(ctx context.Context, day time.Time) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	r := s.render(ctx, KeyTaskDigest, Notice{Extra: map[string]string{"date": date, "digest": s.digestLines(loads)}})
+	r, err := s.render(ctx, KeyTaskDigest, render.Data{Extra: map[string]string{"date": date, "digest": s.digestLines(loads)}})
+	if err != nil {
+		return 0, err
+	}
 	var out []store.Outbound
 	for i, m := range ms {
 		if !sent[keys[i]] {

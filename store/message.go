@@ -258,7 +258,8 @@ func sameTime(a, b *time.Time) bool {
 
 // SendToCustomer writes an agent's reply to the outbox, addressed to the
 // chat the customer wrote from last (ReachableIdentity), and returns the
-// queued row.
+// queued row. It goes in through Enqueue like every outbound row; a key
+// of its own (agent sends are never deduplicated) finds the row again.
 func (s *Store) SendToCustomer(ctx context.Context, customerID int64, text string) (*Message, error) {
 	text = strings.TrimSpace(text)
 	if text == "" {
@@ -271,16 +272,17 @@ func (s *Store) SendToCustomer(ctx context.Context, customerID int64, text strin
 	if err != nil {
 		return nil, err
 	}
-	now := s.Now().Truncate(time.Millisecond)
-	cid, iid := customerID, id.ID
-	m := &Message{
-		CustomerID: &cid, IdentityID: &iid, Direction: DirectionOut, Channel: id.Channel, ChatID: id.ExternalID,
-		Kind: "text", Text: text, Status: StatusQueued, NextAttemptAt: &now, CreatedAt: now, UpdatedAt: now,
-	}
-	if err := s.db.WithContext(ctx).Create(m).Error; err != nil {
+	cid, iid, key := customerID, id.ID, "agent_reply:"+rowToken()
+	if _, err := s.Enqueue(ctx, []Outbound{{
+		CustomerID: &cid, IdentityID: &iid, Channel: id.Channel, ChatID: id.ExternalID, Text: text, IdempotencyKey: key,
+	}}); err != nil {
 		return nil, fmt.Errorf("send to customer: %w", err)
 	}
-	return m, nil
+	var m Message
+	if err := s.db.WithContext(ctx).Where("idempotency_key = ?", key).Take(&m).Error; err != nil {
+		return nil, fmt.Errorf("send to customer: %w", err)
+	}
+	return &m, nil
 }
 
 // MarkProcessed records that the router has run its commands and hooks on

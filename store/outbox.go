@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -21,7 +22,9 @@ type Outbound struct {
 	ChatID     string
 	Kind       string // default "text"
 	Text       string
-	Payload    string // JSON: keyboard and channel extras
+	// Extras is what the message carries besides its text (buttons,
+	// channel options); nil for none. Stored as JSON in Message.Payload.
+	Extras *Extras
 	// IdempotencyKey makes the message once-only: a second Enqueue with the
 	// same key writes nothing. Care uses workflow:customer:occurrence.
 	IdempotencyKey  string
@@ -33,6 +36,66 @@ type Outbound struct {
 	// Status is queued unless the caller records a skip (with Reason).
 	Status string
 	Reason string
+}
+
+// Extras is what an outbound message carries besides its text, for the
+// channel adapters: stored as JSON in Message.Payload by Enqueue and read
+// back with Message.Extras. A channel that cannot show an extra ignores it.
+type Extras struct {
+	// Keyboard is an inline keyboard (Telegram): rows of buttons whose
+	// data comes back as the callback of the press.
+	Keyboard [][]Button `json:"keyboard,omitempty"`
+	// TemplateData fills the fields of a WeChat template message sent
+	// outside the 48-hour window (otherwise the text is mapped onto them).
+	TemplateData map[string]string `json:"template_data,omitempty"`
+	// ReplyTo quotes a provider message (Telegram reply_parameters).
+	ReplyTo string `json:"reply_to,omitempty"`
+	// RequestContact, when set, is the label of a reply-keyboard button
+	// that asks a Telegram user to share their own phone number
+	// (request_contact); the contact that comes back proves the number.
+	RequestContact string `json:"request_contact,omitempty"`
+	// RemoveKeyboard takes such a reply keyboard away again (Telegram).
+	RemoveKeyboard bool `json:"remove_keyboard,omitempty"`
+}
+
+// Button is one choice on an inline keyboard.
+type Button struct {
+	Text string `json:"text"`
+	Data string `json:"data"`
+}
+
+// Extras reads the extras of an outbound message (none: the zero value).
+func (m *Message) Extras() (Extras, error) {
+	var x Extras
+	if m.Payload == "" {
+		return x, nil
+	}
+	if err := json.Unmarshal([]byte(m.Payload), &x); err != nil {
+		return x, fmt.Errorf("message %d: payload: %w", m.ID, err)
+	}
+	return x, nil
+}
+
+// payload is the stored form of extras: "" for none.
+func (x *Extras) payload() (string, error) {
+	if x == nil {
+		return "", nil
+	}
+	b, err := json.Marshal(x)
+	if err != nil || string(b) == "{}" {
+		return "", err
+	}
+	return string(b), nil
+}
+
+// WeChatWindow is how long after a customer's last message WeChat accepts
+// customer-service messages to them; outside it only template messages go.
+const WeChatWindow = 48 * time.Hour
+
+// InWeChatWindow reports whether a chat whose last inbound message came at
+// last (nil: never) is inside WeChat's customer-service window at now.
+func InWeChatWindow(last *time.Time, now time.Time) bool {
+	return last != nil && now.Sub(*last) < WeChatWindow
 }
 
 // enqueueBatch is how many rows go into one multi-row INSERT.
@@ -109,11 +172,15 @@ func outboxRow(it Outbound, now time.Time) (Message, error) {
 	if it.Channel == "" || it.ChatID == "" {
 		return Message{}, Errorf(EINVALID, "outbound message without a channel or chat id")
 	}
+	payload, err := it.Extras.payload()
+	if err != nil {
+		return Message{}, err
+	}
 	never := unset()
 	m := Message{
 		CustomerID: it.CustomerID, StaffID: it.StaffID, IdentityID: it.IdentityID,
 		Direction: DirectionOut, Channel: it.Channel, ChatID: it.ChatID, Kind: it.Kind, Text: it.Text,
-		Payload: it.Payload, Workflow: it.Workflow, TemplateKey: it.TemplateKey, TemplateVersion: it.TemplateVersion,
+		Payload: payload, Workflow: it.Workflow, TemplateKey: it.TemplateKey, TemplateVersion: it.TemplateVersion,
 		Status: it.Status, Reason: truncateRunes(it.Reason, 255), CreatedAt: now, UpdatedAt: now,
 		LeaseUntil: &never, SentAt: &never,
 	}

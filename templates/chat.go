@@ -8,6 +8,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/rapport-crm/rapport/render"
 	"github.com/rapport-crm/rapport/store"
 )
 
@@ -246,17 +247,17 @@ func (s *Service) refuse(ctx context.Context, ev *store.ChatEvent) error {
 	o := store.Outbound{Channel: channel, ChatID: chatID, Kind: "text",
 		IdempotencyKey: fmt.Sprintf("template_reply:%d", ev.Message.ID)}
 	locale := s.cfg.StaffLocale
-	d := Data{}
+	d := render.Data{}
 	switch {
 	case ev.Staff != nil:
 		id := ev.Staff.ID
 		o.StaffID = &id
-		d.Staff = &Staff{Name: ev.Staff.Name}
+		d.Staff = &render.Staff{Name: ev.Staff.Name}
 	case ev.Identity != nil:
 		cid, iid := ev.Identity.CustomerID, ev.Identity.ID
 		o.CustomerID, o.IdentityID = &cid, &iid
 		if c, err := s.store.Customer(ctx, cid); err == nil {
-			locale, d.Customer = c.Locale, CustomerData(c)
+			locale, d.Customer = c.Locale, render.CustomerOf(c)
 		}
 	}
 	r, err := s.Render(ctx, "template_refused", locale, d)

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rapport-crm/rapport/render"
 	"github.com/rapport-crm/rapport/store"
 	"github.com/rapport-crm/rapport/store/storetest"
 )
@@ -132,13 +133,13 @@ func TestChatEditing(t *testing.T) {
 		body := "{{with .Customer.Salutation}}{{.}}，{{end}}{{.Business}}祝您生日快乐！"
 		h, r = e.staffSays(a, boss, "/template set birthday\n"+body)
 		expect(h, r, "预览 birthday（zh-CN）", "王先生，安心家电祝您生日快乐！", "/template confirm")
-		if got, _ := a.Render(ctx, "birthday", "zh-CN", Data{}); got.Version != 1 {
+		if got, _ := a.Render(ctx, "birthday", "zh-CN", render.Data{}); got.Version != 1 {
 			t.Errorf("a preview changed the active version: %+v", got)
 		}
 
 		h, r = e.staffSays(b, boss, "/template confirm")
 		expect(h, r, "now version 2")
-		got, err := b.Render(ctx, "birthday", "zh-CN", Data{Customer: Customer{Name: "李雷"}})
+		got, err := b.Render(ctx, "birthday", "zh-CN", render.Data{Customer: render.Customer{Name: "李雷"}})
 		if err != nil || got.Version != 2 || got.Text != "李雷，安心家电祝您生日快乐！" {
 			t.Errorf("after confirm: %+v %v", got, err)
 		}
@@ -155,7 +156,7 @@ func TestChatEditing(t *testing.T) {
 
 		h, r = e.staffSays(a, boss, "/template rollback birthday 1")
 		expect(h, r, "已回退到第 1 版")
-		if got, _ := a.Render(ctx, "birthday", "zh-CN", Data{}); got.Version != 1 {
+		if got, _ := a.Render(ctx, "birthday", "zh-CN", render.Data{}); got.Version != 1 {
 			t.Errorf("after rollback: %+v", got)
 		}
 		audit, _, err := s.TemplateAuditLog(ctx, "birthday", store.Page{})

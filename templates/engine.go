@@ -13,6 +13,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/rapport-crm/rapport/render"
 	"github.com/rapport-crm/rapport/store"
 )
 
@@ -166,7 +167,7 @@ func holidayName(key string, en bool) string {
 
 // prepare fills what Render computes: the business name, honorific,
 // salutation, localised holiday name and an empty Extra.
-func (s *Service) prepare(d *Data, locale string) {
+func (s *Service) prepare(d *render.Data, locale string) {
 	en := locale == store.LocaleEN
 	if d.Business == "" {
 		d.Business = s.cfg.BusinessName
@@ -248,7 +249,7 @@ func bodyError(err error, when string) error {
 			msg = msg[j+len(`" at `):]
 		}
 	}
-	msg = strings.ReplaceAll(msg, "templates.", "")
+	msg = strings.ReplaceAll(msg, "render.", "")
 	msg = strings.ReplaceAll(msg, "*Asset", "Asset")
 	out := msg
 	if line != "" {
@@ -262,7 +263,7 @@ func bodyError(err error, when string) error {
 
 // Sample data validation and previews render with: full has every field,
 // bare only what callers of the key always pass.
-func sample(key, locale string, full bool) Data {
+func sample(key, locale string, full bool) render.Data {
 	sp, _ := keySpec(key)
 	en := locale == store.LocaleEN
 	pick := func(zh, e string) string {
@@ -272,10 +273,12 @@ func sample(key, locale string, full bool) Data {
 		return zh
 	}
 	day := time.Date(2027, 3, 5, 2, 0, 0, 0, time.UTC)
-	d := Data{Customer: Customer{ID: 1, Locale: locale}, Extra: map[string]string{}}
+	d := render.Data{Customer: render.Customer{ID: 1, Locale: locale}, Extra: map[string]string{}}
 	extras := map[string]string{"date": "2027-03-05", "digest": pick("#42 回访王小明（李娜）", "#42 Call Emma back (Lisa)"),
 		"text": pick("空调还是有点响", "It is still noisy"), "code": "123456", "reason": pick("示例", "example"), "count": "3",
-		"input": "abc", "birthday": "1990-05-17", "phone": "13800138000", "points": "1280"}
+		"input": "abc", "birthday": "1990-05-17", "phone": "13800138000", "points": "1280",
+		"list": pick("#42 [high] 回访王小明 · 2027-03-05 16:00 ⏰", "#42 [high] Call Emma back · 2027-03-05 16:00 ⏰"), "more": "3",
+		"url": "https://crm.example.com/console/#/tasks/42", "error": pick("没有找到任务 #43", "task 43 not found")}
 	for _, x := range sp.extras {
 		d.Extra[x] = extras[x]
 	}
@@ -286,32 +289,32 @@ func sample(key, locale string, full bool) Data {
 		d.Customer.Phone = "13800138000"
 	}
 	if full {
-		d.Customer = Customer{ID: 1, Name: pick("王小明", "Emma Wilson"), Gender: pick("male", "female"), Tier: "A", Points: 1280,
+		d.Customer = render.Customer{ID: 1, Name: pick("王小明", "Emma Wilson"), Gender: pick("male", "female"), Tier: "A", Points: 1280,
 			Birthday: "1990-05-17", Locale: locale, Phone: "13800138000"}
-		d.Asset = &Asset{Name: pick("空调", "air conditioner"), DueDate: day.AddDate(0, 0, 7)}
-		d.Survey = &Survey{Score: 5, Comment: pick("服务很好", "Great service"), OrderDate: day.AddDate(0, 0, -1)}
-		d.Staff = &Staff{Name: pick("李娜", "Lisa")}
-		d.Task = &Task{ID: 42, Title: pick("回访王小明", "Call Emma back"), Kind: "complaint", Priority: "high",
+		d.Asset = &render.Asset{Name: pick("空调", "air conditioner"), DueDate: day.AddDate(0, 0, 7)}
+		d.Survey = &render.Survey{Score: 5, Comment: pick("服务很好", "Great service"), OrderDate: day.AddDate(0, 0, -1)}
+		d.Staff = &render.Staff{Name: pick("李娜", "Lisa")}
+		d.Task = &render.Task{ID: 42, Title: pick("回访王小明", "Call Emma back"), Kind: "complaint", Priority: "high",
 			Detail: pick("客户反映空调噪音大", "Customer reports a noisy unit"), DueAt: day.Add(6 * time.Hour),
 			CustomerSummary: pick("👤 王小明 · A级 · active · 13800138000", "👤 Emma Wilson · tier A · active")}
-		d.Holiday = &Holiday{Key: "spring_festival"}
+		d.Holiday = &render.Holiday{Key: "spring_festival"}
 		d.Extra = extras
 		return d
 	}
 	if sp.needs&needAsset != 0 {
-		d.Asset = &Asset{Name: pick("空调", "air conditioner")}
+		d.Asset = &render.Asset{Name: pick("空调", "air conditioner")}
 	}
 	if sp.needs&needSurvey != 0 {
-		d.Survey = &Survey{Score: 1}
+		d.Survey = &render.Survey{Score: 1}
 	}
 	if sp.needs&needStaff != 0 {
-		d.Staff = &Staff{}
+		d.Staff = &render.Staff{}
 	}
 	if sp.needs&needTask != 0 {
-		d.Task = &Task{ID: 7, Title: pick("跟进", "Follow up")}
+		d.Task = &render.Task{ID: 7, Title: pick("跟进", "Follow up")}
 	}
 	if sp.needs&needHoliday != 0 {
-		d.Holiday = &Holiday{Key: "some_local_day"}
+		d.Holiday = &render.Holiday{Key: "some_local_day"}
 	}
 	return d
 }
@@ -367,8 +370,11 @@ func (s *Service) validate(ctx context.Context, key, locale, body string) (*comp
 		if n := utf8.RuneCountInString(text); n > TelegramLimit {
 			return nil, "", store.Invalid("body", "renders to %d characters; Telegram allows %d (%s)", n, TelegramLimit, when)
 		}
+		if n := len((render.Rendered{Text: text}).Lines()); sp.buttons > 0 && n != sp.buttons {
+			return nil, "", store.Invalid("body", "renders %d lines; it needs %d, one per button (%s)", n, sp.buttons, when)
+		}
 		if sp.workflow {
-			for k, v := range s.WeChatFields(Rendered{Text: text}, nil) {
+			for k, v := range s.WeChatFields(render.Rendered{Text: text}, nil) {
 				if n := utf8.RuneCountInString(v); n > WeChatFieldLimit {
 					return nil, "", store.Invalid("body", "WeChat template field %s would hold %d characters; at most %d — use shorter lines (%s)", k, n, WeChatFieldLimit, when)
 				}
@@ -396,7 +402,7 @@ func validBody(body string) error {
 
 // execute renders c for d within the budget: at most MaxOutput bytes and
 // the given time, stopping early if ctx ends.
-func (s *Service) execute(ctx context.Context, c *compiled, d Data, locale string, budget time.Duration) (string, error) {
+func (s *Service) execute(ctx context.Context, c *compiled, d render.Data, locale string, budget time.Duration) (string, error) {
 	s.prepare(&d, locale)
 	in, err := c.instance()
 	if err != nil {

@@ -35,6 +35,9 @@ type spec struct {
 	// workflow texts may go out as WeChat template messages, so their
 	// lines must fit template fields.
 	workflow bool
+	// buttons, when set, is how many lines the text must have: one label
+	// per button of a keyboard.
+	buttons int
 }
 
 // keySpec describes the known keys; managers can only edit these.
@@ -60,6 +63,18 @@ func keySpec(key string) (spec, bool) {
 		return spec{extras: []string{"date", "digest"}}, true
 	case "relay_to_staff":
 		return spec{needs: needTask, extras: []string{"text"}}, true
+	case "staff_bind_ok":
+		return spec{needs: needStaff}, true
+	case "staff_task_done", "staff_task_snoozed", "staff_task_open":
+		return spec{needs: needTask}, true
+	case "staff_task_list":
+		return spec{extras: []string{"list"}}, true
+	case "staff_error":
+		return spec{extras: []string{"error"}}, true
+	case "survey_buttons":
+		return spec{needs: needSurvey, buttons: 5}, true
+	case "staff_task_buttons":
+		return spec{needs: needTask, buttons: 3}, true
 	case "birthday_saved":
 		return spec{needs: needBirthday}, true
 	case "phone_saved", "phone_verified":
@@ -67,7 +82,8 @@ func keySpec(key string) (spec, bool) {
 	case "phone_verify_code":
 		return spec{extras: []string{"phone", "code"}}, true
 	case "welcome", "birthday_invalid", "phone_invalid", "phone_claimed", "verify_invalid", "opted_out", "opted_in",
-		"points_balance", "survey_invalid", "staff_refused", "template_refused", "complaint_received":
+		"points_balance", "survey_invalid", "staff_refused", "template_refused", "complaint_received",
+		"phone_share_button", "staff_bind_bad", "staff_bind_throttled", "staff_relay_sent", "staff_help":
 		return spec{}, true
 	}
 	return spec{}, false
@@ -76,11 +92,13 @@ func keySpec(key string) (spec, bool) {
 // Keys lists the template keys in display order.
 func Keys() []string {
 	return []string{
-		"birthday", "holiday", "maintenance", "survey", "revisit", "winback",
+		"birthday", "holiday", "maintenance", "survey", "survey_buttons", "revisit", "winback",
 		"welcome", "survey_thanks", "complaint_received", "birthday_saved", "birthday_invalid", "phone_saved", "phone_invalid",
-		"phone_claimed", "phone_verified", "phone_verify_code", "verify_invalid",
+		"phone_claimed", "phone_share_button", "phone_verified", "phone_verify_code", "verify_invalid",
 		"opted_out", "opted_in", "points_balance", "survey_invalid",
-		"task_assigned", "task_overdue", "task_escalated", "task_digest", "relay_to_staff",
+		"task_assigned", "task_overdue", "task_escalated", "task_digest", "relay_to_staff", "staff_task_buttons",
+		"staff_bind_ok", "staff_bind_bad", "staff_bind_throttled", "staff_task_list", "staff_task_open",
+		"staff_task_done", "staff_task_snoozed", "staff_relay_sent", "staff_error", "staff_help",
 		"staff_refused", "template_refused",
 	}
 }

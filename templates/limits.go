@@ -9,6 +9,8 @@ import (
 	"text/template"
 	"text/template/parse"
 	"time"
+
+	"github.com/rapport-crm/rapport/render"
 )
 
 // The render budget. A template is code a manager writes and every customer
@@ -214,7 +216,7 @@ func limit(t *template.Template) error {
 	if t.Tree == nil {
 		return nil
 	}
-	data := reflect.TypeFor[*Data]()
+	data := reflect.TypeFor[*render.Data]()
 	return l.walk(scope{tree: t.Tree, dot: data, root: data}, t.Tree.Root)
 }
 

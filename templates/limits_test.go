@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rapport-crm/rapport/render"
 	"github.com/rapport-crm/rapport/store"
 	"github.com/rapport-crm/rapport/store/storetest"
 )
@@ -156,7 +157,7 @@ func TestBudgetAtRunTime(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := Data{Extra: map[string]string{"a": strings.Repeat("x", 30<<10), "b": strings.Repeat("y", 30<<10)}}
+	d := render.Data{Extra: map[string]string{"a": strings.Repeat("x", 30<<10), "b": strings.Repeat("y", 30<<10)}}
 	if text, err := svc.execute(context.Background(), c, d, store.LocaleZH, time.Second); err != nil || len(text) != 60<<10 {
 		t.Fatalf("60 KiB render: %d bytes, %v", len(text), err)
 	}
@@ -183,11 +184,11 @@ func TestBudgetAtRunTime(t *testing.T) {
 	if _, err := svc.Render(context.Background(), "task_digest", store.LocaleZH, d); err == nil {
 		t.Error("a render over 64 KiB succeeded")
 	}
-	if r, err := svc.Render(context.Background(), "task_digest", store.LocaleZH, Data{Extra: map[string]string{"a": "ok"}}); err != nil || r.Text != "ok" {
+	if r, err := svc.Render(context.Background(), "task_digest", store.LocaleZH, render.Data{Extra: map[string]string{"a": "ok"}}); err != nil || r.Text != "ok" {
 		t.Errorf("next render: %+v %v", r, err)
 	}
 	// Only the deadline stops a send-time render, not a cancelled caller.
-	if r, err := svc.Render(ctx, "task_digest", store.LocaleZH, Data{Extra: map[string]string{"a": "ok"}}); err != nil || r.Text != "ok" {
+	if r, err := svc.Render(ctx, "task_digest", store.LocaleZH, render.Data{Extra: map[string]string{"a": "ok"}}); err != nil || r.Text != "ok" {
 		t.Errorf("render for a cancelled caller: %+v %v", r, err)
 	}
 }
@@ -253,11 +254,11 @@ func TestBrokenSavedVersion(t *testing.T) {
 	}
 	svc.invalidate()
 	for range 3 {
-		r, err := svc.Render(ctx, "birthday", store.LocaleZH, Data{Customer: Customer{Name: "王伟", Gender: "male"}})
+		r, err := svc.Render(ctx, "birthday", store.LocaleZH, render.Data{Customer: render.Customer{Name: "王伟", Gender: "male"}})
 		if err != nil || r.Version != 1 || !strings.HasPrefix(r.Text, "王先生，生日快乐") {
 			t.Fatalf("broken key: %+v %v; want the shipped text", r, err)
 		}
-		if r, err := svc.Render(ctx, "winback", store.LocaleZH, Data{}); err != nil || r.Version != 2 || r.Text != "好久不见！" {
+		if r, err := svc.Render(ctx, "winback", store.LocaleZH, render.Data{}); err != nil || r.Version != 2 || r.Text != "好久不见！" {
 			t.Fatalf("other key: %+v %v", r, err)
 		}
 		clock.Advance(time.Minute) // reload the snapshot

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/rapport-crm/rapport/render"
 	"github.com/rapport-crm/rapport/store"
 )
 
@@ -261,14 +262,14 @@ func (s *Service) Preview(ctx context.Context, in PreviewInput) (*Preview, error
 	out.Version = cp.version
 	d := sample(in.Key, locale, true)
 	if c != nil {
-		d.Customer = CustomerData(c)
+		d.Customer = render.CustomerOf(c)
 	}
 	text, err := s.execute(ctx, cp, d, locale, checkTime)
 	if err != nil {
 		return nil, bodyError(err, "for this customer")
 	}
 	out.Text = text
-	out.WeChatFields = s.WeChatFields(Rendered{Key: in.Key, Locale: locale, Version: out.Version, Text: text}, nil)
+	out.WeChatFields = s.WeChatFields(render.Rendered{Key: in.Key, Locale: locale, Version: out.Version, Text: text}, nil)
 	return out, nil
 }
 

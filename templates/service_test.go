@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/rapport-crm/rapport/render"
 	"github.com/rapport-crm/rapport/store"
 	"github.com/rapport-crm/rapport/store/storetest"
 )
@@ -34,6 +35,8 @@ func TestSaveRejectsBrokenBodies(t *testing.T) {
 		{"renders empty", "birthday", "{{if false}}x{{end}}", []string{"renders to an empty text"}},
 		{"too long for Telegram", "welcome", long, []string{"4400 characters", "Telegram allows 4096"}},
 		{"line too long for a WeChat field", "birthday", longLine, []string{"WeChat template field", "at most 200"}},
+		{"a button short", "survey_buttons", "1 差\n2\n3\n4", []string{"renders 4 lines; it needs 5, one per button"}},
+		{"a button too many", "staff_task_buttons", "完成\n推迟\n\n打开\n转交", []string{"renders 4 lines; it needs 3"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -51,7 +54,7 @@ func TestSaveRejectsBrokenBodies(t *testing.T) {
 	if hs, err := s.TemplateHeads(ctx); err != nil || len(hs) != 0 {
 		t.Errorf("rejected saves wrote heads: %v %v", hs, err)
 	}
-	r, err := svc.Render(ctx, "birthday", store.LocaleZH, Data{})
+	r, err := svc.Render(ctx, "birthday", store.LocaleZH, render.Data{})
 	if err != nil || r.Version != 1 {
 		t.Errorf("after rejected saves: %+v %v; want the shipped version 1", r, err)
 	}
@@ -71,8 +74,8 @@ func TestSaveRenderRollback(t *testing.T) {
 		// Two replicas on one database.
 		a := New(s2, Config{BusinessName: "安心家电"})
 		b := New(s2, Config{BusinessName: "安心家电"})
-		d := Data{Customer: Customer{Name: "王伟", Gender: "male"}}
-		render := func(svc *Service) Rendered {
+		d := render.Data{Customer: render.Customer{Name: "王伟", Gender: "male"}}
+		renderBy := func(svc *Service) render.Rendered {
 			t.Helper()
 			r, err := svc.Render(ctx, "birthday", store.LocaleZH, d)
 			if err != nil {
@@ -80,7 +83,7 @@ func TestSaveRenderRollback(t *testing.T) {
 			}
 			return r
 		}
-		if r := render(b); r.Version != 1 || !strings.HasPrefix(r.Text, "王先生，生日快乐") {
+		if r := renderBy(b); r.Version != 1 || !strings.HasPrefix(r.Text, "王先生，生日快乐") {
 			t.Fatalf("shipped render = %+v", r)
 		}
 		got, err := a.Save(ctx, "birthday", store.LocaleZH, "{{.Customer.Salutation}}，{{.Business}}祝您生日快乐！", meg)
@@ -90,15 +93,15 @@ func TestSaveRenderRollback(t *testing.T) {
 		if got.Version != 2 || got.UpdatedBy != "Meg" {
 			t.Errorf("saved = %+v", got)
 		}
-		if r := render(a); r.Version != 2 || r.Text != "王先生，安心家电祝您生日快乐！" {
+		if r := renderBy(a); r.Version != 2 || r.Text != "王先生，安心家电祝您生日快乐！" {
 			t.Errorf("saving replica renders %+v", r)
 		}
 		// The other replica serves its cache until the TTL passes.
-		if r := render(b); r.Version != 1 {
+		if r := renderBy(b); r.Version != 1 {
 			t.Errorf("other replica before TTL: v%d", r.Version)
 		}
 		clock.Advance(3 * time.Second)
-		if r := render(b); r.Version != 2 {
+		if r := renderBy(b); r.Version != 2 {
 			t.Errorf("other replica after TTL: v%d, want 2", r.Version)
 		}
 		// English is untouched.
@@ -108,7 +111,7 @@ func TestSaveRenderRollback(t *testing.T) {
 		if _, err := a.Rollback(ctx, "birthday", store.LocaleZH, 1, meg); err != nil {
 			t.Fatal(err)
 		}
-		if r := render(a); r.Version != 1 {
+		if r := renderBy(a); r.Version != 1 {
 			t.Errorf("after rollback v%d", r.Version)
 		}
 		cur, err := b.Get(ctx, "birthday", store.LocaleZH)
@@ -138,18 +141,18 @@ func TestRenderData(t *testing.T) {
 	ctx := context.Background()
 	tests := []struct {
 		key, locale string
-		d           Data
+		d           render.Data
 		want        string
 	}{
-		{"holiday", "zh-CN", Data{Holiday: &Holiday{Key: "mid_autumn", Name: "mid_autumn"}}, "中秋节快乐！"},
-		{"holiday", "en", Data{Holiday: &Holiday{Key: "christmas"}}, "Happy Christmas!"},
-		{"holiday", "zh-CN", Data{Holiday: &Holiday{Key: "shop_day", Name: "店庆"}}, "店庆快乐！"},
-		{"holiday", "fr", Data{Customer: Customer{Name: "欧阳娜娜", Gender: "female"}, Holiday: &Holiday{Key: "spring_festival"}}, "欧阳女士，春节快乐！"},
-		{"maintenance", "zh-CN", Data{Asset: &Asset{Name: "热水器", DueDate: time.Date(2027, 3, 12, 0, 0, 0, 0, shanghai)}}, "您的热水器将于2027年3月12日到了保养的时候"},
-		{"birthday_saved", "en", Data{Customer: Customer{Birthday: "02-29"}}, "Your birthday is February 29."},
-		{"survey_thanks", "zh-CN", Data{Survey: &Survey{Score: 2}}, "非常抱歉"},
-		{"task_overdue", "zh-CN", Data{Task: &Task{ID: 9, Title: "回电", DueAt: time.Date(2027, 3, 5, 8, 30, 0, 0, time.UTC)}}, "任务 #9 已逾期（截止 3月5日 16:30）"},
-		{"welcome", "en", Data{Customer: Customer{Name: "Emma Jane Wilson", Gender: "female"}}, "Welcome to our shop, Ms. Wilson!"},
+		{"holiday", "zh-CN", render.Data{Holiday: &render.Holiday{Key: "mid_autumn", Name: "mid_autumn"}}, "中秋节快乐！"},
+		{"holiday", "en", render.Data{Holiday: &render.Holiday{Key: "christmas"}}, "Happy Christmas!"},
+		{"holiday", "zh-CN", render.Data{Holiday: &render.Holiday{Key: "shop_day", Name: "店庆"}}, "店庆快乐！"},
+		{"holiday", "fr", render.Data{Customer: render.Customer{Name: "欧阳娜娜", Gender: "female"}, Holiday: &render.Holiday{Key: "spring_festival"}}, "欧阳女士，春节快乐！"},
+		{"maintenance", "zh-CN", render.Data{Asset: &render.Asset{Name: "热水器", DueDate: time.Date(2027, 3, 12, 0, 0, 0, 0, shanghai)}}, "您的热水器将于2027年3月12日到了保养的时候"},
+		{"birthday_saved", "en", render.Data{Customer: render.Customer{Birthday: "02-29"}}, "Your birthday is February 29."},
+		{"survey_thanks", "zh-CN", render.Data{Survey: &render.Survey{Score: 2}}, "非常抱歉"},
+		{"task_overdue", "zh-CN", render.Data{Task: &render.Task{ID: 9, Title: "回电", DueAt: time.Date(2027, 3, 5, 8, 30, 0, 0, time.UTC)}}, "任务 #9 已逾期（截止 3月5日 16:30）"},
+		{"welcome", "en", render.Data{Customer: render.Customer{Name: "Emma Jane Wilson", Gender: "female"}}, "Welcome to our shop, Ms. Wilson!"},
 	}
 	for _, tt := range tests {
 		r, err := svc.Render(ctx, tt.key, tt.locale, tt.d)
@@ -161,7 +164,7 @@ func TestRenderData(t *testing.T) {
 			t.Errorf("%s %s = %q, want it to contain %q", tt.key, tt.locale, r.Text, tt.want)
 		}
 	}
-	if _, err := svc.Render(ctx, "nope", "zh-CN", Data{}); !store.IsCode(err, store.ENOTFOUND) {
+	if _, err := svc.Render(ctx, "nope", "zh-CN", render.Data{}); !store.IsCode(err, store.ENOTFOUND) {
 		t.Errorf("unknown key: %v", err)
 	}
 }
@@ -180,7 +183,7 @@ func TestWeChatFields(t *testing.T) {
 		{[]string{"thing1"}, map[string]string{"thing1": "王先生，生日快乐！ 安心家电祝您平安喜…"}},
 	}
 	for _, tt := range tests {
-		got := svc.WeChatFields(Rendered{Text: text}, tt.keys)
+		got := svc.WeChatFields(render.Rendered{Text: text}, tt.keys)
 		if diff := cmp.Diff(tt.want, got); diff != "" {
 			t.Errorf("keys %v (-want +got):\n%s", tt.keys, diff)
 		}
@@ -197,18 +200,18 @@ func TestRenderReadsNoRowPerCall(t *testing.T) {
 	if _, err := svc.Save(ctx, "winback", store.LocaleZH, "好久不见{{with .Customer.Salutation}}，{{.}}{{end}}！", meg); err != nil {
 		t.Fatal(err)
 	}
-	if r, err := svc.Render(ctx, "winback", store.LocaleZH, Data{}); err != nil || r.Version != 2 {
+	if r, err := svc.Render(ctx, "winback", store.LocaleZH, render.Data{}); err != nil || r.Version != 2 {
 		t.Fatalf("render: %+v %v", r, err)
 	}
 	s.Close()
 	for range 3 {
-		if r, err := svc.Render(ctx, "winback", store.LocaleZH, Data{}); err != nil || r.Text != "好久不见！" {
+		if r, err := svc.Render(ctx, "winback", store.LocaleZH, render.Data{}); err != nil || r.Text != "好久不见！" {
 			t.Fatalf("render with the database closed: %+v %v", r, err)
 		}
 	}
 	// Past the TTL a failed reload keeps the last known texts.
 	clock.Advance(time.Minute)
-	if r, err := svc.Render(ctx, "winback", store.LocaleZH, Data{}); err != nil || r.Version != 2 {
+	if r, err := svc.Render(ctx, "winback", store.LocaleZH, render.Data{}); err != nil || r.Version != 2 {
 		t.Fatalf("render after a failed reload: %+v %v", r, err)
 	}
 }
@@ -230,7 +233,7 @@ func TestRenderWhileSaving(t *testing.T) {
 					return
 				default:
 				}
-				r, err := svc.Render(ctx, "opted_in", store.LocaleZH, Data{})
+				r, err := svc.Render(ctx, "opted_in", store.LocaleZH, render.Data{})
 				if err != nil || (r.Version > 1 && r.Text != fmt.Sprint("v", r.Version)) {
 					errs <- fmt.Errorf("render %+v: %v", r, err)
 					return
@@ -249,7 +252,7 @@ func TestRenderWhileSaving(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if r, _ := svc.Render(ctx, "opted_in", store.LocaleZH, Data{}); r.Version != 6 {
+	if r, _ := svc.Render(ctx, "opted_in", store.LocaleZH, render.Data{}); r.Version != 6 {
 		t.Errorf("final version %d", r.Version)
 	}
 }

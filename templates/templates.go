@@ -12,6 +12,7 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/rapport-crm/rapport/render"
 	"github.com/rapport-crm/rapport/store"
 )
 
@@ -139,103 +140,31 @@ func New(st *store.Store, cfg Config) *Service {
 	return s
 }
 
-// Rendered is a rendered text and the template version it came from.
-type Rendered struct {
-	Key, Locale string
-	Version     int
-	Text        string
-}
-
-// Data is what a template is rendered from; see templates/README.md.
-type Data struct {
-	Business string // filled by Render from Config if empty
-	Customer Customer
-	Asset    *Asset
-	Survey   *Survey
-	Staff    *Staff
-	Task     *Task
-	Holiday  *Holiday
-	Extra    map[string]string // anything else ("code", "reason", "count", ...)
-}
-
-// Customer is the recipient (or, in staff notices, the subject).
-type Customer struct {
-	ID        int64
-	Name      string
-	Honorific string // computed from Gender and the locale when empty
-	Gender    string
-	Tier      string
-	Points    int64
-	Birthday  string // YYYY-MM-DD or MM-DD, "" when unknown
-	Locale    string
-	Phone     string
-	// Salutation is how to address them (王先生, Mr. Smith, or the name);
-	// computed when empty, "" when the name is unknown.
-	Salutation string
-}
-
-// Asset is a serviced item.
-type Asset struct {
-	Name    string
-	DueDate time.Time
-}
-
-// Survey is a satisfaction survey and, once answered, its answer.
-type Survey struct {
-	Score     int
-	Comment   string
-	OrderDate time.Time
-}
-
-// Staff is a member of the team.
-type Staff struct{ Name string }
-
-// Task is a follow-up task.
-type Task struct {
-	ID                            int64
-	Title, Kind, Priority, Detail string
-	DueAt                         time.Time
-	CustomerSummary               string
-}
-
-// Holiday is the holiday a greeting is for; Name is localised by Render
-// from Key when empty.
-type Holiday struct{ Key, Name string }
-
-// CustomerData maps a stored customer onto the template data model.
-func CustomerData(c *store.Customer) Customer {
-	if c == nil {
-		return Customer{}
-	}
-	return Customer{
-		ID: c.ID, Name: c.Name, Gender: c.Gender, Tier: string(c.Tier), Points: c.Points,
-		Birthday: c.Birthday.String(), Locale: c.Locale, Phone: c.Phone,
-	}
-}
+var _ render.Renderer = (*Service)(nil)
 
 // Render renders the active version of key in locale (zh-CN when the
 // locale is not shipped). It reads no database row per call: the active
 // versions are cached for Config.CacheTTL.
-func (s *Service) Render(ctx context.Context, key, locale string, d Data) (Rendered, error) {
+func (s *Service) Render(ctx context.Context, key, locale string, d render.Data) (render.Rendered, error) {
 	locale = Locale(locale)
 	snap, err := s.snapshot(ctx)
 	if err != nil {
-		return Rendered{}, err
+		return render.Rendered{}, err
 	}
 	r := ref(key, locale)
 	c := snap.active[r]
 	if c == nil {
 		if c = s.base[r]; c == nil {
-			return Rendered{}, store.Errorf(store.ENOTFOUND, "template %q not found", key)
+			return render.Rendered{}, store.Errorf(store.ENOTFOUND, "template %q not found", key)
 		}
 	}
 	// Only the deadline stops a send-time render: a cancelled caller (a
 	// care run at shutdown) must not see its customers' texts fail.
 	text, err := s.execute(context.WithoutCancel(ctx), c, d, locale, renderTime)
 	if err != nil {
-		return Rendered{}, fmt.Errorf("render %s (%s) v%d: %w", key, locale, c.version, err)
+		return render.Rendered{}, fmt.Errorf("render %s (%s) v%d: %w", key, locale, c.version, err)
 	}
-	return Rendered{Key: key, Locale: locale, Version: c.version, Text: text}, nil
+	return render.Rendered{Key: key, Locale: locale, Version: c.version, Text: text}, nil
 }
 
 // snapshot returns the cached active versions, reloading them when older

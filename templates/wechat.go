@@ -1,6 +1,7 @@
 package templates
 
 import (
+	"github.com/rapport-crm/rapport/render"
 	"regexp"
 	"strings"
 )
@@ -40,7 +41,7 @@ func newStyleLimit(kind string) int {
 // Newer keys (thing1, time2, ...) take one line each, with a leading
 // "label：" removed, the last key the overflow, each clipped to the
 // field's documented length. nil fieldKeys means first/keyword1/keyword2/remark.
-func (s *Service) WeChatFields(r Rendered, fieldKeys []string) map[string]string {
+func (s *Service) WeChatFields(r render.Rendered, fieldKeys []string) map[string]string {
 	if len(fieldKeys) == 0 {
 		fieldKeys = classicFields()
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/rapport-crm/rapport/bots/telegram/telegramtest"
 	"github.com/rapport-crm/rapport/store"
 	"github.com/rapport-crm/rapport/store/storetest"
+	"github.com/rapport-crm/rapport/templates"
 )
 
 // Sizes come from the environment so `go test` stays fast; see
@@ -152,7 +153,7 @@ func plainInsert(b *testing.B, rows int) {
 func setupBench(b *testing.B, s *store.Store) *harness {
 	f := telegramtest.New(b)
 	h := &harness{s: s, f: f}
-	h.r = bots.NewRouter(s, bots.RouterOptions{})
+	h.r = bots.NewRouter(s, bots.RouterOptions{Renderer: templates.New(s, templates.Config{})})
 	a, err := newAdapter(f, h.r, 0)
 	if err != nil {
 		b.Fatal(err)

@@ -158,7 +158,7 @@ func TestPhoneClaimProvedByCode(t *testing.T) {
 		if len(kept.Identities) != 2 || kept.Name != "Wang Fang" {
 			t.Fatalf("kept %+v", kept)
 		}
-		if r := h.replies(t, kept.ID, 3); !strings.Contains(r[len(r)-1], "verified") {
+		if r := h.replies(t, kept.ID, 3); !strings.Contains(r[len(r)-1], "Verified!") {
 			t.Fatalf("replies %q", r)
 		}
 	})
@@ -205,7 +205,7 @@ func TestPhoneProvedByTelegramContact(t *testing.T) {
 		contact("c3", user, bots.SharedContact{Phone: "8613800138000", UserID: fmt.Sprint(user), Name: "Li"})
 		telegramtest.WaitFor(t, "verified reply", 10*time.Second, func() bool { return len(f.Sends()) == 2 })
 		last := f.Sends()[1]
-		if !last.RemovesKeyboard() || !strings.Contains(last.Text, "已验证") { // the kept, imported profile is zh-CN
+		if !last.RemovesKeyboard() || !strings.Contains(last.Text, "验证成功") { // the kept, imported profile is zh-CN
 			t.Fatalf("reply to the contact %+v", last)
 		}
 		c := h.customerOf(t, user)

@@ -17,6 +17,7 @@ import (
 	"github.com/rapport-crm/rapport/bots/telegram/telegramtest"
 	"github.com/rapport-crm/rapport/store"
 	"github.com/rapport-crm/rapport/store/storetest"
+	"github.com/rapport-crm/rapport/templates"
 )
 
 // logBuffer collects log lines from the adapter's goroutines.
@@ -64,7 +65,7 @@ func TestPollingRetriesUntilStored(t *testing.T) {
 			srv.Queue(voice, textUpdate(534266400, 171300001, "还在吗?"))
 			var logs logBuffer
 			log := slog.New(slog.NewTextHandler(&logs, nil))
-			r := bots.NewRouter(s, bots.RouterOptions{Logger: log})
+			r := bots.NewRouter(s, bots.RouterOptions{Logger: log, Renderer: templates.New(s, templates.Config{})})
 			a, err := telegram.New(telegram.Config{Enabled: true, Token: telegramtest.Token, Mode: "polling", APIURL: srv.URL()},
 				telegram.Options{Receiver: r, Logger: log, PollTimeout: 2 * time.Second})
 			if err != nil {
@@ -117,7 +118,7 @@ func TestPollingStoresAnOddUpdateInOrder(t *testing.T) {
 		f.Queue(textUpdate(534266325, user, "你好"), odd, textUpdate(534266327, user, "在吗"))
 		var logs logBuffer
 		log := slog.New(slog.NewTextHandler(&logs, nil))
-		r := bots.NewRouter(s, bots.RouterOptions{Logger: log})
+		r := bots.NewRouter(s, bots.RouterOptions{Logger: log, Renderer: templates.New(s, templates.Config{})})
 		a, err := telegram.New(telegram.Config{Enabled: true, Token: telegramtest.Token, Mode: "polling", APIURL: f.URL()},
 			telegram.Options{Receiver: r, Logger: log, PollTimeout: 2 * time.Second})
 		if err != nil {

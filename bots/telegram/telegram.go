@@ -368,33 +368,32 @@ func (a *Adapter) Send(ctx context.Context, m *store.Message) (string, error) {
 	// chat_id as the stored string: the form carries the same digits,
 	// and the library writes a string field without a JSON encoding.
 	p := &bot.SendMessageParams{ChatID: m.ChatID, Text: text}
-	if m.Payload != "" {
-		var pl bots.Payload
-		if err := json.Unmarshal([]byte(m.Payload), &pl); err != nil {
-			return "", &bots.SendError{Outcome: bots.Fail, Reason: "bad payload", Err: err}
-		}
-		if len(pl.Keyboard) > 0 {
-			kb := &inlineKeyboard{}
-			for _, row := range pl.Keyboard {
-				var r []callbackButton
-				for _, b := range row {
-					r = append(r, callbackButton{Text: b.Text, CallbackData: b.Data})
-				}
-				kb.InlineKeyboard = append(kb.InlineKeyboard, r)
+	x, err := m.Extras()
+	if err != nil {
+		return "", &bots.SendError{Outcome: bots.Fail, Reason: "bad payload", Err: err}
+	}
+	switch {
+	case len(x.Keyboard) > 0:
+		kb := &inlineKeyboard{}
+		for _, row := range x.Keyboard {
+			var r []callbackButton
+			for _, b := range row {
+				r = append(r, callbackButton{Text: b.Text, CallbackData: b.Data})
 			}
-			p.ReplyMarkup = kb
-		} else if pl.RequestContact != "" {
-			// Shown in private chats only, which is where customers are.
-			p.ReplyMarkup = &models.ReplyKeyboardMarkup{
-				Keyboard:        [][]models.KeyboardButton{{{Text: pl.RequestContact, RequestContact: true}}},
-				OneTimeKeyboard: true, ResizeKeyboard: true,
-			}
-		} else if pl.RemoveKeyboard {
-			p.ReplyMarkup = &models.ReplyKeyboardRemove{RemoveKeyboard: true}
+			kb.InlineKeyboard = append(kb.InlineKeyboard, r)
 		}
-		if id, err := strconv.Atoi(pl.ReplyTo); err == nil {
-			p.ReplyParameters = &models.ReplyParameters{MessageID: id, AllowSendingWithoutReply: true}
+		p.ReplyMarkup = kb
+	case x.RequestContact != "":
+		// Shown in private chats only, which is where customers are.
+		p.ReplyMarkup = &models.ReplyKeyboardMarkup{
+			Keyboard:        [][]models.KeyboardButton{{{Text: x.RequestContact, RequestContact: true}}},
+			OneTimeKeyboard: true, ResizeKeyboard: true,
 		}
+	case x.RemoveKeyboard:
+		p.ReplyMarkup = &models.ReplyKeyboardRemove{RemoveKeyboard: true}
+	}
+	if id, err := strconv.Atoi(x.ReplyTo); err == nil {
+		p.ReplyParameters = &models.ReplyParameters{MessageID: id, AllowSendingWithoutReply: true}
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()

@@ -15,8 +15,10 @@ import (
 	"github.com/rapport-crm/rapport/bots"
 	"github.com/rapport-crm/rapport/bots/telegram"
 	"github.com/rapport-crm/rapport/bots/telegram/telegramtest"
+	"github.com/rapport-crm/rapport/render"
 	"github.com/rapport-crm/rapport/store"
 	"github.com/rapport-crm/rapport/store/storetest"
+	"github.com/rapport-crm/rapport/templates"
 )
 
 const secret = "s3cret-token_1-0123456789abcdefghij"
@@ -40,6 +42,8 @@ type setupOpts struct {
 	// recoverAfter is how old an unprocessed message must be before the
 	// router processes it as an orphan (default: the router's 1 min).
 	recoverAfter time.Duration
+	// renderer renders the replies (default: the shipped templates).
+	renderer render.Renderer
 }
 
 func setup(t *testing.T, s *store.Store, f *telegramtest.Server, o setupOpts) *harness {
@@ -47,9 +51,12 @@ func setup(t *testing.T, s *store.Store, f *telegramtest.Server, o setupOpts) *h
 	if o.dispatc.Poll == 0 {
 		o.dispatc.Poll = 10 * time.Millisecond
 	}
+	if o.renderer == nil {
+		o.renderer = templates.New(s, templates.Config{})
+	}
 	h := &harness{s: s, f: f}
 	h.d = bots.NewDispatcher(s, o.dispatc)
-	h.r = bots.NewRouter(s, bots.RouterOptions{Hooks: o.hooks, Notify: h.d.Kick, RecoverAfter: o.recoverAfter, RecoverEvery: 20 * time.Millisecond})
+	h.r = bots.NewRouter(s, bots.RouterOptions{Hooks: o.hooks, Notify: h.d.Kick, RecoverAfter: o.recoverAfter, RecoverEvery: 20 * time.Millisecond, Renderer: o.renderer})
 	a, err := telegram.New(telegram.Config{
 		Enabled: true, Token: telegramtest.Token, Mode: "webhook", WebhookSecret: secret,
 		APIURL: f.URL() + "/", RatePerSecond: o.rate, // trailing slash must be trimmed
@@ -202,24 +209,24 @@ func TestCommands(t *testing.T) {
 		say("/start@rapport_bot")
 		expect("Welcome")
 		say("/birthday 1990-05-17")
-		expect("1990-05-17")
+		expect("Your birthday is May 17.")
 		if b := h.customerOf(t, user).Birthday.String(); b != "1990-05-17" {
 			t.Fatalf("birthday %q", b)
 		}
 		say("/birthday 13-45")
-		expect("/birthday YYYY-MM-DD")
+		expect("I could not read that date")
 		if b := h.customerOf(t, user).Birthday.String(); b != "1990-05-17" {
 			t.Fatalf("bad date changed birthday to %q", b)
 		}
 		say("/birthday 05-18")
-		expect("05-18")
+		expect("Your birthday is May 18.")
 		say("/stop")
-		expect("no more care")
+		expect("we will not send you care messages any more")
 		if !h.customerOf(t, user).OptOut {
 			t.Fatal("/stop did not opt out")
 		}
 		say("/resume")
-		expect("back on")
+		expect("Care messages are switched back on.")
 		if h.customerOf(t, user).OptOut {
 			t.Fatal("/resume did not opt in")
 		}
@@ -228,10 +235,10 @@ func TestCommands(t *testing.T) {
 			t.Fatal(err)
 		}
 		say("/points")
-		expect("120")
+		expect("You have 120 points")
 		say("just chatting")
 		say("/phone 12")
-		expect("not a phone number")
+		expect("does not look like a phone number")
 
 		// Every command and its reply are in the conversation, replies
 		// recording the template that produced them.
@@ -423,6 +430,56 @@ func TestCrashBetweenStoringAndProcessing(t *testing.T) {
 		if got := f.SentTo("42"); len(got) != 1 {
 			t.Errorf("replies = %q, want exactly one", got)
 		}
+	})
+}
+
+// failingOnce fails the first render of key, then renders as next does.
+type failingOnce struct {
+	next   render.Renderer
+	key    string
+	mu     sync.Mutex
+	failed bool
+	calls  int
+}
+
+func (f *failingOnce) Render(ctx context.Context, key, locale string, d render.Data) (render.Rendered, error) {
+	f.mu.Lock()
+	if key == f.key {
+		f.calls++
+		if !f.failed {
+			f.failed = true
+			f.mu.Unlock()
+			return render.Rendered{}, fmt.Errorf("render %s: over budget", key)
+		}
+	}
+	f.mu.Unlock()
+	return f.next.Render(ctx, key, locale, d)
+}
+
+// TestRenderErrorRetried: a reply that fails to render is not replaced by
+// another text; the message stays unprocessed and is processed again,
+// and the customer gets the template's text once.
+func TestRenderErrorRetried(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		f := telegramtest.New(t)
+		fail := &failingOnce{next: templates.New(s, templates.Config{}), key: "welcome"}
+		h := setup(t, s, f, setupOpts{renderer: fail, recoverAfter: time.Millisecond})
+		if rec := h.post(textUpdate(9001, 43, "/start"), nil); rec.Code != 200 {
+			t.Fatalf("webhook = %d", rec.Code)
+		}
+		telegramtest.WaitFor(t, "the welcome, on the second try", 10*time.Second, func() bool { return len(f.SentTo("43")) == 1 })
+		time.Sleep(100 * time.Millisecond) // several more recovery rounds
+		got := f.SentTo("43")
+		fail.mu.Lock()
+		calls := fail.calls
+		fail.mu.Unlock()
+		if len(got) != 1 || !strings.HasPrefix(got[0], "Welcome to our shop") || calls != 2 {
+			t.Errorf("replies = %q after %d renders, want the template's welcome once after 2", got, calls)
+		}
+		telegramtest.WaitFor(t, "the message marked processed", 10*time.Second, func() bool {
+			ms := h.messages(t, h.customerOf(t, 43).ID)
+			return len(ms) == 2 && ms[0].Status == store.StatusProcessed && ms[1].TemplateKey == "welcome" && ms[1].TemplateVersion == 1
+		})
 	})
 }
 

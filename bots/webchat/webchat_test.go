@@ -18,6 +18,7 @@ import (
 	"github.com/rapport-crm/rapport/bots/webchat"
 	"github.com/rapport-crm/rapport/store"
 	"github.com/rapport-crm/rapport/store/storetest"
+	"github.com/rapport-crm/rapport/templates"
 )
 
 type harness struct {
@@ -30,7 +31,7 @@ func setup(t *testing.T, s *store.Store, opts ...func(*webchat.Options)) *harnes
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	d := bots.NewDispatcher(s, bots.DispatcherOptions{Poll: 10 * time.Millisecond})
-	r := bots.NewRouter(s, bots.RouterOptions{Notify: d.Kick})
+	r := bots.NewRouter(s, bots.RouterOptions{Notify: d.Kick, Renderer: templates.New(s, templates.Config{})})
 	o := webchat.Options{Receiver: r, Store: s, Poll: 20 * time.Millisecond}
 	for _, f := range opts {
 		f(&o)
@@ -135,7 +136,7 @@ func TestPageAndCookie(t *testing.T) {
 		}
 
 		// A second replica on the same database accepts the cookie.
-		c2, err := webchat.New(context.Background(), webchat.Options{Receiver: bots.NewRouter(s, bots.RouterOptions{}), Store: s})
+		c2, err := webchat.New(context.Background(), webchat.Options{Receiver: bots.NewRouter(s, bots.RouterOptions{Renderer: templates.New(s, templates.Config{})}), Store: s})
 		if err != nil {
 			t.Fatal(err)
 		}

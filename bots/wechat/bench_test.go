@@ -11,6 +11,7 @@ import (
 	"github.com/rapport-crm/rapport/bots/wechat"
 	"github.com/rapport-crm/rapport/store"
 	"github.com/rapport-crm/rapport/store/storetest"
+	"github.com/rapport-crm/rapport/templates"
 )
 
 // nopReceiver isolates the endpoint's own cost (signature, body, library
@@ -54,7 +55,7 @@ func BenchmarkCallbackStored(b *testing.B) {
 	for _, d := range storetest.Dialects {
 		b.Run(d, func(b *testing.B) {
 			s := storetest.Open(b, d)
-			r := bots.NewRouter(s, bots.RouterOptions{Queue: 1 << 20})
+			r := bots.NewRouter(s, bots.RouterOptions{Queue: 1 << 20, Renderer: templates.New(s, templates.Config{})})
 			benchCallback(b, r, s, false)
 		})
 	}

@@ -16,3 +16,14 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{APIBaseURL: "https://api.weixin.qq.com", RatePerSecond: 50, TemplateIDs: map[string]string{}}
 }
+
+// Template is the template message id configured for a care workflow ("":
+// none, and none for a message of no workflow). The adapter sends with it;
+// care asks whether there is one before it writes a message WeChat could
+// not carry otherwise.
+func (c Config) Template(workflow string) string {
+	if workflow == "" {
+		return ""
+	}
+	return c.TemplateIDs[workflow]
+}

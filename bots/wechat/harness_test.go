@@ -20,6 +20,7 @@ import (
 	"github.com/rapport-crm/rapport/bots/wechat"
 	"github.com/rapport-crm/rapport/store"
 	"github.com/rapport-crm/rapport/store/storetest"
+	"github.com/rapport-crm/rapport/templates"
 )
 
 const (
@@ -81,7 +82,7 @@ func setup(t *testing.T, dialect string, o setupOpts) *harness {
 	} else {
 		h.s = storetest.Open(t, dialect, store.WithClock(c.Now))
 	}
-	h.r = bots.NewRouter(h.s, bots.RouterOptions{})
+	h.r = bots.NewRouter(h.s, bots.RouterOptions{Renderer: templates.New(h.s, templates.Config{})})
 	recv := o.receiver
 	if recv == nil {
 		recv = h.r

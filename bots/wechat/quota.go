@@ -3,6 +3,8 @@ package wechat
 import (
 	"sync"
 	"time"
+
+	"github.com/rapport-crm/rapport/store"
 )
 
 // quota counts this process's customer-service sends per chat. The store
@@ -29,7 +31,7 @@ func (q *quota) reserve(chat string, since, now time.Time, stored, limit int) (o
 	keep := ts[:0]
 	local := 0
 	for _, t := range ts {
-		if now.Sub(t) < messageWindow {
+		if now.Sub(t) < store.WeChatWindow {
 			keep = append(keep, t)
 			if !t.Before(since) {
 				local++

@@ -17,6 +17,7 @@ import (
 	"github.com/rapport-crm/rapport/bots/wechat"
 	"github.com/rapport-crm/rapport/store"
 	"github.com/rapport-crm/rapport/store/storetest"
+	"github.com/rapport-crm/rapport/templates"
 )
 
 // safeAt is a safe-mode query for body signed with the given timestamp and
@@ -148,7 +149,7 @@ func TestAESKeyValidated(t *testing.T) {
 		cfg := wechat.DefaultConfig()
 		cfg.AppID, cfg.AppSecret, cfg.Token, cfg.EncodingAESKey = appID, appSecret, cbToken, c.key
 		cfg.APIBaseURL = api.srv.URL
-		_, err := wechat.New(cfg, wechat.Options{Receiver: bots.NewRouter(s, bots.RouterOptions{}), Store: s})
+		_, err := wechat.New(cfg, wechat.Options{Receiver: bots.NewRouter(s, bots.RouterOptions{Renderer: templates.New(s, templates.Config{})}), Store: s})
 		if c.ok != (err == nil) || err != nil && !strings.Contains(err.Error(), "wechat.encoding_aes_key") {
 			t.Errorf("%s: err = %v; want ok=%v and the key named", c.name, err, c.ok)
 		}
@@ -171,7 +172,7 @@ func TestTokenFailuresDegrade(t *testing.T) {
 	api.tokenErr = 40164
 	api.mu.Unlock()
 	for i := range 3 {
-		_, err := h.a.Send(ctx, h.queue(t, u, "", "回复", ""))
+		_, err := h.a.Send(ctx, h.queue(t, u, "", "回复", nil))
 		if se := sendErr(t, err); se.Outcome != bots.Retry {
 			t.Fatalf("send %d: %+v; want retry", i, se)
 		}
@@ -185,7 +186,7 @@ func TestTokenFailuresDegrade(t *testing.T) {
 	api.mu.Lock()
 	api.tokenErr = 0
 	api.mu.Unlock()
-	if _, err := h.a.Send(ctx, h.queue(t, u, "", "回复", "")); err != nil {
+	if _, err := h.a.Send(ctx, h.queue(t, u, "", "回复", nil)); err != nil {
 		t.Fatal(err)
 	}
 	if state() != bots.StateOK {

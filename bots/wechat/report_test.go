@@ -29,7 +29,7 @@ func TestTemplateDeliveryReports(t *testing.T) {
 		wantSuccess(t, h.post(textXML(u, 1101, "你好")))
 		h.clock.Advance(49 * time.Hour)
 		for _, text := range []string{"生日快乐", "祝您生日快乐", "本月到店有礼"} {
-			h.queue(t, u, "birthday", text, "")
+			h.queue(t, u, "birthday", text, nil)
 		}
 		h.dispatch(t, 1)
 		out := h.settled(t, u)

@@ -17,7 +17,7 @@ import (
 )
 
 // queue writes one outbound message to openid's outbox and returns the row.
-func (h *harness) queue(t *testing.T, openid, workflow, text, payload string) *store.Message {
+func (h *harness) queue(t *testing.T, openid, workflow, text string, x *store.Extras) *store.Message {
 	t.Helper()
 	ctx := context.Background()
 	id := h.identity(t, openid)
@@ -25,7 +25,7 @@ func (h *harness) queue(t *testing.T, openid, workflow, text, payload string) *s
 	key := fmt.Sprintf("test:%s:%d", openid, time.Now().UnixNano())
 	if _, err := h.s.Enqueue(ctx, []store.Outbound{{
 		CustomerID: &cid, IdentityID: &iid, Channel: store.ChannelWeChat, ChatID: openid,
-		Text: text, Payload: payload, Workflow: workflow, IdempotencyKey: key,
+		Text: text, Extras: x, Workflow: workflow, IdempotencyKey: key,
 	}}); err != nil {
 		t.Fatal(err)
 	}
@@ -52,12 +52,12 @@ func TestSendWindow(t *testing.T) {
 		wantSuccess(t, h.post(textXML(u, 501, "你好")))
 
 		// Inside 48 h: a customer-service message.
-		m := h.queue(t, u, "", "您好，有什么可以帮您？", "")
+		m := h.queue(t, u, "", "您好，有什么可以帮您？", nil)
 		if _, err := h.a.Send(ctx, m); err != nil {
 			t.Fatal(err)
 		}
 		h.clock.Advance(47 * time.Hour)
-		if _, err := h.a.Send(ctx, h.queue(t, u, "birthday", "生日快乐", "")); err != nil {
+		if _, err := h.a.Send(ctx, h.queue(t, u, "birthday", "生日快乐", nil)); err != nil {
 			t.Fatal(err)
 		}
 		_, customs, tpls := api.snapshot()
@@ -68,13 +68,13 @@ func TestSendWindow(t *testing.T) {
 
 		// Outside: the workflow's template, fields from the text...
 		h.clock.Advance(2 * time.Hour)
-		m = h.queue(t, u, "birthday", "生日快乐！\n本月到店送保养一次", "")
+		m = h.queue(t, u, "birthday", "生日快乐！\n本月到店送保养一次", nil)
 		pid, err := h.a.Send(ctx, m)
 		if err != nil || !strings.HasPrefix(pid, "tpl:") {
 			t.Fatalf("template send = %q, %v", pid, err)
 		}
 		// ... or from the payload's template data.
-		if _, err := h.a.Send(ctx, h.queue(t, u, "birthday", "x", `{"template_data":{"thing1":"王芳","time2":"2027-05-17"}}`)); err != nil {
+		if _, err := h.a.Send(ctx, h.queue(t, u, "birthday", "x", &store.Extras{TemplateData: map[string]string{"thing1": "王芳", "time2": "2027-05-17"}})); err != nil {
 			t.Fatal(err)
 		}
 		_, customs, tpls = api.snapshot()
@@ -88,7 +88,7 @@ func TestSendWindow(t *testing.T) {
 
 		// Outside, no template for the workflow (or no workflow): skipped.
 		for _, wf := range []string{"winback", ""} {
-			_, err = h.a.Send(ctx, h.queue(t, u, wf, "好久不见", ""))
+			_, err = h.a.Send(ctx, h.queue(t, u, wf, "好久不见", nil))
 			if se := sendErr(t, err); se.Outcome != bots.Skip || se.Reason != wechat.SkipNoTemplate {
 				t.Fatalf("workflow %q: %+v; want skip %q", wf, se, wechat.SkipNoTemplate)
 			}
@@ -147,7 +147,7 @@ func TestQuotaPerWindow(t *testing.T) {
 		const u = "oQuota"
 		wantSuccess(t, h.post(textXML(u, 601, "在吗")))
 		for i := range 7 {
-			h.queue(t, u, "", fmt.Sprintf("回复 %d", i), "")
+			h.queue(t, u, "", fmt.Sprintf("回复 %d", i), nil)
 		}
 		h.dispatch(t, 16)
 		out := h.settled(t, u)
@@ -167,7 +167,7 @@ func TestQuotaPerWindow(t *testing.T) {
 		// A new customer message opens a new window.
 		h.clock.Advance(time.Minute)
 		wantSuccess(t, h.post(textXML(u, 602, "还有一个问题")))
-		h.queue(t, u, "", "请讲", "")
+		h.queue(t, u, "", "请讲", nil)
 		if out := h.settled(t, u); out[len(out)-1].Status != store.StatusSent {
 			t.Fatalf("after a new message: %s %s", out[len(out)-1].Status, out[len(out)-1].Reason)
 		}
@@ -180,11 +180,11 @@ func TestSubscribeWelcomeWindow(t *testing.T) {
 		ctx := context.Background()
 		const u = "oNew"
 		wantSuccess(t, h.post(eventXML(u, 1767225600, "subscribe", "")))
-		if _, err := h.a.Send(ctx, h.queue(t, u, "", "欢迎关注", "")); err != nil {
+		if _, err := h.a.Send(ctx, h.queue(t, u, "", "欢迎关注", nil)); err != nil {
 			t.Fatal(err)
 		}
 		h.clock.Advance(2 * time.Minute)
-		_, err := h.a.Send(ctx, h.queue(t, u, "", "还在吗", ""))
+		_, err := h.a.Send(ctx, h.queue(t, u, "", "还在吗", nil))
 		if se := sendErr(t, err); se.Outcome != bots.Skip {
 			t.Fatalf("two minutes after following: %+v; want skip", se)
 		}
@@ -198,7 +198,7 @@ func TestUnsubscribedIsUnreachable(t *testing.T) {
 		api.mu.Lock()
 		api.customErr[u] = 43004
 		api.mu.Unlock()
-		h.queue(t, u, "", "您好", "")
+		h.queue(t, u, "", "您好", nil)
 		h.dispatch(t, 1)
 		out := h.settled(t, u)
 		if out[0].Status != store.StatusFailed || !strings.Contains(out[0].Reason, "43004") {
@@ -227,7 +227,7 @@ func TestSendErrorClasses(t *testing.T) {
 			api.mu.Lock()
 			api.customErr[u] = c.code
 			api.mu.Unlock()
-			_, err := h.a.Send(ctx, h.queue(t, u, "", "x", ""))
+			_, err := h.a.Send(ctx, h.queue(t, u, "", "x", nil))
 			if se := sendErr(t, err); se.Outcome != c.outcome || se.After != c.after {
 				t.Errorf("errcode %d: outcome %v after %v; want %v %v", c.code, se.Outcome, se.After, c.outcome, c.after)
 			}
@@ -237,10 +237,10 @@ func TestSendErrorClasses(t *testing.T) {
 		api.mu.Lock()
 		api.customErr[u] = 45047
 		api.mu.Unlock()
-		if pid, err := h.a.Send(ctx, h.queue(t, u, "survey", "请为本次服务打分 1-5", "")); err != nil || !strings.HasPrefix(pid, "tpl:") {
+		if pid, err := h.a.Send(ctx, h.queue(t, u, "survey", "请为本次服务打分 1-5", nil)); err != nil || !strings.HasPrefix(pid, "tpl:") {
 			t.Fatalf("45047 with a template: %q %v", pid, err)
 		}
-		_, err := h.a.Send(ctx, h.queue(t, u, "", "x", ""))
+		_, err := h.a.Send(ctx, h.queue(t, u, "", "x", nil))
 		if se := sendErr(t, err); se.Outcome != bots.Skip || !strings.Contains(se.Reason, "45047") {
 			t.Fatalf("45047 without a template: %+v", se)
 		}
@@ -248,7 +248,7 @@ func TestSendErrorClasses(t *testing.T) {
 		api.mu.Lock()
 		api.status = 502
 		api.mu.Unlock()
-		_, err = h.a.Send(ctx, h.queue(t, u, "", "x", ""))
+		_, err = h.a.Send(ctx, h.queue(t, u, "", "x", nil))
 		se := sendErr(t, err)
 		if se.Outcome != bots.Retry || strings.Contains(se.Error(), "TOKEN-") || !strings.Contains(se.Error(), "REDACTED") {
 			t.Fatalf("502: %v (outcome %v); want retry with the token redacted", se, se.Outcome)
@@ -263,11 +263,11 @@ func TestStaleTokenRefetchedOnce(t *testing.T) {
 		ctx := context.Background()
 		const u = "oTok"
 		wantSuccess(t, h.post(textXML(u, 901, "hi")))
-		if _, err := h.a.Send(ctx, h.queue(t, u, "", "one", "")); err != nil {
+		if _, err := h.a.Send(ctx, h.queue(t, u, "", "one", nil)); err != nil {
 			t.Fatal(err)
 		}
 		api.revoke() // someone else fetched a token
-		if _, err := h.a.Send(ctx, h.queue(t, u, "", "two", "")); err != nil {
+		if _, err := h.a.Send(ctx, h.queue(t, u, "", "two", nil)); err != nil {
 			t.Fatalf("send after the token was revoked: %v", err)
 		}
 		fetches, customs, _ := api.snapshot()
@@ -278,7 +278,7 @@ func TestStaleTokenRefetchedOnce(t *testing.T) {
 		api.mu.Lock()
 		api.customErr[u] = 40001
 		api.mu.Unlock()
-		_, err := h.a.Send(ctx, h.queue(t, u, "", "three", ""))
+		_, err := h.a.Send(ctx, h.queue(t, u, "", "three", nil))
 		if se := sendErr(t, err); se.Outcome != bots.Retry {
 			t.Fatalf("persistent 40001: %+v", se)
 		}
@@ -309,7 +309,7 @@ func TestTokenSharedAcrossReplicas(t *testing.T) {
 		api.mu.Unlock()
 		var wg sync.WaitGroup
 		for i := range 12 {
-			m := h.queue(t, u, "", fmt.Sprint(i), "")
+			m := h.queue(t, u, "", fmt.Sprint(i), nil)
 			wg.Add(1)
 			go func() {
 				defer wg.Done()

@@ -46,13 +46,13 @@ const (
 )
 
 // WeChat's customer-service window (rules since 2023-06): a customer's
-// message allows 5 messages within 48 hours; following the account,
-// scanning a QR code or clicking a menu allows 3 within a minute.
+// message allows 5 messages within 48 hours (store.WeChatWindow);
+// following the account, scanning a QR code or clicking a menu allows 3
+// within a minute.
 const (
-	messageWindow = 48 * time.Hour
-	messageQuota  = 5
-	eventWindow   = time.Minute
-	eventQuota    = 3
+	messageQuota = 5
+	eventWindow  = time.Minute
+	eventQuota   = 3
 )
 
 // SkipNoTemplate is the reason of a message skipped outside the window.
@@ -218,8 +218,8 @@ func (a *Adapter) Send(ctx context.Context, m *store.Message) (string, error) {
 			return "", classify(err)
 		}
 	}
-	tpl := a.cfg.TemplateIDs[m.Workflow]
-	if tpl == "" || m.Workflow == "" {
+	tpl := a.cfg.Template(m.Workflow)
+	if tpl == "" {
 		return "", &bots.SendError{Outcome: bots.Skip, Reason: why}
 	}
 	data, err := a.templateData(ctx, m, tpl)
@@ -243,7 +243,7 @@ func (a *Adapter) Send(ctx context.Context, m *store.Message) (string, error) {
 // fails), and if not, why.
 func (a *Adapter) window(ctx context.Context, m *store.Message) (open bool, why string, release func(), err error) {
 	now := a.opts.Store.Now()
-	act, err := a.opts.Store.LastInbound(ctx, m, now.Add(-messageWindow), []string{bots.EventSubscribe, "scan", "click"})
+	act, err := a.opts.Store.LastInbound(ctx, m, now.Add(-store.WeChatWindow), []string{bots.EventSubscribe, "scan", "click"})
 	if err != nil {
 		return false, "", nil, err
 	}
@@ -264,7 +264,7 @@ func (a *Adapter) window(ctx context.Context, m *store.Message) (open bool, why 
 			return open, "", release, err
 		}
 	}
-	if act.LastMessageAt != nil {
+	if store.InWeChatWindow(act.LastMessageAt, now) {
 		if open, err = try(*act.LastMessageAt, messageQuota); open || err != nil {
 			return open, "", release, err
 		}
@@ -276,16 +276,12 @@ func (a *Adapter) window(ctx context.Context, m *store.Message) (open bool, why 
 // templateData is the payload's template_data, else TemplateFields, else
 // the text mapped onto the classic first/keyword1/remark fields.
 func (a *Adapter) templateData(ctx context.Context, m *store.Message, tpl string) (map[string]*message.TemplateDataItem, error) {
-	var fields map[string]string
-	if m.Payload != "" {
-		var p bots.Payload
-		if err := json.Unmarshal([]byte(m.Payload), &p); err != nil {
-			return nil, fmt.Errorf("payload: %w", err)
-		}
-		fields = p.TemplateData
+	x, err := m.Extras()
+	if err != nil {
+		return nil, err
 	}
+	fields := x.TemplateData
 	if len(fields) == 0 && a.opts.TemplateFields != nil {
-		var err error
 		if fields, err = a.opts.TemplateFields(ctx, m, tpl); err != nil {
 			return nil, err
 		}

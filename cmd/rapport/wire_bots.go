@@ -25,7 +25,7 @@ func (m *Main) wireBots(ctx context.Context) error {
 	metrics := bots.NewMetrics(m.Registry)
 	disp := bots.NewDispatcher(m.Store, bots.DispatcherOptions{Logger: m.Logger, Metrics: metrics})
 	router := bots.NewRouter(m.Store, bots.RouterOptions{
-		Hooks: m.Hooks, Renderer: m.chatRenderer(), Logger: m.Logger, Metrics: metrics, Notify: disp.Kick,
+		Hooks: m.Hooks, Renderer: m.Templates, Logger: m.Logger, Metrics: metrics, Notify: disp.Kick,
 	})
 
 	// One line per adapter: each returns nil when its channel is disabled.
@@ -77,7 +77,3 @@ func (m *Main) telegramChannel(recv bots.Receiver) (channelRunner, error) {
 	}
 	return a, nil
 }
-
-// chatRenderer adapts the templates service for the router's replies; nil
-// means built-in texts.
-func (m *Main) chatRenderer() bots.Renderer { return chatTemplates{m.Templates} }

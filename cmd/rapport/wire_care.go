@@ -16,21 +16,17 @@ import (
 // newCare builds the care service from the config (needs m.Store).
 func (m *Main) newCare() (*care.Service, error) {
 	return care.New(m.Config.Care, care.Options{
-		Store:           m.Store,
-		Templates:       m.careRenderer(),
-		Location:        m.Config.Location(),
-		QuietHours:      care.QuietHours{Start: m.Config.QuietHours.Start, End: m.Config.QuietHours.End},
-		WeChatTemplates: m.Config.WeChat.TemplateIDs,
-		Business:        m.Config.BusinessName,
-		StaffLocale:     m.Config.Followup.StaffLocale,
-		Registry:        m.Registry,
-		Logger:          m.Logger,
+		Store:             m.Store,
+		Templates:         m.Templates,
+		Location:          m.Config.Location(),
+		QuietHours:        care.QuietHours{Start: m.Config.QuietHours.Start, End: m.Config.QuietHours.End},
+		HasWeChatTemplate: func(wf string) bool { return m.Config.WeChat.Template(wf) != "" },
+		Business:          m.Config.BusinessName,
+		StaffLocale:       m.Config.Followup.StaffLocale,
+		Registry:          m.Registry,
+		Logger:            m.Logger,
 	})
 }
-
-// careRenderer renders care's texts through the template service, so
-// managers' edits reach the next run.
-func (m *Main) careRenderer() care.Renderer { return careTemplates{m.Templates, m.Config.Location()} }
 
 // wireCare builds the care runner, starts its scheduler (which first
 // catches up missed runs) and adds the survey-answer chat hook.

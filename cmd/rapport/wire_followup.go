@@ -13,7 +13,7 @@ import (
 func (m *Main) wireFollowup(ctx context.Context, d *web.Deps) error {
 	svc, err := followup.New(m.Config.Followup, followup.Options{
 		Store:     m.Store,
-		Templates: m.followupRenderer(),
+		Templates: m.Templates,
 		Location:  m.Config.Location(),
 		Logger:    m.Logger,
 	})
@@ -24,7 +24,3 @@ func (m *Main) wireFollowup(ctx context.Context, d *web.Deps) error {
 	m.goLoop("followup", ctx, svc.Run)
 	return nil
 }
-
-// followupRenderer adapts the templates service to followup.Renderer; nil
-// (built-in texts) until the templates service is wired.
-func (m *Main) followupRenderer() followup.Renderer { return followupTemplates{m.Templates} }
