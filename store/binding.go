@@ -235,14 +235,9 @@ func (s *Store) ListStaff(ctx context.Context, p Page) ([]*StaffView, string, er
 		return nil, "", err
 	}
 	db := s.db.WithContext(ctx)
-	var sts []Staff
-	if err := db.Where("id > ?", after).Order("id").Limit(limit + 1).Find(&sts).Error; err != nil {
+	sts, next, err := pageOf(db.Where("id > ?", after).Order("id"), limit, func(r Staff) int64 { return r.ID })
+	if err != nil {
 		return nil, "", fmt.Errorf("list staff: %w", err)
-	}
-	next := ""
-	if len(sts) > limit {
-		sts = sts[:limit]
-		next = encodeCursor(sts[len(sts)-1].ID)
 	}
 	out := make([]*StaffView, len(sts))
 	byID := map[int64]*StaffView{}

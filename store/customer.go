@@ -510,14 +510,9 @@ func (s *Store) ListCustomers(ctx context.Context, f CustomerFilter) ([]*Custome
 	if f.Viewer != nil {
 		q = s.scopeCustomers(q, *f.Viewer, "customers.id")
 	}
-	var cs []*Customer
-	if err := q.Order("customers.id").Limit(limit + 1).Find(&cs).Error; err != nil {
+	cs, next, err := pageOf(q.Order("customers.id"), limit, func(r *Customer) int64 { return r.ID })
+	if err != nil {
 		return nil, "", fmt.Errorf("list customers: %w", err)
-	}
-	next := ""
-	if len(cs) > limit {
-		cs = cs[:limit]
-		next = encodeCursor(cs[len(cs)-1].ID)
 	}
 	if err := loadCustomerDetails(db, cs); err != nil {
 		return nil, "", fmt.Errorf("list customers: %w", err)

@@ -150,14 +150,9 @@ func (s *Store) ListMessages(ctx context.Context, customerID int64, p Page) ([]*
 		}
 		q = q.Where("created_at > ? OR (created_at = ? AND id > ?)", last.CreatedAt, last.CreatedAt, last.ID)
 	}
-	var ms []*Message
-	if err := q.Order("created_at, id").Limit(limit + 1).Find(&ms).Error; err != nil {
+	ms, next, err := pageOf(q.Order("created_at, id"), limit, func(r *Message) int64 { return r.ID })
+	if err != nil {
 		return nil, "", fmt.Errorf("list messages: %w", err)
-	}
-	next := ""
-	if len(ms) > limit {
-		ms = ms[:limit]
-		next = encodeCursor(ms[len(ms)-1].ID)
 	}
 	return ms, next, nil
 }

@@ -506,17 +506,9 @@ func (s *Store) ListTasks(ctx context.Context, f TaskFilter, p Page) ([]*Task, s
 	if after > 0 {
 		q = q.Where("id < ?", after)
 	}
-	var ts []*Task
-	if err := q.Order("id DESC").Limit(limit + 1).Find(&ts).Error; err != nil {
+	ts, next, err := pageOf(q.Order("id DESC"), limit, func(r *Task) int64 { return r.ID })
+	if err != nil {
 		return nil, "", fmt.Errorf("list tasks: %w", err)
-	}
-	next := ""
-	if len(ts) > limit {
-		ts = ts[:limit]
-		next = encodeCursor(ts[len(ts)-1].ID)
-	}
-	if ts == nil {
-		ts = []*Task{}
 	}
 	return ts, next, nil
 }
