@@ -553,3 +553,82 @@ func (s *Store) touchInbound(ctx context.Context, ids []*Identity, at time.Time)
 	}
 	return nil
 }
+
+// RecordStaffInbound stores an inbound message from a staff member's chat
+// account once (dedup as RecordArrival). It belongs to no customer's
+// conversation. staffID is nil for an account that is not bound yet (its
+// /bind command), which is stored without creating a customer.
+func (s *Store) RecordStaffInbound(ctx context.Context, staffID *int64, in Inbound) (msg *Message, duplicate bool, err error) {
+	row, err := inboundRow(in, s.Now())
+	if err != nil {
+		return nil, false, err
+	}
+	m := &row
+	m.StaffID = staffID
+	err = s.db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(m).Error
+	if err == nil && m.ID != 0 {
+		return m, false, nil
+	}
+	if err != nil && !isDuplicate(err) {
+		return nil, false, fmt.Errorf("record staff inbound: %w", err)
+	}
+	var old Message
+	if err := s.db.WithContext(ctx).Where("channel = ? AND external_id = ?", in.Channel, in.ExternalID).Take(&old).Error; err != nil {
+		return nil, true, fmt.Errorf("record staff inbound: %w", err)
+	}
+	return &old, true, nil
+}
+
+// MarkProcessed records that the router has run its commands and hooks on
+// these inbound messages.
+func (s *Store) MarkProcessed(ctx context.Context, ids []int64) error {
+	for start := 0; start < len(ids); start += enqueueBatch {
+		part := ids[start:min(start+enqueueBatch, len(ids))]
+		err := s.db.WithContext(ctx).Model(&Message{}).Where("id IN ? AND status = ?", part, StatusReceived).
+			Updates(map[string]any{"status": StatusProcessed, "claimed_by": "", "lease_until": nil}).Error
+		if err != nil {
+			return fmt.Errorf("mark processed: %w", err)
+		}
+	}
+	return nil
+}
+
+// ClaimUnprocessed claims up to limit inbound messages of the channels that
+// were stored between after and before but never processed (their process
+// died between storing and processing them), until now+lease.
+// Like ClaimOutbox, a conditional UPDATE makes two replicas never take the
+// same message; a claim that lapses is taken again.
+func (s *Store) ClaimUnprocessed(ctx context.Context, channels []string, after, before time.Time, limit int, lease time.Duration) ([]*Message, error) {
+	now := s.Now().Truncate(time.Millisecond)
+	db := s.db.WithContext(ctx)
+	var ids []int64
+	// (channel, status) leads the outbox index, so this reads only the
+	// few messages still "received".
+	err := db.Model(&Message{}).
+		Where("channel IN ? AND status = ? AND direction = ? AND created_at BETWEEN ? AND ? AND (lease_until IS NULL OR lease_until < ?)",
+			channels, StatusReceived, DirectionIn, after, before, now).
+		Order("id").Limit(limit).Pluck("id", &ids).Error
+	if err != nil || len(ids) == 0 {
+		return nil, wrapErr("claim unprocessed", err)
+	}
+	token := rowToken()
+	res := db.Model(&Message{}).
+		Where("id IN ? AND status = ? AND (lease_until IS NULL OR lease_until < ?)", ids, StatusReceived, now).
+		Updates(map[string]any{"claimed_by": token, "lease_until": now.Add(lease)})
+	if res.Error != nil || res.RowsAffected == 0 {
+		return nil, wrapErr("claim unprocessed", res.Error)
+	}
+	var ms []*Message
+	if err := db.Where("id IN ? AND claimed_by = ?", ids, token).Order("id").Find(&ms).Error; err != nil {
+		return nil, fmt.Errorf("claim unprocessed: %w", err)
+	}
+	return ms, nil
+}
+
+// wrapErr prefixes err, or is nil for nil.
+func wrapErr(prefix string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%s: %w", prefix, err)
+}

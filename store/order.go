@@ -226,6 +226,33 @@ func (s *Store) HadPurchaseBefore(ctx context.Context, customerIDs []int64, t ti
 	return out, nil
 }
 
+// LastOrders returns each customer's latest order time (customers without
+// orders are absent).
+func (s *Store) LastOrders(ctx context.Context, customerIDs []int64) (map[int64]time.Time, error) {
+	out := map[int64]time.Time{}
+	if len(customerIDs) == 0 {
+		return out, nil
+	}
+	rows, err := s.db.WithContext(ctx).Model(&Order{}).Select("customer_id, MAX(occurred_at) AS last").
+		Where("customer_id IN ?", customerIDs).Group("customer_id").Rows()
+	if err != nil {
+		return nil, fmt.Errorf("last orders: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var last anyTime
+		if err := rows.Scan(&id, &last); err != nil {
+			return nil, fmt.Errorf("last orders: %w", err)
+		}
+		out[id] = last.t
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("last orders: %w", err)
+	}
+	return out, nil
+}
+
 // ordersDedupKey adds orders.dedup_key and its unique index, so that an
 // import run twice records each order once. Existing orders keep NULL,
 // which never collides.
