@@ -255,6 +255,28 @@ func (s *Store) Message(ctx context.Context, id int64) (*Message, error) {
 	return &m, nil
 }
 
+// StaffMessageKey returns the idempotency key of the latest message sent
+// to a staff member on channel that the platform knows as providerMsgID
+// (what a Telegram reply-to names), or "" when there is none. What a key
+// says is its sender's business: followup names the task in its notices'
+// and relays' keys.
+func (s *Store) StaffMessageKey(ctx context.Context, staffID int64, channel, providerMsgID string) (string, error) {
+	if providerMsgID == "" {
+		return "", nil
+	}
+	var keys []*string
+	err := s.db.WithContext(ctx).Model(&Message{}).
+		Where("channel = ? AND provider_msg_id = ? AND staff_id = ? AND direction = ?", channel, providerMsgID, staffID, DirectionOut).
+		Order("id DESC").Limit(1).Pluck("idempotency_key", &keys).Error
+	if err != nil {
+		return "", fmt.Errorf("staff message key: %w", err)
+	}
+	if len(keys) == 0 {
+		return "", nil
+	}
+	return deref(keys[0]), nil
+}
+
 // providerIndex lets a staff member's Telegram reply-to (the platform id of
 // the relayed message) find the relayed message.
 func providerIndex(tx *gorm.DB) error {
@@ -265,7 +287,7 @@ func providerIndex(tx *gorm.DB) error {
 }
 
 // dropProviderIndex: the lookups by provider id go through the recipient's
-// index instead (TaskOfStaffMessage by staff_id, sentTo by the chat's
+// index instead (StaffMessageKey by staff_id, sentTo by the chat's
 // customer or staff member). Kept, the index cost the dispatcher one entry
 // move per message sent, about a third of the database's work per send.
 func dropProviderIndex(tx *gorm.DB) error {

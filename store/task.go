@@ -614,35 +614,3 @@ func (s *Store) AddTaskEvent(ctx context.Context, taskID int64, by Actor, action
 	}
 	return nil
 }
-
-// TaskOfStaffMessage finds the task a message sent to a staff member was
-// about, from the platform id of that message (a Telegram reply-to). The
-// task id is the second field of the message's idempotency key
-// ("task:ID:..." notices, "relay:ID:..." forwards). It returns 0 when the
-// message is unknown or about no task.
-func (s *Store) TaskOfStaffMessage(ctx context.Context, staffID int64, channel, providerMsgID string) (int64, error) {
-	if providerMsgID == "" {
-		return 0, nil
-	}
-	var m Message
-	err := s.db.WithContext(ctx).Select("id", "idempotency_key").
-		Where("channel = ? AND provider_msg_id = ? AND staff_id = ? AND direction = ?", channel, providerMsgID, staffID, DirectionOut).
-		Order("id DESC").Take(&m).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return 0, nil
-	} else if err != nil {
-		return 0, fmt.Errorf("task of message: %w", err)
-	}
-	if m.IdempotencyKey == nil {
-		return 0, nil
-	}
-	parts := strings.SplitN(*m.IdempotencyKey, ":", 3)
-	if len(parts) < 2 || (parts[0] != "task" && parts[0] != "relay") {
-		return 0, nil
-	}
-	id, err := strconv.ParseInt(parts[1], 10, 64)
-	if err != nil {
-		return 0, nil
-	}
-	return id, nil
-}
