@@ -460,7 +460,7 @@ func (r *Router) builtin(ctx context.Context, j job) (bool, error) {
 		}
 		return true, r.reply(ctx, ev, key, nil)
 	case "points":
-		c, err := r.store.Customer(ctx, cid)
+		c, err := r.store.CustomerByID(ctx, cid)
 		if err != nil {
 			return true, err
 		}
@@ -476,7 +476,7 @@ func (r *Router) builtin(ctx context.Context, j job) (bool, error) {
 func (r *Router) claimPhone(ctx context.Context, ev *store.ChatEvent) error {
 	var button *Payload
 	if ev.Message.Channel == store.ChannelTelegram {
-		c, err := r.store.Customer(ctx, ev.Identity.CustomerID)
+		c, err := r.store.CustomerByID(ctx, ev.Identity.CustomerID)
 		if err != nil {
 			return err
 		}
@@ -557,7 +557,7 @@ func (r *Router) reply(ctx context.Context, ev *store.ChatEvent, key string, var
 
 // replyWith is reply with channel extras (a keyboard).
 func (r *Router) replyWith(ctx context.Context, ev *store.ChatEvent, key string, vars map[string]string, pl *Payload) error {
-	c, err := r.store.Customer(ctx, ev.Identity.CustomerID)
+	c, err := r.store.CustomerByID(ctx, ev.Identity.CustomerID)
 	if err != nil {
 		return err
 	}

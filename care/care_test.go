@@ -689,7 +689,7 @@ func TestWinback(t *testing.T) {
 		}
 		e.wantMessages(gone, 1)
 		e.wantMessages(buyer, 0)
-		c, _ := e.s.Customer(e.ctx, gone.ID)
+		c, _ := e.s.CustomerByID(e.ctx, gone.ID)
 		if c.Stage != store.StageAtRisk {
 			t.Errorf("stage = %s", c.Stage)
 		}

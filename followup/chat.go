@@ -318,7 +318,7 @@ func (s *Service) relayOut(ctx context.Context, ev *store.ChatEvent, actor store
 			return err
 		}
 	}
-	c, err := s.store.Customer(ctx, t.CustomerID)
+	c, err := s.store.CustomerByID(ctx, t.CustomerID)
 	if err != nil {
 		return err
 	}
@@ -327,7 +327,7 @@ func (s *Service) relayOut(ctx context.Context, ev *store.ChatEvent, actor store
 
 // refuseCustomer answers a customer who tried a staff command.
 func (s *Service) refuseCustomer(ctx context.Context, ev *store.ChatEvent) error {
-	c, err := s.store.Customer(ctx, ev.Identity.CustomerID)
+	c, err := s.store.CustomerByID(ctx, ev.Identity.CustomerID)
 	if err != nil {
 		return err
 	}
@@ -369,7 +369,7 @@ func (s *Service) customerMessage(ctx context.Context, ev *store.ChatEvent) erro
 		if m.Kind != "text" || !s.isComplaint(m.Text) {
 			return nil
 		}
-		c, err := s.store.Customer(ctx, cid)
+		c, err := s.store.CustomerByID(ctx, cid)
 		if err != nil {
 			return err
 		}
@@ -406,7 +406,7 @@ func (s *Service) relayIn(ctx context.Context, t *store.Task, m *store.Message) 
 	if err != nil || chat == nil {
 		return err
 	}
-	c, err := s.store.Customer(ctx, t.CustomerID)
+	c, err := s.store.CustomerByID(ctx, t.CustomerID)
 	if err != nil {
 		return err
 	}

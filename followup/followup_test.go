@@ -635,7 +635,7 @@ func TestDeactivationReassigns(t *testing.T) {
 					}
 				}
 				// The customer keeps their (now inactive) owner.
-				if c, _ := e.s.Customer(e.ctx, wang.CustomerID); c.OwnerStaffID == nil || *c.OwnerStaffID != ann.ID {
+				if c, _ := e.s.CustomerByID(e.ctx, wang.CustomerID); c.OwnerStaffID == nil || *c.OwnerStaffID != ann.ID {
 					t.Errorf("wang's owner: %v", c.OwnerStaffID)
 				}
 				// Ann's chat account is no longer staff.

@@ -217,7 +217,7 @@ func (s *Service) RemindOverdue(ctx context.Context) (int, error) {
 				continue
 			}
 			if chat != nil {
-				c, err := s.store.Customer(ctx, t.CustomerID)
+				c, err := s.store.CustomerByID(ctx, t.CustomerID)
 				if err != nil {
 					errs = append(errs, err)
 					continue
@@ -265,7 +265,7 @@ func (s *Service) Escalate(ctx context.Context) (int, error) {
 	n := 0
 	var errs []error
 	for _, t := range ts {
-		c, err := s.store.Customer(ctx, t.CustomerID)
+		c, err := s.store.CustomerByID(ctx, t.CustomerID)
 		if err != nil {
 			errs = append(errs, err)
 			continue

@@ -82,7 +82,7 @@ func (s *Store) CustomerFor(ctx context.Context, by Actor, id int64) (*Customer,
 	if err := s.SeeCustomer(ctx, by, id); err != nil {
 		return nil, err
 	}
-	return s.Customer(ctx, id)
+	return s.CustomerByID(ctx, id)
 }
 
 // ListMessagesFor is a conversation the actor may see.

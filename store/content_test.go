@@ -70,7 +70,7 @@ func TestRecordArrivalKeepsAnyContent(t *testing.T) {
 			if want := validRaw(tt.raw); got.Raw != want {
 				t.Errorf("%s: raw stored as %d bytes, want %d", tt.name, len(got.Raw), len(want))
 			}
-			c, err := s.Customer(ctx, id.CustomerID)
+			c, err := s.CustomerByID(ctx, id.CustomerID)
 			if err != nil {
 				t.Fatal(err)
 			}

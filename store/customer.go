@@ -298,7 +298,7 @@ func (s *Store) CreateCustomer(ctx context.Context, in CustomerInput) (*Customer
 	if err != nil {
 		return nil, fmt.Errorf("create customer: %w", err)
 	}
-	return s.Customer(ctx, c.ID)
+	return s.CustomerByID(ctx, c.ID)
 }
 
 // UpdateCustomer applies a partial update.
@@ -334,7 +334,7 @@ func (s *Store) UpdateCustomer(ctx context.Context, id int64, in CustomerInput) 
 	if err != nil {
 		return nil, fmt.Errorf("update customer: %w", err)
 	}
-	return s.Customer(ctx, id)
+	return s.CustomerByID(ctx, id)
 }
 
 // checkPhoneFree refuses a phone on record for another customer (409):
@@ -404,8 +404,8 @@ func setTags(tx *gorm.DB, customerID int64, tags []string) error {
 	return tx.Create(&rows).Error
 }
 
-// Customer loads one customer with tags and identities.
-func (s *Store) Customer(ctx context.Context, id int64) (*Customer, error) {
+// CustomerByID loads one customer with tags and identities.
+func (s *Store) CustomerByID(ctx context.Context, id int64) (*Customer, error) {
 	db := s.db.WithContext(ctx)
 	var c Customer
 	if err := db.First(&c, id).Error; err != nil {
@@ -550,7 +550,7 @@ type CustomerCard struct {
 
 // CustomerCard loads a customer's card with the last n messages.
 func (s *Store) CustomerCard(ctx context.Context, customerID int64, n int) (*CustomerCard, error) {
-	c, err := s.Customer(ctx, customerID)
+	c, err := s.CustomerByID(ctx, customerID)
 	if err != nil {
 		return nil, err
 	}

@@ -310,7 +310,7 @@ func TestImportCustomersAgain(t *testing.T) {
 		if err != nil || res.Updated != 1 {
 			t.Fatalf("ref import = %+v, %v", res, err)
 		}
-		if c, err := s.Customer(ctx, ada.ID); err != nil || c.ExternalRef == nil || *c.ExternalRef != "crm-1" {
+		if c, err := s.CustomerByID(ctx, ada.ID); err != nil || c.ExternalRef == nil || *c.ExternalRef != "crm-1" {
 			t.Fatalf("ada = %+v, %v", c, err)
 		}
 		// Another external_ref is another person, and a phone is one

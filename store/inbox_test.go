@@ -178,7 +178,7 @@ func TestRecordArrivalFirstContactRace(t *testing.T) {
 					t.Errorf("%s is %d customers", sender, len(ids))
 				}
 				for cid := range ids {
-					c, err := replicas[0].Customer(ctx, cid)
+					c, err := replicas[0].CustomerByID(ctx, cid)
 					if err != nil {
 						t.Fatal(err)
 					}

@@ -473,7 +473,7 @@ func (s *Store) VerifyPhoneCode(ctx context.Context, in PhoneCode) (*Customer, e
 	if verdict != nil {
 		return nil, verdict
 	}
-	return s.Customer(ctx, kept)
+	return s.CustomerByID(ctx, kept)
 }
 
 // holds reports whether a customer still has phone on record.
@@ -533,7 +533,7 @@ func (s *Store) ProvePhone(ctx context.Context, p PhoneProof) (*Customer, error)
 	if err != nil {
 		return nil, fmt.Errorf("prove phone: %w", err)
 	}
-	return s.Customer(ctx, kept)
+	return s.CustomerByID(ctx, kept)
 }
 
 // ApprovePhoneClaim is a staff member's proof (they called the number):

@@ -166,7 +166,7 @@ func TestPhoneClaimByCode(t *testing.T) {
 				t.Fatalf("code message %+v", m)
 			}
 			// The claimant stays a separate profile without the number.
-			me, err := s.Customer(ctx, w.visitor.CustomerID)
+			me, err := s.CustomerByID(ctx, w.visitor.CustomerID)
 			if err != nil || me.Phone != "" || me.Points != 0 || me.Name != "" || len(me.Identities) != 1 {
 				t.Fatalf("claimant = %+v, %v", me, err)
 			}
@@ -194,7 +194,7 @@ func TestPhoneClaimByCode(t *testing.T) {
 			if kept.ID != w.holder.ID || kept.Points != 500 || !kept.PhoneVerified || len(kept.Identities) != 2 {
 				t.Fatalf("kept = %+v", kept)
 			}
-			if _, err := s.Customer(ctx, me.ID); !store.IsCode(err, store.ENOTFOUND) {
+			if _, err := s.CustomerByID(ctx, me.ID); !store.IsCode(err, store.ENOTFOUND) {
 				t.Fatalf("claimant still there: %v", err)
 			}
 			merges, err := s.CustomerMerges(ctx, kept.ID)
@@ -233,7 +233,7 @@ func TestPhoneClaimByCode(t *testing.T) {
 			if _, err := s.VerifyPhoneCode(ctx, store.PhoneCode{CustomerID: other.CustomerID, Code: w.codes[2]}); err != store.ErrPhoneCode {
 				t.Fatalf("right code after %d wrong ones: %v", store.PhoneCodeAttempts, err)
 			}
-			if c, _ := s.Customer(ctx, other.CustomerID); c == nil || c.Phone != "" {
+			if c, _ := s.CustomerByID(ctx, other.CustomerID); c == nil || c.Phone != "" {
 				t.Fatalf("failed claimant = %+v", c)
 			}
 		})
@@ -252,7 +252,7 @@ func TestPhoneClaimOfFreeNumber(t *testing.T) {
 			if res.Outcome != store.ClaimSaved || res.Claim != nil {
 				t.Fatalf("claim = %+v", res)
 			}
-			me, _ := s.Customer(ctx, w.visitor.CustomerID)
+			me, _ := s.CustomerByID(ctx, w.visitor.CustomerID)
 			if me.Phone != "+8613900139000" || me.PhoneVerified {
 				t.Fatalf("claimant %q verified=%v", me.Phone, me.PhoneVerified)
 			}
@@ -265,7 +265,7 @@ func TestPhoneClaimOfFreeNumber(t *testing.T) {
 			if err != nil || imp.Created != 1 || imp.Updated != 0 {
 				t.Fatalf("import = %+v, %v", imp, err)
 			}
-			me, _ = s.Customer(ctx, w.visitor.CustomerID)
+			me, _ = s.CustomerByID(ctx, w.visitor.CustomerID)
 			if me.Name != "" || !me.Birthday.IsZero() {
 				t.Fatalf("imported data reached the claimant: %+v", me)
 			}
@@ -400,7 +400,7 @@ func TestPhoneClaimStaffApproval(t *testing.T) {
 		if err != nil || c.Status != store.ClaimVerified || c.KeptID == nil || *c.KeptID != res.Claim.TargetID || *c.DecidedBy != manager.ID {
 			t.Fatalf("approved = %+v, %v", c, err)
 		}
-		kept, err := s.Customer(ctx, res.Claim.TargetID)
+		kept, err := s.CustomerByID(ctx, res.Claim.TargetID)
 		if err != nil || kept.Name != "李雷" || len(kept.Identities) != 1 || kept.Identities[0].ExternalID != "openid-1" {
 			t.Fatalf("kept = %+v, %v", kept, err)
 		}
@@ -430,7 +430,7 @@ func TestPhoneClaimStaffApproval(t *testing.T) {
 		if task, _ := s.TaskByID(ctx, *res.Claim.TaskID); task.Status != store.TaskCancelled {
 			t.Fatalf("task after rejection: %s", task.Status)
 		}
-		if me, err := s.Customer(ctx, v2.CustomerID); err != nil || me.Phone != "" {
+		if me, err := s.CustomerByID(ctx, v2.CustomerID); err != nil || me.Phone != "" {
 			t.Fatalf("rejected claimant = %+v, %v", me, err)
 		}
 	})
@@ -500,7 +500,7 @@ func TestMigratePhoneKeys(t *testing.T) {
 				verified bool
 			}{1: {"+8613800138000", true}, 2: {"+8613800138000", false}, 3: {"+8613900139000", true}, 4: {"12345", false}}
 			for id, w := range want {
-				c, err := s.Customer(ctx, id)
+				c, err := s.CustomerByID(ctx, id)
 				if err != nil || c.Phone != w.phone || c.PhoneVerified != w.verified {
 					t.Errorf("customer %d = %q verified=%v (%v), want %q %v", id, c.Phone, c.PhoneVerified, err, w.phone, w.verified)
 				}
@@ -534,7 +534,7 @@ func TestMigratePhoneKeys(t *testing.T) {
 			if _, err := s.ApprovePhoneClaim(ctx, claims[0].ID, store.Actor{Role: store.RoleAdmin, Via: store.ViaAPI}); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := s.Customer(ctx, 2); !store.IsCode(err, store.ENOTFOUND) {
+			if _, err := s.CustomerByID(ctx, 2); !store.IsCode(err, store.ENOTFOUND) {
 				t.Fatalf("duplicate after approval: %v", err)
 			}
 		})

@@ -36,7 +36,7 @@ func (h *harness) account(t *testing.T, channel, id string) *store.Customer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := h.s.Customer(context.Background(), ident.CustomerID)
+	c, err := h.s.CustomerByID(context.Background(), ident.CustomerID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +110,7 @@ func TestPhoneClaimFromWebChatRevealsNothing(t *testing.T) {
 		}
 		telegramtest.WaitFor(t, "agent reply on Telegram", 10*time.Second, func() bool { return len(f.SentTo(fmt.Sprint(victim))) == 2 })
 
-		v2, err := s.Customer(ctx, v.ID)
+		v2, err := s.CustomerByID(ctx, v.ID)
 		if err != nil || len(v2.Identities) != 1 || v2.Identities[0].Channel != store.ChannelTelegram || v2.Points != 120 || !v2.PhoneVerified {
 			t.Fatalf("holder after the claim: %+v, %v", v2, err)
 		}
