@@ -116,7 +116,7 @@ func (r *Router) Receive(ctx context.Context, in Inbound) error {
 		text = in.Callback
 	}
 	rt, _ := json.Marshal(route{Sender: in.SenderID, Callback: in.Callback, ReplyTo: in.ReplyTo, Event: in.Event, EventKey: in.EventKey, Contact: in.Contact})
-	sin := store.Inbound{Channel: in.Channel, ExternalID: in.DedupKey, ChatID: in.ChatID, Kind: in.Kind, Text: text, Raw: in.Raw, Media: in.Media, At: in.At, Route: string(rt)}
+	sin := store.Inbound{Channel: in.Channel, DedupKey: in.DedupKey, ChatID: in.ChatID, Kind: in.Kind, Text: text, Raw: in.Raw, Media: in.Media, At: in.At, Route: string(rt)}
 	ev := newEvent(in)
 
 	st, err := r.store.StaffByIdentity(ctx, in.Channel, in.SenderID)

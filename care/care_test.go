@@ -104,7 +104,7 @@ func (e *env) inbound(c *store.Customer, text string) *store.ChatEvent {
 		e.t.Fatal(err)
 	}
 	seq++
-	m, _, err := e.s.RecordInbound(e.ctx, id, store.Inbound{Channel: id.Channel, ExternalID: fmt.Sprintf("in-%d", seq), ChatID: id.ExternalID, Text: text})
+	m, _, err := e.s.RecordInbound(e.ctx, id, store.Inbound{Channel: id.Channel, DedupKey: fmt.Sprintf("in-%d", seq), ChatID: id.ExternalID, Text: text})
 	if err != nil {
 		e.t.Fatal(err)
 	}

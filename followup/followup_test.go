@@ -93,7 +93,7 @@ func (e *env) customer(name string) *store.Identity {
 func (e *env) say(id *store.Identity, text string) (handled bool) {
 	e.t.Helper()
 	e.seq++
-	m, _, err := e.s.RecordInbound(e.ctx, id, store.Inbound{Channel: id.Channel, ExternalID: fmt.Sprint("in-", e.seq), ChatID: id.ExternalID, Text: text})
+	m, _, err := e.s.RecordInbound(e.ctx, id, store.Inbound{Channel: id.Channel, DedupKey: fmt.Sprint("in-", e.seq), ChatID: id.ExternalID, Text: text})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -115,7 +115,7 @@ func (e *env) staffSays(st *store.Staff, account, text, replyTo, callback string
 	if st != nil {
 		sid = &st.ID
 	}
-	m, _, err := e.s.RecordStaffInbound(e.ctx, sid, store.Inbound{Channel: "telegram", ExternalID: fmt.Sprint("in-", e.seq), ChatID: account, Text: text})
+	m, _, err := e.s.RecordStaffInbound(e.ctx, sid, store.Inbound{Channel: "telegram", DedupKey: fmt.Sprint("in-", e.seq), ChatID: account, Text: text})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -496,7 +496,7 @@ func TestWeChatStaffAndSurveyRecovery(t *testing.T) {
 		}
 		wechatSays := func(text string) {
 			e.seq++
-			m, _, err := e.s.RecordStaffInbound(e.ctx, &st.ID, store.Inbound{Channel: "wechat", ExternalID: fmt.Sprint("in-", e.seq), ChatID: "o-wen", Text: text})
+			m, _, err := e.s.RecordStaffInbound(e.ctx, &st.ID, store.Inbound{Channel: "wechat", DedupKey: fmt.Sprint("in-", e.seq), ChatID: "o-wen", Text: text})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -242,7 +242,7 @@ func TestRecordInboundDedup(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		in := store.Inbound{Channel: "telegram", ExternalID: "update:7", ChatID: "42", Text: "你好 😀", Raw: make([]byte, store.MaxRawBytes+100)}
+		in := store.Inbound{Channel: "telegram", DedupKey: "update:7", ChatID: "42", Text: "你好 😀", Raw: make([]byte, store.MaxRawBytes+100)}
 		m1, dup1, err := s.RecordInbound(ctx, id, in)
 		if err != nil || dup1 {
 			t.Fatalf("first: %v dup=%v", err, dup1)

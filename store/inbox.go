@@ -162,7 +162,7 @@ func (s *Store) writeArrivals(ctx context.Context, group []*arrival) {
 		}
 		cid, iid := r.ident.CustomerID, r.ident.ID
 		m.CustomerID, m.IdentityID = &cid, &iid
-		k := arrivalKey(m.Channel, *m.ExternalID)
+		k := arrivalKey(m.Channel, *m.DedupKey)
 		if first[k] != nil {
 			continue // the same delivery twice in one group
 		}
@@ -179,7 +179,7 @@ func (s *Store) writeArrivals(ctx context.Context, group []*arrival) {
 			order[i] = i
 		}
 		slices.SortFunc(order, func(a, b int) int {
-			return cmp.Or(cmp.Compare(rows[a].Channel, rows[b].Channel), cmp.Compare(*rows[a].ExternalID, *rows[b].ExternalID))
+			return cmp.Or(cmp.Compare(rows[a].Channel, rows[b].Channel), cmp.Compare(*rows[a].DedupKey, *rows[b].DedupKey))
 		})
 		sortedRows, sortedOwners := make([]Message, len(rows)), make([]*arrival, len(rows))
 		for i, j := range order {
@@ -202,21 +202,21 @@ func (s *Store) writeArrivals(ctx context.Context, group []*arrival) {
 
 	// Read back which rows are new (ours) and which were stored before.
 	type stored struct {
-		ID         int64
-		ExternalID string
-		ClaimedBy  string
+		ID        int64
+		DedupKey  string `gorm:"column:external_id"`
+		ClaimedBy string
 	}
 	byChannel := map[string][]string{}
 	for i, m := range rows {
 		if owners[i].err == nil {
-			byChannel[m.Channel] = append(byChannel[m.Channel], *m.ExternalID)
+			byChannel[m.Channel] = append(byChannel[m.Channel], *m.DedupKey)
 		}
 	}
 	ids := map[string]stored{}
-	for ch, exts := range byChannel {
+	for ch, keys := range byChannel {
 		var got []stored
 		if err := db.Model(&Message{}).Select("id, external_id, claimed_by").
-			Where("channel = ? AND external_id IN ?", ch, exts).Scan(&got).Error; err != nil {
+			Where("channel = ? AND external_id IN ?", ch, keys).Scan(&got).Error; err != nil {
 			for i, m := range rows {
 				if m.Channel == ch {
 					owners[i].err = fmt.Errorf("record inbound: %w", err)
@@ -225,7 +225,7 @@ func (s *Store) writeArrivals(ctx context.Context, group []*arrival) {
 			continue
 		}
 		for _, g := range got {
-			ids[arrivalKey(ch, g.ExternalID)] = g
+			ids[arrivalKey(ch, g.DedupKey)] = g
 		}
 	}
 	var touch []*Identity
@@ -235,9 +235,9 @@ func (s *Store) writeArrivals(ctx context.Context, group []*arrival) {
 		if r.err != nil {
 			continue
 		}
-		got, ok := ids[arrivalKey(m.Channel, *m.ExternalID)]
+		got, ok := ids[arrivalKey(m.Channel, *m.DedupKey)]
 		if !ok {
-			r.err = Errorf(EINTERNAL, "record inbound: %s message %s not found after insert", m.Channel, *m.ExternalID)
+			r.err = Errorf(EINTERNAL, "record inbound: %s message %s not found after insert", m.Channel, *m.DedupKey)
 			continue
 		}
 		if got.ClaimedBy != token {
@@ -264,7 +264,7 @@ func (s *Store) writeArrivals(ctx context.Context, group []*arrival) {
 		if r.err != nil {
 			continue
 		}
-		if o := first[arrivalKey(r.In.Channel, r.In.ExternalID)]; o != nil && o != r {
+		if o := first[arrivalKey(r.In.Channel, r.In.DedupKey)]; o != nil && o != r {
 			if o.err != nil {
 				r.err = o.err
 				continue
@@ -273,7 +273,7 @@ func (s *Store) writeArrivals(ctx context.Context, group []*arrival) {
 		}
 		if r.dup {
 			var old Message
-			if err := db.Where("channel = ? AND external_id = ?", r.In.Channel, r.In.ExternalID).Take(&old).Error; err != nil {
+			if err := db.Where("channel = ? AND external_id = ?", r.In.Channel, r.In.DedupKey).Take(&old).Error; err != nil {
 				r.err = fmt.Errorf("record inbound: %w", err)
 				continue
 			}
@@ -494,9 +494,9 @@ func insertArrivals(ctx context.Context, db *gorm.DB, rows []Message, owners []*
 // the raw payload is cut on a character boundary.
 func inboundRow(in Inbound, now time.Time) (Message, error) {
 	switch {
-	case in.ExternalID == "":
+	case in.DedupKey == "":
 		return Message{}, Errorf(EINVALID, "inbound message without a dedup key")
-	case len(in.ExternalID) > 128 || !utf8.ValidString(in.ExternalID):
+	case len(in.DedupKey) > 128 || !utf8.ValidString(in.DedupKey):
 		return Message{}, Errorf(EINVALID, "inbound dedup key is not 1-128 bytes of UTF-8")
 	case len(in.ChatID) > 128 || !utf8.ValidString(in.ChatID):
 		return Message{}, Errorf(EINVALID, "inbound chat id is not up to 128 bytes of UTF-8")
@@ -512,11 +512,11 @@ func inboundRow(in Inbound, now time.Time) (Message, error) {
 		m.clean()
 		media = &m
 	}
-	ext := in.ExternalID
+	key := in.DedupKey
 	return Message{
 		Direction: DirectionIn, Channel: in.Channel, ChatID: in.ChatID, Kind: kind,
 		Text: cutBytes(cleanText(in.Text, 0), maxTextBytes), Raw: cutBytes(cleanText(string(in.Raw), 0), MaxRawBytes),
-		Media: media, ExternalID: &ext, Status: StatusReceived, CreatedAt: now, Payload: cleanText(in.Route, 0),
+		Media: media, DedupKey: &key, Status: StatusReceived, CreatedAt: now, Payload: cleanText(in.Route, 0),
 	}, nil
 }
 
@@ -573,7 +573,7 @@ func (s *Store) RecordStaffInbound(ctx context.Context, staffID *int64, in Inbou
 		return nil, false, fmt.Errorf("record staff inbound: %w", err)
 	}
 	var old Message
-	if err := s.db.WithContext(ctx).Where("channel = ? AND external_id = ?", in.Channel, in.ExternalID).Take(&old).Error; err != nil {
+	if err := s.db.WithContext(ctx).Where("channel = ? AND external_id = ?", in.Channel, in.DedupKey).Take(&old).Error; err != nil {
 		return nil, true, fmt.Errorf("record staff inbound: %w", err)
 	}
 	return &old, true, nil

@@ -64,9 +64,10 @@ type Message struct {
 	// Media is what a message carries besides its text: a file, a place,
 	// a contact card.
 	Media *Media `gorm:"type:text" json:"media,omitempty"`
-	// ExternalID dedups inbound deliveries: Telegram update_id, WeChat
-	// MsgId or FromUserName+CreateTime+Event.
-	ExternalID *string `gorm:"size:128;uniqueIndex:ux_messages_channel_ext,priority:2" json:"-"`
+	// DedupKey dedups inbound deliveries: Telegram update_id, WeChat
+	// MsgId or FromUserName+CreateTime+Event. (Its column keeps the name
+	// external_id from before; Identity.ExternalID is the platform user.)
+	DedupKey *string `gorm:"column:external_id;size:128;uniqueIndex:ux_messages_channel_ext,priority:2" json:"-"`
 	// Status, ClaimedBy and ProviderMsgID are CHAR so that a value change
 	// keeps the row's size: InnoDB then updates the row in place instead of
 	// rewriting it, and the outbox changes every row twice (see outbox.go).
@@ -114,14 +115,14 @@ func (m *Message) AfterFind(*gorm.DB) error {
 
 // Inbound is a captured customer message, ready to store.
 type Inbound struct {
-	Channel    string
-	ExternalID string // dedup key; required
-	ChatID     string
-	Kind       string
-	Text       string
-	Raw        []byte
-	Media      *Media
-	At         time.Time // platform time; zero = now
+	Channel  string
+	DedupKey string // the platform's delivery id (see Message.DedupKey); required
+	ChatID   string
+	Kind     string
+	Text     string
+	Raw      []byte
+	Media    *Media
+	At       time.Time // platform time; zero = now
 	// Route is the router's own JSON (sender, button data, reply-to, event)
 	// kept in Payload so an unprocessed message can be processed after a
 	// crash. Opaque to the store.

@@ -110,7 +110,7 @@ func arrive(t *testing.T, s *store.Store, channel, external, text string) *store
 	t.Helper()
 	_, id, _, err := s.RecordArrival(context.Background(), store.Arrival{
 		Contact: store.Contact{Channel: channel, ExternalID: external},
-		In:      store.Inbound{Channel: channel, ExternalID: channel + ":" + external + ":" + text, ChatID: external, Text: text},
+		In:      store.Inbound{Channel: channel, DedupKey: channel + ":" + external + ":" + text, ChatID: external, Text: text},
 	})
 	if err != nil {
 		t.Fatal(err)
