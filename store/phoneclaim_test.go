@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/rapport-crm/rapport/importer"
 	"github.com/rapport-crm/rapport/store"
 	"github.com/rapport-crm/rapport/store/storetest"
 )
@@ -257,11 +258,11 @@ func TestPhoneClaimOfFreeNumber(t *testing.T) {
 				t.Fatalf("claimant %q verified=%v", me.Phone, me.PhoneVerified)
 			}
 			// Not on record: no order lands on it, no import updates it.
-			res2, err := s.ImportOrders(ctx, strings.NewReader("customer_phone,kind,amount,occurred_at\n13900139000,purchase,10,2027-01-01\n"), false, time.UTC)
+			res2, err := importer.Orders(ctx, s, strings.NewReader("customer_phone,kind,amount,occurred_at\n13900139000,purchase,10,2027-01-01\n"), false, time.UTC)
 			if err != nil || len(res2.Rejected) != 1 || !strings.Contains(res2.Rejected[0].Reason, "on record") {
 				t.Fatalf("order for a claimed phone: %+v, %v", res2, err)
 			}
-			imp, err := s.ImportCustomers(ctx, strings.NewReader("name,phone,birthday\n真实客户,139-0013-9000,05-17\n"), false)
+			imp, err := importer.Customers(ctx, s, strings.NewReader("name,phone,birthday\n真实客户,139-0013-9000,05-17\n"), false)
 			if err != nil || imp.Created != 1 || imp.Updated != 0 {
 				t.Fatalf("import = %+v, %v", imp, err)
 			}
@@ -273,7 +274,7 @@ func TestPhoneClaimOfFreeNumber(t *testing.T) {
 			if len(cs) != 1 || !cs[0].PhoneVerified {
 				t.Fatalf("imported %+v", cs)
 			}
-			res2, err = s.ImportOrders(ctx, strings.NewReader("customer_phone,kind,amount,occurred_at\n+8613900139000,purchase,10,2027-01-01\n"), false, time.UTC)
+			res2, err = importer.Orders(ctx, s, strings.NewReader("customer_phone,kind,amount,occurred_at\n+8613900139000,purchase,10,2027-01-01\n"), false, time.UTC)
 			if err != nil || res2.Created != 1 {
 				t.Fatalf("order: %+v, %v", res2, err)
 			}
@@ -362,7 +363,7 @@ func testPhoneClaimLimits(t *testing.T, dialect string) {
 func TestPhoneClaimStaffApproval(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
-		if _, err := s.ImportCustomers(ctx, strings.NewReader("name,phone\n李雷,13800138000\n韩梅梅,13900139000\n"), false); err != nil {
+		if _, err := importer.Customers(ctx, s, strings.NewReader("name,phone\n李雷,13800138000\n韩梅梅,13900139000\n"), false); err != nil {
 			t.Fatal(err)
 		}
 		manager, err := s.CreateStaff(ctx, store.StaffInput{Name: "店长", Role: store.RoleManager})

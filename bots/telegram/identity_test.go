@@ -11,6 +11,7 @@ import (
 
 	"github.com/rapport-crm/rapport/bots"
 	"github.com/rapport-crm/rapport/bots/telegram/telegramtest"
+	"github.com/rapport-crm/rapport/importer"
 	"github.com/rapport-crm/rapport/store"
 	"github.com/rapport-crm/rapport/store/storetest"
 )
@@ -172,7 +173,7 @@ func TestPhoneProvedByTelegramContact(t *testing.T) {
 		ctx := context.Background()
 		f := telegramtest.New(t)
 		h := setup(t, s, f, setupOpts{})
-		if _, err := s.ImportCustomers(ctx, strings.NewReader("name,phone\nImported,13800138000\n"), false); err != nil {
+		if _, err := importer.Customers(ctx, s, strings.NewReader("name,phone\nImported,13800138000\n"), false); err != nil {
 			t.Fatal(err)
 		}
 		imported, _, _ := s.ListCustomers(ctx, store.CustomerFilter{Q: "Imported"})
