@@ -67,25 +67,19 @@ func Customers(ctx context.Context, s *store.Store, file io.ReadSeeker, skipBad 
 }
 
 // readCustomers reads the file from the start, skipping the lines in skip
-// (sorted), and hands the rows that pass the file's own checks to write,
-// batchSize at a time (nil write: checking only), and the others to bad.
+// (sorted). The checking pass (no write) checks every row and hands the
+// bad ones to bad; the writing pass, skipping the lines that one rejected,
+// hands the others to write batchSize at a time (Write checks each again).
 // It returns how many rows the file has.
 func readCustomers(s *store.Store, file io.ReadSeeker, skip []RowError, bad func(RowError), write func([]store.CustomerRow) error) (int, error) {
 	f, err := openCSV(file, customerColumns)
 	if err != nil {
 		return 0, err
 	}
+	checking := write == nil
 	refs := firstLines{}
 	skipped := rejected{rows: skip}
-	batch := make([]store.CustomerRow, 0, batchSize)
-	flush := func() error {
-		if write == nil || len(batch) == 0 {
-			return nil
-		}
-		err := write(batch)
-		batch = batch[:0]
-		return err
-	}
+	var batch []store.CustomerRow
 	rows := 0
 	for {
 		rec, line, malformed, err := f.next()
@@ -99,25 +93,31 @@ func readCustomers(s *store.Store, file io.ReadSeeker, skip []RowError, bad func
 			continue
 		}
 		r, err := customerRow(f, rec, line, malformed)
-		if err == nil {
+		if err == nil && checking {
 			err = s.CheckCustomer(r.In)
 		}
-		if ref := r.In.ExternalRef; err == nil && ref != nil {
+		if ref := r.In.ExternalRef; err == nil && checking && ref != nil {
 			if first, dup := refs.seen(*ref, line); dup {
 				err = store.Invalid("external_ref", "%q already on line %d", *ref, first)
 			}
 		}
 		if err != nil {
 			bad(RowError{line, store.ErrorMessage(err)})
+		}
+		if err != nil || checking {
 			continue
 		}
 		if batch = append(batch, r); len(batch) == batchSize {
-			if err := flush(); err != nil {
+			if err := write(batch); err != nil {
 				return rows, err
 			}
+			batch = batch[:0]
 		}
 	}
-	return rows, flush()
+	if len(batch) > 0 {
+		return rows, write(batch)
+	}
+	return rows, nil
 }
 
 // customerRow reads a record (malformed: why it could not be read).

@@ -78,9 +78,9 @@ type orderLine struct {
 
 // readOrders reads the file from the start, skipping the lines in skip
 // (sorted), and hands the rows that pass every check to write, batchSize
-// at a time (nil write: checking only), and the others to bad. Customers
-// and assets are looked up once per batch. It returns how many rows the
-// file has.
+// at a time, and the others to bad. The checking pass has no write; the
+// writing pass skips the lines it rejected. Customers and assets are
+// looked up once per batch. It returns how many rows the file has.
 func readOrders(ctx context.Context, s *store.Store, file io.ReadSeeker, loc *time.Location, skip []RowError, bad func(RowError), write func([]store.OrderRow) error) (int, error) {
 	f, err := openCSV(file, orderColumns)
 	if err != nil {
@@ -256,6 +256,9 @@ func (c *orderCheck) order(l orderLine, byRef, byPhone map[string]int64, owners 
 		return nil, err
 	}
 	if o.DedupKey != nil {
+		if c.write != nil {
+			return o, nil // the checking pass rejected the repeats
+		}
 		if first, dup := c.refs.seen(l.in.OrderRef, l.line); dup {
 			return nil, store.Invalid("order_ref", "%q already on line %d", l.in.OrderRef, first)
 		}
