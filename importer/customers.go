@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"slices"
 	"strings"
 
 	"github.com/rapport-crm/rapport/store"
@@ -24,61 +23,37 @@ var customerColumns = []string{"name", "phone", "birthday", "email", "tags", "ex
 // external_ref already on an earlier line) and, found while writing, for a
 // phone on record for another customer.
 func Customers(ctx context.Context, s *store.Store, file io.ReadSeeker, skipBad bool) (*Result, error) {
-	res := &Result{Rejected: []RowError{}}
-	rows, err := readCustomers(s, file, nil, func(e RowError) { res.Rejected = append(res.Rejected, e) }, nil)
-	if err != nil {
-		return nil, err
+	var w *store.CustomerImport
+	inTx := func(pass func() error) error {
+		return s.ImportCustomers(ctx, func(tx *store.CustomerImport) error { w = tx; return pass() })
 	}
-	res.Rows = rows
-	if len(res.Rejected) > 0 && !skipBad {
-		return res, nil
-	}
-	checked := res.Rejected
-	err = s.ImportCustomers(ctx, func(w *store.CustomerImport) error {
-		res.Created, res.Updated = 0, 0 // a retried transaction counts afresh
-		res.Rejected = slices.Clone(checked)
-		bad := func(e RowError) { res.Rejected = append(res.Rejected, e) }
-		_, err := readCustomers(s, file, checked, bad, func(rows []store.CustomerRow) error {
+	return importFile(skipBad, inTx, func(res *Result, p pass) (int, error) {
+		return readCustomers(s, file, p, func(rows []store.CustomerRow) error {
 			created, updated, err := w.Write(rows)
 			res.Created += created
 			res.Updated += updated
 			for _, r := range rows {
 				if r.Err != nil {
-					bad(RowError{r.Line, store.ErrorMessage(r.Err)})
+					p.bad(RowError{r.Line, store.ErrorMessage(r.Err)})
 				}
 			}
 			return err
 		})
-		if err == nil && len(res.Rejected) > len(checked) && !skipBad {
-			err = errRejected
-		}
-		return err
 	})
-	sortRejected(res.Rejected)
-	if errors.Is(err, errRejected) {
-		res.Created, res.Updated = 0, 0
-		return res, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	res.Written = res.Created + res.Updated
-	return res, nil
 }
 
-// readCustomers reads the file from the start, skipping the lines in skip
-// (sorted). The checking pass (no write) checks every row and hands the
-// bad ones to bad; the writing pass, skipping the lines that one rejected,
-// hands the others to write batchSize at a time (Write checks each again).
-// It returns how many rows the file has.
-func readCustomers(s *store.Store, file io.ReadSeeker, skip []RowError, bad func(RowError), write func([]store.CustomerRow) error) (int, error) {
+// readCustomers is a pass over the file. The checking pass checks every
+// row and hands the bad ones to p.bad; the writing pass hands the rows the
+// checking pass did not reject to write, batchSize at a time (Write checks
+// each again). It returns how many rows the file has.
+func readCustomers(s *store.Store, file io.ReadSeeker, p pass, write func([]store.CustomerRow) error) (int, error) {
 	f, err := openCSV(file, customerColumns)
 	if err != nil {
 		return 0, err
 	}
-	checking := write == nil
+	checking := !p.writing
 	refs := firstLines{}
-	skipped := rejected{rows: skip}
+	skipped := rejected{rows: p.skip}
 	var batch []store.CustomerRow
 	rows := 0
 	for {
@@ -102,7 +77,7 @@ func readCustomers(s *store.Store, file io.ReadSeeker, skip []RowError, bad func
 			}
 		}
 		if err != nil {
-			bad(RowError{line, store.ErrorMessage(err)})
+			p.bad(RowError{line, store.ErrorMessage(err)})
 		}
 		if err != nil || checking {
 			continue

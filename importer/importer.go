@@ -6,9 +6,10 @@
 // unless there are bad rows and skipBad is off, a second pass reads the
 // file again and hands the good rows to the store in batches, all inside
 // one transaction, so that a file lands whole or not at all. Memory is one
-// batch of rows plus what the in-file checks remember (a 16-byte hash and a
-// line per row with an external_ref or order_ref). A caller with a stream
-// rather than a file spools it to a temporary file first.
+// batch of rows plus what the in-file checks remember: a 16-byte hash and a
+// number per row (its external_ref or order_ref, to find repeats; an order
+// without one, its contents, to number identical rows). A caller with a
+// stream rather than a file spools it to a temporary file first.
 package importer
 
 import (
@@ -44,6 +45,54 @@ type Result struct {
 	Rejected   []RowError `json:"rejected"`
 }
 
+// pass is one reading of the file: the checking pass, or the writing pass,
+// which skips the lines the checking pass rejected.
+type pass struct {
+	writing bool
+	skip    []RowError
+	bad     func(RowError) // reports a bad row
+}
+
+// importFile runs an import's two passes, read(res, p) each. The checking
+// pass writes nothing; unless it rejected rows and skipBad is off, the
+// writing pass follows inside the store's transaction (inTx), which may
+// run it again from the start. Rows the writing pass rejects (the
+// database changed meanwhile) write nothing without skipBad.
+func importFile(skipBad bool, inTx func(writing func() error) error, read func(*Result, pass) (int, error)) (*Result, error) {
+	res := &Result{Rejected: []RowError{}}
+	bad := func(e RowError) { res.Rejected = append(res.Rejected, e) }
+	rows, err := read(res, pass{bad: bad})
+	if err != nil {
+		return nil, err
+	}
+	res.Rows = rows
+	if len(res.Rejected) > 0 && !skipBad {
+		return res, nil
+	}
+	checked := res.Rejected
+	err = inTx(func() error {
+		res.Created, res.Updated, res.Duplicates = 0, 0, 0 // a retried transaction counts afresh
+		res.Rejected = slices.Clone(checked)
+		if _, err := read(res, pass{writing: true, skip: checked, bad: bad}); err != nil {
+			return err
+		}
+		if len(res.Rejected) > len(checked) && !skipBad {
+			return errRejected
+		}
+		return nil
+	})
+	slices.SortStableFunc(res.Rejected, func(a, b RowError) int { return a.Line - b.Line })
+	if errors.Is(err, errRejected) {
+		res.Created, res.Updated, res.Duplicates = 0, 0, 0
+		return res, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	res.Written = res.Created + res.Updated
+	return res, nil
+}
+
 // batchSize is how many rows go to the store at once.
 const batchSize = 500
 
@@ -51,9 +100,8 @@ const batchSize = 500
 // (or one endless quoted field) cannot fill memory.
 const maxRecordBytes = 1 << 20
 
-// errRejected rolls back a second pass that found rows bad which the first
-// pass found good (the database changed in between): without skipBad, a
-// bad row writes nothing.
+// errRejected rolls back a writing pass that found rows bad which the
+// checking pass found good (the database changed in between).
 var errRejected = errors.New("import: rows rejected")
 
 // csvFile reads a header row and then records, with their line numbers.
@@ -200,10 +248,4 @@ func (r *rejected) has(line int) bool {
 		r.i++
 	}
 	return r.i < len(r.rows) && r.rows[r.i].Line == line
-}
-
-// sortRejected puts the rows the second pass refused among the first
-// pass's, by line.
-func sortRejected(rs []RowError) {
-	slices.SortStableFunc(rs, func(a, b RowError) int { return a.Line - b.Line })
 }

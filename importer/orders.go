@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -26,41 +25,18 @@ var orderColumns = []string{"customer_phone", "customer_external_ref", "kind", "
 // Duplicates, so a file imported twice, or after an import that stopped
 // halfway, or by two processes at once, records each order once.
 func Orders(ctx context.Context, s *store.Store, file io.ReadSeeker, skipBad bool, loc *time.Location) (*Result, error) {
-	res := &Result{Rejected: []RowError{}}
-	rows, err := readOrders(ctx, s, file, loc, nil, func(e RowError) { res.Rejected = append(res.Rejected, e) }, nil)
-	if err != nil {
-		return nil, err
+	var w *store.OrderImport
+	inTx := func(pass func() error) error {
+		return s.ImportOrders(ctx, loc, func(tx *store.OrderImport) error { w = tx; return pass() })
 	}
-	res.Rows = rows
-	if len(res.Rejected) > 0 && !skipBad {
-		return res, nil
-	}
-	checked := res.Rejected
-	err = s.ImportOrders(ctx, loc, func(w *store.OrderImport) error {
-		res.Created, res.Duplicates = 0, 0 // a retried transaction counts afresh
-		res.Rejected = slices.Clone(checked)
-		bad := func(e RowError) { res.Rejected = append(res.Rejected, e) }
-		_, err := readOrders(ctx, s, file, loc, checked, bad, func(rows []store.OrderRow) error {
+	return importFile(skipBad, inTx, func(res *Result, p pass) (int, error) {
+		return readOrders(ctx, s, file, loc, p, func(rows []store.OrderRow) error {
 			created, dups, err := w.Insert(rows)
 			res.Created += created
 			res.Duplicates += dups
 			return err
 		})
-		if err == nil && len(res.Rejected) > len(checked) && !skipBad {
-			err = errRejected
-		}
-		return err
 	})
-	sortRejected(res.Rejected)
-	if errors.Is(err, errRejected) {
-		res.Created, res.Duplicates = 0, 0
-		return res, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	res.Written = res.Created
-	return res, nil
 }
 
 // orderLine is a record read but not yet checked against the database.
@@ -76,12 +52,12 @@ type orderLine struct {
 	textErr error
 }
 
-// readOrders reads the file from the start, skipping the lines in skip
-// (sorted), and hands the rows that pass every check to write, batchSize
-// at a time, and the others to bad. The checking pass has no write; the
-// writing pass skips the lines it rejected. Customers and assets are
-// looked up once per batch. It returns how many rows the file has.
-func readOrders(ctx context.Context, s *store.Store, file io.ReadSeeker, loc *time.Location, skip []RowError, bad func(RowError), write func([]store.OrderRow) error) (int, error) {
+// readOrders is a pass over the file: it checks the rows (the writing
+// pass only those the checking pass did not reject), looking customers
+// and assets up once per batch, hands the bad ones to p.bad and, in the
+// writing pass, the good ones to write, batchSize at a time. It returns how
+// many rows the file has.
+func readOrders(ctx context.Context, s *store.Store, file io.ReadSeeker, loc *time.Location, p pass, write func([]store.OrderRow) error) (int, error) {
 	f, err := openCSV(file, orderColumns)
 	if err != nil {
 		return 0, err
@@ -94,8 +70,8 @@ func readOrders(ctx context.Context, s *store.Store, file io.ReadSeeker, loc *ti
 			return 0, store.Invalid("header", "missing column %q", col)
 		}
 	}
-	c := orderCheck{s: s, bad: bad, write: write, refs: firstLines{}, same: map[[16]byte]int{}}
-	skipped := rejected{rows: skip}
+	c := orderCheck{s: s, pass: p, write: write, refs: firstLines{}, same: map[[16]byte]int{}}
+	skipped := rejected{rows: p.skip}
 	lines := make([]orderLine, 0, batchSize)
 	rows := 0
 	for {
@@ -164,7 +140,7 @@ func readOrder(s *store.Store, f *csvFile, rec []string, line int, malformed err
 // orderCheck checks a file's order rows a batch at a time.
 type orderCheck struct {
 	s     *store.Store
-	bad   func(RowError)
+	pass  pass
 	write func([]store.OrderRow) error
 	// refs holds the order_refs seen; same counts the rows of each
 	// contents (RowKey with nth 0) without an order_ref.
@@ -201,12 +177,12 @@ func (c *orderCheck) batch(ctx context.Context, lines []orderLine) error {
 	for _, l := range lines {
 		o, err := c.order(l, byRef, byPhone, owners)
 		if err != nil {
-			c.bad(RowError{l.line, store.ErrorMessage(err)})
+			c.pass.bad(RowError{l.line, store.ErrorMessage(err)})
 			continue
 		}
 		good = append(good, store.OrderRow{Line: l.line, Order: o})
 	}
-	if c.write == nil || len(good) == 0 {
+	if !c.pass.writing || len(good) == 0 {
 		return nil
 	}
 	return c.write(good)
@@ -256,7 +232,7 @@ func (c *orderCheck) order(l orderLine, byRef, byPhone map[string]int64, owners 
 		return nil, err
 	}
 	if o.DedupKey != nil {
-		if c.write != nil {
+		if c.pass.writing {
 			return o, nil // the checking pass rejected the repeats
 		}
 		if first, dup := c.refs.seen(l.in.OrderRef, l.line); dup {
