@@ -2,7 +2,6 @@ package importer
 
 import (
 	"context"
-	"errors"
 	"io"
 	"strings"
 
@@ -51,27 +50,14 @@ func readCustomers(s *store.Store, file io.ReadSeeker, p pass, write func([]stor
 	if err != nil {
 		return 0, err
 	}
-	checking := !p.writing
 	refs := firstLines{}
-	skipped := rejected{rows: p.skip}
 	var batch []store.CustomerRow
-	rows := 0
-	for {
-		rec, line, malformed, err := f.next()
-		if errors.Is(err, io.EOF) {
-			break
-		} else if err != nil {
-			return rows, err
-		}
-		rows++
-		if skipped.has(line) {
-			continue
-		}
+	rows, err := f.records(p, func(rec []string, line int, malformed error) error {
 		r, err := customerRow(f, rec, line, malformed)
-		if err == nil && checking {
+		if err == nil && !p.writing {
 			err = s.CheckCustomer(r.In)
 		}
-		if ref := r.In.ExternalRef; err == nil && checking && ref != nil {
+		if ref := r.In.ExternalRef; err == nil && !p.writing && ref != nil {
 			if first, dup := refs.seen(*ref, line); dup {
 				err = store.Invalid("external_ref", "%q already on line %d", *ref, first)
 			}
@@ -79,20 +65,20 @@ func readCustomers(s *store.Store, file io.ReadSeeker, p pass, write func([]stor
 		if err != nil {
 			p.bad(RowError{line, store.ErrorMessage(err)})
 		}
-		if err != nil || checking {
-			continue
+		if err != nil || !p.writing {
+			return nil
 		}
-		if batch = append(batch, r); len(batch) == batchSize {
-			if err := write(batch); err != nil {
-				return rows, err
-			}
-			batch = batch[:0]
+		if batch = append(batch, r); len(batch) < batchSize {
+			return nil
 		}
+		err = write(batch)
+		batch = batch[:0]
+		return err
+	})
+	if err == nil && len(batch) > 0 {
+		err = write(batch)
 	}
-	if len(batch) > 0 {
-		return rows, write(batch)
-	}
-	return rows, nil
+	return rows, err
 }
 
 // customerRow reads a record (malformed: why it could not be read).

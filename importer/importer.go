@@ -170,6 +170,31 @@ func (f *csvFile) next() (rec []string, line int, bad, err error) {
 	return rec, line, nil, nil
 }
 
+// records reads the rest of the file for a pass, calling fn with each
+// record it does not skip (malformed: why the record could not be read),
+// and returns how many rows the file has.
+func (f *csvFile) records(p pass, fn func(rec []string, line int, malformed error) error) (rows int, err error) {
+	skip := p.skip // sorted by line, as the file
+	for {
+		rec, line, malformed, err := f.next()
+		if errors.Is(err, io.EOF) {
+			return rows, nil
+		} else if err != nil {
+			return rows, err
+		}
+		rows++
+		for len(skip) > 0 && skip[0].Line < line {
+			skip = skip[1:]
+		}
+		if len(skip) > 0 && skip[0].Line == line {
+			continue
+		}
+		if err := fn(rec, line, malformed); err != nil {
+			return rows, err
+		}
+	}
+}
+
 // get returns the record's value of col, trimmed ("" when the file has no
 // such column).
 func (f *csvFile) get(rec []string, col string) string {
@@ -234,18 +259,4 @@ func (fl firstLines) seen(key string, line int) (first int, dup bool) {
 	}
 	fl[h] = line
 	return 0, false
-}
-
-// rejected walks the lines the first pass rejected (in order), so that the
-// second pass skips them.
-type rejected struct {
-	rows []RowError
-	i    int
-}
-
-func (r *rejected) has(line int) bool {
-	for r.i < len(r.rows) && r.rows[r.i].Line < line {
-		r.i++
-	}
-	return r.i < len(r.rows) && r.rows[r.i].Line == line
 }

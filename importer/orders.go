@@ -2,7 +2,6 @@ package importer
 
 import (
 	"context"
-	"errors"
 	"io"
 	"strconv"
 	"strings"
@@ -71,28 +70,19 @@ func readOrders(ctx context.Context, s *store.Store, file io.ReadSeeker, loc *ti
 		}
 	}
 	c := orderCheck{s: s, pass: p, write: write, refs: firstLines{}, same: map[[16]byte]int{}}
-	skipped := rejected{rows: p.skip}
 	lines := make([]orderLine, 0, batchSize)
-	rows := 0
-	for {
-		rec, line, malformed, err := f.next()
-		if errors.Is(err, io.EOF) {
-			break
-		} else if err != nil {
-			return rows, err
+	rows, err := f.records(p, func(rec []string, line int, malformed error) error {
+		if lines = append(lines, readOrder(s, f, rec, line, malformed, loc)); len(lines) < batchSize {
+			return nil
 		}
-		rows++
-		if skipped.has(line) {
-			continue
-		}
-		if lines = append(lines, readOrder(s, f, rec, line, malformed, loc)); len(lines) == batchSize {
-			if err := c.batch(ctx, lines); err != nil {
-				return rows, err
-			}
-			lines = lines[:0]
-		}
+		err := c.batch(ctx, lines)
+		lines = lines[:0]
+		return err
+	})
+	if err == nil {
+		err = c.batch(ctx, lines)
 	}
-	return rows, c.batch(ctx, lines)
+	return rows, err
 }
 
 // readOrder reads a record's fields; what it cannot read is kept in the
@@ -197,16 +187,16 @@ func (c *orderCheck) order(l orderLine, byRef, byPhone map[string]int64, owners 
 	}
 	switch {
 	case l.ref != "":
-		id, ok := byRef[l.ref]
-		if !ok {
+		id := byRef[l.ref]
+		if id == 0 {
 			return nil, store.Invalid("customer_external_ref", "no customer with external_ref %q", l.ref)
 		}
 		l.in.CustomerID = id
 	case l.phoneErr != nil:
 		return nil, l.phoneErr
 	case l.phone != "":
-		id, ok := byPhone[l.phone]
-		if !ok {
+		id := byPhone[l.phone]
+		if id == 0 {
 			// Only a phone on record: an order never lands on a profile
 			// that merely claimed the number in chat.
 			return nil, store.Invalid("customer_phone", "no customer with phone %s on record", l.phone)

@@ -161,59 +161,48 @@ func importMatch(tx *gorm.DB, row Customer) (Customer, bool, error) {
 // its RowKey.
 func (s *Store) CheckOrder(in OrderInput) (*Order, error) { return in.order(s.Now()) }
 
-// RowKey is the dedup key of an imported order without an order_ref: its
-// customer, kind, amount, time and asset, and nth, the number of identical
-// rows before it in the same file. Re-importing the file (or a prefix of
-// it) gives the same keys, while two identical rows in one file, say two
-// equal purchases on one day, stay two orders.
-func RowKey(o *Order, nth int) string { return *rowKey(o, nth) }
-
-// CustomerIDs finds the customers of an import's batch of rows: it maps
-// each of refs that is a customer's external_ref, and each of phones
-// (canonical) on record for a customer, to that customer's id, in two
-// queries. A phone merely claimed in chat finds no one.
+// CustomerIDs finds the customers of an import's batch of rows, in two
+// queries: it maps each of refs that is a customer's external_ref, and each
+// of phones (canonical) on record for a customer, to that customer's id (0:
+// none). A phone merely claimed in chat finds no one.
 func (s *Store) CustomerIDs(ctx context.Context, refs, phones []string) (byRef, byPhone map[string]int64, err error) {
 	db := s.db.WithContext(ctx)
-	byRef, byPhone = map[string]int64{}, map[string]int64{}
-	var rows []struct {
-		ID int64
-		K  string
-	}
-	if len(refs) > 0 {
-		if err := db.Model(&Customer{}).Select("id, external_ref AS k").Where("external_ref IN ?", refs).Scan(&rows).Error; err != nil {
-			return nil, nil, fmt.Errorf("customer ids: %w", err)
+	find := func(col string, keys []string) (map[string]int64, error) {
+		var rows []struct {
+			ID int64
+			K  string
+		}
+		out := map[string]int64{}
+		if len(keys) == 0 {
+			return out, nil
+		}
+		if err := db.Model(&Customer{}).Select("id, "+col+" AS k").Where(col+" IN ?", keys).Scan(&rows).Error; err != nil {
+			return nil, fmt.Errorf("customer ids: %w", err)
 		}
 		for _, r := range rows {
-			byRef[r.K] = r.ID
+			out[r.K] = r.ID
 		}
-		if s.dialect == MySQL {
-			// MySQL compares in the column's collation (case and trailing
-			// spaces aside): a ref it found as written otherwise is
-			// looked up alone, as the row names it.
-			for _, ref := range refs {
-				if _, ok := byRef[ref]; ok {
-					continue
-				}
+		// MySQL compares in the column's collation (case and trailing
+		// spaces aside): a key it found written otherwise is looked up
+		// alone, as the row has it.
+		for _, k := range keys {
+			if _, ok := out[k]; !ok && s.dialect == MySQL {
 				var ids []int64
-				if err := db.Model(&Customer{}).Where("external_ref = ?", ref).Limit(1).Pluck("id", &ids).Error; err != nil {
-					return nil, nil, fmt.Errorf("customer ids: %w", err)
+				if err := db.Model(&Customer{}).Where(col+" = ?", k).Limit(1).Pluck("id", &ids).Error; err != nil {
+					return nil, fmt.Errorf("customer ids: %w", err)
 				}
+				out[k] = 0 // none: asked once
 				if len(ids) > 0 {
-					byRef[ref] = ids[0]
+					out[k] = ids[0]
 				}
 			}
 		}
+		return out, nil
 	}
-	if len(phones) > 0 {
-		rows = rows[:0]
-		if err := db.Model(&Customer{}).Select("id, phone_key AS k").Where("phone_key IN ?", phones).Scan(&rows).Error; err != nil {
-			return nil, nil, fmt.Errorf("customer ids: %w", err)
-		}
-		for _, r := range rows {
-			byPhone[r.K] = r.ID
-		}
+	if byRef, err = find("external_ref", refs); err == nil {
+		byPhone, err = find("phone_key", phones)
 	}
-	return byRef, byPhone, nil
+	return byRef, byPhone, err
 }
 
 // AssetOwners maps the ids of the assets that exist among ids to their
