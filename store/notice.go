@@ -48,23 +48,22 @@ func (s *Store) MarkTaskNotified(ctx context.Context, t *Task, out []Outbound) (
 // MarkTaskOverdue claims the overdue reminder of t for its current due
 // time and enqueues out with it.
 func (s *Store) MarkTaskOverdue(ctx context.Context, t *Task, out []Outbound) (bool, error) {
-	if t.DueAt == nil {
-		return false, nil
-	}
-	return s.claimTask(ctx, t.ID, "overdue", timeString(t.DueAt), out,
-		map[string]any{"overdue_at": s.Now().Truncate(time.Millisecond)},
-		"status = ? AND due_at = ? AND overdue_at IS NULL", TaskOpen, *t.DueAt)
+	return s.markDue(ctx, t, "overdue", "overdue_at", out)
 }
 
 // MarkTaskEscalated claims the escalation of t for its current due time and
 // enqueues out (one message per manager) with it.
 func (s *Store) MarkTaskEscalated(ctx context.Context, t *Task, out []Outbound) (bool, error) {
+	return s.markDue(ctx, t, "escalated", "escalated_at", out)
+}
+
+// markDue claims a reminder about t's current due time: col records it.
+func (s *Store) markDue(ctx context.Context, t *Task, action, col string, out []Outbound) (bool, error) {
 	if t.DueAt == nil {
 		return false, nil
 	}
-	return s.claimTask(ctx, t.ID, "escalated", timeString(t.DueAt), out,
-		map[string]any{"escalated_at": s.Now().Truncate(time.Millisecond)},
-		"status = ? AND due_at = ? AND escalated_at IS NULL", TaskOpen, *t.DueAt)
+	return s.claimTask(ctx, t.ID, action, timeString(t.DueAt), out, map[string]any{col: s.Now().Truncate(time.Millisecond)},
+		"status = ? AND due_at = ? AND "+col+" IS NULL", TaskOpen, *t.DueAt)
 }
 
 // claimTask is a conditional UPDATE of one task: when it changes the row,
@@ -97,23 +96,23 @@ func (s *Store) claimTask(ctx context.Context, id int64, action, to string, out 
 // TasksOverdue returns open tasks due before now that have had no overdue
 // reminder for their current due time.
 func (s *Store) TasksOverdue(ctx context.Context, now time.Time, limit int) ([]*Task, error) {
-	var ts []*Task
-	err := s.db.WithContext(ctx).Where("status = ? AND due_at < ? AND overdue_at IS NULL", TaskOpen, now.UTC()).
-		Order("due_at, id").Limit(limit).Find(&ts).Error
-	if err != nil {
-		return nil, fmt.Errorf("overdue tasks: %w", err)
-	}
-	return ts, nil
+	return s.tasksDue(ctx, "overdue_at", now, limit)
 }
 
 // TasksToEscalate returns open tasks due before `before` (now minus the
 // grace period) not yet escalated for their current due time.
 func (s *Store) TasksToEscalate(ctx context.Context, before time.Time, limit int) ([]*Task, error) {
+	return s.tasksDue(ctx, "escalated_at", before, limit)
+}
+
+// tasksDue returns open tasks due before t without the reminder col
+// records, soonest first.
+func (s *Store) tasksDue(ctx context.Context, col string, t time.Time, limit int) ([]*Task, error) {
 	var ts []*Task
-	err := s.db.WithContext(ctx).Where("status = ? AND due_at < ? AND escalated_at IS NULL", TaskOpen, before.UTC()).
+	err := s.db.WithContext(ctx).Where("status = ? AND due_at < ? AND "+col+" IS NULL", TaskOpen, t.UTC()).
 		Order("due_at, id").Limit(limit).Find(&ts).Error
 	if err != nil {
-		return nil, fmt.Errorf("tasks to escalate: %w", err)
+		return nil, fmt.Errorf("tasks without %s: %w", col, err)
 	}
 	return ts, nil
 }
