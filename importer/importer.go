@@ -109,7 +109,6 @@ type csvFile struct {
 	r    *csv.Reader
 	size *recordLimit
 	cols map[string]int
-	last int // the line of the last good record
 }
 
 // openCSV reads file from its start: an optional UTF-8 byte order mark
@@ -136,7 +135,7 @@ func openCSV(file io.ReadSeeker, allowed []string) (*csvFile, error) {
 	} else if err != nil {
 		return nil, err
 	}
-	f := &csvFile{r: cr, size: size, cols: map[string]int{}, last: 1}
+	f := &csvFile{r: cr, size: size, cols: map[string]int{}}
 	for i, h := range header {
 		h = strings.ToLower(strings.TrimSpace(h))
 		if !slices.Contains(allowed, h) {
@@ -150,37 +149,29 @@ func openCSV(file io.ReadSeeker, allowed []string) (*csvFile, error) {
 	return f, nil
 }
 
-// next returns the next record and its line; io.EOF at the end. A
-// malformed record comes back as bad with its line, and reading goes on
-// after it; any other error ends the file.
-func (f *csvFile) next() (rec []string, line int, bad, err error) {
-	f.size.n = 0
-	rec, err = f.r.Read()
-	var pe *csv.ParseError
-	switch {
-	case errors.As(err, &pe):
-		return nil, pe.StartLine, err, nil
-	case errors.Is(err, errRecordTooLong):
-		return nil, 0, nil, store.Invalid("file", "the record after line %d is %v", f.last, err)
-	case err != nil:
-		return nil, 0, nil, err
-	}
-	line, _ = f.r.FieldPos(0)
-	f.last = line
-	return rec, line, nil, nil
-}
-
-// records reads the rest of the file for a pass, calling fn with each
-// record it does not skip (malformed: why the record could not be read),
-// and returns how many rows the file has.
+// records reads the rest of the file for a pass and calls fn with each
+// record the pass does not skip, and its line. A malformed record comes
+// with why (malformed), and reading goes on after it; any other error ends
+// the file. It returns how many rows the file has.
 func (f *csvFile) records(p pass, fn func(rec []string, line int, malformed error) error) (rows int, err error) {
-	skip := p.skip // sorted by line, as the file
+	skip, last := p.skip, 1 // skip is sorted by line, as the file
 	for {
-		rec, line, malformed, err := f.next()
-		if errors.Is(err, io.EOF) {
+		f.size.n = 0
+		rec, err := f.r.Read()
+		line, malformed := 0, error(nil)
+		var pe *csv.ParseError
+		switch {
+		case errors.Is(err, io.EOF):
 			return rows, nil
-		} else if err != nil {
+		case errors.As(err, &pe):
+			line, malformed = pe.StartLine, err
+		case errors.Is(err, errRecordTooLong):
+			return rows, store.Invalid("file", "the record after line %d is %v", last, err)
+		case err != nil:
 			return rows, err
+		default:
+			line, _ = f.r.FieldPos(0)
+			last = line
 		}
 		rows++
 		for len(skip) > 0 && skip[0].Line < line {
@@ -226,7 +217,7 @@ func (f *csvFile) rowError(rec []string, bad error) error {
 var errRecordTooLong = fmt.Errorf("longer than %d bytes", maxRecordBytes)
 
 // recordLimit fails a read once more than maxRecordBytes (and a buffer's
-// read-ahead) were read since next reset n.
+// read-ahead) were read since records reset n.
 type recordLimit struct {
 	r io.Reader
 	n int

@@ -18,13 +18,14 @@ import (
 // CheckCustomer reports why in would not make a new customer (nil when it
 // would). It reads no database.
 func (s *Store) CheckCustomer(in CustomerInput) error {
-	_, _, err := s.newCustomer(in, "import")
+	_, _, err := s.importedCustomer(in)
 	return err
 }
 
-// newCustomer is a new customer from source with in applied and checked.
-func (s *Store) newCustomer(in CustomerInput, source string) (Customer, []string, error) {
-	c := Customer{Tier: TierC, Stage: StagePotential, Locale: LocaleZH, Source: source}
+// importedCustomer is a new customer (source "import") with in applied and
+// checked.
+func (s *Store) importedCustomer(in CustomerInput) (Customer, []string, error) {
+	c := Customer{Tier: TierC, Stage: StagePotential, Locale: LocaleZH, Source: "import"}
 	tags, _, err := in.apply(&c, s.Now(), s.phoneRegion)
 	if err == nil && c.Name == "" && c.Phone == "" {
 		err = Invalid("name", "a customer needs a name or a phone")
@@ -83,7 +84,7 @@ func (s *Store) ImportCustomers(ctx context.Context, write func(*CustomerImport)
 func (w *CustomerImport) Write(rows []CustomerRow) (created, updated int, err error) {
 	for i := range rows {
 		r := &rows[i]
-		c, tags, err := w.s.newCustomer(r.In, "import")
+		c, tags, err := w.s.importedCustomer(r.In)
 		if err != nil {
 			r.Err = err
 			continue
