@@ -120,7 +120,7 @@ func (r *Router) Receive(ctx context.Context, in Inbound) error {
 		text = in.Callback
 	}
 	rt, _ := json.Marshal(route{Sender: in.SenderID, Callback: in.Callback, ReplyTo: in.ReplyTo, Event: in.Event, EventKey: in.EventKey, Contact: in.Contact})
-	sin := store.Inbound{Channel: in.Channel, ExternalID: in.DedupKey, ChatID: in.ChatID, Kind: in.Kind, Text: text, Raw: in.Raw, Media: in.Media, At: in.At, Route: string(rt)}
+	sin := store.Inbound{Channel: in.Channel, DedupKey: in.DedupKey, ChatID: in.ChatID, Kind: in.Kind, Text: text, Raw: in.Raw, Media: in.Media, At: in.At, Route: string(rt)}
 	ev := newEvent(in)
 
 	st, err := r.store.StaffByIdentity(ctx, in.Channel, in.SenderID)
@@ -464,7 +464,7 @@ func (r *Router) builtin(ctx context.Context, j job) (bool, error) {
 		}
 		return true, r.reply(ctx, ev, key, nil)
 	case "points":
-		c, err := r.store.Customer(ctx, cid)
+		c, err := r.store.CustomerByID(ctx, cid)
 		if err != nil {
 			return true, err
 		}
@@ -480,7 +480,7 @@ func (r *Router) builtin(ctx context.Context, j job) (bool, error) {
 func (r *Router) claimPhone(ctx context.Context, ev *store.ChatEvent) error {
 	var button *store.Extras
 	if ev.Message.Channel == store.ChannelTelegram {
-		c, err := r.store.Customer(ctx, ev.Identity.CustomerID)
+		c, err := r.store.CustomerByID(ctx, ev.Identity.CustomerID)
 		if err != nil {
 			return err
 		}
@@ -556,7 +556,7 @@ func (r *Router) reply(ctx context.Context, ev *store.ChatEvent, key string, var
 
 // replyWith is reply with channel extras (a keyboard).
 func (r *Router) replyWith(ctx context.Context, ev *store.ChatEvent, key string, vars map[string]string, x *store.Extras) error {
-	c, err := r.store.Customer(ctx, ev.Identity.CustomerID)
+	c, err := r.store.CustomerByID(ctx, ev.Identity.CustomerID)
 	if err != nil {
 		return err
 	}

@@ -104,7 +104,7 @@ func (e *env) inbound(c *store.Customer, text string) *store.ChatEvent {
 		e.t.Fatal(err)
 	}
 	seq++
-	m, _, err := e.s.RecordInbound(e.ctx, id, store.Inbound{Channel: id.Channel, ExternalID: fmt.Sprintf("in-%d", seq), ChatID: id.ExternalID, Text: text})
+	m, _, err := e.s.RecordInbound(e.ctx, id, store.Inbound{Channel: id.Channel, DedupKey: fmt.Sprintf("in-%d", seq), ChatID: id.ExternalID, Text: text})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -689,7 +689,7 @@ func TestWinback(t *testing.T) {
 		}
 		e.wantMessages(gone, 1)
 		e.wantMessages(buyer, 0)
-		c, _ := e.s.Customer(e.ctx, gone.ID)
+		c, _ := e.s.CustomerByID(e.ctx, gone.ID)
 		if c.Stage != store.StageAtRisk {
 			t.Errorf("stage = %s", c.Stage)
 		}

@@ -112,7 +112,7 @@ func (s *Service) answer(ctx context.Context, ev *store.ChatEvent, sv *store.Sur
 	if err != nil || !ok {
 		return err // already answered or expired: nothing more to do
 	}
-	c, err := s.store.Customer(ctx, sv.CustomerID)
+	c, err := s.store.CustomerByID(ctx, sv.CustomerID)
 	if err != nil {
 		return err
 	}

@@ -26,7 +26,7 @@ func BenchmarkHandleCustomerMessage(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			m, _, err := s.RecordInbound(ctx, id, store.Inbound{Channel: "telegram", ExternalID: "1", ChatID: "c1", Text: "what time do you open tomorrow?"})
+			m, _, err := s.RecordInbound(ctx, id, store.Inbound{Channel: "telegram", DedupKey: "1", ChatID: "c1", Text: "what time do you open tomorrow?"})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -59,7 +59,7 @@ func BenchmarkNotifyNew(b *testing.B) {
 			}
 			id, _ := s.ResolveIdentity(ctx, store.Contact{Channel: "telegram", ExternalID: "c1", DisplayName: "C"})
 			for i := 0; i < 3; i++ {
-				s.RecordInbound(ctx, id, store.Inbound{Channel: "telegram", ExternalID: fmt.Sprint(i), ChatID: "c1", Text: "hello"})
+				s.RecordInbound(ctx, id, store.Inbound{Channel: "telegram", DedupKey: fmt.Sprint(i), ChatID: "c1", Text: "hello"})
 			}
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {

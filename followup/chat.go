@@ -325,7 +325,7 @@ func (s *Service) relayOut(ctx context.Context, ev *store.ChatEvent, actor store
 			return err
 		}
 	}
-	c, err := s.store.Customer(ctx, t.CustomerID)
+	c, err := s.store.CustomerByID(ctx, t.CustomerID)
 	if err != nil {
 		return err
 	}
@@ -334,7 +334,7 @@ func (s *Service) relayOut(ctx context.Context, ev *store.ChatEvent, actor store
 
 // refuseCustomer answers a customer who tried a staff command.
 func (s *Service) refuseCustomer(ctx context.Context, ev *store.ChatEvent) error {
-	c, err := s.store.Customer(ctx, ev.Identity.CustomerID)
+	c, err := s.store.CustomerByID(ctx, ev.Identity.CustomerID)
 	if err != nil {
 		return err
 	}
@@ -385,7 +385,7 @@ func (s *Service) customerMessage(ctx context.Context, ev *store.ChatEvent) erro
 		if m.Kind != "text" || !s.isComplaint(m.Text) {
 			return nil
 		}
-		c, err := s.store.Customer(ctx, cid)
+		c, err := s.store.CustomerByID(ctx, cid)
 		if err != nil {
 			return err
 		}
@@ -422,7 +422,7 @@ func (s *Service) relayIn(ctx context.Context, t *store.Task, m *store.Message) 
 	if err != nil || chat == nil {
 		return err
 	}
-	c, err := s.store.Customer(ctx, t.CustomerID)
+	c, err := s.store.CustomerByID(ctx, t.CustomerID)
 	if err != nil {
 		return err
 	}
@@ -443,8 +443,8 @@ func (s *Service) relayIn(ctx context.Context, t *store.Task, m *store.Message) 
 // for up to a second before treating it as an ordinary message.
 func (s *Service) taskOfReply(ctx context.Context, ev *store.ChatEvent) (int64, error) {
 	for try := 0; ; try++ {
-		id, err := s.store.TaskOfStaffMessage(ctx, ev.Staff.ID, ev.Message.Channel, ev.ReplyToProviderMsgID)
-		if err != nil || id > 0 || try == 5 {
+		key, err := s.store.StaffMessageKey(ctx, ev.Staff.ID, ev.Message.Channel, ev.ReplyToProviderMsgID)
+		if id := taskOfKey(key); err != nil || id > 0 || try == 5 {
 			return id, err
 		}
 		select {
@@ -453,6 +453,22 @@ func (s *Service) taskOfReply(ctx context.Context, ev *store.ChatEvent) (int64, 
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// taskOfKey is the task a message to staff was about, read from its
+// idempotency key: the task notices' "task:ID:..." and the relays'
+// "relay:ID:...". It is 0 for any other key.
+func taskOfKey(key string) int64 {
+	kind, rest, _ := strings.Cut(key, ":")
+	idText, _, _ := strings.Cut(rest, ":")
+	if kind != "task" && kind != "relay" {
+		return 0
+	}
+	id, err := strconv.ParseInt(idText, 10, 64)
+	if err != nil || id <= 0 {
+		return 0
+	}
+	return id
 }
 
 // ackComplaint tells the customer, on the channel they wrote from, that a

@@ -101,7 +101,7 @@ func (e *env) customer(name string) *store.Identity {
 func (e *env) say(id *store.Identity, text string) (handled bool) {
 	e.t.Helper()
 	e.seq++
-	m, _, err := e.s.RecordInbound(e.ctx, id, store.Inbound{Channel: id.Channel, ExternalID: fmt.Sprint("in-", e.seq), ChatID: id.ExternalID, Text: text})
+	m, _, err := e.s.RecordInbound(e.ctx, id, store.Inbound{Channel: id.Channel, DedupKey: fmt.Sprint("in-", e.seq), ChatID: id.ExternalID, Text: text})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -123,7 +123,7 @@ func (e *env) staffSays(st *store.Staff, account, text, replyTo, callback string
 	if st != nil {
 		sid = &st.ID
 	}
-	m, _, err := e.s.RecordStaffInbound(e.ctx, sid, store.Inbound{Channel: "telegram", ExternalID: fmt.Sprint("in-", e.seq), ChatID: account, Text: text})
+	m, _, err := e.s.RecordStaffInbound(e.ctx, sid, store.Inbound{Channel: "telegram", DedupKey: fmt.Sprint("in-", e.seq), ChatID: account, Text: text})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -504,7 +504,7 @@ func TestWeChatStaffAndSurveyRecovery(t *testing.T) {
 		}
 		wechatSays := func(text string) {
 			e.seq++
-			m, _, err := e.s.RecordStaffInbound(e.ctx, &st.ID, store.Inbound{Channel: "wechat", ExternalID: fmt.Sprint("in-", e.seq), ChatID: "o-wen", Text: text})
+			m, _, err := e.s.RecordStaffInbound(e.ctx, &st.ID, store.Inbound{Channel: "wechat", DedupKey: fmt.Sprint("in-", e.seq), ChatID: "o-wen", Text: text})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -643,7 +643,7 @@ func TestDeactivationReassigns(t *testing.T) {
 					}
 				}
 				// The customer keeps their (now inactive) owner.
-				if c, _ := e.s.Customer(e.ctx, wang.CustomerID); c.OwnerStaffID == nil || *c.OwnerStaffID != ann.ID {
+				if c, _ := e.s.CustomerByID(e.ctx, wang.CustomerID); c.OwnerStaffID == nil || *c.OwnerStaffID != ann.ID {
 					t.Errorf("wang's owner: %v", c.OwnerStaffID)
 				}
 				// Ann's chat account is no longer staff.
@@ -964,7 +964,7 @@ func TestRenderErrorRetried(t *testing.T) {
 		// A staff answer that fails is the hook's error (the router
 		// processes the message again later).
 		fail.key = "staff_help"
-		m, _, err := e.s.RecordStaffInbound(e.ctx, &ann.ID, store.Inbound{Channel: "telegram", ExternalID: "in-help", ChatID: "tg-ann", Text: "hi"})
+		m, _, err := e.s.RecordStaffInbound(e.ctx, &ann.ID, store.Inbound{Channel: "telegram", DedupKey: "in-help", ChatID: "tg-ann", Text: "hi"})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -196,7 +196,7 @@ func (s *Service) assigneeNotice(ctx context.Context, t *store.Task, key, idempo
 		}
 		d.Customer, d.Task.CustomerSummary = subject(cc.Customer), s.summary(cc)
 	} else {
-		c, err := s.store.Customer(ctx, t.CustomerID)
+		c, err := s.store.CustomerByID(ctx, t.CustomerID)
 		if err != nil {
 			return nil, err
 		}
@@ -277,7 +277,7 @@ func (s *Service) Escalate(ctx context.Context) (int, error) {
 	n := 0
 	var errs []error
 	for _, t := range ts {
-		c, err := s.store.Customer(ctx, t.CustomerID)
+		c, err := s.store.CustomerByID(ctx, t.CustomerID)
 		if err != nil {
 			errs = append(errs, err)
 			continue

@@ -82,7 +82,7 @@ func (s *Store) CustomerFor(ctx context.Context, by Actor, id int64) (*Customer,
 	if err := s.SeeCustomer(ctx, by, id); err != nil {
 		return nil, err
 	}
-	return s.Customer(ctx, id)
+	return s.CustomerByID(ctx, id)
 }
 
 // ListMessagesFor is a conversation the actor may see.
@@ -107,4 +107,36 @@ func (s *Store) ListAssetsFor(ctx context.Context, by Actor, customerID int64) (
 		return nil, err
 	}
 	return s.ListAssets(ctx, customerID)
+}
+
+// Actor is who changes a task and through which interface. A nil StaffID
+// is the system (a rule, or an API token not tied to a staff member).
+type Actor struct {
+	StaffID *int64
+	Role    Role   // empty for the system
+	Via     string // api, telegram, wechat, webchat, system
+}
+
+// SystemActor is the rules engine.
+func SystemActor() Actor { return Actor{Via: ViaSystem} }
+
+// ActorOf is the actor for an API caller.
+func ActorOf(p *Principal) Actor {
+	return Actor{StaffID: p.StaffID, Role: p.Role, Via: ViaAPI}
+}
+
+// ActorStaff is a staff member acting in chat (via = channel).
+func ActorStaff(st *Staff, via string) Actor {
+	id := st.ID
+	return Actor{StaffID: &id, Role: st.Role, Via: via}
+}
+
+// agent reports whether the actor is limited to their own tasks.
+func (a Actor) agent() bool { return a.Role == RoleAgent }
+
+func (a Actor) via() string {
+	if a.Via == "" {
+		return ViaSystem
+	}
+	return a.Via
 }

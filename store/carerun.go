@@ -224,14 +224,9 @@ func (s *Store) ListCareRuns(ctx context.Context, f CareRunFilter) ([]*CareRun, 
 	if f.Date != "" {
 		q = q.Where("date = ?", f.Date)
 	}
-	var rs []*CareRun
-	if err := q.Order("id DESC").Limit(limit + 1).Find(&rs).Error; err != nil {
+	rs, next, err := pageOf(q.Order("id DESC"), limit, func(r *CareRun) int64 { return r.ID })
+	if err != nil {
 		return nil, "", fmt.Errorf("list care runs: %w", err)
-	}
-	next := ""
-	if len(rs) > limit {
-		rs = rs[:limit]
-		next = encodeCursor(rs[len(rs)-1].ID)
 	}
 	for _, r := range rs {
 		r.decode()

@@ -51,7 +51,7 @@ func TestRecordArrivalKeepsAnyContent(t *testing.T) {
 			sender := fmt.Sprint("content-", i)
 			m, id, _, err := s.RecordArrival(ctx, store.Arrival{
 				Contact: store.Contact{Channel: store.ChannelTelegram, ExternalID: sender, DisplayName: tt.name2},
-				In:      store.Inbound{Channel: store.ChannelTelegram, ExternalID: sender, ChatID: sender, Text: tt.text, Raw: []byte(tt.raw)},
+				In:      store.Inbound{Channel: store.ChannelTelegram, DedupKey: sender, ChatID: sender, Text: tt.text, Raw: []byte(tt.raw)},
 			})
 			if err != nil {
 				t.Errorf("%s: %v", tt.name, err)
@@ -70,7 +70,7 @@ func TestRecordArrivalKeepsAnyContent(t *testing.T) {
 			if want := validRaw(tt.raw); got.Raw != want {
 				t.Errorf("%s: raw stored as %d bytes, want %d", tt.name, len(got.Raw), len(want))
 			}
-			c, err := s.Customer(ctx, id.CustomerID)
+			c, err := s.CustomerByID(ctx, id.CustomerID)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -112,7 +112,7 @@ func TestRawCutOnCharacterBoundary(t *testing.T) {
 			ext := fmt.Sprint("cut-", shift)
 			m, _, _, err := s.RecordArrival(ctx, store.Arrival{
 				Contact: store.Contact{Channel: store.ChannelWeChat, ExternalID: "o-cut"},
-				In:      store.Inbound{Channel: store.ChannelWeChat, ExternalID: ext, ChatID: "o-cut", Text: "x", Raw: []byte(raw)},
+				In:      store.Inbound{Channel: store.ChannelWeChat, DedupKey: ext, ChatID: "o-cut", Text: "x", Raw: []byte(raw)},
 			})
 			if err != nil {
 				t.Fatalf("shift %d: %v", shift, err)
@@ -136,13 +136,13 @@ func TestMediaStored(t *testing.T) {
 		ctx := context.Background()
 		m, id, _, err := s.RecordArrival(ctx, store.Arrival{
 			Contact: store.Contact{Channel: store.ChannelTelegram, ExternalID: "42"},
-			In:      store.Inbound{Channel: store.ChannelTelegram, ExternalID: "m1", ChatID: "42", Kind: "voice", Text: "[语音 0:12]", Media: media},
+			In:      store.Inbound{Channel: store.ChannelTelegram, DedupKey: "m1", ChatID: "42", Kind: "voice", Text: "[语音 0:12]", Media: media},
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
 		plain, _, _, err := s.RecordArrival(ctx, store.Arrival{Identity: id,
-			In: store.Inbound{Channel: store.ChannelTelegram, ExternalID: "m2", ChatID: "42", Text: "plain"}})
+			In: store.Inbound{Channel: store.ChannelTelegram, DedupKey: "m2", ChatID: "42", Text: "plain"}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -183,7 +183,7 @@ func TestMigratedDatabaseKeepsAnyContent(t *testing.T) {
 			}
 			m, _, _, err := s.RecordArrival(ctx, store.Arrival{
 				Contact: store.Contact{Channel: store.ChannelWeChat, ExternalID: "o-long"},
-				In: store.Inbound{Channel: store.ChannelWeChat, ExternalID: "long-1", ChatID: "o-long", Kind: "voice",
+				In: store.Inbound{Channel: store.ChannelWeChat, DedupKey: "long-1", ChatID: "o-long", Kind: "voice",
 					Text: long, Raw: []byte(long), Media: &store.Media{MediaID: "m1", Format: "amr"}},
 			})
 			if err != nil {
@@ -210,7 +210,7 @@ func TestRecordArrivalManyLongMessages(t *testing.T) {
 			go func() {
 				_, _, _, err := s.RecordArrival(ctx, store.Arrival{
 					Contact: store.Contact{Channel: store.ChannelWeChat, ExternalID: fmt.Sprint("o-many-", i)},
-					In:      store.Inbound{Channel: store.ChannelWeChat, ExternalID: fmt.Sprint("many-", i), ChatID: fmt.Sprint("o-many-", i), Text: text, Raw: []byte(text)},
+					In:      store.Inbound{Channel: store.ChannelWeChat, DedupKey: fmt.Sprint("many-", i), ChatID: fmt.Sprint("o-many-", i), Text: text, Raw: []byte(text)},
 				})
 				errs <- err
 			}()
@@ -223,7 +223,7 @@ func TestRecordArrivalManyLongMessages(t *testing.T) {
 		huge := strings.Repeat("😀", 300<<10) // 1.2 MB
 		m, _, _, err := s.RecordArrival(ctx, store.Arrival{
 			Contact: store.Contact{Channel: store.ChannelWeChat, ExternalID: "o-huge"},
-			In:      store.Inbound{Channel: store.ChannelWeChat, ExternalID: "huge", ChatID: "o-huge", Text: huge},
+			In:      store.Inbound{Channel: store.ChannelWeChat, DedupKey: "huge", ChatID: "o-huge", Text: huge},
 		})
 		if err != nil {
 			t.Fatal(err)

@@ -298,7 +298,7 @@ func (s *Store) CreateCustomer(ctx context.Context, in CustomerInput) (*Customer
 	if err != nil {
 		return nil, fmt.Errorf("create customer: %w", err)
 	}
-	return s.Customer(ctx, c.ID)
+	return s.CustomerByID(ctx, c.ID)
 }
 
 // UpdateCustomer applies a partial update.
@@ -334,7 +334,7 @@ func (s *Store) UpdateCustomer(ctx context.Context, id int64, in CustomerInput) 
 	if err != nil {
 		return nil, fmt.Errorf("update customer: %w", err)
 	}
-	return s.Customer(ctx, id)
+	return s.CustomerByID(ctx, id)
 }
 
 // checkPhoneFree refuses a phone on record for another customer (409):
@@ -404,8 +404,8 @@ func setTags(tx *gorm.DB, customerID int64, tags []string) error {
 	return tx.Create(&rows).Error
 }
 
-// Customer loads one customer with tags and identities.
-func (s *Store) Customer(ctx context.Context, id int64) (*Customer, error) {
+// CustomerByID loads one customer with tags and identities.
+func (s *Store) CustomerByID(ctx context.Context, id int64) (*Customer, error) {
 	db := s.db.WithContext(ctx)
 	var c Customer
 	if err := db.First(&c, id).Error; err != nil {
@@ -510,14 +510,9 @@ func (s *Store) ListCustomers(ctx context.Context, f CustomerFilter) ([]*Custome
 	if f.Viewer != nil {
 		q = s.scopeCustomers(q, *f.Viewer, "customers.id")
 	}
-	var cs []*Customer
-	if err := q.Order("customers.id").Limit(limit + 1).Find(&cs).Error; err != nil {
+	cs, next, err := pageOf(q.Order("customers.id"), limit, func(r *Customer) int64 { return r.ID })
+	if err != nil {
 		return nil, "", fmt.Errorf("list customers: %w", err)
-	}
-	next := ""
-	if len(cs) > limit {
-		cs = cs[:limit]
-		next = encodeCursor(cs[len(cs)-1].ID)
 	}
 	if err := loadCustomerDetails(db, cs); err != nil {
 		return nil, "", fmt.Errorf("list customers: %w", err)
@@ -543,17 +538,53 @@ func escapeLike(s string) string {
 	return strings.NewReplacer(`!`, `!!`, `%`, `!%`, `_`, `!_`).Replace(s)
 }
 
-func notFound(err error, format string, args ...any) error {
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return Errorf(ENOTFOUND, format+" not found", args...)
-	}
-	return err
+// CustomerCard is what a staff member sees about a task's customer.
+type CustomerCard struct {
+	Customer *Customer
+	// Recent are the last messages of the conversation, oldest first.
+	Recent []*Message
+	// SurveyScore is the latest answered survey score, if any.
+	SurveyScore *int
+	OpenTasks   int64
 }
 
-func deref[T any](p *T) T {
-	var zero T
-	if p == nil {
-		return zero
+// CustomerCard loads a customer's card with the last n messages.
+func (s *Store) CustomerCard(ctx context.Context, customerID int64, n int) (*CustomerCard, error) {
+	c, err := s.CustomerByID(ctx, customerID)
+	if err != nil {
+		return nil, err
 	}
-	return *p
+	db := s.db.WithContext(ctx)
+	card := &CustomerCard{Customer: c}
+	if err := db.Where("customer_id = ? AND staff_id IS NULL", customerID).Order("created_at DESC, id DESC").Limit(n).Find(&card.Recent).Error; err != nil {
+		return nil, fmt.Errorf("customer card: %w", err)
+	}
+	slices.Reverse(card.Recent)
+	var sv Survey
+	err = db.Where("customer_id = ? AND score IS NOT NULL", customerID).Order("answered_at DESC, id DESC").Take(&sv).Error
+	if err == nil {
+		card.SurveyScore = sv.Score
+	} else if !errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, fmt.Errorf("customer card: %w", err)
+	}
+	if err := db.Model(&Task{}).Where("customer_id = ? AND status = ?", customerID, TaskOpen).Count(&card.OpenTasks).Error; err != nil {
+		return nil, fmt.Errorf("customer card: %w", err)
+	}
+	return card, nil
+}
+
+// SetStages moves customers to a lifecycle stage in one UPDATE.
+func (s *Store) SetStages(ctx context.Context, ids []int64, stage Stage) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	if !ValidStage(stage) {
+		return Invalid("stage", "%q is not a lifecycle stage", stage)
+	}
+	err := s.db.WithContext(ctx).Model(&Customer{}).Where("id IN ? AND stage <> ?", ids, stage).
+		Updates(map[string]any{"stage": stage, "updated_at": s.Now()}).Error
+	if err != nil {
+		return fmt.Errorf("set stages: %w", err)
+	}
+	return nil
 }

@@ -25,7 +25,7 @@ func TestCustomerCreateGetUpdate(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := s.Customer(ctx, c.ID)
+		got, err := s.CustomerByID(ctx, c.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -225,7 +225,7 @@ func TestResolveIdentityConcurrentFirstContact(t *testing.T) {
 				t.Fatalf("customers %v: first contact raced into two identities", ids)
 			}
 		}
-		c, err := s.Customer(ctx, ids[0])
+		c, err := s.CustomerByID(ctx, ids[0])
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -242,7 +242,7 @@ func TestRecordInboundDedup(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		in := store.Inbound{Channel: "telegram", ExternalID: "update:7", ChatID: "42", Text: "你好 😀", Raw: make([]byte, store.MaxRawBytes+100)}
+		in := store.Inbound{Channel: "telegram", DedupKey: "update:7", ChatID: "42", Text: "你好 😀", Raw: make([]byte, store.MaxRawBytes+100)}
 		m1, dup1, err := s.RecordInbound(ctx, id, in)
 		if err != nil || dup1 {
 			t.Fatalf("first: %v dup=%v", err, dup1)
@@ -258,7 +258,7 @@ func TestRecordInboundDedup(t *testing.T) {
 		if len(ms) != 1 || ms[0].Text != "你好 😀" || ms[0].Direction != "in" {
 			t.Fatalf("messages: %+v", ms)
 		}
-		c, _ := s.Customer(ctx, id.CustomerID)
+		c, _ := s.CustomerByID(ctx, id.CustomerID)
 		if c.LastInboundAt == nil {
 			t.Error("last_inbound_at not set")
 		}

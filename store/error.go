@@ -3,6 +3,8 @@ package store
 import (
 	"errors"
 	"fmt"
+
+	"gorm.io/gorm"
 )
 
 // Error codes. web/ maps them to HTTP statuses in one place.
@@ -66,3 +68,10 @@ func ErrorMessage(err error) string {
 
 // IsCode reports whether err carries the given code.
 func IsCode(err error, code string) bool { return ErrorCode(err) == code }
+
+func notFound(err error, format string, args ...any) error {
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return Errorf(ENOTFOUND, format+" not found", args...)
+	}
+	return err
+}

@@ -181,6 +181,91 @@ func truncateRunes(s string, n int) string {
 	return s
 }
 
+// ReachableIdentity returns the customer's identity to answer on: the one
+// their latest message came from, if it is still reachable; otherwise the
+// reachable one that wrote last by last_inbound_at (ties: the newest). A
+// customer with no reachable identity is EINVALID.
+//
+// last_inbound_at alone is not enough: intake refreshes it at most once a
+// minute, so a customer who just moved from Telegram to web chat would be
+// answered on Telegram for up to a minute.
+func (s *Store) ReachableIdentity(ctx context.Context, customerID int64) (*Identity, error) {
+	db := s.db.WithContext(ctx)
+	var n int64
+	if err := db.Model(&Customer{}).Where("id = ?", customerID).Count(&n).Error; err != nil {
+		return nil, fmt.Errorf("reachable identity: %w", err)
+	} else if n == 0 {
+		return nil, Errorf(ENOTFOUND, "customer %d not found", customerID)
+	}
+	var ids []Identity
+	if err := db.Where("customer_id = ? AND unreachable = ?", customerID, false).Find(&ids).Error; err != nil {
+		return nil, fmt.Errorf("reachable identity: %w", err)
+	}
+	if len(ids) == 0 {
+		return nil, Errorf(EINVALID, "customer %d has no reachable chat identity", customerID)
+	}
+	best := &ids[0]
+	for i := range ids[1:] {
+		c := &ids[i+1]
+		if after(c.LastInboundAt, best.LastInboundAt) || (sameTime(c.LastInboundAt, best.LastInboundAt) && c.ID > best.ID) {
+			best = c
+		}
+	}
+	if len(ids) == 1 || best.LastInboundAt == nil {
+		return best, nil
+	}
+	// The latest message is no older than the freshest last_inbound_at
+	// (stamped with the time of a message it came with), so only the
+	// customer's last moments of the (customer_id, created_at) index are
+	// read, however long their history.
+	reachable := make([]int64, len(ids))
+	for i := range ids {
+		reachable[i] = ids[i].ID
+	}
+	var latest []int64
+	err := db.Model(&Message{}).
+		Where("customer_id = ? AND created_at >= ? AND direction = ? AND identity_id IN ?",
+			customerID, best.LastInboundAt.Add(-lastInboundSlack).UTC(), DirectionIn, reachable).
+		Order("created_at DESC, id DESC").Limit(1).Pluck("identity_id", &latest).Error
+	if err != nil {
+		return nil, fmt.Errorf("reachable identity: %w", err)
+	}
+	for i := range ids {
+		if len(latest) == 1 && ids[i].ID == latest[0] {
+			return &ids[i], nil
+		}
+	}
+	return best, nil
+}
+
+// lastInboundSlack covers rounding between a message's created_at and the
+// last_inbound_at stamped with it (column precisions differ).
+const lastInboundSlack = time.Second
+
+func after(a, b *time.Time) bool {
+	return a != nil && (b == nil || a.After(*b))
+}
+
+func sameTime(a, b *time.Time) bool {
+	return (a == nil && b == nil) || (a != nil && b != nil && a.Equal(*b))
+}
+
+// BestIdentity is the identity proactive care uses: the reachable one that
+// wrote last (ties: the newest). Nil when the customer has none reachable.
+func (c *Customer) BestIdentity() *Identity {
+	var best *Identity
+	for i := range c.Identities {
+		id := &c.Identities[i]
+		if id.Unreachable {
+			continue
+		}
+		if best == nil || after(id.LastInboundAt, best.LastInboundAt) || (sameTime(id.LastInboundAt, best.LastInboundAt) && id.ID > best.ID) {
+			best = id
+		}
+	}
+	return best
+}
+
 // identitiesAudienceIndex replaces the customer_id index of identities by
 // one that also covers the columns care reads (see Identity).
 func identitiesAudienceIndex(tx *gorm.DB) error {

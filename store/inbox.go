@@ -162,7 +162,7 @@ func (s *Store) writeArrivals(ctx context.Context, group []*arrival) {
 		}
 		cid, iid := r.ident.CustomerID, r.ident.ID
 		m.CustomerID, m.IdentityID = &cid, &iid
-		k := arrivalKey(m.Channel, *m.ExternalID)
+		k := arrivalKey(m.Channel, *m.DedupKey)
 		if first[k] != nil {
 			continue // the same delivery twice in one group
 		}
@@ -179,7 +179,7 @@ func (s *Store) writeArrivals(ctx context.Context, group []*arrival) {
 			order[i] = i
 		}
 		slices.SortFunc(order, func(a, b int) int {
-			return cmp.Or(cmp.Compare(rows[a].Channel, rows[b].Channel), cmp.Compare(*rows[a].ExternalID, *rows[b].ExternalID))
+			return cmp.Or(cmp.Compare(rows[a].Channel, rows[b].Channel), cmp.Compare(*rows[a].DedupKey, *rows[b].DedupKey))
 		})
 		sortedRows, sortedOwners := make([]Message, len(rows)), make([]*arrival, len(rows))
 		for i, j := range order {
@@ -202,21 +202,21 @@ func (s *Store) writeArrivals(ctx context.Context, group []*arrival) {
 
 	// Read back which rows are new (ours) and which were stored before.
 	type stored struct {
-		ID         int64
-		ExternalID string
-		ClaimedBy  string
+		ID        int64
+		DedupKey  string `gorm:"column:external_id"`
+		ClaimedBy string
 	}
 	byChannel := map[string][]string{}
 	for i, m := range rows {
 		if owners[i].err == nil {
-			byChannel[m.Channel] = append(byChannel[m.Channel], *m.ExternalID)
+			byChannel[m.Channel] = append(byChannel[m.Channel], *m.DedupKey)
 		}
 	}
 	ids := map[string]stored{}
-	for ch, exts := range byChannel {
+	for ch, keys := range byChannel {
 		var got []stored
 		if err := db.Model(&Message{}).Select("id, external_id, claimed_by").
-			Where("channel = ? AND external_id IN ?", ch, exts).Scan(&got).Error; err != nil {
+			Where("channel = ? AND external_id IN ?", ch, keys).Scan(&got).Error; err != nil {
 			for i, m := range rows {
 				if m.Channel == ch {
 					owners[i].err = fmt.Errorf("record inbound: %w", err)
@@ -225,7 +225,7 @@ func (s *Store) writeArrivals(ctx context.Context, group []*arrival) {
 			continue
 		}
 		for _, g := range got {
-			ids[arrivalKey(ch, g.ExternalID)] = g
+			ids[arrivalKey(ch, g.DedupKey)] = g
 		}
 	}
 	var touch []*Identity
@@ -235,9 +235,9 @@ func (s *Store) writeArrivals(ctx context.Context, group []*arrival) {
 		if r.err != nil {
 			continue
 		}
-		got, ok := ids[arrivalKey(m.Channel, *m.ExternalID)]
+		got, ok := ids[arrivalKey(m.Channel, *m.DedupKey)]
 		if !ok {
-			r.err = Errorf(EINTERNAL, "record inbound: %s message %s not found after insert", m.Channel, *m.ExternalID)
+			r.err = Errorf(EINTERNAL, "record inbound: %s message %s not found after insert", m.Channel, *m.DedupKey)
 			continue
 		}
 		if got.ClaimedBy != token {
@@ -264,7 +264,7 @@ func (s *Store) writeArrivals(ctx context.Context, group []*arrival) {
 		if r.err != nil {
 			continue
 		}
-		if o := first[arrivalKey(r.In.Channel, r.In.ExternalID)]; o != nil && o != r {
+		if o := first[arrivalKey(r.In.Channel, r.In.DedupKey)]; o != nil && o != r {
 			if o.err != nil {
 				r.err = o.err
 				continue
@@ -273,7 +273,7 @@ func (s *Store) writeArrivals(ctx context.Context, group []*arrival) {
 		}
 		if r.dup {
 			var old Message
-			if err := db.Where("channel = ? AND external_id = ?", r.In.Channel, r.In.ExternalID).Take(&old).Error; err != nil {
+			if err := db.Where("channel = ? AND external_id = ?", r.In.Channel, r.In.DedupKey).Take(&old).Error; err != nil {
 				r.err = fmt.Errorf("record inbound: %w", err)
 				continue
 			}
@@ -494,9 +494,9 @@ func insertArrivals(ctx context.Context, db *gorm.DB, rows []Message, owners []*
 // the raw payload is cut on a character boundary.
 func inboundRow(in Inbound, now time.Time) (Message, error) {
 	switch {
-	case in.ExternalID == "":
+	case in.DedupKey == "":
 		return Message{}, Errorf(EINVALID, "inbound message without a dedup key")
-	case len(in.ExternalID) > 128 || !utf8.ValidString(in.ExternalID):
+	case len(in.DedupKey) > 128 || !utf8.ValidString(in.DedupKey):
 		return Message{}, Errorf(EINVALID, "inbound dedup key is not 1-128 bytes of UTF-8")
 	case len(in.ChatID) > 128 || !utf8.ValidString(in.ChatID):
 		return Message{}, Errorf(EINVALID, "inbound chat id is not up to 128 bytes of UTF-8")
@@ -512,11 +512,11 @@ func inboundRow(in Inbound, now time.Time) (Message, error) {
 		m.clean()
 		media = &m
 	}
-	ext := in.ExternalID
+	key := in.DedupKey
 	return Message{
 		Direction: DirectionIn, Channel: in.Channel, ChatID: in.ChatID, Kind: kind,
 		Text: cutBytes(cleanText(in.Text, 0), maxTextBytes), Raw: cutBytes(cleanText(string(in.Raw), 0), MaxRawBytes),
-		Media: media, ExternalID: &ext, Status: StatusReceived, CreatedAt: now, Payload: cleanText(in.Route, 0),
+		Media: media, DedupKey: &key, Status: StatusReceived, CreatedAt: now, Payload: cleanText(in.Route, 0),
 	}, nil
 }
 
@@ -552,4 +552,83 @@ func (s *Store) touchInbound(ctx context.Context, ids []*Identity, at time.Time)
 		id.LastInboundAt = &at
 	}
 	return nil
+}
+
+// RecordStaffInbound stores an inbound message from a staff member's chat
+// account once (dedup as RecordArrival). It belongs to no customer's
+// conversation. staffID is nil for an account that is not bound yet (its
+// /bind command), which is stored without creating a customer.
+func (s *Store) RecordStaffInbound(ctx context.Context, staffID *int64, in Inbound) (msg *Message, duplicate bool, err error) {
+	row, err := inboundRow(in, s.Now())
+	if err != nil {
+		return nil, false, err
+	}
+	m := &row
+	m.StaffID = staffID
+	err = s.db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(m).Error
+	if err == nil && m.ID != 0 {
+		return m, false, nil
+	}
+	if err != nil && !isDuplicate(err) {
+		return nil, false, fmt.Errorf("record staff inbound: %w", err)
+	}
+	var old Message
+	if err := s.db.WithContext(ctx).Where("channel = ? AND external_id = ?", in.Channel, in.DedupKey).Take(&old).Error; err != nil {
+		return nil, true, fmt.Errorf("record staff inbound: %w", err)
+	}
+	return &old, true, nil
+}
+
+// MarkProcessed records that the router has run its commands and hooks on
+// these inbound messages.
+func (s *Store) MarkProcessed(ctx context.Context, ids []int64) error {
+	for start := 0; start < len(ids); start += enqueueBatch {
+		part := ids[start:min(start+enqueueBatch, len(ids))]
+		err := s.db.WithContext(ctx).Model(&Message{}).Where("id IN ? AND status = ?", part, StatusReceived).
+			Updates(map[string]any{"status": StatusProcessed, "claimed_by": "", "lease_until": nil}).Error
+		if err != nil {
+			return fmt.Errorf("mark processed: %w", err)
+		}
+	}
+	return nil
+}
+
+// ClaimUnprocessed claims up to limit inbound messages of the channels that
+// were stored between after and before but never processed (their process
+// died between storing and processing them), until now+lease.
+// Like ClaimOutbox, a conditional UPDATE makes two replicas never take the
+// same message; a claim that lapses is taken again.
+func (s *Store) ClaimUnprocessed(ctx context.Context, channels []string, after, before time.Time, limit int, lease time.Duration) ([]*Message, error) {
+	now := s.Now().Truncate(time.Millisecond)
+	db := s.db.WithContext(ctx)
+	var ids []int64
+	// (channel, status) leads the outbox index, so this reads only the
+	// few messages still "received".
+	err := db.Model(&Message{}).
+		Where("channel IN ? AND status = ? AND direction = ? AND created_at BETWEEN ? AND ? AND (lease_until IS NULL OR lease_until < ?)",
+			channels, StatusReceived, DirectionIn, after, before, now).
+		Order("id").Limit(limit).Pluck("id", &ids).Error
+	if err != nil || len(ids) == 0 {
+		return nil, wrapErr("claim unprocessed", err)
+	}
+	token := rowToken()
+	res := db.Model(&Message{}).
+		Where("id IN ? AND status = ? AND (lease_until IS NULL OR lease_until < ?)", ids, StatusReceived, now).
+		Updates(map[string]any{"claimed_by": token, "lease_until": now.Add(lease)})
+	if res.Error != nil || res.RowsAffected == 0 {
+		return nil, wrapErr("claim unprocessed", res.Error)
+	}
+	var ms []*Message
+	if err := db.Where("id IN ? AND claimed_by = ?", ids, token).Order("id").Find(&ms).Error; err != nil {
+		return nil, fmt.Errorf("claim unprocessed: %w", err)
+	}
+	return ms, nil
+}
+
+// wrapErr prefixes err, or is nil for nil.
+func wrapErr(prefix string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%s: %w", prefix, err)
 }

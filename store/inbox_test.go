@@ -43,7 +43,7 @@ func recordConcurrent(t *testing.T, dialect string) {
 				defer wg.Done()
 				m, id, dup, err := replicas[(i+copy)%2].RecordArrival(ctx, store.Arrival{
 					Contact: store.Contact{Channel: store.ChannelTelegram, ExternalID: sender, DisplayName: sender},
-					In:      store.Inbound{Channel: store.ChannelTelegram, ExternalID: ext, ChatID: sender, Text: "hi " + ext},
+					In:      store.Inbound{Channel: store.ChannelTelegram, DedupKey: ext, ChatID: sender, Text: "hi " + ext},
 				})
 				if err != nil {
 					t.Error(err)
@@ -54,7 +54,7 @@ func recordConcurrent(t *testing.T, dialect string) {
 				if !dup {
 					fresh[ext]++
 				}
-				if m == nil || m.ID == 0 || *m.ExternalID != ext || id.ExternalID != sender || *m.CustomerID != id.CustomerID {
+				if m == nil || m.ID == 0 || *m.DedupKey != ext || id.ExternalID != sender || *m.CustomerID != id.CustomerID {
 					t.Errorf("%s: message %+v, identity %+v", ext, m, id)
 					return
 				}
@@ -106,7 +106,7 @@ func TestRecordArrivalBadNeighbour(t *testing.T) {
 			defer wg.Done()
 			_, _, _, errs[i] = s.RecordArrival(ctx, store.Arrival{
 				Contact: store.Contact{Channel: store.ChannelWeChat, ExternalID: fmt.Sprint("o", i)},
-				In:      store.Inbound{Channel: store.ChannelWeChat, ExternalID: fmt.Sprint("msg-", i), ChatID: chat, Text: "你好"},
+				In:      store.Inbound{Channel: store.ChannelWeChat, DedupKey: fmt.Sprint("msg-", i), ChatID: chat, Text: "你好"},
 			})
 		}()
 	}
@@ -126,7 +126,7 @@ func TestRecordArrivalKnownOnly(t *testing.T) {
 		_, _, _, err := s.RecordArrival(ctx, store.Arrival{
 			Contact:   store.Contact{Channel: store.ChannelWeChat, ExternalID: "oGone"},
 			KnownOnly: true,
-			In:        store.Inbound{Channel: store.ChannelWeChat, ExternalID: "ev-1", ChatID: "oGone", Kind: "event", Text: "unsubscribe"},
+			In:        store.Inbound{Channel: store.ChannelWeChat, DedupKey: "ev-1", ChatID: "oGone", Kind: "event", Text: "unsubscribe"},
 		})
 		if !store.IsCode(err, store.ENOTFOUND) {
 			t.Fatalf("err = %v, want not found", err)
@@ -158,7 +158,7 @@ func TestRecordArrivalFirstContactRace(t *testing.T) {
 					defer wg.Done()
 					_, id, _, err := s.RecordArrival(ctx, store.Arrival{
 						Contact: store.Contact{Channel: store.ChannelWeChat, ExternalID: sender, Source: "wechat:qrscene:expo"},
-						In:      store.Inbound{Channel: store.ChannelWeChat, ExternalID: fmt.Sprint("ev-", i), ChatID: sender, Kind: "event", Text: "subscribe"},
+						In:      store.Inbound{Channel: store.ChannelWeChat, DedupKey: fmt.Sprint("ev-", i), ChatID: sender, Kind: "event", Text: "subscribe"},
 					})
 					if err != nil {
 						t.Error(err)
@@ -178,7 +178,7 @@ func TestRecordArrivalFirstContactRace(t *testing.T) {
 					t.Errorf("%s is %d customers", sender, len(ids))
 				}
 				for cid := range ids {
-					c, err := replicas[0].Customer(ctx, cid)
+					c, err := replicas[0].CustomerByID(ctx, cid)
 					if err != nil {
 						t.Fatal(err)
 					}

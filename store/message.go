@@ -8,7 +8,6 @@ import (
 	"unicode/utf8"
 
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 )
 
 // Direction of a message.
@@ -65,9 +64,10 @@ type Message struct {
 	// Media is what a message carries besides its text: a file, a place,
 	// a contact card.
 	Media *Media `gorm:"type:text" json:"media,omitempty"`
-	// ExternalID dedups inbound deliveries: Telegram update_id, WeChat
-	// MsgId or FromUserName+CreateTime+Event.
-	ExternalID *string `gorm:"size:128;uniqueIndex:ux_messages_channel_ext,priority:2" json:"-"`
+	// DedupKey dedups inbound deliveries: Telegram update_id, WeChat
+	// MsgId or FromUserName+CreateTime+Event. (Its column keeps the name
+	// external_id from before; Identity.ExternalID is the platform user.)
+	DedupKey *string `gorm:"column:external_id;size:128;uniqueIndex:ux_messages_channel_ext,priority:2" json:"-"`
 	// Status, ClaimedBy and ProviderMsgID are CHAR so that a value change
 	// keeps the row's size: InnoDB then updates the row in place instead of
 	// rewriting it, and the outbox changes every row twice (see outbox.go).
@@ -115,14 +115,14 @@ func (m *Message) AfterFind(*gorm.DB) error {
 
 // Inbound is a captured customer message, ready to store.
 type Inbound struct {
-	Channel    string
-	ExternalID string // dedup key; required
-	ChatID     string
-	Kind       string
-	Text       string
-	Raw        []byte
-	Media      *Media
-	At         time.Time // platform time; zero = now
+	Channel  string
+	DedupKey string // the platform's delivery id (see Message.DedupKey); required
+	ChatID   string
+	Kind     string
+	Text     string
+	Raw      []byte
+	Media    *Media
+	At       time.Time // platform time; zero = now
 	// Route is the router's own JSON (sender, button data, reply-to, event)
 	// kept in Payload so an unprocessed message can be processed after a
 	// crash. Opaque to the store.
@@ -150,110 +150,11 @@ func (s *Store) ListMessages(ctx context.Context, customerID int64, p Page) ([]*
 		}
 		q = q.Where("created_at > ? OR (created_at = ? AND id > ?)", last.CreatedAt, last.CreatedAt, last.ID)
 	}
-	var ms []*Message
-	if err := q.Order("created_at, id").Limit(limit + 1).Find(&ms).Error; err != nil {
+	ms, next, err := pageOf(q.Order("created_at, id"), limit, func(r *Message) int64 { return r.ID })
+	if err != nil {
 		return nil, "", fmt.Errorf("list messages: %w", err)
 	}
-	next := ""
-	if len(ms) > limit {
-		ms = ms[:limit]
-		next = encodeCursor(ms[len(ms)-1].ID)
-	}
 	return ms, next, nil
-}
-
-// RecordStaffInbound stores an inbound message from a staff member's chat
-// account once (dedup as RecordArrival). It belongs to no customer's
-// conversation. staffID is nil for an account that is not bound yet (its
-// /bind command), which is stored without creating a customer.
-func (s *Store) RecordStaffInbound(ctx context.Context, staffID *int64, in Inbound) (msg *Message, duplicate bool, err error) {
-	row, err := inboundRow(in, s.Now())
-	if err != nil {
-		return nil, false, err
-	}
-	m := &row
-	m.StaffID = staffID
-	err = s.db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(m).Error
-	if err == nil && m.ID != 0 {
-		return m, false, nil
-	}
-	if err != nil && !isDuplicate(err) {
-		return nil, false, fmt.Errorf("record staff inbound: %w", err)
-	}
-	var old Message
-	if err := s.db.WithContext(ctx).Where("channel = ? AND external_id = ?", in.Channel, in.ExternalID).Take(&old).Error; err != nil {
-		return nil, true, fmt.Errorf("record staff inbound: %w", err)
-	}
-	return &old, true, nil
-}
-
-// ReachableIdentity returns the customer's identity to answer on: the one
-// their latest message came from, if it is still reachable; otherwise the
-// reachable one that wrote last by last_inbound_at (ties: the newest). A
-// customer with no reachable identity is EINVALID.
-//
-// last_inbound_at alone is not enough: intake refreshes it at most once a
-// minute, so a customer who just moved from Telegram to web chat would be
-// answered on Telegram for up to a minute.
-func (s *Store) ReachableIdentity(ctx context.Context, customerID int64) (*Identity, error) {
-	db := s.db.WithContext(ctx)
-	var n int64
-	if err := db.Model(&Customer{}).Where("id = ?", customerID).Count(&n).Error; err != nil {
-		return nil, fmt.Errorf("reachable identity: %w", err)
-	} else if n == 0 {
-		return nil, Errorf(ENOTFOUND, "customer %d not found", customerID)
-	}
-	var ids []Identity
-	if err := db.Where("customer_id = ? AND unreachable = ?", customerID, false).Find(&ids).Error; err != nil {
-		return nil, fmt.Errorf("reachable identity: %w", err)
-	}
-	if len(ids) == 0 {
-		return nil, Errorf(EINVALID, "customer %d has no reachable chat identity", customerID)
-	}
-	best := &ids[0]
-	for i := range ids[1:] {
-		c := &ids[i+1]
-		if after(c.LastInboundAt, best.LastInboundAt) || (sameTime(c.LastInboundAt, best.LastInboundAt) && c.ID > best.ID) {
-			best = c
-		}
-	}
-	if len(ids) == 1 || best.LastInboundAt == nil {
-		return best, nil
-	}
-	// The latest message is no older than the freshest last_inbound_at
-	// (stamped with the time of a message it came with), so only the
-	// customer's last moments of the (customer_id, created_at) index are
-	// read, however long their history.
-	reachable := make([]int64, len(ids))
-	for i := range ids {
-		reachable[i] = ids[i].ID
-	}
-	var latest []int64
-	err := db.Model(&Message{}).
-		Where("customer_id = ? AND created_at >= ? AND direction = ? AND identity_id IN ?",
-			customerID, best.LastInboundAt.Add(-lastInboundSlack).UTC(), DirectionIn, reachable).
-		Order("created_at DESC, id DESC").Limit(1).Pluck("identity_id", &latest).Error
-	if err != nil {
-		return nil, fmt.Errorf("reachable identity: %w", err)
-	}
-	for i := range ids {
-		if len(latest) == 1 && ids[i].ID == latest[0] {
-			return &ids[i], nil
-		}
-	}
-	return best, nil
-}
-
-// lastInboundSlack covers rounding between a message's created_at and the
-// last_inbound_at stamped with it (column precisions differ).
-const lastInboundSlack = time.Second
-
-func after(a, b *time.Time) bool {
-	return a != nil && (b == nil || a.After(*b))
-}
-
-func sameTime(a, b *time.Time) bool {
-	return (a == nil && b == nil) || (a != nil && b != nil && a.Equal(*b))
 }
 
 // SendToCustomer writes an agent's reply to the outbox, addressed to the
@@ -285,58 +186,98 @@ func (s *Store) SendToCustomer(ctx context.Context, customerID int64, text strin
 	return &m, nil
 }
 
-// MarkProcessed records that the router has run its commands and hooks on
-// these inbound messages.
-func (s *Store) MarkProcessed(ctx context.Context, ids []int64) error {
-	for start := 0; start < len(ids); start += enqueueBatch {
-		part := ids[start:min(start+enqueueBatch, len(ids))]
-		err := s.db.WithContext(ctx).Model(&Message{}).Where("id IN ? AND status = ?", part, StatusReceived).
-			Updates(map[string]any{"status": StatusProcessed, "claimed_by": "", "lease_until": nil}).Error
-		if err != nil {
-			return fmt.Errorf("mark processed: %w", err)
+// RecentProactive returns, per customer, the idempotency keys of proactive
+// (workflow) messages created since `since` that were not skipped: the
+// per-customer cap counts them, and a key already there means "already
+// queued" rather than "over the cap".
+func (s *Store) RecentProactive(ctx context.Context, customerIDs []int64, since time.Time) (map[int64][]string, error) {
+	out := map[int64][]string{}
+	if len(customerIDs) == 0 {
+		return out, nil
+	}
+	var rows []struct {
+		CustomerID     int64
+		IdempotencyKey *string
+	}
+	q := s.db.WithContext(ctx).Model(&Message{}).Select("customer_id, idempotency_key").
+		Where("created_at >= ? AND direction = ? AND workflow <> '' AND status <> ?", since.UTC(), DirectionOut, StatusSkipped)
+	// A dense batch (consecutive ids, as a holiday run streams them) is
+	// one index range instead of thousands of lookups.
+	lo, hi := customerIDs[0], customerIDs[0]
+	for _, id := range customerIDs {
+		lo, hi = min(lo, id), max(hi, id)
+	}
+	want := map[int64]bool{}
+	if hi-lo < int64(2*len(customerIDs)) {
+		q = q.Where("customer_id BETWEEN ? AND ?", lo, hi)
+		for _, id := range customerIDs {
+			want[id] = true
+		}
+	} else {
+		q = q.Where("customer_id IN ?", customerIDs)
+	}
+	err := q.Scan(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("recent proactive: %w", err)
+	}
+	for _, r := range rows {
+		if len(want) == 0 || want[r.CustomerID] {
+			out[r.CustomerID] = append(out[r.CustomerID], deref(r.IdempotencyKey))
 		}
 	}
-	return nil
+	return out, nil
 }
 
-// ClaimUnprocessed claims up to limit inbound messages of the channels that
-// were stored between after and before but never processed (their process
-// died between storing and processing them), until now+lease.
-// Like ClaimOutbox, a conditional UPDATE makes two replicas never take the
-// same message; a claim that lapses is taken again.
-func (s *Store) ClaimUnprocessed(ctx context.Context, channels []string, after, before time.Time, limit int, lease time.Duration) ([]*Message, error) {
-	now := s.Now().Truncate(time.Millisecond)
-	db := s.db.WithContext(ctx)
+// StaffContacted returns the customers (of ids) that staff wrote to since
+// `since`: outbound messages not sent by a workflow nor rendered from a
+// template (bot replies), i.e. typed by an agent.
+func (s *Store) StaffContacted(ctx context.Context, customerIDs []int64, since time.Time) (map[int64]bool, error) {
+	out := map[int64]bool{}
+	if len(customerIDs) == 0 {
+		return out, nil
+	}
 	var ids []int64
-	// (channel, status) leads the outbox index, so this reads only the
-	// few messages still "received".
-	err := db.Model(&Message{}).
-		Where("channel IN ? AND status = ? AND direction = ? AND created_at BETWEEN ? AND ? AND (lease_until IS NULL OR lease_until < ?)",
-			channels, StatusReceived, DirectionIn, after, before, now).
-		Order("id").Limit(limit).Pluck("id", &ids).Error
-	if err != nil || len(ids) == 0 {
-		return nil, wrapErr("claim unprocessed", err)
+	err := s.db.WithContext(ctx).Model(&Message{}).Distinct("customer_id").
+		Where("customer_id IN ? AND created_at >= ? AND direction = ? AND workflow = '' AND template_key = '' AND staff_id IS NULL",
+			customerIDs, since.UTC(), DirectionOut).Pluck("customer_id", &ids).Error
+	if err != nil {
+		return nil, fmt.Errorf("staff contacted: %w", err)
 	}
-	token := rowToken()
-	res := db.Model(&Message{}).
-		Where("id IN ? AND status = ? AND (lease_until IS NULL OR lease_until < ?)", ids, StatusReceived, now).
-		Updates(map[string]any{"claimed_by": token, "lease_until": now.Add(lease)})
-	if res.Error != nil || res.RowsAffected == 0 {
-		return nil, wrapErr("claim unprocessed", res.Error)
+	for _, id := range ids {
+		out[id] = true
 	}
-	var ms []*Message
-	if err := db.Where("id IN ? AND claimed_by = ?", ids, token).Order("id").Find(&ms).Error; err != nil {
-		return nil, fmt.Errorf("claim unprocessed: %w", err)
-	}
-	return ms, nil
+	return out, nil
 }
 
-// wrapErr prefixes err, or is nil for nil.
-func wrapErr(prefix string, err error) error {
-	if err == nil {
-		return nil
+// Message loads one message by id.
+func (s *Store) Message(ctx context.Context, id int64) (*Message, error) {
+	var m Message
+	if err := s.db.WithContext(ctx).Take(&m, id).Error; err != nil {
+		return nil, fmt.Errorf("message: %w", notFound(err, "message %d", id))
 	}
-	return fmt.Errorf("%s: %w", prefix, err)
+	return &m, nil
+}
+
+// StaffMessageKey returns the idempotency key of the latest message sent
+// to a staff member on channel that the platform knows as providerMsgID
+// (what a Telegram reply-to names), or "" when there is none. What a key
+// says is its sender's business: followup names the task in its notices'
+// and relays' keys.
+func (s *Store) StaffMessageKey(ctx context.Context, staffID int64, channel, providerMsgID string) (string, error) {
+	if providerMsgID == "" {
+		return "", nil
+	}
+	var keys []*string
+	err := s.db.WithContext(ctx).Model(&Message{}).
+		Where("channel = ? AND provider_msg_id = ? AND staff_id = ? AND direction = ?", channel, providerMsgID, staffID, DirectionOut).
+		Order("id DESC").Limit(1).Pluck("idempotency_key", &keys).Error
+	if err != nil {
+		return "", fmt.Errorf("staff message key: %w", err)
+	}
+	if len(keys) == 0 {
+		return "", nil
+	}
+	return deref(keys[0]), nil
 }
 
 // providerIndex lets a staff member's Telegram reply-to (the platform id of
@@ -349,7 +290,7 @@ func providerIndex(tx *gorm.DB) error {
 }
 
 // dropProviderIndex: the lookups by provider id go through the recipient's
-// index instead (TaskOfStaffMessage by staff_id, sentTo by the chat's
+// index instead (StaffMessageKey by staff_id, sentTo by the chat's
 // customer or staff member). Kept, the index cost the dispatcher one entry
 // move per message sent, about a third of the database's work per send.
 func dropProviderIndex(tx *gorm.DB) error {

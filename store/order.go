@@ -31,7 +31,7 @@ type Order struct {
 	AssetID    *int64    `gorm:"index" json:"asset_id,omitempty"`
 	// DedupKey makes an order land once however often it is sent: the hash
 	// of its order_ref (refKey) or, for an imported row without one, of its
-	// contents (rowKey). NULL for API orders without order_ref; SQLite and
+	// contents (RowKey). NULL for API orders without order_ref; SQLite and
 	// MySQL both let a unique index hold any number of NULLs.
 	DedupKey  *string   `gorm:"size:64;uniqueIndex:ux_orders_dedup_key" json:"-"`
 	CreatedAt time.Time `json:"created_at"`
@@ -86,17 +86,17 @@ func (in OrderInput) order(now time.Time) (*Order, error) {
 // would fold case and trailing spaces) and fits the column.
 func refKey(ref string) *string { return hashKey("ref", ref) }
 
-// rowKey is the dedup key of an imported order without a reference: its
+// RowKey is the dedup key of an imported order without an order_ref: its
 // customer, kind, amount, time and asset, and nth, the number of identical
-// rows before it in the same file. Re-importing the file (or a prefix of it)
-// gives the same keys, while two identical rows in one file, say two equal
-// purchases on one day, stay two orders.
-func rowKey(o *Order, nth int) *string {
+// rows before it in the same file. Re-importing the file (or a prefix of
+// it) gives the same keys, while two identical rows in one file, say two
+// equal purchases on one day, stay two orders.
+func RowKey(o *Order, nth int) string {
 	asset := ""
 	if o.AssetID != nil {
 		asset = strconv.FormatInt(*o.AssetID, 10)
 	}
-	return hashKey("row", strconv.FormatInt(o.CustomerID, 10), o.Kind,
+	return *hashKey("row", strconv.FormatInt(o.CustomerID, 10), o.Kind,
 		strconv.FormatFloat(o.Amount, 'f', 2, 64), strconv.FormatInt(o.OccurredAt.UnixMilli(), 10), asset, strconv.Itoa(nth))
 }
 
@@ -222,6 +222,33 @@ func (s *Store) HadPurchaseBefore(ctx context.Context, customerIDs []int64, t ti
 	}
 	for _, id := range ids {
 		out[id] = true
+	}
+	return out, nil
+}
+
+// LastOrders returns each customer's latest order time (customers without
+// orders are absent).
+func (s *Store) LastOrders(ctx context.Context, customerIDs []int64) (map[int64]time.Time, error) {
+	out := map[int64]time.Time{}
+	if len(customerIDs) == 0 {
+		return out, nil
+	}
+	rows, err := s.db.WithContext(ctx).Model(&Order{}).Select("customer_id, MAX(occurred_at) AS last").
+		Where("customer_id IN ?", customerIDs).Group("customer_id").Rows()
+	if err != nil {
+		return nil, fmt.Errorf("last orders: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var last anyTime
+		if err := rows.Scan(&id, &last); err != nil {
+			return nil, fmt.Errorf("last orders: %w", err)
+		}
+		out[id] = last.t
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("last orders: %w", err)
 	}
 	return out, nil
 }

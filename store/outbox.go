@@ -385,15 +385,6 @@ func (s *Store) OutboxDepth(ctx context.Context) ([]OutboxCount, error) {
 	return out, nil
 }
 
-// Message loads one message by id.
-func (s *Store) Message(ctx context.Context, id int64) (*Message, error) {
-	var m Message
-	if err := s.db.WithContext(ctx).Take(&m, id).Error; err != nil {
-		return nil, fmt.Errorf("message: %w", notFound(err, "message %d", id))
-	}
-	return &m, nil
-}
-
 // outboxInPlace moves the outbox to claims that change no status (see
 // ClaimOutbox) and to fixed-width columns for what the dispatcher writes,
 // so that InnoDB updates a delivering row in place. Run it with every
@@ -499,4 +490,21 @@ func (s *Store) RequeueFailed(ctx context.Context, f RequeueFilter) (int, error)
 			return total, nil
 		}
 	}
+}
+
+// SentKeys reports which of the idempotency keys already have an outbox
+// row, so a periodic job can skip rendering what it already queued.
+func (s *Store) SentKeys(ctx context.Context, keys []string) (map[string]bool, error) {
+	out := make(map[string]bool, len(keys))
+	if len(keys) == 0 {
+		return out, nil
+	}
+	var got []string
+	if err := s.db.WithContext(ctx).Model(&Message{}).Where("idempotency_key IN ?", keys).Pluck("idempotency_key", &got).Error; err != nil {
+		return nil, fmt.Errorf("sent keys: %w", err)
+	}
+	for _, k := range got {
+		out[k] = true
+	}
+	return out, nil
 }

@@ -3,6 +3,8 @@ package store
 import (
 	"encoding/base64"
 	"strconv"
+
+	"gorm.io/gorm"
 )
 
 // Page is the contract's cursor pagination: limit (default 50, max 500) and
@@ -27,6 +29,25 @@ func (p Page) parse() (limit int, after int64, err error) {
 		}
 	}
 	return limit, after, nil
+}
+
+// pageOf reads one page of q, which the caller has ordered and started
+// after the cursor: it asks for limit+1 rows, the extra one telling that
+// another page follows, and next is then the cursor of the page's last row
+// (key gives it; "" on the last page). An empty page is an empty slice,
+// never nil (the API lists it as []).
+func pageOf[T any](q *gorm.DB, limit int, key func(T) int64) (rows []T, next string, err error) {
+	if err := q.Limit(limit + 1).Find(&rows).Error; err != nil {
+		return nil, "", err
+	}
+	if len(rows) > limit {
+		rows = rows[:limit]
+		next = encodeCursor(key(rows[limit-1]))
+	}
+	if rows == nil {
+		rows = []T{}
+	}
+	return rows, next, nil
 }
 
 func encodeCursor(id int64) string {

@@ -473,7 +473,7 @@ func (s *Store) VerifyPhoneCode(ctx context.Context, in PhoneCode) (*Customer, e
 	if verdict != nil {
 		return nil, verdict
 	}
-	return s.Customer(ctx, kept)
+	return s.CustomerByID(ctx, kept)
 }
 
 // holds reports whether a customer still has phone on record.
@@ -533,7 +533,7 @@ func (s *Store) ProvePhone(ctx context.Context, p PhoneProof) (*Customer, error)
 	if err != nil {
 		return nil, fmt.Errorf("prove phone: %w", err)
 	}
-	return s.Customer(ctx, kept)
+	return s.CustomerByID(ctx, kept)
 }
 
 // ApprovePhoneClaim is a staff member's proof (they called the number):
@@ -640,14 +640,9 @@ func (s *Store) ListPhoneClaims(ctx context.Context, f PhoneClaimFilter) ([]*Pho
 	default:
 		return nil, "", Invalid("status", "%q is not pending, verified, rejected, expired, failed or superseded", f.Status)
 	}
-	var cs []*PhoneClaim
-	if err := q.Order("id").Limit(limit + 1).Find(&cs).Error; err != nil {
+	cs, next, err := pageOf(q.Order("id"), limit, func(r *PhoneClaim) int64 { return r.ID })
+	if err != nil {
 		return nil, "", fmt.Errorf("list phone claims: %w", err)
-	}
-	next := ""
-	if len(cs) > limit {
-		cs = cs[:limit]
-		next = encodeCursor(cs[len(cs)-1].ID)
 	}
 	for _, c := range cs {
 		c.Status = s.claimStatus(c)

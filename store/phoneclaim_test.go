@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/rapport-crm/rapport/importer"
 	"github.com/rapport-crm/rapport/store"
 	"github.com/rapport-crm/rapport/store/storetest"
 )
@@ -110,7 +111,7 @@ func arrive(t *testing.T, s *store.Store, channel, external, text string) *store
 	t.Helper()
 	_, id, _, err := s.RecordArrival(context.Background(), store.Arrival{
 		Contact: store.Contact{Channel: channel, ExternalID: external},
-		In:      store.Inbound{Channel: channel, ExternalID: channel + ":" + external + ":" + text, ChatID: external, Text: text},
+		In:      store.Inbound{Channel: channel, DedupKey: channel + ":" + external + ":" + text, ChatID: external, Text: text},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -166,7 +167,7 @@ func TestPhoneClaimByCode(t *testing.T) {
 				t.Fatalf("code message %+v", m)
 			}
 			// The claimant stays a separate profile without the number.
-			me, err := s.Customer(ctx, w.visitor.CustomerID)
+			me, err := s.CustomerByID(ctx, w.visitor.CustomerID)
 			if err != nil || me.Phone != "" || me.Points != 0 || me.Name != "" || len(me.Identities) != 1 {
 				t.Fatalf("claimant = %+v, %v", me, err)
 			}
@@ -194,7 +195,7 @@ func TestPhoneClaimByCode(t *testing.T) {
 			if kept.ID != w.holder.ID || kept.Points != 500 || !kept.PhoneVerified || len(kept.Identities) != 2 {
 				t.Fatalf("kept = %+v", kept)
 			}
-			if _, err := s.Customer(ctx, me.ID); !store.IsCode(err, store.ENOTFOUND) {
+			if _, err := s.CustomerByID(ctx, me.ID); !store.IsCode(err, store.ENOTFOUND) {
 				t.Fatalf("claimant still there: %v", err)
 			}
 			merges, err := s.CustomerMerges(ctx, kept.ID)
@@ -233,7 +234,7 @@ func TestPhoneClaimByCode(t *testing.T) {
 			if _, err := s.VerifyPhoneCode(ctx, store.PhoneCode{CustomerID: other.CustomerID, Code: w.codes[2]}); err != store.ErrPhoneCode {
 				t.Fatalf("right code after %d wrong ones: %v", store.PhoneCodeAttempts, err)
 			}
-			if c, _ := s.Customer(ctx, other.CustomerID); c == nil || c.Phone != "" {
+			if c, _ := s.CustomerByID(ctx, other.CustomerID); c == nil || c.Phone != "" {
 				t.Fatalf("failed claimant = %+v", c)
 			}
 		})
@@ -252,20 +253,20 @@ func TestPhoneClaimOfFreeNumber(t *testing.T) {
 			if res.Outcome != store.ClaimSaved || res.Claim != nil {
 				t.Fatalf("claim = %+v", res)
 			}
-			me, _ := s.Customer(ctx, w.visitor.CustomerID)
+			me, _ := s.CustomerByID(ctx, w.visitor.CustomerID)
 			if me.Phone != "+8613900139000" || me.PhoneVerified {
 				t.Fatalf("claimant %q verified=%v", me.Phone, me.PhoneVerified)
 			}
 			// Not on record: no order lands on it, no import updates it.
-			res2, err := s.ImportOrders(ctx, strings.NewReader("customer_phone,kind,amount,occurred_at\n13900139000,purchase,10,2027-01-01\n"), false, time.UTC)
+			res2, err := importer.Orders(ctx, s, strings.NewReader("customer_phone,kind,amount,occurred_at\n13900139000,purchase,10,2027-01-01\n"), false, time.UTC)
 			if err != nil || len(res2.Rejected) != 1 || !strings.Contains(res2.Rejected[0].Reason, "on record") {
 				t.Fatalf("order for a claimed phone: %+v, %v", res2, err)
 			}
-			imp, err := s.ImportCustomers(ctx, strings.NewReader("name,phone,birthday\n真实客户,139-0013-9000,05-17\n"), false)
+			imp, err := importer.Customers(ctx, s, strings.NewReader("name,phone,birthday\n真实客户,139-0013-9000,05-17\n"), false)
 			if err != nil || imp.Created != 1 || imp.Updated != 0 {
 				t.Fatalf("import = %+v, %v", imp, err)
 			}
-			me, _ = s.Customer(ctx, w.visitor.CustomerID)
+			me, _ = s.CustomerByID(ctx, w.visitor.CustomerID)
 			if me.Name != "" || !me.Birthday.IsZero() {
 				t.Fatalf("imported data reached the claimant: %+v", me)
 			}
@@ -273,7 +274,7 @@ func TestPhoneClaimOfFreeNumber(t *testing.T) {
 			if len(cs) != 1 || !cs[0].PhoneVerified {
 				t.Fatalf("imported %+v", cs)
 			}
-			res2, err = s.ImportOrders(ctx, strings.NewReader("customer_phone,kind,amount,occurred_at\n+8613900139000,purchase,10,2027-01-01\n"), false, time.UTC)
+			res2, err = importer.Orders(ctx, s, strings.NewReader("customer_phone,kind,amount,occurred_at\n+8613900139000,purchase,10,2027-01-01\n"), false, time.UTC)
 			if err != nil || res2.Created != 1 {
 				t.Fatalf("order: %+v, %v", res2, err)
 			}
@@ -362,7 +363,7 @@ func testPhoneClaimLimits(t *testing.T, dialect string) {
 func TestPhoneClaimStaffApproval(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
-		if _, err := s.ImportCustomers(ctx, strings.NewReader("name,phone\n李雷,13800138000\n韩梅梅,13900139000\n"), false); err != nil {
+		if _, err := importer.Customers(ctx, s, strings.NewReader("name,phone\n李雷,13800138000\n韩梅梅,13900139000\n"), false); err != nil {
 			t.Fatal(err)
 		}
 		manager, err := s.CreateStaff(ctx, store.StaffInput{Name: "店长", Role: store.RoleManager})
@@ -400,7 +401,7 @@ func TestPhoneClaimStaffApproval(t *testing.T) {
 		if err != nil || c.Status != store.ClaimVerified || c.KeptID == nil || *c.KeptID != res.Claim.TargetID || *c.DecidedBy != manager.ID {
 			t.Fatalf("approved = %+v, %v", c, err)
 		}
-		kept, err := s.Customer(ctx, res.Claim.TargetID)
+		kept, err := s.CustomerByID(ctx, res.Claim.TargetID)
 		if err != nil || kept.Name != "李雷" || len(kept.Identities) != 1 || kept.Identities[0].ExternalID != "openid-1" {
 			t.Fatalf("kept = %+v, %v", kept, err)
 		}
@@ -430,7 +431,7 @@ func TestPhoneClaimStaffApproval(t *testing.T) {
 		if task, _ := s.TaskByID(ctx, *res.Claim.TaskID); task.Status != store.TaskCancelled {
 			t.Fatalf("task after rejection: %s", task.Status)
 		}
-		if me, err := s.Customer(ctx, v2.CustomerID); err != nil || me.Phone != "" {
+		if me, err := s.CustomerByID(ctx, v2.CustomerID); err != nil || me.Phone != "" {
 			t.Fatalf("rejected claimant = %+v, %v", me, err)
 		}
 	})
@@ -500,7 +501,7 @@ func TestMigratePhoneKeys(t *testing.T) {
 				verified bool
 			}{1: {"+8613800138000", true}, 2: {"+8613800138000", false}, 3: {"+8613900139000", true}, 4: {"12345", false}}
 			for id, w := range want {
-				c, err := s.Customer(ctx, id)
+				c, err := s.CustomerByID(ctx, id)
 				if err != nil || c.Phone != w.phone || c.PhoneVerified != w.verified {
 					t.Errorf("customer %d = %q verified=%v (%v), want %q %v", id, c.Phone, c.PhoneVerified, err, w.phone, w.verified)
 				}
@@ -534,7 +535,7 @@ func TestMigratePhoneKeys(t *testing.T) {
 			if _, err := s.ApprovePhoneClaim(ctx, claims[0].ID, store.Actor{Role: store.RoleAdmin, Via: store.ViaAPI}); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := s.Customer(ctx, 2); !store.IsCode(err, store.ENOTFOUND) {
+			if _, err := s.CustomerByID(ctx, 2); !store.IsCode(err, store.ENOTFOUND) {
 				t.Fatalf("duplicate after approval: %v", err)
 			}
 		})

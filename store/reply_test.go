@@ -34,7 +34,7 @@ func TestReplyFollowsLatestMessage(t *testing.T) {
 				n++
 				_, _, _, err := s.RecordArrival(ctx, store.Arrival{
 					Contact: store.Contact{Channel: channel, ExternalID: chat[channel]},
-					In:      store.Inbound{Channel: channel, ExternalID: fmt.Sprint("m", n), ChatID: chat[channel], Text: "hi"},
+					In:      store.Inbound{Channel: channel, DedupKey: fmt.Sprint("m", n), ChatID: chat[channel], Text: "hi"},
 				})
 				if err != nil {
 					t.Fatal(err)

@@ -53,7 +53,7 @@ func TestRequeueFailed(t *testing.T) {
 			tgFailed2 := outcome(t, s, store.ChannelTelegram, "tg-failed-2", store.StatusFailed)
 			in, _, _, err := s.RecordArrival(ctx, store.Arrival{
 				Contact: store.Contact{Channel: store.ChannelTelegram, ExternalID: "42"},
-				In:      store.Inbound{Channel: store.ChannelTelegram, ExternalID: "u1", ChatID: "42", Text: "hi"},
+				In:      store.Inbound{Channel: store.ChannelTelegram, DedupKey: "u1", ChatID: "42", Text: "hi"},
 			})
 			if err != nil {
 				t.Fatal(err)

@@ -2,12 +2,15 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"gorm.io/gorm"
 )
 
 // Role of a staff member or API token.
@@ -167,4 +170,189 @@ func (s *Store) forgetStaffIdentities() {
 	s.staff.mu.Lock()
 	s.staff.ids = nil
 	s.staff.mu.Unlock()
+}
+
+// StaffContact is an active staff member and where to reach them in chat.
+type StaffContact struct {
+	Staff *Staff
+	Chat  *StaffIdentity
+}
+
+// StaffContacts returns the active staff members of the roles who have a
+// chat binding (their most recent one), by id.
+func (s *Store) StaffContacts(ctx context.Context, roles ...Role) ([]StaffContact, error) {
+	db := s.db.WithContext(ctx)
+	var sts []Staff
+	if err := db.Where("active = ? AND role IN ?", true, roles).Order("id").Find(&sts).Error; err != nil {
+		return nil, fmt.Errorf("staff contacts: %w", err)
+	}
+	var out []StaffContact
+	for i := range sts {
+		si, err := s.StaffChat(ctx, sts[i].ID)
+		if err != nil {
+			return nil, err
+		}
+		if si != nil {
+			out = append(out, StaffContact{Staff: &sts[i], Chat: si})
+		}
+	}
+	return out, nil
+}
+
+// StaffChat returns where to reach a staff member in chat: their most
+// recently bound account, or nil when they have none.
+func (s *Store) StaffChat(ctx context.Context, staffID int64) (*StaffIdentity, error) {
+	var si StaffIdentity
+	err := s.db.WithContext(ctx).Where("staff_id = ?", staffID).Order("id DESC").Take(&si).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, nil
+	} else if err != nil {
+		return nil, fmt.Errorf("staff chat: %w", err)
+	}
+	if si.ChatID == "" {
+		si.ChatID = si.ExternalID
+	}
+	return &si, nil
+}
+
+// StaffView is a staff member with their chat bindings, for the API.
+// ChatBound is false while nothing reaches them in chat (no account bound,
+// or inactive); OpenTasks counts their open tasks, so the console can warn
+// about tasks waiting for someone chat does not reach.
+type StaffView struct {
+	Staff
+	Identities []StaffIdentity `json:"identities"`
+	ChatBound  bool            `json:"chat_bound"`
+	OpenTasks  int64           `json:"open_tasks"`
+}
+
+// ListStaff returns staff members by id, a page at a time.
+func (s *Store) ListStaff(ctx context.Context, p Page) ([]*StaffView, string, error) {
+	limit, after, err := p.parse()
+	if err != nil {
+		return nil, "", err
+	}
+	db := s.db.WithContext(ctx)
+	sts, next, err := pageOf(db.Where("id > ?", after).Order("id"), limit, func(r Staff) int64 { return r.ID })
+	if err != nil {
+		return nil, "", fmt.Errorf("list staff: %w", err)
+	}
+	out := make([]*StaffView, len(sts))
+	byID := map[int64]*StaffView{}
+	ids := make([]int64, len(sts))
+	for i := range sts {
+		out[i] = &StaffView{Staff: sts[i], Identities: []StaffIdentity{}}
+		byID[sts[i].ID] = out[i]
+		ids[i] = sts[i].ID
+	}
+	if len(ids) > 0 {
+		var sis []StaffIdentity
+		if err := db.Where("staff_id IN ?", ids).Order("id").Find(&sis).Error; err != nil {
+			return nil, "", fmt.Errorf("list staff: %w", err)
+		}
+		for _, si := range sis {
+			v := byID[si.StaffID]
+			v.Identities = append(v.Identities, si)
+			v.ChatBound = v.Active
+		}
+		var counts []struct {
+			AssigneeID int64
+			N          int64
+		}
+		if err := db.Model(&Task{}).Select("assignee_id, COUNT(*) AS n").Where("assignee_id IN ? AND status = ?", ids, TaskOpen).
+			Group("assignee_id").Scan(&counts).Error; err != nil {
+			return nil, "", fmt.Errorf("list staff: %w", err)
+		}
+		for _, c := range counts {
+			byID[c.AssigneeID].OpenTasks = c.N
+		}
+	}
+	return out, next, nil
+}
+
+// StaffUpdate changes a staff member; nil fields stay.
+type StaffUpdate struct {
+	Name   *string `json:"name"`
+	Role   *Role   `json:"role"`
+	Active *bool   `json:"active"`
+}
+
+// UpdateStaff is UpdateStaffBy for an API caller known only by role (the
+// history of reassigned tasks names no staff member).
+func (s *Store) UpdateStaff(ctx context.Context, id int64, up StaffUpdate, by Role) (*Staff, error) {
+	return s.UpdateStaffBy(ctx, id, up, Actor{Role: by, Via: ViaAPI})
+}
+
+// UpdateStaffBy applies a change. Only admins change roles (the contract:
+// managers may do everything but tokens and staff roles) and only admins
+// change an admin (mayManage). Deactivating
+// hands the staff member's open tasks on in the same transaction (see
+// reassignOpenTasks); {"active": false} on someone already inactive does
+// so too, for tasks left from before that rule.
+func (s *Store) UpdateStaffBy(ctx context.Context, id int64, up StaffUpdate, by Actor) (*Staff, error) {
+	if up.Role != nil && !ValidRole(*up.Role) {
+		return nil, Invalid("role", "%q is not admin, manager or agent", *up.Role)
+	}
+	if up.Name != nil {
+		n := strings.TrimSpace(*up.Name)
+		if n == "" || len([]rune(n)) > 128 {
+			return nil, Invalid("name", "must be 1-128 characters")
+		}
+		up.Name = &n
+	}
+	deactivate := up.Active != nil && !*up.Active
+	var st Staff
+	err := s.tx(ctx, func(tx *gorm.DB) error {
+		st = Staff{}
+		var active []activeStaff
+		if deactivate {
+			// Lock the active staff first, as CreateTask does: deactivation
+			// and task assignment then take turns instead of deadlocking,
+			// and no task is assigned to this person meanwhile.
+			var err error
+			if active, err = lockActiveStaff(s.forUpdate(tx)); err != nil {
+				return err
+			}
+		}
+		if err := s.forUpdate(tx).Take(&st, id).Error; err != nil {
+			return notFound(err, "staff %d", id)
+		}
+		if err := by.mayManage(&st); err != nil {
+			return err
+		}
+		set := map[string]any{}
+		if up.Role != nil && *up.Role != st.Role {
+			if by.Role != RoleAdmin {
+				return Errorf(EFORBIDDEN, "only admins change staff roles")
+			}
+			set["role"], st.Role = *up.Role, *up.Role
+		}
+		if up.Active != nil && *up.Active != st.Active {
+			set["active"], st.Active = *up.Active, *up.Active
+		}
+		if up.Name != nil && *up.Name != st.Name {
+			set["name"], st.Name = *up.Name, *up.Name
+		}
+		if len(set) > 0 {
+			st.UpdatedAt = s.Now().Truncate(time.Millisecond)
+			set["updated_at"] = st.UpdatedAt
+			if err := tx.Model(&Staff{}).Where("id = ?", id).Updates(set).Error; err != nil {
+				return err
+			}
+		}
+		if !deactivate {
+			return nil
+		}
+		others := slices.DeleteFunc(active, func(a activeStaff) bool { return a.ID == id })
+		return s.reassignOpenTasks(tx, id, others, by, ReasonAssigneeDeactivated)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("update staff: %w", err)
+	}
+	if up.Active != nil {
+		// This process sees the change at once; others within staffCacheTTL
+		// (and StaffByIdentity checks the active flag anyway).
+		s.forgetStaffIdentities()
+	}
+	return &st, nil
 }

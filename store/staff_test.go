@@ -94,7 +94,7 @@ func TestDeactivateStaffReassignsOpenTasks(t *testing.T) {
 				t.Errorf("%s: event %+v, want %+v by %d", got.Title, ev, want, boss.ID)
 			}
 		}
-		if c, _ := s.Customer(ctx, wang.ID); c.OwnerStaffID == nil || *c.OwnerStaffID != ann.ID {
+		if c, _ := s.CustomerByID(ctx, wang.ID); c.OwnerStaffID == nil || *c.OwnerStaffID != ann.ID {
 			t.Errorf("owner changed: %v", c.OwnerStaffID)
 		}
 		// Deactivating again changes nothing.

@@ -16,6 +16,7 @@ import (
 	gomysql "github.com/go-sql-driver/mysql"
 	"gorm.io/driver/mysql"
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 	"gorm.io/gorm/logger"
 )
 
@@ -235,3 +236,20 @@ func retryable(err error) bool {
 
 // isDuplicate reports a unique-key violation (translated by GORM).
 func isDuplicate(err error) bool { return errors.Is(err, gorm.ErrDuplicatedKey) }
+
+// forUpdate locks the rows a read returns until the transaction ends, on
+// MySQL; SQLite's BEGIN IMMEDIATE already serialises writers.
+func (s *Store) forUpdate(tx *gorm.DB) *gorm.DB {
+	if s.dialect == MySQL {
+		return tx.Clauses(clause.Locking{Strength: "UPDATE"})
+	}
+	return tx
+}
+
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}

@@ -180,14 +180,9 @@ func (s *Store) ListSurveyResponses(ctx context.Context, f SurveyFilter) ([]Surv
 	if before > 0 {
 		q = q.Where("id < ?", before)
 	}
-	var rows []Survey
-	if err := q.Order("id DESC").Limit(limit + 1).Find(&rows).Error; err != nil {
+	rows, next, err := pageOf(q.Order("id DESC"), limit, func(r Survey) int64 { return r.ID })
+	if err != nil {
 		return nil, "", fmt.Errorf("survey responses: %w", err)
-	}
-	next := ""
-	if len(rows) > limit {
-		rows = rows[:limit]
-		next = encodeCursor(rows[len(rows)-1].ID)
 	}
 	out := make([]SurveyResponse, len(rows))
 	for i, r := range rows {

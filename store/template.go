@@ -146,14 +146,9 @@ func (s *Store) TemplateVersions(ctx context.Context, key, locale string, p Page
 	if after > 0 {
 		q = q.Where("version < ?", after)
 	}
-	var vs []TemplateVersion
-	if err := q.Order("version DESC").Limit(limit + 1).Find(&vs).Error; err != nil {
+	vs, next, err := pageOf(q.Order("version DESC"), limit, func(r TemplateVersion) int64 { return int64(r.Version) })
+	if err != nil {
 		return nil, "", fmt.Errorf("template versions: %w", err)
-	}
-	next := ""
-	if len(vs) > limit {
-		vs = vs[:limit]
-		next = encodeCursor(int64(vs[limit-1].Version))
 	}
 	return vs, next, nil
 }
@@ -286,14 +281,9 @@ func (s *Store) TemplateAuditLog(ctx context.Context, key string, p Page) ([]Tem
 	if after > 0 {
 		q = q.Where("id < ?", after)
 	}
-	var rows []TemplateAudit
-	if err := q.Order("id DESC").Limit(limit + 1).Find(&rows).Error; err != nil {
+	rows, next, err := pageOf(q.Order("id DESC"), limit, func(r TemplateAudit) int64 { return r.ID })
+	if err != nil {
 		return nil, "", fmt.Errorf("template audit: %w", err)
-	}
-	next := ""
-	if len(rows) > limit {
-		rows = rows[:limit]
-		next = encodeCursor(rows[limit-1].ID)
 	}
 	return rows, next, nil
 }

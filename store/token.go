@@ -234,17 +234,9 @@ func (s *Store) ListTokens(ctx context.Context, p Page) ([]*APIToken, string, er
 	if err != nil {
 		return nil, "", err
 	}
-	var ts []*APIToken
-	if err := s.db.WithContext(ctx).Where("id > ?", after).Order("id").Limit(limit + 1).Find(&ts).Error; err != nil {
+	ts, next, err := pageOf(s.db.WithContext(ctx).Where("id > ?", after).Order("id"), limit, func(r *APIToken) int64 { return r.ID })
+	if err != nil {
 		return nil, "", fmt.Errorf("list tokens: %w", err)
-	}
-	next := ""
-	if len(ts) > limit {
-		ts = ts[:limit]
-		next = encodeCursor(ts[len(ts)-1].ID)
-	}
-	if ts == nil {
-		ts = []*APIToken{}
 	}
 	return ts, next, nil
 }

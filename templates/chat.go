@@ -256,7 +256,7 @@ func (s *Service) refuse(ctx context.Context, ev *store.ChatEvent) error {
 	case ev.Identity != nil:
 		cid, iid := ev.Identity.CustomerID, ev.Identity.ID
 		o.CustomerID, o.IdentityID = &cid, &iid
-		if c, err := s.store.Customer(ctx, cid); err == nil {
+		if c, err := s.store.CustomerByID(ctx, cid); err == nil {
 			locale, d.Customer = c.Locale, render.CustomerOf(c)
 		}
 	}

@@ -36,7 +36,7 @@ func (e *chatEnv) staffSays(svc *Service, st *store.Staff, text string) (bool, s
 	e.t.Helper()
 	e.seq++
 	account := fmt.Sprint("tg-", st.ID)
-	m, _, err := e.s.RecordStaffInbound(e.ctx, &st.ID, store.Inbound{Channel: "telegram", ExternalID: fmt.Sprint("u", e.seq), ChatID: account, Text: text})
+	m, _, err := e.s.RecordStaffInbound(e.ctx, &st.ID, store.Inbound{Channel: "telegram", DedupKey: fmt.Sprint("u", e.seq), ChatID: account, Text: text})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -48,7 +48,7 @@ func (e *chatEnv) staffSays(svc *Service, st *store.Staff, text string) (bool, s
 func (e *chatEnv) customerSays(svc *Service, id *store.Identity, text string) (bool, string) {
 	e.t.Helper()
 	e.seq++
-	m, _, err := e.s.RecordInbound(e.ctx, id, store.Inbound{Channel: id.Channel, ExternalID: fmt.Sprint("u", e.seq), ChatID: id.ExternalID, Text: text})
+	m, _, err := e.s.RecordInbound(e.ctx, id, store.Inbound{Channel: id.Channel, DedupKey: fmt.Sprint("u", e.seq), ChatID: id.ExternalID, Text: text})
 	if err != nil {
 		e.t.Fatal(err)
 	}

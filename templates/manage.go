@@ -223,7 +223,7 @@ func (s *Service) Preview(ctx context.Context, in PreviewInput) (*Preview, error
 	defer release()
 	var c *store.Customer
 	if in.CustomerID != 0 {
-		if c, err = s.store.Customer(ctx, in.CustomerID); err != nil {
+		if c, err = s.store.CustomerByID(ctx, in.CustomerID); err != nil {
 			return nil, err
 		}
 		if in.Locale == "" {

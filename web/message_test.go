@@ -19,7 +19,7 @@ func TestMessagesAPI(t *testing.T) {
 			t.Fatal(err)
 		}
 		for i := range 3 {
-			if _, _, err := s.RecordInbound(ctx, id, store.Inbound{Channel: "telegram", ExternalID: fmt.Sprint("u", i), ChatID: "501", Text: fmt.Sprint("问题 ", i)}); err != nil {
+			if _, _, err := s.RecordInbound(ctx, id, store.Inbound{Channel: "telegram", DedupKey: fmt.Sprint("u", i), ChatID: "501", Text: fmt.Sprint("问题 ", i)}); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/rapport-crm/rapport/bots"
 	"github.com/rapport-crm/rapport/bots/telegram/telegramtest"
+	"github.com/rapport-crm/rapport/importer"
 	"github.com/rapport-crm/rapport/store"
 	"github.com/rapport-crm/rapport/store/storetest"
 )
@@ -36,7 +37,7 @@ func (h *harness) account(t *testing.T, channel, id string) *store.Customer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := h.s.Customer(context.Background(), ident.CustomerID)
+	c, err := h.s.CustomerByID(context.Background(), ident.CustomerID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +111,7 @@ func TestPhoneClaimFromWebChatRevealsNothing(t *testing.T) {
 		}
 		telegramtest.WaitFor(t, "agent reply on Telegram", 10*time.Second, func() bool { return len(f.SentTo(fmt.Sprint(victim))) == 2 })
 
-		v2, err := s.Customer(ctx, v.ID)
+		v2, err := s.CustomerByID(ctx, v.ID)
 		if err != nil || len(v2.Identities) != 1 || v2.Identities[0].Channel != store.ChannelTelegram || v2.Points != 120 || !v2.PhoneVerified {
 			t.Fatalf("holder after the claim: %+v, %v", v2, err)
 		}
@@ -172,7 +173,7 @@ func TestPhoneProvedByTelegramContact(t *testing.T) {
 		ctx := context.Background()
 		f := telegramtest.New(t)
 		h := setup(t, s, f, setupOpts{})
-		if _, err := s.ImportCustomers(ctx, strings.NewReader("name,phone\nImported,13800138000\n"), false); err != nil {
+		if _, err := importer.Customers(ctx, s, strings.NewReader("name,phone\nImported,13800138000\n"), false); err != nil {
 			t.Fatal(err)
 		}
 		imported, _, _ := s.ListCustomers(ctx, store.CustomerFilter{Q: "Imported"})

@@ -113,7 +113,7 @@ func (h *harness) customerOf(t *testing.T, user int64) *store.Customer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := h.s.Customer(ctx, id.CustomerID)
+	c, err := h.s.CustomerByID(ctx, id.CustomerID)
 	if err != nil {
 		t.Fatal(err)
 	}

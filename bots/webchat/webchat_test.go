@@ -130,7 +130,7 @@ func TestPageAndCookie(t *testing.T) {
 		if ms := h.conversation(t, v); len(ms) != 1 || ms[0].Text != "你好，想问下保养" || ms[0].Channel != "webchat" {
 			t.Fatalf("stored %+v", ms)
 		}
-		c, _ := h.s.Customer(context.Background(), *h.conversation(t, v)[0].CustomerID)
+		c, _ := h.s.CustomerByID(context.Background(), *h.conversation(t, v)[0].CustomerID)
 		if c.Source != "webchat" {
 			t.Fatalf("source %q", c.Source)
 		}

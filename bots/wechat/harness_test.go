@@ -235,7 +235,7 @@ func (h *harness) identity(t *testing.T, openid string) *store.Identity {
 
 func (h *harness) customer(t *testing.T, openid string) *store.Customer {
 	t.Helper()
-	c, err := h.s.Customer(context.Background(), h.identity(t, openid).CustomerID)
+	c, err := h.s.CustomerByID(context.Background(), h.identity(t, openid).CustomerID)
 	if err != nil {
 		t.Fatal(err)
 	}

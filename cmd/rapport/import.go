@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/rapport-crm/rapport/importer"
 	"github.com/rapport-crm/rapport/store"
 )
 
@@ -44,11 +45,11 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer s.Close()
-	var res *store.ImportResult
+	var res *importer.Result
 	if kind == "customers" {
-		res, err = s.ImportCustomers(ctx, file, *skip)
+		res, err = importer.Customers(ctx, s, file, *skip)
 	} else {
-		res, err = s.ImportOrders(ctx, file, *skip, cfg.Location())
+		res, err = importer.Orders(ctx, s, file, *skip, cfg.Location())
 	}
 	if err != nil {
 		if store.ErrorCode(err) != store.EINTERNAL {

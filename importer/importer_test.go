@@ -1,4 +1,4 @@
-package store_test
+package importer_test
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/rapport-crm/rapport/importer"
 	"github.com/rapport-crm/rapport/store"
 	"github.com/rapport-crm/rapport/store/storetest"
 )
@@ -28,11 +29,11 @@ func TestImportCustomersAndOrders(t *testing.T) {
 			return f
 		}
 		// Bad rows, no skip: every bad row reported, nothing written.
-		res, err := s.ImportCustomers(ctx, open("customers.csv"), false)
+		res, err := importer.Customers(ctx, s, open("customers.csv"), false)
 		if err != nil {
 			t.Fatal(err)
 		}
-		wantBad := []store.RowError{
+		wantBad := []importer.RowError{
 			{Line: 4, Reason: "name: a customer needs a name or a phone"},
 			{Line: 5, Reason: `birthday: "1990-02-30" is not a calendar date`},
 			{Line: 6, Reason: `external_ref: "crm-1" already on line 2`},
@@ -44,7 +45,7 @@ func TestImportCustomersAndOrders(t *testing.T) {
 			t.Fatalf("%d customers written despite bad rows", len(cs))
 		}
 		// With skip: the good rows are written, the bad still reported.
-		res, err = s.ImportCustomers(ctx, open("customers.csv"), true)
+		res, err = importer.Customers(ctx, s, open("customers.csv"), true)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -57,23 +58,23 @@ func TestImportCustomersAndOrders(t *testing.T) {
 			t.Fatalf("customers = %+v", cs[0])
 		}
 		// Importing again updates by external_ref instead of duplicating.
-		res, err = s.ImportCustomers(ctx, strings.NewReader("name,external_ref\nZhang San,crm-1\n"), false)
+		res, err = importer.Customers(ctx, s, strings.NewReader("name,external_ref\nZhang San,crm-1\n"), false)
 		if err != nil || res.Updated != 1 || res.Created != 0 {
 			t.Fatalf("re-import = %+v, %v", res, err)
 		}
 		// Header errors stop the whole file.
-		if _, err := s.ImportCustomers(ctx, strings.NewReader("name,shoe_size\nx,42\n"), true); !store.IsCode(err, store.EINVALID) {
+		if _, err := importer.Customers(ctx, s, strings.NewReader("name,shoe_size\nx,42\n"), true); !store.IsCode(err, store.EINVALID) {
 			t.Errorf("unknown column: %v", err)
 		}
 
-		res, err = s.ImportOrders(ctx, open("orders.csv"), false, sh)
+		res, err = importer.Orders(ctx, s, open("orders.csv"), false, sh)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if res.Written != 0 || len(res.Rejected) != 2 || res.Rejected[0].Line != 4 || res.Rejected[1].Line != 5 {
 			t.Fatalf("orders = %+v", res)
 		}
-		res, err = s.ImportOrders(ctx, open("orders.csv"), true, sh)
+		res, err = importer.Orders(ctx, s, open("orders.csv"), true, sh)
 		if err != nil || res.Written != 2 {
 			t.Fatalf("orders skip = %+v, %v", res, err)
 		}
@@ -86,9 +87,9 @@ func TestImportCustomersAndOrders(t *testing.T) {
 
 // importOrders imports body as an orders file (times in UTC) and fails the
 // test on any error or rejected row.
-func importOrders(t *testing.T, s *store.Store, body string) *store.ImportResult {
+func importOrders(t *testing.T, s *store.Store, body string) *importer.Result {
 	t.Helper()
-	res, err := s.ImportOrders(context.Background(), strings.NewReader(body), false, time.UTC)
+	res, err := importer.Orders(context.Background(), s, strings.NewReader(body), false, time.UTC)
 	if err != nil {
 		t.Fatalf("import orders: %v", err)
 	}
@@ -107,16 +108,14 @@ func fixture(t *testing.T, name string) string {
 	return string(b)
 }
 
-// orderCustomers creates the customers the order fixtures name: c-1, c-2
-// and c-3 (phone 13800000003).
+// orderCustomers imports the customers the order fixtures name: c-1, c-2
+// and c-3 (phone 13800000003), ids 1 to 3.
 func orderCustomers(t *testing.T, s *store.Store) {
 	t.Helper()
-	for i := 1; i <= 3; i++ {
-		_, err := s.CreateCustomer(context.Background(), store.CustomerInput{
-			Name: ptr(fmt.Sprintf("C%d", i)), Phone: ptr(fmt.Sprintf("1380000000%d", i)), ExternalRef: ptr(fmt.Sprintf("c-%d", i))})
-		if err != nil {
-			t.Fatal(err)
-		}
+	file := "name,phone,external_ref\nC1,13800000001,c-1\nC2,13800000002,c-2\nC3,13800000003,c-3\n"
+	res, err := importer.Customers(context.Background(), s, strings.NewReader(file), false)
+	if err != nil || res.Created != 3 {
+		t.Fatalf("customers = %+v, %v", res, err)
 	}
 }
 
@@ -133,7 +132,7 @@ func allOrders(t *testing.T, s *store.Store) []*store.Order {
 // counts is what a test compares of an ImportResult.
 type counts struct{ Rows, Written, Created, Duplicates, Rejected int }
 
-func countsOf(r *store.ImportResult) counts {
+func countsOf(r *importer.Result) counts {
 	return counts{r.Rows, r.Written, r.Created, r.Duplicates, len(r.Rejected)}
 }
 
@@ -176,14 +175,14 @@ func TestImportOrdersOrderRef(t *testing.T) {
 			t.Fatalf("stored %d orders, third %+v", len(os), os[2])
 		}
 		// A reference twice in one file is a bad row.
-		res, err := s.ImportOrders(ctx, strings.NewReader("order_ref,customer_external_ref,kind,amount,occurred_at\n"+
+		res, err := importer.Orders(ctx, s, strings.NewReader("order_ref,customer_external_ref,kind,amount,occurred_at\n"+
 			"SO-2001,c-1,purchase,1,2025-08-01\nSO-2001,c-1,purchase,2,2025-08-01\n"), false, time.UTC)
-		wantBad := []store.RowError{{Line: 3, Reason: `order_ref: "SO-2001" already on line 2`}}
+		wantBad := []importer.RowError{{Line: 3, Reason: `order_ref: "SO-2001" already on line 2`}}
 		if err != nil || res.Written != 0 || !cmp.Equal(wantBad, res.Rejected) {
 			t.Fatalf("duplicate ref in file = %+v, %v", res, err)
 		}
 		long := strings.Repeat("x", 65)
-		res, err = s.ImportOrders(ctx, strings.NewReader("order_ref,customer_external_ref,kind,occurred_at\n"+long+",c-1,purchase,2025-08-01\n"), false, time.UTC)
+		res, err = importer.Orders(ctx, s, strings.NewReader("order_ref,customer_external_ref,kind,occurred_at\n"+long+",c-1,purchase,2025-08-01\n"), false, time.UTC)
 		if err != nil || len(res.Rejected) != 1 || res.Rejected[0].Reason != "order_ref: longer than 64 characters" {
 			t.Fatalf("long ref = %+v, %v", res, err)
 		}
@@ -231,11 +230,11 @@ func TestImportOrdersConcurrently(t *testing.T) {
 			orderCustomers(t, a)
 			file := manyOrders(n)
 			var wg sync.WaitGroup
-			results := make([]*store.ImportResult, 2)
+			results := make([]*importer.Result, 2)
 			errs := make([]error, 2)
 			for i, s := range []*store.Store{a, b} {
 				wg.Go(func() {
-					results[i], errs[i] = s.ImportOrders(context.Background(), strings.NewReader(file), false, time.UTC)
+					results[i], errs[i] = importer.Orders(context.Background(), s, strings.NewReader(file), false, time.UTC)
 				})
 			}
 			wg.Wait()
@@ -286,17 +285,18 @@ func TestImportCustomersAgain(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		// Ada first wrote in chat and sent /phone.
-		ada, err := s.CreateCustomer(ctx, store.CustomerInput{Name: ptr("Ada L."), Phone: ptr("13800000101")})
+		name, phone := "Ada L.", "13800000101"
+		ada, err := s.CreateCustomer(ctx, store.CustomerInput{Name: &name, Phone: &phone})
 		if err != nil {
 			t.Fatal(err)
 		}
 		file := fixture(t, "customers_phone.csv")
-		for i, want := range []store.ImportResult{{Rows: 2, Written: 2, Created: 1, Updated: 1}, {Rows: 2, Written: 2, Updated: 2}} {
-			res, err := s.ImportCustomers(ctx, strings.NewReader(file), false)
+		for i, want := range []importer.Result{{Rows: 2, Written: 2, Created: 1, Updated: 1}, {Rows: 2, Written: 2, Updated: 2}} {
+			res, err := importer.Customers(ctx, s, strings.NewReader(file), false)
 			if err != nil {
 				t.Fatal(err)
 			}
-			want.Rejected = []store.RowError{}
+			want.Rejected = []importer.RowError{}
 			if diff := cmp.Diff(&want, res); diff != "" {
 				t.Fatalf("import %d (-want +got):\n%s", i+1, diff)
 			}
@@ -306,11 +306,11 @@ func TestImportCustomersAgain(t *testing.T) {
 			t.Fatalf("customers = %+v, %v", cs, err)
 		}
 		// The customer with the phone and no external_ref takes the row's.
-		res, err := s.ImportCustomers(ctx, strings.NewReader("name,phone,external_ref\nAda,13800000101,crm-1\n"), false)
+		res, err := importer.Customers(ctx, s, strings.NewReader("name,phone,external_ref\nAda,13800000101,crm-1\n"), false)
 		if err != nil || res.Updated != 1 {
 			t.Fatalf("ref import = %+v, %v", res, err)
 		}
-		if c, err := s.Customer(ctx, ada.ID); err != nil || c.ExternalRef == nil || *c.ExternalRef != "crm-1" {
+		if c, err := s.CustomerByID(ctx, ada.ID); err != nil || c.ExternalRef == nil || *c.ExternalRef != "crm-1" {
 			t.Fatalf("ada = %+v, %v", c, err)
 		}
 		// Another external_ref is another person, and a phone is one
@@ -318,8 +318,8 @@ func TestImportCustomersAgain(t *testing.T) {
 		// skip, the whole file writes nothing).
 		son := "name,phone,external_ref\nAda's son,+86 138-0000-0101,crm-7\nEve,13800000199,crm-8\n"
 		for _, skip := range []bool{false, true} {
-			res, err := s.ImportCustomers(ctx, strings.NewReader(son), skip)
-			want := []store.RowError{{Line: 2, Reason: fmt.Sprintf("phone: +8613800000101 is on record for customer %d", ada.ID)}}
+			res, err := importer.Customers(ctx, s, strings.NewReader(son), skip)
+			want := []importer.RowError{{Line: 2, Reason: fmt.Sprintf("phone: +8613800000101 is on record for customer %d", ada.ID)}}
 			if err != nil || cmp.Diff(want, res.Rejected) != "" {
 				t.Fatalf("son import (skip %v) = %+v, %v", skip, res, err)
 			}
@@ -351,7 +351,7 @@ func TestImportCustomersConcurrently(t *testing.T) {
 			errs := make([]error, 2)
 			for i, s := range []*store.Store{a, b} {
 				wg.Go(func() {
-					_, errs[i] = s.ImportCustomers(context.Background(), strings.NewReader(body.String()), false)
+					_, errs[i] = importer.Customers(context.Background(), s, strings.NewReader(body.String()), false)
 				})
 			}
 			wg.Wait()
@@ -366,4 +366,67 @@ func TestImportCustomersConcurrently(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A malformed record is a bad row, wherever its quote is; reading goes on.
+func TestImportMalformedRows(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		file := "name,phone\nAda,13800000001\nx\"y,13800000002\n\"Bo,13800000003\n"
+		res, err := importer.Customers(context.Background(), s, strings.NewReader(file), true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []importer.RowError{
+			{Line: 3, Reason: `malformed CSV: parse error on line 3, column 2: bare " in non-quoted-field`},
+			{Line: 4, Reason: `malformed CSV: parse error on line 4, column 17: extraneous or missing " in quoted-field`},
+		}
+		if diff := cmp.Diff(want, res.Rejected); diff != "" || res.Rows != 3 || res.Created != 1 {
+			t.Fatalf("result %+v (-want +got):\n%s", res, diff)
+		}
+	})
+}
+
+// A record longer than a megabyte stops the import before it fills memory.
+func TestImportRecordTooLong(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		file := "name,phone\nAda,13800000001\n" + strings.Repeat("x", 3<<20) + ",13800000002\n"
+		res, err := importer.Customers(context.Background(), s, strings.NewReader(file), true)
+		if !store.IsCode(err, store.EINVALID) || !strings.Contains(err.Error(), "record after line 2 is longer than") {
+			t.Fatalf("import = %+v, %v", res, err)
+		}
+		if cs, _, _ := s.ListCustomers(context.Background(), store.CustomerFilter{}); len(cs) != 0 {
+			t.Fatalf("%d customers written", len(cs))
+		}
+	})
+}
+
+// Identical rows are counted across the batches the store gets them in:
+// each is an order, once.
+func TestImportOrdersIdenticalAcrossBatches(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		orderCustomers(t, s)
+		const n = 1001
+		file := "customer_external_ref,kind,amount,occurred_at\n" + strings.Repeat("c-1,purchase,5,2025-05-20\n", n)
+		if got, want := countsOf(importOrders(t, s, file)), (counts{Rows: n, Written: n, Created: n}); got != want {
+			t.Fatalf("first import = %+v, want %+v", got, want)
+		}
+		if got, want := countsOf(importOrders(t, s, file)), (counts{Rows: n, Duplicates: n}); got != want {
+			t.Fatalf("second import = %+v, want %+v", got, want)
+		}
+	})
+}
+
+// A customer_external_ref finds its customer as the database compares
+// refs: MySQL's collation ignores case, SQLite's does not.
+func TestImportOrdersRefAsTheDatabaseCompares(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		orderCustomers(t, s)
+		res, err := importer.Orders(context.Background(), s, strings.NewReader("customer_external_ref,kind,occurred_at\nC-1,purchase,2025-05-20\n"), false, time.UTC)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Dialect() == store.MySQL && res.Created != 1 || s.Dialect() == store.SQLite && len(res.Rejected) != 1 {
+			t.Fatalf("%s: %+v", s.Dialect(), res)
+		}
+	})
 }

@@ -1,0 +1,253 @@
+// Package importer loads customers and orders from CSV files into the
+// store, as `rapport import` does.
+//
+// An import reads its file twice and never holds it: a first pass checks
+// every row and writes nothing, collecting the bad rows by line; then,
+// unless there are bad rows and skipBad is off, a second pass reads the
+// file again and hands the good rows to the store in batches, all inside
+// one transaction, so that a file lands whole or not at all. Memory is one
+// batch of rows plus what the in-file checks remember: a 16-byte hash and a
+// number per row (its external_ref or order_ref, to find repeats; an order
+// without one, its contents, to number identical rows). A caller with a
+// stream rather than a file spools it to a temporary file first.
+package importer
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	"github.com/rapport-crm/rapport/store"
+)
+
+// RowError is one rejected CSV row: its line number (the header is line 1)
+// and why.
+type RowError struct {
+	Line   int    `json:"line"`
+	Reason string `json:"reason"`
+}
+
+// Result summarises an import. With rejected rows and no skipBad, nothing
+// is written (Written 0).
+type Result struct {
+	Rows    int `json:"rows"`
+	Written int `json:"written"`
+	Created int `json:"created"`
+	Updated int `json:"updated"`
+	// Duplicates counts rows skipped because they were already stored
+	// (orders: the same order_ref or the same contents).
+	Duplicates int        `json:"duplicates"`
+	Rejected   []RowError `json:"rejected"`
+}
+
+// pass is one reading of the file: the checking pass, or the writing pass,
+// which skips the lines the checking pass rejected.
+type pass struct {
+	writing bool
+	skip    []RowError
+	bad     func(RowError) // reports a bad row
+}
+
+// importFile runs an import's two passes, read(res, p) each. The checking
+// pass writes nothing; unless it rejected rows and skipBad is off, the
+// writing pass follows inside the store's transaction (inTx), which may
+// run it again from the start. Rows the writing pass rejects (the
+// database changed meanwhile) write nothing without skipBad.
+func importFile(skipBad bool, inTx func(writing func() error) error, read func(*Result, pass) (int, error)) (*Result, error) {
+	res := &Result{Rejected: []RowError{}}
+	bad := func(e RowError) { res.Rejected = append(res.Rejected, e) }
+	rows, err := read(res, pass{bad: bad})
+	if err != nil {
+		return nil, err
+	}
+	res.Rows = rows
+	if len(res.Rejected) > 0 && !skipBad {
+		return res, nil
+	}
+	checked := res.Rejected
+	err = inTx(func() error {
+		res.Created, res.Updated, res.Duplicates = 0, 0, 0 // a retried transaction counts afresh
+		res.Rejected = slices.Clone(checked)
+		if _, err := read(res, pass{writing: true, skip: checked, bad: bad}); err != nil {
+			return err
+		}
+		if len(res.Rejected) > len(checked) && !skipBad {
+			return errRejected
+		}
+		return nil
+	})
+	slices.SortStableFunc(res.Rejected, func(a, b RowError) int { return a.Line - b.Line })
+	if errors.Is(err, errRejected) {
+		res.Created, res.Updated, res.Duplicates = 0, 0, 0
+		return res, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	res.Written = res.Created + res.Updated
+	return res, nil
+}
+
+// batchSize is how many rows go to the store at once.
+const batchSize = 500
+
+// maxRecordBytes bounds one CSV record, so that a file without line breaks
+// (or one endless quoted field) cannot fill memory.
+const maxRecordBytes = 1 << 20
+
+// errRejected rolls back a writing pass that found rows bad which the
+// checking pass found good (the database changed in between).
+var errRejected = errors.New("import: rows rejected")
+
+// csvFile reads a header row and then records, with their line numbers.
+type csvFile struct {
+	r    *csv.Reader
+	size *recordLimit
+	cols map[string]int
+}
+
+// openCSV reads file from its start: an optional UTF-8 byte order mark
+// (Excel writes one), then a header of allowed column names, each at most
+// once, in any case.
+func openCSV(file io.ReadSeeker, allowed []string) (*csvFile, error) {
+	if _, err := file.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	size := &recordLimit{r: file}
+	br := bufio.NewReaderSize(size, 64<<10)
+	if b, err := br.Peek(3); err == nil && string(b) == "\xef\xbb\xbf" {
+		br.Discard(3)
+	}
+	cr := csv.NewReader(br)
+	cr.FieldsPerRecord = -1
+	cr.TrimLeadingSpace = true
+	cr.ReuseRecord = true
+	header, err := cr.Read()
+	if errors.Is(err, io.EOF) {
+		return nil, store.Invalid("file", "empty: expected a header row")
+	} else if errors.Is(err, errRecordTooLong) || errors.As(err, new(*csv.ParseError)) {
+		return nil, store.Invalid("file", "header: %v", err)
+	} else if err != nil {
+		return nil, err
+	}
+	f := &csvFile{r: cr, size: size, cols: map[string]int{}}
+	for i, h := range header {
+		h = strings.ToLower(strings.TrimSpace(h))
+		if !slices.Contains(allowed, h) {
+			return nil, store.Invalid("header", "unknown column %q (expected %s)", h, strings.Join(allowed, ","))
+		}
+		if _, dup := f.cols[h]; dup {
+			return nil, store.Invalid("header", "column %q appears twice", h)
+		}
+		f.cols[h] = i
+	}
+	return f, nil
+}
+
+// records reads the rest of the file for a pass and calls fn with each
+// record the pass does not skip, and its line. A malformed record comes
+// with why (malformed), and reading goes on after it; any other error ends
+// the file. It returns how many rows the file has.
+func (f *csvFile) records(p pass, fn func(rec []string, line int, malformed error) error) (rows int, err error) {
+	skip, last := p.skip, 1 // skip is sorted by line, as the file
+	for {
+		f.size.n = 0
+		rec, err := f.r.Read()
+		line, malformed := 0, error(nil)
+		var pe *csv.ParseError
+		switch {
+		case errors.Is(err, io.EOF):
+			return rows, nil
+		case errors.As(err, &pe):
+			line, malformed = pe.StartLine, err
+		case errors.Is(err, errRecordTooLong):
+			return rows, store.Invalid("file", "the record after line %d is %v", last, err)
+		case err != nil:
+			return rows, err
+		default:
+			line, _ = f.r.FieldPos(0)
+			last = line
+		}
+		rows++
+		for len(skip) > 0 && skip[0].Line < line {
+			skip = skip[1:]
+		}
+		if len(skip) > 0 && skip[0].Line == line {
+			continue
+		}
+		if err := fn(rec, line, malformed); err != nil {
+			return rows, err
+		}
+	}
+}
+
+// get returns the record's value of col, trimmed ("" when the file has no
+// such column).
+func (f *csvFile) get(rec []string, col string) string {
+	i, ok := f.cols[col]
+	if !ok || i >= len(rec) {
+		return ""
+	}
+	return strings.TrimSpace(rec[i])
+}
+
+// has reports whether the file has the column.
+func (f *csvFile) has(col string) bool {
+	_, ok := f.cols[col]
+	return ok
+}
+
+// rowError is what is wrong with a record before its fields are read:
+// malformed (bad), or not as many fields as the header.
+func (f *csvFile) rowError(rec []string, bad error) error {
+	if bad != nil {
+		return store.Errorf(store.EINVALID, "malformed CSV: %v", bad)
+	}
+	if len(rec) != len(f.cols) {
+		return store.Errorf(store.EINVALID, "%d fields, header has %d", len(rec), len(f.cols))
+	}
+	return nil
+}
+
+var errRecordTooLong = fmt.Errorf("longer than %d bytes", maxRecordBytes)
+
+// recordLimit fails a read once more than maxRecordBytes (and a buffer's
+// read-ahead) were read since records reset n.
+type recordLimit struct {
+	r io.Reader
+	n int
+}
+
+func (l *recordLimit) Read(p []byte) (int, error) {
+	if l.n > maxRecordBytes+128<<10 {
+		return 0, errRecordTooLong
+	}
+	n, err := l.r.Read(p)
+	l.n += n
+	return n, err
+}
+
+// firstLines remembers the line on which each key (an external_ref, an
+// order_ref) first appeared. It keeps a 16-byte hash of the key, not the
+// key: a million keys take about 30 MB.
+type firstLines map[[16]byte]int
+
+func hashOf(key string) [16]byte {
+	sum := sha256.Sum256([]byte(key))
+	return [16]byte(sum[:16])
+}
+
+// seen returns the line key first appeared on, or records line for it.
+func (fl firstLines) seen(key string, line int) (first int, dup bool) {
+	h := hashOf(key)
+	if first, dup := fl[h]; dup {
+		return first, true
+	}
+	fl[h] = line
+	return 0, false
+}
