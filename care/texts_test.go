@@ -28,7 +28,7 @@ func TestShippedTexts(t *testing.T) {
 					if _, err := e.svc.CreateAsset(e.ctx, c.ID, store.AssetInput{Name: "热水器", NextServiceDue: "2027-03-04"}); err != nil {
 						t.Fatal(err)
 					}
-					if _, err := e.svc.CreateOrder(e.ctx, store.OrderInput{CustomerID: c.ID, Kind: "purchase", Amount: 10, OccurredAt: &ordered}); err != nil {
+					if _, err := e.svc.CreateOrder(e.ctx, store.OrderInput{CustomerID: c.ID, Kind: "purchase", Amount: store.Fen(1000), OccurredAt: &ordered}); err != nil {
 						t.Fatal(err)
 					}
 				}

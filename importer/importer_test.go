@@ -79,7 +79,7 @@ func TestImportCustomersAndOrders(t *testing.T) {
 			t.Fatalf("orders skip = %+v, %v", res, err)
 		}
 		os, err := s.OrdersBetween(ctx, time.Date(2026, 3, 1, 0, 0, 0, 0, sh), time.Date(2026, 3, 2, 0, 0, 0, 0, sh), "", 0, 10)
-		if err != nil || len(os) != 2 || os[0].Amount != 99.5 || !os[0].OccurredAt.Equal(time.Date(2026, 3, 1, 2, 0, 0, 0, time.UTC)) {
+		if err != nil || len(os) != 2 || os[0].Amount != store.Fen(9950) || !os[0].OccurredAt.Equal(time.Date(2026, 3, 1, 2, 0, 0, 0, time.UTC)) {
 			t.Fatalf("stored orders = %+v, %v", os, err)
 		}
 	})
@@ -171,7 +171,7 @@ func TestImportOrdersOrderRef(t *testing.T) {
 			t.Fatalf("second import = %+v, want %+v", got, want)
 		}
 		os := allOrders(t, s)
-		if len(os) != 4 || os[2].Amount != 60 {
+		if len(os) != 4 || os[2].Amount != store.Fen(6000) {
 			t.Fatalf("stored %d orders, third %+v", len(os), os[2])
 		}
 		// A reference twice in one file is a bad row.

@@ -280,7 +280,11 @@ func (w *OrderImport) Insert(rows []OrderRow) (created, duplicates int, err erro
 		created += int(q.RowsAffected)
 		duplicates += len(batch) - int(q.RowsAffected)
 		batch = batch[:0]
-		return nil
+		if q.RowsAffected == 0 {
+			return nil
+		}
+		// Their figures follow (analytics sweeps the touches).
+		return touchCustomers(w.tx, orders[0].CreatedAt, ids...)
 	}
 	for _, r := range rows {
 		if r.Order.AssetID == nil {

@@ -18,6 +18,7 @@ func mergeTables() []string {
 	return []string{
 		"identities", "messages", "orders", "assets",
 		"tasks", "survey_responses", "care_deliveries", "care_items", "care_occurrences",
+		"customer_changes",
 	}
 }
 
@@ -84,6 +85,9 @@ func (s *Store) mergeCustomers(tx *gorm.DB, a, b int64, p mergeProof) (keptID, g
 	if err := moveCustomerRows(tx, keep.ID, gone.ID); err != nil {
 		return 0, 0, err
 	}
+	if err := mergeStats(tx, keep.ID, gone.ID, s.Now()); err != nil {
+		return 0, 0, err
+	}
 	if gone.ExternalRef != nil && keep.ExternalRef != nil && *gone.ExternalRef == *keep.ExternalRef {
 		// Moved to keep by absorb; free the unique key first.
 		if err := tx.Model(&Customer{}).Where("id = ?", gone.ID).Update("external_ref", nil).Error; err != nil {
@@ -100,6 +104,7 @@ func (s *Store) mergeCustomers(tx *gorm.DB, a, b int64, p mergeProof) (keptID, g
 	err = tx.Model(&Customer{}).Where("id = ?", keep.ID).Select(
 		"phone", "phone_key", "name", "email", "birth_month", "birth_day", "birth_year", "gender", "company",
 		"owner_staff_id", "points", "opt_out", "external_ref", "last_inbound_at", "tier", "updated_at",
+		"city", "region", "tier_pinned_at", "tier_pinned_by", "stage_pinned_at", "stage_pinned_by",
 	).Updates(&keep).Error
 	if err != nil {
 		return 0, 0, err
@@ -147,6 +152,14 @@ func absorb(keep, gone *Customer) {
 	}
 	keep.Points += gone.Points
 	keep.OptOut = keep.OptOut || gone.OptOut
+	fill(&keep.City, gone.City)
+	fill(&keep.Region, gone.Region)
+	if keep.TierPinnedAt == nil && gone.TierPinnedAt != nil {
+		keep.Tier, keep.TierPinnedAt, keep.TierPinnedBy = gone.Tier, gone.TierPinnedAt, gone.TierPinnedBy
+	}
+	if keep.StagePinnedAt == nil && gone.StagePinnedAt != nil {
+		keep.StagePinnedAt, keep.StagePinnedBy = gone.StagePinnedAt, gone.StagePinnedBy
+	}
 }
 
 // moveCustomerRows re-points every row of gone to keep.
@@ -179,4 +192,43 @@ func moveCustomerRows(tx *gorm.DB, keep, gone int64) error {
 		}
 	}
 	return nil
+}
+
+// mergeStats folds gone's figures into keep's: the event columns (the
+// latest staff contact and survey score) move, the rest is recomputed
+// from the merged orders, which the touch asks for.
+func mergeStats(tx *gorm.DB, keep, gone int64, now time.Time) error {
+	var rows []CustomerStats
+	if err := tx.Where("customer_id IN ?", []int64{keep, gone}).Find(&rows).Error; err != nil {
+		return err
+	}
+	var k, g CustomerStats
+	for _, r := range rows {
+		if r.CustomerID == keep {
+			k = r
+		} else {
+			g = r
+		}
+	}
+	if g.CustomerID != 0 {
+		up := map[string]any{}
+		if after(g.LastStaffContactAt, k.LastStaffContactAt) {
+			up["last_staff_contact_at"] = g.LastStaffContactAt
+		}
+		if g.LastScore != nil && after(g.LastScoreAt, k.LastScoreAt) {
+			up["last_score"], up["last_score_at"] = *g.LastScore, g.LastScoreAt
+		}
+		if len(up) > 0 {
+			if err := noteStats(tx, keep, up); err != nil {
+				return err
+			}
+		}
+		if err := tx.Where("customer_id = ?", gone).Delete(&CustomerStats{}).Error; err != nil {
+			return err
+		}
+	}
+	if err := tx.Where("customer_id = ?", gone).Delete(&customerTouch{}).Error; err != nil {
+		return err
+	}
+	return touchCustomers(tx, now, keep)
 }

@@ -44,6 +44,8 @@ func migrations() []migration {
 		{15, "api_tokens_lifecycle", "", apiTokensLifecycle},
 		{16, "messages_any_content", "", messagesAnyContent},
 		{17, "customer_phone_keys", "", phoneKeys},
+		{18, "orders_exact_money", "", ordersExactMoney},
+		{19, "customer_intelligence", "", customerIntelligence},
 	}
 }
 

@@ -19,7 +19,7 @@ func TestCreateOrderRef(t *testing.T) {
 		ctx := context.Background()
 		orderCustomers(t, s)
 		at := time.Date(2025, 5, 1, 10, 0, 0, 0, time.UTC)
-		in := store.OrderInput{CustomerID: 1, Kind: store.OrderPurchase, Amount: 20, OccurredAt: &at}
+		in := store.OrderInput{CustomerID: 1, Kind: store.OrderPurchase, Amount: store.Fen(2000), OccurredAt: &at}
 		// Without a reference nothing is deduplicated: two equal orders.
 		for range 2 {
 			if _, err := s.CreateOrder(ctx, in, time.UTC); err != nil {
@@ -33,10 +33,10 @@ func TestCreateOrderRef(t *testing.T) {
 		}
 		// A retry gets the stored order back.
 		again, err := s.CreateOrder(ctx, in, time.UTC)
-		if err != nil || again.ID != first.ID || again.Amount != 20 {
+		if err != nil || again.ID != first.ID || again.Amount != store.Fen(2000) {
 			t.Fatalf("retry = %+v, %v; first %+v", again, err, first)
 		}
-		in.Amount = 21
+		in.Amount = store.Fen(2100)
 		if _, err := s.CreateOrder(ctx, in, time.UTC); !store.IsCode(err, store.ECONFLICT) {
 			t.Fatalf("same ref, other amount: %v", err)
 		}
@@ -59,7 +59,7 @@ func TestMigrateOrdersDedupKey(t *testing.T) {
 			orderCustomers(t, s)
 			at := time.Date(2025, 5, 1, 10, 0, 0, 0, time.UTC)
 			for range 2 {
-				if _, err := s.CreateOrder(ctx, store.OrderInput{CustomerID: 1, Kind: store.OrderPurchase, Amount: 20, OccurredAt: &at}, time.UTC); err != nil {
+				if _, err := s.CreateOrder(ctx, store.OrderInput{CustomerID: 1, Kind: store.OrderPurchase, Amount: store.Fen(2000), OccurredAt: &at}, time.UTC); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -98,7 +98,7 @@ func TestMigrateOrdersDedupKey(t *testing.T) {
 			}
 			// The index is there: an order_ref sent twice lands once.
 			for range 2 {
-				in := store.OrderInput{CustomerID: 1, Kind: store.OrderPurchase, Amount: 20, OccurredAt: &at, OrderRef: "WEB-9"}
+				in := store.OrderInput{CustomerID: 1, Kind: store.OrderPurchase, Amount: store.Fen(2000), OccurredAt: &at, OrderRef: "WEB-9"}
 				if _, err := s.CreateOrder(ctx, in, time.UTC); err != nil {
 					t.Fatal(err)
 				}

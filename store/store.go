@@ -68,6 +68,9 @@ type Store struct {
 	// phoneRegion is where a phone number without a country code is
 	// from (WithPhoneRegion).
 	phoneRegion string
+	// touch is called with a customer whose figures an event changed
+	// (OnTouch, stats.go).
+	touch touchHook
 }
 
 // Option adjusts a Store at Open.

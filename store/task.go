@@ -250,6 +250,9 @@ func (s *Store) CreateTask(ctx context.Context, in TaskInput) (*Task, bool, erro
 	if err != nil {
 		return nil, false, fmt.Errorf("create task: %w", err)
 	}
+	if created && IsComplaintKind(t.Kind) {
+		s.touched(ctx, t.CustomerID)
+	}
 	return t, created, nil
 }
 
@@ -332,6 +335,12 @@ func (s *Store) createTask(tx *gorm.DB, in TaskInput) (*Task, bool, error) {
 	}
 	if err := tx.Create(&evs).Error; err != nil {
 		return nil, false, err
+	}
+	if IsComplaintKind(t.Kind) {
+		// An open complaint is in the customer's figures (churn risk).
+		if err := touchCustomers(tx, now, t.CustomerID); err != nil {
+			return nil, false, err
+		}
 	}
 	return t, true, nil
 }
@@ -472,6 +481,9 @@ func (s *Store) UpdateTask(ctx context.Context, id int64, up TaskUpdate, by Acto
 	if err != nil {
 		return nil, fmt.Errorf("update task: %w", err)
 	}
+	if up.Status != nil && IsComplaintKind(t.Kind) {
+		s.touched(ctx, t.CustomerID)
+	}
 	return &t, nil
 }
 
@@ -550,6 +562,11 @@ func (s *Store) applyTaskUpdate(tx *gorm.DB, t *Task, up TaskUpdate, by Actor) e
 			}
 		}
 		evs = append(evs, ev("status", from, t.Status, note))
+		if IsComplaintKind(t.Kind) {
+			if err := touchCustomers(tx, now, t.CustomerID); err != nil {
+				return err
+			}
+		}
 	} else if up.Note != nil && note != "" {
 		if t.Status != TaskOpen {
 			set["outcome"] = note
