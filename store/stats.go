@@ -331,6 +331,14 @@ func (s *Store) ClearTouches(ctx context.Context, before time.Time) error {
 	}
 }
 
+// ClearTouch removes a customer's touch (a customer that is gone).
+func (s *Store) ClearTouch(ctx context.Context, customerID int64) error {
+	if err := s.db.WithContext(ctx).Where("customer_id = ?", customerID).Delete(&customerTouch{}).Error; err != nil {
+		return fmt.Errorf("clear touch: %w", err)
+	}
+	return nil
+}
+
 // OrderPoint is one order as the figures see it: when (Unix ms) and how
 // much (fen; negative for a refund).
 type OrderPoint struct {

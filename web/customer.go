@@ -18,12 +18,11 @@ func (s *Server) listCustomers(w http.ResponseWriter, r *http.Request, p *store.
 	if err != nil {
 		return err
 	}
-	q := r.URL.Query()
-	by := store.ActorOf(p)
-	cs, next, err := s.Store.ListCustomers(r.Context(), store.CustomerFilter{Viewer: &by,
-		Channel: q.Get("channel"), ExternalID: q.Get("external_id"), Q: q.Get("q"),
-		Tier: store.Tier(q.Get("tier")), Stage: store.Stage(q.Get("stage")), Tag: q.Get("tag"), Page: pg,
-	})
+	f, err := s.customerFilter(r, p, pg)
+	if err != nil {
+		return err
+	}
+	cs, next, err := s.Store.ListCustomers(r.Context(), f)
 	if err != nil {
 		return err
 	}
@@ -31,11 +30,13 @@ func (s *Server) listCustomers(w http.ResponseWriter, r *http.Request, p *store.
 	return nil
 }
 
-func (s *Server) createCustomer(w http.ResponseWriter, r *http.Request, _ *store.Principal) error {
+func (s *Server) createCustomer(w http.ResponseWriter, r *http.Request, p *store.Principal) error {
 	var in store.CustomerInput
 	if err := decode(w, r, &in); err != nil {
 		return err
 	}
+	by := store.ActorOf(p) // who pins a tier or stage
+	in.By = &by
 	c, err := s.Store.CreateCustomer(r.Context(), in)
 	if err != nil {
 		return err
@@ -57,7 +58,7 @@ func (s *Server) getCustomer(w http.ResponseWriter, r *http.Request, p *store.Pr
 	return nil
 }
 
-func (s *Server) patchCustomer(w http.ResponseWriter, r *http.Request, _ *store.Principal) error {
+func (s *Server) patchCustomer(w http.ResponseWriter, r *http.Request, p *store.Principal) error {
 	id, err := pathID(r, "id")
 	if err != nil {
 		return err
@@ -66,6 +67,8 @@ func (s *Server) patchCustomer(w http.ResponseWriter, r *http.Request, _ *store.
 	if err := decode(w, r, &in); err != nil {
 		return err
 	}
+	by := store.ActorOf(p) // who pins a tier or stage
+	in.By = &by
 	c, err := s.Store.UpdateCustomer(r.Context(), id, in)
 	if err != nil {
 		return err

@@ -68,6 +68,9 @@ type Deps struct {
 	Logger    *slog.Logger
 	// Channels, when set, adds each chat channel's state to /readyz.
 	Channels ChannelStates
+	// Analytics recomputes the figures (POST /analytics/recompute; nil:
+	// 503).
+	Analytics Recomputer
 }
 
 // Server routes every HTTP request.
@@ -114,6 +117,7 @@ func (s *Server) routes() {
 	s.outboxRoutes()
 	s.phoneClaimRoutes()
 	s.consoleRoutes()
+	s.intelRoutes()
 	s.mux.HandleFunc(apiFallbackPattern, s.apiFallback)
 	s.mux.HandleFunc(apiRootPattern, s.apiFallback)
 }

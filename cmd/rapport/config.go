@@ -13,6 +13,7 @@ import (
 	"github.com/robfig/cron/v3"
 	"gopkg.in/yaml.v3"
 
+	"github.com/rapport-crm/rapport/analytics"
 	"github.com/rapport-crm/rapport/bots/telegram"
 	"github.com/rapport-crm/rapport/bots/wechat"
 	"github.com/rapport-crm/rapport/care"
@@ -23,15 +24,16 @@ import (
 
 // Config is config.yaml. Each block's struct lives next to its package.
 type Config struct {
-	HTTP       web.Config      `yaml:"http"`
-	Database   store.Config    `yaml:"database"`
-	Timezone   string          `yaml:"timezone"`
-	QuietHours QuietHours      `yaml:"quiet_hours"`
-	Admin      AdminConfig     `yaml:"admin"`
-	Telegram   telegram.Config `yaml:"telegram"`
-	WeChat     wechat.Config   `yaml:"wechat"`
-	Care       care.Config     `yaml:"care"`
-	Followup   followup.Config `yaml:"followup"`
+	HTTP       web.Config       `yaml:"http"`
+	Database   store.Config     `yaml:"database"`
+	Timezone   string           `yaml:"timezone"`
+	QuietHours QuietHours       `yaml:"quiet_hours"`
+	Admin      AdminConfig      `yaml:"admin"`
+	Telegram   telegram.Config  `yaml:"telegram"`
+	WeChat     wechat.Config    `yaml:"wechat"`
+	Care       care.Config      `yaml:"care"`
+	Followup   followup.Config  `yaml:"followup"`
+	Analytics  analytics.Config `yaml:"analytics"`
 	// BusinessName is what templates call the business ({{.Business}}).
 	BusinessName string `yaml:"business_name"`
 	// PhoneRegion is the region (ISO 3166-1 code) a phone number without
@@ -69,6 +71,7 @@ func DefaultConfig() Config {
 		WeChat:      wechat.DefaultConfig(),
 		Care:        care.DefaultConfig(),
 		Followup:    followup.DefaultConfig(),
+		Analytics:   analytics.DefaultConfig(),
 		PhoneRegion: store.DefaultPhoneRegion,
 	}
 }
@@ -285,6 +288,9 @@ func (c *Config) Validate() error {
 		}
 	}
 	if err := c.Followup.Validate(); err != nil {
+		return err
+	}
+	if err := c.Analytics.Validate(); err != nil {
 		return err
 	}
 	return c.Care.Validate()

@@ -89,6 +89,20 @@ requeued. The API does the same: POST /api/v1/outbox/requeue.`,
 		example: `rapport outbox requeue -channel telegram -from 2026-11-20`,
 	},
 	{
+		name:     "analytics recompute",
+		synopsis: "recompute every customer's figures, tier, RFM, CLV, churn risk and stage now",
+		usage:    "rapport analytics recompute [-config FILE]",
+		about: `Recomputes every customer's figures from their orders (what the nightly run at
+analytics.schedule does, and POST /api/v1/analytics/recompute): orders and
+spend in the window and lifetime, ABC tier, RFM scores and segment, lifetime
+value, churn risk and lifecycle stage, recording each stage and tier change in
+the customer's history. Pinned tiers and stages stay. Prints {"customers": N}.
+A recompute already running (the nightly one, another replica's) makes it
+fail with a message; run it again when that ends. docs/analytics.md states the
+models.`,
+		example: `rapport analytics recompute -config /etc/rapport/config.yaml`,
+	},
+	{
 		name:     "version",
 		synopsis: "print the version",
 		usage:    "rapport version",

@@ -148,6 +148,9 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := m.wireCare(bg, &deps); err != nil {
 		return err
 	}
+	if err := m.wireAnalytics(bg, &deps); err != nil {
+		return err
+	}
 	m.Web = web.New(deps)
 	if err := m.wireBots(bg); err != nil {
 		return err

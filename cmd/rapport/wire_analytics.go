@@ -1,0 +1,93 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/rapport-crm/rapport/analytics"
+	"github.com/rapport-crm/rapport/store"
+	"github.com/rapport-crm/rapport/web"
+)
+
+// newAnalytics builds the analytics service from the config (needs
+// m.Store).
+func (m *Main) newAnalytics() (*analytics.Service, error) {
+	return analytics.New(m.Config.Analytics, analytics.Options{
+		Store: m.Store, Location: m.Config.Location(), Logger: m.Logger, Registry: m.Registry,
+	})
+}
+
+// wireAnalytics builds the analytics service, points the store's touch
+// hook at its refresh (an order, a survey answer or a complaint updates
+// that customer's figures before the call that recorded it returns),
+// gives the API its recompute, and starts its loop (the nightly run, the
+// catch-up, the sweep of touched customers).
+func (m *Main) wireAnalytics(ctx context.Context, d *web.Deps) error {
+	svc, err := m.newAnalytics()
+	if err != nil {
+		return err
+	}
+	m.Store.OnTouch(svc.Touched)
+	d.Analytics = svc
+	m.goLoop("analytics", ctx, svc.Schedule)
+	return nil
+}
+
+// runAnalytics is `rapport analytics recompute`: every customer's figures
+// now, through the function POST /api/v1/analytics/recompute and the
+// nightly job use; it prints {"customers": N}.
+func runAnalytics(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("analytics recompute")
+	cfgPath := configFlag(fs)
+	rest, err := parseFlags(fs, args, stdout)
+	if err != nil {
+		return err
+	}
+	switch {
+	case len(rest) == 0 || rest[0] != "recompute":
+		return usageError{"analytics recompute", "the analytics command is: rapport analytics recompute"}
+	case len(rest) > 1:
+		return usageError{"analytics recompute", "unexpected arguments " + strings.Join(rest[1:], " ")}
+	}
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	m := &Main{Config: cfg, Logger: newLogger(stderr)}
+	if m.Store, err = openStore(ctx, cfg); err != nil {
+		return err
+	}
+	defer m.Store.Close()
+	svc, err := m.newAnalytics()
+	if err != nil {
+		return err
+	}
+	n, err := svc.Recompute(ctx)
+	if store.IsCode(err, store.ECONFLICT) {
+		return errors.New("analytics recompute: " + store.ErrorMessage(err))
+	} else if err != nil {
+		return err
+	}
+	return json.NewEncoder(stdout).Encode(map[string]int{"customers": n})
+}
+
+// settleImport brings the figures of the customers an orders import
+// touched up to date, and says so.
+func settleImport(ctx context.Context, m *Main, stdout io.Writer) error {
+	svc, err := m.newAnalytics()
+	if err != nil {
+		return err
+	}
+	n, err := svc.RefreshTouched(ctx)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		_, err = fmt.Fprintf(stdout, "analytics: figures, tiers and stages updated (%d customers)\n", n)
+	}
+	return err
+}
