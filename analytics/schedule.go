@@ -106,9 +106,10 @@ func (s *Service) sweep(ctx context.Context) {
 
 // RefreshTouched brings the touched customers' figures up to date (after
 // an import: `rapport import orders` calls it) and returns how many
-// customers it went through: one by one while they are few; with many
-// waiting, or before any run has set the thresholds, by recomputing
-// everyone.
+// customers it went through: one by one while they are few; by
+// recomputing everyone when they are many (10,000) or more than a tenth
+// of the buyers the last run knew (they move everyone's cut points), or
+// before any run.
 func (s *Service) RefreshTouched(ctx context.Context) (int, error) {
 	return s.refreshTouched(ctx, s.store.Now().Add(time.Second), 0)
 }
@@ -124,7 +125,11 @@ func (s *Service) refreshTouched(ctx context.Context, before time.Time, limit in
 	if err != nil {
 		return 0, err
 	}
-	if n >= backlog || last == nil {
+	t, err := s.thresholds(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if n >= backlog || last == nil || n*10 > t.Buyers {
 		return s.Recompute(ctx)
 	}
 	done, seen := 0, map[int64]bool{}
