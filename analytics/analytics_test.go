@@ -111,7 +111,6 @@ func (e *env) stages(id int64) []string {
 	return out
 }
 
-
 // Tiers by the Pareto rule through the database: orders and refunds, a
 // tie straddling the A/B boundary, zero spend, no orders.
 func TestRecomputeTiers(t *testing.T) {

@@ -185,9 +185,9 @@ func TestCLV(t *testing.T) {
 		risk int
 		want int64
 	}{
-		{f, 0, 200000 + 100000*2*10},               // 10 years' worth at no risk
-		{f, 40, 200000 + 100000*2*60/50},           // (100-40)/(10+40)
-		{f, 100, 200000},                           // churned: history only
+		{f, 0, 200000 + 100000*2*10},     // 10 years' worth at no risk
+		{f, 40, 200000 + 100000*2*60/50}, // (100-40)/(10+40)
+		{f, 100, 200000},                 // churned: history only
 		{figures{lifetime: 1, lifetimeSpend: 333, orders: 1}, 0, 333 + 3330},
 		{figures{lifetime: 2, lifetimeSpend: -500, orders: 2}, 0, -500}, // refunds beyond spend
 		{figures{lifetime: 1, lifetimeSpend: store.MaxMoney, orders: 1}, 0, store.MaxMoney},
