@@ -46,7 +46,7 @@ func envOn(t *testing.T, cfg store.Config, clock *storetest.Clock, o ...func(*Op
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.OnTouch(svc.Touched)
+	s.OnFigures(svc.Figures)
 	return &env{t: t, ctx: context.Background(), s: s, clock: clock, svc: svc}
 }
 
@@ -267,8 +267,8 @@ func TestPins(t *testing.T) {
 // run has everything to do.
 func seedYear(t *testing.T, e *env, n int) []int64 {
 	t.Helper()
-	e.s.OnTouch(nil)
-	defer e.s.OnTouch(e.svc.Touched)
+	e.s.OnFigures(nil)
+	defer e.s.OnFigures(e.svc.Figures)
 	now := e.clock.Now()
 	ids := make([]int64, n)
 	for i := range ids {
@@ -471,12 +471,13 @@ func TestRefreshAfterEvents(t *testing.T) {
 				t.Errorf("%d touches left after refreshes", n)
 			}
 			// No hook: the order waits, touched, for the sweep.
-			e.s.OnTouch(nil)
+			e.s.OnFigures(nil)
 			e.order(other, "5", e.clock.Now())
 			if c := e.get(other); c.Stats.Orders != 1 {
 				t.Fatalf("refreshed without a hook: %+v", c.Stats)
 			}
-			if n, err := e.svc.RefreshTouched(e.ctx); n != 1 || err != nil {
+			// (One touched of two buyers moves the cut points: everyone.)
+			if n, err := e.svc.RefreshTouched(e.ctx); n != 2 || err != nil {
 				t.Fatalf("refresh touched = %d, %v", n, err)
 			}
 			if c := e.get(other); c.Stats.Orders != 2 {
@@ -520,3 +521,28 @@ func TestMergeRecomputes(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// The sweep refreshes a few touched customers one by one (not everyone),
+// and the serve loop's sweep does it under a lease.
+func TestSweepOneByOne(t *testing.T) {
+	for _, d := range storetest.Dialects {
+		t.Run(d, func(t *testing.T) {
+			e := newEnv(t, d)
+			ids := seedYear(t, e, 24) // touched, not refreshed
+			e.recompute()
+			before, _ := e.s.LastAnalyticsRun(e.ctx)
+			e.s.OnFigures(nil)
+			e.order(ids[1], "1", e.clock.Now())
+			e.s.OnFigures(e.svc.Figures)
+			e.clock.Advance(time.Minute)
+			e.svc.sweep(e.ctx)
+			if c := e.get(ids[1]); c.Stats.LifetimeOrders != 2 {
+				t.Fatalf("after the sweep: %+v", c.Stats)
+			}
+			after, _ := e.s.LastAnalyticsRun(e.ctx)
+			if n, _ := e.s.TouchBacklog(e.ctx, 10); n != 0 || after.ID != before.ID {
+				t.Errorf("touches left %d; runs %d then %d (one touched of ~20 buyers is refreshed alone)", n, before.ID, after.ID)
+			}
+		})
+	}
+}

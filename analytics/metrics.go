@@ -15,10 +15,10 @@ type metrics struct {
 func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 	m := &metrics{
 		changes: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "rapport_analytics_changes_total", Help: "Stage and tier changes made by analytics, by field and new value; stage changes to active from at-risk or churned are also counted as won_back.",
+			Name: "rapport_analytics_changes_total", Help: "Stage and tier changes made by recomputes and sweeps (not those made inside an order's transaction), by field and new value; stage changes to active from at-risk or churned are also counted as won_back.",
 		}, []string{"field", "to"}),
 		refresh: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "rapport_analytics_refresh_seconds", Help: "One customer's figures recomputed after an order, survey answer or complaint.",
+			Name: "rapport_analytics_refresh_seconds", Help: "One touched customer's figures recomputed by the sweep.",
 			Buckets: []float64{.001, .002, .005, .01, .025, .05, .1, .25},
 		}),
 		runSeconds: prometheus.NewGauge(prometheus.GaugeOpts{

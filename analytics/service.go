@@ -109,17 +109,19 @@ func (s *Service) forgetThresholds() {
 	s.cache.Unlock()
 }
 
-// Refresh recomputes one customer's figures now, judging them against the
-// last nightly run's thresholds, and moves their tier and stage.
-func (s *Service) Refresh(ctx context.Context, customerID int64) error {
-	start := time.Now()
+// Figures is the store's OnFigures: the computation of one customer's
+// figures now, judged against the last nightly run's thresholds, that the
+// store runs inside the transaction of an order, a survey answer or a
+// complaint.
+func (s *Service) Figures(ctx context.Context) (store.FigureCompute, error) {
 	t, err := s.thresholds(ctx)
 	if err != nil {
-		return err
+		s.o.Logger.Warn("analytics: no thresholds; the event waits for the sweep", "err", err)
+		return nil, err
 	}
 	now := s.store.Now()
 	w := s.cfg.windowAt(now)
-	done, err := s.store.RefreshFigures(ctx, customerID, func(r store.FigureRow, ps []store.OrderPoint) store.FigureWrite {
+	return func(r store.FigureRow, ps []store.OrderPoint) store.FigureWrite {
 		f, _ := figuresOf(r.ID, ps, w, nil)
 		st := s.model.evaluate(f, personOf(r), t, w.asOf, now)
 		out := store.FigureWrite{Changes: s.model.changesOf(r, st, f, w.asOf), At: now}
@@ -127,20 +129,22 @@ func (s *Service) Refresh(ctx context.Context, customerID int64) error {
 			out.Stats = []*store.CustomerStats{st}
 		}
 		return out
-	})
+	}, nil
+}
+
+// Refresh recomputes one customer's figures now, in a transaction of its
+// own (the sweep of touched customers).
+func (s *Service) Refresh(ctx context.Context, customerID int64) error {
+	start := time.Now()
+	compute, err := s.Figures(ctx)
+	if err != nil {
+		return err
+	}
+	done, err := s.store.RefreshFigures(ctx, customerID, compute)
 	if err != nil {
 		return err
 	}
 	s.metrics.count(done)
 	s.metrics.refresh.Observe(time.Since(start).Seconds())
 	return nil
-}
-
-// Touched is the store's OnTouch: it refreshes the customer whose order,
-// survey answer or complaint was just recorded. A failure is logged, not
-// returned: the event is stored, and its touch waits for the sweep.
-func (s *Service) Touched(ctx context.Context, customerID int64) {
-	if err := s.Refresh(ctx, customerID); err != nil && ctx.Err() == nil {
-		s.o.Logger.Warn("analytics: refresh after an event failed; the sweep will retry", "customer", customerID, "err", err)
-	}
 }

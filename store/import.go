@@ -296,6 +296,9 @@ func (w *OrderImport) Insert(rows []OrderRow) (created, duplicates int, err erro
 		}
 		o := *r.Order
 		inserted, err := createOrder(w.tx, &o, w.loc)
+		if err == nil && inserted {
+			err = touchCustomers(w.tx, o.CreatedAt, o.CustomerID)
+		}
 		if err != nil {
 			return created, duplicates, fmt.Errorf("line %d: %w", r.Line, err)
 		}

@@ -164,12 +164,16 @@ func (s *Store) CreateOrder(ctx context.Context, in OrderInput, loc *time.Locati
 	if err != nil {
 		return nil, err
 	}
+	compute := s.figureCompute(ctx)
 	var out Order
 	err = s.tx(ctx, func(tx *gorm.DB) error {
 		out = *o // afresh on every attempt: a rolled-back insert may have set ID
 		inserted, err := createOrder(tx, &out, loc)
-		if err != nil || inserted {
+		if err != nil {
 			return err
+		}
+		if inserted {
+			return s.refreshOrTouch(tx, compute, out.CreatedAt, out.CustomerID)
 		}
 		var prev Order
 		if err := tx.Where("dedup_key = ?", *o.DedupKey).Take(&prev).Error; err != nil {
@@ -188,17 +192,22 @@ func (s *Store) CreateOrder(ctx context.Context, in OrderInput, loc *time.Locati
 	if err := loadOrderItems(s.db.WithContext(ctx), []*Order{&out}); err != nil {
 		return nil, fmt.Errorf("create order: %w", err)
 	}
-	s.touched(ctx, out.CustomerID)
 	return &out, nil
 }
 
 // createOrder inserts o unless its dedup key is already stored, and reports
 // whether it did. Only an inserted service order moves its asset.
 func createOrder(tx *gorm.DB, o *Order, loc *time.Location) (inserted bool, err error) {
-	var n int64
-	if err := tx.Model(&Customer{}).Where("id = ?", o.CustomerID).Count(&n).Error; err != nil {
+	// Locked: the orders of one customer are recorded one after another,
+	// so each one's refresh of the figures reads the orders before it.
+	var ids []int64
+	q := tx.Model(&Customer{}).Where("id = ?", o.CustomerID)
+	if tx.Dialector.Name() == "mysql" {
+		q = q.Clauses(clause.Locking{Strength: "UPDATE"})
+	}
+	if err := q.Pluck("id", &ids).Error; err != nil {
 		return false, err
-	} else if n == 0 {
+	} else if len(ids) == 0 {
 		return false, Errorf(ENOTFOUND, "customer %d not found", o.CustomerID)
 	}
 	var a Asset
@@ -224,9 +233,6 @@ func createOrder(tx *gorm.DB, o *Order, loc *time.Location) (inserted bool, err 
 		}
 	}
 	if err := insertOrderItems(tx, []*Order{o}); err != nil {
-		return false, err
-	}
-	if err := touchCustomers(tx, o.CreatedAt, o.CustomerID); err != nil {
 		return false, err
 	}
 	return true, moveAsset(tx, o, a, loc)

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 	"sync/atomic"
@@ -269,23 +270,46 @@ func touchCustomers(tx *gorm.DB, at time.Time, ids ...int64) error {
 	return tx.Exec(q, args...).Error
 }
 
-// touchHook holds the function OnTouch set.
-type touchHook struct {
-	fn atomic.Pointer[func(context.Context, int64)]
+// FigureCompute computes one customer's figures from what the store read
+// of them (package analytics provides it): the stats row to write and the
+// tier and stage changes.
+type FigureCompute func(r FigureRow, orders []OrderPoint) FigureWrite
+
+// figureHook holds the function OnFigures set.
+type figureHook struct {
+	fn atomic.Pointer[func(context.Context) (FigureCompute, error)]
 }
 
-// OnTouch sets the function the store calls, after the transaction has
-// committed, with a customer whose order, survey answer or complaint it
-// has just recorded: cmd points it at the analytics refresh, so figures
-// follow at once. The touch is durable anyway (customer_touches), for
-// whoever sweeps it if the call fails or the process dies first.
-func (s *Store) OnTouch(fn func(ctx context.Context, customerID int64)) { s.touch.fn.Store(&fn) }
+// OnFigures sets where the store gets the computation of a customer's
+// figures for now; cmd points it at analytics. With it, an order, a survey
+// answer and a complaint opened or closed recompute their customer's
+// figures inside the transaction that records them: one commit, and the
+// figures are current when the call returns. Without it, or when it
+// fails, the event marks the customer touched (durably, in the same
+// transaction) for the analytics sweep.
+func (s *Store) OnFigures(fn func(ctx context.Context) (FigureCompute, error)) { s.figures.fn.Store(&fn) }
 
-// touched calls the OnTouch function, if any.
-func (s *Store) touched(ctx context.Context, customerID int64) {
-	if fn := s.touch.fn.Load(); fn != nil && *fn != nil {
-		(*fn)(ctx, customerID)
+// figureCompute is the computation for now, or nil (no hook, or it failed).
+func (s *Store) figureCompute(ctx context.Context) FigureCompute {
+	fn := s.figures.fn.Load()
+	if fn == nil || *fn == nil {
+		return nil
 	}
+	c, err := (*fn)(ctx)
+	if err != nil {
+		return nil
+	}
+	return c
+}
+
+// refreshOrTouch, inside an event's transaction, recomputes the
+// customer's figures with compute, or marks them touched without one.
+func (s *Store) refreshOrTouch(tx *gorm.DB, compute FigureCompute, at time.Time, customerID int64) error {
+	if compute == nil {
+		return touchCustomers(tx, at, customerID)
+	}
+	_, err := s.refreshIn(tx, customerID, compute, at)
+	return err
 }
 
 // TouchedCustomers returns up to limit customers touched before t, the
@@ -544,7 +568,7 @@ type FigureWrite struct {
 // than the batch's), then the stats rows. It returns the changes made.
 func (s *Store) WriteFigures(ctx context.Context, w FigureWrite) ([]Change, error) {
 	var done []Change
-	err := s.tx(ctx, func(tx *gorm.DB) error {
+	err := s.figureTx(ctx, func(tx *gorm.DB) error {
 		var err error
 		done, err = s.writeFigures(tx, w)
 		return err
@@ -579,75 +603,102 @@ func (s *Store) writeFigures(tx *gorm.DB, w FigureWrite) ([]Change, error) {
 	return done, err
 }
 
-// RefreshFigures recomputes one customer's figures: in one transaction it
-// locks the customer and their stats row (so two refreshes of one customer
-// take turns and the later reads the earlier's changes), reads their
-// orders, hands both to compute, and writes what compute returns
-// (WriteFigures' rules), then clears the customer's touch.
-func (s *Store) RefreshFigures(ctx context.Context, customerID int64, compute func(r FigureRow, orders []OrderPoint) FigureWrite) ([]Change, error) {
+// figureTx runs a figures transaction (a batch of the nightly job, a
+// sweep's refresh), READ COMMITTED on MySQL:
+// batches of adjacent customers are written side by side, and under
+// REPEATABLE READ the gap locks of one batch's reads (customers without a
+// stats row yet) block the other's inserts at the seam, both ways: a
+// deadlock. Every row a batch changes it locks first.
+func (s *Store) figureTx(ctx context.Context, fn func(tx *gorm.DB) error) error {
+	var opts []*sql.TxOptions
+	if s.dialect == MySQL {
+		opts = append(opts, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
+	}
+	return retry(ctx, func() error { return s.db.WithContext(ctx).Transaction(fn, opts...) })
+}
+
+// RefreshFigures recomputes one customer's figures in a transaction of
+// its own (the sweep of touched customers): see refreshIn.
+func (s *Store) RefreshFigures(ctx context.Context, customerID int64, compute FigureCompute) ([]Change, error) {
 	var done []Change
-	err := s.tx(ctx, func(tx *gorm.DB) error {
-		done = nil
-		start := s.Now()
-		lock := ""
-		if s.dialect == MySQL {
-			lock = " FOR UPDATE"
-		}
-		rows, err := tx.Raw(figureSelect+"WHERE c.id = ?"+lock, customerID).Rows()
-		if err != nil {
-			return err
-		}
-		f := newFigureScanner()
-		found := false
-		for rows.Next() {
-			if err := rows.Scan(f.dest...); err != nil {
-				rows.Close()
-				return err
-			}
-			found = true
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		if !found {
-			return Errorf(ENOTFOUND, "customer %d not found", customerID)
-		}
-		r := f.row()
-		var n int64
-		if err := tx.Model(&Task{}).Where("open_slot = ?", complaintSlot(customerID)).Count(&n).Error; err != nil {
-			return err
-		}
-		r.OpenComplaints = int(n)
-		var ps []OrderPoint
-		orows, err := tx.Raw("SELECT occurred_at, amount_fen FROM orders WHERE customer_id = ? ORDER BY occurred_at", customerID).Rows()
-		if err != nil {
-			return err
-		}
-		var at anyTime
-		var fen int64
-		dest := []any{&at, intCol[int64]{&fen, nil}}
-		for orows.Next() {
-			if err := orows.Scan(dest...); err != nil {
-				orows.Close()
-				return err
-			}
-			ps = append(ps, OrderPoint{At: at.t.UnixMilli(), Fen: fen})
-		}
-		orows.Close()
-		if err := orows.Err(); err != nil {
-			return err
-		}
-		w := compute(r, ps)
-		if done, err = s.writeFigures(tx, w); err != nil {
-			return err
-		}
-		return tx.Where("customer_id = ? AND touched_at <= ?", customerID, start).Delete(&customerTouch{}).Error
+	err := s.figureTx(ctx, func(tx *gorm.DB) error {
+		var err error
+		done, err = s.refreshIn(tx, customerID, compute, s.Now())
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("refresh figures of customer %d: %w", customerID, err)
 	}
 	return done, nil
+}
+
+// refreshQuery reads a FigureRow, and the customer's touch, for a refresh.
+var refreshQuery = strings.Replace(figureSelect, " FROM ", ", t.touched_at FROM ", 1) +
+	"LEFT JOIN customer_touches t ON t.customer_id = c.id WHERE c.id = ?"
+
+// refreshIn recomputes one customer's figures inside tx: it locks the
+// customer and their stats row (refreshes of one customer take turns, and
+// the later reads what the earlier wrote), reads their open complaints and
+// orders, hands them to compute and writes what it returns
+// (WriteFigures' rules); a touch from before start is cleared.
+func (s *Store) refreshIn(tx *gorm.DB, customerID int64, compute FigureCompute, start time.Time) ([]Change, error) {
+	q := refreshQuery
+	if s.dialect == MySQL {
+		q += " FOR UPDATE"
+	}
+	rows, err := tx.Raw(q, customerID).Rows()
+	if err != nil {
+		return nil, err
+	}
+	f := newFigureScanner()
+	var touch anyTime
+	var touched, found bool
+	touch.ok = &touched
+	dest := append(f.dest[:len(f.dest):len(f.dest)], &touch)
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		found = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if !found {
+		return nil, Errorf(ENOTFOUND, "customer %d not found", customerID)
+	}
+	r := f.row()
+	var n int64
+	if err := tx.Model(&Task{}).Where("open_slot = ?", complaintSlot(customerID)).Count(&n).Error; err != nil {
+		return nil, err
+	}
+	r.OpenComplaints = int(n)
+	var ps []OrderPoint
+	orows, err := tx.Raw("SELECT occurred_at, amount_fen FROM orders WHERE customer_id = ? ORDER BY occurred_at", customerID).Rows()
+	if err != nil {
+		return nil, err
+	}
+	var at anyTime
+	var fen int64
+	odest := []any{&at, intCol[int64]{&fen, nil}}
+	for orows.Next() {
+		if err := orows.Scan(odest...); err != nil {
+			orows.Close()
+			return nil, err
+		}
+		ps = append(ps, OrderPoint{At: at.t.UnixMilli(), Fen: fen})
+	}
+	orows.Close()
+	if err := orows.Err(); err != nil {
+		return nil, err
+	}
+	done, err := s.writeFigures(tx, compute(r, ps))
+	if err != nil || !touched || touch.t.After(start) {
+		return done, err
+	}
+	return done, tx.Where("customer_id = ? AND touched_at <= ?", customerID, start.UTC()).Delete(&customerTouch{}).Error
 }
 
 // loadStats fills the customers' figures (none: the zero figures).

@@ -68,9 +68,9 @@ type Store struct {
 	// phoneRegion is where a phone number without a country code is
 	// from (WithPhoneRegion).
 	phoneRegion string
-	// touch is called with a customer whose figures an event changed
-	// (OnTouch, stats.go).
-	touch touchHook
+	// figures computes a customer's figures inside the transaction of an
+	// event that changes them (OnFigures, stats.go).
+	figures figureHook
 }
 
 // Option adjusts a Store at Open.

@@ -105,6 +105,7 @@ func (s *Store) AnswerSurvey(ctx context.Context, id int64, score int, comment s
 		return false, Invalid("score", "must be 1-5")
 	}
 	now := s.Now().Truncate(time.Millisecond)
+	compute := s.figureCompute(ctx)
 	var customerID int64
 	err := s.tx(ctx, func(tx *gorm.DB) error {
 		customerID = 0
@@ -121,13 +122,10 @@ func (s *Store) AnswerSurvey(ctx context.Context, id int64, score int, comment s
 		if err := noteStats(tx, customerID, map[string]any{"last_score": score, "last_score_at": now}); err != nil {
 			return err
 		}
-		return touchCustomers(tx, now, customerID)
+		return s.refreshOrTouch(tx, compute, now, customerID)
 	})
 	if err != nil {
 		return false, fmt.Errorf("answer survey: %w", err)
-	}
-	if customerID != 0 {
-		s.touched(ctx, customerID)
 	}
 	return customerID != 0, nil
 }

@@ -237,10 +237,18 @@ func (s *Store) CreateTask(ctx context.Context, in TaskInput) (*Task, bool, erro
 	var t *Task
 	var created bool
 	var err error
+	var compute FigureCompute
+	if IsComplaintKind(in.Kind) {
+		compute = s.figureCompute(ctx)
+	}
 	for attempt := 0; attempt < 3; attempt++ {
 		err = s.tx(ctx, func(tx *gorm.DB) error {
 			var err error
 			t, created, err = s.createTask(tx, in)
+			if err == nil && created && IsComplaintKind(t.Kind) {
+				// An open complaint is in the customer's figures (churn risk).
+				err = s.refreshOrTouch(tx, compute, t.CreatedAt, t.CustomerID)
+			}
 			return err
 		})
 		if !errors.Is(err, errTaskRace) {
@@ -249,9 +257,6 @@ func (s *Store) CreateTask(ctx context.Context, in TaskInput) (*Task, bool, erro
 	}
 	if err != nil {
 		return nil, false, fmt.Errorf("create task: %w", err)
-	}
-	if created && IsComplaintKind(t.Kind) {
-		s.touched(ctx, t.CustomerID)
 	}
 	return t, created, nil
 }
@@ -335,12 +340,6 @@ func (s *Store) createTask(tx *gorm.DB, in TaskInput) (*Task, bool, error) {
 	}
 	if err := tx.Create(&evs).Error; err != nil {
 		return nil, false, err
-	}
-	if IsComplaintKind(t.Kind) {
-		// An open complaint is in the customer's figures (churn risk).
-		if err := touchCustomers(tx, now, t.CustomerID); err != nil {
-			return nil, false, err
-		}
 	}
 	return t, true, nil
 }
@@ -460,6 +459,10 @@ func (s *Store) UpdateTask(ctx context.Context, id int64, up TaskUpdate, by Acto
 	if up.Status == nil && up.AssigneeID == nil && up.DueAt == nil && up.Note == nil {
 		return nil, Invalid("status", "nothing to change: give status, assignee_id, due_at or note")
 	}
+	var compute FigureCompute
+	if up.Status != nil {
+		compute = s.figureCompute(ctx)
+	}
 	var t Task
 	err := s.tx(ctx, func(tx *gorm.DB) error {
 		t = Task{}
@@ -476,13 +479,18 @@ func (s *Store) UpdateTask(ctx context.Context, id int64, up TaskUpdate, by Acto
 		if err := s.forUpdate(tx).Take(&t, id).Error; err != nil {
 			return notFound(err, "task %d", id)
 		}
-		return s.applyTaskUpdate(tx, &t, up, by)
+		was := t.Status
+		if err := s.applyTaskUpdate(tx, &t, up, by); err != nil {
+			return err
+		}
+		if IsComplaintKind(t.Kind) && t.Status != was {
+			// An open complaint is in the customer's figures (churn risk).
+			return s.refreshOrTouch(tx, compute, t.UpdatedAt, t.CustomerID)
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("update task: %w", err)
-	}
-	if up.Status != nil && IsComplaintKind(t.Kind) {
-		s.touched(ctx, t.CustomerID)
 	}
 	return &t, nil
 }
@@ -562,11 +570,6 @@ func (s *Store) applyTaskUpdate(tx *gorm.DB, t *Task, up TaskUpdate, by Actor) e
 			}
 		}
 		evs = append(evs, ev("status", from, t.Status, note))
-		if IsComplaintKind(t.Kind) {
-			if err := touchCustomers(tx, now, t.CustomerID); err != nil {
-				return err
-			}
-		}
 	} else if up.Note != nil && note != "" {
 		if t.Status != TaskOpen {
 			set["outcome"] = note

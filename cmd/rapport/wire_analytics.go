@@ -21,17 +21,17 @@ func (m *Main) newAnalytics() (*analytics.Service, error) {
 	})
 }
 
-// wireAnalytics builds the analytics service, points the store's touch
-// hook at its refresh (an order, a survey answer or a complaint updates
-// that customer's figures before the call that recorded it returns),
-// gives the API its recompute, and starts its loop (the nightly run, the
-// catch-up, the sweep of touched customers).
+// wireAnalytics builds the analytics service, gives the store its
+// figures computation (an order, a survey answer or a complaint updates
+// that customer's figures in the transaction that records it), gives the
+// API its recompute, and starts its loop (the nightly run, the catch-up,
+// the sweep of touched customers).
 func (m *Main) wireAnalytics(ctx context.Context, d *web.Deps) error {
 	svc, err := m.newAnalytics()
 	if err != nil {
 		return err
 	}
-	m.Store.OnTouch(svc.Touched)
+	m.Store.OnFigures(svc.Figures)
 	d.Analytics = svc
 	m.goLoop("analytics", ctx, svc.Schedule)
 	return nil
