@@ -271,8 +271,21 @@ func personOf(r store.FigureRow) person {
 	return p
 }
 
-// model holds the config the models read.
-type model struct{ c Config }
+// model holds what the models read: the config, and the business zone
+// (the dates in reasons).
+type model struct {
+	c   Config
+	loc *time.Location
+}
+
+// date is a Unix ms time as a business date.
+func (m model) date(ms int64) string {
+	loc := m.loc
+	if loc == nil {
+		loc = time.UTC
+	}
+	return time.UnixMilli(ms).In(loc).Format(time.DateOnly)
+}
 
 // evaluate computes a customer's figures row at now (Unix ms); figuresAt
 // is how fresh the orders read are.
@@ -365,7 +378,9 @@ func (m model) stageReason(from, to store.Stage, f figures, now int64) (string, 
 // points for being overdue (40 per typical interval past the first, at
 // most 60; churned is 100), for ordering less often than in the window
 // before (up to 25), for a low last survey score (20 for 1-2, 5 for 3),
-// an open complaint (15) and opting out (20); the sum, at most 100.
+// an open complaint (15) and opting out (20); the sum, at most 100. A
+// reason names the date of the last order rather than the days since, so
+// that it does not change (and need writing) every night.
 func (m model) risk(f figures, p person, now int64) (int, []string) {
 	type part struct {
 		points int
@@ -375,12 +390,12 @@ func (m model) risk(f figures, p person, now int64) (int, []string) {
 	if f.lifetime > 0 {
 		since := now - f.last
 		if since >= int64(m.c.ChurnedDays)*dayMs {
-			parts = append(parts, part{100, fmt.Sprintf("no order for %d days", since/dayMs)})
+			parts = append(parts, part{100, "no order since " + m.date(f.last)})
 		} else if o := m.overdue(f, now); o > 1 {
 			if pts := min(60, int(math.Round(40*(o-1)))); pts > 0 {
 				r := fmt.Sprintf("overdue %.1f× typical interval", o)
 				if f.lifetime == 1 {
-					r = fmt.Sprintf("one-time buyer, no order for %d days", since/dayMs)
+					r = "one-time buyer, no order since " + m.date(f.last)
 				}
 				parts = append(parts, part{pts, r})
 			}

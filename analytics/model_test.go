@@ -118,7 +118,7 @@ func TestFiguresOf(t *testing.T) {
 }
 
 func TestStage(t *testing.T) {
-	m := model{DefaultConfig()}
+	m := model{c: DefaultConfig()}
 	now := 1000 * dayMs
 	one := func(daysAgo int64) figures {
 		return figures{first: now - daysAgo*dayMs, last: now - daysAgo*dayMs, lifetime: 1}
@@ -151,7 +151,7 @@ func TestStage(t *testing.T) {
 }
 
 func TestRisk(t *testing.T) {
-	m := model{DefaultConfig()}
+	m := model{c: DefaultConfig()}
 	now := 1000 * dayMs
 	two, three := 2, 3
 	tests := []struct {
@@ -163,8 +163,8 @@ func TestRisk(t *testing.T) {
 	}{
 		{"fresh", figures{first: now - dayMs, last: now - dayMs, lifetime: 1, orders: 1}, person{}, 0, []string{}},
 		{"overdue", figures{last: now - 45*dayMs, lifetime: 3, interval: 30 * 86400, orders: 3}, person{}, 20, []string{"overdue 1.5× typical interval"}},
-		{"one-time buyer", figures{first: now - 90*dayMs, last: now - 90*dayMs, lifetime: 1}, person{}, 40, []string{"one-time buyer, no order for 90 days"}},
-		{"churned", figures{last: now - 400*dayMs, lifetime: 2}, person{}, 100, []string{"no order for 400 days"}},
+		{"one-time buyer", figures{first: now - 90*dayMs, last: now - 90*dayMs, lifetime: 1}, person{}, 40, []string{"one-time buyer, no order since 1972-06-29"}},
+		{"churned", figures{last: now - 400*dayMs, lifetime: 2}, person{}, 100, []string{"no order since 1971-08-24"}},
 		{"falling frequency", figures{last: now - dayMs, lifetime: 7, interval: 30 * 86400, orders: 2, prevOrders: 5}, person{}, 15, []string{"ordering less often (2 vs 5)"}},
 		{"everything", figures{last: now - 75*dayMs, lifetime: 3, interval: 30 * 86400, orders: 1, prevOrders: 2}, person{optOut: true, lastScore: &two, complaints: 1}, 100,
 			[]string{"overdue 2.5× typical interval", "last survey score 2/5", "opted out", "open complaint", "ordering less often (1 vs 2)"}},

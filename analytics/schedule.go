@@ -99,7 +99,7 @@ func (s *Service) sweep(ctx context.Context) {
 	}
 	// Touches younger than the sweep interval are most likely being
 	// refreshed by the process that recorded them.
-	if _, err := s.refreshTouched(ctx, s.store.Now().Add(-sweepEvery), 200); err != nil && ctx.Err() == nil {
+	if _, err := s.refreshTouched(ctx, s.store.Now().Add(-sweepEvery), 200); err != nil && ctx.Err() == nil && !store.IsCode(err, store.ECONFLICT) {
 		s.o.Logger.Warn("analytics: sweeping touched customers", "err", err)
 	}
 }

@@ -77,7 +77,7 @@ func New(cfg Config, o Options) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Service{cfg: cfg, o: o, store: o.Store, model: model{cfg}, sched: sched, metrics: m}, nil
+	return &Service{cfg: cfg, o: o, store: o.Store, model: model{cfg, o.Location}, sched: sched, metrics: m}, nil
 }
 
 // thresholds are the last done run's cut points (noThresholds before the
