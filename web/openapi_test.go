@@ -280,8 +280,8 @@ func TestOpenAPISchemasFromGoTypes(t *testing.T) {
 		Quoted   int               `json:"quoted,string"`
 		Any      any               `json:"any"`
 		Skip     string            `json:"-"`
-		private  string            //nolint:unused
-		Untagged bool              //
+		private  string            // unexported: not JSON
+		Untagged bool              // no tag: named as in Go
 		Labels   map[string]string `json:"labels,omitzero"`
 	}
 	date := schema{"type": "string", "format": "date-time"}
