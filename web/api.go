@@ -18,9 +18,12 @@ import (
 type apiFunc func(w http.ResponseWriter, r *http.Request, p *store.Principal) error
 
 // api mounts an authenticated handler under /api/v1 for the given roles
-// (none = every role).
-func (s *Server) api(pattern string, h apiFunc, roles ...store.Role) {
+// (none = every role). Describe the route for the OpenAPI document on the
+// same statement: s.api(...).doc(op{...}) (see openapi.go).
+func (s *Server) api(pattern string, h apiFunc, roles ...store.Role) *route {
 	method, path, _ := strings.Cut(pattern, " ")
+	rt := &route{method: method, path: path, roles: roles}
+	s.apiRoutes = append(s.apiRoutes, rt)
 	s.mux.HandleFunc(method+" /api/v1"+path, func(w http.ResponseWriter, r *http.Request) {
 		tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		p, err := s.Store.Authenticate(r.Context(), strings.TrimSpace(tok))
@@ -36,6 +39,7 @@ func (s *Server) api(pattern string, h apiFunc, roles ...store.Role) {
 			s.fail(w, r, err)
 		}
 	})
+	return rt
 }
 
 // fail answers an error. Only server faults (5xx) are logged as errors: a

@@ -7,10 +7,42 @@ import (
 )
 
 func (s *Server) customerRoutes() {
-	s.api("GET /customers", s.listCustomers)
-	s.api("POST /customers", s.createCustomer, store.RoleAdmin, store.RoleManager)
-	s.api("GET /customers/{id}", s.getCustomer)
-	s.api("PATCH /customers/{id}", s.patchCustomer, store.RoleAdmin, store.RoleManager)
+	s.api("GET /customers", s.listCustomers).doc(op{
+		Summary: "List customers",
+		Description: "By id. Filters combine with AND. An agent sees only their customers " +
+			"(owned, or of their open tasks).",
+		Query: []param{
+			query("q", "A name containing the text, a whole phone number however written, or the start of a number (at least 4 digits).", schema{"type": "string"}),
+			query("channel", "With external_id: the customer with that chat identity.", ref("Channel")),
+			query("external_id", "With channel.", schema{"type": "string"}),
+			query("tier", "", ref("Tier")),
+			query("stage", "", ref("Stage")),
+			query("tag", "Customers with this tag.", schema{"type": "string"}),
+		},
+		Paged: true,
+		Out:   list[*store.Customer]{},
+	})
+	s.api("POST /customers", s.createCustomer, store.RoleAdmin, store.RoleManager).doc(op{
+		Summary: "Create a customer",
+		Description: "A customer needs a name or a phone. `identities` only on create. " +
+			"409 when the phone is on record for another customer, the external_ref is taken, or an identity belongs to someone.",
+		In:     store.CustomerInput{},
+		Out:    store.Customer{},
+		Status: http.StatusCreated,
+		Errors: []int{http.StatusConflict},
+	})
+	s.api("GET /customers/{id}", s.getCustomer).doc(op{
+		Summary: "One customer",
+		Out:     store.Customer{},
+	})
+	s.api("PATCH /customers/{id}", s.patchCustomer, store.RoleAdmin, store.RoleManager).doc(op{
+		Summary: "Change a customer",
+		Description: "Changes only the fields given. `tags` replaces the list; `owner_staff_id: 0` and " +
+			"`external_ref: \"\"` clear them; `identities` is 422.",
+		In:     store.CustomerInput{},
+		Out:    store.Customer{},
+		Errors: []int{http.StatusConflict},
+	})
 }
 
 func (s *Server) listCustomers(w http.ResponseWriter, r *http.Request, p *store.Principal) error {

@@ -73,9 +73,13 @@ type Deps struct {
 // Server routes every HTTP request.
 type Server struct {
 	Deps
-	mux      *http.ServeMux
+	mux      *routeMux
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
+	// apiRoutes are the /api/v1 routes with their descriptions, and
+	// openapi the OpenAPI document made of them (openapi.go).
+	apiRoutes []*route
+	openapi   openAPIDoc
 }
 
 // New builds the server and its routes.
@@ -86,7 +90,7 @@ func New(d Deps) *Server {
 	if d.Registry == nil {
 		d.Registry = prometheus.NewRegistry()
 	}
-	s := &Server{Deps: d, mux: http.NewServeMux()}
+	s := &Server{Deps: d, mux: newRouteMux()}
 	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "rapport_http_requests_total", Help: "HTTP requests by route and status.",
 	}, []string{"route", "code"})
@@ -114,6 +118,7 @@ func (s *Server) routes() {
 	s.outboxRoutes()
 	s.phoneClaimRoutes()
 	s.consoleRoutes()
+	s.openAPIRoutes()
 	s.mux.HandleFunc(apiFallbackPattern, s.apiFallback)
 	s.mux.HandleFunc(apiRootPattern, s.apiFallback)
 }
