@@ -360,7 +360,7 @@ func (s *Service) validate(ctx context.Context, key, locale, body string) (*comp
 			when = "with sample data for a customer with no name, gender or birthday"
 		}
 		d := sample(key, locale, full)
-		text, err := s.execute(ctx, c, d, locale, checkTime)
+		text, err := s.execute(ctx, c, d, locale, s.cfg.CheckTime)
 		if err != nil {
 			return nil, "", bodyError(err, when)
 		}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/rapport-crm/rapport/store"
 	"github.com/rapport-crm/rapport/store/storetest"
@@ -137,7 +138,7 @@ func TestTemplatePreviewsAtOnce(t *testing.T) {
 	if err := s.EnsureToken(context.Background(), "bootstrap", adminToken, store.RoleAdmin); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(openapitest.Conform(t, web.New(web.Deps{Store: s, Templates: templates.New(s, templates.Config{Previews: 1})})))
+	srv := httptest.NewServer(openapitest.Conform(t, web.New(web.Deps{Store: s, Templates: templates.New(s, templates.Config{Previews: 1, CheckTime: time.Minute})})))
 	t.Cleanup(srv.Close)
 	// A legitimate body that takes a few milliseconds: 11 sample entries
 	// times 400 comparisons.
