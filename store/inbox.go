@@ -258,6 +258,20 @@ func (s *Store) writeArrivals(ctx context.Context, group []*arrival) {
 			}
 		}
 	}
+	// The shared inbox's conversations: one statement for the group.
+	var fresh []*Message
+	for _, r := range owners {
+		if r.msg != nil && r.err == nil {
+			fresh = append(fresh, r.msg)
+		}
+	}
+	if err := retry(ctx, func() error { return s.noteArrivals(ctx, fresh) }); err != nil {
+		for _, r := range owners {
+			if r.msg != nil && r.err == nil {
+				r.err = fmt.Errorf("record inbound: conversations: %w", err)
+			}
+		}
+	}
 
 	// Duplicates: the stored message, as it was.
 	for _, r := range group {
