@@ -10,8 +10,9 @@ SUDO=""
 
 need=()
 [ -x /usr/bin/chromium ] || need+=(chromium)
-fc-list 2>/dev/null | grep -qi "wenquanyi\|noto sans cjk" || need+=(fonts-wqy-microhei)
-fc-list 2>/dev/null | grep -qi "noto color emoji" || need+=(fonts-noto-color-emoji)
+fonts=$(fc-list 2>/dev/null || true)
+grep -qi "wenquanyi\|noto sans cjk" <<<"$fonts" || need+=(fonts-wqy-microhei)
+grep -qi "noto color emoji" <<<"$fonts" || need+=(fonts-noto-color-emoji)
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "chromium: installing ${need[*]}"

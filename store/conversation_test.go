@@ -16,18 +16,27 @@ import (
 
 var dedup atomic.Int64
 
-// write records an inbound message from a chat account and returns its
-// customer id.
+// write records an inbound message from a chat account as intake and the
+// router do (stored, then marked processed) and returns its customer id.
 func write(t *testing.T, s *store.Store, channel, account, text string) int64 {
 	t.Helper()
-	_, id, _, err := s.RecordArrival(context.Background(), store.Arrival{
+	id, m := arriveIn(t, s, channel, account, text)
+	if err := s.MarkProcessed(context.Background(), []int64{m}); err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+func arriveIn(t *testing.T, s *store.Store, channel, account, text string) (customerID, messageID int64) {
+	t.Helper()
+	m, id, _, err := s.RecordArrival(context.Background(), store.Arrival{
 		Contact: store.Contact{Channel: channel, ExternalID: account, DisplayName: "U" + account},
 		In:      store.Inbound{Channel: channel, DedupKey: fmt.Sprint("d", dedup.Add(1)), ChatID: account, Kind: "text", Text: text},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return id.CustomerID
+	return id.CustomerID, m.ID
 }
 
 // inboxOf lists the inbox as by sees it: customer id and unread count.
@@ -140,19 +149,35 @@ func TestConversationsFollowMessages(t *testing.T) {
 }
 
 // TestConversationsUnderConcurrentIntake: many customers writing at once
-// (the intake writes them in groups) end with exact unread counts.
+// (the intake writes them in groups), their messages marked processed by
+// two replicas at once, each twice: every message counts exactly once.
 func TestConversationsUnderConcurrentIntake(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		const customers, each = 12, 5
 		var wg sync.WaitGroup
+		var mu sync.Mutex
+		var ids []int64
 		for i := 0; i < customers; i++ {
 			for j := 0; j < each; j++ {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					write(t, s, "telegram", fmt.Sprint(900+i), fmt.Sprint("message ", j))
+					_, m := arriveIn(t, s, "telegram", fmt.Sprint(900+i), fmt.Sprint("message ", j))
+					mu.Lock()
+					ids = append(ids, m)
+					mu.Unlock()
 				}()
 			}
+		}
+		wg.Wait()
+		for r := 0; r < 4; r++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := s.MarkProcessed(context.Background(), ids); err != nil {
+					t.Error(err)
+				}
+			}()
 		}
 		wg.Wait()
 		got := inboxOf(t, s, store.ConversationFilter{Viewer: store.SystemActor(), Page: store.Page{Limit: 100}})
