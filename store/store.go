@@ -68,6 +68,9 @@ type Store struct {
 	// phoneRegion is where a phone number without a country code is
 	// from (WithPhoneRegion).
 	phoneRegion string
+	// passwords holds a slot per password hash being computed: each
+	// takes 19 MiB (session.go).
+	passwords chan struct{}
 }
 
 // Option adjusts a Store at Open.
@@ -81,7 +84,7 @@ func Open(ctx context.Context, cfg Config, opts ...Option) (*Store, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Store{dialect: cfg.Driver, now: time.Now, phoneRegion: DefaultPhoneRegion}
+	s := &Store{dialect: cfg.Driver, now: time.Now, phoneRegion: DefaultPhoneRegion, passwords: make(chan struct{}, 2)}
 	for _, o := range opts {
 		o(s)
 	}

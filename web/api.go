@@ -25,8 +25,7 @@ func (s *Server) api(pattern string, h apiFunc, roles ...store.Role) *route {
 	rt := &route{method: method, path: path, roles: roles}
 	s.apiRoutes = append(s.apiRoutes, rt)
 	s.mux.HandleFunc(method+" /api/v1"+path, func(w http.ResponseWriter, r *http.Request) {
-		tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		p, err := s.Store.Authenticate(r.Context(), strings.TrimSpace(tok))
+		p, err := s.authenticate(r)
 		if err != nil {
 			s.fail(w, r, err)
 			return
@@ -99,6 +98,8 @@ func statusOf(code string) int {
 		return http.StatusForbidden
 	case store.EUNAVAILABLE:
 		return http.StatusServiceUnavailable
+	case store.ETOOMANY:
+		return http.StatusTooManyRequests
 	}
 	return http.StatusInternalServerError
 }
@@ -136,8 +137,11 @@ func writeError(w http.ResponseWriter, err error) int {
 	default:
 		code := store.ErrorCode(err)
 		status, body.Error.Code, body.Error.Message = statusOf(code), code, store.ErrorMessage(err)
-		if status == http.StatusServiceUnavailable {
+		switch status {
+		case http.StatusServiceUnavailable:
 			w.Header().Set("Retry-After", "1")
+		case http.StatusTooManyRequests:
+			w.Header().Set("Retry-After", "900")
 		}
 		var se *store.Error
 		if errors.As(err, &se) {

@@ -38,7 +38,17 @@ func (s *Server) listMessages(w http.ResponseWriter, r *http.Request, p *store.P
 	if err != nil {
 		return err
 	}
-	ms, next, err := s.Store.ListMessagesFor(r.Context(), store.ActorOf(p), id, pg)
+	var ms []*store.Message
+	var next string
+	switch o := r.URL.Query().Get("order"); o {
+	case "", "oldest":
+		ms, next, err = s.Store.ListMessagesFor(r.Context(), store.ActorOf(p), id, pg)
+	case "newest":
+		// The console: the latest page first, next_cursor pages back.
+		ms, next, err = s.Store.ListRecentMessagesFor(r.Context(), store.ActorOf(p), id, pg)
+	default:
+		return store.Invalid("order", "%q is not oldest or newest", o)
+	}
 	if err != nil {
 		return err
 	}

@@ -419,11 +419,14 @@ func securitySchemes() schema {
 	return schema{
 		"bearer": schema{"type": "http", "scheme": "bearer",
 			"description": "An API token: admin.bootstrap_token or one made with POST /tokens."},
+		"session": schema{"type": "apiKey", "in": "cookie", "name": sessionCookie,
+			"description": "A console session (sign-in at /console/). Writes also need the header X-CSRF-Token " +
+				"with the csrf value of GET /console/api/me; without it they answer 403."},
 	}
 }
 
 func apiSecurity() []any {
-	return []any{schema{"bearer": []string{}}}
+	return []any{schema{"bearer": []string{}}, schema{"session": []string{}}}
 }
 
 // namedEnums are the value sets the API shares, as components.

@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"strconv"
 
 	"github.com/rapport-crm/rapport/store"
 )
@@ -36,7 +37,15 @@ func (s *Server) listPhoneClaims(w http.ResponseWriter, r *http.Request, _ *stor
 	if err != nil {
 		return err
 	}
-	items, next, err := s.Store.ListPhoneClaims(r.Context(), store.PhoneClaimFilter{Status: r.URL.Query().Get("status"), Page: pg})
+	f := store.PhoneClaimFilter{Status: r.URL.Query().Get("status"), Page: pg}
+	if v := r.URL.Query().Get("customer_id"); v != "" {
+		id, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || id <= 0 {
+			return store.Invalid("customer_id", "%q is not an id", v)
+		}
+		f.CustomerID = &id
+	}
+	items, next, err := s.Store.ListPhoneClaims(r.Context(), f)
 	if err != nil {
 		return err
 	}

@@ -23,15 +23,16 @@ import (
 
 // Config is config.yaml. Each block's struct lives next to its package.
 type Config struct {
-	HTTP       web.Config      `yaml:"http"`
-	Database   store.Config    `yaml:"database"`
-	Timezone   string          `yaml:"timezone"`
-	QuietHours QuietHours      `yaml:"quiet_hours"`
-	Admin      AdminConfig     `yaml:"admin"`
-	Telegram   telegram.Config `yaml:"telegram"`
-	WeChat     wechat.Config   `yaml:"wechat"`
-	Care       care.Config     `yaml:"care"`
-	Followup   followup.Config `yaml:"followup"`
+	HTTP       web.Config        `yaml:"http"`
+	Database   store.Config      `yaml:"database"`
+	Timezone   string            `yaml:"timezone"`
+	QuietHours QuietHours        `yaml:"quiet_hours"`
+	Admin      AdminConfig       `yaml:"admin"`
+	Telegram   telegram.Config   `yaml:"telegram"`
+	WeChat     wechat.Config     `yaml:"wechat"`
+	Care       care.Config       `yaml:"care"`
+	Followup   followup.Config   `yaml:"followup"`
+	Console    web.ConsoleConfig `yaml:"console"`
 	// BusinessName is what templates call the business ({{.Business}}).
 	BusinessName string `yaml:"business_name"`
 	// PhoneRegion is the region (ISO 3166-1 code) a phone number without
@@ -69,6 +70,7 @@ func DefaultConfig() Config {
 		WeChat:      wechat.DefaultConfig(),
 		Care:        care.DefaultConfig(),
 		Followup:    followup.DefaultConfig(),
+		Console:     web.DefaultConsoleConfig(),
 		PhoneRegion: store.DefaultPhoneRegion,
 	}
 }
@@ -285,6 +287,9 @@ func (c *Config) Validate() error {
 		}
 	}
 	if err := c.Followup.Validate(); err != nil {
+		return err
+	}
+	if err := c.Console.Validate(); err != nil {
 		return err
 	}
 	return c.Care.Validate()

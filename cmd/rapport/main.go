@@ -5,6 +5,7 @@
 //	rapport care run W --date  run one care workflow for one date
 //	rapport import customers|orders FILE.csv
 //	rapport outbox requeue     send failed messages again (by channel, days, ids)
+//	rapport staff create-admin the first admin, with a one-time console sign-in link
 //	rapport version
 //	rapport help [COMMAND]     what each command does; also COMMAND -h
 //
@@ -132,6 +133,8 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return runImport(ctx, args, stdout, stderr)
 	case "outbox":
 		return runOutbox(ctx, args, stdout, stderr)
+	case "staff":
+		return runStaff(ctx, args, os.Stdin, stdout, stderr)
 	case "version":
 		if _, err := parseFlags(newFlags("version"), args, stdout); err != nil {
 			return err
