@@ -1,9 +1,11 @@
-# The test command: makes sure MySQL/MariaDB is there, then runs every test
-# on SQLite and MySQL with the race detector.
+# The test command: makes sure MySQL/MariaDB and Chromium (for the console's
+# browser tests) are there, then runs every test on SQLite and MySQL with
+# the race detector.
 .PHONY: test run build vet fmt bench fuzz test-tidb test-galera
 
 test:
 	./scripts/ensure-mysql.sh
+	./scripts/ensure-chromium.sh
 	test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || (gofmt -l . && echo "gofmt needed" && exit 1)
 	go vet ./...
 	go test -race -count=1 -timeout 15m ./...

@@ -40,7 +40,7 @@ type figures struct {
 	first, last   int64 // Unix ms of the first and last order, refunds aside
 	spend         int64 // fen in the window, refunds included
 	lifetimeSpend int64 // fen
-	interval      int32 // the typical interval, seconds (0: fewer than two orders)
+	interval      int32 // the typical interval, seconds (0: no two orders a day apart)
 	orders        int32 // in the window, refunds aside
 	prevOrders    int32 // in the window before
 	lifetime      int32 // orders ever, refunds aside
@@ -48,7 +48,10 @@ type figures struct {
 
 // figuresOf sums up one customer's orders, oldest first. A refund (a
 // negative amount) lowers spend but is not an order: it moves no date and
-// makes no interval. gaps is scratch space, returned for the next call.
+// makes no interval. Orders less than a day apart (two receipts of one
+// visit) make no interval either: the typical interval is the median of
+// the gaps of a day or more, and a customer without one buys like a
+// one-time buyer. gaps is scratch space, returned for the next call.
 func figuresOf(id int64, ps []store.OrderPoint, w window, gaps []int64) (figures, []int64) {
 	f := figures{id: id}
 	gaps = gaps[:0]
@@ -62,8 +65,8 @@ func figuresOf(id int64, ps []store.OrderPoint, w window, gaps []int64) (figures
 		}
 		if f.lifetime == 0 {
 			f.first = p.At
-		} else {
-			gaps = append(gaps, p.At-f.last)
+		} else if gap := p.At - f.last; gap >= dayMs {
+			gaps = append(gaps, gap)
 		}
 		f.last = max(f.last, p.At)
 		f.lifetime++
@@ -313,12 +316,14 @@ func (m model) evaluate(f figures, p person, t *Thresholds, now int64, figuresAt
 	return st
 }
 
+// repeat reports a repeat buyer: two orders at least a day apart.
+func (f figures) repeat() bool { return f.interval > 0 }
+
 // stage is the lifecycle stage at now: potential without orders; churned
 // churned_days or more after the last order; a one-time buyer is new while
 // the order is less than new_days old, at-risk more than inactive_days
 // after it, active between; a repeat buyer is at-risk more than
-// at_risk_factor typical intervals (at least a day) after the last order,
-// active before.
+// at_risk_factor typical intervals after the last order, active before.
 func (m model) stage(f figures, now int64) store.Stage {
 	if f.lifetime == 0 {
 		return store.StagePotential
@@ -327,11 +332,11 @@ func (m model) stage(f figures, now int64) store.Stage {
 	switch {
 	case since >= int64(m.c.ChurnedDays)*dayMs:
 		return store.StageChurned
-	case f.lifetime == 1 && since < int64(m.c.NewDays)*dayMs:
+	case !f.repeat() && since < int64(m.c.NewDays)*dayMs:
 		return store.StageNew
-	case f.lifetime == 1 && since > int64(m.c.InactiveDays)*dayMs:
+	case !f.repeat() && since > int64(m.c.InactiveDays)*dayMs:
 		return store.StageAtRisk
-	case f.lifetime > 1 && float64(since) > m.c.AtRiskFactor*float64(max(int64(f.interval)*1000, dayMs)):
+	case f.repeat() && float64(since) > m.c.AtRiskFactor*float64(int64(f.interval)*1000):
 		return store.StageAtRisk
 	}
 	return store.StageActive
@@ -341,8 +346,8 @@ func (m model) stage(f figures, now int64) store.Stage {
 // one-time buyer's "interval" is inactive_days / at_risk_factor, so that
 // both are at risk past at_risk_factor.
 func (m model) overdue(f figures, now int64) float64 {
-	expected := float64(max(int64(f.interval)*1000, dayMs))
-	if f.lifetime == 1 {
+	expected := float64(int64(f.interval) * 1000)
+	if !f.repeat() {
 		expected = float64(m.c.InactiveDays) * float64(dayMs) / m.c.AtRiskFactor
 	}
 	return float64(now-f.last) / expected
@@ -361,12 +366,12 @@ func (m model) stageReason(from, to store.Stage, f figures, now int64) (string, 
 		switch {
 		case from == store.StageAtRisk || from == store.StageChurned:
 			return "won back", true
-		case f.lifetime > 1:
+		case f.repeat():
 			return "repeat order", false
 		}
 		return fmt.Sprintf("first order %d days ago", days), false
 	case store.StageAtRisk:
-		if f.lifetime == 1 {
+		if !f.repeat() {
 			return fmt.Sprintf("one-time buyer, no order for %d days", days), false
 		}
 		return fmt.Sprintf("overdue %.1f× typical interval", m.overdue(f, now)), false
@@ -394,7 +399,7 @@ func (m model) risk(f figures, p person, now int64) (int, []string) {
 		} else if o := m.overdue(f, now); o > 1 {
 			if pts := min(60, int(math.Round(40*(o-1)))); pts > 0 {
 				r := fmt.Sprintf("overdue %.1f× typical interval", o)
-				if f.lifetime == 1 {
+				if !f.repeat() {
 					r = "one-time buyer, no order since " + m.date(f.last)
 				}
 				parts = append(parts, part{pts, r})

@@ -115,6 +115,14 @@ func TestFiguresOf(t *testing.T) {
 	if f, _ := figuresOf(1, []store.OrderPoint{{At: d(50), Fen: -100}}, w, nil); f.lifetime != 0 || f.lifetimeSpend != -100 || f.spend != -100 {
 		t.Errorf("refund only = %+v", f)
 	}
+	// Two receipts of one visit make no interval.
+	visit := []store.OrderPoint{{At: d(50), Fen: 100}, {At: d(50) + 3600_000, Fen: 100}}
+	if f, _ := figuresOf(1, visit, w, nil); f.lifetime != 2 || f.repeat() {
+		t.Errorf("one visit = %+v", f)
+	}
+	if f, _ := figuresOf(1, append(visit, store.OrderPoint{At: d(60), Fen: 1}), w, nil); f.interval != int32((d(10)-3600_000)/1000) {
+		t.Errorf("a visit and another = %+v", f)
+	}
 }
 
 func TestStage(t *testing.T) {
@@ -140,7 +148,7 @@ func TestStage(t *testing.T) {
 		{"one-time buyer 365 days", one(365), store.StageChurned},
 		{"repeat, 2 intervals", repeat(60, 30), store.StageActive},
 		{"repeat, past 2 intervals", repeat(61, 30), store.StageAtRisk},
-		{"repeat, same-day orders count a day", repeat(3, 0), store.StageAtRisk},
+		{"orders less than a day apart are one visit", repeat(3, 0), store.StageNew},
 		{"repeat, churned", repeat(365, 200), store.StageChurned},
 	}
 	for _, tt := range tests {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/rapport-crm/rapport/store"
 	"github.com/rapport-crm/rapport/web"
+	"github.com/rapport-crm/rapport/web/openapitest"
 )
 
 // apiCall calls the API with a token.
@@ -37,7 +38,7 @@ func TestAPIOutOfRangeDates(t *testing.T) {
 		if err := e.s.EnsureToken(e.ctx, "t", token, store.RoleAdmin); err != nil {
 			t.Fatal(err)
 		}
-		srv := httptest.NewServer(web.New(web.Deps{Store: e.s, Care: e.svc, Logger: quietLog}))
+		srv := httptest.NewServer(openapitest.Conform(t, web.New(web.Deps{Store: e.s, Care: e.svc, Logger: quietLog})))
 		defer srv.Close()
 		c := e.customer("Li")
 		for _, r := range []struct{ method, path, body, field string }{
@@ -71,7 +72,7 @@ func TestAPIAgentScope(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		srv := httptest.NewServer(web.New(web.Deps{Store: e.s, Care: e.svc, Logger: quietLog}))
+		srv := httptest.NewServer(openapitest.Conform(t, web.New(web.Deps{Store: e.s, Care: e.svc, Logger: quietLog})))
 		defer srv.Close()
 		mine, theirs := e.customer("Mine"), e.customer("Theirs")
 		if _, err := e.s.UpdateCustomer(e.ctx, mine.ID, store.CustomerInput{OwnerStaffID: &ann.ID}); err != nil {

@@ -98,7 +98,7 @@ func (s *Store) SendToCustomerBy(ctx context.Context, by Actor, customerID int64
 	if err := s.SeeCustomer(ctx, by, customerID); err != nil {
 		return nil, err
 	}
-	return s.SendToCustomer(ctx, customerID, text)
+	return s.sendToCustomer(ctx, &by, customerID, text)
 }
 
 // ListAssetsFor lists the assets of a customer the actor may see.

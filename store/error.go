@@ -18,6 +18,9 @@ const (
 	// EUNAVAILABLE is a request refused for now (too many at once); the
 	// same request may succeed in a moment.
 	EUNAVAILABLE = "unavailable"
+	// ETOOMANY is a caller over a rate limit: the same request succeeds
+	// after a wait.
+	ETOOMANY = "too_many_requests"
 )
 
 // Error is the one error type of the domain. Message is safe to show to the

@@ -580,12 +580,34 @@ func (s *Store) RecordStaffInbound(ctx context.Context, staffID *int64, in Inbou
 }
 
 // MarkProcessed records that the router has run its commands and hooks on
-// these inbound messages.
+// these inbound messages, and notes them on their customers' conversations
+// (the shared inbox) in the same transaction: a message becomes processed
+// once, so it is counted once, whichever replica processes it. This keeps
+// the inbox off the webhook's path: the router marks messages in batches
+// (every 200 ms or 256 messages), one upsert of conversations per batch,
+// where writing them with each intake group cost a statement per group.
 func (s *Store) MarkProcessed(ctx context.Context, ids []int64) error {
 	for start := 0; start < len(ids); start += enqueueBatch {
 		part := ids[start:min(start+enqueueBatch, len(ids))]
-		err := s.db.WithContext(ctx).Model(&Message{}).Where("id IN ? AND status = ?", part, StatusReceived).
-			Updates(map[string]any{"status": StatusProcessed, "claimed_by": "", "lease_until": nil}).Error
+		err := s.tx(ctx, func(tx *gorm.DB) error {
+			var fresh []*Message
+			if err := s.forUpdate(tx).Select("id", "customer_id", "staff_id", "channel", "kind", "text", "media", "created_at").
+				Where("id IN ? AND status = ?", part, StatusReceived).Order("id").Find(&fresh).Error; err != nil {
+				return err
+			}
+			if len(fresh) == 0 {
+				return nil
+			}
+			ids := make([]int64, len(fresh))
+			for i, m := range fresh {
+				ids[i] = m.ID
+			}
+			if err := tx.Model(&Message{}).Where("id IN ? AND status = ?", ids, StatusReceived).
+				Updates(map[string]any{"status": StatusProcessed, "claimed_by": "", "lease_until": nil}).Error; err != nil {
+				return err
+			}
+			return s.noteArrivals(tx, fresh)
+		})
 		if err != nil {
 			return fmt.Errorf("mark processed: %w", err)
 		}

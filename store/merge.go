@@ -121,6 +121,9 @@ func (s *Store) mergeCustomers(tx *gorm.DB, a, b int64, p mergeProof) (keptID, g
 	if err := s.movePhoneClaims(tx, keep.ID, gone.ID, rec.CreatedAt); err != nil {
 		return 0, 0, err
 	}
+	if err := mergeConversations(tx, keep.ID, gone.ID, rec.CreatedAt); err != nil {
+		return 0, 0, err
+	}
 	return keep.ID, gone.ID, nil
 }
 

@@ -162,6 +162,12 @@ func (s *Store) ListMessages(ctx context.Context, customerID int64, p Page) ([]*
 // queued row. It goes in through Enqueue like every outbound row; a key
 // of its own (agent sends are never deduplicated) finds the row again.
 func (s *Store) SendToCustomer(ctx context.Context, customerID int64, text string) (*Message, error) {
+	return s.sendToCustomer(ctx, nil, customerID, text)
+}
+
+// sendToCustomer is SendToCustomer for a person (by) or the system (nil);
+// the reply also ends the conversation's wait (noteReply).
+func (s *Store) sendToCustomer(ctx context.Context, by *Actor, customerID int64, text string) (*Message, error) {
 	text = strings.TrimSpace(text)
 	if text == "" {
 		return nil, Invalid("text", "must not be empty")
@@ -181,6 +187,9 @@ func (s *Store) SendToCustomer(ctx context.Context, customerID int64, text strin
 	}
 	var m Message
 	if err := s.db.WithContext(ctx).Where("idempotency_key = ?", key).Take(&m).Error; err != nil {
+		return nil, fmt.Errorf("send to customer: %w", err)
+	}
+	if err := s.noteReply(ctx, by, &m); err != nil {
 		return nil, fmt.Errorf("send to customer: %w", err)
 	}
 	return &m, nil

@@ -44,8 +44,11 @@ func migrations() []migration {
 		{15, "api_tokens_lifecycle", "", apiTokensLifecycle},
 		{16, "messages_any_content", "", messagesAnyContent},
 		{17, "customer_phone_keys", "", phoneKeys},
-		{18, "orders_exact_money", "", ordersExactMoney},
-		{19, "customer_intelligence", "", customerIntelligence},
+		{18, "console_sign_in", "", autoMigrate(&SignInCode{}, &signInAttempt{}, &StaffPassword{}, &ConsoleSession{})},
+		{19, "conversations", "", conversationsBackfill},
+		{20, "quick_replies", "", autoMigrate(&QuickReply{})},
+		{21, "orders_exact_money", "", ordersExactMoney},
+		{22, "customer_intelligence", "", customerIntelligence},
 	}
 }
 

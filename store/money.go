@@ -52,7 +52,7 @@ func ParseMoney(field, s string) (Money, error) {
 		v = v[1:]
 	}
 	whole, frac, _ := strings.Cut(v, ".")
-	if (whole == "" && frac == "") || !digits(whole) || !digits(frac) {
+	if (whole == "" && frac == "") || !allDigits(whole) || !allDigits(frac) {
 		return Money{}, Invalid(field, "%q is not an amount (like 1280.50)", s)
 	}
 	if t := strings.TrimRight(frac, "0"); len(t) > 2 {
@@ -76,7 +76,8 @@ func ParseMoney(field, s string) (Money, error) {
 	return Money{n}, nil
 }
 
-func digits(s string) bool {
+// allDigits reports whether s is ASCII digits only ("" is).
+func allDigits(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] < '0' || s[i] > '9' {
 			return false

@@ -618,6 +618,9 @@ func (s *Store) claimStatus(c *PhoneClaim) string {
 // PhoneClaimFilter narrows ListPhoneClaims.
 type PhoneClaimFilter struct {
 	Status string // "" = all
+	// CustomerID, when set, keeps the claims that customer made or that
+	// name them as the number's holder.
+	CustomerID *int64
 	Page
 }
 
@@ -629,6 +632,9 @@ func (s *Store) ListPhoneClaims(ctx context.Context, f PhoneClaimFilter) ([]*Pho
 	}
 	now := s.Now()
 	q := s.db.WithContext(ctx).Where("id > ?", after)
+	if f.CustomerID != nil {
+		q = q.Where("(claimant_id = ? OR target_id = ?)", *f.CustomerID, *f.CustomerID)
+	}
 	switch f.Status {
 	case "":
 	case ClaimPending:

@@ -287,7 +287,9 @@ type figureHook struct {
 // figures are current when the call returns. Without it, or when it
 // fails, the event marks the customer touched (durably, in the same
 // transaction) for the analytics sweep.
-func (s *Store) OnFigures(fn func(ctx context.Context) (FigureCompute, error)) { s.figures.fn.Store(&fn) }
+func (s *Store) OnFigures(fn func(ctx context.Context) (FigureCompute, error)) {
+	s.figures.fn.Store(&fn)
+}
 
 // figureCompute is the computation for now, or nil (no hook, or it failed).
 func (s *Store) figureCompute(ctx context.Context) FigureCompute {

@@ -71,6 +71,9 @@ type Store struct {
 	// figures computes a customer's figures inside the transaction of an
 	// event that changes them (OnFigures, stats.go).
 	figures figureHook
+	// passwords holds a slot per password hash being computed: each
+	// takes 19 MiB (session.go).
+	passwords chan struct{}
 }
 
 // Option adjusts a Store at Open.
@@ -84,7 +87,7 @@ func Open(ctx context.Context, cfg Config, opts ...Option) (*Store, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Store{dialect: cfg.Driver, now: time.Now, phoneRegion: DefaultPhoneRegion}
+	s := &Store{dialect: cfg.Driver, now: time.Now, phoneRegion: DefaultPhoneRegion, passwords: make(chan struct{}, 2)}
 	for _, o := range opts {
 		o(s)
 	}

@@ -36,8 +36,11 @@ type APIToken struct {
 // Principal is who is calling the API.
 type Principal struct {
 	TokenID int64
-	Role    Role
-	StaffID *int64
+	// SessionID is set instead of TokenID for a staff member signed in
+	// to the console (AuthenticateSession).
+	SessionID int64
+	Role      Role
+	StaffID   *int64
 }
 
 // Token limits.

@@ -275,7 +275,7 @@ func sample(key, locale string, full bool) render.Data {
 	day := time.Date(2027, 3, 5, 2, 0, 0, 0, time.UTC)
 	d := render.Data{Customer: render.Customer{ID: 1, Locale: locale}, Extra: map[string]string{}}
 	extras := map[string]string{"date": "2027-03-05", "digest": pick("#42 回访王小明（李娜）", "#42 Call Emma back (Lisa)"),
-		"text": pick("空调还是有点响", "It is still noisy"), "code": "123456", "reason": pick("示例", "example"), "count": "3",
+		"text": pick("空调还是有点响", "It is still noisy"), "code": "123456", "minutes": "5", "reason": pick("示例", "example"), "count": "3",
 		"input": "abc", "birthday": "1990-05-17", "phone": "13800138000", "points": "1280",
 		"list": pick("#42 [high] 回访王小明 · 2027-03-05 16:00 ⏰", "#42 [high] Call Emma back · 2027-03-05 16:00 ⏰"), "more": "3",
 		"url": "https://crm.example.com/console/#/tasks/42", "error": pick("没有找到任务 #43", "task 43 not found")}
@@ -360,7 +360,7 @@ func (s *Service) validate(ctx context.Context, key, locale, body string) (*comp
 			when = "with sample data for a customer with no name, gender or birthday"
 		}
 		d := sample(key, locale, full)
-		text, err := s.execute(ctx, c, d, locale, checkTime)
+		text, err := s.execute(ctx, c, d, locale, s.cfg.CheckTime)
 		if err != nil {
 			return nil, "", bodyError(err, when)
 		}

@@ -81,6 +81,8 @@ func keySpec(key string) (spec, bool) {
 		return spec{needs: needPhone}, true
 	case "phone_verify_code":
 		return spec{extras: []string{"phone", "code"}}, true
+	case KeyConsoleSignIn:
+		return spec{needs: needStaff, extras: []string{"code", "minutes"}}, true
 	case "welcome", "birthday_invalid", "phone_invalid", "phone_claimed", "verify_invalid", "opted_out", "opted_in",
 		"points_balance", "survey_invalid", "staff_refused", "template_refused", "complaint_received",
 		"phone_share_button", "staff_bind_bad", "staff_bind_throttled", "staff_relay_sent", "staff_help":
@@ -99,9 +101,13 @@ func Keys() []string {
 		"task_assigned", "task_overdue", "task_escalated", "task_digest", "relay_to_staff", "staff_task_buttons",
 		"staff_bind_ok", "staff_bind_bad", "staff_bind_throttled", "staff_task_list", "staff_task_open",
 		"staff_task_done", "staff_task_snoozed", "staff_relay_sent", "staff_error", "staff_help",
-		"staff_refused", "template_refused",
+		"staff_refused", "template_refused", KeyConsoleSignIn,
 	}
 }
+
+// KeyConsoleSignIn is the message carrying a console sign-in code to a
+// staff member's chat.
+const KeyConsoleSignIn = "console_sign_in"
 
 // loadDefaults reads the shipped bodies, keyed by key and locale.
 func loadDefaults() (map[string]string, error) {

@@ -264,7 +264,7 @@ func (s *Service) Preview(ctx context.Context, in PreviewInput) (*Preview, error
 	if c != nil {
 		d.Customer = render.CustomerOf(c)
 	}
-	text, err := s.execute(ctx, cp, d, locale, checkTime)
+	text, err := s.execute(ctx, cp, d, locale, s.cfg.CheckTime)
 	if err != nil {
 		return nil, bodyError(err, "for this customer")
 	}

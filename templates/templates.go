@@ -31,6 +31,8 @@ type Config struct {
 	// Previews is how many validations and previews may run at once
 	// (default MaxPreviews); more are refused with EUNAVAILABLE.
 	Previews int
+	// CheckTime bounds one validation or preview render (default 100 ms).
+	CheckTime time.Duration
 	// Logger reports saved versions that no longer pass the checks
 	// (default slog.Default()).
 	Logger *slog.Logger
@@ -114,6 +116,9 @@ func New(st *store.Store, cfg Config) *Service {
 	}
 	if cfg.CacheTTL <= 0 {
 		cfg.CacheTTL = 2 * time.Second
+	}
+	if cfg.CheckTime <= 0 {
+		cfg.CheckTime = checkTime
 	}
 	if cfg.Previews <= 0 {
 		cfg.Previews = MaxPreviews

@@ -18,12 +18,14 @@ import (
 type apiFunc func(w http.ResponseWriter, r *http.Request, p *store.Principal) error
 
 // api mounts an authenticated handler under /api/v1 for the given roles
-// (none = every role).
-func (s *Server) api(pattern string, h apiFunc, roles ...store.Role) {
+// (none = every role). Describe the route for the OpenAPI document on the
+// same statement: s.api(...).doc(op{...}) (see openapi.go).
+func (s *Server) api(pattern string, h apiFunc, roles ...store.Role) *route {
 	method, path, _ := strings.Cut(pattern, " ")
+	rt := &route{method: method, path: path, roles: roles}
+	s.apiRoutes = append(s.apiRoutes, rt)
 	s.mux.HandleFunc(method+" /api/v1"+path, func(w http.ResponseWriter, r *http.Request) {
-		tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		p, err := s.Store.Authenticate(r.Context(), strings.TrimSpace(tok))
+		p, err := s.authenticate(r)
 		if err != nil {
 			s.fail(w, r, err)
 			return
@@ -36,6 +38,7 @@ func (s *Server) api(pattern string, h apiFunc, roles ...store.Role) {
 			s.fail(w, r, err)
 		}
 	})
+	return rt
 }
 
 // fail answers an error. Only server faults (5xx) are logged as errors: a
@@ -95,6 +98,8 @@ func statusOf(code string) int {
 		return http.StatusForbidden
 	case store.EUNAVAILABLE:
 		return http.StatusServiceUnavailable
+	case store.ETOOMANY:
+		return http.StatusTooManyRequests
 	}
 	return http.StatusInternalServerError
 }
@@ -132,8 +137,11 @@ func writeError(w http.ResponseWriter, err error) int {
 	default:
 		code := store.ErrorCode(err)
 		status, body.Error.Code, body.Error.Message = statusOf(code), code, store.ErrorMessage(err)
-		if status == http.StatusServiceUnavailable {
+		switch status {
+		case http.StatusServiceUnavailable:
 			w.Header().Set("Retry-After", "1")
+		case http.StatusTooManyRequests:
+			w.Header().Set("Retry-After", "900")
 		}
 		var se *store.Error
 		if errors.As(err, &se) {

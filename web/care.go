@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -25,14 +26,105 @@ type CareDesk interface {
 // careRoutes mounts the care endpoints.
 func (s *Server) careRoutes() {
 	managers := []store.Role{store.RoleAdmin, store.RoleManager}
-	s.api("POST /care/runs", s.handleCareRun, managers...)
-	s.api("GET /care/runs", s.handleCareRuns)
-	s.api("GET /care/runs/{id}", s.handleCareRunGet)
-	s.api("POST /customers/{id}/assets", s.handleAssetCreate, managers...)
-	s.api("GET /customers/{id}/assets", s.handleAssets)
-	s.api("POST /orders", s.handleOrderCreate, managers...)
-	s.api("GET /surveys/responses", s.handleSurveyResponses)
-	s.api("GET /surveys/summary", s.handleSurveySummary)
+	dates := []param{
+		query("from", "First business date (YYYY-MM-DD).", schema{"type": "string", "format": "date"}),
+		query("to", "Last business date, inclusive.", schema{"type": "string", "format": "date"}),
+	}
+	s.api("POST /care/runs", s.handleCareRun, managers...).doc(op{
+		Summary: "Run a care workflow for a date now",
+		Description: "A (workflow, date) that ran before picks up customers who became due since and sends nobody " +
+			"anything twice; one running elsewhere answers that run. `dry_run` plans and renders without queueing " +
+			"(`would_queue`, `sample`). A date after today is 422 naming `date` for a real run unless `force`.",
+		In:     careRunRequest{},
+		Out:    store.CareRun{},
+		Errors: []int{http.StatusServiceUnavailable},
+	})
+	s.api("GET /care/runs", s.handleCareRuns).doc(op{
+		Summary: "Care runs, newest first",
+		Query: []param{
+			query("workflow", "", ref("Workflow")),
+			query("date", "", schema{"type": "string", "format": "date"}),
+		},
+		Paged: true,
+		Out:   list[*store.CareRun]{},
+	})
+	s.api("GET /care/runs/{id}", s.handleCareRunGet).doc(op{
+		Summary: "One care run",
+		Out:     store.CareRun{},
+	})
+	s.api("POST /customers/{id}/assets", s.handleAssetCreate, managers...).doc(op{
+		Summary: "Record a serviced item",
+		Description: "`{\"name\", \"last_service_at\", \"service_interval_days\"}` (the next due date follows) or " +
+			"`{\"name\", \"next_service_due\": \"YYYY-MM-DD\"}`; the maintenance workflow reminds the customer.",
+		In:     store.AssetInput{},
+		Out:    assetView{},
+		Status: http.StatusCreated,
+		Errors: []int{http.StatusServiceUnavailable},
+	})
+	s.api("GET /customers/{id}/assets", s.handleAssets).doc(op{
+		Summary:     "A customer's serviced items",
+		Description: "All of them in one page.",
+		Out:         list[assetView]{},
+	})
+	s.api("POST /orders", s.handleOrderCreate, managers...).doc(op{
+		Summary: "Record an order",
+		Description: "`amount` exact to the fen (a number or a string, at most two decimals), -999,999,999,999.99 to " +
+			"999,999,999,999.99, negative for a refund; `items` optional lines; `occurred_at` default now; `asset_id` only on a service order. " +
+			"An `order_ref` already stored answers the stored order; the same `order_ref` with another customer, " +
+			"kind or amount is 409. An unknown customer is 404.",
+		In:     store.OrderInput{},
+		Out:    store.Order{},
+		Status: http.StatusCreated,
+		Errors: []int{http.StatusNotFound, http.StatusConflict, http.StatusServiceUnavailable},
+	})
+	s.api("GET /surveys/responses", s.handleSurveyResponses).doc(op{
+		Summary: "Survey answers, newest first",
+		Query: append(slices.Clone(dates),
+			query("channel", "", ref("Channel")),
+			query("customer_id", "", schema{"type": "integer", "format": "int64"})),
+		Paged:  true,
+		Out:    list[store.SurveyResponse]{},
+		Errors: []int{http.StatusServiceUnavailable},
+	})
+	s.api("GET /surveys/summary", s.handleSurveySummary).doc(op{
+		Summary:     "Score counts and CSAT",
+		Description: "Over all answers, for every role. `csat` is the share of 4s and 5s; in the answer `to` is the first day after the range.",
+		Query: append(slices.Clone(dates),
+			query("channel", "", ref("Channel")),
+			query("period", "How `periods` group (default day).", enum("day", "week", "month"))),
+		Out:    surveySummarySchema(),
+		Errors: []int{http.StatusServiceUnavailable},
+	})
+}
+
+// surveySummarySchema is the answer of GET /surveys/summary, made by the
+// care service (web does not import care, so it is written out here).
+func surveySummarySchema() schema {
+	tally := func(extra schema) schema {
+		props := schema{
+			"responses": schema{"type": "integer"},
+			"csat":      schema{"type": "number", "minimum": 0, "maximum": 1},
+			"scores": schema{"type": "object", "additionalProperties": schema{"type": "integer"},
+				"propertyNames": enum("1", "2", "3", "4", "5")},
+		}
+		required := []string{"responses", "csat", "scores"}
+		for k, v := range extra {
+			props[k] = v
+			required = append(required, k)
+		}
+		slices.Sort(required)
+		return schema{"type": "object", "properties": props, "required": required}
+	}
+	date := schema{"type": "string", "format": "date"}
+	return schema{"type": "object", "required": []string{"period", "total", "channels", "periods"},
+		"properties": schema{
+			"from":     date,
+			"to":       date,
+			"period":   enum("day", "week", "month"),
+			"total":    tally(nil),
+			"channels": schema{"type": "object", "additionalProperties": tally(nil)},
+			"periods":  schema{"type": "array", "items": tally(schema{"period": date, "channel": ref("Channel")})},
+		}}
 }
 
 func (s *Server) careDesk() (CareDesk, error) {
@@ -153,24 +245,27 @@ func (s *Server) handleAssets(w http.ResponseWriter, r *http.Request, p *store.P
 	if err != nil {
 		return err
 	}
-	out := make([]any, len(as))
+	out := make([]assetView, len(as))
 	for i, a := range as {
 		out[i] = assetJSON(a)
 	}
-	writeJSON(w, http.StatusOK, list[any]{Items: out})
+	writeJSON(w, http.StatusOK, list[assetView]{Items: out})
 	return nil
 }
 
-// assetJSON renders next_service_due as a date, per the contract.
-func assetJSON(a *store.Asset) any {
+// assetView is an asset with next_service_due as a date ("" when none),
+// per the contract.
+type assetView struct {
+	*store.Asset
+	NextServiceDue string `json:"next_service_due"`
+}
+
+func assetJSON(a *store.Asset) assetView {
 	due := ""
 	if a.NextServiceDue != nil {
 		due = a.NextServiceDue.Format("2006-01-02")
 	}
-	return struct {
-		*store.Asset
-		NextServiceDue string `json:"next_service_due"`
-	}{a, due}
+	return assetView{a, due}
 }
 
 func (s *Server) handleOrderCreate(w http.ResponseWriter, r *http.Request, _ *store.Principal) error {

@@ -7,10 +7,50 @@ import (
 )
 
 func (s *Server) customerRoutes() {
-	s.api("GET /customers", s.listCustomers)
-	s.api("POST /customers", s.createCustomer, store.RoleAdmin, store.RoleManager)
-	s.api("GET /customers/{id}", s.getCustomer)
-	s.api("PATCH /customers/{id}", s.patchCustomer, store.RoleAdmin, store.RoleManager)
+	s.api("GET /customers", s.listCustomers).doc(op{
+		Summary: "List customers",
+		Description: "By id. Filters combine with AND. An agent sees only their customers " +
+			"(owned, or of their open tasks).",
+		Query: []param{
+			query("q", "A name containing the text, a whole phone number however written, or the start of a number (at least 4 digits).", schema{"type": "string"}),
+			query("channel", "With external_id: the customer with that chat identity.", ref("Channel")),
+			query("external_id", "With channel.", schema{"type": "string"}),
+			query("tier", "", ref("Tier")),
+			query("stage", "", ref("Stage")),
+			query("tag", "Customers with this tag.", schema{"type": "string"}),
+			query("city", "Customers in this city.", schema{"type": "string"}),
+			query("region", "Customers in this region.", schema{"type": "string"}),
+			query("rfm_segment", "", ref("RFMSegment")),
+			query("churn_risk_min", "Churn risk at least this.", schema{"type": "integer", "minimum": 0, "maximum": 100}),
+			query("clv_min", "Lifetime value at least this (yuan, at most two decimals).", schema{"type": "string"}),
+			query("last_order_before", "Last order before this business date (its start) or RFC 3339 time.", schema{"type": "string"}),
+			query("last_order_after", "Last order on or after this business date or RFC 3339 time.", schema{"type": "string"}),
+		},
+		Paged: true,
+		Out:   list[*store.Customer]{},
+	})
+	s.api("POST /customers", s.createCustomer, store.RoleAdmin, store.RoleManager).doc(op{
+		Summary: "Create a customer",
+		Description: "A customer needs a name or a phone. `identities` only on create. " +
+			"409 when the phone is on record for another customer, the external_ref is taken, or an identity belongs to someone.",
+		In:     store.CustomerInput{},
+		Out:    store.Customer{},
+		Status: http.StatusCreated,
+		Errors: []int{http.StatusConflict},
+	})
+	s.api("GET /customers/{id}", s.getCustomer).doc(op{
+		Summary: "One customer",
+		Out:     store.Customer{},
+	})
+	s.api("PATCH /customers/{id}", s.patchCustomer, store.RoleAdmin, store.RoleManager).doc(op{
+		Summary: "Change a customer",
+		Description: "Changes only the fields given. `tags` replaces the list; `owner_staff_id: 0` and " +
+			"`external_ref: \"\"` clear them; `identities` is 422. `tier` or `stage` pins the value (recomputes keep it); " +
+			"null unpins it (back to the computed value at once).",
+		In:     store.CustomerInput{},
+		Out:    store.Customer{},
+		Errors: []int{http.StatusConflict},
+	})
 }
 
 func (s *Server) listCustomers(w http.ResponseWriter, r *http.Request, p *store.Principal) error {

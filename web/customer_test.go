@@ -14,6 +14,7 @@ import (
 	"github.com/rapport-crm/rapport/store"
 	"github.com/rapport-crm/rapport/store/storetest"
 	"github.com/rapport-crm/rapport/web"
+	"github.com/rapport-crm/rapport/web/openapitest"
 )
 
 const adminToken = "test-admin-token-0123456789"
@@ -30,7 +31,8 @@ func newServer(t *testing.T, s *store.Store) *httptest.Server {
 	if err := s.EnsureToken(context.Background(), "bootstrap", adminToken, store.RoleAdmin); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(web.New(web.Deps{Store: s}))
+	// Every answer must match the OpenAPI description.
+	srv := httptest.NewServer(openapitest.Conform(t, web.New(web.Deps{Store: s})))
 	t.Cleanup(srv.Close)
 	return srv
 }

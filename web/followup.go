@@ -12,13 +12,65 @@ import (
 // chat_bound and open_tasks, tasks assignee_chat_bound: tasks given to
 // someone chat does not reach show as such.
 func (s *Server) followupRoutes() {
-	s.api("GET /staff", s.listStaff, store.RoleAdmin, store.RoleManager)
-	s.api("PATCH /staff/{id}", s.updateStaff, store.RoleAdmin, store.RoleManager)
-	s.api("POST /staff/{id}/binding-codes", s.createBindingCode, store.RoleAdmin, store.RoleManager)
-	s.api("POST /tasks", s.createTask)
-	s.api("GET /tasks", s.listTasks)
-	s.api("GET /tasks/{id}", s.getTask)
-	s.api("PATCH /tasks/{id}", s.updateTask)
+	s.api("GET /staff", s.listStaff, store.RoleAdmin, store.RoleManager).doc(op{
+		Summary: "Staff, by id",
+		Description: "`chat_bound: false` with `open_tasks` above 0: tasks wait for someone chat does not reach; " +
+			"they arrive as one list when the person binds.",
+		Paged: true,
+		Out:   list[*store.StaffView]{},
+	})
+	s.api("PATCH /staff/{id}", s.updateStaff, store.RoleAdmin, store.RoleManager).doc(op{
+		Summary: "Rename, change the role of, or (de)activate a staff member",
+		Description: "Only admins change roles, and only admins act on admins (403). `active: false` hands the " +
+			"person's open tasks to other staff at once and makes their tokens answer 401.",
+		In:  store.StaffUpdate{},
+		Out: store.Staff{},
+	})
+	s.api("POST /staff/{id}/binding-codes", s.createBindingCode, store.RoleAdmin, store.RoleManager).doc(op{
+		Summary: "A one-time code to bind a chat account",
+		Description: "8 characters, valid 15 minutes; a new one replaces the previous. The staff member sends " +
+			"`/bind CODE` to the bot. At most 5 an hour (409); an inactive staff member is 422.",
+		Out:    bindingCode{},
+		Status: http.StatusCreated,
+		Errors: []int{http.StatusConflict, http.StatusUnprocessableEntity},
+	})
+	s.api("POST /tasks", s.createTask).doc(op{
+		Summary: "Open a follow-up task",
+		Description: "Without `assignee_id` the task goes to the customer's owner if active, else the active agent " +
+			"with the fewest open tasks. An agent opens tasks for themselves only, on customers they see. A customer " +
+			"has at most one open complaint: opening another answers the open one.",
+		In:     taskInput{},
+		Out:    store.Task{},
+		Status: http.StatusCreated,
+		Errors: []int{http.StatusForbidden},
+	})
+	s.api("GET /tasks", s.listTasks).doc(op{
+		Summary:     "Follow-up tasks, newest first",
+		Description: "An agent sees their own; asking for someone else's is 403.",
+		Query: []param{
+			query("status", "", ref("TaskStatus")),
+			query("assignee_id", "0: unassigned.", schema{"type": "integer", "format": "int64", "minimum": 0}),
+			query("customer_id", "", schema{"type": "integer", "format": "int64", "minimum": 0}),
+		},
+		Paged:  true,
+		Out:    list[*store.Task]{},
+		Errors: []int{http.StatusForbidden},
+	})
+	s.api("GET /tasks/{id}", s.getTask).doc(op{
+		Summary:     "One task with its history",
+		Description: "Another agent's task is 403.",
+		Out:         store.Task{},
+		Errors:      []int{http.StatusForbidden},
+	})
+	s.api("PATCH /tasks/{id}", s.updateTask).doc(op{
+		Summary: "Change a task's status, assignee, due time or note",
+		Description: "At least one field. Closing with a `note` records it as the outcome; `assignee_id: 0` " +
+			"unassigns. An agent may change their own tasks but not reassign (403). Reopening a complaint while " +
+			"the customer has another open one is 409.",
+		In:     store.TaskUpdate{},
+		Out:    store.Task{},
+		Errors: []int{http.StatusForbidden, http.StatusConflict},
+	})
 }
 
 func (s *Server) listStaff(w http.ResponseWriter, r *http.Request, _ *store.Principal) error {
@@ -62,8 +114,14 @@ func (s *Server) createBindingCode(w http.ResponseWriter, r *http.Request, p *st
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{"code": code, "expires_at": exp})
+	writeJSON(w, http.StatusCreated, bindingCode{Code: code, ExpiresAt: exp})
 	return nil
+}
+
+// bindingCode is the answer of POST /staff/{id}/binding-codes.
+type bindingCode struct {
+	Code      string    `json:"code"`
+	ExpiresAt time.Time `json:"expires_at"`
 }
 
 // taskInput is POST /tasks.

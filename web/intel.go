@@ -19,10 +19,42 @@ type Recomputer interface {
 // intelRoutes mounts the customer intelligence endpoints: orders, stage
 // history, recompute.
 func (s *Server) intelRoutes() {
-	s.api("GET /orders", s.listOrders)
-	s.api("GET /customers/{id}/orders", s.customerOrders)
-	s.api("GET /customers/{id}/stages", s.customerStages)
-	s.api("POST /analytics/recompute", s.recompute, store.RoleAdmin, store.RoleManager)
+	period := []param{
+		query("kind", "", ref("OrderKind")),
+		query("from", "A business date (YYYY-MM-DD, its start) or an RFC 3339 time.", schema{"type": "string"}),
+		query("to", "A business date (inclusive: to its end) or an RFC 3339 time (exclusive).", schema{"type": "string"}),
+	}
+	s.api("GET /orders", s.listOrders).doc(op{
+		Summary:     "List orders, newest first",
+		Description: "By occurred_at, then id. An agent sees only the orders of their customers.",
+		Query:       append([]param{query("customer_id", "", schema{"type": "integer", "format": "int64"})}, period...),
+		Paged:       true,
+		Out:         list[*store.Order]{},
+	})
+	s.api("GET /customers/{id}/orders", s.customerOrders).doc(op{
+		Summary: "A customer's orders, newest first",
+		Query:   period,
+		Paged:   true,
+		Out:     list[*store.Order]{},
+	})
+	s.api("GET /customers/{id}/stages", s.customerStages).doc(op{
+		Summary:     "A customer's lifecycle stage changes, oldest first",
+		Description: "`from`, `to`, `at`, `reason`; each change once, whoever made it (an order, the nightly run, a pin).",
+		Paged:       true,
+		Out:         list[*store.CustomerChange]{},
+	})
+	s.api("POST /analytics/recompute", s.recompute, store.RoleAdmin, store.RoleManager).doc(op{
+		Summary: "Recompute every customer's figures, tier, RFM, CLV, churn risk and stage now",
+		Description: "What the nightly run does (pinned tiers and stages stay); answers when done with how many " +
+			"customers it went through. Takes no body. 409 while another recompute runs.",
+		Out:    recomputed{},
+		Errors: []int{http.StatusConflict, http.StatusServiceUnavailable},
+	})
+}
+
+// recomputed answers POST /analytics/recompute.
+type recomputed struct {
+	Customers int `json:"customers"`
 }
 
 func (s *Server) listOrders(w http.ResponseWriter, r *http.Request, p *store.Principal) error {
@@ -97,7 +129,7 @@ func (s *Server) recompute(w http.ResponseWriter, r *http.Request, _ *store.Prin
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]int{"customers": n})
+	writeJSON(w, http.StatusOK, recomputed{Customers: n})
 	return nil
 }
 

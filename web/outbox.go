@@ -10,7 +10,19 @@ import (
 
 // outboxRoutes mounts the outbox endpoints.
 func (s *Server) outboxRoutes() {
-	s.api("POST /outbox/requeue", s.handleRequeue, store.RoleAdmin, store.RoleManager)
+	s.api("POST /outbox/requeue", s.handleRequeue, store.RoleAdmin, store.RoleManager).doc(op{
+		Summary: "Send failed outbound messages again",
+		Description: "At least one of `channel`, `from`, `to`, `ids` (up to 1000); all given must match. `from` and " +
+			"`to` bound the messages' creation: a business date (`to` inclusive) or an RFC 3339 time (`to` exclusive). " +
+			"Only `failed` outbound messages go back to `queued`, with a fresh 24-hour retry window.",
+		In:  requeueRequest{},
+		Out: requeued{},
+	})
+}
+
+// requeued is the answer of POST /outbox/requeue.
+type requeued struct {
+	Requeued int `json:"requeued"`
 }
 
 // requeueRequest picks failed messages to send again; at least one field
@@ -42,7 +54,7 @@ func (s *Server) handleRequeue(w http.ResponseWriter, r *http.Request, _ *store.
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]int{"requeued": n})
+	writeJSON(w, http.StatusOK, requeued{Requeued: n})
 	return nil
 }
 

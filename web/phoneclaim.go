@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"strconv"
 
 	"github.com/rapport-crm/rapport/store"
 )
@@ -10,9 +11,25 @@ import (
 // for a call (the number's holder has no chat account to send a code to)
 // and duplicates the migration to canonical phones found.
 func (s *Server) phoneClaimRoutes() {
-	s.api("GET /phone-claims", s.listPhoneClaims, store.RoleAdmin, store.RoleManager)
-	s.api("POST /phone-claims/{id}/approve", s.approvePhoneClaim, store.RoleAdmin, store.RoleManager)
-	s.api("POST /phone-claims/{id}/reject", s.rejectPhoneClaim, store.RoleAdmin, store.RoleManager)
+	s.api("GET /phone-claims", s.listPhoneClaims, store.RoleAdmin, store.RoleManager).doc(op{
+		Summary: "Phone claims, oldest first",
+		Query:   []param{query("status", "", ref("ClaimStatus"))},
+		Paged:   true,
+		Out:     list[*store.PhoneClaim]{},
+	})
+	s.api("POST /phone-claims/{id}/approve", s.approvePhoneClaim, store.RoleAdmin, store.RoleManager).doc(op{
+		Summary: "Approve a claim: merge the claimant into the holder of the number",
+		Description: "Closes the claim's verify_phone task. A claim that is not pending is 409, and so is one " +
+			"whose number the holder no longer has.",
+		Out:    store.PhoneClaim{},
+		Errors: []int{http.StatusConflict},
+	})
+	s.api("POST /phone-claims/{id}/reject", s.rejectPhoneClaim, store.RoleAdmin, store.RoleManager).doc(op{
+		Summary:     "Reject a claim without merging",
+		Description: "Cancels the claim's task. A claim that is not pending is 409.",
+		Out:         store.PhoneClaim{},
+		Errors:      []int{http.StatusConflict},
+	})
 }
 
 func (s *Server) listPhoneClaims(w http.ResponseWriter, r *http.Request, _ *store.Principal) error {
@@ -20,7 +37,15 @@ func (s *Server) listPhoneClaims(w http.ResponseWriter, r *http.Request, _ *stor
 	if err != nil {
 		return err
 	}
-	items, next, err := s.Store.ListPhoneClaims(r.Context(), store.PhoneClaimFilter{Status: r.URL.Query().Get("status"), Page: pg})
+	f := store.PhoneClaimFilter{Status: r.URL.Query().Get("status"), Page: pg}
+	if v := r.URL.Query().Get("customer_id"); v != "" {
+		id, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || id <= 0 {
+			return store.Invalid("customer_id", "%q is not an id", v)
+		}
+		f.CustomerID = &id
+	}
+	items, next, err := s.Store.ListPhoneClaims(r.Context(), f)
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -71,14 +72,37 @@ type Deps struct {
 	// Analytics recomputes the figures (POST /analytics/recompute; nil:
 	// 503).
 	Analytics Recomputer
+	// Console is the console's sessions and language.
+	Console ConsoleConfig
+	// Proxies are http.trusted_proxies: their X-Forwarded-For and
+	// X-Forwarded-Proto are believed.
+	Proxies []netip.Prefix
+	// Timezone is the business time zone's name (the console shows dates
+	// in it); BusinessName is the top-level business_name.
+	Timezone     string
+	BusinessName string
+	// StaffLocale is the language of texts sent to staff in chat.
+	StaffLocale string
+	// EventPoll is how often an inbox event stream looks for changes
+	// (default 1 s).
+	EventPoll time.Duration
 }
 
 // Server routes every HTTP request.
 type Server struct {
 	Deps
-	mux      *http.ServeMux
+	mux      *routeMux
 	requests *prometheus.CounterVec
-	latency  *prometheus.HistogramVec
+	// streams counts open inbox event streams per caller (inbox.go).
+	streamsMu sync.Mutex
+	streams   map[string]int
+	ending    chan struct{} // closed by EndStreams
+	endOnce   sync.Once
+	latency   *prometheus.HistogramVec
+	// apiRoutes are the /api/v1 routes with their descriptions, and
+	// openapi the OpenAPI document made of them (openapi.go).
+	apiRoutes []*route
+	openapi   openAPIDoc
 }
 
 // New builds the server and its routes.
@@ -89,7 +113,13 @@ func New(d Deps) *Server {
 	if d.Registry == nil {
 		d.Registry = prometheus.NewRegistry()
 	}
-	s := &Server{Deps: d, mux: http.NewServeMux()}
+	if d.Console == (ConsoleConfig{}) {
+		d.Console = DefaultConsoleConfig()
+	}
+	if d.EventPoll <= 0 {
+		d.EventPoll = time.Second
+	}
+	s := &Server{Deps: d, mux: newRouteMux(), streams: map[string]int{}, ending: make(chan struct{})}
 	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "rapport_http_requests_total", Help: "HTTP requests by route and status.",
 	}, []string{"route", "code"})
@@ -116,8 +146,12 @@ func (s *Server) routes() {
 	s.followupRoutes()
 	s.outboxRoutes()
 	s.phoneClaimRoutes()
+	s.sessionRoutes()
+	s.inboxRoutes()
+	s.quickReplyRoutes()
 	s.consoleRoutes()
 	s.intelRoutes()
+	s.openAPIRoutes()
 	s.mux.HandleFunc(apiFallbackPattern, s.apiFallback)
 	s.mux.HandleFunc(apiRootPattern, s.apiFallback)
 }

@@ -12,14 +12,80 @@ import (
 // and managers may preview (it runs their code) and change.
 func (s *Server) templateRoutes() {
 	managers := []store.Role{store.RoleAdmin, store.RoleManager}
-	s.api("GET /templates", s.withTemplates(s.handleTemplates))
-	s.api("GET /templates/{key}", s.withTemplates(s.handleTemplate))
-	s.api("PUT /templates/{key}", s.withTemplates(s.handleTemplateSave), managers...)
-	s.api("POST /templates/{key}/preview", s.withTemplates(s.handleTemplatePreview), managers...)
-	s.api("GET /templates/{key}/versions", s.withTemplates(s.handleTemplateVersions))
-	s.api("POST /templates/{key}/rollback", s.withTemplates(s.handleTemplateRollback), managers...)
-	s.api("GET /templates/{key}/audit", s.withTemplates(s.handleTemplateAudit))
+	// Every template route answers 503 while no template service is wired.
+	unwired := []int{http.StatusServiceUnavailable}
+	locale := []param{query("locale", "Default zh-CN; a body's `locale` wins.", ref("Locale"))}
+	s.api("GET /templates", s.withTemplates(s.handleTemplates)).doc(op{
+		Summary: "Every template key's active text",
+		Query:   locale,
+		Out:     list[templates.Template]{},
+		Errors:  unwired,
+	})
+	s.api("GET /templates/{key}", s.withTemplates(s.handleTemplate)).doc(op{
+		Summary:     "One template's active text",
+		Description: "An unknown key is 404 naming the known ones. The shipped text is version 1.",
+		Query:       locale,
+		Out:         templates.Template{},
+		Errors:      unwired,
+	})
+	s.api("PUT /templates/{key}", s.withTemplates(s.handleTemplateSave), managers...).doc(op{
+		Summary: "Save a new active version",
+		Description: "A body that does not parse, does not render against sample data, or exceeds the render budget " +
+			"is 422 with its line and reason, and the active version stays. At most 4 saves and previews run at " +
+			"once per process; more are 503 with Retry-After.",
+		Query:  locale,
+		In:     templateSaveInput{},
+		Out:    templates.Template{},
+		Errors: unwired,
+	})
+	s.api("POST /templates/{key}/preview", s.withTemplates(s.handleTemplatePreview), managers...).doc(op{
+		Summary: "Render without saving",
+		Description: "A draft `body`, or a saved `version`, or the active text, for a real customer (`customer_id`) " +
+			"or sample data. Limits as for saving.",
+		Query:  locale,
+		In:     templatePreviewInput{},
+		Out:    templates.Preview{},
+		Errors: unwired,
+	})
+	s.api("GET /templates/{key}/versions", s.withTemplates(s.handleTemplateVersions)).doc(op{
+		Summary: "A template's versions, newest first",
+		Query:   locale,
+		Paged:   true,
+		Out:     list[templates.Version]{},
+		Errors:  unwired,
+	})
+	s.api("POST /templates/{key}/rollback", s.withTemplates(s.handleTemplateRollback), managers...).doc(op{
+		Summary: "Make an earlier version active again",
+		Query:   locale,
+		In:      templateRollbackInput{},
+		Out:     templates.Template{},
+		Errors:  unwired,
+	})
+	s.api("GET /templates/{key}/audit", s.withTemplates(s.handleTemplateAudit)).doc(op{
+		Summary: "Who changed a template, newest first",
+		Paged:   true,
+		Out:     list[store.TemplateAudit]{},
+		Errors:  unwired,
+	})
 }
+
+// Request bodies of the template routes.
+type (
+	templateSaveInput struct {
+		Body   string `json:"body"`
+		Locale string `json:"locale"`
+	}
+	templatePreviewInput struct {
+		CustomerID int64  `json:"customer_id"`
+		Body       string `json:"body"`
+		Locale     string `json:"locale"`
+		Version    int    `json:"version"`
+	}
+	templateRollbackInput struct {
+		Version int    `json:"version"`
+		Locale  string `json:"locale"`
+	}
+)
 
 // withTemplates answers 503 when no template service is wired.
 func (s *Server) withTemplates(h apiFunc) apiFunc {
@@ -51,10 +117,7 @@ func (s *Server) handleTemplate(w http.ResponseWriter, r *http.Request, _ *store
 }
 
 func (s *Server) handleTemplateSave(w http.ResponseWriter, r *http.Request, p *store.Principal) error {
-	var in struct {
-		Body   string `json:"body"`
-		Locale string `json:"locale"`
-	}
+	var in templateSaveInput
 	if err := decode(w, r, &in); err != nil {
 		return err
 	}
@@ -71,12 +134,7 @@ func (s *Server) handleTemplateSave(w http.ResponseWriter, r *http.Request, p *s
 }
 
 func (s *Server) handleTemplatePreview(w http.ResponseWriter, r *http.Request, _ *store.Principal) error {
-	var in struct {
-		CustomerID int64  `json:"customer_id"`
-		Body       string `json:"body"`
-		Locale     string `json:"locale"`
-		Version    int    `json:"version"`
-	}
+	var in templatePreviewInput
 	if err := decode(w, r, &in); err != nil {
 		return err
 	}
@@ -104,10 +162,7 @@ func (s *Server) handleTemplateVersions(w http.ResponseWriter, r *http.Request, 
 }
 
 func (s *Server) handleTemplateRollback(w http.ResponseWriter, r *http.Request, p *store.Principal) error {
-	var in struct {
-		Version int    `json:"version"`
-		Locale  string `json:"locale"`
-	}
+	var in templateRollbackInput
 	if err := decode(w, r, &in); err != nil {
 		return err
 	}

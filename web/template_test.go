@@ -9,11 +9,13 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/rapport-crm/rapport/store"
 	"github.com/rapport-crm/rapport/store/storetest"
 	"github.com/rapport-crm/rapport/templates"
 	"github.com/rapport-crm/rapport/web"
+	"github.com/rapport-crm/rapport/web/openapitest"
 )
 
 func TestTemplateAPI(t *testing.T) {
@@ -22,7 +24,7 @@ func TestTemplateAPI(t *testing.T) {
 		if err := s.EnsureToken(ctx, "bootstrap", adminToken, store.RoleAdmin); err != nil {
 			t.Fatal(err)
 		}
-		srv := httptest.NewServer(web.New(web.Deps{Store: s, Templates: templates.New(s, templates.Config{BusinessName: "安心家电"})}))
+		srv := httptest.NewServer(openapitest.Conform(t, web.New(web.Deps{Store: s, Templates: templates.New(s, templates.Config{BusinessName: "安心家电"})})))
 		t.Cleanup(srv.Close)
 		admin := client{t, srv, adminToken}
 		_, st := admin.do("POST", "/api/v1/staff", `{"name":"Meg","role":"manager"}`)
@@ -136,7 +138,7 @@ func TestTemplatePreviewsAtOnce(t *testing.T) {
 	if err := s.EnsureToken(context.Background(), "bootstrap", adminToken, store.RoleAdmin); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(web.New(web.Deps{Store: s, Templates: templates.New(s, templates.Config{Previews: 1})}))
+	srv := httptest.NewServer(openapitest.Conform(t, web.New(web.Deps{Store: s, Templates: templates.New(s, templates.Config{Previews: 1, CheckTime: time.Minute})})))
 	t.Cleanup(srv.Close)
 	// A legitimate body that takes a few milliseconds: 11 sample entries
 	// times 400 comparisons.

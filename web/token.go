@@ -2,15 +2,48 @@ package web
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/rapport-crm/rapport/store"
 )
 
 func (s *Server) tokenRoutes() {
-	s.api("POST /tokens", s.createToken, store.RoleAdmin)
-	s.api("GET /tokens", s.listTokens, store.RoleAdmin)
-	s.api("DELETE /tokens/{id}", s.revokeToken, store.RoleAdmin)
-	s.api("POST /staff", s.createStaff, store.RoleAdmin)
+	s.api("POST /tokens", s.createToken, store.RoleAdmin).doc(op{
+		Summary: "Create an API token; the secret is shown once",
+		Description: "`staff_id`: an active staff member the token acts as, never with more than their role. " +
+			"`expires_at` (RFC 3339, in the future) or `ttl_days` (1-3650), not both; with neither it does not expire.",
+		In:     store.TokenInput{},
+		Out:    newToken{},
+		Status: http.StatusCreated,
+	})
+	s.api("GET /tokens", s.listTokens, store.RoleAdmin).doc(op{
+		Summary:     "API tokens, by id, never their secret",
+		Description: "Revoked and expired tokens stay listed.",
+		Paged:       true,
+		Out:         list[*store.APIToken]{},
+	})
+	s.api("DELETE /tokens/{id}", s.revokeToken, store.RoleAdmin).doc(op{
+		Summary:     "Revoke a token",
+		Description: "At once on every replica; revoking a revoked token changes nothing.",
+		Status:      http.StatusNoContent,
+	})
+	s.api("POST /staff", s.createStaff, store.RoleAdmin).doc(op{
+		Summary: "Create a staff member",
+		In:      store.StaffInput{},
+		Out:     store.Staff{},
+		Status:  http.StatusCreated,
+	})
+}
+
+// newToken is a created token: its secret, shown once, and its record.
+type newToken struct {
+	Token     string     `json:"token"`
+	ID        int64      `json:"id"`
+	Name      string     `json:"name"`
+	Role      store.Role `json:"role"`
+	StaffID   *int64     `json:"staff_id"`
+	ExpiresAt *time.Time `json:"expires_at"`
+	CreatedAt time.Time  `json:"created_at"`
 }
 
 func (s *Server) createToken(w http.ResponseWriter, r *http.Request, _ *store.Principal) error {
@@ -22,8 +55,8 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, _ *store.Pr
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{"token": plain, "id": t.ID, "name": t.Name, "role": t.Role,
-		"staff_id": t.StaffID, "expires_at": t.ExpiresAt, "created_at": t.CreatedAt})
+	writeJSON(w, http.StatusCreated, newToken{Token: plain, ID: t.ID, Name: t.Name, Role: t.Role,
+		StaffID: t.StaffID, ExpiresAt: t.ExpiresAt, CreatedAt: t.CreatedAt})
 	return nil
 }
 

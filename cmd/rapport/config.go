@@ -24,16 +24,17 @@ import (
 
 // Config is config.yaml. Each block's struct lives next to its package.
 type Config struct {
-	HTTP       web.Config       `yaml:"http"`
-	Database   store.Config     `yaml:"database"`
-	Timezone   string           `yaml:"timezone"`
-	QuietHours QuietHours       `yaml:"quiet_hours"`
-	Admin      AdminConfig      `yaml:"admin"`
-	Telegram   telegram.Config  `yaml:"telegram"`
-	WeChat     wechat.Config    `yaml:"wechat"`
-	Care       care.Config      `yaml:"care"`
-	Followup   followup.Config  `yaml:"followup"`
-	Analytics  analytics.Config `yaml:"analytics"`
+	HTTP       web.Config        `yaml:"http"`
+	Database   store.Config      `yaml:"database"`
+	Timezone   string            `yaml:"timezone"`
+	QuietHours QuietHours        `yaml:"quiet_hours"`
+	Admin      AdminConfig       `yaml:"admin"`
+	Telegram   telegram.Config   `yaml:"telegram"`
+	WeChat     wechat.Config     `yaml:"wechat"`
+	Care       care.Config       `yaml:"care"`
+	Followup   followup.Config   `yaml:"followup"`
+	Analytics  analytics.Config  `yaml:"analytics"`
+	Console    web.ConsoleConfig `yaml:"console"`
 	// BusinessName is what templates call the business ({{.Business}}).
 	BusinessName string `yaml:"business_name"`
 	// PhoneRegion is the region (ISO 3166-1 code) a phone number without
@@ -72,6 +73,7 @@ func DefaultConfig() Config {
 		Care:        care.DefaultConfig(),
 		Followup:    followup.DefaultConfig(),
 		Analytics:   analytics.DefaultConfig(),
+		Console:     web.DefaultConsoleConfig(),
 		PhoneRegion: store.DefaultPhoneRegion,
 	}
 }
@@ -291,6 +293,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := c.Analytics.Validate(); err != nil {
+		return err
+	}
+	if err := c.Console.Validate(); err != nil {
 		return err
 	}
 	return c.Care.Validate()

@@ -105,6 +105,19 @@ models.`,
 		example: `rapport analytics recompute -config /etc/rapport/config.yaml`,
 	},
 	{
+		name:     "staff create-admin",
+		synopsis: "create an admin and print a one-time console sign-in link",
+		usage:    "rapport staff create-admin -name NAME [-password-stdin] [-config FILE]",
+		about: `Creates an active admin staff member and prints a one-time link (valid one
+hour) that signs them in to the console, /console/. This is how the first
+admin gets in when admin.bootstrap_token ($RAPPORT_ADMIN_TOKEN) is not set;
+serve logs this hint at start while nobody can administer. After signing
+in, bind a Telegram or WeChat account to receive sign-in codes there, or
+set a password on "Me". With -password-stdin the first line of standard
+input becomes the admin's password (10-128 characters) too.`,
+		example: `echo 'a long secret phrase' | rapport staff create-admin -name 王芳 -password-stdin`,
+	},
+	{
 		name:     "version",
 		synopsis: "print the version",
 		usage:    "rapport version",

@@ -126,6 +126,7 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	m.warnPhoneDuplicates(ctx)
+	m.warnNoAdmin(ctx)
 	if tok := m.Config.Admin.BootstrapToken; tok != "" {
 		if err := m.Store.EnsureToken(ctx, "bootstrap", tok, store.RoleAdmin); err != nil {
 			return err
@@ -138,7 +139,13 @@ func (m *Main) Run(ctx context.Context) error {
 	m.loopErrs = make(chan error, 8)
 
 	m.Health = bots.NewHealth(m.Registry, m.Logger)
-	deps := web.Deps{Store: m.Store, Registry: m.Registry, Logger: m.Logger, Channels: m.Health}
+	proxies, err := m.Config.HTTP.Proxies()
+	if err != nil {
+		return err
+	}
+	deps := web.Deps{Store: m.Store, Registry: m.Registry, Logger: m.Logger, Channels: m.Health,
+		Console: m.Config.Console, Proxies: proxies, Timezone: m.Config.Timezone, BusinessName: m.Config.BusinessName,
+		StaffLocale: m.Config.Followup.StaffLocale}
 	if err := m.wireTemplates(&deps); err != nil {
 		return err
 	}
@@ -152,6 +159,7 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	m.Web = web.New(deps)
+	m.onShutdown = append(m.onShutdown, m.Web.EndStreams)
 	if err := m.wireBots(bg); err != nil {
 		return err
 	}
