@@ -472,9 +472,12 @@ func tierReason(f figures, months int) string {
 }
 
 // changesOf are the tier and stage changes that computed figures st bring
-// to customer r (a pinned value stays).
+// to customer r (a pinned value stays); st counts a win-back among them.
 func (m model) changesOf(r store.FigureRow, st *store.CustomerStats, f figures, now int64) []store.Change {
 	var cs []store.Change
+	if r.Stats != nil {
+		st.WonBack = r.Stats.WonBack
+	}
 	if !r.TierPinned && r.Tier != st.TierComputed {
 		cs = append(cs, store.Change{CustomerID: r.ID, Field: store.FieldTier, From: string(r.Tier), To: string(st.TierComputed),
 			Reason: tierReason(f, m.c.WindowMonths)})
@@ -483,6 +486,9 @@ func (m model) changesOf(r store.FigureRow, st *store.CustomerStats, f figures, 
 		reason, won := m.stageReason(r.Stage, st.StageComputed, f, now)
 		cs = append(cs, store.Change{CustomerID: r.ID, Field: store.FieldStage, From: string(r.Stage), To: string(st.StageComputed),
 			Reason: reason, WonBack: won})
+		if won {
+			st.WonBack++
+		}
 	}
 	return cs
 }

@@ -295,7 +295,7 @@ func (w *OrderImport) Insert(rows []OrderRow) (created, duplicates int, err erro
 			return created, duplicates, err
 		}
 		o := *r.Order
-		inserted, err := createOrder(w.tx, &o, w.loc)
+		inserted, err := createOrder(w.tx, &o, w.loc, false)
 		if err == nil && inserted {
 			err = touchCustomers(w.tx, o.CreatedAt, o.CustomerID)
 		}

@@ -168,12 +168,27 @@ func (s *Store) CreateOrder(ctx context.Context, in OrderInput, loc *time.Locati
 	var out Order
 	err = s.tx(ctx, func(tx *gorm.DB) error {
 		out = *o // afresh on every attempt: a rolled-back insert may have set ID
-		inserted, err := createOrder(tx, &out, loc)
-		if err != nil {
-			return err
-		}
-		if inserted {
-			return s.refreshOrTouch(tx, compute, out.CreatedAt, out.CustomerID)
+		if compute == nil {
+			inserted, err := createOrder(tx, &out, loc, false)
+			if err == nil && inserted {
+				err = touchCustomers(tx, out.CreatedAt, out.CustomerID)
+			}
+			if err != nil || inserted {
+				return err
+			}
+		} else {
+			// The refresh's lock on the customer is the order's too.
+			l, err := s.lockFigureRow(tx, out.CustomerID)
+			if err != nil {
+				return err
+			}
+			inserted, err := createOrder(tx, &out, loc, true)
+			if err == nil && inserted {
+				_, err = s.refreshLocked(tx, l, compute, out.CreatedAt, nil)
+			}
+			if err != nil || inserted {
+				return err
+			}
 		}
 		var prev Order
 		if err := tx.Where("dedup_key = ?", *o.DedupKey).Take(&prev).Error; err != nil {
@@ -196,19 +211,22 @@ func (s *Store) CreateOrder(ctx context.Context, in OrderInput, loc *time.Locati
 }
 
 // createOrder inserts o unless its dedup key is already stored, and reports
-// whether it did. Only an inserted service order moves its asset.
-func createOrder(tx *gorm.DB, o *Order, loc *time.Location) (inserted bool, err error) {
-	// Locked: the orders of one customer are recorded one after another,
-	// so each one's refresh of the figures reads the orders before it.
-	var ids []int64
-	q := tx.Model(&Customer{}).Where("id = ?", o.CustomerID)
-	if tx.Dialector.Name() == "mysql" {
-		q = q.Clauses(clause.Locking{Strength: "UPDATE"})
-	}
-	if err := q.Pluck("id", &ids).Error; err != nil {
-		return false, err
-	} else if len(ids) == 0 {
-		return false, Errorf(ENOTFOUND, "customer %d not found", o.CustomerID)
+// whether it did. Only an inserted service order moves its asset. It
+// locks the customer first, unless the caller has (locked): the orders of
+// one customer are recorded one after another, so each one's refresh of
+// the figures reads the orders before it.
+func createOrder(tx *gorm.DB, o *Order, loc *time.Location, locked bool) (inserted bool, err error) {
+	if !locked {
+		var ids []int64
+		q := tx.Model(&Customer{}).Where("id = ?", o.CustomerID)
+		if tx.Dialector.Name() == "mysql" {
+			q = q.Clauses(clause.Locking{Strength: "UPDATE"})
+		}
+		if err := q.Pluck("id", &ids).Error; err != nil {
+			return false, err
+		} else if len(ids) == 0 {
+			return false, Errorf(ENOTFOUND, "customer %d not found", o.CustomerID)
+		}
 	}
 	var a Asset
 	if o.AssetID != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -35,8 +36,8 @@ type Change struct {
 	From   string
 	To     string
 	Reason string
-	// WonBack marks a return from at-risk or churned, counted in the
-	// customer's figures.
+	// WonBack marks a return from at-risk or churned (the figures count
+	// it: CustomerStats.WonBack).
 	WonBack bool
 }
 
@@ -63,17 +64,15 @@ type changeOpts struct {
 	runID *int64
 	// override: the change is a pin or an unpin, which pins do not stop.
 	override bool
-	// figuresAt, when set, drops the changes of a customer whose stored
-	// figures are fresher than the figures the change was computed from.
-	figuresAt map[int64]time.Time
+	// locked: the caller holds the lock on these customers and read their
+	// values under it (a refresh); they are not read again.
+	locked map[int64]*current
 }
 
 // current is a customer's stage and tier as applyChanges reads them.
 type current struct {
 	tier, stage       string
 	tierPin, stagePin bool
-	figuresAt         time.Time
-	hasStats          bool
 }
 
 // applyChanges makes the changes that still apply (see the file comment)
@@ -90,18 +89,18 @@ func (s *Store) applyChanges(tx *gorm.DB, cs []Change, o changeOpts) ([]Change, 
 			ids = append(ids, c.CustomerID)
 		}
 	}
-	cur, err := s.lockCurrent(tx, ids)
-	if err != nil {
-		return nil, err
+	cur := o.locked
+	if cur == nil {
+		var err error
+		if cur, err = s.lockCurrent(tx, ids); err != nil {
+			return nil, err
+		}
 	}
 	var done []Change
 	for _, c := range cs {
 		cu, ok := cur[c.CustomerID]
 		if !ok {
 			continue // gone (merged) meanwhile
-		}
-		if t, ok := o.figuresAt[c.CustomerID]; ok && cu.hasStats && cu.figuresAt.After(t) {
-			continue
 		}
 		value, pinned := &cu.stage, cu.stagePin
 		if c.Field == FieldTier {
@@ -120,17 +119,38 @@ func (s *Store) applyChanges(tx *gorm.DB, cs []Change, o changeOpts) ([]Change, 
 	if at.IsZero() {
 		at = s.Now().Truncate(time.Millisecond)
 	}
-	type target struct{ field, to string }
-	groups := map[target][]int64{}
+	// One UPDATE per distinct set of new values: a customer whose tier and
+	// stage both move is written once.
+	type values struct{ tier, stage string }
+	next := map[int64]*values{}
 	for _, c := range done {
-		k := target{c.Field, c.To}
-		groups[k] = append(groups[k], c.CustomerID)
+		v := next[c.CustomerID]
+		if v == nil {
+			v = &values{}
+			next[c.CustomerID] = v
+		}
+		if c.Field == FieldTier {
+			v.tier = c.To
+		} else {
+			v.stage = c.To
+		}
 	}
-	for k, ids := range groups {
+	groups := map[values][]int64{}
+	for id, v := range next {
+		groups[*v] = append(groups[*v], id)
+	}
+	for v, ids := range groups {
+		set := map[string]any{"updated_at": at}
+		if v.tier != "" {
+			set["tier"] = v.tier
+		}
+		if v.stage != "" {
+			set["stage"] = v.stage
+		}
+		slices.Sort(ids)
 		for start := 0; start < len(ids); start += 1000 {
 			part := ids[start:min(start+1000, len(ids))]
-			err := tx.Model(&Customer{}).Where("id IN ?", part).Updates(map[string]any{k.field: k.to, "updated_at": at}).Error
-			if err != nil {
+			if err := tx.Model(&Customer{}).Where("id IN ?", part).Updates(set).Error; err != nil {
 				return nil, err
 			}
 		}
@@ -138,8 +158,8 @@ func (s *Store) applyChanges(tx *gorm.DB, cs []Change, o changeOpts) ([]Change, 
 	return done, s.insertChanges(tx, done, at, o)
 }
 
-// lockCurrent reads (and on MySQL locks) the customers' tier, stage, pins
-// and the freshness of their figures.
+// lockCurrent reads (and on MySQL locks) the customers' tier, stage and
+// pins.
 func (s *Store) lockCurrent(tx *gorm.DB, ids []int64) (map[int64]*current, error) {
 	out := make(map[int64]*current, len(ids))
 	lock := ""
@@ -148,21 +168,19 @@ func (s *Store) lockCurrent(tx *gorm.DB, ids []int64) (map[int64]*current, error
 	}
 	for start := 0; start < len(ids); start += 1000 {
 		part := ids[start:min(start+1000, len(ids))]
-		rows, err := tx.Raw("SELECT c.id, c.tier, c.stage, c.tier_pinned_at, c.stage_pinned_at, s.figures_at "+
-			"FROM customers c LEFT JOIN customer_stats s ON s.customer_id = c.id WHERE c.id IN ?"+lock, part).Rows()
+		rows, err := tx.Raw("SELECT id, tier, stage, tier_pinned_at, stage_pinned_at FROM customers WHERE id IN ?"+lock, part).Rows()
 		if err != nil {
 			return nil, err
 		}
 		for rows.Next() {
 			var id int64
 			cu := &current{}
-			var tierAt, stageAt, figAt anyTime
-			tierAt.ok, stageAt.ok, figAt.ok = &cu.tierPin, &cu.stagePin, &cu.hasStats
-			if err := rows.Scan(intCol[int64]{&id, nil}, strCol[string]{&cu.tier, nil}, strCol[string]{&cu.stage, nil}, &tierAt, &stageAt, &figAt); err != nil {
+			var tierAt, stageAt anyTime
+			tierAt.ok, stageAt.ok = &cu.tierPin, &cu.stagePin
+			if err := rows.Scan(intCol[int64]{&id, nil}, strCol[string]{&cu.tier, nil}, strCol[string]{&cu.stage, nil}, &tierAt, &stageAt); err != nil {
 				rows.Close()
 				return nil, err
 			}
-			cu.figuresAt = figAt.t
 			out[id] = cu
 		}
 		rows.Close()
@@ -189,7 +207,7 @@ func (s *Store) insertChanges(tx *gorm.DB, done []Change, at time.Time, o change
 			sb.WriteString("(?, ?, ?, ?, ?, ?, ?, ?)")
 			args = append(args, c.CustomerID, c.Field, c.From, c.To, at, truncateRunes(c.Reason, 128), o.by, o.runID)
 		}
-		if err := tx.Exec(sb.String(), args...).Error; err != nil {
+		if _, err := tx.Statement.ConnPool.ExecContext(tx.Statement.Context, sb.String(), args...); err != nil {
 			return err
 		}
 	}

@@ -45,10 +45,12 @@ type CustomerStats struct {
 	IntervalSecs int64 `gorm:"not null;default:0"`
 	// R, F and M are the RFM scores 1-5 (0: no orders, or no population
 	// to score against yet); Segment the RFM segment key.
-	R       int    `gorm:"column:rfm_r;not null;default:0"`
-	F       int    `gorm:"column:rfm_f;not null;default:0"`
-	M       int    `gorm:"column:rfm_m;not null;default:0"`
-	Segment string `gorm:"column:rfm_segment;size:24;not null;default:'';index"`
+	R int `gorm:"column:rfm_r;not null;default:0"`
+	F int `gorm:"column:rfm_f;not null;default:0"`
+	M int `gorm:"column:rfm_m;not null;default:0"`
+	// Segment has no index: eight values, each a sizable share, so a
+	// page of one is found walking customers in id order.
+	Segment string `gorm:"column:rfm_segment;size:24;not null;default:''"`
 	CLV     Money  `gorm:"column:clv_fen;type:bigint;not null;default:0;index"`
 	// ChurnRisk is 0-100; ChurnReasons its reasons, one a line.
 	ChurnRisk    int    `gorm:"not null;default:0;index"`
@@ -59,7 +61,8 @@ type CustomerStats struct {
 	TierComputed   Tier  `gorm:"size:1;not null;default:'C'"`
 	StageComputed  Stage `gorm:"size:16;not null;default:'potential'"`
 	OpenComplaints int   `gorm:"not null;default:0"`
-	// WonBack counts the customer's returns from at-risk or churned.
+	// WonBack counts the customer's returns from at-risk or churned (the
+	// computation that moves them back counts it).
 	WonBack   int       `gorm:"not null;default:0"`
 	FiguresAt time.Time `gorm:"not null"`
 
@@ -102,7 +105,7 @@ func sameFigures(a, b *CustomerStats) bool {
 		sameTime(a.FirstOrderAt, b.FirstOrderAt) && sameTime(a.LastOrderAt, b.LastOrderAt) && a.IntervalSecs == b.IntervalSecs &&
 		a.R == b.R && a.F == b.F && a.M == b.M && a.Segment == b.Segment && a.CLV == b.CLV &&
 		a.ChurnRisk == b.ChurnRisk && a.ChurnReasons == b.ChurnReasons && a.TierComputed == b.TierComputed &&
-		a.StageComputed == b.StageComputed && a.OpenComplaints == b.OpenComplaints
+		a.StageComputed == b.StageComputed && a.OpenComplaints == b.OpenComplaints && a.WonBack == b.WonBack
 }
 
 // SameFigures reports whether stored (nil: no row) already holds the
@@ -120,12 +123,12 @@ func SameFigures(stored, computed *CustomerStats) bool {
 // figureValues; customer_id and figures_at come first and last.
 var figureCols = []string{"orders", "spend_fen", "prev_orders", "lifetime_orders", "lifetime_spend_fen", "avg_order_fen",
 	"first_order_at", "last_order_at", "interval_secs", "rfm_r", "rfm_f", "rfm_m", "rfm_segment", "clv_fen",
-	"churn_risk", "churn_reasons", "tier_computed", "stage_computed", "open_complaints"}
+	"churn_risk", "churn_reasons", "tier_computed", "stage_computed", "open_complaints", "won_back"}
 
 func figureValues(st *CustomerStats, args []any) []any {
 	return append(args, st.CustomerID, st.Orders, st.Spend.fen, st.PrevOrders, st.LifetimeOrders, st.LifetimeSpend.fen, st.AvgOrder.fen,
 		utcPtr(st.FirstOrderAt), utcPtr(st.LastOrderAt), st.IntervalSecs, st.R, st.F, st.M, st.Segment, st.CLV.fen,
-		st.ChurnRisk, st.ChurnReasons, string(st.TierComputed), string(st.StageComputed), st.OpenComplaints, st.FiguresAt.UTC())
+		st.ChurnRisk, st.ChurnReasons, string(st.TierComputed), string(st.StageComputed), st.OpenComplaints, st.WonBack, st.FiguresAt.UTC())
 }
 
 func utcPtr(t *time.Time) any {
@@ -175,7 +178,9 @@ func (s *Store) upsertFigures(tx *gorm.DB, rows []*CustomerStats) error {
 			args = figureValues(st, args)
 		}
 		sb.WriteString(set)
-		if err := tx.Exec(sb.String(), args...).Error; err != nil {
+		// The connection itself, not GORM's builder: its reflection over a
+		// few thousand arguments cost more than the database's work.
+		if _, err := tx.Statement.ConnPool.ExecContext(tx.Statement.Context, sb.String(), args...); err != nil {
 			return err
 		}
 	}
@@ -305,12 +310,13 @@ func (s *Store) figureCompute(ctx context.Context) FigureCompute {
 }
 
 // refreshOrTouch, inside an event's transaction, recomputes the
-// customer's figures with compute, or marks them touched without one.
-func (s *Store) refreshOrTouch(tx *gorm.DB, compute FigureCompute, at time.Time, customerID int64) error {
+// customer's figures with compute, or marks them touched without one;
+// complaints as for refreshIn.
+func (s *Store) refreshOrTouch(tx *gorm.DB, compute FigureCompute, at time.Time, customerID int64, complaints *int) error {
 	if compute == nil {
 		return touchCustomers(tx, at, customerID)
 	}
-	_, err := s.refreshIn(tx, customerID, compute, at)
+	_, err := s.refreshIn(tx, customerID, compute, at, complaints)
 	return err
 }
 
@@ -566,13 +572,13 @@ type FigureWrite struct {
 }
 
 // WriteFigures writes a batch in one transaction: the changes first (they
-// lock their customers, and skip any whose stored figures are fresher
-// than the batch's), then the stats rows. It returns the changes made.
+// lock their customers), then the stats rows (each only over older
+// figures). It returns the changes made.
 func (s *Store) WriteFigures(ctx context.Context, w FigureWrite) ([]Change, error) {
 	var done []Change
 	err := s.figureTx(ctx, func(tx *gorm.DB) error {
 		var err error
-		done, err = s.writeFigures(tx, w)
+		done, err = s.writeFigures(tx, w, nil)
 		return err
 	})
 	if err != nil {
@@ -581,28 +587,14 @@ func (s *Store) WriteFigures(ctx context.Context, w FigureWrite) ([]Change, erro
 	return done, nil
 }
 
-func (s *Store) writeFigures(tx *gorm.DB, w FigureWrite) ([]Change, error) {
-	fresh := map[int64]time.Time{}
-	for _, st := range w.Stats {
-		fresh[st.CustomerID] = st.FiguresAt
-	}
-	done, err := s.applyChanges(tx, w.Changes, changeOpts{at: w.At, runID: w.RunID, figuresAt: fresh})
+// writeFigures writes w in tx; locked, when set, holds the customers the
+// caller has locked and read (see changeOpts).
+func (s *Store) writeFigures(tx *gorm.DB, w FigureWrite, locked map[int64]*current) ([]Change, error) {
+	done, err := s.applyChanges(tx, w.Changes, changeOpts{at: w.At, runID: w.RunID, locked: locked})
 	if err != nil {
 		return nil, err
 	}
-	if err := s.upsertFigures(tx, w.Stats); err != nil {
-		return nil, err
-	}
-	var back []int64
-	for _, c := range done {
-		if c.WonBack {
-			back = append(back, c.CustomerID)
-		}
-	}
-	if len(back) > 0 {
-		err = tx.Model(&CustomerStats{}).Where("customer_id IN ?", back).Update("won_back", gorm.Expr("won_back + 1")).Error
-	}
-	return done, err
+	return done, s.upsertFigures(tx, w.Stats)
 }
 
 // figureTx runs a figures transaction (a batch of the nightly job, a
@@ -624,8 +616,13 @@ func (s *Store) figureTx(ctx context.Context, fn func(tx *gorm.DB) error) error 
 func (s *Store) RefreshFigures(ctx context.Context, customerID int64, compute FigureCompute) ([]Change, error) {
 	var done []Change
 	err := s.figureTx(ctx, func(tx *gorm.DB) error {
+		var n int64
+		if err := tx.Model(&Task{}).Where("open_slot = ?", complaintSlot(customerID)).Count(&n).Error; err != nil {
+			return err
+		}
+		open := int(n)
 		var err error
-		done, err = s.refreshIn(tx, customerID, compute, s.Now())
+		done, err = s.refreshIn(tx, customerID, compute, s.Now(), &open)
 		return err
 	})
 	if err != nil {
@@ -640,43 +637,81 @@ var refreshQuery = strings.Replace(figureSelect, " FROM ", ", t.touched_at FROM 
 
 // refreshIn recomputes one customer's figures inside tx: it locks the
 // customer and their stats row (refreshes of one customer take turns, and
-// the later reads what the earlier wrote), reads their open complaints and
-// orders, hands them to compute and writes what it returns
-// (WriteFigures' rules); a touch from before start is cleared.
-func (s *Store) refreshIn(tx *gorm.DB, customerID int64, compute FigureCompute, start time.Time) ([]Change, error) {
+// the later reads what the earlier wrote), reads their orders, hands them
+// to compute and writes what it returns (WriteFigures' rules); a touch
+// from before start is cleared. complaints is their number of open
+// complaint tasks when the caller knows it (opening or closing one, a
+// sweep that counted), else nil: the stored figure (only complaint tasks
+// change it, and they say), or counted when there is none or a touch
+// (a merge may have moved tasks).
+func (s *Store) refreshIn(tx *gorm.DB, customerID int64, compute FigureCompute, start time.Time, complaints *int) ([]Change, error) {
+	l, err := s.lockFigureRow(tx, customerID)
+	if err != nil {
+		return nil, err
+	}
+	return s.refreshLocked(tx, l, compute, start, complaints)
+}
+
+// figureLock is a customer's FigureRow read under its lock, and their
+// touch.
+type figureLock struct {
+	r       FigureRow
+	touched bool
+	touchAt time.Time
+}
+
+// lockFigureRow locks the customer and their stats row and reads them
+// (not found: ENOTFOUND).
+func (s *Store) lockFigureRow(tx *gorm.DB, customerID int64) (figureLock, error) {
 	q := refreshQuery
 	if s.dialect == MySQL {
 		q += " FOR UPDATE"
 	}
 	rows, err := tx.Raw(q, customerID).Rows()
 	if err != nil {
-		return nil, err
+		return figureLock{}, err
 	}
 	f := newFigureScanner()
 	var touch anyTime
-	var touched, found bool
-	touch.ok = &touched
+	var l figureLock
+	found := false
+	touch.ok = &l.touched
 	dest := append(f.dest[:len(f.dest):len(f.dest)], &touch)
 	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {
 			rows.Close()
-			return nil, err
+			return figureLock{}, err
 		}
 		found = true
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return nil, err
+		return figureLock{}, err
 	}
 	if !found {
-		return nil, Errorf(ENOTFOUND, "customer %d not found", customerID)
+		return figureLock{}, Errorf(ENOTFOUND, "customer %d not found", customerID)
 	}
-	r := f.row()
-	var n int64
-	if err := tx.Model(&Task{}).Where("open_slot = ?", complaintSlot(customerID)).Count(&n).Error; err != nil {
-		return nil, err
+	l.r, l.touchAt = f.row(), touch.t
+	return l, nil
+}
+
+// refreshLocked is refreshIn for a customer lockFigureRow has locked.
+func (s *Store) refreshLocked(tx *gorm.DB, l figureLock, compute FigureCompute, start time.Time, complaints *int) ([]Change, error) {
+	r, touched, customerID := l.r, l.touched, l.r.ID
+	switch {
+	case complaints != nil:
+		r.OpenComplaints = *complaints
+	case r.Stats != nil && !touched:
+		r.OpenComplaints = r.Stats.OpenComplaints
+	default:
+		// (Not counted in the locking read above: locking a task row
+		// there would deadlock with a task change that refreshes.)
+		var n int64
+		if err := tx.Model(&Task{}).Where("open_slot = ?", complaintSlot(customerID)).Count(&n).Error; err != nil {
+			return nil, err
+		}
+		r.OpenComplaints = int(n)
 	}
-	r.OpenComplaints = int(n)
 	var ps []OrderPoint
 	orows, err := tx.Raw("SELECT occurred_at, amount_fen FROM orders WHERE customer_id = ? ORDER BY occurred_at", customerID).Rows()
 	if err != nil {
@@ -696,8 +731,9 @@ func (s *Store) refreshIn(tx *gorm.DB, customerID int64, compute FigureCompute, 
 	if err := orows.Err(); err != nil {
 		return nil, err
 	}
-	done, err := s.writeFigures(tx, compute(r, ps))
-	if err != nil || !touched || touch.t.After(start) {
+	locked := map[int64]*current{r.ID: {tier: string(r.Tier), stage: string(r.Stage), tierPin: r.TierPinned, stagePin: r.StagePinned}}
+	done, err := s.writeFigures(tx, compute(r, ps), locked)
+	if err != nil || !touched || l.touchAt.After(start) {
 		return done, err
 	}
 	return done, tx.Where("customer_id = ? AND touched_at <= ?", customerID, start.UTC()).Delete(&customerTouch{}).Error

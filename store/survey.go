@@ -122,7 +122,7 @@ func (s *Store) AnswerSurvey(ctx context.Context, id int64, score int, comment s
 		if err := noteStats(tx, customerID, map[string]any{"last_score": score, "last_score_at": now}); err != nil {
 			return err
 		}
-		return s.refreshOrTouch(tx, compute, now, customerID)
+		return s.refreshOrTouch(tx, compute, now, customerID, nil)
 	})
 	if err != nil {
 		return false, fmt.Errorf("answer survey: %w", err)

@@ -246,8 +246,10 @@ func (s *Store) CreateTask(ctx context.Context, in TaskInput) (*Task, bool, erro
 			var err error
 			t, created, err = s.createTask(tx, in)
 			if err == nil && created && IsComplaintKind(t.Kind) {
-				// An open complaint is in the customer's figures (churn risk).
-				err = s.refreshOrTouch(tx, compute, t.CreatedAt, t.CustomerID)
+				// An open complaint is in the customer's figures (churn
+				// risk); one at most is open (OpenSlot).
+				one := 1
+				err = s.refreshOrTouch(tx, compute, t.CreatedAt, t.CustomerID, &one)
 			}
 			return err
 		})
@@ -484,8 +486,13 @@ func (s *Store) UpdateTask(ctx context.Context, id int64, up TaskUpdate, by Acto
 			return err
 		}
 		if IsComplaintKind(t.Kind) && t.Status != was {
-			// An open complaint is in the customer's figures (churn risk).
-			return s.refreshOrTouch(tx, compute, t.UpdatedAt, t.CustomerID)
+			// An open complaint is in the customer's figures (churn
+			// risk); one at most is open (OpenSlot).
+			open := 0
+			if t.Status == TaskOpen {
+				open = 1
+			}
+			return s.refreshOrTouch(tx, compute, t.UpdatedAt, t.CustomerID, &open)
 		}
 		return nil
 	})
