@@ -207,7 +207,7 @@ func (s *Store) insertChanges(tx *gorm.DB, done []Change, at time.Time, o change
 			sb.WriteString("(?, ?, ?, ?, ?, ?, ?, ?)")
 			args = append(args, c.CustomerID, c.Field, c.From, c.To, at, truncateRunes(c.Reason, 128), o.by, o.runID)
 		}
-		if _, err := tx.Statement.ConnPool.ExecContext(tx.Statement.Context, sb.String(), args...); err != nil {
+		if err := execBatch(tx, sb.String(), args); err != nil {
 			return err
 		}
 	}

@@ -178,13 +178,21 @@ func (s *Store) upsertFigures(tx *gorm.DB, rows []*CustomerStats) error {
 			args = figureValues(st, args)
 		}
 		sb.WriteString(set)
-		// The connection itself, not GORM's builder: its reflection over a
-		// few thousand arguments cost more than the database's work.
-		if _, err := tx.Statement.ConnPool.ExecContext(tx.Statement.Context, sb.String(), args...); err != nil {
+		if err := execBatch(tx, sb.String(), args); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// execBatch runs a multi-row statement on the transaction's connection
+// itself, not through GORM's builder, whose reflection over thousands of
+// arguments cost more than the database's work. (As a server-side
+// prepared statement it cost the database half as much again: binding
+// 12,000 parameters is dearer than parsing their text.)
+func execBatch(tx *gorm.DB, query string, args []any) error {
+	_, err := tx.Statement.ConnPool.ExecContext(tx.Statement.Context, query, args...)
+	return err
 }
 
 // noteStats sets one event column of a customer's stats row (making the
