@@ -184,6 +184,7 @@ func (s *Store) CreateOrder(ctx context.Context, in OrderInput, loc *time.Locati
 			}
 			inserted, err := createOrder(tx, &out, loc, true)
 			if err == nil && inserted {
+				l.withOrder(&out)
 				_, err = s.refreshLocked(tx, l, compute, out.CreatedAt, nil)
 			}
 			if err != nil || inserted {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -639,9 +640,12 @@ func (s *Store) RefreshFigures(ctx context.Context, customerID int64, compute Fi
 	return done, nil
 }
 
-// refreshQuery reads a FigureRow, and the customer's touch, for a refresh.
-var refreshQuery = strings.Replace(figureSelect, " FROM ", ", t.touched_at FROM ", 1) +
-	"LEFT JOIN customer_touches t ON t.customer_id = c.id WHERE c.id = ?"
+// refreshQuery reads, in one round trip, a FigureRow, the customer's touch
+// and their orders (a row each, oldest first; one row with no order when
+// there is none), for a refresh.
+var refreshQuery = strings.Replace(figureSelect, " FROM ", ", t.touched_at, o.occurred_at, o.amount_fen FROM ", 1) +
+	"LEFT JOIN customer_touches t ON t.customer_id = c.id LEFT JOIN orders o ON o.customer_id = c.id " +
+	"WHERE c.id = ? ORDER BY o.occurred_at, o.id"
 
 // refreshIn recomputes one customer's figures inside tx: it locks the
 // customer and their stats row (refreshes of one customer take turns, and
@@ -660,16 +664,17 @@ func (s *Store) refreshIn(tx *gorm.DB, customerID int64, compute FigureCompute, 
 	return s.refreshLocked(tx, l, compute, start, complaints)
 }
 
-// figureLock is a customer's FigureRow read under its lock, and their
-// touch.
+// figureLock is a customer's FigureRow read under its lock, their touch
+// and their orders.
 type figureLock struct {
 	r       FigureRow
 	touched bool
 	touchAt time.Time
+	orders  []OrderPoint
 }
 
-// lockFigureRow locks the customer and their stats row and reads them
-// (not found: ENOTFOUND).
+// lockFigureRow locks the customer, their stats row and orders and reads
+// them (not found: ENOTFOUND).
 func (s *Store) lockFigureRow(tx *gorm.DB, customerID int64) (figureLock, error) {
 	q := refreshQuery
 	if s.dialect == MySQL {
@@ -680,17 +685,24 @@ func (s *Store) lockFigureRow(tx *gorm.DB, customerID int64) (figureLock, error)
 		return figureLock{}, err
 	}
 	f := newFigureScanner()
-	var touch anyTime
+	var touch, at anyTime
+	var fen int64
 	var l figureLock
+	var hasOrder bool
 	found := false
-	touch.ok = &l.touched
-	dest := append(f.dest[:len(f.dest):len(f.dest)], &touch)
+	touch.ok, at.ok = &l.touched, &hasOrder
+	dest := append(f.dest[:len(f.dest):len(f.dest)], &touch, &at, intCol[int64]{&fen, nil})
 	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {
 			rows.Close()
 			return figureLock{}, err
 		}
-		found = true
+		if !found {
+			l.r, l.touchAt, found = f.row(), touch.t, true
+		}
+		if hasOrder {
+			l.orders = append(l.orders, OrderPoint{At: at.t.UnixMilli(), Fen: fen})
+		}
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
@@ -699,8 +711,17 @@ func (s *Store) lockFigureRow(tx *gorm.DB, customerID int64) (figureLock, error)
 	if !found {
 		return figureLock{}, Errorf(ENOTFOUND, "customer %d not found", customerID)
 	}
-	l.r, l.touchAt = f.row(), touch.t
 	return l, nil
+}
+
+// withOrder adds an order recorded after the lock to what was read.
+func (l *figureLock) withOrder(o *Order) {
+	p := OrderPoint{At: o.OccurredAt.UnixMilli(), Fen: o.Amount.fen}
+	i := len(l.orders)
+	for i > 0 && l.orders[i-1].At > p.At {
+		i--
+	}
+	l.orders = slices.Insert(l.orders, i, p)
 }
 
 // refreshLocked is refreshIn for a customer lockFigureRow has locked.
@@ -720,27 +741,8 @@ func (s *Store) refreshLocked(tx *gorm.DB, l figureLock, compute FigureCompute, 
 		}
 		r.OpenComplaints = int(n)
 	}
-	var ps []OrderPoint
-	orows, err := tx.Raw("SELECT occurred_at, amount_fen FROM orders WHERE customer_id = ? ORDER BY occurred_at", customerID).Rows()
-	if err != nil {
-		return nil, err
-	}
-	var at anyTime
-	var fen int64
-	odest := []any{&at, intCol[int64]{&fen, nil}}
-	for orows.Next() {
-		if err := orows.Scan(odest...); err != nil {
-			orows.Close()
-			return nil, err
-		}
-		ps = append(ps, OrderPoint{At: at.t.UnixMilli(), Fen: fen})
-	}
-	orows.Close()
-	if err := orows.Err(); err != nil {
-		return nil, err
-	}
 	locked := map[int64]*current{r.ID: {tier: string(r.Tier), stage: string(r.Stage), tierPin: r.TierPinned, stagePin: r.StagePinned}}
-	done, err := s.writeFigures(tx, compute(r, ps), locked)
+	done, err := s.writeFigures(tx, compute(r, l.orders), locked)
 	if err != nil || !touched || l.touchAt.After(start) {
 		return done, err
 	}

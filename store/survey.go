@@ -119,10 +119,27 @@ func (s *Store) AnswerSurvey(ctx context.Context, id int64, score int, comment s
 			return err
 		}
 		customerID = sv.CustomerID
+		if compute == nil {
+			if err := noteStats(tx, customerID, map[string]any{"last_score": score, "last_score_at": now}); err != nil {
+				return err
+			}
+			return touchCustomers(tx, now, customerID)
+		}
+		// The customer and their stats row are locked first, as an
+		// order's transaction locks them, then the score goes in.
+		l, err := s.lockFigureRow(tx, customerID)
+		if err != nil {
+			return err
+		}
 		if err := noteStats(tx, customerID, map[string]any{"last_score": score, "last_score_at": now}); err != nil {
 			return err
 		}
-		return s.refreshOrTouch(tx, compute, now, customerID, nil)
+		if l.r.Stats == nil {
+			l.r.Stats = &CustomerStats{CustomerID: customerID, TierComputed: TierC, StageComputed: StagePotential, FiguresAt: unset()}
+		}
+		l.r.Stats.LastScore, l.r.Stats.LastScoreAt = &score, &now
+		_, err = s.refreshLocked(tx, l, compute, now, nil)
+		return err
 	})
 	if err != nil {
 		return false, fmt.Errorf("answer survey: %w", err)
