@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"log/slog"
 	"os"
 	"runtime/pprof"
 	"slices"
@@ -61,7 +62,9 @@ func BenchmarkNightly(b *testing.B) {
 	benchReset(b, raw)
 	b.Logf("%d customers, %d orders; analytics state reset in %s", n, orders, time.Since(start).Round(time.Millisecond))
 
-	svc, err := New(DefaultConfig(), Options{Store: s, Logger: quiet, Location: shanghai(b), BatchSize: envInt("RAPPORT_BENCH_BATCH", 0)})
+	// The run's own log line says how long pass 1 (every order) took.
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	svc, err := New(DefaultConfig(), Options{Store: s, Logger: log, Location: shanghai(b), BatchSize: envInt("RAPPORT_BENCH_BATCH", 0)})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -101,6 +101,7 @@ func (s *Service) execute(ctx context.Context, run *store.AnalyticsRun) error {
 	snapshot := s.store.Now()
 	w := s.cfg.windowAt(run.AsOf)
 	fs, err := s.pass1(ctx, w)
+	read := time.Since(began)
 	if err == nil {
 		err = s.pass2(ctx, run, fs, w, snapshot)
 	}
@@ -121,7 +122,8 @@ func (s *Service) execute(ctx context.Context, run *store.AnalyticsRun) error {
 	s.forgetThresholds()
 	s.metrics.runSeconds.Set(time.Since(began).Seconds())
 	s.o.Logger.Info("analytics: run done", "run", run.ID, "key", run.RunKey, "customers", run.Customers, "written", run.Written,
-		"stage_changes", run.StageChanges, "tier_changes", run.TierChanges, "took", time.Since(began).Round(time.Millisecond))
+		"stage_changes", run.StageChanges, "tier_changes", run.TierChanges, "buyers", len(fs),
+		"orders_read", read.Round(time.Millisecond), "took", time.Since(began).Round(time.Millisecond))
 	return nil
 }
 
