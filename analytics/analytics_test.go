@@ -502,6 +502,10 @@ func TestMergeRecomputes(t *testing.T) {
 			gone := e.customer("New")
 			e.order(kept.ID, "100", day("2026-12-01"))
 			e.order(gone, "300", day("2026-12-20"))
+			// The merged customer's pinned tier comes along.
+			if _, err := e.s.UpdateCustomer(e.ctx, gone, store.CustomerInput{Tier: store.PinTo(store.TierB)}); err != nil {
+				t.Fatal(err)
+			}
 			if _, err := e.s.ProvePhone(e.ctx, store.PhoneProof{CustomerID: gone, Phone: phone, Method: store.MergeStaff}); err != nil {
 				t.Fatal(err)
 			}
@@ -509,8 +513,12 @@ func TestMergeRecomputes(t *testing.T) {
 				t.Fatal(err)
 			}
 			c := e.get(kept.ID)
-			if c.Stats.LifetimeOrders != 2 || c.Stats.Spend != store.Fen(40000) || c.Stage != store.StageActive {
-				t.Fatalf("kept after merge: %s %+v", c.Stage, c.Stats)
+			if c.Stats.LifetimeOrders != 2 || c.Stats.Spend != store.Fen(40000) || c.Stage != store.StageActive || c.Tier != store.TierB || !c.TierPinned {
+				t.Fatalf("kept after merge: %s %s pinned %v %+v", c.Tier, c.Stage, c.TierPinned, c.Stats)
+			}
+			tiers, _ := e.s.ChangesTo(e.ctx, store.FieldTier, "B", time.Time{}, e.clock.Now().Add(time.Hour), 0, 10)
+			if len(tiers) != 2 || tiers[1].CustomerID != kept.ID || tiers[1].Reason != fmt.Sprintf("pinned on merged customer %d", gone) {
+				t.Errorf("tier changes to B: %+v", tiers)
 			}
 			// The merged customer's history came along.
 			if got := e.stages(kept.ID); !cmp.Equal(got, []string{"potential>active", "potential>new"}) {

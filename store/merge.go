@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strconv"
 	"time"
 
 	"gorm.io/gorm"
@@ -81,6 +82,7 @@ func (s *Store) mergeCustomers(tx *gorm.DB, a, b int64, p mergeProof) (keptID, g
 		return 0, 0, Errorf(ENOTFOUND, "customers %d and %d not found", a, b)
 	}
 	keep, gone := both[0], both[1] // lowest id: the oldest profile wins
+	was := keep
 	absorb(&keep, &gone)
 	if err := moveCustomerRows(tx, keep.ID, gone.ID); err != nil {
 		return 0, 0, err
@@ -103,10 +105,23 @@ func (s *Store) mergeCustomers(tx *gorm.DB, a, b int64, p mergeProof) (keptID, g
 	keep.UpdatedAt = s.Now().Truncate(time.Millisecond)
 	err = tx.Model(&Customer{}).Where("id = ?", keep.ID).Select(
 		"phone", "phone_key", "name", "email", "birth_month", "birth_day", "birth_year", "gender", "company",
-		"owner_staff_id", "points", "opt_out", "external_ref", "last_inbound_at", "tier", "updated_at",
+		"owner_staff_id", "points", "opt_out", "external_ref", "last_inbound_at", "updated_at",
 		"city", "region", "tier_pinned_at", "tier_pinned_by", "stage_pinned_at", "stage_pinned_by",
 	).Updates(&keep).Error
 	if err != nil {
+		return 0, 0, err
+	}
+	// A pin the kept customer takes over moves its tier or stage, in the
+	// history like any change.
+	var carried []Change
+	reason := "pinned on merged customer " + strconv.FormatInt(gone.ID, 10)
+	if keep.Tier != was.Tier {
+		carried = append(carried, Change{CustomerID: keep.ID, Field: FieldTier, To: string(keep.Tier), Reason: reason})
+	}
+	if keep.Stage != was.Stage {
+		carried = append(carried, Change{CustomerID: keep.ID, Field: FieldStage, To: string(keep.Stage), Reason: reason})
+	}
+	if _, err := s.applyChanges(tx, carried, changeOpts{at: keep.UpdatedAt, override: true}); err != nil {
 		return 0, 0, err
 	}
 	rec := CustomerMerge{KeptID: keep.ID, MergedID: gone.ID, MergedName: gone.Name, Phone: phone, Method: p.Method,
@@ -150,9 +165,8 @@ func absorb(keep, gone *Customer) {
 	if after(gone.LastInboundAt, keep.LastInboundAt) {
 		keep.LastInboundAt = gone.LastInboundAt
 	}
-	if gone.Tier != "" && gone.Tier < keep.Tier { // A is best
-		keep.Tier = gone.Tier
-	}
+	// The tier and stage are computed again from the merged orders (the
+	// merge touches the kept customer); a pin carries over.
 	keep.Points += gone.Points
 	keep.OptOut = keep.OptOut || gone.OptOut
 	fill(&keep.City, gone.City)
@@ -161,7 +175,7 @@ func absorb(keep, gone *Customer) {
 		keep.Tier, keep.TierPinnedAt, keep.TierPinnedBy = gone.Tier, gone.TierPinnedAt, gone.TierPinnedBy
 	}
 	if keep.StagePinnedAt == nil && gone.StagePinnedAt != nil {
-		keep.StagePinnedAt, keep.StagePinnedBy = gone.StagePinnedAt, gone.StagePinnedBy
+		keep.Stage, keep.StagePinnedAt, keep.StagePinnedBy = gone.Stage, gone.StagePinnedAt, gone.StagePinnedBy
 	}
 }
 
