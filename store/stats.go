@@ -196,8 +196,8 @@ func execBatch(tx *gorm.DB, query string, args []any) error {
 	return err
 }
 
-// noteStats sets one event column of a customer's stats row (making the
-// row if there is none yet).
+// noteStats sets event columns of a customer's stats row (making the row
+// if there is none yet).
 func noteStats(tx *gorm.DB, customerID int64, values map[string]any) error {
 	mysql := tx.Dialector.Name() == "mysql"
 	cols := make([]string, 0, len(values))
