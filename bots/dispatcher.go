@@ -1,6 +1,7 @@
 package bots
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -87,30 +88,14 @@ func NewDispatcher(s *store.Store, o DispatcherOptions) *Dispatcher {
 		rand.Read(b[:])
 		o.ID = fmt.Sprintf("%.32s-%d-%s", host, os.Getpid(), hex.EncodeToString(b[:]))
 	}
-	if o.Batch <= 0 {
-		o.Batch = 200
-	}
-	if o.Workers <= 0 {
-		o.Workers = 16
-	}
-	if o.Lease <= 0 {
-		o.Lease = 15 * time.Second
-	}
-	if o.Poll <= 0 {
-		o.Poll = 500 * time.Millisecond
-	}
-	if o.RetryFor <= 0 {
-		o.RetryFor = 24 * time.Hour
-	}
-	if o.MaxBackoff <= 0 {
-		o.MaxBackoff = 30 * time.Minute
-	}
-	if o.DepthEvery <= 0 {
-		o.DepthEvery = 15 * time.Second
-	}
-	if o.Logger == nil {
-		o.Logger = slog.Default()
-	}
+	o.Batch = cmp.Or(o.Batch, 200)
+	o.Workers = cmp.Or(o.Workers, 16)
+	o.Lease = cmp.Or(o.Lease, 15*time.Second)
+	o.Poll = cmp.Or(o.Poll, 500*time.Millisecond)
+	o.RetryFor = cmp.Or(o.RetryFor, 24*time.Hour)
+	o.MaxBackoff = cmp.Or(o.MaxBackoff, 30*time.Minute)
+	o.DepthEvery = cmp.Or(o.DepthEvery, 15*time.Second)
+	o.Logger = cmp.Or(o.Logger, slog.Default())
 	return &Dispatcher{store: s, opts: o, log: o.Logger}
 }
 

@@ -1,6 +1,7 @@
 package bots
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -73,24 +74,12 @@ func NewRouter(s *store.Store, o RouterOptions) *Router {
 	if o.Renderer == nil {
 		panic("bots: RouterOptions.Renderer is required")
 	}
-	if o.Workers <= 0 {
-		o.Workers = 4
-	}
-	if o.Queue <= 0 {
-		o.Queue = 1024
-	}
-	if o.Logger == nil {
-		o.Logger = slog.Default()
-	}
-	if o.RecoverAfter <= 0 {
-		o.RecoverAfter = time.Minute
-	}
-	if o.RecoverWindow <= 0 {
-		o.RecoverWindow = 24 * time.Hour
-	}
-	if o.RecoverEvery <= 0 {
-		o.RecoverEvery = time.Minute
-	}
+	o.Workers = cmp.Or(o.Workers, 4)
+	o.Queue = cmp.Or(o.Queue, 1024)
+	o.Logger = cmp.Or(o.Logger, slog.Default())
+	o.RecoverAfter = cmp.Or(o.RecoverAfter, time.Minute)
+	o.RecoverWindow = cmp.Or(o.RecoverWindow, 24*time.Hour)
+	o.RecoverEvery = cmp.Or(o.RecoverEvery, time.Minute)
 	jobs := make([]chan job, o.Workers)
 	for i := range jobs {
 		jobs[i] = make(chan job, max(1, o.Queue/o.Workers))
@@ -105,12 +94,8 @@ func (r *Router) Receive(ctx context.Context, in Inbound) error {
 	if in.Channel == "" || in.SenderID == "" || in.DedupKey == "" {
 		return store.Errorf(store.EINVALID, "inbound without channel, sender or dedup key")
 	}
-	if in.ChatID == "" {
-		in.ChatID = in.SenderID
-	}
-	if in.Kind == "" {
-		in.Kind = "text"
-	}
+	in.ChatID = cmp.Or(in.ChatID, in.SenderID)
+	in.Kind = cmp.Or(in.Kind, "text")
 	r.opts.Metrics.inbound(in.Channel)
 	text := in.Text
 	switch {

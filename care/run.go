@@ -1,6 +1,7 @@
 package care
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -303,10 +304,7 @@ func (x *execution) process(ctx context.Context, acts []action) error {
 				a.data.Customer = render.CustomerOf(full[0])
 			}
 		}
-		locale := a.c.Locale
-		if locale == "" {
-			locale = store.LocaleZH
-		}
+		locale := cmp.Or(a.c.Locale, store.LocaleZH)
 		r, err := s.o.Templates.Render(ctx, a.template, locale, a.data)
 		var buttons []string
 		if err == nil && a.survey != nil && ident.Channel == store.ChannelTelegram {
@@ -323,9 +321,7 @@ func (x *execution) process(ctx context.Context, acts []action) error {
 			CustomerID: &cid, IdentityID: &iid, Channel: ident.Channel, ChatID: ident.ExternalID, Text: r.Text,
 			IdempotencyKey: key, Workflow: x.workflow, TemplateKey: r.Key, TemplateVersion: r.Version, NotBefore: notBefore,
 		}
-		if o.TemplateKey == "" {
-			o.TemplateKey = a.template
-		}
+		o.TemplateKey = cmp.Or(o.TemplateKey, a.template)
 		if wechatClosed {
 			tasks = append(tasks, store.TaskInput{
 				CustomerID: cid, Kind: "reach_out", Priority: "normal",
@@ -366,9 +362,7 @@ func (x *execution) process(ctx context.Context, acts []action) error {
 		s.metrics.queued.WithLabelValues(x.workflow).Add(float64(n))
 	}
 	for _, t := range tasks {
-		if t.Source == "" {
-			t.Source = "care:" + x.workflow
-		}
+		t.Source = cmp.Or(t.Source, "care:"+x.workflow)
 		_, created, err := s.store.CreateTask(ctx, t)
 		if err != nil {
 			return fmt.Errorf("task %s: %w", t.DedupKey, err)

@@ -1,6 +1,7 @@
 package care
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -67,28 +68,16 @@ func New(cfg Config, o Options) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if o.Location == nil {
-		o.Location = time.UTC
-	}
-	if o.Logger == nil {
-		o.Logger = slog.Default()
-	}
-	if o.Registry == nil {
-		o.Registry = prometheus.NewRegistry()
-	}
+	o.Location = cmp.Or(o.Location, time.UTC)
+	o.Logger = cmp.Or(o.Logger, slog.Default())
+	o.Registry = cmp.Or(o.Registry, prometheus.NewRegistry())
 	if o.Holder == "" {
 		host, _ := os.Hostname()
 		o.Holder = fmt.Sprintf("%s:%d", host, os.Getpid())
 	}
-	if o.BatchSize <= 0 {
-		o.BatchSize = 5000
-	}
-	if o.Lease <= 0 {
-		o.Lease = 2 * time.Minute
-	}
-	if o.SampleSize <= 0 {
-		o.SampleSize = 20
-	}
+	o.BatchSize = cmp.Or(o.BatchSize, 5000)
+	o.Lease = cmp.Or(o.Lease, 2*time.Minute)
+	o.SampleSize = cmp.Or(o.SampleSize, 20)
 	q, err := parseQuiet(o.QuietHours)
 	if err != nil {
 		return nil, err

@@ -1,6 +1,7 @@
 package care
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strconv"
@@ -116,10 +117,7 @@ func (s *Service) answer(ctx context.Context, ev *store.ChatEvent, sv *store.Sur
 	if err != nil {
 		return err
 	}
-	locale := c.Locale
-	if locale == "" {
-		locale = store.LocaleZH
-	}
+	locale := cmp.Or(c.Locale, store.LocaleZH)
 	orderDate, _ := s.ParseDate(sv.OrderDate) // zero if unreadable: templates leave it out
 	r, err := s.o.Templates.Render(ctx, "survey_thanks", locale, render.Data{
 		Business: s.o.Business, Customer: render.CustomerOf(c),

@@ -1,6 +1,7 @@
 package care
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strconv"
@@ -89,10 +90,7 @@ func (x *execution) holiday(ctx context.Context) error {
 	if !ok {
 		return nil // not a holiday: nothing to do
 	}
-	name := x.s.cfg.Holiday.Names[key]
-	if name == "" {
-		name = key
-	}
+	name := cmp.Or(x.s.cfg.Holiday.Names[key], key)
 	occ := key + ":" + x.day.String()
 	// Everyone is a lot of customers: read two halves of the id range at
 	// once (the database does the reading, this process the rest).

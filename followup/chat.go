@@ -1,6 +1,7 @@
 package followup
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -69,9 +70,7 @@ func (s *Service) replyStaffKey(ctx context.Context, ev *store.ChatEvent, key st
 // toChat addresses r to the chat ev came from, as a message to staff.
 func (s *Service) toChat(ev *store.ChatEvent, r render.Rendered, key string) store.Outbound {
 	channel, chatID := ev.ReplyTarget()
-	if chatID == "" {
-		chatID = ev.SenderID
-	}
+	chatID = cmp.Or(chatID, ev.SenderID)
 	o := store.Outbound{
 		Channel: channel, ChatID: chatID, Text: r.Text, TemplateKey: r.Key, TemplateVersion: r.Version,
 		IdempotencyKey: key,

@@ -6,6 +6,7 @@
 package followup
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -53,26 +54,18 @@ func New(cfg Config, o Options) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if cfg.StaffLocale == "" {
-		cfg.StaffLocale = store.LocaleZH
-	}
-	if cfg.Interval == 0 {
-		cfg.Interval = DefaultConfig().Interval
-	}
+	cfg.StaffLocale = cmp.Or(cfg.StaffLocale, store.LocaleZH)
+	cfg.Interval = cmp.Or(cfg.Interval, DefaultConfig().Interval)
 	if cfg.DigestTime != "" {
 		// "9:00" and "09:00" alike; Tick compares zero-padded strings.
 		t, _ := time.Parse("15:04", cfg.DigestTime)
 		cfg.DigestTime = t.Format("15:04")
 	}
-	if o.Location == nil {
-		o.Location = time.UTC
-	}
+	o.Location = cmp.Or(o.Location, time.UTC)
 	if o.Now == nil {
 		o.Now = o.Store.Now
 	}
-	if o.Logger == nil {
-		o.Logger = slog.Default()
-	}
+	o.Logger = cmp.Or(o.Logger, slog.Default())
 	s := &Service{cfg: cfg, o: o, store: o.Store, loc: o.Location, log: o.Logger}
 	for _, w := range cfg.ComplaintWords {
 		s.words = append(s.words, strings.ToLower(strings.TrimSpace(w)))

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -128,9 +129,7 @@ func (s *Store) RedeemBindingCode(ctx context.Context, r BindRequest) (*Staff, e
 	if !StaffChannel(r.Channel) {
 		return nil, Invalid("channel", "staff bind their Telegram or WeChat account, not %s", r.Channel)
 	}
-	if r.ChatID == "" {
-		r.ChatID = r.ExternalID
-	}
+	r.ChatID = cmp.Or(r.ChatID, r.ExternalID)
 	code := strings.ToUpper(strings.TrimSpace(r.Code))
 	account := r.Channel + ":" + r.ExternalID
 	now := s.Now().Truncate(time.Millisecond)

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -137,14 +138,8 @@ func (s *Store) ResolveIdentity(ctx context.Context, c Contact) (*Identity, erro
 
 // firstContact is the customer a chat account's first message creates.
 func firstContact(c Contact) Customer {
-	source := c.Source
-	if source == "" {
-		source = c.Channel
-	}
-	locale := normalizeLocale(c.Locale)
-	if locale == "" {
-		locale = LocaleZH
-	}
+	source := cmp.Or(c.Source, c.Channel)
+	locale := cmp.Or(normalizeLocale(c.Locale), LocaleZH)
 	name := truncateRunes(strings.TrimSpace(c.DisplayName), 128)
 	return Customer{Name: name, Source: truncateRunes(source, 128), Tier: TierC, Stage: StagePotential, Locale: locale}
 }

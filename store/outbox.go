@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -184,12 +185,8 @@ func outboxRow(it Outbound, now time.Time) (Message, error) {
 		Status: it.Status, Reason: truncateRunes(it.Reason, 255), CreatedAt: now, UpdatedAt: now,
 		LeaseUntil: &never, SentAt: &never,
 	}
-	if m.Kind == "" {
-		m.Kind = "text"
-	}
-	if m.Status == "" {
-		m.Status = StatusQueued
-	}
+	m.Kind = cmp.Or(m.Kind, "text")
+	m.Status = cmp.Or(m.Status, StatusQueued)
 	if it.IdempotencyKey != "" {
 		k := it.IdempotencyKey
 		m.IdempotencyKey = &k

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -49,9 +50,7 @@ func (s *Store) CreateStaff(ctx context.Context, in StaffInput) (*Staff, error) 
 	if name == "" || utf8.RuneCountInString(name) > 128 {
 		return nil, Invalid("name", "must be 1-128 characters")
 	}
-	if in.Role == "" {
-		in.Role = RoleAgent
-	}
+	in.Role = cmp.Or(in.Role, RoleAgent)
 	if !ValidRole(in.Role) {
 		return nil, Invalid("role", "%q is not admin, manager or agent", in.Role)
 	}
@@ -209,9 +208,7 @@ func (s *Store) StaffChat(ctx context.Context, staffID int64) (*StaffIdentity, e
 	} else if err != nil {
 		return nil, fmt.Errorf("staff chat: %w", err)
 	}
-	if si.ChatID == "" {
-		si.ChatID = si.ExternalID
-	}
+	si.ChatID = cmp.Or(si.ChatID, si.ExternalID)
 	return &si, nil
 }
 

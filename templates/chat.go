@@ -1,6 +1,7 @@
 package templates
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strconv"
@@ -227,9 +228,7 @@ func (c chat) actor() Actor {
 
 func (c chat) reply(ctx context.Context, text string) error {
 	channel, chatID := c.ev.ReplyTarget()
-	if chatID == "" {
-		chatID = c.ev.SenderID
-	}
+	chatID = cmp.Or(chatID, c.ev.SenderID)
 	id := c.ev.Staff.ID
 	_, err := c.s.store.Enqueue(ctx, []store.Outbound{{
 		StaffID: &id, Channel: channel, ChatID: chatID, Kind: "text", Text: text,
@@ -241,9 +240,7 @@ func (c chat) reply(ctx context.Context, text string) error {
 // refuse answers an agent or a customer with the template_refused text.
 func (s *Service) refuse(ctx context.Context, ev *store.ChatEvent) error {
 	channel, chatID := ev.ReplyTarget()
-	if chatID == "" {
-		chatID = ev.SenderID
-	}
+	chatID = cmp.Or(chatID, ev.SenderID)
 	o := store.Outbound{Channel: channel, ChatID: chatID, Kind: "text",
 		IdempotencyKey: fmt.Sprintf("template_reply:%d", ev.Message.ID)}
 	locale := s.cfg.StaffLocale

@@ -2,6 +2,7 @@ package templates
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"reflect"
@@ -169,16 +170,10 @@ func holidayName(key string, en bool) string {
 // salutation, localised holiday name and an empty Extra.
 func (s *Service) prepare(d *render.Data, locale string) {
 	en := locale == store.LocaleEN
-	if d.Business == "" {
-		d.Business = s.cfg.BusinessName
-	}
+	d.Business = cmp.Or(d.Business, s.cfg.BusinessName)
 	c := &d.Customer
-	if c.Honorific == "" {
-		c.Honorific = honorific(c.Gender, en)
-	}
-	if c.Salutation == "" {
-		c.Salutation = salutation(strings.TrimSpace(c.Name), c.Honorific, en)
-	}
+	c.Honorific = cmp.Or(c.Honorific, honorific(c.Gender, en))
+	c.Salutation = cmp.Or(c.Salutation, salutation(strings.TrimSpace(c.Name), c.Honorific, en))
 	if d.Holiday != nil && (d.Holiday.Name == "" || d.Holiday.Name == d.Holiday.Key) {
 		h := *d.Holiday
 		h.Name = holidayName(h.Key, en)

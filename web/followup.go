@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"net/http"
 	"strconv"
 	"time"
@@ -82,9 +83,7 @@ func (s *Server) createTask(w http.ResponseWriter, r *http.Request, p *store.Pri
 	if err := decode(w, r, &in); err != nil {
 		return err
 	}
-	if in.Kind == "" {
-		in.Kind = store.TaskManual
-	}
+	in.Kind = cmp.Or(in.Kind, store.TaskManual)
 	by := store.ActorOf(p)
 	source := "api"
 	if p.StaffID != nil {

@@ -3,6 +3,7 @@
 package web
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -80,12 +81,8 @@ type Server struct {
 
 // New builds the server and its routes.
 func New(d Deps) *Server {
-	if d.Logger == nil {
-		d.Logger = slog.Default()
-	}
-	if d.Registry == nil {
-		d.Registry = prometheus.NewRegistry()
-	}
+	d.Logger = cmp.Or(d.Logger, slog.Default())
+	d.Registry = cmp.Or(d.Registry, prometheus.NewRegistry())
 	s := &Server{Deps: d, mux: http.NewServeMux()}
 	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "rapport_http_requests_total", Help: "HTTP requests by route and status.",
@@ -132,10 +129,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				writeError(sw, store.Errorf(store.EINTERNAL, "internal error"))
 			}
 		}
-		route := r.Pattern
-		if route == "" {
-			route = "unmatched"
-		}
+		route := cmp.Or(r.Pattern, "unmatched")
 		s.requests.WithLabelValues(route, strconv.Itoa(sw.code)).Inc()
 		s.latency.WithLabelValues(route).Observe(time.Since(start).Seconds())
 	}()

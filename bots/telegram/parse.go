@@ -1,6 +1,7 @@
 package telegram
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -308,9 +309,7 @@ func setUser(in *bots.Inbound, u *user) {
 	if u.LastName != "" {
 		in.Name += " " + u.LastName
 	}
-	if in.Name == "" {
-		in.Name = u.Username
-	}
+	in.Name = cmp.Or(in.Name, u.Username)
 	in.Locale = u.LanguageCode
 }
 

@@ -5,6 +5,7 @@ package telegram
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -75,9 +76,7 @@ func New(cfg Config, o Options) (*Adapter, error) {
 	if cfg.Token == "" {
 		return nil, errors.New("telegram.token: empty")
 	}
-	if cfg.Mode == "" {
-		cfg.Mode = "polling"
-	}
+	cfg.Mode = cmp.Or(cfg.Mode, "polling")
 	if cfg.Mode != "polling" && cfg.Mode != "webhook" {
 		return nil, fmt.Errorf("telegram.mode: %q is not polling or webhook", cfg.Mode)
 	}
@@ -86,21 +85,11 @@ func New(cfg Config, o Options) (*Adapter, error) {
 			return nil, err
 		}
 	}
-	if cfg.APIURL == "" {
-		cfg.APIURL = DefaultConfig().APIURL
-	}
-	if o.Logger == nil {
-		o.Logger = slog.Default()
-	}
-	if o.PollTimeout <= 0 {
-		o.PollTimeout = 50 * time.Second
-	}
-	if o.HTTPClient == nil {
-		o.HTTPClient = &http.Client{Timeout: o.PollTimeout + 20*time.Second, Transport: transport()}
-	}
-	if o.RetryMin <= 0 {
-		o.RetryMin = time.Second
-	}
+	cfg.APIURL = cmp.Or(cfg.APIURL, DefaultConfig().APIURL)
+	o.Logger = cmp.Or(o.Logger, slog.Default())
+	o.PollTimeout = cmp.Or(o.PollTimeout, 50*time.Second)
+	o.HTTPClient = cmp.Or(o.HTTPClient, &http.Client{Timeout: o.PollTimeout + 20*time.Second, Transport: transport()})
+	o.RetryMin = cmp.Or(o.RetryMin, time.Second)
 	if o.RetryMax < o.RetryMin {
 		o.RetryMax = max(o.RetryMin, 2*time.Minute)
 	}

@@ -1,6 +1,7 @@
 package wechat
 
 import (
+	"cmp"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -78,9 +79,7 @@ func fromMessage(m *message.MixMessage, raw []byte) (in bots.Inbound, ok bool, e
 		in.Media = &store.Media{MediaID: m.MediaID, PicURL: m.PicURL}
 	case message.MsgTypeVoice:
 		in.Text = m.Recognition // speech recognition, when enabled
-		if in.Text == "" {
-			in.Text = "[语音]"
-		}
+		in.Text = cmp.Or(in.Text, "[语音]")
 		in.Media = &store.Media{MediaID: m.MediaID, Format: m.Format, Recognition: m.Recognition}
 	case message.MsgTypeVideo, message.MsgTypeShortVideo:
 		in.Kind, in.Text = "video", "[视频]"

@@ -7,6 +7,7 @@
 package wechat
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -121,22 +122,12 @@ func New(cfg Config, o Options) (*Adapter, error) {
 			return nil, err
 		}
 	}
-	if cfg.APIBaseURL == "" {
-		cfg.APIBaseURL = DefaultAPIBaseURL
-	}
+	cfg.APIBaseURL = cmp.Or(cfg.APIBaseURL, DefaultAPIBaseURL)
 	base := strings.TrimRight(cfg.APIBaseURL, "/")
-	if o.Logger == nil {
-		o.Logger = slog.Default()
-	}
-	if o.ReceiveTimeout <= 0 {
-		o.ReceiveTimeout = 3500 * time.Millisecond
-	}
-	if o.StoreTimeout <= 0 {
-		o.StoreTimeout = 30 * time.Second
-	}
-	if o.HTTPClient == nil {
-		o.HTTPClient = &http.Client{Timeout: 10 * time.Second}
-	}
+	o.Logger = cmp.Or(o.Logger, slog.Default())
+	o.ReceiveTimeout = cmp.Or(o.ReceiveTimeout, 3500*time.Millisecond)
+	o.StoreTimeout = cmp.Or(o.StoreTimeout, 30*time.Second)
+	o.HTTPClient = cmp.Or(o.HTTPClient, &http.Client{Timeout: 10 * time.Second})
 	if o.Holder == "" {
 		host, _ := os.Hostname()
 		var b [4]byte
@@ -301,9 +292,7 @@ func (a *Adapter) templateData(ctx context.Context, m *store.Message, tpl string
 func textFields(text string) map[string]string {
 	first, rest, _ := strings.Cut(strings.TrimSpace(text), "\n")
 	rest = strings.TrimSpace(rest)
-	if rest == "" {
-		rest = first
-	}
+	rest = cmp.Or(rest, first)
 	return map[string]string{"first": first, "keyword1": rest, "remark": ""}
 }
 
