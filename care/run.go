@@ -51,7 +51,7 @@ func (s *Service) scheduled(ctx context.Context, workflow string, date time.Time
 func (s *Service) run(ctx context.Context, req runRequest, rerun bool) (*store.CareRun, error) {
 	workflow, dryRun := req.workflow, req.dryRun
 	if !IsWorkflow(workflow) {
-		return nil, store.Invalid("workflow", "%q is not one of birthday, holiday, maintenance, survey, revisit, winback", workflow)
+		return nil, store.Invalid("workflow", "%q is not one of %s", workflow, WorkflowList())
 	}
 	if req.date.IsZero() {
 		return nil, store.Invalid("date", "required")

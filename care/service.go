@@ -2,7 +2,6 @@ package care
 
 import (
 	"cmp"
-	"context"
 	"fmt"
 	"log/slog"
 	"os"
@@ -14,12 +13,6 @@ import (
 	"github.com/rapport-crm/rapport/render"
 	"github.com/rapport-crm/rapport/store"
 )
-
-// QuietHours is the daily window ("HH:MM" to "HH:MM", in the business zone)
-// with no proactive messages; empty strings disable it.
-type QuietHours struct {
-	Start, End string
-}
 
 // Options are what cmd wires into the service.
 type Options struct {
@@ -89,12 +82,6 @@ func New(cfg Config, o Options) (*Service, error) {
 	return &Service{cfg: cfg, o: o, store: o.Store, quiet: q, metrics: m}, nil
 }
 
-// Config returns the care configuration.
-func (s *Service) Config() Config { return s.cfg }
-
-// Location is the business time zone.
-func (s *Service) Location() *time.Location { return s.o.Location }
-
 // day is a business-calendar date.
 type day struct{ y, m, d int }
 
@@ -127,16 +114,6 @@ func (s *Service) ParseDate(v string) (time.Time, error) {
 // Today is the current business date.
 func (s *Service) Today() time.Time {
 	return dayOf(s.store.Now().In(s.o.Location)).start(s.o.Location)
-}
-
-// CreateAsset adds a serviced item to a customer (dates in the business zone).
-func (s *Service) CreateAsset(ctx context.Context, customerID int64, in store.AssetInput) (*store.Asset, error) {
-	return s.store.CreateAsset(ctx, customerID, in, s.o.Location)
-}
-
-// CreateOrder records an order; a service order moves its asset's due date.
-func (s *Service) CreateOrder(ctx context.Context, in store.OrderInput) (*store.Order, error) {
-	return s.store.CreateOrder(ctx, in, s.o.Location)
 }
 
 // hasWeChatTemplate tells whether workflow has a WeChat template message.

@@ -25,10 +25,10 @@ func TestShippedTexts(t *testing.T) {
 				en := e.customer("Emma Wilson", locale("en"))
 				ordered := time.Date(2027, 2, 28, 12, 0, 0, 0, loc)
 				for _, c := range []*store.Customer{zh, en} {
-					if _, err := e.svc.CreateAsset(e.ctx, c.ID, store.AssetInput{Name: "热水器", NextServiceDue: "2027-03-04"}); err != nil {
+					if _, err := e.s.CreateAsset(e.ctx, c.ID, store.AssetInput{Name: "热水器", NextServiceDue: "2027-03-04"}, shanghai); err != nil {
 						t.Fatal(err)
 					}
-					if _, err := e.svc.CreateOrder(e.ctx, store.OrderInput{CustomerID: c.ID, Kind: "purchase", Amount: 10, OccurredAt: &ordered}); err != nil {
+					if _, err := e.s.CreateOrder(e.ctx, store.OrderInput{CustomerID: c.ID, Kind: "purchase", Amount: 10, OccurredAt: &ordered}, shanghai); err != nil {
 						t.Fatal(err)
 					}
 				}

@@ -41,7 +41,11 @@ func (Staff) TableName() string { return "staff" }
 // StaffInput creates a staff member.
 type StaffInput struct {
 	Name string `json:"name"`
-	Role Role   `json:"role"`
+	Role Role   `json:"role"` // default agent
+	// By is the person creating them; nil for the system. Only admins
+	// create admins and managers (the contract: managers may do
+	// everything but tokens and staff roles).
+	By *Actor `json:"-"`
 }
 
 // CreateStaff adds a staff member.
@@ -53,6 +57,9 @@ func (s *Store) CreateStaff(ctx context.Context, in StaffInput) (*Staff, error) 
 	in.Role = cmp.Or(in.Role, RoleAgent)
 	if !ValidRole(in.Role) {
 		return nil, Invalid("role", "%q is not admin, manager or agent", in.Role)
+	}
+	if in.By != nil && in.Role != RoleAgent && in.By.Role != "" && in.By.Role != RoleAdmin {
+		return nil, Errorf(EFORBIDDEN, "only admins create admins and managers")
 	}
 	st := &Staff{Name: name, Role: in.Role, Active: true}
 	if err := s.db.WithContext(ctx).Create(st).Error; err != nil {

@@ -24,11 +24,7 @@ func (s *Server) listCustomers(w http.ResponseWriter, r *http.Request, p *store.
 		Channel: q.Get("channel"), ExternalID: q.Get("external_id"), Q: q.Get("q"),
 		Tier: store.Tier(q.Get("tier")), Stage: store.Stage(q.Get("stage")), Tag: q.Get("tag"), Page: pg,
 	})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, list[*store.Customer]{Items: cs, NextCursor: next})
-	return nil
+	return respondList(w, cs, next, err)
 }
 
 func (s *Server) createCustomer(w http.ResponseWriter, r *http.Request, _ *store.Principal) error {
@@ -37,11 +33,7 @@ func (s *Server) createCustomer(w http.ResponseWriter, r *http.Request, _ *store
 		return err
 	}
 	c, err := s.Store.CreateCustomer(r.Context(), in)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusCreated, c)
-	return nil
+	return respond(w, http.StatusCreated, c, err)
 }
 
 func (s *Server) getCustomer(w http.ResponseWriter, r *http.Request, p *store.Principal) error {
@@ -50,11 +42,7 @@ func (s *Server) getCustomer(w http.ResponseWriter, r *http.Request, p *store.Pr
 		return err
 	}
 	c, err := s.Store.CustomerFor(r.Context(), store.ActorOf(p), id)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, c)
-	return nil
+	return respond(w, http.StatusOK, c, err)
 }
 
 func (s *Server) patchCustomer(w http.ResponseWriter, r *http.Request, _ *store.Principal) error {
@@ -67,9 +55,5 @@ func (s *Server) patchCustomer(w http.ResponseWriter, r *http.Request, _ *store.
 		return err
 	}
 	c, err := s.Store.UpdateCustomer(r.Context(), id, in)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, c)
-	return nil
+	return respond(w, http.StatusOK, c, err)
 }

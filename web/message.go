@@ -22,11 +22,7 @@ func (s *Server) listMessages(w http.ResponseWriter, r *http.Request, p *store.P
 		return err
 	}
 	ms, next, err := s.Store.ListMessagesFor(r.Context(), store.ActorOf(p), id, pg)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, list[*store.Message]{Items: ms, NextCursor: next})
-	return nil
+	return respondList(w, ms, next, err)
 }
 
 // sendMessage is an agent's reply: queued in the outbox for the customer's
@@ -43,9 +39,5 @@ func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request, p *store.Pr
 		return err
 	}
 	m, err := s.Store.SendToCustomerBy(r.Context(), store.ActorOf(p), id, in.Text)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusCreated, m)
-	return nil
+	return respond(w, http.StatusCreated, m, err)
 }

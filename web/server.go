@@ -29,6 +29,18 @@ type Config struct {
 	TrustedProxies []string `yaml:"trusted_proxies"`
 }
 
+// Validate checks the block; errors name the key.
+func (c Config) Validate() error {
+	if c.Addr == "" {
+		return fmt.Errorf("http.addr: empty")
+	}
+	if c.PublicURL != "" && !strings.HasPrefix(c.PublicURL, "http://") && !strings.HasPrefix(c.PublicURL, "https://") {
+		return fmt.Errorf("http.public_url: %q is not an http(s) URL", c.PublicURL)
+	}
+	_, err := c.Proxies()
+	return err
+}
+
 // Proxies parses TrustedProxies, naming the bad entry. A bare address
 // means that one address.
 func (c Config) Proxies() ([]netip.Prefix, error) {
@@ -54,19 +66,24 @@ type ChannelStates interface {
 	ChannelStates() map[string]string
 }
 
-// CareRunner runs a care workflow for a date; implemented by care. A real
-// run for a date after today is refused (422 naming date) unless force.
+// CareRunner runs a care workflow for a date; cmd wires a *care.Service. A
+// real run for a date after today is refused (422 naming date) unless
+// force.
 type CareRunner interface {
 	Run(ctx context.Context, workflow string, date time.Time, dryRun, force bool) (*store.CareRun, error)
 }
 
-// Deps are the services the API calls. Nil ones answer 503.
+// Deps are the services the API calls. A nil Templates or Care answers
+// 503 on its endpoints.
 type Deps struct {
 	Store     *store.Store
 	Templates *templates.Service
 	Care      CareRunner
-	Registry  *prometheus.Registry
-	Logger    *slog.Logger
+	// Location is the business time zone the API's dates are in
+	// (default UTC).
+	Location *time.Location
+	Registry *prometheus.Registry
+	Logger   *slog.Logger
 	// Channels, when set, adds each chat channel's state to /readyz.
 	Channels ChannelStates
 }
@@ -82,6 +99,7 @@ type Server struct {
 // New builds the server and its routes.
 func New(d Deps) *Server {
 	d.Logger = cmp.Or(d.Logger, slog.Default())
+	d.Location = cmp.Or(d.Location, time.UTC)
 	d.Registry = cmp.Or(d.Registry, prometheus.NewRegistry())
 	s := &Server{Deps: d, mux: http.NewServeMux()}
 	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{

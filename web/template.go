@@ -25,8 +25,7 @@ func (s *Server) templateRoutes() {
 func (s *Server) withTemplates(h apiFunc) apiFunc {
 	return func(w http.ResponseWriter, r *http.Request, p *store.Principal) error {
 		if s.Templates == nil {
-			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"error": map[string]string{"code": "unavailable", "message": "template service unavailable"}})
-			return nil
+			return store.Errorf(store.EUNAVAILABLE, "template service unavailable")
 		}
 		return h(w, r, p)
 	}
@@ -34,20 +33,12 @@ func (s *Server) withTemplates(h apiFunc) apiFunc {
 
 func (s *Server) handleTemplates(w http.ResponseWriter, r *http.Request, _ *store.Principal) error {
 	ts, err := s.Templates.List(r.Context(), r.URL.Query().Get("locale"))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, list[templates.Template]{Items: ts})
-	return nil
+	return respondList(w, ts, "", err)
 }
 
 func (s *Server) handleTemplate(w http.ResponseWriter, r *http.Request, _ *store.Principal) error {
 	t, err := s.Templates.Get(r.Context(), r.PathValue("key"), r.URL.Query().Get("locale"))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, t)
-	return nil
+	return respond(w, http.StatusOK, t, err)
 }
 
 func (s *Server) handleTemplateSave(w http.ResponseWriter, r *http.Request, p *store.Principal) error {
@@ -63,11 +54,7 @@ func (s *Server) handleTemplateSave(w http.ResponseWriter, r *http.Request, p *s
 		return err
 	}
 	t, err := s.Templates.Save(r.Context(), r.PathValue("key"), localeOf(r, in.Locale), in.Body, a)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, t)
-	return nil
+	return respond(w, http.StatusOK, t, err)
 }
 
 func (s *Server) handleTemplatePreview(w http.ResponseWriter, r *http.Request, _ *store.Principal) error {
@@ -83,11 +70,7 @@ func (s *Server) handleTemplatePreview(w http.ResponseWriter, r *http.Request, _
 	pv, err := s.Templates.Preview(r.Context(), templates.PreviewInput{
 		Key: r.PathValue("key"), Locale: localeOf(r, in.Locale), Body: in.Body, Version: in.Version, CustomerID: in.CustomerID,
 	})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, pv)
-	return nil
+	return respond(w, http.StatusOK, pv, err)
 }
 
 func (s *Server) handleTemplateVersions(w http.ResponseWriter, r *http.Request, _ *store.Principal) error {
@@ -96,11 +79,7 @@ func (s *Server) handleTemplateVersions(w http.ResponseWriter, r *http.Request, 
 		return err
 	}
 	vs, next, err := s.Templates.Versions(r.Context(), r.PathValue("key"), r.URL.Query().Get("locale"), pg)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, list[templates.Version]{Items: vs, NextCursor: next})
-	return nil
+	return respondList(w, vs, next, err)
 }
 
 func (s *Server) handleTemplateRollback(w http.ResponseWriter, r *http.Request, p *store.Principal) error {
@@ -116,11 +95,7 @@ func (s *Server) handleTemplateRollback(w http.ResponseWriter, r *http.Request, 
 		return err
 	}
 	t, err := s.Templates.Rollback(r.Context(), r.PathValue("key"), localeOf(r, in.Locale), in.Version, a)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, t)
-	return nil
+	return respond(w, http.StatusOK, t, err)
 }
 
 func (s *Server) handleTemplateAudit(w http.ResponseWriter, r *http.Request, _ *store.Principal) error {
@@ -129,11 +104,7 @@ func (s *Server) handleTemplateAudit(w http.ResponseWriter, r *http.Request, _ *
 		return err
 	}
 	rows, next, err := s.Templates.Audit(r.Context(), r.PathValue("key"), pg)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, list[store.TemplateAudit]{Items: rows, NextCursor: next})
-	return nil
+	return respondList(w, rows, next, err)
 }
 
 // localeOf is the body's locale, else ?locale=.

@@ -10,7 +10,7 @@ func (s *Server) tokenRoutes() {
 	s.api("POST /tokens", s.createToken, store.RoleAdmin)
 	s.api("GET /tokens", s.listTokens, store.RoleAdmin)
 	s.api("DELETE /tokens/{id}", s.revokeToken, store.RoleAdmin)
-	s.api("POST /staff", s.createStaff, store.RoleAdmin)
+	s.api("POST /staff", s.createStaff, store.RoleAdmin, store.RoleManager)
 }
 
 func (s *Server) createToken(w http.ResponseWriter, r *http.Request, _ *store.Principal) error {
@@ -33,11 +33,7 @@ func (s *Server) listTokens(w http.ResponseWriter, r *http.Request, _ *store.Pri
 		return err
 	}
 	items, next, err := s.Store.ListTokens(r.Context(), p)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, list[*store.APIToken]{Items: items, NextCursor: next})
-	return nil
+	return respondList(w, items, next, err)
 }
 
 func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request, _ *store.Principal) error {
@@ -52,15 +48,14 @@ func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request, _ *store.Pr
 	return nil
 }
 
-func (s *Server) createStaff(w http.ResponseWriter, r *http.Request, _ *store.Principal) error {
+// createStaff adds a staff member: managers add agents, admins anyone.
+func (s *Server) createStaff(w http.ResponseWriter, r *http.Request, p *store.Principal) error {
 	var in store.StaffInput
 	if err := decode(w, r, &in); err != nil {
 		return err
 	}
+	by := store.ActorOf(p)
+	in.By = &by
 	st, err := s.Store.CreateStaff(r.Context(), in)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusCreated, st)
-	return nil
+	return respond(w, http.StatusCreated, st, err)
 }

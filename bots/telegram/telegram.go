@@ -73,17 +73,9 @@ var _ bots.Channel = (*Adapter)(nil)
 
 // New builds the adapter. It makes no network call; Run does.
 func New(cfg Config, o Options) (*Adapter, error) {
-	if cfg.Token == "" {
-		return nil, errors.New("telegram.token: empty")
-	}
 	cfg.Mode = cmp.Or(cfg.Mode, "polling")
-	if cfg.Mode != "polling" && cfg.Mode != "webhook" {
-		return nil, fmt.Errorf("telegram.mode: %q is not polling or webhook", cfg.Mode)
-	}
-	if cfg.Mode == "webhook" {
-		if err := CheckWebhookSecret(cfg.WebhookSecret); err != nil {
-			return nil, err
-		}
+	if err := cfg.check(); err != nil {
+		return nil, err
 	}
 	cfg.APIURL = cmp.Or(cfg.APIURL, DefaultConfig().APIURL)
 	o.Logger = cmp.Or(o.Logger, slog.Default())

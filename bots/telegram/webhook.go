@@ -4,10 +4,8 @@ import (
 	"context"
 	"crypto/subtle"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
-	"regexp"
 	"runtime/debug"
 	"time"
 
@@ -16,21 +14,6 @@ import (
 
 // maxUpdate bounds a webhook body.
 const maxUpdate = 1 << 20
-
-// webhookSecret is what Telegram accepts as secret_token; Rapport also
-// asks for at least 32 characters, so it can't be guessed.
-var webhookSecret = regexp.MustCompile(`^[A-Za-z0-9_-]{32,256}$`)
-
-// CheckWebhookSecret tells whether s is a usable telegram.webhook_secret.
-func CheckWebhookSecret(s string) error {
-	if s == "" {
-		return errors.New("telegram.webhook_secret: required in webhook mode (32-256 characters of A-Z, a-z, 0-9, _ and -)")
-	}
-	if !webhookSecret.MatchString(s) {
-		return fmt.Errorf("telegram.webhook_secret: must be 32-256 characters of A-Z, a-z, 0-9, _ and - (got %d characters)", len(s))
-	}
-	return nil
-}
 
 // ServeHTTP is the webhook endpoint (POST /webhooks/telegram). It answers
 // 200 only once the update is stored, because Telegram redelivers after any

@@ -10,7 +10,6 @@ import (
 	"cmp"
 	"context"
 	"crypto/rand"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -66,10 +65,6 @@ type Options struct {
 	Logger   *slog.Logger
 	// Registerer takes the WeChat metrics; nil records none.
 	Registerer prometheus.Registerer
-	// TemplateFields fills a template message from an outbox row whose
-	// payload carries no template_data (cmd wires the templates service);
-	// nil maps the text onto first/keyword1/remark.
-	TemplateFields func(ctx context.Context, m *store.Message, templateID string) (map[string]string, error)
 	// ReceiveTimeout bounds how long a callback waits for the message to
 	// be stored before answering (default 3.5 s; WeChat gives up at 5 s).
 	ReceiveTimeout time.Duration
@@ -107,20 +102,11 @@ var _ bots.Channel = (*Adapter)(nil)
 // process-wide HTTP client and URL rewrite (util.DefaultHTTPClient,
 // util.SetURIModifier): build one adapter per process.
 func New(cfg Config, o Options) (*Adapter, error) {
-	switch {
-	case cfg.AppID == "":
-		return nil, errors.New("wechat.app_id: empty")
-	case cfg.AppSecret == "":
-		return nil, errors.New("wechat.app_secret: empty")
-	case cfg.Token == "":
-		return nil, errors.New("wechat.token: empty")
-	case o.Store == nil || o.Receiver == nil:
+	if o.Store == nil || o.Receiver == nil {
 		return nil, errors.New("wechat: a store and a receiver are required")
 	}
-	if cfg.EncodingAESKey != "" {
-		if err := CheckAESKey(cfg.EncodingAESKey); err != nil {
-			return nil, err
-		}
+	if err := cfg.check(true); err != nil {
+		return nil, err
 	}
 	cfg.APIBaseURL = cmp.Or(cfg.APIBaseURL, DefaultAPIBaseURL)
 	base := strings.TrimRight(cfg.APIBaseURL, "/")
@@ -155,20 +141,6 @@ func New(cfg Config, o Options) (*Adapter, error) {
 	})
 	a.oa.SetAccessTokenHandle(a.tokens)
 	return a, nil
-}
-
-// CheckAESKey tells whether k is a usable wechat.encoding_aes_key: 43
-// characters that, with "=" appended, are the standard base64 of the
-// 32-byte AES key (what the MP console generates).
-func CheckAESKey(k string) error {
-	if len(k) != 43 {
-		return fmt.Errorf("wechat.encoding_aes_key: must be 43 characters, got %d", len(k))
-	}
-	key, err := base64.StdEncoding.DecodeString(k + "=")
-	if err != nil || len(key) != 32 {
-		return errors.New("wechat.encoding_aes_key: not the base64 of a 32-byte key (letters, digits, + and / only)")
-	}
-	return nil
 }
 
 // Name is the store channel name.
@@ -213,7 +185,7 @@ func (a *Adapter) Send(ctx context.Context, m *store.Message) (string, error) {
 	if tpl == "" {
 		return "", &bots.SendError{Outcome: bots.Skip, Reason: why}
 	}
-	data, err := a.templateData(ctx, m, tpl)
+	data, err := templateData(m)
 	if err != nil {
 		return "", &bots.SendError{Outcome: bots.Fail, Reason: "wechat template data", Err: err}
 	}
@@ -264,19 +236,14 @@ func (a *Adapter) window(ctx context.Context, m *store.Message) (open bool, why 
 	return false, why, nil, nil
 }
 
-// templateData is the payload's template_data, else TemplateFields, else
-// the text mapped onto the classic first/keyword1/remark fields.
-func (a *Adapter) templateData(ctx context.Context, m *store.Message, tpl string) (map[string]*message.TemplateDataItem, error) {
+// templateData is the payload's template_data, else the text mapped onto
+// the classic first/keyword1/remark fields.
+func templateData(m *store.Message) (map[string]*message.TemplateDataItem, error) {
 	x, err := m.Extras()
 	if err != nil {
 		return nil, err
 	}
 	fields := x.TemplateData
-	if len(fields) == 0 && a.opts.TemplateFields != nil {
-		if fields, err = a.opts.TemplateFields(ctx, m, tpl); err != nil {
-			return nil, err
-		}
-	}
 	if len(fields) == 0 {
 		fields = textFields(m.Text)
 	}
