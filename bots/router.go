@@ -105,7 +105,7 @@ func (r *Router) Receive(ctx context.Context, in Inbound) error {
 		text = in.Callback
 	}
 	rt, _ := json.Marshal(route{Sender: in.SenderID, Callback: in.Callback, ReplyTo: in.ReplyTo, Event: in.Event, EventKey: in.EventKey, Contact: in.Contact})
-	sin := store.Inbound{Channel: in.Channel, DedupKey: in.DedupKey, ChatID: in.ChatID, Kind: in.Kind, Text: text, Raw: in.Raw, Media: in.Media, At: in.At, Route: string(rt)}
+	sin := store.Inbound{Channel: in.Channel, DedupKey: in.DedupKey, ChatID: in.ChatID, Kind: in.Kind, Text: text, Raw: in.Raw, Media: in.Media, Route: string(rt)}
 	ev := newEvent(in)
 
 	st, err := r.store.StaffByIdentity(ctx, in.Channel, in.SenderID)
@@ -335,7 +335,7 @@ func (r *Router) replay(ctx context.Context, m *store.Message) {
 		return
 	}
 	in := Inbound{Channel: m.Channel, SenderID: rt.Sender, ChatID: m.ChatID, Kind: m.Kind, Text: m.Text,
-		Event: rt.Event, EventKey: rt.EventKey, Callback: rt.Callback, ReplyTo: rt.ReplyTo, Contact: rt.Contact, At: m.CreatedAt}
+		Event: rt.Event, EventKey: rt.EventKey, Callback: rt.Callback, ReplyTo: rt.ReplyTo, Contact: rt.Contact}
 	ev := newEvent(in)
 	ev.Message = m
 	var err error

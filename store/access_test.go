@@ -164,13 +164,14 @@ func TestAgentAccessFollowsTasks(t *testing.T) {
 			t.Errorf("agent opening a task on their own customer: %v", err)
 		}
 
-		if err := s.AddIdentity(ctx, tm.c["nobody's"].ID, store.IdentityRef{Channel: "telegram", ExternalID: "42"}); err != nil {
+		inChat, err := s.CreateCustomer(ctx, store.CustomerInput{Name: ptr("nobody's, in chat"), Identities: []store.IdentityRef{{Channel: "telegram", ExternalID: "42"}}})
+		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.SendToCustomerBy(ctx, by, tm.c["nobody's"].ID, "hello"); !store.IsCode(err, store.ENOTFOUND) {
+		if _, err := s.SendToCustomerBy(ctx, by, inChat.ID, "hello"); !store.IsCode(err, store.ENOTFOUND) {
 			t.Errorf("agent messaging a customer they can't see: %v", err)
 		}
-		if _, err := s.SendToCustomerBy(ctx, boss, tm.c["nobody's"].ID, "hello"); err != nil {
+		if _, err := s.SendToCustomerBy(ctx, boss, inChat.ID, "hello"); err != nil {
 			t.Errorf("manager messaging: %v", err)
 		}
 	})

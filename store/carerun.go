@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -232,18 +231,4 @@ func (s *Store) ListCareRuns(ctx context.Context, f CareRunFilter) ([]*CareRun, 
 		r.decode()
 	}
 	return rs, next, nil
-}
-
-// LastCareRunDate is the date of the latest finished real run of workflow
-// ("" if none), for catching up missed days at start.
-func (s *Store) LastCareRunDate(ctx context.Context, workflow string) (string, error) {
-	var r CareRun
-	err := s.db.WithContext(ctx).Where("workflow = ? AND dry_run = ? AND status = ?", workflow, false, RunDone).
-		Order("date DESC").Take(&r).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return "", nil
-	} else if err != nil {
-		return "", fmt.Errorf("last care run: %w", err)
-	}
-	return r.Date, nil
 }

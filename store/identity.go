@@ -75,23 +75,6 @@ func insertIdentities(tx *gorm.DB, customerID int64, refs []IdentityRef) error {
 	return nil
 }
 
-// AddIdentity attaches a chat identity to an existing customer.
-func (s *Store) AddIdentity(ctx context.Context, customerID int64, ref IdentityRef) error {
-	err := s.tx(ctx, func(tx *gorm.DB) error {
-		var n int64
-		if err := tx.Model(&Customer{}).Where("id = ?", customerID).Count(&n).Error; err != nil {
-			return err
-		} else if n == 0 {
-			return Errorf(ENOTFOUND, "customer %d not found", customerID)
-		}
-		return insertIdentities(tx, customerID, []IdentityRef{ref})
-	})
-	if err != nil {
-		return fmt.Errorf("add identity: %w", err)
-	}
-	return nil
-}
-
 // Contact describes the sender of an inbound message, for first contact.
 type Contact struct {
 	Channel     string

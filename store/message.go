@@ -122,7 +122,6 @@ type Inbound struct {
 	Text     string
 	Raw      []byte
 	Media    *Media
-	At       time.Time // platform time; zero = now
 	// Route is the router's own JSON (sender, button data, reply-to, event)
 	// kept in Payload so an unprocessed message can be processed after a
 	// crash. Opaque to the store.

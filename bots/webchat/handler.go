@@ -186,7 +186,7 @@ func (c *Channel) servePost(w http.ResponseWriter, r *http.Request) {
 	in.ID = cmp.Or(in.ID, strconv.FormatInt(time.Now().UnixNano(), 36))
 	msg := bots.Inbound{
 		Channel: store.ChannelWebChat, SenderID: id, ChatID: id, DedupKey: id + ":" + in.ID,
-		Kind: bots.KindText, Text: text, At: c.opts.Store.Now(),
+		Kind: bots.KindText, Text: text,
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 20*time.Second)
 	defer cancel()

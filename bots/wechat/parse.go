@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/silenceper/wechat/v2/officialaccount/message"
@@ -47,9 +46,6 @@ func fromMessage(m *message.MixMessage, raw []byte) (in bots.Inbound, ok bool, e
 	in = bots.Inbound{
 		Channel: store.ChannelWeChat, SenderID: from, ChatID: from,
 		Kind: string(m.MsgType), Raw: raw,
-	}
-	if m.CreateTime > 0 && m.CreateTime < 1<<40 {
-		in.At = time.Unix(m.CreateTime, 0).UTC()
 	}
 	if m.MsgType == message.MsgTypeEvent {
 		ev := eventName(string(m.Event))
