@@ -387,7 +387,7 @@ func (d *Dispatcher) deliver(ctx context.Context, cs *channelState, m *store.Mes
 	if !errors.As(err, &se) {
 		se = &SendError{Outcome: Retry, Reason: "send failed", Err: err}
 	}
-	reason := truncate(se.Error(), 255)
+	reason := se.Error() // the store cuts it to its column
 	switch se.Outcome {
 	case RetryAfter:
 		d.opts.Metrics.send(name, "rate_limited")
@@ -419,7 +419,7 @@ func (d *Dispatcher) deliver(ctx context.Context, cs *channelState, m *store.Mes
 	deadline := retryStart(m).Add(d.opts.RetryFor)
 	if !now.Before(deadline) {
 		d.opts.Metrics.send(name, "failed")
-		reason = truncate(fmt.Sprintf("gave up after %s of retries: %s", d.opts.RetryFor, se.Error()), 255)
+		reason = fmt.Sprintf("gave up after %s of retries: %s", d.opts.RetryFor, se.Error())
 		return store.Delivery{ID: m.ID, ClaimedBy: m.ClaimedBy, Status: store.StatusFailed, Reason: reason, Attempted: true}
 	}
 	next := now.Add(backoff(m.Attempts, d.opts.MaxBackoff))
@@ -457,14 +457,4 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	case <-t.C:
 		return true
 	}
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && s[n]&0xC0 == 0x80 { // don't cut a UTF-8 sequence
-		n--
-	}
-	return s[:n]
 }

@@ -291,7 +291,7 @@ func TestQuietHoursAndCap(t *testing.T) {
 		}
 		m := e.wantMessages(a, 1)[0]
 		want := at("2027-02-07 09:00")
-		full, err := e.s.Message(e.ctx, m.ID)
+		full, err := e.s.MessageByID(e.ctx, m.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -515,7 +515,7 @@ func TestWeChatWindow(t *testing.T) {
 		e.clock.Set(at("2028-02-06 10:00"))
 		e.run("birthday", "2028-02-06", false)
 		m := e.wantMessages(stale, 1)[0]
-		if full, _ := e.s.Message(e.ctx, m.ID); full.Workflow != "birthday" || full.Status != store.StatusQueued || full.Payload != "" {
+		if full, _ := e.s.MessageByID(e.ctx, m.ID); full.Workflow != "birthday" || full.Status != store.StatusQueued || full.Payload != "" {
 			t.Errorf("message = %+v, want a queued birthday message with no payload", full)
 		}
 	})
@@ -586,7 +586,7 @@ func TestSurvey(t *testing.T) {
 			t.Fatalf("run = %+v", r)
 		}
 		m := e.wantMessages(tg, 1)[0]
-		full, _ := e.s.Message(e.ctx, m.ID)
+		full, _ := e.s.MessageByID(e.ctx, m.ID)
 		p, err := full.Extras()
 		if err != nil || len(p.Keyboard) != 1 || len(p.Keyboard[0]) != 5 {
 			t.Fatalf("payload = %q", full.Payload)

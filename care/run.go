@@ -156,7 +156,7 @@ const capLease = "care:cap"
 // lockCap waits for the cap lease. The lease outlives a holder that dies
 // by capLeaseTTL at most.
 func (x *execution) lockCap(ctx context.Context) (release func(), err error) {
-	holder := truncate(fmt.Sprintf("%s:%d", x.s.o.Holder, x.run.ID), 64)
+	holder := store.CutRunes(fmt.Sprintf("%s:%d", x.s.o.Holder, x.run.ID), 64)
 	for {
 		ok, err := x.s.store.AcquireLease(ctx, capLease, holder, capLeaseTTL)
 		if err != nil {
@@ -260,7 +260,7 @@ func (x *execution) process(ctx context.Context, acts []action) error {
 		if a.template == "" {
 			continue
 		}
-		ident := a.c.BestIdentity()
+		ident := a.c.CareIdentity()
 		switch {
 		case len(a.c.Identities) == 0:
 			x.skip("no chat identity")
@@ -325,7 +325,7 @@ func (x *execution) process(ctx context.Context, acts []action) error {
 		if wechatClosed {
 			tasks = append(tasks, store.TaskInput{
 				CustomerID: cid, Kind: "reach_out", Priority: "normal",
-				Title:    truncate(fmt.Sprintf(x.s.staffText("请联系 %s（%s）：微信 48 小时窗口已关闭", "Reach %s (%s): WeChat 48h window closed"), displayName(a.c), x.workflow), 120),
+				Title:    store.Clip(fmt.Sprintf(x.s.staffText("请联系 %s（%s）：微信 48 小时窗口已关闭", "Reach %s (%s): WeChat 48h window closed"), displayName(a.c), x.workflow), 120),
 				Detail:   r.Text,
 				Source:   "care:" + x.workflow,
 				DedupKey: "reach_out:" + key, AssigneeID: a.c.OwnerStaffID,
@@ -461,12 +461,4 @@ func displayName(c *store.Customer) string {
 		return c.Phone
 	}
 	return "customer " + strconv.FormatInt(c.ID, 10)
-}
-
-func truncate(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n])
 }

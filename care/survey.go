@@ -142,7 +142,7 @@ func (s *Service) answer(ctx context.Context, ev *store.ChatEvent, sv *store.Sur
 		}
 		_, _, err := s.store.CreateTask(ctx, store.TaskInput{
 			CustomerID: c.ID, Kind: "survey_recovery", Priority: "high",
-			Title:  truncate(fmt.Sprintf(s.staffText("%[2]s 满意度评分 %[1]d 分", "Low survey score %d from %s"), score, displayName(c)), 120),
+			Title:  store.Clip(fmt.Sprintf(s.staffText("%[2]s 满意度评分 %[1]d 分", "Low survey score %d from %s"), score, displayName(c)), 120),
 			Detail: detail, Source: "care:survey", DedupKey: "survey:" + strconv.FormatInt(sv.ID, 10),
 			AssigneeID: c.OwnerStaffID,
 		})

@@ -49,7 +49,7 @@ func TestShippedTexts(t *testing.T) {
 							t.Errorf("%s message %d = %q (v%d), want it to contain %q", c.Name, i, ms[i].Text, ms[i].TemplateVersion, w)
 						}
 					}
-					full, _ := e.s.Message(e.ctx, ms[1].ID)
+					full, _ := e.s.MessageByID(e.ctx, ms[1].ID)
 					x, err := full.Extras()
 					if err != nil || len(x.Keyboard) != 1 || len(x.Keyboard[0]) != 5 ||
 						x.Keyboard[0][0].Text != buttons[c][0] || x.Keyboard[0][4].Text != buttons[c][1] || !strings.HasSuffix(x.Keyboard[0][4].Data, ":5") {

@@ -329,7 +329,7 @@ func (x *execution) revisit(ctx context.Context) error {
 			}
 			acts = append(acts, action{c: c, task: &store.TaskInput{
 				CustomerID: c.ID, Kind: "revisit", Priority: "normal",
-				Title:  truncate(fmt.Sprintf(x.s.staffText("回访 %s：%s 首次购买", "Revisit %s: first purchase on %s"), displayName(c), pd), 120),
+				Title:  store.Clip(fmt.Sprintf(x.s.staffText("回访 %s：%s 首次购买", "Revisit %s: first purchase on %s"), displayName(c), pd), 120),
 				Detail: fmt.Sprintf(x.s.staffText("%s 首次购买，回访了解使用情况。", "First purchase on %s; follow up on how it is going."), pd),
 				DueAt:  &due, Source: "care:revisit", DedupKey: "revisit:first:" + strconv.FormatInt(c.ID, 10),
 				AssigneeID: c.OwnerStaffID,
@@ -366,7 +366,7 @@ func (x *execution) revisit(ctx context.Context) error {
 			}
 			acts = append(acts, action{c: c, task: &store.TaskInput{
 				CustomerID: c.ID, Kind: "revisit", Priority: "normal",
-				Title:  truncate(fmt.Sprintf(x.s.staffText("回访 A 类客户 %s：%d 天无员工联系", "Revisit tier-A customer %s: no staff contact in %d days"), displayName(c), every), 120),
+				Title:  store.Clip(fmt.Sprintf(x.s.staffText("回访 A 类客户 %s：%d 天无员工联系", "Revisit tier-A customer %s: no staff contact in %d days"), displayName(c), every), 120),
 				Detail: fmt.Sprintf(x.s.staffText("自 %s 起没有员工联系。", "No message from staff since %s."), since.In(x.s.o.Location).Format("2006-01-02")),
 				DueAt:  &due, Source: "care:revisit", DedupKey: "revisit:a:" + strconv.FormatInt(c.ID, 10) + ":" + cycle,
 				AssigneeID: c.OwnerStaffID,
@@ -422,7 +422,7 @@ func (x *execution) winback(ctx context.Context) error {
 			key := "winback:" + strconv.FormatInt(c.ID, 10) + ":" + episode
 			a := action{c: c, template: "winback", occurrence: episode, task: &store.TaskInput{
 				CustomerID: c.ID, Kind: "winback", Priority: "normal",
-				Title:  truncate(fmt.Sprintf(x.s.staffText("挽回 %s：自 %s 起无互动", "Win back %s: inactive since %s"), displayName(c), episode), 120),
+				Title:  store.Clip(fmt.Sprintf(x.s.staffText("挽回 %s：自 %s 起无互动", "Win back %s: inactive since %s"), displayName(c), episode), 120),
 				Detail: fmt.Sprintf(x.s.staffText("%d 天没有消息也没有订单。", "No message and no order for %d days."), x.s.cfg.Winback.InactiveDays),
 				Source: "care:winback", DedupKey: key, AssigneeID: c.OwnerStaffID,
 			}}

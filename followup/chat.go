@@ -159,14 +159,14 @@ func (s *Service) staffChat(ctx context.Context, ev *store.ChatEvent, cmd string
 	case "tasks":
 		return s.list(ctx, ev)
 	case "done":
-		idText, note := cutWord(ev.Args)
+		idText, note := store.CutWord(ev.Args)
 		id, err := strconv.ParseInt(strings.TrimPrefix(idText, "#"), 10, 64)
 		if err != nil || id <= 0 {
 			return s.replyError(ctx, ev, store.Errorf(store.EINVALID, "%s", s.staffText("用法：/done 任务号 备注（例如 /done 12 已回访）", "usage: /done ID [note]")))
 		}
 		return s.done(ctx, ev, actor, id, note)
 	case "reply":
-		idText, text := cutWord(ev.Args)
+		idText, text := store.CutWord(ev.Args)
 		id, err := strconv.ParseInt(strings.TrimPrefix(idText, "#"), 10, 64)
 		if err != nil || id <= 0 || text == "" {
 			return s.replyError(ctx, ev, store.Errorf(store.EINVALID, "%s", s.staffText("用法：回复 任务号 内容（例如 回复 12 您好）", "usage: reply TASK_ID text")))
@@ -183,15 +183,6 @@ func (s *Service) staffChat(ctx context.Context, ev *store.ChatEvent, cmd string
 		}
 	}
 	return s.replyStaffKey(ctx, ev, keyStaffHelp, render.Data{})
-}
-
-func cutWord(s string) (word, rest string) {
-	s = strings.TrimSpace(s)
-	i := strings.IndexFunc(s, func(r rune) bool { return r == ' ' || r == '\t' || r == '\n' || r == '\u3000' })
-	if i < 0 {
-		return s, ""
-	}
-	return s[:i], strings.TrimSpace(s[i:])
 }
 
 // task loads a task the actor may act on; others' tasks look missing to
@@ -287,7 +278,7 @@ func (s *Service) taskList(sum *store.TaskSummary) map[string]string {
 				due += " ⏰"
 			}
 		}
-		fmt.Fprintf(&b, "#%d [%s] %s%s\n", t.ID, t.Priority, clip(t.Title, 80), due)
+		fmt.Fprintf(&b, "#%d [%s] %s%s\n", t.ID, t.Priority, store.Clip(t.Title, 80), due)
 	}
 	x := map[string]string{"list": strings.TrimSpace(b.String())}
 	if more := sum.Open - int64(len(sum.Top)); more > 0 {
@@ -307,7 +298,7 @@ func (s *Service) relayOut(ctx context.Context, ev *store.ChatEvent, actor store
 	if err != nil {
 		return s.replyError(ctx, ev, err)
 	}
-	ident, err := s.store.ReachableIdentity(ctx, t.CustomerID)
+	ident, err := s.store.ReplyIdentity(ctx, t.CustomerID)
 	if err != nil {
 		return s.replyError(ctx, ev, err)
 	}
@@ -391,7 +382,7 @@ func (s *Service) customerMessage(ctx context.Context, ev *store.ChatEvent) erro
 		due := s.now().Add(s.cfg.ComplaintDue)
 		nt, created, err := s.store.CreateTask(ctx, store.TaskInput{
 			CustomerID: cid, Kind: store.TaskComplaint, Priority: store.PriorityHigh,
-			Title:  clip(fmt.Sprintf(s.staffText("%s 投诉：%s", "Complaint from %s: %s"), customerName(c), m.Text), 120),
+			Title:  store.Clip(fmt.Sprintf(s.staffText("%s 投诉：%s", "Complaint from %s: %s"), customerName(c), m.Text), 120),
 			Detail: m.Text, DueAt: &due, Source: "complaint",
 			DedupKey: fmt.Sprintf("complaint:msg:%d", m.ID),
 		})

@@ -105,7 +105,7 @@ func (s *Service) summary(card *store.CustomerCard) string {
 		if m.Direction == store.DirectionOut {
 			arrow = "→"
 		}
-		fmt.Fprintf(&b, "\n%s %s %s", arrow, m.CreatedAt.In(s.loc).Format("01-02 15:04"), clip(messageText(m), 200))
+		fmt.Fprintf(&b, "\n%s %s %s", arrow, m.CreatedAt.In(s.loc).Format("01-02 15:04"), store.Clip(messageText(m), 200))
 	}
 	return b.String()
 }
@@ -122,14 +122,6 @@ func messageText(m *store.Message) string {
 		return m.Text
 	}
 	return "[" + m.Kind + "]"
-}
-
-func clip(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n-1]) + "…"
 }
 
 // fmtTime is a time in the business zone for chat texts.

@@ -107,7 +107,7 @@ func (s *Store) ClaimCareRun(ctx context.Context, workflow, date string, dryRun,
 	if dryRun {
 		key = "dry:" + token
 	}
-	key = truncateRunes(key, 64)
+	key = CutRunes(key, 64)
 	run := &CareRun{
 		Workflow: workflow, Date: date, DryRun: dryRun, ClaimKey: key, Status: RunRunning,
 		Attempts: 1, ClaimedBy: token, LeaseUntil: &until, StartedAt: now, UpdatedAt: now,
@@ -192,12 +192,11 @@ func (s *Store) FinishCareRun(ctx context.Context, run *CareRun, status, errMsg 
 
 // CareRunByID loads one run.
 func (s *Store) CareRunByID(ctx context.Context, id int64) (*CareRun, error) {
-	var r CareRun
-	if err := s.db.WithContext(ctx).Take(&r, id).Error; err != nil {
-		return nil, fmt.Errorf("care run: %w", notFound(err, "care run %d", id))
+	r, err := byID[CareRun](ctx, s, "care run", id)
+	if err == nil {
+		r.decode()
 	}
-	r.decode()
-	return &r, nil
+	return r, err
 }
 
 // CareRunFilter narrows ListCareRuns.

@@ -1,5 +1,10 @@
 package store
 
+import (
+	"strings"
+	"unicode"
+)
+
 // ChatEvent is one stored inbound chat message as the router hands it to the
 // hooks of other packages (care's survey answers, follow-up's staff commands
 // and relays, template editing in chat). It carries only store types so that
@@ -22,6 +27,18 @@ type ChatEvent struct {
 	// ReplyToProviderMsgID is the platform id of the message this one
 	// replies to (Telegram reply-to), for relays.
 	ReplyToProviderMsgID string
+}
+
+// CutWord splits chat text at its first run of white space (the
+// full-width space Chinese keyboards type, too): a command's first
+// argument and the rest, both trimmed.
+func CutWord(s string) (word, rest string) {
+	s = strings.TrimSpace(s)
+	i := strings.IndexFunc(s, unicode.IsSpace)
+	if i < 0 {
+		return s, ""
+	}
+	return s[:i], strings.TrimSpace(s[i:])
 }
 
 // ReplyTarget returns the channel and chat id to answer on.

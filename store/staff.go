@@ -81,11 +81,7 @@ func (a Actor) mayManage(st *Staff) error {
 
 // StaffByID loads one staff member.
 func (s *Store) StaffByID(ctx context.Context, id int64) (*Staff, error) {
-	var st Staff
-	if err := s.db.WithContext(ctx).First(&st, id).Error; err != nil {
-		return nil, fmt.Errorf("staff: %w", notFound(err, "staff %d", id))
-	}
-	return &st, nil
+	return byID[Staff](ctx, s, "staff", id)
 }
 
 // StaffIdentity binds a chat account to a staff member. A bound account is

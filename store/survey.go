@@ -68,11 +68,7 @@ func (s *Store) CreateSurveys(ctx context.Context, ss []Survey) (map[string]int6
 
 // SurveyByID loads one survey.
 func (s *Store) SurveyByID(ctx context.Context, id int64) (*Survey, error) {
-	var sv Survey
-	if err := s.db.WithContext(ctx).Take(&sv, id).Error; err != nil {
-		return nil, fmt.Errorf("survey: %w", notFound(err, "survey %d", id))
-	}
-	return &sv, nil
+	return byID[Survey](ctx, s, "survey", id)
 }
 
 // OpenSurvey is the customer's newest survey that is unanswered and still
@@ -107,7 +103,7 @@ func (s *Store) AnswerSurvey(ctx context.Context, id int64, score int, comment s
 	}
 	now := s.Now().Truncate(time.Millisecond)
 	res := s.db.WithContext(ctx).Model(&Survey{}).Where("id = ? AND score IS NULL AND expires_at > ?", id, now).
-		Updates(map[string]any{"score": score, "comment": truncateRunes(strings.TrimSpace(comment), 2000), "answered_at": now})
+		Updates(map[string]any{"score": score, "comment": CutRunes(strings.TrimSpace(comment), 2000), "answered_at": now})
 	if res.Error != nil {
 		return false, fmt.Errorf("answer survey: %w", res.Error)
 	}
@@ -117,7 +113,7 @@ func (s *Store) AnswerSurvey(ctx context.Context, id int64, score int, comment s
 // CommentSurvey keeps a comment sent after the score, once, within the
 // window.
 func (s *Store) CommentSurvey(ctx context.Context, id int64, comment string) (bool, error) {
-	comment = truncateRunes(strings.TrimSpace(comment), 2000)
+	comment = CutRunes(strings.TrimSpace(comment), 2000)
 	if comment == "" {
 		return false, nil
 	}

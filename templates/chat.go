@@ -30,7 +30,7 @@ func (s *Service) HandleChat(ctx context.Context, ev *store.ChatEvent) (bool, er
 		return true, s.refuse(ctx, ev)
 	}
 	c := chat{s: s, ev: ev, en: Locale(s.cfg.StaffLocale) == store.LocaleEN}
-	sub, rest := cutWord(ev.Args)
+	sub, rest := store.CutWord(ev.Args)
 	var text string
 	var err error
 	switch strings.ToLower(sub) {
@@ -136,15 +136,15 @@ func (c chat) show(ctx context.Context, args string) (string, error) {
 	}
 	by := t.UpdatedBy
 	head := fmt.Sprintf(c.pick("%s（%s）v%d，修改人 %s", "%s (%s) v%d, by %s"), t.Key, t.Locale, t.Version, by)
-	return head + "\n\n" + clip(chatLimit-len([]rune(head)), t.Body) + "\n\n" +
+	return head + "\n\n" + store.Clip(t.Body, chatLimit-len([]rune(head))) + "\n\n" +
 		c.pick("修改：/template set "+key+" 换行后写新内容", "Change it: /template set "+key+" then the new text on the next lines"), nil
 }
 
 func (c chat) set(ctx context.Context, args string) (string, error) {
 	first, body, _ := strings.Cut(args, "\n")
-	key, inline := cutWord(first)
+	key, inline := store.CutWord(first)
 	key, locale := strings.ToLower(key), store.LocaleZH
-	if w, r := cutWord(inline); localeWord(w) != "" {
+	if w, r := store.CutWord(inline); localeWord(w) != "" {
 		locale, inline = localeWord(w), r
 	}
 	if key == "" {
@@ -170,7 +170,7 @@ func (c chat) set(ctx context.Context, args string) (string, error) {
 	}
 	head := fmt.Sprintf(c.pick("预览 %s（%s），示例客户：", "Preview of %s (%s) for a sample customer:"), key, locale)
 	tail := c.pick("发送 /template confirm 启用，/template cancel 放弃。", "Send /template confirm to make it active, /template cancel to discard it.")
-	return head + "\n\n" + clip(chatLimit-len([]rune(head))-len([]rune(tail)), preview) + "\n\n" + tail, nil
+	return head + "\n\n" + store.Clip(preview, chatLimit-len([]rune(head))-len([]rune(tail))) + "\n\n" + tail, nil
 }
 
 // localeWord recognises a locale argument.
@@ -264,14 +264,4 @@ func (s *Service) refuse(ctx context.Context, ev *store.ChatEvent) error {
 	o.Text, o.TemplateKey, o.TemplateVersion = r.Text, r.Key, r.Version
 	_, err = s.store.Enqueue(ctx, []store.Outbound{o})
 	return err
-}
-
-// cutWord splits off the first word.
-func cutWord(s string) (word, rest string) {
-	s = strings.TrimSpace(s)
-	i := strings.IndexFunc(s, unicode.IsSpace)
-	if i < 0 {
-		return s, ""
-	}
-	return s[:i], strings.TrimSpace(s[i:])
 }

@@ -82,26 +82,8 @@ func (s *Service) funcs(locale string) template.FuncMap {
 		// holiday names a holiday key (spring_festival → 春节 / Spring Festival).
 		"holiday": func(key string) string { return holidayName(key, en) },
 		// clip shortens s to n characters, ending in … when cut.
-		"clip": clip,
+		"clip": func(n int, s string) string { return store.Clip(s, n) },
 	}
-}
-
-func clip(n int, s string) string {
-	if n <= 0 {
-		return s
-	}
-	// Walk at most n+1 characters: s may be long, and clip runs per call.
-	cut, count := 0, 0
-	for i := range s {
-		if count == n-1 {
-			cut = i
-		}
-		if count == n {
-			return s[:cut] + "…"
-		}
-		count++
-	}
-	return s
 }
 
 var monthsEN = [...]string{"January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"}

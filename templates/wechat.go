@@ -1,9 +1,11 @@
 package templates
 
 import (
-	"github.com/rapport-crm/rapport/render"
 	"regexp"
 	"strings"
+
+	"github.com/rapport-crm/rapport/render"
+	"github.com/rapport-crm/rapport/store"
 )
 
 // classicFields are the keys of a classic WeChat template message, used
@@ -109,7 +111,7 @@ func fill(out map[string]string, keys, lines []string, limit func(string) int) {
 			v = lines[i]
 		}
 		if n := limit(k); n > 0 {
-			v = clip(n, unlabel(v))
+			v = store.Clip(unlabel(v), n)
 		}
 		out[k] = v
 	}

@@ -179,7 +179,7 @@ func TestCrashBetweenClaimAndSendRedelivers(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if m, _ := s.Message(ctx, claimed[0].ID); m.Status != store.StatusSent {
+		if m, _ := s.MessageByID(ctx, claimed[0].ID); m.Status != store.StatusSent {
 			t.Fatalf("late completion overwrote the row: %s", m.Status)
 		}
 	})

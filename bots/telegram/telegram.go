@@ -19,7 +19,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/go-telegram/bot"
 	"github.com/go-telegram/bot/models"
@@ -339,13 +338,10 @@ const maxText = 4096
 
 // Send delivers one outbox row with sendMessage and returns the message id.
 func (a *Adapter) Send(ctx context.Context, m *store.Message) (string, error) {
-	text := m.Text
-	if strings.TrimSpace(text) == "" {
+	if strings.TrimSpace(m.Text) == "" {
 		return "", &bots.SendError{Outcome: bots.Fail, Reason: "empty text"}
 	}
-	if utf8.RuneCountInString(text) > maxText {
-		text = string([]rune(text)[:maxText-1]) + "…"
-	}
+	text := store.Clip(m.Text, maxText)
 	// chat_id as the stored string: the form carries the same digits,
 	// and the library writes a string field without a JSON encoding.
 	p := &bot.SendMessageParams{ChatID: m.ChatID, Text: text}

@@ -292,7 +292,7 @@ func TestRepliesStreamLive(t *testing.T) {
 		if text != "每天 9:00-21:00" {
 			t.Fatalf("streamed %q", text)
 		}
-		if got, _ := s.Message(ctx, m1.ID); got.Status != store.StatusSent || got.ProviderMsgID == "" {
+		if got, _ := s.MessageByID(ctx, m1.ID); got.Status != store.StatusSent || got.ProviderMsgID == "" {
 			t.Fatalf("reply row %s %q; want sent with a provider id", got.Status, got.ProviderMsgID)
 		}
 		if _, err := s.SendToCustomer(ctx, cid, "周末也营业"); err != nil {

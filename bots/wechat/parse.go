@@ -55,10 +55,10 @@ func fromMessage(m *message.MixMessage, raw []byte) (in bots.Inbound, ok bool, e
 			return in, false, nil
 		}
 		in.Kind, in.Event = bots.KindEvent, ev
-		in.EventKey = truncate(m.EventKey, 255)
+		in.EventKey = store.CutRunes(m.EventKey, 255)
 		in.DedupKey = from + ":" + strconv.FormatInt(m.CreateTime, 10) + ":" + ev
 		if scene, ok := strings.CutPrefix(m.EventKey, "qrscene_"); ok && ev == bots.EventSubscribe && scene != "" {
-			in.Source = "wechat:qrscene:" + truncate(scene, 64)
+			in.Source = "wechat:qrscene:" + store.CutRunes(scene, 64)
 		}
 		return in, true, nil
 	}
@@ -109,16 +109,6 @@ func eventName(e string) string {
 		return "view"
 	}
 	return ""
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && s[n]&0xC0 == 0x80 {
-		n--
-	}
-	return s[:n]
 }
 
 // templateDelivered is the TEMPLATESENDJOBFINISH status of a template

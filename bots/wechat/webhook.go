@@ -207,7 +207,7 @@ func (a *Adapter) applyTemplateReport(ctx context.Context, rep templateReport) {
 		a.metrics.templateReport("success")
 		return
 	case !failed:
-		a.log.Warn("wechat: template report with unknown status", "msgid", rep.msgID, "status", truncate(rep.status, 64))
+		a.log.Warn("wechat: template report with unknown status", "msgid", rep.msgID, "status", store.CutRunes(rep.status, 64))
 		a.metrics.templateReport("unknown_status")
 		return
 	case rep.msgID <= 0 || rep.openID == "" || len(rep.openID) > maxOpenID:
@@ -217,7 +217,7 @@ func (a *Adapter) applyTemplateReport(ctx context.Context, rep templateReport) {
 	}
 	u := store.Undelivered{
 		Channel: store.ChannelWeChat, ChatID: rep.openID, ProviderMsgID: templateProviderID(rep.msgID),
-		Reason: "wechat: " + truncate(rep.status, 128), Unreachable: blocked,
+		Reason: "wechat: " + store.CutRunes(rep.status, 128), Unreachable: blocked,
 	}
 	// Metrics and logs are taken inside: the work may outlive the callback.
 	err := a.bounded(ctx, "template report", u.ProviderMsgID, func(ctx context.Context) error {
