@@ -198,6 +198,9 @@ func (x *execution) process(ctx context.Context, acts []action) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if len(acts) == 0 {
+		return x.progress(ctx) // renews the run's lease
+	}
 	s := x.s
 	if !x.dry && s.cfg.Cap.Messages > 0 {
 		// The cap reads who got what lately, then writes: two runs doing
