@@ -549,12 +549,9 @@ func (r *Router) replyWith(ctx context.Context, ev *store.ChatEvent, key string,
 	if err != nil {
 		return err
 	}
-	cid, iid := c.ID, ev.Identity.ID
-	_, err = r.store.Enqueue(ctx, []store.Outbound{{
-		CustomerID: &cid, IdentityID: &iid, Channel: ev.Message.Channel, ChatID: ev.Message.ChatID,
-		Text: out.Text, TemplateKey: key, TemplateVersion: out.Version, Extras: x,
-		IdempotencyKey: "reply:" + strconv.FormatInt(ev.Message.ID, 10) + ":" + key,
-	}})
+	o := out.ReplyTo(ev, "reply:"+strconv.FormatInt(ev.Message.ID, 10)+":"+key)
+	o.Extras = x
+	_, err = r.store.Enqueue(ctx, []store.Outbound{o})
 	return err
 }
 

@@ -127,12 +127,7 @@ func (s *Service) answer(ctx context.Context, ev *store.ChatEvent, sv *store.Sur
 	if err != nil {
 		return fmt.Errorf("survey thanks: %w", err)
 	}
-	channel, chatID := ev.ReplyTarget()
-	cid, iid := c.ID, ev.Identity.ID
-	if _, err := s.store.Enqueue(ctx, []store.Outbound{{
-		CustomerID: &cid, IdentityID: &iid, Channel: channel, ChatID: chatID, Text: r.Text,
-		IdempotencyKey: "survey_thanks:" + strconv.FormatInt(sv.ID, 10), TemplateKey: r.Key, TemplateVersion: r.Version,
-	}}); err != nil {
+	if _, err := s.store.Enqueue(ctx, []store.Outbound{r.ReplyTo(ev, "survey_thanks:"+strconv.FormatInt(sv.ID, 10))}); err != nil {
 		return err
 	}
 	if score <= s.cfg.Survey.LowScore {

@@ -1,7 +1,6 @@
 package followup
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -63,23 +62,8 @@ func (s *Service) replyStaffKey(ctx context.Context, ev *store.ChatEvent, key st
 	if err != nil {
 		return err
 	}
-	_, err = s.store.Enqueue(ctx, []store.Outbound{s.toChat(ev, r, fmt.Sprintf("staff_reply:%d", ev.Message.ID))})
+	_, err = s.store.Enqueue(ctx, []store.Outbound{r.ReplyTo(ev, fmt.Sprintf("staff_reply:%d", ev.Message.ID))})
 	return err
-}
-
-// toChat addresses r to the chat ev came from, as a message to staff.
-func (s *Service) toChat(ev *store.ChatEvent, r render.Rendered, key string) store.Outbound {
-	channel, chatID := ev.ReplyTarget()
-	chatID = cmp.Or(chatID, ev.SenderID)
-	o := store.Outbound{
-		Channel: channel, ChatID: chatID, Text: r.Text, TemplateKey: r.Key, TemplateVersion: r.Version,
-		IdempotencyKey: key,
-	}
-	if ev.Staff != nil {
-		id := ev.Staff.ID
-		o.StaffID = &id
-	}
-	return o
 }
 
 func (s *Service) replyError(ctx context.Context, ev *store.ChatEvent, err error) error {
@@ -94,11 +78,10 @@ func (s *Service) replyError(ctx context.Context, ev *store.ChatEvent, err error
 // from any other channel is refused like any staff command from a
 // non-staff account, and binds nothing.
 func (s *Service) bind(ctx context.Context, ev *store.ChatEvent) error {
-	channel, chatID := ev.ReplyTarget()
-	if !store.StaffChannel(channel) {
+	if !store.StaffChannel(ev.Message.Channel) {
 		return s.replyStaffKey(ctx, ev, KeyStaffRefused, render.Data{})
 	}
-	st, err := s.store.RedeemBindingCode(ctx, store.BindRequest{Channel: channel, ExternalID: ev.SenderID, ChatID: chatID, Code: ev.Args})
+	st, err := s.store.RedeemBindingCode(ctx, store.BindRequest{Channel: ev.Message.Channel, ExternalID: ev.SenderID, ChatID: ev.Message.ChatID, Code: ev.Args})
 	switch {
 	case errors.Is(err, store.ErrBindThrottled):
 		return s.replyStaffKey(ctx, ev, keyBindThrottled, render.Data{})
@@ -129,7 +112,7 @@ func (s *Service) openTaskSummary(ctx context.Context, ev *store.ChatEvent) erro
 	if err != nil {
 		return err
 	}
-	o := s.toChat(ev, r, fmt.Sprintf("bind_tasks:%d", ev.Message.ID))
+	o := r.ReplyTo(ev, fmt.Sprintf("bind_tasks:%d", ev.Message.ID))
 	_, err = s.store.ClaimNotices(ctx, ev.Staff.ID, sum.Pending, []store.Outbound{o})
 	return err
 }
@@ -338,12 +321,7 @@ func (s *Service) replyCustomer(ctx context.Context, ev *store.ChatEvent, c *sto
 	if err != nil {
 		return err
 	}
-	channel, chatID := ev.ReplyTarget()
-	cid, iid := c.ID, ev.Identity.ID
-	_, err = s.store.Enqueue(ctx, []store.Outbound{{
-		CustomerID: &cid, IdentityID: &iid, Channel: channel, ChatID: chatID, Text: r.Text,
-		TemplateKey: r.Key, TemplateVersion: r.Version, IdempotencyKey: idempotencyKey,
-	}})
+	_, err = s.store.Enqueue(ctx, []store.Outbound{r.ReplyTo(ev, idempotencyKey)})
 	return err
 }
 

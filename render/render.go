@@ -28,6 +28,14 @@ type Rendered struct {
 	Text        string
 }
 
+// ReplyTo is the text as the answer to ev (store.ChatEvent.Reply), with
+// the template version it came from.
+func (r Rendered) ReplyTo(ev *store.ChatEvent, idempotencyKey string) store.Outbound {
+	o := ev.Reply(r.Text, idempotencyKey)
+	o.TemplateKey, o.TemplateVersion = r.Key, r.Version
+	return o
+}
+
 // Lines are the text's non-empty lines, trimmed: the labels of a
 // keyboard rendered from a template of one line per button.
 func (r Rendered) Lines() []string {

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"strings"
 	"unicode"
 )
@@ -41,7 +42,18 @@ func CutWord(s string) (word, rest string) {
 	return s[:i], strings.TrimSpace(s[i:])
 }
 
-// ReplyTarget returns the channel and chat id to answer on.
-func (e *ChatEvent) ReplyTarget() (channel, chatID string) {
-	return e.Message.Channel, e.Message.ChatID
+// Reply is an outbound message answering the event on the chat it came
+// from, to the staff member or the customer's identity who wrote (neither
+// for an account binding itself), under the idempotency key: a message
+// processed again answers once.
+func (e *ChatEvent) Reply(text, idempotencyKey string) Outbound {
+	o := Outbound{Channel: e.Message.Channel, ChatID: cmp.Or(e.Message.ChatID, e.SenderID), Text: text, IdempotencyKey: idempotencyKey}
+	if e.Staff != nil {
+		id := e.Staff.ID
+		o.StaffID = &id
+	} else if e.Identity != nil {
+		cid, iid := e.Identity.CustomerID, e.Identity.ID
+		o.CustomerID, o.IdentityID = &cid, &iid
+	}
+	return o
 }

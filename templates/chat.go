@@ -1,7 +1,6 @@
 package templates
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"strconv"
@@ -227,33 +226,19 @@ func (c chat) actor() Actor {
 }
 
 func (c chat) reply(ctx context.Context, text string) error {
-	channel, chatID := c.ev.ReplyTarget()
-	chatID = cmp.Or(chatID, c.ev.SenderID)
-	id := c.ev.Staff.ID
-	_, err := c.s.store.Enqueue(ctx, []store.Outbound{{
-		StaffID: &id, Channel: channel, ChatID: chatID, Kind: "text", Text: text,
-		IdempotencyKey: fmt.Sprintf("template_reply:%d", c.ev.Message.ID),
-	}})
+	_, err := c.s.store.Enqueue(ctx, []store.Outbound{c.ev.Reply(text, fmt.Sprintf("template_reply:%d", c.ev.Message.ID))})
 	return err
 }
 
 // refuse answers an agent or a customer with the template_refused text.
 func (s *Service) refuse(ctx context.Context, ev *store.ChatEvent) error {
-	channel, chatID := ev.ReplyTarget()
-	chatID = cmp.Or(chatID, ev.SenderID)
-	o := store.Outbound{Channel: channel, ChatID: chatID, Kind: "text",
-		IdempotencyKey: fmt.Sprintf("template_reply:%d", ev.Message.ID)}
 	locale := s.cfg.StaffLocale
 	d := render.Data{}
 	switch {
 	case ev.Staff != nil:
-		id := ev.Staff.ID
-		o.StaffID = &id
 		d.Staff = &render.Staff{Name: ev.Staff.Name}
 	case ev.Identity != nil:
-		cid, iid := ev.Identity.CustomerID, ev.Identity.ID
-		o.CustomerID, o.IdentityID = &cid, &iid
-		if c, err := s.store.CustomerByID(ctx, cid); err == nil {
+		if c, err := s.store.CustomerByID(ctx, ev.Identity.CustomerID); err == nil {
 			locale, d.Customer = c.Locale, render.CustomerOf(c)
 		}
 	}
@@ -261,7 +246,6 @@ func (s *Service) refuse(ctx context.Context, ev *store.ChatEvent) error {
 	if err != nil {
 		return err
 	}
-	o.Text, o.TemplateKey, o.TemplateVersion = r.Text, r.Key, r.Version
-	_, err = s.store.Enqueue(ctx, []store.Outbound{o})
+	_, err = s.store.Enqueue(ctx, []store.Outbound{r.ReplyTo(ev, fmt.Sprintf("template_reply:%d", ev.Message.ID))})
 	return err
 }
