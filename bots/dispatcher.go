@@ -3,14 +3,10 @@ package bots
 import (
 	"cmp"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math"
-	mrand "math/rand/v2"
-	"os"
 	"sync"
 	"time"
 
@@ -82,12 +78,7 @@ type channelState struct {
 
 // NewDispatcher builds a dispatcher; add channels, then Run it.
 func NewDispatcher(s *store.Store, o DispatcherOptions) *Dispatcher {
-	if o.ID == "" {
-		host, _ := os.Hostname()
-		var b [4]byte
-		rand.Read(b[:])
-		o.ID = fmt.Sprintf("%.32s-%d-%s", host, os.Getpid(), hex.EncodeToString(b[:]))
-	}
+	o.ID = cmp.Or(o.ID, store.HolderName())
 	o.Batch = cmp.Or(o.Batch, 200)
 	o.Workers = cmp.Or(o.Workers, 16)
 	o.Lease = cmp.Or(o.Lease, 15*time.Second)
@@ -422,7 +413,7 @@ func (d *Dispatcher) deliver(ctx context.Context, cs *channelState, m *store.Mes
 		reason = fmt.Sprintf("gave up after %s of retries: %s", d.opts.RetryFor, se.Error())
 		return store.Delivery{ID: m.ID, ClaimedBy: m.ClaimedBy, Status: store.StatusFailed, Reason: reason, Attempted: true}
 	}
-	next := now.Add(backoff(m.Attempts, d.opts.MaxBackoff))
+	next := now.Add(RetryDelay(m.Attempts, time.Second, d.opts.MaxBackoff))
 	if next.After(deadline) {
 		next = deadline
 	}
@@ -437,14 +428,6 @@ func retryStart(m *store.Message) time.Time {
 		return *m.RequeuedAt
 	}
 	return m.CreatedAt
-}
-
-// backoff is the wait before the next try after the attempts so far:
-// about 1 s, 2 s, 4 s ... doubling up to ceiling, with jitter (between
-// half and the whole) so that messages failed together spread out.
-func backoff(attempts int, ceiling time.Duration) time.Duration {
-	d := min(time.Second<<min(attempts, 30), ceiling)
-	return d/2 + time.Duration(mrand.Int64N(int64(d/2)+1))
 }
 
 // sleep waits d or until ctx ends; it reports whether the full time passed.

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"fmt"
 	"log/slog"
-	"os"
 	"strings"
 	"time"
 
@@ -64,10 +63,7 @@ func New(cfg Config, o Options) (*Service, error) {
 	o.Location = cmp.Or(o.Location, time.UTC)
 	o.Logger = cmp.Or(o.Logger, slog.Default())
 	o.Registry = cmp.Or(o.Registry, prometheus.NewRegistry())
-	if o.Holder == "" {
-		host, _ := os.Hostname()
-		o.Holder = fmt.Sprintf("%s:%d", host, os.Getpid())
-	}
+	o.Holder = cmp.Or(o.Holder, store.HolderName())
 	o.BatchSize = cmp.Or(o.BatchSize, 5000)
 	o.Lease = cmp.Or(o.Lease, 2*time.Minute)
 	o.SampleSize = cmp.Or(o.SampleSize, 20)

@@ -9,14 +9,11 @@ package wechat
 import (
 	"cmp"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -114,12 +111,7 @@ func New(cfg Config, o Options) (*Adapter, error) {
 	o.ReceiveTimeout = cmp.Or(o.ReceiveTimeout, 3500*time.Millisecond)
 	o.StoreTimeout = cmp.Or(o.StoreTimeout, 30*time.Second)
 	o.HTTPClient = cmp.Or(o.HTTPClient, &http.Client{Timeout: 10 * time.Second})
-	if o.Holder == "" {
-		host, _ := os.Hostname()
-		var b [4]byte
-		rand.Read(b[:])
-		o.Holder = fmt.Sprintf("%.32s-%d-%s", host, os.Getpid(), hex.EncodeToString(b[:]))
-	}
+	o.Holder = cmp.Or(o.Holder, store.HolderName())
 	util.DefaultHTTPClient = o.HTTPClient
 	if base != DefaultAPIBaseURL {
 		util.SetURIModifier(func(u string) string {
