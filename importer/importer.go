@@ -203,7 +203,7 @@ func batches[T any](f *csvFile, p pass, read func(rec []string, line int, malfor
 		batch = batch[:0]
 		return err
 	})
-	if err == nil {
+	if err == nil && len(batch) > 0 {
 		err = flush(batch)
 	}
 	return rows, err
