@@ -277,19 +277,13 @@ type StaffUpdate struct {
 	Active *bool   `json:"active"`
 }
 
-// UpdateStaff is UpdateStaffBy for an API caller known only by role (the
-// history of reassigned tasks names no staff member).
-func (s *Store) UpdateStaff(ctx context.Context, id int64, up StaffUpdate, by Role) (*Staff, error) {
-	return s.UpdateStaffBy(ctx, id, up, Actor{Role: by, Via: ViaAPI})
-}
-
-// UpdateStaffBy applies a change. Only admins change roles (the contract:
-// managers may do everything but tokens and staff roles) and only admins
-// change an admin (mayManage). Deactivating
+// UpdateStaff applies a change by an actor. Only admins change roles (the
+// contract: managers may do everything but tokens and staff roles) and
+// only admins change an admin (mayManage). Deactivating
 // hands the staff member's open tasks on in the same transaction (see
 // reassignOpenTasks); {"active": false} on someone already inactive does
 // so too, for tasks left from before that rule.
-func (s *Store) UpdateStaffBy(ctx context.Context, id int64, up StaffUpdate, by Actor) (*Staff, error) {
+func (s *Store) UpdateStaff(ctx context.Context, id int64, up StaffUpdate, by Actor) (*Staff, error) {
 	if up.Role != nil && !ValidRole(*up.Role) {
 		return nil, Invalid("role", "%q is not admin, manager or agent", *up.Role)
 	}

@@ -104,7 +104,7 @@ func TestMarkUndeliveredStaff(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		ann := mustStaff(t, s, "Ann", store.RoleAgent)
-		code, _, err := s.CreateBindingCode(ctx, ann.ID)
+		code, _, err := s.CreateBindingCode(ctx, ann.ID, store.SystemActor())
 		if err != nil {
 			t.Fatal(err)
 		}

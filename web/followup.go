@@ -42,7 +42,7 @@ func (s *Server) updateStaff(w http.ResponseWriter, r *http.Request, p *store.Pr
 	}
 	// The actor, not just the role: reassigned tasks record who deactivated
 	// their assignee.
-	st, err := s.Store.UpdateStaffBy(r.Context(), id, in, store.ActorOf(p))
+	st, err := s.Store.UpdateStaff(r.Context(), id, in, store.ActorOf(p))
 	return respond(w, http.StatusOK, st, err)
 }
 
@@ -51,7 +51,7 @@ func (s *Server) createBindingCode(w http.ResponseWriter, r *http.Request, p *st
 	if err != nil {
 		return err
 	}
-	code, exp, err := s.Store.CreateBindingCodeBy(r.Context(), id, store.ActorOf(p))
+	code, exp, err := s.Store.CreateBindingCode(r.Context(), id, store.ActorOf(p))
 	return respond(w, http.StatusCreated, map[string]any{"code": code, "expires_at": exp}, err)
 }
 

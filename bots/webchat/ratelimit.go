@@ -87,13 +87,6 @@ func (l *limiter) sweep(now time.Time) {
 	l.lastSweep = now
 }
 
-// size is the number of keys held (for tests).
-func (l *limiter) size() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.buckets)
-}
-
 // admit takes one post's tokens from both the visitor's and the client
 // address's bucket, or neither: a refused post must not use up the budget
 // of the other key (a neighbour behind the same NAT, say). wait is how
