@@ -49,26 +49,32 @@ func subject(c *store.Customer) render.Customer {
 	return rc
 }
 
+// en reports whether staff read English.
+func (s *Service) en() bool { return strings.HasPrefix(s.cfg.StaffLocale, "en") }
+
 // staffText picks the staff-locale variant of a text.
 func (s *Service) staffText(zh, en string) string {
-	if strings.HasPrefix(s.cfg.StaffLocale, "en") {
+	if s.en() {
 		return en
 	}
 	return zh
 }
 
-// stageName is a lifecycle stage as staff read it in Chinese.
-func stageName(st store.Stage) string {
-	switch st {
-	case store.StagePotential:
+// stageName is a lifecycle stage as staff read it: its name in English,
+// words in Chinese.
+func stageName(st store.Stage, en bool) string {
+	switch {
+	case en:
+		return string(st)
+	case st == store.StagePotential:
 		return "潜在客户"
-	case store.StageNew:
+	case st == store.StageNew:
 		return "新客户"
-	case store.StageActive:
+	case st == store.StageActive:
 		return "活跃"
-	case store.StageAtRisk:
+	case st == store.StageAtRisk:
 		return "有流失风险"
-	case store.StageChurned:
+	case st == store.StageChurned:
 		return "已流失"
 	}
 	return string(st)
@@ -77,29 +83,15 @@ func stageName(st store.Stage) string {
 // summary is the customer card as text.
 func (s *Service) summary(card *store.CustomerCard) string {
 	c := card.Customer
-	en := strings.HasPrefix(s.cfg.StaffLocale, "en")
 	var b strings.Builder
-	name := customerName(c)
-	if en {
-		fmt.Fprintf(&b, "👤 %s · tier %s · %s", name, c.Tier, c.Stage)
-	} else {
-		fmt.Fprintf(&b, "👤 %s · %s级 · %s", name, c.Tier, stageName(c.Stage))
-	}
+	fmt.Fprintf(&b, s.staffText("👤 %s · %s级 · %s", "👤 %s · tier %s · %s"), customerName(c), c.Tier, stageName(c.Stage, s.en()))
 	if c.Phone != "" {
 		fmt.Fprintf(&b, " · %s", c.Phone)
 	}
 	if card.SurveyScore != nil {
-		if en {
-			fmt.Fprintf(&b, "\nLast survey: %d/5", *card.SurveyScore)
-		} else {
-			fmt.Fprintf(&b, "\n最近评分：%d/5", *card.SurveyScore)
-		}
+		fmt.Fprintf(&b, s.staffText("\n最近评分：%d/5", "\nLast survey: %d/5"), *card.SurveyScore)
 	}
-	if en {
-		fmt.Fprintf(&b, "\nOpen tasks: %d", card.OpenTasks)
-	} else {
-		fmt.Fprintf(&b, "\n待办任务：%d", card.OpenTasks)
-	}
+	fmt.Fprintf(&b, s.staffText("\n待办任务：%d", "\nOpen tasks: %d"), card.OpenTasks)
 	for _, m := range card.Recent {
 		arrow := "←"
 		if m.Direction == store.DirectionOut {

@@ -348,24 +348,17 @@ func (s *Service) SendDigest(ctx context.Context, day time.Time) (int, error) {
 }
 
 func (s *Service) digestLines(loads []store.AgentLoad) string {
-	en := strings.HasPrefix(s.cfg.StaffLocale, "en")
+	line := s.staffText("• %s：待办 %d，逾期 %d，今日完成 %d", "• %s: open %d, overdue %d, done today %d")
 	var open, overdue, done int64
 	var lines []string
 	for _, a := range loads {
 		open, overdue, done = open+a.Open, overdue+a.Overdue, done+a.DoneToday
 		name := a.Name
 		if a.StaffID == 0 {
-			name = map[bool]string{true: "(unassigned)", false: "（未分配）"}[en]
+			name = s.staffText("（未分配）", "(unassigned)")
 		}
-		if en {
-			lines = append(lines, fmt.Sprintf("• %s: open %d, overdue %d, done today %d", name, a.Open, a.Overdue, a.DoneToday))
-		} else {
-			lines = append(lines, fmt.Sprintf("• %s：待办 %d，逾期 %d，今日完成 %d", name, a.Open, a.Overdue, a.DoneToday))
-		}
+		lines = append(lines, fmt.Sprintf(line, name, a.Open, a.Overdue, a.DoneToday))
 	}
-	head := fmt.Sprintf("待办 %d，逾期 %d，今日完成 %d", open, overdue, done)
-	if en {
-		head = fmt.Sprintf("Open %d, overdue %d, done today %d", open, overdue, done)
-	}
+	head := fmt.Sprintf(s.staffText("待办 %d，逾期 %d，今日完成 %d", "Open %d, overdue %d, done today %d"), open, overdue, done)
 	return head + "\n" + strings.Join(lines, "\n")
 }
