@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"fmt"
 	"net/http"
 
@@ -53,7 +54,7 @@ func (s *Server) handleTemplateSave(w http.ResponseWriter, r *http.Request, p *s
 	if err != nil {
 		return err
 	}
-	t, err := s.Templates.Save(r.Context(), r.PathValue("key"), localeOf(r, in.Locale), in.Body, a)
+	t, err := s.Templates.Save(r.Context(), r.PathValue("key"), cmp.Or(in.Locale, r.URL.Query().Get("locale")), in.Body, a)
 	return respond(w, http.StatusOK, t, err)
 }
 
@@ -68,7 +69,7 @@ func (s *Server) handleTemplatePreview(w http.ResponseWriter, r *http.Request, _
 		return err
 	}
 	pv, err := s.Templates.Preview(r.Context(), templates.PreviewInput{
-		Key: r.PathValue("key"), Locale: localeOf(r, in.Locale), Body: in.Body, Version: in.Version, CustomerID: in.CustomerID,
+		Key: r.PathValue("key"), Locale: cmp.Or(in.Locale, r.URL.Query().Get("locale")), Body: in.Body, Version: in.Version, CustomerID: in.CustomerID,
 	})
 	return respond(w, http.StatusOK, pv, err)
 }
@@ -94,7 +95,7 @@ func (s *Server) handleTemplateRollback(w http.ResponseWriter, r *http.Request, 
 	if err != nil {
 		return err
 	}
-	t, err := s.Templates.Rollback(r.Context(), r.PathValue("key"), localeOf(r, in.Locale), in.Version, a)
+	t, err := s.Templates.Rollback(r.Context(), r.PathValue("key"), cmp.Or(in.Locale, r.URL.Query().Get("locale")), in.Version, a)
 	return respond(w, http.StatusOK, t, err)
 }
 
@@ -105,14 +106,6 @@ func (s *Server) handleTemplateAudit(w http.ResponseWriter, r *http.Request, _ *
 	}
 	rows, next, err := s.Templates.Audit(r.Context(), r.PathValue("key"), pg)
 	return respondList(w, rows, next, err)
-}
-
-// localeOf is the body's locale, else ?locale=.
-func localeOf(r *http.Request, body string) string {
-	if body != "" {
-		return body
-	}
-	return r.URL.Query().Get("locale")
 }
 
 // templateActor names the caller for the audit: the staff member behind
