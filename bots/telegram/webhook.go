@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"runtime/debug"
 	"time"
 
 	"github.com/rapport-crm/rapport/store"
@@ -18,14 +17,9 @@ const maxUpdate = 1 << 20
 // ServeHTTP is the webhook endpoint (POST /webhooks/telegram). It answers
 // 200 only once the update is stored, because Telegram redelivers after any
 // other answer: 403 for a bad secret, 413 over 1 MiB, 400 for a body that is
-// not an update; unknown update types get 200 and are ignored.
+// not an update; unknown update types get 200 and are ignored. It is
+// mounted on web.Server, which answers a panic with 500.
 func (a *Adapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	defer func() {
-		if p := recover(); p != nil {
-			a.log.Error("telegram webhook panic", "panic", p, "stack", string(debug.Stack()))
-			http.Error(w, "internal error", http.StatusInternalServerError)
-		}
-	}()
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		http.Error(w, "POST only", http.StatusMethodNotAllowed)

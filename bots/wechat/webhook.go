@@ -41,14 +41,9 @@ const maxBody = 1 << 20
 // answer is "success" and the store carries on in the background for up to
 // StoreTimeout; the message is lost only if that also fails or the process
 // dies meanwhile (WeChat will not resend it). A store that fails fast gets
-// 500, so WeChat redelivers (the redelivery dedups).
+// 500, so WeChat redelivers (the redelivery dedups); so does a panic, which
+// web.Server, where the callback is mounted, answers with 500.
 func (a *Adapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	defer func() {
-		if p := recover(); p != nil {
-			a.log.Error("wechat callback panic", "panic", p, "stack", string(debug.Stack()))
-			http.Error(w, "internal error", http.StatusInternalServerError)
-		}
-	}()
 	switch r.Method {
 	case http.MethodGet, http.MethodPost:
 	default:
