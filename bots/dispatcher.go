@@ -171,7 +171,7 @@ func (d *Dispatcher) runChannel(ctx context.Context, cs *channelState) {
 			d.hold(ctx, cs, name)
 			continue
 		}
-		sleep(ctx, retry)
+		Sleep(ctx, retry)
 	}
 }
 
@@ -348,7 +348,7 @@ func (d *Dispatcher) deliver(ctx context.Context, cs *channelState, m *store.Mes
 		if paused > 5*time.Second {
 			return putBack(m, d.store.Now().Add(paused), "")
 		}
-		if !sleep(ctx, paused) {
+		if !Sleep(ctx, paused) {
 			return putBack(m, d.store.Now(), "")
 		}
 	}
@@ -430,8 +430,9 @@ func retryStart(m *store.Message) time.Time {
 	return m.CreatedAt
 }
 
-// sleep waits d or until ctx ends; it reports whether the full time passed.
-func sleep(ctx context.Context, d time.Duration) bool {
+// Sleep waits d or until ctx ends; it reports whether the full time
+// passed.
+func Sleep(ctx context.Context, d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

@@ -296,13 +296,9 @@ func (r *Router) markLoop(ctx context.Context) {
 // but never processed because their process died in between. Each replica
 // runs it; claims keep any message to one of them.
 func (r *Router) resumeLoop(ctx context.Context) {
-	for {
+	r.resume(ctx)
+	for Sleep(ctx, r.opts.RecoverEvery) {
 		r.resume(ctx)
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(r.opts.RecoverEvery):
-		}
 	}
 }
 

@@ -200,12 +200,8 @@ func (a *Adapter) retry(ctx context.Context, what string, fn func(context.Contex
 		reason := what + ": " + a.redact(err)
 		a.opts.Health.Degraded(a.Name(), reason)
 		a.log.Debug("telegram: retrying", "call", what, "attempt", attempt+1, "wait", wait, "err", reason)
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !bots.Sleep(ctx, wait) {
 			return false
-		case <-t.C:
 		}
 	}
 }
@@ -287,12 +283,8 @@ func (a *Adapter) keep(ctx context.Context, in bots.Inbound, updateID int64) err
 			return nil
 		}
 		a.log.Warn("telegram: cannot store polled update; retrying", "update_id", updateID, "attempt", attempt, "retry_in", wait, "err", err)
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !bots.Sleep(ctx, wait) {
 			return err
-		case <-t.C:
 		}
 		wait = min(2*wait, pollRetryMax)
 	}

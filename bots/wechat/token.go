@@ -160,10 +160,8 @@ func (t *tokenSource) GetAccessTokenContext(ctx context.Context) (string, error)
 		if time.Now().After(deadline) {
 			return "", errors.New("wechat access token: another replica is fetching it and has not stored it in time")
 		}
-		select {
-		case <-ctx.Done():
+		if !bots.Sleep(ctx, t.poll) {
 			return "", ctx.Err()
-		case <-time.After(t.poll):
 		}
 	}
 }
