@@ -118,9 +118,4 @@ func (s *Service) hasWeChatTemplate(workflow string) bool {
 }
 
 // staffText picks the staff-locale variant of a task's title or detail.
-func (s *Service) staffText(zh, en string) string {
-	if strings.HasPrefix(s.o.StaffLocale, "en") {
-		return en
-	}
-	return zh
-}
+func (s *Service) staffText(zh, en string) string { return render.Pick(s.o.StaffLocale, zh, en) }

@@ -49,23 +49,12 @@ func subject(c *store.Customer) render.Customer {
 	return rc
 }
 
-// en reports whether staff read English.
-func (s *Service) en() bool { return strings.HasPrefix(s.cfg.StaffLocale, "en") }
-
 // staffText picks the staff-locale variant of a text.
-func (s *Service) staffText(zh, en string) string {
-	if s.en() {
-		return en
-	}
-	return zh
-}
+func (s *Service) staffText(zh, en string) string { return render.Pick(s.cfg.StaffLocale, zh, en) }
 
-// stageName is a lifecycle stage as staff read it: its name in English,
-// words in Chinese.
-func stageName(st store.Stage, en bool) string {
+// stageName is a lifecycle stage as staff read it in Chinese.
+func stageName(st store.Stage) string {
 	switch {
-	case en:
-		return string(st)
 	case st == store.StagePotential:
 		return "潜在客户"
 	case st == store.StageNew:
@@ -84,7 +73,7 @@ func stageName(st store.Stage, en bool) string {
 func (s *Service) summary(card *store.CustomerCard) string {
 	c := card.Customer
 	var b strings.Builder
-	fmt.Fprintf(&b, s.staffText("👤 %s · %s级 · %s", "👤 %s · tier %s · %s"), customerName(c), c.Tier, stageName(c.Stage, s.en()))
+	fmt.Fprintf(&b, s.staffText("👤 %s · %s级 · %s", "👤 %s · tier %s · %s"), customerName(c), c.Tier, s.staffText(stageName(c.Stage), string(c.Stage)))
 	if c.Phone != "" {
 		fmt.Fprintf(&b, " · %s", c.Phone)
 	}

@@ -36,6 +36,15 @@ func (r Rendered) ReplyTo(ev *store.ChatEvent, idempotencyKey string) store.Outb
 	return o
 }
 
+// Pick is the variant of a text for locale: en for English ("en",
+// "en-US", ...), zh for anything else (the default language).
+func Pick(locale, zh, en string) string {
+	if strings.HasPrefix(strings.ToLower(locale), "en") {
+		return en
+	}
+	return zh
+}
+
 // Lines are the text's non-empty lines, trimmed: the labels of a
 // keyboard rendered from a template of one line per button.
 func (r Rendered) Lines() []string {

@@ -28,7 +28,7 @@ func (s *Service) HandleChat(ctx context.Context, ev *store.ChatEvent) (bool, er
 	if ev.Staff == nil || (ev.Staff.Role != store.RoleManager && ev.Staff.Role != store.RoleAdmin) {
 		return true, s.refuse(ctx, ev)
 	}
-	c := chat{s: s, ev: ev, en: Locale(s.cfg.StaffLocale) == store.LocaleEN}
+	c := chat{s: s, ev: ev}
 	sub, rest := store.CutWord(ev.Args)
 	var text string
 	var err error
@@ -62,15 +62,9 @@ func (s *Service) HandleChat(ctx context.Context, ev *store.ChatEvent) (bool, er
 type chat struct {
 	s  *Service
 	ev *store.ChatEvent
-	en bool
 }
 
-func (c chat) pick(zh, en string) string {
-	if c.en {
-		return en
-	}
-	return zh
-}
+func (c chat) pick(zh, en string) string { return render.Pick(c.s.cfg.StaffLocale, zh, en) }
 
 func (c chat) help() string {
 	return c.pick(`模板指令：

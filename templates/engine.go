@@ -242,13 +242,7 @@ func bodyError(err error, when string) error {
 // bare only what callers of the key always pass.
 func sample(key, locale string, full bool) render.Data {
 	sp, _ := keySpec(key)
-	en := locale == store.LocaleEN
-	pick := func(zh, e string) string {
-		if en {
-			return e
-		}
-		return zh
-	}
+	pick := func(zh, e string) string { return render.Pick(locale, zh, e) }
 	day := time.Date(2027, 3, 5, 2, 0, 0, 0, time.UTC)
 	d := render.Data{Customer: render.Customer{ID: 1, Locale: locale}, Extra: map[string]string{}}
 	extras := map[string]string{"date": "2027-03-05", "digest": pick("#42 回访王小明（李娜）", "#42 Call Emma back (Lisa)"),
