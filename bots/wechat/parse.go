@@ -2,7 +2,6 @@ package wechat
 
 import (
 	"cmp"
-	"encoding/xml"
 	"errors"
 	"fmt"
 	"strconv"
@@ -19,20 +18,11 @@ import (
 // event dedup key (openid:CreateTime:Event) must fit the store's 128.
 const maxOpenID = 64
 
-// Parse turns one plaintext WeChat callback body (XML) into an Inbound.
-// ok is false for message and event types Rapport does not handle (they
-// are acknowledged and ignored); err is set for a body that is not a
-// WeChat message.
-func Parse(raw []byte) (in bots.Inbound, ok bool, err error) {
-	var m message.MixMessage
-	if err := xml.Unmarshal(raw, &m); err != nil {
-		return in, false, fmt.Errorf("not XML: %w", err)
-	}
-	return fromMessage(&m, raw)
-}
-
 // fromMessage maps a parsed callback onto an Inbound. Messages dedup on
-// MsgId, events on FromUserName+CreateTime+Event (WeChat's own rule).
+// MsgId, events on FromUserName+CreateTime+Event (WeChat's own rule). ok
+// is false for message and event types Rapport does not handle (they are
+// acknowledged and ignored); err is set for a body that is not a WeChat
+// message.
 func fromMessage(m *message.MixMessage, raw []byte) (in bots.Inbound, ok bool, err error) {
 	from := strings.TrimSpace(string(m.FromUserName))
 	switch {

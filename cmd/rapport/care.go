@@ -38,15 +38,12 @@ func runCare(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if !care.IsWorkflow(workflow) {
 		return usageError{"care run", fmt.Sprintf("%q is not a workflow (%s)", workflow, care.WorkflowList())}
 	}
-	cfg, err := loadConfig(*cfgPath)
+	cfg, s, err := openConfigured(ctx, *cfgPath)
 	if err != nil {
 		return err
 	}
-	m := &Main{Config: cfg, Logger: newLogger(stderr)}
-	if m.Store, err = openStore(ctx, cfg); err != nil {
-		return err
-	}
-	defer m.Store.Close()
+	defer s.Close()
+	m := &Main{Config: cfg, Store: s, Logger: newLogger(stderr)}
 	if err := m.newTemplates(); err != nil {
 		return err
 	}
