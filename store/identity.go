@@ -91,15 +91,11 @@ func (s *Store) ResolveIdentity(ctx context.Context, c Contact) (*Identity, erro
 	if !ValidChannel(c.Channel) || c.ExternalID == "" || len(c.ExternalID) > 128 {
 		return nil, Errorf(EINVALID, "bad identity %s:%s", c.Channel, c.ExternalID)
 	}
-	db := s.db.WithContext(ctx)
-	var id Identity
-	err := db.Where("channel = ? AND external_id = ?", c.Channel, c.ExternalID).Take(&id).Error
-	if err == nil {
-		return &id, nil
-	} else if err != gorm.ErrRecordNotFound {
-		return nil, fmt.Errorf("resolve identity: %w", err)
+	if id, err := s.IdentityByExternal(ctx, c.Channel, c.ExternalID); !IsCode(err, ENOTFOUND) {
+		return id, err
 	}
-	err = s.tx(ctx, func(tx *gorm.DB) error {
+	var id Identity
+	err := s.tx(ctx, func(tx *gorm.DB) error {
 		cust := firstContact(c)
 		if err := tx.Create(&cust).Error; err != nil {
 			return err
@@ -108,11 +104,7 @@ func (s *Store) ResolveIdentity(ctx context.Context, c Contact) (*Identity, erro
 		return tx.Create(&id).Error
 	})
 	if isDuplicate(err) {
-		// Another request created it first.
-		if err := db.Where("channel = ? AND external_id = ?", c.Channel, c.ExternalID).Take(&id).Error; err != nil {
-			return nil, fmt.Errorf("resolve identity: %w", err)
-		}
-		return &id, nil
+		return s.IdentityByExternal(ctx, c.Channel, c.ExternalID) // another request created it first
 	} else if err != nil {
 		return nil, fmt.Errorf("resolve identity: %w", err)
 	}
