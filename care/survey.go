@@ -98,14 +98,10 @@ func (s *Service) HandleChat(ctx context.Context, ev *store.ChatEvent) (bool, er
 	if err != nil || sv == nil {
 		return false, err
 	}
-	kept, err := s.store.CommentSurvey(ctx, sv.ID, text)
-	if err != nil {
-		return false, err
-	}
-	// The comment is kept; the message stays in the conversation either
-	// way, and other hooks (relays to staff) may still want it.
-	_ = kept
-	return false, nil
+	// The comment is kept (once); the message stays in the conversation
+	// either way, and other hooks (relays to staff) may still want it.
+	_, err = s.store.CommentSurvey(ctx, sv.ID, text)
+	return false, err
 }
 
 func (s *Service) answer(ctx context.Context, ev *store.ChatEvent, sv *store.Survey, score int, comment string) error {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"time"
 
 	"gorm.io/gorm"
@@ -145,48 +146,46 @@ func (s *Store) ClaimCareRun(ctx context.Context, workflow, date string, dryRun,
 }
 
 // ProgressCareRun writes the run's counters and renews its lease until
-// now+lease. It fails with ErrRunClaimLost when the run is no longer this
-// claimer's, so a stalled process stops instead of racing its successor.
+// now+lease.
 func (s *Store) ProgressCareRun(ctx context.Context, run *CareRun, lease time.Duration) error {
-	now := s.Now().Truncate(time.Millisecond)
-	until := now.Add(lease)
-	run.encode()
-	res := s.db.WithContext(ctx).Model(&CareRun{}).
-		Where("id = ? AND claimed_by = ? AND status = ?", run.ID, run.ClaimedBy, RunRunning).
-		Updates(map[string]any{
-			"planned": run.Planned, "queued": run.Queued, "skipped": run.Skipped, "failed": run.Failed,
-			"tasks": run.Tasks, "duplicates": run.Duplicates, "would_queue": run.WouldQueue, "reasons": run.ReasonsJSON,
-			"lease_until": until, "beats": gorm.Expr("beats + 1"), "updated_at": now,
-		})
-	if res.Error != nil {
-		return fmt.Errorf("care run progress: %w", res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return ErrRunClaimLost
+	until := s.Now().Truncate(time.Millisecond).Add(lease)
+	if err := s.writeRun(ctx, "care run progress", run, map[string]any{"lease_until": until}); err != nil {
+		return err
 	}
 	run.LeaseUntil = &until
 	return nil
 }
 
-// FinishCareRun records the run's end: done, or failed with errMsg. Like
-// ProgressCareRun it only touches a run this claimer still holds.
+// FinishCareRun records the run's end: done, or failed with errMsg.
 func (s *Store) FinishCareRun(ctx context.Context, run *CareRun, status, errMsg string) error {
 	now := s.Now().Truncate(time.Millisecond)
+	set := map[string]any{"status": status, "error": errMsg, "lease_until": nil, "finished_at": now}
+	if err := s.writeRun(ctx, "finish care run", run, set); err != nil {
+		return err
+	}
+	run.Status, run.Error, run.FinishedAt, run.LeaseUntil = status, errMsg, &now, nil
+	return nil
+}
+
+// writeRun writes the run's counters and set to the run, if this claimer
+// still holds it; otherwise (another process took it over after this
+// one's lease expired) it fails with ErrRunClaimLost, so a stalled
+// process stops instead of racing its successor.
+func (s *Store) writeRun(ctx context.Context, what string, run *CareRun, set map[string]any) error {
 	run.encode()
+	maps.Copy(set, map[string]any{
+		"planned": run.Planned, "queued": run.Queued, "skipped": run.Skipped, "failed": run.Failed, "tasks": run.Tasks,
+		"duplicates": run.Duplicates, "would_queue": run.WouldQueue, "reasons": run.ReasonsJSON,
+		"beats": gorm.Expr("beats + 1"), "updated_at": s.Now().Truncate(time.Millisecond),
+	})
 	res := s.db.WithContext(ctx).Model(&CareRun{}).
-		Where("id = ? AND claimed_by = ? AND status = ?", run.ID, run.ClaimedBy, RunRunning).
-		Updates(map[string]any{
-			"status": status, "error": errMsg, "planned": run.Planned, "queued": run.Queued, "skipped": run.Skipped,
-			"failed": run.Failed, "tasks": run.Tasks, "duplicates": run.Duplicates, "would_queue": run.WouldQueue,
-			"reasons": run.ReasonsJSON, "lease_until": nil, "finished_at": now, "beats": gorm.Expr("beats + 1"), "updated_at": now,
-		})
+		Where("id = ? AND claimed_by = ? AND status = ?", run.ID, run.ClaimedBy, RunRunning).Updates(set)
 	if res.Error != nil {
-		return fmt.Errorf("finish care run: %w", res.Error)
+		return fmt.Errorf("%s: %w", what, res.Error)
 	}
 	if res.RowsAffected == 0 {
 		return ErrRunClaimLost
 	}
-	run.Status, run.Error, run.FinishedAt, run.LeaseUntil = status, errMsg, &now, nil
 	return nil
 }
 
