@@ -139,19 +139,13 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	return nil
 }
 
+// refreshDepth sets the outbox depth gauge every DepthEvery until ctx ends.
 func (d *Dispatcher) refreshDepth(ctx context.Context, names []string) {
-	t := time.NewTicker(d.opts.DepthEvery)
-	defer t.Stop()
-	for {
+	for ok := true; ok; ok = Sleep(ctx, d.opts.DepthEvery) {
 		if counts, err := d.store.OutboxDepth(ctx); err == nil {
 			d.opts.Metrics.setDepth(counts, names)
 		} else if ctx.Err() == nil {
 			d.log.Warn("outbox depth", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
 		}
 	}
 }
