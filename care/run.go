@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -274,7 +275,7 @@ func (x *execution) process(ctx context.Context, acts []action) error {
 		}
 		key := x.workflow + ":" + strconv.FormatInt(a.c.ID, 10) + ":" + a.occurrence
 		prior := recent[a.c.ID]
-		if contains(prior, key) {
+		if slices.Contains(prior, key) {
 			x.run.Duplicates++
 			continue
 		}
@@ -445,15 +446,6 @@ func (x *execution) sample(c *store.Customer, channel string, r render.Rendered,
 		sm.NotBefore = notBefore.Format(time.RFC3339)
 	}
 	x.run.Sample = append(x.run.Sample, sm)
-}
-
-func contains(ss []string, s string) bool {
-	for _, v := range ss {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 func displayName(c *store.Customer) string {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -328,12 +329,7 @@ func (s *Service) replyCustomer(ctx context.Context, ev *store.ChatEvent, c *sto
 // isComplaint reports whether text contains a complaint word.
 func (s *Service) isComplaint(text string) bool {
 	t := strings.ToLower(text)
-	for _, w := range s.words {
-		if w != "" && strings.Contains(t, w) {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(s.words, func(w string) bool { return w != "" && strings.Contains(t, w) })
 }
 
 // customerMessage opens a complaint task for a complaining message, and
