@@ -57,6 +57,30 @@ func (r Rendered) Lines() []string {
 	return out
 }
 
+// WeChatFields maps the text onto the fields of a classic WeChat template
+// message, one line per field: the first line is first, the last remark
+// (when there are more than three), keyword1 and keyword2 the lines
+// between, keyword2 with any overflow. It is what the WeChat adapter sends
+// outside the 48-hour window (unless the message carries its own template
+// data), and what a template preview shows.
+func (r Rendered) WeChatFields() map[string]string {
+	lines := r.Lines()
+	out := map[string]string{"first": "", "keyword1": "", "keyword2": "", "remark": ""}
+	if len(lines) > 0 {
+		out["first"], lines = lines[0], lines[1:]
+	}
+	if len(lines) > 2 {
+		out["remark"], lines = lines[len(lines)-1], lines[:len(lines)-1]
+	}
+	if len(lines) > 0 {
+		out["keyword1"] = lines[0]
+	}
+	if len(lines) > 1 {
+		out["keyword2"] = strings.Join(lines[1:], " ")
+	}
+	return out
+}
+
 // Labels renders key, a template of one line per button, and returns the
 // labels of its n buttons. Another number of lines is an error (validation
 // refuses to save such a text, so only a broken build gets there).

@@ -345,7 +345,7 @@ func (s *Service) validate(ctx context.Context, key, locale, body string) (*comp
 			return nil, "", store.Invalid("body", "renders %d lines; it needs %d, one per button (%s)", n, sp.buttons, when)
 		}
 		if sp.workflow {
-			for k, v := range s.WeChatFields(render.Rendered{Text: text}, nil) {
+			for k, v := range (render.Rendered{Text: text}).WeChatFields() {
 				if n := utf8.RuneCountInString(v); n > WeChatFieldLimit {
 					return nil, "", store.Invalid("body", "WeChat template field %s would hold %d characters; at most %d — use shorter lines (%s)", k, n, WeChatFieldLimit, when)
 				}

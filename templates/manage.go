@@ -268,7 +268,7 @@ func (s *Service) Preview(ctx context.Context, in PreviewInput) (*Preview, error
 		return nil, bodyError(err, "for this customer")
 	}
 	out.Text = text
-	out.WeChatFields = s.WeChatFields(render.Rendered{Key: in.Key, Locale: locale, Version: out.Version, Text: text}, nil)
+	out.WeChatFields = render.Rendered{Text: text}.WeChatFields()
 	return out, nil
 }
 

@@ -26,6 +26,7 @@ import (
 	"github.com/silenceper/wechat/v2/util"
 
 	"github.com/rapport-crm/rapport/bots"
+	"github.com/rapport-crm/rapport/render"
 	"github.com/rapport-crm/rapport/store"
 )
 
@@ -237,22 +238,13 @@ func templateData(m *store.Message) (map[string]*message.TemplateDataItem, error
 	}
 	fields := x.TemplateData
 	if len(fields) == 0 {
-		fields = textFields(m.Text)
+		fields = render.Rendered{Text: m.Text}.WeChatFields()
 	}
 	data := make(map[string]*message.TemplateDataItem, len(fields))
 	for k, v := range fields {
 		data[k] = &message.TemplateDataItem{Value: v}
 	}
 	return data, nil
-}
-
-// textFields puts a plain text into a classic template: the first line is
-// the heading, the rest the detail.
-func textFields(text string) map[string]string {
-	first, rest, _ := strings.Cut(strings.TrimSpace(text), "\n")
-	rest = strings.TrimSpace(rest)
-	rest = cmp.Or(rest, first)
-	return map[string]string{"first": first, "keyword1": rest, "remark": ""}
 }
 
 // call POSTs one JSON API request with the shared access token, decoding
