@@ -337,6 +337,12 @@ func (r *Router) replay(ctx context.Context, m *store.Message) {
 	var err error
 	if m.CustomerID == nil {
 		ev.Staff, err = r.store.StaffByIdentity(ctx, m.Channel, rt.Sender)
+		if err == nil && ev.Staff == nil && m.StaffID != nil {
+			// A deactivated staff member's, taken before Receive marked
+			// it processed: kept, not acted on, as Receive does.
+			r.processed <- m.ID
+			return
+		}
 	} else {
 		// The identity as it is now: a merge may have moved it.
 		ev.Identity, err = r.store.IdentityByExternal(ctx, m.Channel, rt.Sender)
