@@ -51,8 +51,7 @@ func readCustomers(s *store.Store, file io.ReadSeeker, p pass, write func([]stor
 		return 0, err
 	}
 	refs := firstLines{}
-	var batch []store.CustomerRow
-	rows, err := f.records(p, func(rec []string, line int, malformed error) error {
+	return batches(f, p, func(rec []string, line int, malformed error) (store.CustomerRow, bool) {
 		r, err := customerRow(f, rec, line, malformed)
 		if err == nil && !p.writing {
 			err = s.CheckCustomer(r.In)
@@ -65,20 +64,8 @@ func readCustomers(s *store.Store, file io.ReadSeeker, p pass, write func([]stor
 		if err != nil {
 			p.bad(RowError{line, store.ErrorMessage(err)})
 		}
-		if err != nil || !p.writing {
-			return nil
-		}
-		if batch = append(batch, r); len(batch) < batchSize {
-			return nil
-		}
-		err = write(batch)
-		batch = batch[:0]
-		return err
-	})
-	if err == nil && len(batch) > 0 {
-		err = write(batch)
-	}
-	return rows, err
+		return r, err == nil && p.writing
+	}, write)
 }
 
 // customerRow reads a record (malformed: why it could not be read).

@@ -186,6 +186,29 @@ func (f *csvFile) records(p pass, fn func(rec []string, line int, malformed erro
 	}
 }
 
+// batches reads the records of a pass (records) and hands what read makes
+// of each, when it says to keep it, to flush batchSize at a time, and the
+// rest at the end. It returns how many rows the file has.
+func batches[T any](f *csvFile, p pass, read func(rec []string, line int, malformed error) (T, bool), flush func([]T) error) (int, error) {
+	batch := make([]T, 0, batchSize)
+	rows, err := f.records(p, func(rec []string, line int, malformed error) error {
+		v, keep := read(rec, line, malformed)
+		if !keep {
+			return nil
+		}
+		if batch = append(batch, v); len(batch) < batchSize {
+			return nil
+		}
+		err := flush(batch)
+		batch = batch[:0]
+		return err
+	})
+	if err == nil && len(batch) > 0 {
+		err = flush(batch)
+	}
+	return rows, err
+}
+
 // get returns the record's value of col, trimmed ("" when the file has no
 // such column).
 func (f *csvFile) get(rec []string, col string) string {

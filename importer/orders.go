@@ -70,19 +70,9 @@ func readOrders(ctx context.Context, s *store.Store, file io.ReadSeeker, loc *ti
 		}
 	}
 	c := orderCheck{s: s, pass: p, write: write, refs: firstLines{}, same: map[[16]byte]int{}}
-	lines := make([]orderLine, 0, batchSize)
-	rows, err := f.records(p, func(rec []string, line int, malformed error) error {
-		if lines = append(lines, readOrder(s, f, rec, line, malformed, loc)); len(lines) < batchSize {
-			return nil
-		}
-		err := c.batch(ctx, lines)
-		lines = lines[:0]
-		return err
-	})
-	if err == nil {
-		err = c.batch(ctx, lines)
-	}
-	return rows, err
+	return batches(f, p, func(rec []string, line int, malformed error) (orderLine, bool) {
+		return readOrder(s, f, rec, line, malformed, loc), true
+	}, func(lines []orderLine) error { return c.batch(ctx, lines) })
 }
 
 // readOrder reads a record's fields; what it cannot read is kept in the

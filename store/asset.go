@@ -92,11 +92,7 @@ func (s *Store) CreateAsset(ctx context.Context, customerID int64, in AssetInput
 
 // AssetByID loads one asset.
 func (s *Store) AssetByID(ctx context.Context, id int64) (*Asset, error) {
-	var a Asset
-	if err := s.db.WithContext(ctx).Take(&a, id).Error; err != nil {
-		return nil, fmt.Errorf("asset: %w", notFound(err, "asset %d", id))
-	}
-	return &a, nil
+	return byID[Asset](ctx, s, "asset", id)
 }
 
 // ListAssets returns a customer's assets.

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -54,14 +55,9 @@ var (
 )
 
 // CreateBindingCode issues a new code for an active staff member; it
-// replaces any earlier unused code.
-func (s *Store) CreateBindingCode(ctx context.Context, staffID int64) (code string, expiresAt time.Time, err error) {
-	return s.CreateBindingCodeBy(ctx, staffID, SystemActor())
-}
-
-// CreateBindingCodeBy is CreateBindingCode for a person: only admins issue
-// codes for an admin (a code binds a chat account to the admin).
-func (s *Store) CreateBindingCodeBy(ctx context.Context, staffID int64, by Actor) (code string, expiresAt time.Time, err error) {
+// replaces any earlier unused code. Only admins issue codes for an admin
+// (a code binds a chat account to the admin).
+func (s *Store) CreateBindingCode(ctx context.Context, staffID int64, by Actor) (code string, expiresAt time.Time, err error) {
 	code = newBindingCode()
 	now := s.Now().Truncate(time.Millisecond)
 	expiresAt = now.Add(BindingCodeTTL)
@@ -128,9 +124,7 @@ func (s *Store) RedeemBindingCode(ctx context.Context, r BindRequest) (*Staff, e
 	if !StaffChannel(r.Channel) {
 		return nil, Invalid("channel", "staff bind their Telegram or WeChat account, not %s", r.Channel)
 	}
-	if r.ChatID == "" {
-		r.ChatID = r.ExternalID
-	}
+	r.ChatID = cmp.Or(r.ChatID, r.ExternalID)
 	code := strings.ToUpper(strings.TrimSpace(r.Code))
 	account := r.Channel + ":" + r.ExternalID
 	now := s.Now().Truncate(time.Millisecond)

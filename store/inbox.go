@@ -501,10 +501,7 @@ func inboundRow(in Inbound, now time.Time) (Message, error) {
 	case len(in.ChatID) > 128 || !utf8.ValidString(in.ChatID):
 		return Message{}, Errorf(EINVALID, "inbound chat id is not up to 128 bytes of UTF-8")
 	}
-	kind := cleanText(in.Kind, 24)
-	if kind == "" {
-		kind = "text"
-	}
+	kind := cmp.Or(cleanText(in.Kind, 24), "text")
 	var media *Media
 	if in.Media != nil {
 		m := *in.Media

@@ -2,7 +2,10 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
+	"os"
 	"time"
 
 	"gorm.io/gorm"
@@ -24,6 +27,16 @@ type Lease struct {
 }
 
 func (Lease) TableName() string { return "leases" }
+
+// HolderName names this process as a lease holder or claimer: host, pid
+// and a random part (two processes in one container share host and pid),
+// well inside the 64 bytes a holder may have.
+func HolderName() string {
+	host, _ := os.Hostname()
+	var b [4]byte
+	rand.Read(b[:])
+	return fmt.Sprintf("%.32s-%d-%s", host, os.Getpid(), hex.EncodeToString(b[:]))
+}
 
 // AcquireLease takes or renews the named lease for holder until now+ttl. It
 // succeeds when the lease is free, expired, or already holder's, and reports

@@ -163,7 +163,7 @@ type TaskInput struct {
 func (in *TaskInput) normalize() error {
 	in.Title = strings.TrimSpace(in.Title)
 	in.Detail = strings.TrimSpace(in.Detail)
-	in.Source = truncateRunes(strings.TrimSpace(in.Source), 64)
+	in.Source = CutRunes(strings.TrimSpace(in.Source), 64)
 	in.DedupKey = strings.TrimSpace(in.DedupKey)
 	if in.CustomerID <= 0 {
 		return Invalid("customer_id", "required")
@@ -184,7 +184,7 @@ func (in *TaskInput) normalize() error {
 		return Invalid("title", "required")
 	}
 	if utf8.RuneCountInString(in.Title) > 200 {
-		in.Title = truncateRunes(in.Title, 200)
+		in.Title = CutRunes(in.Title, 200)
 	}
 	if len(in.Detail) > 16<<10 {
 		return Invalid("detail", "longer than 16 KiB")
@@ -338,15 +338,14 @@ func (s *Store) createTask(tx *gorm.DB, in TaskInput) (*Task, bool, error) {
 
 // TaskByID loads a task with its history, oldest change first.
 func (s *Store) TaskByID(ctx context.Context, id int64) (*Task, error) {
-	db := s.db.WithContext(ctx)
-	var t Task
-	if err := db.Take(&t, id).Error; err != nil {
-		return nil, fmt.Errorf("task: %w", notFound(err, "task %d", id))
+	t, err := byID[Task](ctx, s, "task", id)
+	if err != nil {
+		return nil, err
 	}
-	if err := db.Where("task_id = ?", id).Order("id").Find(&t.Events).Error; err != nil {
+	if err := s.db.WithContext(ctx).Where("task_id = ?", id).Order("id").Find(&t.Events).Error; err != nil {
 		return nil, fmt.Errorf("task: %w", err)
 	}
-	return &t, nil
+	return t, nil
 }
 
 // TaskFor loads a task with its history for an actor: agents see only
@@ -608,7 +607,7 @@ func (s *Store) OpenComplaintTask(ctx context.Context, customerID int64) (*Task,
 
 // AddTaskEvent records a history entry (a relayed message, a note).
 func (s *Store) AddTaskEvent(ctx context.Context, taskID int64, by Actor, action, note string) error {
-	ev := TaskEvent{TaskID: taskID, StaffID: by.StaffID, Via: by.via(), Action: truncateRunes(action, 24), Note: note, CreatedAt: s.Now().Truncate(time.Millisecond)}
+	ev := TaskEvent{TaskID: taskID, StaffID: by.StaffID, Via: by.via(), Action: CutRunes(action, 24), Note: note, CreatedAt: s.Now().Truncate(time.Millisecond)}
 	if err := s.db.WithContext(ctx).Create(&ev).Error; err != nil {
 		return fmt.Errorf("task event: %w", err)
 	}

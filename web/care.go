@@ -1,29 +1,16 @@
 package web
 
 import (
-	"context"
 	"net/http"
 	"slices"
 	"strconv"
-	"time"
 
 	"github.com/rapport-crm/rapport/store"
 )
 
-// CareDesk is the rest of the care service the API needs: asset and order
-// recording (their dates are in the business zone) and the survey summary.
-// cmd wires a care.Service as Deps.Care, which implements it too.
-type CareDesk interface {
-	CareRunner
-	CreateAsset(ctx context.Context, customerID int64, in store.AssetInput) (*store.Asset, error)
-	CreateOrder(ctx context.Context, in store.OrderInput) (*store.Order, error)
-	// SurveySummaryJSON returns a JSON-encodable summary of survey answers
-	// answered in [from, to) (zero = open), per channel and period.
-	SurveySummaryJSON(ctx context.Context, from, to time.Time, channel, period string) (any, error)
-	ParseDate(v string) (time.Time, error)
-}
-
-// careRoutes mounts the care endpoints.
+// careRoutes mounts the care endpoints: runs, and what care reads and
+// writes through the store (assets, orders, survey answers; their dates
+// are in the business zone, Deps.Location).
 func (s *Server) careRoutes() {
 	managers := []store.Role{store.RoleAdmin, store.RoleManager}
 	dates := []param{
@@ -126,29 +113,6 @@ func surveySummarySchema() schema {
 		}}
 }
 
-func (s *Server) careDesk() (CareDesk, error) {
-	d, ok := s.Care.(CareDesk)
-	if s.Care == nil || !ok {
-		return nil, errUnavailable
-	}
-	return d, nil
-}
-
-// errUnavailable answers 503 for a service that is not wired.
-var errUnavailable = unavailable{}
-
-type unavailable struct{}
-
-func (unavailable) Error() string { return "care service unavailable" }
-
-func writeCareError(w http.ResponseWriter, err error) error {
-	if err == errUnavailable {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"error": map[string]string{"code": "unavailable", "message": err.Error()}})
-		return nil
-	}
-	return err
-}
-
 type careRunRequest struct {
 	Workflow string `json:"workflow"`
 	Date     string `json:"date"`
@@ -161,9 +125,8 @@ type careRunRequest struct {
 // already ran answers its existing run (same id, nothing sent again); a
 // date after today needs "dry_run" or "force".
 func (s *Server) handleCareRun(w http.ResponseWriter, r *http.Request, _ *store.Principal) error {
-	desk, err := s.careDesk()
-	if err != nil {
-		return writeCareError(w, err)
+	if s.Care == nil {
+		return store.Errorf(store.EUNAVAILABLE, "care service unavailable")
 	}
 	var in careRunRequest
 	if err := decode(w, r, &in); err != nil {
@@ -172,16 +135,12 @@ func (s *Server) handleCareRun(w http.ResponseWriter, r *http.Request, _ *store.
 	if in.Workflow == "" {
 		return store.Invalid("workflow", "required")
 	}
-	date, err := dateParam(desk, "date", in.Date)
+	date, err := s.date("date", in.Date)
 	if err != nil {
 		return err
 	}
-	run, err := desk.Run(r.Context(), in.Workflow, date, in.DryRun, in.Force)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, run)
-	return nil
+	run, err := s.Care.Run(r.Context(), in.Workflow, date, in.DryRun, in.Force)
+	return respond(w, http.StatusOK, run, err)
 }
 
 func (s *Server) handleCareRuns(w http.ResponseWriter, r *http.Request, _ *store.Principal) error {
@@ -191,14 +150,7 @@ func (s *Server) handleCareRuns(w http.ResponseWriter, r *http.Request, _ *store
 	}
 	q := r.URL.Query()
 	runs, next, err := s.Store.ListCareRuns(r.Context(), store.CareRunFilter{Workflow: q.Get("workflow"), Date: q.Get("date"), Page: p})
-	if err != nil {
-		return err
-	}
-	if runs == nil {
-		runs = []*store.CareRun{}
-	}
-	writeJSON(w, http.StatusOK, list[*store.CareRun]{Items: runs, NextCursor: next})
-	return nil
+	return respondList(w, runs, next, err)
 }
 
 func (s *Server) handleCareRunGet(w http.ResponseWriter, r *http.Request, _ *store.Principal) error {
@@ -207,18 +159,10 @@ func (s *Server) handleCareRunGet(w http.ResponseWriter, r *http.Request, _ *sto
 		return err
 	}
 	run, err := s.Store.CareRunByID(r.Context(), id)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, run)
-	return nil
+	return respond(w, http.StatusOK, run, err)
 }
 
 func (s *Server) handleAssetCreate(w http.ResponseWriter, r *http.Request, _ *store.Principal) error {
-	desk, err := s.careDesk()
-	if err != nil {
-		return writeCareError(w, err)
-	}
 	id, err := pathID(r, "id")
 	if err != nil {
 		return err
@@ -227,12 +171,11 @@ func (s *Server) handleAssetCreate(w http.ResponseWriter, r *http.Request, _ *st
 	if err := decode(w, r, &in); err != nil {
 		return err
 	}
-	a, err := desk.CreateAsset(r.Context(), id, in)
+	a, err := s.Store.CreateAsset(r.Context(), id, in, s.Location)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, assetJSON(a))
-	return nil
+	return respond(w, http.StatusCreated, assetJSON(a), nil)
 }
 
 func (s *Server) handleAssets(w http.ResponseWriter, r *http.Request, p *store.Principal) error {
@@ -241,15 +184,11 @@ func (s *Server) handleAssets(w http.ResponseWriter, r *http.Request, p *store.P
 		return err
 	}
 	as, err := s.Store.ListAssetsFor(r.Context(), store.ActorOf(p), id)
-	if err != nil {
-		return err
-	}
 	out := make([]assetView, len(as))
 	for i, a := range as {
 		out[i] = assetJSON(a)
 	}
-	writeJSON(w, http.StatusOK, list[assetView]{Items: out})
-	return nil
+	return respondList(w, out, "", err)
 }
 
 // assetView is an asset with next_service_due as a date ("" when none),
@@ -267,95 +206,51 @@ func assetJSON(a *store.Asset) assetView {
 	return assetView{a, due}
 }
 
+// handleOrderCreate records an order; a service order moves its asset's
+// due date.
 func (s *Server) handleOrderCreate(w http.ResponseWriter, r *http.Request, _ *store.Principal) error {
-	desk, err := s.careDesk()
-	if err != nil {
-		return writeCareError(w, err)
-	}
 	var in store.OrderInput
 	if err := decode(w, r, &in); err != nil {
 		return err
 	}
-	o, err := desk.CreateOrder(r.Context(), in)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusCreated, o)
-	return nil
+	o, err := s.Store.CreateOrder(r.Context(), in, s.Location)
+	return respond(w, http.StatusCreated, o, err)
 }
 
-// dateParam reads a business date (YYYY-MM-DD) within the years the
-// domain takes (a year like 0001 or 9999 is a 422, not a database error).
-func dateParam(desk CareDesk, field, v string) (time.Time, error) {
-	d, err := desk.ParseDate(v)
-	if err != nil {
-		return d, store.Invalid(field, "%q is not YYYY-MM-DD", v)
-	}
-	return d, store.CheckTime(field, d)
-}
-
-// rangeQuery reads from= and to= (YYYY-MM-DD, business dates; to is
-// inclusive) as [from, to+1 day).
-func rangeQuery(desk CareDesk, r *http.Request) (from, to time.Time, err error) {
-	q := r.URL.Query()
-	if v := q.Get("from"); v != "" {
-		if from, err = dateParam(desk, "from", v); err != nil {
-			return from, to, err
-		}
-	}
-	if v := q.Get("to"); v != "" {
-		if to, err = dateParam(desk, "to", v); err != nil {
-			return from, to, err
-		}
-		to = to.AddDate(0, 0, 1)
-	}
-	return from, to, nil
+// surveyFilter reads the survey answers a request selects (from, to,
+// channel), as the caller may see them.
+func (s *Server) surveyFilter(r *http.Request, by *store.Principal) (store.SurveyFilter, error) {
+	from, to, err := s.dateRange(r)
+	viewer := store.ActorOf(by)
+	return store.SurveyFilter{From: from, To: to, Channel: r.URL.Query().Get("channel"), Viewer: &viewer}, err
 }
 
 func (s *Server) handleSurveyResponses(w http.ResponseWriter, r *http.Request, by *store.Principal) error {
-	desk, err := s.careDesk()
-	if err != nil {
-		return writeCareError(w, err)
-	}
 	p, err := page(r)
 	if err != nil {
 		return err
 	}
-	from, to, err := rangeQuery(desk, r)
+	f, err := s.surveyFilter(r, by)
 	if err != nil {
 		return err
 	}
-	viewer := store.ActorOf(by)
-	f := store.SurveyFilter{From: from, To: to, Channel: r.URL.Query().Get("channel"), Viewer: &viewer, Page: p}
+	f.Page = p
 	if v := r.URL.Query().Get("customer_id"); v != "" {
 		if f.CustomerID, err = strconv.ParseInt(v, 10, 64); err != nil {
 			return store.Invalid("customer_id", "%q is not an id", v)
 		}
 	}
 	items, next, err := s.Store.ListSurveyResponses(r.Context(), f)
-	if err != nil {
-		return err
-	}
-	if items == nil {
-		items = []store.SurveyResponse{}
-	}
-	writeJSON(w, http.StatusOK, list[store.SurveyResponse]{Items: items, NextCursor: next})
-	return nil
+	return respondList(w, items, next, err)
 }
 
-func (s *Server) handleSurveySummary(w http.ResponseWriter, r *http.Request, _ *store.Principal) error {
-	desk, err := s.careDesk()
-	if err != nil {
-		return writeCareError(w, err)
-	}
-	from, to, err := rangeQuery(desk, r)
+// handleSurveySummary is CSAT and score counts of the answers the caller
+// may see (an agent: their customers'), overall, per channel and period.
+func (s *Server) handleSurveySummary(w http.ResponseWriter, r *http.Request, by *store.Principal) error {
+	f, err := s.surveyFilter(r, by)
 	if err != nil {
 		return err
 	}
-	sum, err := desk.SurveySummaryJSON(r.Context(), from, to, r.URL.Query().Get("channel"), r.URL.Query().Get("period"))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, sum)
-	return nil
+	sum, err := s.Store.SummarizeSurveys(r.Context(), f, r.URL.Query().Get("period"), s.Location)
+	return respond(w, http.StatusOK, sum, err)
 }

@@ -56,11 +56,7 @@ func (s *Server) listCustomers(w http.ResponseWriter, r *http.Request, p *store.
 		Channel: q.Get("channel"), ExternalID: q.Get("external_id"), Q: q.Get("q"),
 		Tier: store.Tier(q.Get("tier")), Stage: store.Stage(q.Get("stage")), Tag: q.Get("tag"), Page: pg,
 	})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, list[*store.Customer]{Items: cs, NextCursor: next})
-	return nil
+	return respondList(w, cs, next, err)
 }
 
 func (s *Server) createCustomer(w http.ResponseWriter, r *http.Request, _ *store.Principal) error {
@@ -69,11 +65,7 @@ func (s *Server) createCustomer(w http.ResponseWriter, r *http.Request, _ *store
 		return err
 	}
 	c, err := s.Store.CreateCustomer(r.Context(), in)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusCreated, c)
-	return nil
+	return respond(w, http.StatusCreated, c, err)
 }
 
 func (s *Server) getCustomer(w http.ResponseWriter, r *http.Request, p *store.Principal) error {
@@ -82,11 +74,7 @@ func (s *Server) getCustomer(w http.ResponseWriter, r *http.Request, p *store.Pr
 		return err
 	}
 	c, err := s.Store.CustomerFor(r.Context(), store.ActorOf(p), id)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, c)
-	return nil
+	return respond(w, http.StatusOK, c, err)
 }
 
 func (s *Server) patchCustomer(w http.ResponseWriter, r *http.Request, _ *store.Principal) error {
@@ -99,9 +87,5 @@ func (s *Server) patchCustomer(w http.ResponseWriter, r *http.Request, _ *store.
 		return err
 	}
 	c, err := s.Store.UpdateCustomer(r.Context(), id, in)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, c)
-	return nil
+	return respond(w, http.StatusOK, c, err)
 }

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"net/http"
 	"strconv"
 	"time"
@@ -79,11 +80,7 @@ func (s *Server) listStaff(w http.ResponseWriter, r *http.Request, _ *store.Prin
 		return err
 	}
 	items, next, err := s.Store.ListStaff(r.Context(), p)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, list[*store.StaffView]{Items: items, NextCursor: next})
-	return nil
+	return respondList(w, items, next, err)
 }
 
 func (s *Server) updateStaff(w http.ResponseWriter, r *http.Request, p *store.Principal) error {
@@ -97,12 +94,8 @@ func (s *Server) updateStaff(w http.ResponseWriter, r *http.Request, p *store.Pr
 	}
 	// The actor, not just the role: reassigned tasks record who deactivated
 	// their assignee.
-	st, err := s.Store.UpdateStaffBy(r.Context(), id, in, store.ActorOf(p))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, st)
-	return nil
+	st, err := s.Store.UpdateStaff(r.Context(), id, in, store.ActorOf(p))
+	return respond(w, http.StatusOK, st, err)
 }
 
 func (s *Server) createBindingCode(w http.ResponseWriter, r *http.Request, p *store.Principal) error {
@@ -110,12 +103,8 @@ func (s *Server) createBindingCode(w http.ResponseWriter, r *http.Request, p *st
 	if err != nil {
 		return err
 	}
-	code, exp, err := s.Store.CreateBindingCodeBy(r.Context(), id, store.ActorOf(p))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusCreated, bindingCode{Code: code, ExpiresAt: exp})
-	return nil
+	code, exp, err := s.Store.CreateBindingCode(r.Context(), id, store.ActorOf(p))
+	return respond(w, http.StatusCreated, bindingCode{Code: code, ExpiresAt: exp}, err)
 }
 
 // bindingCode is the answer of POST /staff/{id}/binding-codes.
@@ -140,9 +129,7 @@ func (s *Server) createTask(w http.ResponseWriter, r *http.Request, p *store.Pri
 	if err := decode(w, r, &in); err != nil {
 		return err
 	}
-	if in.Kind == "" {
-		in.Kind = store.TaskManual
-	}
+	in.Kind = cmp.Or(in.Kind, store.TaskManual)
 	by := store.ActorOf(p)
 	source := "api"
 	if p.StaffID != nil {
@@ -152,14 +139,7 @@ func (s *Server) createTask(w http.ResponseWriter, r *http.Request, p *store.Pri
 		CustomerID: in.CustomerID, Kind: in.Kind, Priority: in.Priority, Title: in.Title, Detail: in.Detail,
 		DueAt: in.DueAt, AssigneeID: in.AssigneeID, Source: source, By: &by,
 	})
-	if err != nil {
-		return err
-	}
-	if err := s.Store.NoteChatBound(r.Context(), t); err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusCreated, t)
-	return nil
+	return s.respondTasks(w, r, http.StatusCreated, err, t)
 }
 
 func (s *Server) listTasks(w http.ResponseWriter, r *http.Request, p *store.Principal) error {
@@ -179,14 +159,18 @@ func (s *Server) listTasks(w http.ResponseWriter, r *http.Request, p *store.Prin
 		}
 	}
 	items, next, err := s.Store.ListTasksFor(r.Context(), store.ActorOf(p), f, pg)
-	if err != nil {
-		return err
+	if err == nil {
+		err = s.Store.NoteChatBound(r.Context(), items...)
 	}
-	if err := s.Store.NoteChatBound(r.Context(), items...); err != nil {
-		return err
+	return respondList(w, items, next, err)
+}
+
+// respondTasks answers a task with assignee_chat_bound set, or err.
+func (s *Server) respondTasks(w http.ResponseWriter, r *http.Request, status int, err error, t *store.Task) error {
+	if err == nil {
+		err = s.Store.NoteChatBound(r.Context(), t)
 	}
-	writeJSON(w, http.StatusOK, list[*store.Task]{Items: items, NextCursor: next})
-	return nil
+	return respond(w, status, t, err)
 }
 
 func (s *Server) getTask(w http.ResponseWriter, r *http.Request, p *store.Principal) error {
@@ -195,14 +179,7 @@ func (s *Server) getTask(w http.ResponseWriter, r *http.Request, p *store.Princi
 		return err
 	}
 	t, err := s.Store.TaskFor(r.Context(), store.ActorOf(p), id)
-	if err != nil {
-		return err
-	}
-	if err := s.Store.NoteChatBound(r.Context(), t); err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, t)
-	return nil
+	return s.respondTasks(w, r, http.StatusOK, err, t)
 }
 
 func (s *Server) updateTask(w http.ResponseWriter, r *http.Request, p *store.Principal) error {
@@ -215,12 +192,5 @@ func (s *Server) updateTask(w http.ResponseWriter, r *http.Request, p *store.Pri
 		return err
 	}
 	t, err := s.Store.UpdateTask(r.Context(), id, in, store.ActorOf(p))
-	if err != nil {
-		return err
-	}
-	if err := s.Store.NoteChatBound(r.Context(), t); err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, t)
-	return nil
+	return s.respondTasks(w, r, http.StatusOK, err, t)
 }

@@ -51,16 +51,12 @@ func (s *Server) handleRequeue(w http.ResponseWriter, r *http.Request, _ *store.
 		return err
 	}
 	n, err := s.Store.RequeueFailed(r.Context(), f)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, requeued{Requeued: n})
-	return nil
+	return respond(w, http.StatusOK, requeued{Requeued: n}, err)
 }
 
-// requeueTime reads a from/to bound: a date is a business day (in the care
-// service's zone; UTC when care is not wired), and an inclusive end date
-// means up to the next day's start.
+// requeueTime reads a from/to bound: a date is a business day (in
+// Deps.Location), and an inclusive end date means up to the next day's
+// start.
 func (s *Server) requeueTime(field, v string, end bool) (time.Time, error) {
 	v = strings.TrimSpace(v)
 	if v == "" {
@@ -69,13 +65,7 @@ func (s *Server) requeueTime(field, v string, end bool) (time.Time, error) {
 	if t, err := time.Parse(time.RFC3339, v); err == nil {
 		return t, nil
 	}
-	var day time.Time
-	var err error
-	if desk, derr := s.careDesk(); derr == nil {
-		day, err = desk.ParseDate(v)
-	} else {
-		day, err = time.ParseInLocation(time.DateOnly, v, time.UTC)
-	}
+	day, err := time.ParseInLocation(time.DateOnly, v, s.Location)
 	if err != nil {
 		return time.Time{}, store.Invalid(field, "%q is not YYYY-MM-DD or an RFC 3339 time", v)
 	}

@@ -46,11 +46,7 @@ func (s *Server) listPhoneClaims(w http.ResponseWriter, r *http.Request, _ *stor
 		f.CustomerID = &id
 	}
 	items, next, err := s.Store.ListPhoneClaims(r.Context(), f)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, list[*store.PhoneClaim]{Items: items, NextCursor: next})
-	return nil
+	return respondList(w, items, next, err)
 }
 
 // approvePhoneClaim merges the claimant into the holder of the number (a
@@ -61,11 +57,7 @@ func (s *Server) approvePhoneClaim(w http.ResponseWriter, r *http.Request, p *st
 		return err
 	}
 	c, err := s.Store.ApprovePhoneClaim(r.Context(), id, store.ActorOf(p))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, c)
-	return nil
+	return respond(w, http.StatusOK, c, err)
 }
 
 func (s *Server) rejectPhoneClaim(w http.ResponseWriter, r *http.Request, p *store.Principal) error {
@@ -74,9 +66,5 @@ func (s *Server) rejectPhoneClaim(w http.ResponseWriter, r *http.Request, p *sto
 		return err
 	}
 	c, err := s.Store.RejectPhoneClaim(r.Context(), id, store.ActorOf(p))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, c)
-	return nil
+	return respond(w, http.StatusOK, c, err)
 }

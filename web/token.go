@@ -27,8 +27,8 @@ func (s *Server) tokenRoutes() {
 		Description: "At once on every replica; revoking a revoked token changes nothing.",
 		Status:      http.StatusNoContent,
 	})
-	s.api("POST /staff", s.createStaff, store.RoleAdmin).doc(op{
-		Summary: "Create a staff member",
+	s.api("POST /staff", s.createStaff, store.RoleAdmin, store.RoleManager).doc(op{
+		Summary: "Create a staff member (managers: agents only)",
 		In:      store.StaffInput{},
 		Out:     store.Staff{},
 		Status:  http.StatusCreated,
@@ -66,11 +66,7 @@ func (s *Server) listTokens(w http.ResponseWriter, r *http.Request, _ *store.Pri
 		return err
 	}
 	items, next, err := s.Store.ListTokens(r.Context(), p)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, list[*store.APIToken]{Items: items, NextCursor: next})
-	return nil
+	return respondList(w, items, next, err)
 }
 
 func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request, _ *store.Principal) error {
@@ -85,15 +81,14 @@ func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request, _ *store.Pr
 	return nil
 }
 
-func (s *Server) createStaff(w http.ResponseWriter, r *http.Request, _ *store.Principal) error {
+// createStaff adds a staff member: managers add agents, admins anyone.
+func (s *Server) createStaff(w http.ResponseWriter, r *http.Request, p *store.Principal) error {
 	var in store.StaffInput
 	if err := decode(w, r, &in); err != nil {
 		return err
 	}
+	by := store.ActorOf(p)
+	in.By = &by
 	st, err := s.Store.CreateStaff(r.Context(), in)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusCreated, st)
-	return nil
+	return respond(w, http.StatusCreated, st, err)
 }
