@@ -114,11 +114,19 @@ func (s *Store) ClaimCareRun(ctx context.Context, workflow, date string, dryRun,
 		Attempts: 1, ClaimedBy: token, LeaseUntil: &until, StartedAt: now, UpdatedAt: now,
 	}
 	db := s.db.WithContext(ctx)
-	res := db.Clauses(clause.OnConflict{DoNothing: true}).Create(run)
-	if res.Error != nil && !isDuplicate(res.Error) {
-		return nil, false, fmt.Errorf("claim care run: %w", res.Error)
+	// Each statement is retried alone (no transaction): on a Galera
+	// cluster two nodes' claims conflict at certification, and the loser's
+	// retry finds the winner's row.
+	var res *gorm.DB
+	err := retry(ctx, func() error {
+		run.ID = 0
+		res = db.Clauses(clause.OnConflict{DoNothing: true}).Create(run)
+		return res.Error
+	})
+	if err != nil && !isDuplicate(err) {
+		return nil, false, fmt.Errorf("claim care run: %w", err)
 	}
-	if res.Error == nil && res.RowsAffected == 1 {
+	if err == nil && res.RowsAffected == 1 {
 		run.decode()
 		return run, true, nil
 	}
@@ -128,14 +136,18 @@ func (s *Store) ClaimCareRun(ctx context.Context, workflow, date string, dryRun,
 	if rerun {
 		again = append(again, RunDone)
 	}
-	up := db.Model(&CareRun{}).
-		Where("claim_key = ? AND (status IN ? OR (status = ? AND lease_until < ?))", key, again, RunRunning, now).
-		Updates(map[string]any{
-			"status": RunRunning, "claimed_by": token, "lease_until": until, "attempts": gorm.Expr("attempts + 1"),
-			"beats": gorm.Expr("beats + 1"), "error": "", "finished_at": nil, "started_at": now, "updated_at": now,
-		})
-	if up.Error != nil {
-		return nil, false, fmt.Errorf("claim care run: %w", up.Error)
+	var up *gorm.DB
+	err = retry(ctx, func() error {
+		up = db.Model(&CareRun{}).
+			Where("claim_key = ? AND (status IN ? OR (status = ? AND lease_until < ?))", key, again, RunRunning, now).
+			Updates(map[string]any{
+				"status": RunRunning, "claimed_by": token, "lease_until": until, "attempts": gorm.Expr("attempts + 1"),
+				"beats": gorm.Expr("beats + 1"), "error": "", "finished_at": nil, "started_at": now, "updated_at": now,
+			})
+		return up.Error
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("claim care run: %w", err)
 	}
 	var got CareRun
 	if err := db.Where("claim_key = ?", key).Take(&got).Error; err != nil {
@@ -152,15 +164,19 @@ func (s *Store) ProgressCareRun(ctx context.Context, run *CareRun, lease time.Du
 	now := s.Now().Truncate(time.Millisecond)
 	until := now.Add(lease)
 	run.encode()
-	res := s.db.WithContext(ctx).Model(&CareRun{}).
-		Where("id = ? AND claimed_by = ? AND status = ?", run.ID, run.ClaimedBy, RunRunning).
-		Updates(map[string]any{
-			"planned": run.Planned, "queued": run.Queued, "skipped": run.Skipped, "failed": run.Failed,
-			"tasks": run.Tasks, "duplicates": run.Duplicates, "would_queue": run.WouldQueue, "reasons": run.ReasonsJSON,
-			"lease_until": until, "beats": gorm.Expr("beats + 1"), "updated_at": now,
-		})
-	if res.Error != nil {
-		return fmt.Errorf("care run progress: %w", res.Error)
+	var res *gorm.DB
+	err := retry(ctx, func() error {
+		res = s.db.WithContext(ctx).Model(&CareRun{}).
+			Where("id = ? AND claimed_by = ? AND status = ?", run.ID, run.ClaimedBy, RunRunning).
+			Updates(map[string]any{
+				"planned": run.Planned, "queued": run.Queued, "skipped": run.Skipped, "failed": run.Failed,
+				"tasks": run.Tasks, "duplicates": run.Duplicates, "would_queue": run.WouldQueue, "reasons": run.ReasonsJSON,
+				"lease_until": until, "beats": gorm.Expr("beats + 1"), "updated_at": now,
+			})
+		return res.Error
+	})
+	if err != nil {
+		return fmt.Errorf("care run progress: %w", err)
 	}
 	if res.RowsAffected == 0 {
 		return ErrRunClaimLost
@@ -174,15 +190,19 @@ func (s *Store) ProgressCareRun(ctx context.Context, run *CareRun, lease time.Du
 func (s *Store) FinishCareRun(ctx context.Context, run *CareRun, status, errMsg string) error {
 	now := s.Now().Truncate(time.Millisecond)
 	run.encode()
-	res := s.db.WithContext(ctx).Model(&CareRun{}).
-		Where("id = ? AND claimed_by = ? AND status = ?", run.ID, run.ClaimedBy, RunRunning).
-		Updates(map[string]any{
-			"status": status, "error": errMsg, "planned": run.Planned, "queued": run.Queued, "skipped": run.Skipped,
-			"failed": run.Failed, "tasks": run.Tasks, "duplicates": run.Duplicates, "would_queue": run.WouldQueue,
-			"reasons": run.ReasonsJSON, "lease_until": nil, "finished_at": now, "beats": gorm.Expr("beats + 1"), "updated_at": now,
-		})
-	if res.Error != nil {
-		return fmt.Errorf("finish care run: %w", res.Error)
+	var res *gorm.DB
+	err := retry(ctx, func() error {
+		res = s.db.WithContext(ctx).Model(&CareRun{}).
+			Where("id = ? AND claimed_by = ? AND status = ?", run.ID, run.ClaimedBy, RunRunning).
+			Updates(map[string]any{
+				"status": status, "error": errMsg, "planned": run.Planned, "queued": run.Queued, "skipped": run.Skipped,
+				"failed": run.Failed, "tasks": run.Tasks, "duplicates": run.Duplicates, "would_queue": run.WouldQueue,
+				"reasons": run.ReasonsJSON, "lease_until": nil, "finished_at": now, "beats": gorm.Expr("beats + 1"), "updated_at": now,
+			})
+		return res.Error
+	})
+	if err != nil {
+		return fmt.Errorf("finish care run: %w", err)
 	}
 	if res.RowsAffected == 0 {
 		return ErrRunClaimLost
