@@ -27,19 +27,19 @@ func ValidRole(r Role) bool { return slices.Contains([]Role{RoleAdmin, RoleManag
 
 // Staff is a member of the business's team.
 type Staff struct {
-	ID     int64  `gorm:"primaryKey" json:"id"`
-	Name   string `gorm:"size:128;not null" json:"name"`
-	Role   Role   `gorm:"size:16;not null" json:"role"`
-	Active bool   `gorm:"not null;default:true" json:"active"`
+	ID        int64     `gorm:"primaryKey" json:"id"`
+	Name      string    `gorm:"size:128;not null" json:"name"`
+	Role      Role      `gorm:"size:16;not null" json:"role"`
+	Active    bool      `gorm:"not null;default:true" json:"active"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 	// Epoch grows with every write that needs the staff member active
 	// while it commits (a task assigned to them, a chat account bound)
 	// and with every change of Active (writeActiveStaff). Those writes
 	// then all write this row: row locks order them on one server, and on
 	// a Galera cluster, where locks hold on one node only, two of them on
 	// different nodes fail certification and one is retried.
-	Epoch     int64     `gorm:"not null;default:0" json:"-"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	Epoch int64 `gorm:"not null;default:0" json:"-"`
 }
 
 func (Staff) TableName() string { return "staff" }
