@@ -191,15 +191,17 @@ func (s *Store) lockSchema(ctx context.Context, db *gorm.DB) (unlock func(), err
 	}
 	for {
 		ok, err := claim("(holder = ? OR lease_until < ?)", "", time.Now().UTC())
+		if err == nil && ok {
+			break
+		}
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("schema lock: waiting for another process to finish migrating: %w", ctx.Err())
+		}
 		if err != nil {
 			return nil, err
 		}
-		if ok {
-			break
-		}
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("schema lock: waiting for another process to finish migrating: %w", ctx.Err())
 		case <-time.After(100*time.Millisecond + rand.N(100*time.Millisecond)):
 		}
 	}
