@@ -300,7 +300,7 @@ func TestReplicas(t *testing.T) {
 
 // replicaDatabase creates a fresh utf8mb4 database on the first server and
 // waits until every server sees it (replication); dropped at cleanup.
-func replicaDatabase(t *testing.T, servers []string) string {
+func replicaDatabase(t testing.TB, servers []string) string {
 	t.Helper()
 	var b [6]byte
 	rand.Read(b[:])
@@ -334,7 +334,7 @@ func replicaDatabase(t *testing.T, servers []string) string {
 }
 
 // startReplica starts the binary with its own config on a free port.
-func startReplica(t *testing.T, bin, dsn, telegramURL string) *replica {
+func startReplica(t testing.TB, bin, dsn, telegramURL string) *replica {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -387,7 +387,7 @@ telegram:
 	return r
 }
 
-func (r *replica) waitReady(t *testing.T, i int) {
+func (r *replica) waitReady(t testing.TB, i int) {
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
 		select {
