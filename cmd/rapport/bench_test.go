@@ -127,7 +127,9 @@ func BenchmarkWebhookHTTP(b *testing.B) {
 	}
 	all := slices.Concat(lats...)
 	slices.Sort(all)
-	q := func(p float64) float64 { return float64(all[min(len(all)-1, int(float64(len(all))*p))].Microseconds()) / 1000 }
+	q := func(p float64) float64 {
+		return float64(all[min(len(all)-1, int(float64(len(all))*p))].Microseconds()) / 1000
+	}
 	n := float64(b.N)
 	b.ReportMetric(n/accepted.Seconds(), "msgs/s")
 	b.ReportMetric(n/processed.Seconds(), "processed-msgs/s")
