@@ -63,13 +63,17 @@ func (s *Store) CreateBindingCode(ctx context.Context, staffID int64, by Actor) 
 	expiresAt = now.Add(BindingCodeTTL)
 	err = s.tx(ctx, func(tx *gorm.DB) error {
 		var st Staff
-		if err := s.forUpdate(tx).Take(&st, staffID).Error; err != nil {
+		if err := tx.Take(&st, staffID).Error; err != nil {
 			return notFound(err, "staff %d", staffID)
 		}
 		if err := by.mayManage(&st); err != nil {
 			return err
 		}
-		if !st.Active {
+		// Written, not just read: the code must not outlive a deactivation
+		// committed meanwhile, on this server or another Galera node.
+		if ok, err := writeActiveStaff(tx, staffID); err != nil {
+			return err
+		} else if !ok {
 			return Errorf(EINVALID, "staff %d is not active", staffID)
 		}
 		var n int64
@@ -159,12 +163,16 @@ func (s *Store) RedeemBindingCode(ctx context.Context, r BindRequest) (*Staff, e
 			verdict = ErrBindBadCode
 			return tx.Create(&bindAttempt{Account: account, OK: false, CreatedAt: now}).Error
 		}
+		// The binding needs the staff member active when it commits, also
+		// against a deactivation on another Galera node: write their row.
+		if ok, err := writeActiveStaff(tx, bc.StaffID); err != nil {
+			return err
+		} else if !ok {
+			verdict = ErrBindBadCode
+			return nil
+		}
 		var staff Staff
-		if err := tx.Where("id = ? AND active = ?", bc.StaffID, true).Take(&staff).Error; err != nil {
-			if errors.Is(err, gorm.ErrRecordNotFound) {
-				verdict = ErrBindBadCode
-				return nil
-			}
+		if err := tx.Take(&staff, bc.StaffID).Error; err != nil {
 			return err
 		}
 		var si StaffIdentity

@@ -114,11 +114,19 @@ func (s *Store) ClaimCareRun(ctx context.Context, workflow, date string, dryRun,
 		Attempts: 1, ClaimedBy: token, LeaseUntil: &until, StartedAt: now, UpdatedAt: now,
 	}
 	db := s.db.WithContext(ctx)
-	res := db.Clauses(clause.OnConflict{DoNothing: true}).Create(run)
-	if res.Error != nil && !isDuplicate(res.Error) {
-		return nil, false, fmt.Errorf("claim care run: %w", res.Error)
+	// Each statement is retried alone (no transaction): on a Galera
+	// cluster two nodes' claims conflict at certification, and the loser's
+	// retry finds the winner's row.
+	var res *gorm.DB
+	err := retry(ctx, func() error {
+		run.ID = 0
+		res = db.Clauses(clause.OnConflict{DoNothing: true}).Create(run)
+		return res.Error
+	})
+	if err != nil && !isDuplicate(err) {
+		return nil, false, fmt.Errorf("claim care run: %w", err)
 	}
-	if res.Error == nil && res.RowsAffected == 1 {
+	if err == nil && res.RowsAffected == 1 {
 		run.decode()
 		return run, true, nil
 	}
@@ -128,14 +136,18 @@ func (s *Store) ClaimCareRun(ctx context.Context, workflow, date string, dryRun,
 	if rerun {
 		again = append(again, RunDone)
 	}
-	up := db.Model(&CareRun{}).
-		Where("claim_key = ? AND (status IN ? OR (status = ? AND lease_until < ?))", key, again, RunRunning, now).
-		Updates(map[string]any{
-			"status": RunRunning, "claimed_by": token, "lease_until": until, "attempts": gorm.Expr("attempts + 1"),
-			"beats": gorm.Expr("beats + 1"), "error": "", "finished_at": nil, "started_at": now, "updated_at": now,
-		})
-	if up.Error != nil {
-		return nil, false, fmt.Errorf("claim care run: %w", up.Error)
+	var up *gorm.DB
+	err = retry(ctx, func() error {
+		up = db.Model(&CareRun{}).
+			Where("claim_key = ? AND (status IN ? OR (status = ? AND lease_until < ?))", key, again, RunRunning, now).
+			Updates(map[string]any{
+				"status": RunRunning, "claimed_by": token, "lease_until": until, "attempts": gorm.Expr("attempts + 1"),
+				"beats": gorm.Expr("beats + 1"), "error": "", "finished_at": nil, "started_at": now, "updated_at": now,
+			})
+		return up.Error
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("claim care run: %w", err)
 	}
 	var got CareRun
 	if err := db.Where("claim_key = ?", key).Take(&got).Error; err != nil {
@@ -178,10 +190,15 @@ func (s *Store) writeRun(ctx context.Context, what string, run *CareRun, set map
 		"duplicates": run.Duplicates, "would_queue": run.WouldQueue, "reasons": run.ReasonsJSON,
 		"beats": gorm.Expr("beats + 1"), "updated_at": s.Now().Truncate(time.Millisecond),
 	})
-	res := s.db.WithContext(ctx).Model(&CareRun{}).
-		Where("id = ? AND claimed_by = ? AND status = ?", run.ID, run.ClaimedBy, RunRunning).Updates(set)
-	if res.Error != nil {
-		return fmt.Errorf("%s: %w", what, res.Error)
+	// Outside any transaction: retried on deadlocks and lock waits (and
+	// TiDB's and Galera's retryable errors) as a whole.
+	var res *gorm.DB
+	if err := retry(ctx, func() error {
+		res = s.db.WithContext(ctx).Model(&CareRun{}).
+			Where("id = ? AND claimed_by = ? AND status = ?", run.ID, run.ClaimedBy, RunRunning).Updates(set)
+		return res.Error
+	}); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	if res.RowsAffected == 0 {
 		return ErrRunClaimLost

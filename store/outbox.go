@@ -233,10 +233,17 @@ func (s *Store) ClaimOutbox(ctx context.Context, channel string, limit int, leas
 		ids[i] = m.ID
 	}
 	token, until := rowToken(), now.Add(lease)
-	res := db.Model(&Message{}).Where("id IN ? AND "+due, ids, StatusQueued, now, now).
-		Updates(map[string]any{"claimed_by": token, "lease_until": until})
-	if res.Error != nil {
-		return nil, fmt.Errorf("claim outbox: %w", res.Error)
+	var res *gorm.DB
+	// Retried alone: it runs outside any transaction, and a claim that
+	// lost a conflict (another replica's claim through another Galera
+	// node) claimed nothing.
+	err := retry(ctx, func() error {
+		res = db.Model(&Message{}).Where("id IN ? AND "+due, ids, StatusQueued, now, now).
+			Updates(map[string]any{"claimed_by": token, "lease_until": until})
+		return res.Error
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claim outbox: %w", err)
 	}
 	if int(res.RowsAffected) == len(ms) {
 		// Every row read is ours (the token is new, so each claimed row

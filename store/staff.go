@@ -34,6 +34,13 @@ type Staff struct {
 	Active    bool      `gorm:"not null;default:true" json:"active"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
+	// Epoch grows with every write that needs the staff member active
+	// while it commits (a task assigned to them, a chat account bound)
+	// and with every change of Active (writeActiveStaff). Those writes
+	// then all write this row: row locks order them on one server, and on
+	// a Galera cluster, where locks hold on one node only, two of them on
+	// different nodes fail certification and one is retried.
+	Epoch int64 `gorm:"not null;default:0" json:"-"`
 }
 
 func (Staff) TableName() string { return "staff" }
@@ -323,6 +330,7 @@ func (s *Store) UpdateStaff(ctx context.Context, id int64, up StaffUpdate, by Ac
 		}
 		if up.Active != nil && *up.Active != st.Active {
 			set["active"], st.Active = *up.Active, *up.Active
+			set["epoch"] = gorm.Expr("epoch + 1")
 		}
 		if up.Name != nil && *up.Name != st.Name {
 			set["name"], st.Name = *up.Name, *up.Name

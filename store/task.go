@@ -303,6 +303,13 @@ func (s *Store) createTask(tx *gorm.DB, in TaskInput) (*Task, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
+	if assignee != nil {
+		if ok, err := writeActiveStaff(tx, *assignee); err != nil {
+			return nil, false, err
+		} else if !ok {
+			return nil, false, errTaskRace // deactivated meanwhile: pick again
+		}
+	}
 	now := s.Now().Truncate(time.Millisecond)
 	t := &Task{
 		CustomerID: in.CustomerID, Kind: in.Kind, Priority: in.Priority, Title: in.Title, Detail: in.Detail,
@@ -454,12 +461,12 @@ func (s *Store) UpdateTask(ctx context.Context, id int64, up TaskUpdate, by Acto
 	err := s.tx(ctx, func(tx *gorm.DB) error {
 		t = Task{}
 		if up.AssigneeID != nil && *up.AssigneeID > 0 {
-			// Lock the new assignee before the task, the order deactivation
-			// takes them in: a deactivation either waits for this change
-			// (and then reassigns the task) or wins and the check below
-			// sees the staff member inactive.
-			var st Staff
-			if err := s.forUpdate(tx).Select("id").Take(&st, *up.AssigneeID).Error; err != nil && !errors.Is(err, gorm.ErrRecordNotFound) {
+			// Write the new assignee's row (if active) before the task's,
+			// the order deactivation takes them in: a deactivation either
+			// waits for this change (and then reassigns the task) or wins
+			// and the check below sees the staff member inactive; across
+			// Galera nodes the two conflict at certification instead.
+			if _, err := writeActiveStaff(tx, *up.AssigneeID); err != nil {
 				return err
 			}
 		}
