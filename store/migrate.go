@@ -47,6 +47,8 @@ func migrations() []migration {
 		{18, "console_sign_in", "", autoMigrate(&SignInCode{}, &signInAttempt{}, &StaffPassword{}, &ConsoleSession{})},
 		{19, "conversations", "", conversationsBackfill},
 		{20, "quick_replies", "", autoMigrate(&QuickReply{})},
+		{21, "audit_events", "", autoMigrate(&AuditEvent{})},
+		{22, "import_jobs", "", autoMigrate(&ImportJob{}, &ImportBadRow{})},
 	}
 }
 
