@@ -10,6 +10,32 @@ import (
 	"github.com/rapport-crm/rapport/store"
 )
 
+// CareSchedule tells when the enabled care workflows run next; cmd wires
+// the care service's schedule.
+type CareSchedule interface {
+	NextRuns(after time.Time) []ScheduledRun
+}
+
+// ScheduledRun is a care workflow's next scheduled run.
+type ScheduledRun struct {
+	Workflow string    `json:"workflow"`
+	Schedule string    `json:"schedule"`
+	At       time.Time `json:"at"`
+	Date     string    `json:"date"`
+}
+
+func (s *Server) handleCareSchedule(w http.ResponseWriter, r *http.Request, _ *store.Principal) error {
+	if s.Schedule == nil {
+		return writeCareError(w, errUnavailable)
+	}
+	runs := s.Schedule.NextRuns(s.Store.Now())
+	if runs == nil {
+		runs = []ScheduledRun{}
+	}
+	writeJSON(w, http.StatusOK, list[ScheduledRun]{Items: runs})
+	return nil
+}
+
 // CareDesk is the rest of the care service the API needs: asset and order
 // recording (their dates are in the business zone) and the survey summary.
 // cmd wires a care.Service as Deps.Care, which implements it too.
@@ -49,8 +75,16 @@ func (s *Server) careRoutes() {
 		Out:   list[*store.CareRun]{},
 	})
 	s.api("GET /care/runs/{id}", s.handleCareRunGet).doc(op{
-		Summary: "One care run",
-		Out:     store.CareRun{},
+		Summary:     "One care run",
+		Description: "Its outcome: `planned`, `queued`, `skipped` with `skip_reasons` (reason → count), `tasks`, `failed`, `duplicates`, `error`.",
+		Out:         store.CareRun{},
+	})
+	s.api("GET /care/schedule", s.handleCareSchedule).doc(op{
+		Summary: "When each enabled care workflow runs next",
+		Description: "From the `care:` cron specs, in the business time zone (`at` carries its offset, `date` is the business " +
+			"date the run is for), soonest first.",
+		Out:    list[ScheduledRun]{},
+		Errors: []int{http.StatusServiceUnavailable},
 	})
 	s.api("POST /customers/{id}/assets", s.handleAssetCreate, managers...).doc(op{
 		Summary: "Record a serviced item",
@@ -160,7 +194,7 @@ type careRunRequest struct {
 // handleCareRun runs a workflow for a date now. A (workflow, date) that
 // already ran answers its existing run (same id, nothing sent again); a
 // date after today needs "dry_run" or "force".
-func (s *Server) handleCareRun(w http.ResponseWriter, r *http.Request, _ *store.Principal) error {
+func (s *Server) handleCareRun(w http.ResponseWriter, r *http.Request, p *store.Principal) error {
 	desk, err := s.careDesk()
 	if err != nil {
 		return writeCareError(w, err)
@@ -180,6 +214,8 @@ func (s *Server) handleCareRun(w http.ResponseWriter, r *http.Request, _ *store.
 	if err != nil {
 		return err
 	}
+	s.audit(r, p, "care_run.start", "care_run", run.ID, map[string]any{"workflow": run.Workflow, "date": run.Date,
+		"dry_run": in.DryRun, "force": in.Force, "queued": run.Queued})
 	writeJSON(w, http.StatusOK, run)
 	return nil
 }

@@ -83,6 +83,12 @@ type Deps struct {
 	// EventPoll is how often an inbox event stream looks for changes
 	// (default 1 s).
 	EventPoll time.Duration
+	// Schedule tells when care workflows run next (GET /care/schedule).
+	Schedule CareSchedule
+	// Imports runs CSV imports started with POST /imports; ImportLimit
+	// bounds an uploaded file (default 100 MiB).
+	Imports     ImportJobs
+	ImportLimit int64
 }
 
 // Server routes every HTTP request.
@@ -116,6 +122,9 @@ func New(d Deps) *Server {
 	if d.EventPoll <= 0 {
 		d.EventPoll = time.Second
 	}
+	if d.ImportLimit <= 0 {
+		d.ImportLimit = maxImportBytes
+	}
 	s := &Server{Deps: d, mux: newRouteMux(), streams: map[string]int{}, ending: make(chan struct{})}
 	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "rapport_http_requests_total", Help: "HTTP requests by route and status.",
@@ -146,6 +155,8 @@ func (s *Server) routes() {
 	s.sessionRoutes()
 	s.inboxRoutes()
 	s.quickReplyRoutes()
+	s.auditRoutes()
+	s.importRoutes()
 	s.consoleRoutes()
 	s.openAPIRoutes()
 	s.mux.HandleFunc(apiFallbackPattern, s.apiFallback)

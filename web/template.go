@@ -129,6 +129,7 @@ func (s *Server) handleTemplateSave(w http.ResponseWriter, r *http.Request, p *s
 	if err != nil {
 		return err
 	}
+	s.audit(r, p, "template.save", "template", t.Key, map[string]any{"locale": t.Locale, "version": t.Version})
 	writeJSON(w, http.StatusOK, t)
 	return nil
 }
@@ -174,6 +175,7 @@ func (s *Server) handleTemplateRollback(w http.ResponseWriter, r *http.Request, 
 	if err != nil {
 		return err
 	}
+	s.audit(r, p, "template.rollback", "template", t.Key, map[string]any{"locale": t.Locale, "to": in.Version, "version": t.Version})
 	writeJSON(w, http.StatusOK, t)
 	return nil
 }

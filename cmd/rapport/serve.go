@@ -155,6 +155,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := m.wireCare(bg, &deps); err != nil {
 		return err
 	}
+	m.wireImports(bg, &deps)
 	m.Web = web.New(deps)
 	m.onShutdown = append(m.onShutdown, m.Web.EndStreams)
 	if err := m.wireBots(bg); err != nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/rapport-crm/rapport/care"
 	"github.com/rapport-crm/rapport/store"
@@ -36,9 +37,22 @@ func (m *Main) wireCare(ctx context.Context, d *web.Deps) error {
 		return err
 	}
 	d.Care = svc
+	d.Schedule = careSchedule{svc}
 	m.Hooks = append(m.Hooks, svc)
 	m.goLoop("care scheduler", ctx, svc.Schedule)
 	return nil
+}
+
+// careSchedule gives web the care service's next runs.
+type careSchedule struct{ svc *care.Service }
+
+func (c careSchedule) NextRuns(after time.Time) []web.ScheduledRun {
+	runs := c.svc.NextRuns(after)
+	out := make([]web.ScheduledRun, len(runs))
+	for i, r := range runs {
+		out[i] = web.ScheduledRun{Workflow: r.Workflow, Schedule: r.Schedule, At: r.At, Date: r.At.Format(time.DateOnly)}
+	}
+	return out
 }
 
 // runCare is `rapport care run WORKFLOW --date YYYY-MM-DD [-dry-run]
