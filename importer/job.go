@@ -223,6 +223,7 @@ func (j *Jobs) Run(ctx context.Context) error {
 		j.beat(ctx)
 	}()
 	defer wg.Wait()
+	defer os.Remove(j.opt.Dir) // when empty: nothing is left behind
 	for {
 		select {
 		case <-ctx.Done():
@@ -376,7 +377,7 @@ func (j *Jobs) run(ctx context.Context, jb *job) {
 	}
 	// The end is written even when ctx has ended (shutdown): then the job
 	// says so at once instead of after Silence.
-	fin, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	fin, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 	defer cancel()
 	if _, err := j.store.FinishImportJob(fin, jb.id, out); err != nil {
 		j.opt.Logger.Error("import job end not written", "job", jb.id, "err", err)
@@ -389,6 +390,7 @@ func (j *Jobs) importFile(ctx context.Context, jb *job) (*Result, error) {
 		return nil, fmt.Errorf("import job %d: %w", jb.id, err)
 	}
 	defer f.Close()
+	file := ctxFile{ctx, f} // the checking pass of customers reads no database: it stops here
 	opt := Options{SkipBad: jb.skipBad, Progress: func(p Progress) {
 		jb.mu.Lock()
 		jb.progress = p
@@ -398,15 +400,29 @@ func (j *Jobs) importFile(ctx context.Context, jb *job) (*Result, error) {
 		jb.mu.Unlock()
 	}}
 	if jb.kind == store.ImportCustomers {
-		return CustomersWith(ctx, j.store, f, opt)
+		return CustomersWith(ctx, j.store, file, opt)
 	}
-	return OrdersWith(ctx, j.store, f, j.opt.Location, opt)
+	return OrdersWith(ctx, j.store, file, j.opt.Location, opt)
+}
+
+// ctxFile fails its reads once ctx has ended, so that an import stops
+// mid-file when the process does.
+type ctxFile struct {
+	ctx context.Context
+	*os.File
+}
+
+func (f ctxFile) Read(p []byte) (int, error) {
+	if err := f.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return f.File.Read(p)
 }
 
 // abandon fails the jobs still waiting when the process stops (the
 // running one has ended by then) and removes their files.
 func (j *Jobs) abandon() {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	for {
 		select {

@@ -29,8 +29,8 @@ type AuditEvent struct {
 	SubjectID   string         `gorm:"size:64;not null;default:''" json:"subject_id"`
 	SummaryJSON string         `gorm:"column:summary;type:text" json:"-"`
 	Summary     map[string]any `gorm:"-" json:"summary"`
-	// ActorName is the staff member's name, else the token's ("token
-	// NAME"); filled by ListAudit.
+	// ActorName is the staff member's name, else the token's; filled by
+	// ListAudit.
 	ActorName string `gorm:"-" json:"actor_name"`
 }
 
@@ -167,9 +167,9 @@ func (s *Store) nameActors(ctx context.Context, evs []*AuditEvent) error {
 		case e.StaffID != nil:
 			e.ActorName = names[*e.StaffID]
 		case e.TokenID != nil:
-			e.ActorName = "token " + tokens[*e.TokenID]
+			e.ActorName = tokens[*e.TokenID]
 		default:
-			e.ActorName = "system"
+			e.ActorName = "" // the system
 		}
 	}
 	return nil

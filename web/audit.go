@@ -30,7 +30,8 @@ import (
 func (s *Server) auditRoutes() {
 	s.api("GET /audit", s.listAudit, store.RoleAdmin, store.RoleManager).doc(op{
 		Summary: "The audit log of admin and manager actions, newest first",
-		Description: "Each event names its actor (`staff_id` and/or `token_id`, `actor_name`), `via` (console or api), " +
+		Description: "Each event names its actor (`staff_id` and/or `token_id`; `actor_name` is the staff member's name, else " +
+			"the token's, empty for the system), `via` (console or api), " +
 			"`action` (noun.verb: token.create, staff.update, template.save, ...; docs/api.md lists them), its subject and a " +
 			"small `summary` of the change.",
 		Query: []param{

@@ -101,19 +101,19 @@ func TestAuditLog(t *testing.T) {
 		}
 		ann2 := pathf("staff:%d", annID)
 		want := []event{
-			{"token.revoke", "token bootstrap", "api", pathf("token:%d", int64(tokenID))},
+			{"token.revoke", "bootstrap", "api", pathf("token:%d", int64(tokenID))},
 			{"staff.deactivate", "Meg", "api", ann2},
 			{"outbox.requeue", "Meg", "api", "outbox:"},
 			{"customer.update", "Meg", "api", pathf("customer:%d", li.ID)},
 			{"quick_reply.create", "Meg", "api", "quick_reply:1"},
 			{"template.rollback", "Meg", "api", "template:birthday"},
 			{"template.save", "Meg", "api", "template:birthday"},
-			{"staff.password_set", "token bootstrap", "api", ann2},
+			{"staff.password_set", "bootstrap", "api", ann2},
 			{"staff.binding_code", "Meg", "api", ann2},
 			{"staff.update", "Meg", "api", ann2},
-			{"token.create", "token bootstrap", "api", pathf("token:%d", int64(tokenID))},
-			{"staff.create", "token bootstrap", "api", ann2},
-			{"staff.create", "token bootstrap", "api", pathf("staff:%d", megID)},
+			{"token.create", "bootstrap", "api", pathf("token:%d", int64(tokenID))},
+			{"staff.create", "bootstrap", "api", ann2},
+			{"staff.create", "bootstrap", "api", pathf("staff:%d", megID)},
 		}
 		if diff := cmp.Diff(want, events(meg, "")); diff != "" {
 			t.Errorf("the log (-want +got):\n%s", diff)
@@ -127,7 +127,7 @@ func TestAuditLog(t *testing.T) {
 		if got := events(admin, pathf("?actor=%d&action=template", megID)); len(got) != 2 || got[0].Action != "template.rollback" {
 			t.Errorf("Meg's template actions: %v", got)
 		}
-		if got := events(admin, "?actor=token:1&limit=2"); len(got) != 2 || got[0].Actor != "token bootstrap" {
+		if got := events(admin, "?actor=token:1&limit=2"); len(got) != 2 || got[0].Actor != "bootstrap" {
 			t.Errorf("the bootstrap token's: %v", got)
 		}
 		if got := events(admin, "?from=2000-01-01&to=2000-01-02"); len(got) != 0 {
