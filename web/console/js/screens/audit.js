@@ -41,8 +41,8 @@ function summary(s) {
     h("span", { class: "chip" }, label(k) + t("audit.sep") + value(k, v)));
 }
 
-// actor names who acted: a staff member, a token, or the system.
-function actor(e) {
+// actorOf names who acted: a staff member, a token, or the system.
+function actorOf(e) {
   if (e.staff_id) return e.actor_name;
   if (e.token_id) return t("audit.token", { name: e.actor_name });
   return t("audit.system");
@@ -69,7 +69,7 @@ export function render(ctx) {
   function item(e) {
     return h("li", { class: "audit-item", dataset: { action: e.action } },
       h("div", { class: "row between" },
-        h("span", {}, h("strong", {}, actor(e)), " ", t("audit.action." + e.action) === "audit.action." + e.action ? e.action : t("audit.action." + e.action), " ", subjectLink(e)),
+        h("span", {}, h("strong", {}, actorOf(e)), " ", t("audit.action." + e.action) === "audit.action." + e.action ? e.action : t("audit.action." + e.action), " ", subjectLink(e)),
         h("span", { class: "small muted", title: full(e.at) }, when(e.at), " · ", t("audit.via." + e.via))),
       h("div", { class: "row small" }, summary(e.summary)));
   }

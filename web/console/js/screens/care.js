@@ -69,7 +69,7 @@ export function render(ctx) {
       h("td", {}, r.date),
       h("td", {}, h("span", { class: "chip " + (r.status === "done" ? "ok" : r.status === "failed" ? "bad" : "warn") }, t("care.status." + r.status))),
       h("td", {}, r.planned), h("td", {}, r.dry_run ? r.would_queue : r.queued),
-      h("td", { class: "small" }, r.skipped ? [String(r.skipped), " ", h("span", { class: "muted hide-phone" }, skipped.slice(0, 2).map(([k, n]) => reason(k) + " " + n).join("，"))] : "0"),
+      h("td", {}, r.skipped ? [String(r.skipped), " ", h("span", { class: "muted small hide-phone" }, skipped.slice(0, 2).map(([k, n]) => reason(k) + " " + n).join("，"))] : "0"),
       h("td", { class: "hide-phone" }, r.tasks),
       h("td", { class: "small hide-phone", title: full(r.started_at) }, when(r.started_at)));
   }

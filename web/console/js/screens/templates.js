@@ -159,7 +159,7 @@ export async function render(ctx) {
     await api("PUT", `/templates/${k}`, { body: body.value, locale });
     toast(t("templates.savedVersion"));
     await load(true);
-  }, saveErr);
+  }, saveErr).then(paintDraft); // busy enables the button again
 
   // --- versions and the diff ---
   function paintVersions() {
