@@ -76,7 +76,7 @@ export function render(ctx) {
 
   function paintQueue() {
     if (!items.length) {
-      mount(listEl, h("li", {}, st.whose === "me" ? empty(t("tasks.empty"), t("tasks.emptyHint")) : empty(t("tasks.emptyOther"), t("tasks.emptyOtherHint"))));
+      mount(listEl, h("li", {}, st.whose === "me" ? empty(t("tasks.empty"), t("tasks.emptyHint")) : empty(t("tasks.emptyQueue"), t("tasks.emptyOtherHint"))));
       queueEl.classList.remove("has-card");
       mount(card, h("div", { class: "hide-phone" }, empty(t("tasks.pickNone"))));
     } else {
