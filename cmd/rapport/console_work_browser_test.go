@@ -111,6 +111,17 @@ func TestConsoleWorkAndManage(t *testing.T) {
 	b.do("save", click("#template-save"), waitJS(`document.querySelector('[data-version="2"]') !== null`))
 	b.do("compare", click(`[data-compare="2"]`), waitJS(`[...document.querySelectorAll('#template-diff .diff-line.add')].some(l => l.innerText.includes('专属于{{.Customer.Name}}'))`))
 	b.shot("desktop-13-templates")
+	for _, c := range []struct{ a, b, want string }{
+		{"a\nb\nc", "a\nx\nc", " a|-b|+x| c"},
+		{"a\nb", "a\nb", " a| b"},
+		{"", "x", "-|+x"},
+		{"x\ny\nz", "y\nz\nx", "-x| y| z|+x"},
+	} {
+		got := eval[string](b, fmt.Sprintf(`import('/console/js/diff.js').then(d => d.lineDiff(%q, %q).map(l => l.op + l.text).join('|'))`, c.a, c.b))
+		if got != c.want {
+			t.Errorf("lineDiff(%q, %q) = %q, want %q", c.a, c.b, got, c.want)
+		}
+	}
 
 	// Care: the next runs from the schedule, a dry run by hand, a run's outcome.
 	b.do("care", chromedp.Navigate(e.base+"/console/#/care"), chromedp.WaitVisible(chromedp.CSS(`#care-schedule li[data-workflow="birthday"]`)),
