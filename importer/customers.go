@@ -22,11 +22,16 @@ var customerColumns = []string{"name", "phone", "birthday", "email", "tags", "ex
 // external_ref already on an earlier line) and, found while writing, for a
 // phone on record for another customer.
 func Customers(ctx context.Context, s *store.Store, file io.ReadSeeker, skipBad bool) (*Result, error) {
+	return CustomersWith(ctx, s, file, Options{SkipBad: skipBad})
+}
+
+// CustomersWith is Customers with its options (a progress report, say).
+func CustomersWith(ctx context.Context, s *store.Store, file io.ReadSeeker, opt Options) (*Result, error) {
 	var w *store.CustomerImport
 	inTx := func(pass func() error) error {
 		return s.ImportCustomers(ctx, func(tx *store.CustomerImport) error { w = tx; return pass() })
 	}
-	return importFile(skipBad, inTx, func(res *Result, p pass) (int, error) {
+	return importFile(opt, inTx, func(res *Result, p pass) (int, error) {
 		return readCustomers(s, file, p, func(rows []store.CustomerRow) error {
 			created, updated, err := w.Write(rows)
 			res.Created += created

@@ -24,11 +24,16 @@ var orderColumns = []string{"customer_phone", "customer_external_ref", "kind", "
 // Duplicates, so a file imported twice, or after an import that stopped
 // halfway, or by two processes at once, records each order once.
 func Orders(ctx context.Context, s *store.Store, file io.ReadSeeker, skipBad bool, loc *time.Location) (*Result, error) {
+	return OrdersWith(ctx, s, file, loc, Options{SkipBad: skipBad})
+}
+
+// OrdersWith is Orders with its options (a progress report, say).
+func OrdersWith(ctx context.Context, s *store.Store, file io.ReadSeeker, loc *time.Location, opt Options) (*Result, error) {
 	var w *store.OrderImport
 	inTx := func(pass func() error) error {
 		return s.ImportOrders(ctx, loc, func(tx *store.OrderImport) error { w = tx; return pass() })
 	}
-	return importFile(skipBad, inTx, func(res *Result, p pass) (int, error) {
+	return importFile(opt, inTx, func(res *Result, p pass) (int, error) {
 		return readOrders(ctx, s, file, loc, p, func(rows []store.OrderRow) error {
 			created, dups, err := w.Insert(rows)
 			res.Created += created

@@ -54,6 +54,8 @@ func migrations() []migration {
 		{19, "conversations", "", conversationsBackfill},
 		{20, "quick_replies", "", autoMigrate(&QuickReply{})},
 		{21, "staff_epoch", "", autoMigrate(&Staff{})},
+		{22, "audit_events", "", autoMigrate(&AuditEvent{})},
+		{23, "import_jobs", "", autoMigrate(&ImportJob{}, &ImportBadRow{})},
 	}
 }
 

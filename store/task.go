@@ -109,6 +109,10 @@ type Task struct {
 	// in chat (an active assignee with a bound chat account); false for an
 	// unassigned task. Set by NoteChatBound.
 	AssigneeChatBound bool `gorm:"-" json:"assignee_chat_bound"`
+	// CustomerName is the customer's name ("" when they have none), so a
+	// list of tasks reads without a lookup per task. Set by
+	// NoteCustomerNames.
+	CustomerName string `gorm:"-" json:"customer_name"`
 }
 
 // TaskEvent is one change in a task's history.

@@ -4,9 +4,31 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/rapport-crm/rapport/store"
 )
+
+// CareSchedule tells when the enabled care workflows run next; cmd wires
+// the care service's schedule.
+type CareSchedule interface {
+	NextRuns(after time.Time) []ScheduledRun
+}
+
+// ScheduledRun is a care workflow's next scheduled run.
+type ScheduledRun struct {
+	Workflow string    `json:"workflow"`
+	Schedule string    `json:"schedule"`
+	At       time.Time `json:"at"`
+	Date     string    `json:"date"`
+}
+
+func (s *Server) handleCareSchedule(w http.ResponseWriter, r *http.Request, _ *store.Principal) error {
+	if s.Schedule == nil {
+		return store.Errorf(store.EUNAVAILABLE, "care schedule unavailable")
+	}
+	return respondList(w, s.Schedule.NextRuns(s.Store.Now()), "", nil)
+}
 
 // careRoutes mounts the care endpoints: runs, and what care reads and
 // writes through the store (assets, orders, survey answers; their dates
@@ -36,8 +58,16 @@ func (s *Server) careRoutes() {
 		Out:   list[*store.CareRun]{},
 	})
 	s.api("GET /care/runs/{id}", s.handleCareRunGet).doc(op{
-		Summary: "One care run",
-		Out:     store.CareRun{},
+		Summary:     "One care run",
+		Description: "Its outcome: `planned`, `queued`, `skipped` with `skip_reasons` (reason → count), `tasks`, `failed`, `duplicates`, `error`.",
+		Out:         store.CareRun{},
+	})
+	s.api("GET /care/schedule", s.handleCareSchedule).doc(op{
+		Summary: "When each enabled care workflow runs next",
+		Description: "From the `care:` cron specs, in the business time zone (`at` carries its offset, `date` is the business " +
+			"date the run is for), soonest first.",
+		Out:    list[ScheduledRun]{},
+		Errors: []int{http.StatusServiceUnavailable},
 	})
 	s.api("POST /customers/{id}/assets", s.handleAssetCreate, managers...).doc(op{
 		Summary: "Record a serviced item",
@@ -124,7 +154,7 @@ type careRunRequest struct {
 // handleCareRun runs a workflow for a date now. A (workflow, date) that
 // already ran answers its existing run (same id, nothing sent again); a
 // date after today needs "dry_run" or "force".
-func (s *Server) handleCareRun(w http.ResponseWriter, r *http.Request, _ *store.Principal) error {
+func (s *Server) handleCareRun(w http.ResponseWriter, r *http.Request, p *store.Principal) error {
 	if s.Care == nil {
 		return store.Errorf(store.EUNAVAILABLE, "care service unavailable")
 	}
@@ -140,7 +170,12 @@ func (s *Server) handleCareRun(w http.ResponseWriter, r *http.Request, _ *store.
 		return err
 	}
 	run, err := s.Care.Run(r.Context(), in.Workflow, date, in.DryRun, in.Force)
-	return respond(w, http.StatusOK, run, err)
+	if err != nil {
+		return err
+	}
+	s.audit(r, p, "care_run.start", "care_run", run.ID, map[string]any{"workflow": run.Workflow, "date": run.Date,
+		"dry_run": in.DryRun, "force": in.Force, "queued": run.Queued})
+	return respond(w, http.StatusOK, run, nil)
 }
 
 func (s *Server) handleCareRuns(w http.ResponseWriter, r *http.Request, _ *store.Principal) error {

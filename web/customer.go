@@ -1,7 +1,11 @@
 package web
 
 import (
+	"bytes"
+	"encoding/json"
+	"io"
 	"net/http"
+	"slices"
 
 	"github.com/rapport-crm/rapport/store"
 )
@@ -77,15 +81,49 @@ func (s *Server) getCustomer(w http.ResponseWriter, r *http.Request, p *store.Pr
 	return respond(w, http.StatusOK, c, err)
 }
 
-func (s *Server) patchCustomer(w http.ResponseWriter, r *http.Request, _ *store.Principal) error {
+func (s *Server) patchCustomer(w http.ResponseWriter, r *http.Request, p *store.Principal) error {
 	id, err := pathID(r, "id")
 	if err != nil {
 		return err
 	}
+	// The body twice: as the change, and for the audit, which names the
+	// fields given (null among them: it unpins a tier or stage).
+	var raw json.RawMessage
+	if err := decode(w, r, &raw); err != nil {
+		return err
+	}
+	r.Body = io.NopCloser(bytes.NewReader(raw))
 	var in store.CustomerInput
 	if err := decode(w, r, &in); err != nil {
 		return err
 	}
 	c, err := s.Store.UpdateCustomer(r.Context(), id, in)
-	return respond(w, http.StatusOK, c, err)
+	if err != nil {
+		return err
+	}
+	s.audit(r, p, "customer.update", "customer", id, changedFields(raw, "tier", "stage", "owner_staff_id", "opt_out"))
+	return respond(w, http.StatusOK, c, nil)
+}
+
+// changedFields summarises a PATCH body for the audit: the fields it
+// gives, and the values of those worth reading at a glance (a pinned tier,
+// say); other values (a phone, a birthday) stay out of the log.
+func changedFields(raw json.RawMessage, shown ...string) map[string]any {
+	var body map[string]json.RawMessage
+	if json.Unmarshal(raw, &body) != nil {
+		return nil
+	}
+	out := map[string]any{}
+	fields := make([]string, 0, len(body))
+	for k, v := range body {
+		fields = append(fields, k)
+		if slices.Contains(shown, k) {
+			var val any
+			json.Unmarshal(v, &val)
+			out[k] = val
+		}
+	}
+	slices.Sort(fields)
+	out["fields"] = fields
+	return out
 }

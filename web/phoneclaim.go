@@ -57,7 +57,12 @@ func (s *Server) approvePhoneClaim(w http.ResponseWriter, r *http.Request, p *st
 		return err
 	}
 	c, err := s.Store.ApprovePhoneClaim(r.Context(), id, store.ActorOf(p))
-	return respond(w, http.StatusOK, c, err)
+	if err != nil {
+		return err
+	}
+	s.audit(r, p, "phone_claim.approve", "phone_claim", id, claimSummary(c))
+	writeJSON(w, http.StatusOK, c)
+	return nil
 }
 
 func (s *Server) rejectPhoneClaim(w http.ResponseWriter, r *http.Request, p *store.Principal) error {
@@ -66,5 +71,15 @@ func (s *Server) rejectPhoneClaim(w http.ResponseWriter, r *http.Request, p *sto
 		return err
 	}
 	c, err := s.Store.RejectPhoneClaim(r.Context(), id, store.ActorOf(p))
-	return respond(w, http.StatusOK, c, err)
+	if err != nil {
+		return err
+	}
+	s.audit(r, p, "phone_claim.reject", "phone_claim", id, claimSummary(c))
+	writeJSON(w, http.StatusOK, c)
+	return nil
+}
+
+// claimSummary is what the audit keeps of a decided claim.
+func claimSummary(c *store.PhoneClaim) map[string]any {
+	return map[string]any{"phone": c.Phone, "claimant_id": c.ClaimantID, "target_id": c.TargetID, "status": c.Status}
 }

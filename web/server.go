@@ -101,6 +101,12 @@ type Deps struct {
 	// EventPoll is how often an inbox event stream looks for changes
 	// (default 1 s).
 	EventPoll time.Duration
+	// Schedule tells when care workflows run next (GET /care/schedule).
+	Schedule CareSchedule
+	// Imports runs CSV imports started with POST /imports; ImportLimit
+	// bounds an uploaded file (default 100 MiB).
+	Imports     ImportJobs
+	ImportLimit int64
 }
 
 // Server routes every HTTP request.
@@ -129,6 +135,7 @@ func New(d Deps) *Server {
 		d.Console = DefaultConsoleConfig()
 	}
 	d.EventPoll = cmp.Or(d.EventPoll, time.Second)
+	d.ImportLimit = cmp.Or(d.ImportLimit, maxImportBytes)
 	s := &Server{Deps: d, mux: newRouteMux(), streams: map[string]int{}, ending: make(chan struct{})}
 	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "rapport_http_requests_total", Help: "HTTP requests by route and status.",
@@ -159,6 +166,8 @@ func (s *Server) routes() {
 	s.sessionRoutes()
 	s.inboxRoutes()
 	s.quickReplyRoutes()
+	s.auditRoutes()
+	s.importRoutes()
 	s.consoleRoutes()
 	s.openAPIRoutes()
 	s.mux.HandleFunc(apiFallbackPattern, s.apiFallback)

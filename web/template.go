@@ -118,7 +118,12 @@ func (s *Server) handleTemplateSave(w http.ResponseWriter, r *http.Request, p *s
 		return err
 	}
 	t, err := s.Templates.Save(r.Context(), r.PathValue("key"), cmp.Or(in.Locale, r.URL.Query().Get("locale")), in.Body, a)
-	return respond(w, http.StatusOK, t, err)
+	if err != nil {
+		return err
+	}
+	s.audit(r, p, "template.save", "template", t.Key, map[string]any{"locale": t.Locale, "version": t.Version})
+	writeJSON(w, http.StatusOK, t)
+	return nil
 }
 
 func (s *Server) handleTemplatePreview(w http.ResponseWriter, r *http.Request, _ *store.Principal) error {
@@ -151,7 +156,12 @@ func (s *Server) handleTemplateRollback(w http.ResponseWriter, r *http.Request, 
 		return err
 	}
 	t, err := s.Templates.Rollback(r.Context(), r.PathValue("key"), cmp.Or(in.Locale, r.URL.Query().Get("locale")), in.Version, a)
-	return respond(w, http.StatusOK, t, err)
+	if err != nil {
+		return err
+	}
+	s.audit(r, p, "template.rollback", "template", t.Key, map[string]any{"locale": t.Locale, "to": in.Version, "version": t.Version})
+	writeJSON(w, http.StatusOK, t)
+	return nil
 }
 
 func (s *Server) handleTemplateAudit(w http.ResponseWriter, r *http.Request, _ *store.Principal) error {

@@ -155,7 +155,7 @@ func (m *Main) Run(ctx context.Context) error {
 	m.Web = web.New(web.Deps{Store: m.Store, Templates: m.Templates, Care: cs, Location: m.Config.Location(),
 		Registry: m.Registry, Logger: m.Logger, Channels: m.Health,
 		Console: m.Config.Console, Proxies: proxies, Timezone: m.Config.Timezone, BusinessName: m.Config.BusinessName,
-		StaffLocale: m.Config.Followup.StaffLocale})
+		StaffLocale: m.Config.Followup.StaffLocale, Schedule: careSchedule{cs}, Imports: m.newImports()})
 	m.onShutdown = append(m.onShutdown, m.Web.EndStreams)
 	// Inbound chat meets the hooks in this order, and the first that
 	// handles a message stops the rest: /template edits (before anything
