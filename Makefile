@@ -44,10 +44,13 @@ test-tidb:
 	go test $(ENGINE_TESTFLAGS) $(ENGINE_PKGS)
 
 # The suites run against node 1; the replicas test puts one `rapport serve`
-# on each node.
+# on each node, and the store's cluster tests one store on each node.
+GALERA_DSNS = root@tcp(127.0.0.1:3307)/,root@tcp(127.0.0.1:3308)/,root@tcp(127.0.0.1:3309)/
+
 test-galera:
 	trap './scripts/galera.sh stop' EXIT; \
 	./scripts/galera.sh start && \
 	RAPPORT_TEST_MYSQL_DSN='root@tcp(127.0.0.1:3307)/' \
-	RAPPORT_TEST_REPLICA_DSNS='root@tcp(127.0.0.1:3307)/,root@tcp(127.0.0.1:3308)/,root@tcp(127.0.0.1:3309)/' \
+	RAPPORT_TEST_REPLICA_DSNS='$(GALERA_DSNS)' \
+	RAPPORT_TEST_GALERA_DSNS='$(GALERA_DSNS)' \
 	go test $(ENGINE_TESTFLAGS) $(ENGINE_PKGS)

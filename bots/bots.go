@@ -33,7 +33,6 @@ type Inbound struct {
 	// Media is what a non-text message carries: its file, place or
 	// contact card, kept with the message (store.Message.Media).
 	Media *store.Media
-	At    time.Time
 	// Contact is a phone number the sender shared (Telegram's contact
 	// message); with UserID equal to SenderID it is their own number, which
 	// the platform verified.

@@ -2,7 +2,8 @@ package bots
 
 import (
 	"strings"
-	"unicode"
+
+	"github.com/rapport-crm/rapport/store"
 )
 
 // commandWords maps the slash-less words WeChat and web chat users type
@@ -22,10 +23,10 @@ func commandWords() map[string]string {
 // "生日01-02", "points"); anything else is ("", "").
 func ParseCommand(channel, text string) (cmd, args string) {
 	t := strings.TrimSpace(text)
-	if strings.HasPrefix(t, "/") {
-		word, rest := cutSpace(t[1:])
+	if after, ok := strings.CutPrefix(t, "/"); ok {
+		word, rest := store.CutWord(after)
 		word, _, _ = strings.Cut(word, "@")
-		if word == "" {
+		if word == "" || !strings.HasPrefix(after, word) {
 			return "", "" // "/ x" or "/@bot": no command
 		}
 		return strings.ToLower(word), rest
@@ -33,7 +34,7 @@ func ParseCommand(channel, text string) (cmd, args string) {
 	if channel == "telegram" || t == "" {
 		return "", ""
 	}
-	word, rest := cutSpace(t)
+	word, rest := store.CutWord(t)
 	words := commandWords()
 	if c, ok := words[strings.ToLower(word)]; ok {
 		return c, rest
@@ -45,14 +46,4 @@ func ParseCommand(channel, text string) (cmd, args string) {
 		}
 	}
 	return "", ""
-}
-
-// cutSpace splits at the first run of white space (including the
-// full-width space Chinese keyboards produce).
-func cutSpace(s string) (word, rest string) {
-	i := strings.IndexFunc(s, unicode.IsSpace)
-	if i < 0 {
-		return s, ""
-	}
-	return s[:i], strings.TrimSpace(s[i:])
 }

@@ -1,15 +1,12 @@
 package bots
 
 import (
+	"cmp"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math"
-	mrand "math/rand/v2"
-	"os"
 	"sync"
 	"time"
 
@@ -81,36 +78,15 @@ type channelState struct {
 
 // NewDispatcher builds a dispatcher; add channels, then Run it.
 func NewDispatcher(s *store.Store, o DispatcherOptions) *Dispatcher {
-	if o.ID == "" {
-		host, _ := os.Hostname()
-		var b [4]byte
-		rand.Read(b[:])
-		o.ID = fmt.Sprintf("%.32s-%d-%s", host, os.Getpid(), hex.EncodeToString(b[:]))
-	}
-	if o.Batch <= 0 {
-		o.Batch = 200
-	}
-	if o.Workers <= 0 {
-		o.Workers = 16
-	}
-	if o.Lease <= 0 {
-		o.Lease = 15 * time.Second
-	}
-	if o.Poll <= 0 {
-		o.Poll = 500 * time.Millisecond
-	}
-	if o.RetryFor <= 0 {
-		o.RetryFor = 24 * time.Hour
-	}
-	if o.MaxBackoff <= 0 {
-		o.MaxBackoff = 30 * time.Minute
-	}
-	if o.DepthEvery <= 0 {
-		o.DepthEvery = 15 * time.Second
-	}
-	if o.Logger == nil {
-		o.Logger = slog.Default()
-	}
+	o.ID = cmp.Or(o.ID, store.HolderName())
+	o.Batch = cmp.Or(o.Batch, 200)
+	o.Workers = cmp.Or(o.Workers, 16)
+	o.Lease = cmp.Or(o.Lease, 15*time.Second)
+	o.Poll = cmp.Or(o.Poll, 500*time.Millisecond)
+	o.RetryFor = cmp.Or(o.RetryFor, 24*time.Hour)
+	o.MaxBackoff = cmp.Or(o.MaxBackoff, 30*time.Minute)
+	o.DepthEvery = cmp.Or(o.DepthEvery, 15*time.Second)
+	o.Logger = cmp.Or(o.Logger, slog.Default())
 	return &Dispatcher{store: s, opts: o, log: o.Logger}
 }
 
@@ -163,19 +139,13 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	return nil
 }
 
+// refreshDepth sets the outbox depth gauge every DepthEvery until ctx ends.
 func (d *Dispatcher) refreshDepth(ctx context.Context, names []string) {
-	t := time.NewTicker(d.opts.DepthEvery)
-	defer t.Stop()
-	for {
+	for ok := true; ok; ok = Sleep(ctx, d.opts.DepthEvery) {
 		if counts, err := d.store.OutboxDepth(ctx); err == nil {
 			d.opts.Metrics.setDepth(counts, names)
 		} else if ctx.Err() == nil {
 			d.log.Warn("outbox depth", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
 		}
 	}
 }
@@ -195,7 +165,7 @@ func (d *Dispatcher) runChannel(ctx context.Context, cs *channelState) {
 			d.hold(ctx, cs, name)
 			continue
 		}
-		sleep(ctx, retry)
+		Sleep(ctx, retry)
 	}
 }
 
@@ -372,7 +342,7 @@ func (d *Dispatcher) deliver(ctx context.Context, cs *channelState, m *store.Mes
 		if paused > 5*time.Second {
 			return putBack(m, d.store.Now().Add(paused), "")
 		}
-		if !sleep(ctx, paused) {
+		if !Sleep(ctx, paused) {
 			return putBack(m, d.store.Now(), "")
 		}
 	}
@@ -402,7 +372,7 @@ func (d *Dispatcher) deliver(ctx context.Context, cs *channelState, m *store.Mes
 	if !errors.As(err, &se) {
 		se = &SendError{Outcome: Retry, Reason: "send failed", Err: err}
 	}
-	reason := truncate(se.Error(), 255)
+	reason := se.Error() // the store cuts it to its column
 	switch se.Outcome {
 	case RetryAfter:
 		d.opts.Metrics.send(name, "rate_limited")
@@ -434,10 +404,10 @@ func (d *Dispatcher) deliver(ctx context.Context, cs *channelState, m *store.Mes
 	deadline := retryStart(m).Add(d.opts.RetryFor)
 	if !now.Before(deadline) {
 		d.opts.Metrics.send(name, "failed")
-		reason = truncate(fmt.Sprintf("gave up after %s of retries: %s", d.opts.RetryFor, se.Error()), 255)
+		reason = fmt.Sprintf("gave up after %s of retries: %s", d.opts.RetryFor, se.Error())
 		return store.Delivery{ID: m.ID, ClaimedBy: m.ClaimedBy, Status: store.StatusFailed, Reason: reason, Attempted: true}
 	}
-	next := now.Add(backoff(m.Attempts, d.opts.MaxBackoff))
+	next := now.Add(RetryDelay(m.Attempts, time.Second, d.opts.MaxBackoff))
 	if next.After(deadline) {
 		next = deadline
 	}
@@ -454,16 +424,9 @@ func retryStart(m *store.Message) time.Time {
 	return m.CreatedAt
 }
 
-// backoff is the wait before the next try after the attempts so far:
-// about 1 s, 2 s, 4 s ... doubling up to ceiling, with jitter (between
-// half and the whole) so that messages failed together spread out.
-func backoff(attempts int, ceiling time.Duration) time.Duration {
-	d := min(time.Second<<min(attempts, 30), ceiling)
-	return d/2 + time.Duration(mrand.Int64N(int64(d/2)+1))
-}
-
-// sleep waits d or until ctx ends; it reports whether the full time passed.
-func sleep(ctx context.Context, d time.Duration) bool {
+// Sleep waits d or until ctx ends; it reports whether the full time
+// passed.
+func Sleep(ctx context.Context, d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
@@ -472,14 +435,4 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	case <-t.C:
 		return true
 	}
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && s[n]&0xC0 == 0x80 { // don't cut a UTF-8 sequence
-		n--
-	}
-	return s[:n]
 }

@@ -1,6 +1,7 @@
 package bots
 
 import (
+	"cmp"
 	"log/slog"
 	"math/rand/v2"
 	"sync"
@@ -44,9 +45,7 @@ type Health struct {
 
 // NewHealth registers the rapport_channel_up gauge on reg (nil: no metric).
 func NewHealth(reg prometheus.Registerer, log *slog.Logger) *Health {
-	if log == nil {
-		log = slog.Default()
-	}
+	log = cmp.Or(log, slog.Default())
 	h := &Health{log: log, now: time.Now, channels: map[string]ChannelHealth{}}
 	h.up = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "rapport_channel_up",

@@ -1,6 +1,7 @@
 package bots
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -73,24 +74,12 @@ func NewRouter(s *store.Store, o RouterOptions) *Router {
 	if o.Renderer == nil {
 		panic("bots: RouterOptions.Renderer is required")
 	}
-	if o.Workers <= 0 {
-		o.Workers = 4
-	}
-	if o.Queue <= 0 {
-		o.Queue = 1024
-	}
-	if o.Logger == nil {
-		o.Logger = slog.Default()
-	}
-	if o.RecoverAfter <= 0 {
-		o.RecoverAfter = time.Minute
-	}
-	if o.RecoverWindow <= 0 {
-		o.RecoverWindow = 24 * time.Hour
-	}
-	if o.RecoverEvery <= 0 {
-		o.RecoverEvery = time.Minute
-	}
+	o.Workers = cmp.Or(o.Workers, 4)
+	o.Queue = cmp.Or(o.Queue, 1024)
+	o.Logger = cmp.Or(o.Logger, slog.Default())
+	o.RecoverAfter = cmp.Or(o.RecoverAfter, time.Minute)
+	o.RecoverWindow = cmp.Or(o.RecoverWindow, 24*time.Hour)
+	o.RecoverEvery = cmp.Or(o.RecoverEvery, time.Minute)
 	jobs := make([]chan job, o.Workers)
 	for i := range jobs {
 		jobs[i] = make(chan job, max(1, o.Queue/o.Workers))
@@ -105,12 +94,8 @@ func (r *Router) Receive(ctx context.Context, in Inbound) error {
 	if in.Channel == "" || in.SenderID == "" || in.DedupKey == "" {
 		return store.Errorf(store.EINVALID, "inbound without channel, sender or dedup key")
 	}
-	if in.ChatID == "" {
-		in.ChatID = in.SenderID
-	}
-	if in.Kind == "" {
-		in.Kind = "text"
-	}
+	in.ChatID = cmp.Or(in.ChatID, in.SenderID)
+	in.Kind = cmp.Or(in.Kind, "text")
 	r.opts.Metrics.inbound(in.Channel)
 	text := in.Text
 	switch {
@@ -120,7 +105,7 @@ func (r *Router) Receive(ctx context.Context, in Inbound) error {
 		text = in.Callback
 	}
 	rt, _ := json.Marshal(route{Sender: in.SenderID, Callback: in.Callback, ReplyTo: in.ReplyTo, Event: in.Event, EventKey: in.EventKey, Contact: in.Contact})
-	sin := store.Inbound{Channel: in.Channel, DedupKey: in.DedupKey, ChatID: in.ChatID, Kind: in.Kind, Text: text, Raw: in.Raw, Media: in.Media, At: in.At, Route: string(rt)}
+	sin := store.Inbound{Channel: in.Channel, DedupKey: in.DedupKey, ChatID: in.ChatID, Kind: in.Kind, Text: text, Raw: in.Raw, Media: in.Media, Route: string(rt)}
 	ev := newEvent(in)
 
 	st, err := r.store.StaffByIdentity(ctx, in.Channel, in.SenderID)
@@ -311,13 +296,9 @@ func (r *Router) markLoop(ctx context.Context) {
 // but never processed because their process died in between. Each replica
 // runs it; claims keep any message to one of them.
 func (r *Router) resumeLoop(ctx context.Context) {
-	for {
+	r.resume(ctx)
+	for Sleep(ctx, r.opts.RecoverEvery) {
 		r.resume(ctx)
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(r.opts.RecoverEvery):
-		}
 	}
 }
 
@@ -350,12 +331,18 @@ func (r *Router) replay(ctx context.Context, m *store.Message) {
 		return
 	}
 	in := Inbound{Channel: m.Channel, SenderID: rt.Sender, ChatID: m.ChatID, Kind: m.Kind, Text: m.Text,
-		Event: rt.Event, EventKey: rt.EventKey, Callback: rt.Callback, ReplyTo: rt.ReplyTo, Contact: rt.Contact, At: m.CreatedAt}
+		Event: rt.Event, EventKey: rt.EventKey, Callback: rt.Callback, ReplyTo: rt.ReplyTo, Contact: rt.Contact}
 	ev := newEvent(in)
 	ev.Message = m
 	var err error
 	if m.CustomerID == nil {
 		ev.Staff, err = r.store.StaffByIdentity(ctx, m.Channel, rt.Sender)
+		if err == nil && ev.Staff == nil && m.StaffID != nil {
+			// A deactivated staff member's, taken before Receive marked
+			// it processed: kept, not acted on, as Receive does.
+			r.processed <- m.ID
+			return
+		}
 	} else {
 		// The identity as it is now: a merge may have moved it.
 		ev.Identity, err = r.store.IdentityByExternal(ctx, m.Channel, rt.Sender)
@@ -564,12 +551,9 @@ func (r *Router) replyWith(ctx context.Context, ev *store.ChatEvent, key string,
 	if err != nil {
 		return err
 	}
-	cid, iid := c.ID, ev.Identity.ID
-	_, err = r.store.Enqueue(ctx, []store.Outbound{{
-		CustomerID: &cid, IdentityID: &iid, Channel: ev.Message.Channel, ChatID: ev.Message.ChatID,
-		Text: out.Text, TemplateKey: key, TemplateVersion: out.Version, Extras: x,
-		IdempotencyKey: "reply:" + strconv.FormatInt(ev.Message.ID, 10) + ":" + key,
-	}})
+	o := out.ReplyTo(ev, "reply:"+strconv.FormatInt(ev.Message.ID, 10)+":"+key)
+	o.Extras = x
+	_, err = r.store.Enqueue(ctx, []store.Outbound{o})
 	return err
 }
 

@@ -38,7 +38,7 @@ func TestAPIOutOfRangeDates(t *testing.T) {
 		if err := e.s.EnsureToken(e.ctx, "t", token, store.RoleAdmin); err != nil {
 			t.Fatal(err)
 		}
-		srv := httptest.NewServer(openapitest.Conform(t, web.New(web.Deps{Store: e.s, Care: e.svc, Logger: quietLog})))
+		srv := httptest.NewServer(openapitest.Conform(t, web.New(web.Deps{Store: e.s, Care: e.svc, Location: shanghai, Logger: quietLog})))
 		defer srv.Close()
 		c := e.customer("Li")
 		for _, r := range []struct{ method, path, body, field string }{
@@ -72,7 +72,7 @@ func TestAPIAgentScope(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		srv := httptest.NewServer(openapitest.Conform(t, web.New(web.Deps{Store: e.s, Care: e.svc, Logger: quietLog})))
+		srv := httptest.NewServer(openapitest.Conform(t, web.New(web.Deps{Store: e.s, Care: e.svc, Location: shanghai, Logger: quietLog})))
 		defer srv.Close()
 		mine, theirs := e.customer("Mine"), e.customer("Theirs")
 		if _, err := e.s.UpdateCustomer(e.ctx, mine.ID, store.CustomerInput{OwnerStaffID: &ann.ID}); err != nil {
@@ -95,6 +95,10 @@ func TestAPIAgentScope(t *testing.T) {
 		items, _ := out["items"].([]any)
 		if code != 200 || len(items) != 1 || items[0].(map[string]any)["customer_id"] != float64(mine.ID) {
 			t.Errorf("agent's survey responses: %d %v", code, out)
+		}
+		code, out = apiCall(t, srv, token, "GET", "/surveys/summary", "")
+		if total, _ := out["total"].(map[string]any); code != 200 || total["responses"] != float64(1) {
+			t.Errorf("agent's survey summary counts others' answers: %d %v", code, out)
 		}
 		if code, _ := apiCall(t, srv, token, "GET", "/customers/"+itoa(theirs.ID)+"/assets", ""); code != 404 {
 			t.Errorf("assets of a customer not theirs: %d", code)

@@ -23,7 +23,7 @@ func TestAPI(t *testing.T) {
 		if err := e.s.EnsureToken(e.ctx, "t", token, store.RoleAdmin); err != nil {
 			t.Fatal(err)
 		}
-		srv := httptest.NewServer(openapitest.Conform(t, web.New(web.Deps{Store: e.s, Care: e.svc, Logger: quietLog})))
+		srv := httptest.NewServer(openapitest.Conform(t, web.New(web.Deps{Store: e.s, Care: e.svc, Location: shanghai, Logger: quietLog})))
 		defer srv.Close()
 		call := func(method, path, body string) (int, map[string]any) {
 			t.Helper()

@@ -41,7 +41,7 @@ func TestCapCountsWhatTheRunPlans(t *testing.T) {
 				other := e.customer("One car")
 				e.priorCare(c)
 				for _, cust := range []*store.Customer{c, c, other} {
-					if _, err := e.svc.CreateAsset(e.ctx, cust.ID, store.AssetInput{Name: "car", NextServiceDue: "2027-03-04"}); err != nil {
+					if _, err := e.s.CreateAsset(e.ctx, cust.ID, store.AssetInput{Name: "car", NextServiceDue: "2027-03-04"}, shanghai); err != nil {
 						t.Fatal(err)
 					}
 				}
@@ -64,7 +64,7 @@ func TestCapAcrossWorkflowsOneDay(t *testing.T) {
 		e.rebuild()
 		c := e.customer("Busy", birthday("1990-03-01"))
 		for range 2 {
-			if _, err := e.svc.CreateAsset(e.ctx, c.ID, store.AssetInput{Name: "boiler", NextServiceDue: "2027-03-03"}); err != nil {
+			if _, err := e.s.CreateAsset(e.ctx, c.ID, store.AssetInput{Name: "boiler", NextServiceDue: "2027-03-03"}, shanghai); err != nil {
 				t.Fatal(err)
 			}
 		}

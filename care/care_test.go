@@ -291,7 +291,7 @@ func TestQuietHoursAndCap(t *testing.T) {
 		}
 		m := e.wantMessages(a, 1)[0]
 		want := at("2027-02-07 09:00")
-		full, err := e.s.Message(e.ctx, m.ID)
+		full, err := e.s.MessageByID(e.ctx, m.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -432,12 +432,15 @@ func TestTwoReplicas(t *testing.T) {
 	s2 := storetest.OpenConfig(t, cfg, store.WithClock(clock.Now))
 	ctx := context.Background()
 	const n = 60
+	var ids []int64 // not 1..n: a Galera cluster steps ids by its size
 	for i := 0; i < n; i++ {
 		name := fmt.Sprintf("C%d", i)
-		if _, err := s1.CreateCustomer(ctx, store.CustomerInput{Name: &name,
-			Identities: []store.IdentityRef{{Channel: "telegram", ExternalID: fmt.Sprint(i)}}}); err != nil {
+		c, err := s1.CreateCustomer(ctx, store.CustomerInput{Name: &name,
+			Identities: []store.IdentityRef{{Channel: "telegram", ExternalID: fmt.Sprint(i)}}})
+		if err != nil {
 			t.Fatal(err)
 		}
+		ids = append(ids, c.ID)
 	}
 	c := DefaultConfig()
 	c.Holiday.Dates = map[string]string{"2027-02-06": "spring_festival"}
@@ -474,7 +477,7 @@ func TestTwoReplicas(t *testing.T) {
 	if len(runs) != 1 || runs[0].Queued != n || runs[0].Status != store.RunDone {
 		t.Fatalf("runs = %+v", runs)
 	}
-	for id := int64(1); id <= n; id++ {
+	for _, id := range ids {
 		ms, _, err := s1.ListMessages(ctx, id, store.Page{})
 		if err != nil {
 			t.Fatal(err)
@@ -515,7 +518,7 @@ func TestWeChatWindow(t *testing.T) {
 		e.clock.Set(at("2028-02-06 10:00"))
 		e.run("birthday", "2028-02-06", false)
 		m := e.wantMessages(stale, 1)[0]
-		if full, _ := e.s.Message(e.ctx, m.ID); full.Workflow != "birthday" || full.Status != store.StatusQueued || full.Payload != "" {
+		if full, _ := e.s.MessageByID(e.ctx, m.ID); full.Workflow != "birthday" || full.Status != store.StatusQueued || full.Payload != "" {
 			t.Errorf("message = %+v, want a queued birthday message with no payload", full)
 		}
 	})
@@ -525,14 +528,14 @@ func TestMaintenance(t *testing.T) {
 	each(t, at("2027-03-01 10:00"), func(t *testing.T, e *env) {
 		c := e.customer("Car owner")
 		last := at("2026-09-05 15:00")
-		a, err := e.svc.CreateAsset(e.ctx, c.ID, store.AssetInput{Name: "Model 3", LastServiceAt: &last, ServiceIntervalDays: 180})
+		a, err := e.s.CreateAsset(e.ctx, c.ID, store.AssetInput{Name: "Model 3", LastServiceAt: &last, ServiceIntervalDays: 180}, shanghai)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if got := a.NextServiceDue.Format("2006-01-02"); got != "2027-03-04" {
 			t.Fatalf("due = %s", got)
 		}
-		far, _ := e.svc.CreateAsset(e.ctx, c.ID, store.AssetInput{Name: "Bike", NextServiceDue: "2027-06-01"})
+		far, _ := e.s.CreateAsset(e.ctx, c.ID, store.AssetInput{Name: "Bike", NextServiceDue: "2027-06-01"}, shanghai)
 		_ = far
 		r := e.run("maintenance", "2027-03-01", false)
 		if r.Queued != 1 {
@@ -549,7 +552,7 @@ func TestMaintenance(t *testing.T) {
 		// A service moves the due date by the interval.
 		e.clock.Set(at("2027-03-03 12:00"))
 		svcAt := at("2027-03-03 11:00")
-		if _, err := e.svc.CreateOrder(e.ctx, store.OrderInput{CustomerID: c.ID, Kind: "service", OccurredAt: &svcAt, AssetID: &a.ID}); err != nil {
+		if _, err := e.s.CreateOrder(e.ctx, store.OrderInput{CustomerID: c.ID, Kind: "service", OccurredAt: &svcAt, AssetID: &a.ID}, shanghai); err != nil {
 			t.Fatal(err)
 		}
 		a, _ = e.s.AssetByID(e.ctx, a.ID)
@@ -575,7 +578,7 @@ func TestSurvey(t *testing.T) {
 			}
 			ordered := at("2027-03-01 23:30") // business date Mar 1 (15:30 UTC)
 			for i := 0; i < 2; i++ {          // two orders, one survey
-				if _, err := e.svc.CreateOrder(e.ctx, store.OrderInput{CustomerID: c.ID, Kind: "purchase", Amount: store.Fen(1000), OccurredAt: &ordered}); err != nil {
+				if _, err := e.s.CreateOrder(e.ctx, store.OrderInput{CustomerID: c.ID, Kind: "purchase", Amount: store.Fen(1000), OccurredAt: &ordered}, shanghai); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -586,7 +589,7 @@ func TestSurvey(t *testing.T) {
 			t.Fatalf("run = %+v", r)
 		}
 		m := e.wantMessages(tg, 1)[0]
-		full, _ := e.s.Message(e.ctx, m.ID)
+		full, _ := e.s.MessageByID(e.ctx, m.ID)
 		p, err := full.Extras()
 		if err != nil || len(p.Keyboard) != 1 || len(p.Keyboard[0]) != 5 {
 			t.Fatalf("payload = %q", full.Payload)
@@ -646,7 +649,7 @@ func TestSurvey(t *testing.T) {
 		if got := e.tasks(wx); got != "" {
 			t.Errorf("wx tasks = %q", got)
 		}
-		sum, err := e.svc.SurveySummary(e.ctx, SummaryQuery{})
+		sum, err := e.s.SummarizeSurveys(e.ctx, store.SurveyFilter{}, "", shanghai)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -681,7 +684,7 @@ func TestWinback(t *testing.T) {
 		talker := e.customer("Talker")
 		e.clock.Set(at("2027-03-01 10:00"))
 		recent := at("2027-02-01 10:00")
-		e.svc.CreateOrder(e.ctx, store.OrderInput{CustomerID: buyer.ID, Kind: "purchase", OccurredAt: &recent})
+		e.s.CreateOrder(e.ctx, store.OrderInput{CustomerID: buyer.ID, Kind: "purchase", OccurredAt: &recent}, shanghai)
 		e.inbound(talker, "hi")
 		r := e.run("winback", "2027-03-01", false)
 		if r.Planned != 1 || r.Queued != 1 {
@@ -716,10 +719,10 @@ func TestRevisit(t *testing.T) {
 		served := e.customer("Served", tier(store.TierA))
 		old := at("2026-12-02 10:00")
 		e.clock.Set(at("2027-03-01 10:00"))
-		e.svc.CreateOrder(e.ctx, store.OrderInput{CustomerID: repeat.ID, Kind: "purchase", OccurredAt: &old})
+		e.s.CreateOrder(e.ctx, store.OrderInput{CustomerID: repeat.ID, Kind: "purchase", OccurredAt: &old}, shanghai)
 		bought := at("2027-02-26 15:00")
 		for _, c := range []*store.Customer{first, repeat} {
-			if _, err := e.svc.CreateOrder(e.ctx, store.OrderInput{CustomerID: c.ID, Kind: "purchase", OccurredAt: &bought}); err != nil {
+			if _, err := e.s.CreateOrder(e.ctx, store.OrderInput{CustomerID: c.ID, Kind: "purchase", OccurredAt: &bought}, shanghai); err != nil {
 				t.Fatal(err)
 			}
 		}

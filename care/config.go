@@ -4,6 +4,8 @@ package care
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/rapport-crm/rapport/store"
@@ -83,36 +85,43 @@ func DefaultConfig() Config {
 	return c
 }
 
-// Schedules lists each workflow's name, block and schedule, for validation
-// and the scheduler.
-func (c Config) Schedules() []struct {
+// Scheduled is a workflow's config block under its name.
+type Scheduled struct {
 	Name string
 	Workflow
-} {
-	return []struct {
-		Name string
-		Workflow
-	}{
+}
+
+// Schedules lists the workflows by name with their blocks, in the order
+// docs and errors list them: the one list of care workflows.
+func (c Config) Schedules() []Scheduled {
+	return []Scheduled{
 		{"birthday", c.Birthday}, {"holiday", c.Holiday.Workflow}, {"maintenance", c.Maintenance.Workflow},
 		{"survey", c.Survey.Workflow}, {"revisit", c.Revisit.Workflow}, {"winback", c.Winback.Workflow},
 	}
 }
 
-// Workflows are the care workflow names.
-var workflows = []string{"birthday", "holiday", "maintenance", "survey", "revisit", "winback"}
-
-// IsWorkflow reports whether name is a care workflow.
-func IsWorkflow(name string) bool {
-	for _, w := range workflows {
-		if w == name {
-			return true
-		}
+// Workflows are the care workflows' names ("birthday", ...), in order.
+func Workflows() []string {
+	var names []string
+	for _, w := range DefaultConfig().Schedules() {
+		names = append(names, w.Name)
 	}
-	return false
+	return names
 }
 
-// Validate checks the non-schedule values, naming the key.
+// WorkflowList is Workflows for texts: "birthday, holiday, ...".
+func WorkflowList() string { return strings.Join(Workflows(), ", ") }
+
+// IsWorkflow reports whether name is a care workflow.
+func IsWorkflow(name string) bool { return slices.Contains(Workflows(), name) }
+
+// Validate checks the block; errors name the key.
 func (c Config) Validate() error {
+	for _, w := range c.Schedules() {
+		if _, err := ParseSchedule(w.Schedule); err != nil {
+			return fmt.Errorf("care.%s.schedule: %w", w.Name, err)
+		}
+	}
 	for d := range c.Holiday.Dates {
 		if _, err := time.Parse("2006-01-02", d); err != nil {
 			return fmt.Errorf("care.holiday.dates: %q is not YYYY-MM-DD", d)

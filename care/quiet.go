@@ -5,6 +5,20 @@ import (
 	"time"
 )
 
+// QuietHours is the daily window ("HH:MM" to "HH:MM", in the business
+// zone) with no proactive messages; empty strings disable it. It is the
+// top-level `quiet_hours:` block of config.yaml.
+type QuietHours struct {
+	Start string `yaml:"start"`
+	End   string `yaml:"end"`
+}
+
+// Validate checks the block; errors name the key.
+func (q QuietHours) Validate() error {
+	_, err := parseQuiet(q)
+	return err
+}
+
 // quietWindow is the daily no-send window as minutes after midnight; it may
 // wrap past midnight (21:00-09:00). Zero value: disabled.
 type quietWindow struct {
@@ -15,6 +29,9 @@ type quietWindow struct {
 func parseQuiet(q QuietHours) (quietWindow, error) {
 	if q.Start == "" && q.End == "" {
 		return quietWindow{}, nil
+	}
+	if q.Start == "" || q.End == "" {
+		return quietWindow{}, fmt.Errorf("quiet_hours: set both start and end, or neither")
 	}
 	start, err := parseClock(q.Start)
 	if err != nil {

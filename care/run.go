@@ -1,9 +1,11 @@
 package care
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -50,7 +52,7 @@ func (s *Service) scheduled(ctx context.Context, workflow string, date time.Time
 func (s *Service) run(ctx context.Context, req runRequest, rerun bool) (*store.CareRun, error) {
 	workflow, dryRun := req.workflow, req.dryRun
 	if !IsWorkflow(workflow) {
-		return nil, store.Invalid("workflow", "%q is not one of birthday, holiday, maintenance, survey, revisit, winback", workflow)
+		return nil, store.Invalid("workflow", "%q is not one of %s", workflow, WorkflowList())
 	}
 	if req.date.IsZero() {
 		return nil, store.Invalid("date", "required")
@@ -155,7 +157,7 @@ const capLease = "care:cap"
 // lockCap waits for the cap lease. The lease outlives a holder that dies
 // by capLeaseTTL at most.
 func (x *execution) lockCap(ctx context.Context) (release func(), err error) {
-	holder := truncate(fmt.Sprintf("%s:%d", x.s.o.Holder, x.run.ID), 64)
+	holder := store.CutRunes(fmt.Sprintf("%s:%d", x.s.o.Holder, x.run.ID), 64)
 	for {
 		ok, err := x.s.store.AcquireLease(ctx, capLease, holder, capLeaseTTL)
 		if err != nil {
@@ -196,6 +198,9 @@ type outbound struct {
 func (x *execution) process(ctx context.Context, acts []action) error {
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	if len(acts) == 0 {
+		return x.progress(ctx) // renews the run's lease
 	}
 	s := x.s
 	if !x.dry && s.cfg.Cap.Messages > 0 {
@@ -259,7 +264,7 @@ func (x *execution) process(ctx context.Context, acts []action) error {
 		if a.template == "" {
 			continue
 		}
-		ident := a.c.BestIdentity()
+		ident := a.c.CareIdentity()
 		switch {
 		case len(a.c.Identities) == 0:
 			x.skip("no chat identity")
@@ -270,7 +275,7 @@ func (x *execution) process(ctx context.Context, acts []action) error {
 		}
 		key := x.workflow + ":" + strconv.FormatInt(a.c.ID, 10) + ":" + a.occurrence
 		prior := recent[a.c.ID]
-		if contains(prior, key) {
+		if slices.Contains(prior, key) {
 			x.run.Duplicates++
 			continue
 		}
@@ -303,10 +308,7 @@ func (x *execution) process(ctx context.Context, acts []action) error {
 				a.data.Customer = render.CustomerOf(full[0])
 			}
 		}
-		locale := a.c.Locale
-		if locale == "" {
-			locale = store.LocaleZH
-		}
+		locale := cmp.Or(a.c.Locale, store.LocaleZH)
 		r, err := s.o.Templates.Render(ctx, a.template, locale, a.data)
 		var buttons []string
 		if err == nil && a.survey != nil && ident.Channel == store.ChannelTelegram {
@@ -323,13 +325,11 @@ func (x *execution) process(ctx context.Context, acts []action) error {
 			CustomerID: &cid, IdentityID: &iid, Channel: ident.Channel, ChatID: ident.ExternalID, Text: r.Text,
 			IdempotencyKey: key, Workflow: x.workflow, TemplateKey: r.Key, TemplateVersion: r.Version, NotBefore: notBefore,
 		}
-		if o.TemplateKey == "" {
-			o.TemplateKey = a.template
-		}
+		o.TemplateKey = cmp.Or(o.TemplateKey, a.template)
 		if wechatClosed {
 			tasks = append(tasks, store.TaskInput{
 				CustomerID: cid, Kind: "reach_out", Priority: "normal",
-				Title:    truncate(fmt.Sprintf(x.s.staffText("请联系 %s（%s）：微信 48 小时窗口已关闭", "Reach %s (%s): WeChat 48h window closed"), displayName(a.c), x.workflow), 120),
+				Title:    store.Clip(fmt.Sprintf(x.s.staffText("请联系 %s（%s）：微信 48 小时窗口已关闭", "Reach %s (%s): WeChat 48h window closed"), displayName(a.c), x.workflow), 120),
 				Detail:   r.Text,
 				Source:   "care:" + x.workflow,
 				DedupKey: "reach_out:" + key, AssigneeID: a.c.OwnerStaffID,
@@ -366,9 +366,7 @@ func (x *execution) process(ctx context.Context, acts []action) error {
 		s.metrics.queued.WithLabelValues(x.workflow).Add(float64(n))
 	}
 	for _, t := range tasks {
-		if t.Source == "" {
-			t.Source = "care:" + x.workflow
-		}
+		t.Source = cmp.Or(t.Source, "care:"+x.workflow)
 		_, created, err := s.store.CreateTask(ctx, t)
 		if err != nil {
 			return fmt.Errorf("task %s: %w", t.DedupKey, err)
@@ -450,15 +448,6 @@ func (x *execution) sample(c *store.Customer, channel string, r render.Rendered,
 	x.run.Sample = append(x.run.Sample, sm)
 }
 
-func contains(ss []string, s string) bool {
-	for _, v := range ss {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
-
 func displayName(c *store.Customer) string {
 	if c.Name != "" {
 		return c.Name
@@ -467,12 +456,4 @@ func displayName(c *store.Customer) string {
 		return c.Phone
 	}
 	return "customer " + strconv.FormatInt(c.ID, 10)
-}
-
-func truncate(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n])
 }

@@ -32,7 +32,7 @@ func (s *Service) Schedule(ctx context.Context) error {
 		if !w.On() {
 			continue
 		}
-		sched, err := parseSpec(w.Schedule)
+		sched, err := ParseSchedule(w.Schedule)
 		if err != nil {
 			return fmt.Errorf("care.%s.schedule: %w", w.Name, err)
 		}
@@ -88,15 +88,22 @@ func (s *Service) catchUp(ctx context.Context, name string, sched cron.Schedule)
 	}
 }
 
-// parseSpec parses a 5-field cron spec; a bare "CRON_TZ=X" panics inside
-// robfig/cron, so it is recovered into an error.
-func parseSpec(spec string) (sched cron.Schedule, err error) {
+// ParseSchedule parses a 5-field cron spec (a workflow's schedule). A
+// bare "CRON_TZ=X" panics inside robfig/cron, so it is recovered into an
+// error; a spec that never fires ("0 9 31 2 *") is an error too.
+func ParseSchedule(spec string) (sched cron.Schedule, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("%q is not a cron spec", spec)
 		}
 	}()
-	return cron.ParseStandard(spec)
+	if sched, err = cron.ParseStandard(spec); err != nil {
+		return nil, fmt.Errorf("%q: %v", spec, err)
+	}
+	if sched.Next(time.Now()).IsZero() {
+		return nil, fmt.Errorf("%q never fires", spec)
+	}
+	return sched, nil
 }
 
 // cronLogger adapts slog to cron.Logger (never nil: Recover needs it).

@@ -25,7 +25,7 @@ func TestCatchUp(t *testing.T) {
 		for _, wf := range []struct{ name, spec string }{
 			{"birthday", "0 9 * * *"}, {"survey", "0 11 * * *"}, {"winback", "0 12 * * 1"}, {"revisit", "0 8 * * 6"},
 		} {
-			sched, err := parseSpec(wf.spec)
+			sched, err := ParseSchedule(wf.spec)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -49,7 +49,7 @@ func TestCatchUp(t *testing.T) {
 		}
 		// A second start (another replica, a restart) reruns nothing.
 		before := dates("birthday")
-		sched, _ := parseSpec("0 9 * * *")
+		sched, _ := ParseSchedule("0 9 * * *")
 		e.svc.catchUp(e.ctx, "birthday", sched)
 		if got := dates("birthday"); got != before {
 			t.Errorf("second catch-up = %s", got)
@@ -76,10 +76,10 @@ func TestScheduleStops(t *testing.T) {
 	})
 }
 
-func TestParseSpec(t *testing.T) {
-	for _, bad := range []string{"CRON_TZ=UTC", "61 * * * *", ""} {
-		if _, err := parseSpec(bad); err == nil {
-			t.Errorf("parseSpec(%q) accepted", bad)
+func TestParseSchedule(t *testing.T) {
+	for _, bad := range []string{"CRON_TZ=UTC", "61 * * * *", "", "0 9 31 2 *"} {
+		if _, err := ParseSchedule(bad); err == nil {
+			t.Errorf("ParseSchedule(%q) accepted", bad)
 		}
 	}
 }

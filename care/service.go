@@ -1,10 +1,9 @@
 package care
 
 import (
-	"context"
+	"cmp"
 	"fmt"
 	"log/slog"
-	"os"
 	"strings"
 	"time"
 
@@ -13,12 +12,6 @@ import (
 	"github.com/rapport-crm/rapport/render"
 	"github.com/rapport-crm/rapport/store"
 )
-
-// QuietHours is the daily window ("HH:MM" to "HH:MM", in the business zone)
-// with no proactive messages; empty strings disable it.
-type QuietHours struct {
-	Start, End string
-}
 
 // Options are what cmd wires into the service.
 type Options struct {
@@ -67,28 +60,13 @@ func New(cfg Config, o Options) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if o.Location == nil {
-		o.Location = time.UTC
-	}
-	if o.Logger == nil {
-		o.Logger = slog.Default()
-	}
-	if o.Registry == nil {
-		o.Registry = prometheus.NewRegistry()
-	}
-	if o.Holder == "" {
-		host, _ := os.Hostname()
-		o.Holder = fmt.Sprintf("%s:%d", host, os.Getpid())
-	}
-	if o.BatchSize <= 0 {
-		o.BatchSize = 5000
-	}
-	if o.Lease <= 0 {
-		o.Lease = 2 * time.Minute
-	}
-	if o.SampleSize <= 0 {
-		o.SampleSize = 20
-	}
+	o.Location = cmp.Or(o.Location, time.UTC)
+	o.Logger = cmp.Or(o.Logger, slog.Default())
+	o.Registry = cmp.Or(o.Registry, prometheus.NewRegistry())
+	o.Holder = cmp.Or(o.Holder, store.HolderName())
+	o.BatchSize = cmp.Or(o.BatchSize, 5000)
+	o.Lease = cmp.Or(o.Lease, 2*time.Minute)
+	o.SampleSize = cmp.Or(o.SampleSize, 20)
 	q, err := parseQuiet(o.QuietHours)
 	if err != nil {
 		return nil, err
@@ -99,12 +77,6 @@ func New(cfg Config, o Options) (*Service, error) {
 	}
 	return &Service{cfg: cfg, o: o, store: o.Store, quiet: q, metrics: m}, nil
 }
-
-// Config returns the care configuration.
-func (s *Service) Config() Config { return s.cfg }
-
-// Location is the business time zone.
-func (s *Service) Location() *time.Location { return s.o.Location }
 
 // day is a business-calendar date.
 type day struct{ y, m, d int }
@@ -140,25 +112,10 @@ func (s *Service) Today() time.Time {
 	return dayOf(s.store.Now().In(s.o.Location)).start(s.o.Location)
 }
 
-// CreateAsset adds a serviced item to a customer (dates in the business zone).
-func (s *Service) CreateAsset(ctx context.Context, customerID int64, in store.AssetInput) (*store.Asset, error) {
-	return s.store.CreateAsset(ctx, customerID, in, s.o.Location)
-}
-
-// CreateOrder records an order; a service order moves its asset's due date.
-func (s *Service) CreateOrder(ctx context.Context, in store.OrderInput) (*store.Order, error) {
-	return s.store.CreateOrder(ctx, in, s.o.Location)
-}
-
 // hasWeChatTemplate tells whether workflow has a WeChat template message.
 func (s *Service) hasWeChatTemplate(workflow string) bool {
 	return s.o.HasWeChatTemplate != nil && s.o.HasWeChatTemplate(workflow)
 }
 
 // staffText picks the staff-locale variant of a task's title or detail.
-func (s *Service) staffText(zh, en string) string {
-	if strings.HasPrefix(s.o.StaffLocale, "en") {
-		return en
-	}
-	return zh
-}
+func (s *Service) staffText(zh, en string) string { return render.Pick(s.o.StaffLocale, zh, en) }

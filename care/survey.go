@@ -1,6 +1,7 @@
 package care
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strconv"
@@ -97,14 +98,10 @@ func (s *Service) HandleChat(ctx context.Context, ev *store.ChatEvent) (bool, er
 	if err != nil || sv == nil {
 		return false, err
 	}
-	kept, err := s.store.CommentSurvey(ctx, sv.ID, text)
-	if err != nil {
-		return false, err
-	}
-	// The comment is kept; the message stays in the conversation either
-	// way, and other hooks (relays to staff) may still want it.
-	_ = kept
-	return false, nil
+	// The comment is kept (once); the message stays in the conversation
+	// either way, and other hooks (relays to staff) may still want it.
+	_, err = s.store.CommentSurvey(ctx, sv.ID, text)
+	return false, err
 }
 
 func (s *Service) answer(ctx context.Context, ev *store.ChatEvent, sv *store.Survey, score int, comment string) error {
@@ -116,10 +113,7 @@ func (s *Service) answer(ctx context.Context, ev *store.ChatEvent, sv *store.Sur
 	if err != nil {
 		return err
 	}
-	locale := c.Locale
-	if locale == "" {
-		locale = store.LocaleZH
-	}
+	locale := cmp.Or(c.Locale, store.LocaleZH)
 	orderDate, _ := s.ParseDate(sv.OrderDate) // zero if unreadable: templates leave it out
 	r, err := s.o.Templates.Render(ctx, "survey_thanks", locale, render.Data{
 		Business: s.o.Business, Customer: render.CustomerOf(c),
@@ -129,12 +123,7 @@ func (s *Service) answer(ctx context.Context, ev *store.ChatEvent, sv *store.Sur
 	if err != nil {
 		return fmt.Errorf("survey thanks: %w", err)
 	}
-	channel, chatID := ev.ReplyTarget()
-	cid, iid := c.ID, ev.Identity.ID
-	if _, err := s.store.Enqueue(ctx, []store.Outbound{{
-		CustomerID: &cid, IdentityID: &iid, Channel: channel, ChatID: chatID, Text: r.Text,
-		IdempotencyKey: "survey_thanks:" + strconv.FormatInt(sv.ID, 10), TemplateKey: r.Key, TemplateVersion: r.Version,
-	}}); err != nil {
+	if _, err := s.store.Enqueue(ctx, []store.Outbound{r.ReplyTo(ev, "survey_thanks:"+strconv.FormatInt(sv.ID, 10))}); err != nil {
 		return err
 	}
 	if score <= s.cfg.Survey.LowScore {
@@ -144,7 +133,7 @@ func (s *Service) answer(ctx context.Context, ev *store.ChatEvent, sv *store.Sur
 		}
 		_, _, err := s.store.CreateTask(ctx, store.TaskInput{
 			CustomerID: c.ID, Kind: "survey_recovery", Priority: "high",
-			Title:  truncate(fmt.Sprintf(s.staffText("%[2]s 满意度评分 %[1]d 分", "Low survey score %d from %s"), score, displayName(c)), 120),
+			Title:  store.Clip(fmt.Sprintf(s.staffText("%[2]s 满意度评分 %[1]d 分", "Low survey score %d from %s"), score, displayName(c)), 120),
 			Detail: detail, Source: "care:survey", DedupKey: "survey:" + strconv.FormatInt(sv.ID, 10),
 			AssigneeID: c.OwnerStaffID,
 		})

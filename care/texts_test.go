@@ -25,10 +25,10 @@ func TestShippedTexts(t *testing.T) {
 				en := e.customer("Emma Wilson", locale("en"))
 				ordered := time.Date(2027, 2, 28, 12, 0, 0, 0, loc)
 				for _, c := range []*store.Customer{zh, en} {
-					if _, err := e.svc.CreateAsset(e.ctx, c.ID, store.AssetInput{Name: "热水器", NextServiceDue: "2027-03-04"}); err != nil {
+					if _, err := e.s.CreateAsset(e.ctx, c.ID, store.AssetInput{Name: "热水器", NextServiceDue: "2027-03-04"}, shanghai); err != nil {
 						t.Fatal(err)
 					}
-					if _, err := e.svc.CreateOrder(e.ctx, store.OrderInput{CustomerID: c.ID, Kind: "purchase", Amount: store.Fen(1000), OccurredAt: &ordered}); err != nil {
+					if _, err := e.s.CreateOrder(e.ctx, store.OrderInput{CustomerID: c.ID, Kind: "purchase", Amount: store.Fen(1000), OccurredAt: &ordered}, shanghai); err != nil {
 						t.Fatal(err)
 					}
 				}
@@ -49,7 +49,7 @@ func TestShippedTexts(t *testing.T) {
 							t.Errorf("%s message %d = %q (v%d), want it to contain %q", c.Name, i, ms[i].Text, ms[i].TemplateVersion, w)
 						}
 					}
-					full, _ := e.s.Message(e.ctx, ms[1].ID)
+					full, _ := e.s.MessageByID(e.ctx, ms[1].ID)
 					x, err := full.Extras()
 					if err != nil || len(x.Keyboard) != 1 || len(x.Keyboard[0]) != 5 ||
 						x.Keyboard[0][0].Text != buttons[c][0] || x.Keyboard[0][4].Text != buttons[c][1] || !strings.HasSuffix(x.Keyboard[0][4].Data, ":5") {

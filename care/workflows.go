@@ -1,6 +1,7 @@
 package care
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strconv"
@@ -10,54 +11,6 @@ import (
 	"github.com/rapport-crm/rapport/render"
 	"github.com/rapport-crm/rapport/store"
 )
-
-// stream pages through customers with fetch (keyset: id > after) and
-// processes each page's actions as one batch. The next page is fetched
-// while the current one is processed, overlapping database and CPU time.
-func (x *execution) stream(ctx context.Context, fetch func(after int64, limit int) ([]*store.Customer, error), build func(c *store.Customer) (action, bool)) error {
-	limit := x.s.o.BatchSize
-	type page struct {
-		cs  []*store.Customer
-		err error
-	}
-	get := func(after int64) <-chan page {
-		ch := make(chan page, 1)
-		go func() {
-			cs, err := fetch(after, limit)
-			ch <- page{cs, err}
-		}()
-		return ch
-	}
-	next := get(0)
-	for {
-		p := <-next
-		if p.err != nil {
-			return p.err
-		}
-		if len(p.cs) == 0 {
-			return nil
-		}
-		more := len(p.cs) == limit
-		if more {
-			next = get(p.cs[len(p.cs)-1].ID)
-		}
-		acts := make([]action, 0, len(p.cs))
-		for _, c := range p.cs {
-			if a, ok := build(c); ok {
-				acts = append(acts, a)
-			}
-		}
-		if err := x.process(ctx, acts); err != nil {
-			if more {
-				<-next // let the prefetch finish before returning
-			}
-			return err
-		}
-		if !more {
-			return nil
-		}
-	}
-}
 
 func isLeap(y int) bool { return y%4 == 0 && (y%100 != 0 || y%400 == 0) }
 
@@ -71,11 +24,11 @@ func (x *execution) birthday(ctx context.Context) error {
 	}
 	occ := strconv.Itoa(x.day.y)
 	for _, p := range pairs {
-		err := x.stream(ctx, func(after int64, limit int) ([]*store.Customer, error) {
+		err := x.stream(ctx, nil, func(after, _ int64, limit int) ([]*store.Customer, error) {
 			return x.s.store.CustomersByBirthday(ctx, p[0], p[1], after, limit)
-		}, func(c *store.Customer) (action, bool) {
-			return action{c: c, template: "birthday", occurrence: occ}, true
-		})
+		}, perCustomer(func(c *store.Customer) action {
+			return action{c: c, template: "birthday", occurrence: occ}
+		}))
 		if err != nil {
 			return err
 		}
@@ -89,10 +42,7 @@ func (x *execution) holiday(ctx context.Context) error {
 	if !ok {
 		return nil // not a holiday: nothing to do
 	}
-	name := x.s.cfg.Holiday.Names[key]
-	if name == "" {
-		name = key
-	}
+	name := cmp.Or(x.s.cfg.Holiday.Names[key], key)
 	occ := key + ":" + x.day.String()
 	// Everyone is a lot of customers: read two halves of the id range at
 	// once (the database does the reading, this process the rest).
@@ -107,18 +57,25 @@ func (x *execution) holiday(ctx context.Context) error {
 		// few samples are read again in full to be rendered.
 		x.detail = store.Plan
 	}
-	return x.streamParallel(ctx, parts, func(after, below int64, limit int) ([]*store.Customer, error) {
+	return x.stream(ctx, parts, func(after, below int64, limit int) ([]*store.Customer, error) {
 		return x.s.store.CustomersInSegmentBelow(ctx, x.s.cfg.Holiday.Segment, after, below, limit, x.detail)
-	}, func(c *store.Customer) (action, bool) {
-		return action{c: c, template: "holiday", occurrence: occ, data: render.Data{Holiday: &render.Holiday{Key: key, Name: name}}}, true
-	})
+	}, perCustomer(func(c *store.Customer) action {
+		return action{c: c, template: "holiday", occurrence: occ, data: render.Data{Holiday: &render.Holiday{Key: key, Name: name}}}
+	}))
 }
 
-// streamParallel is stream over several disjoint id ranges (after, below)
-// read concurrently; their pages are processed one at a time, in whatever
-// order they arrive (each message's idempotency key makes order moot).
-func (x *execution) streamParallel(ctx context.Context, parts [][2]int64, fetch func(after, below int64, limit int) ([]*store.Customer, error), build func(c *store.Customer) (action, bool)) error {
+// stream reads customers in pages with fetch over the id ranges parts
+// (keyset: after < id, and id < below unless below is 0; nil parts: all)
+// side by side,
+// turns each page into actions with build and processes them, a page at
+// a time in whatever order pages arrive (each message's idempotency key
+// makes order moot). Reading runs a page ahead of processing, overlapping
+// database and CPU time.
+func (x *execution) stream(ctx context.Context, parts [][2]int64, fetch func(after, below int64, limit int) ([]*store.Customer, error), build func([]*store.Customer) ([]action, error)) error {
 	limit := x.s.o.BatchSize
+	if parts == nil {
+		parts = [][2]int64{{0, 0}}
+	}
 	type page struct {
 		cs  []*store.Customer
 		err error
@@ -158,20 +115,34 @@ func (x *execution) streamParallel(ctx context.Context, parts [][2]int64, fetch 
 		if p.err != nil {
 			return p.err
 		}
-		acts := make([]action, 0, len(p.cs))
-		for _, c := range p.cs {
-			if a, ok := build(c); ok {
-				acts = append(acts, a)
-			}
+		acts, err := build(p.cs)
+		if err == nil {
+			err = x.process(ctx, acts)
 		}
-		if len(acts) == 0 {
-			continue
-		}
-		if err := x.process(ctx, acts); err != nil {
+		if err != nil {
 			return err
 		}
 	}
 	return ctx.Err()
+}
+
+// perCustomer builds one action per customer, for stream.
+func perCustomer(f func(*store.Customer) action) func([]*store.Customer) ([]action, error) {
+	return func(cs []*store.Customer) ([]action, error) {
+		acts := make([]action, len(cs))
+		for i, c := range cs {
+			acts[i] = f(c)
+		}
+		return acts, nil
+	}
+}
+
+func idsOf(cs []*store.Customer) []int64 {
+	ids := make([]int64, len(cs))
+	for i, c := range cs {
+		ids[i] = c.ID
+	}
+	return ids
 }
 
 // maintenanceLookback is how long after its due date an unserviced asset
@@ -316,11 +287,7 @@ func (x *execution) revisit(ctx context.Context) error {
 	due := x.day.add(1).start(x.s.o.Location).UTC()
 	pd := x.day.add(-cfg.AfterPurchaseDays)
 	err := x.ordersOn(ctx, pd, store.OrderPurchase, func(cs []*store.Customer, from time.Time) error {
-		ids := make([]int64, len(cs))
-		for i, c := range cs {
-			ids[i] = c.ID
-		}
-		before, err := x.s.store.HadPurchaseBefore(ctx, ids, from)
+		before, err := x.s.store.HadPurchaseBefore(ctx, idsOf(cs), from)
 		if err != nil {
 			return err
 		}
@@ -331,7 +298,7 @@ func (x *execution) revisit(ctx context.Context) error {
 			}
 			acts = append(acts, action{c: c, task: &store.TaskInput{
 				CustomerID: c.ID, Kind: "revisit", Priority: "normal",
-				Title:  truncate(fmt.Sprintf(x.s.staffText("回访 %s：%s 首次购买", "Revisit %s: first purchase on %s"), displayName(c), pd), 120),
+				Title:  store.Clip(fmt.Sprintf(x.s.staffText("回访 %s：%s 首次购买", "Revisit %s: first purchase on %s"), displayName(c), pd), 120),
 				Detail: fmt.Sprintf(x.s.staffText("%s 首次购买，回访了解使用情况。", "First purchase on %s; follow up on how it is going."), pd),
 				DueAt:  &due, Source: "care:revisit", DedupKey: "revisit:first:" + strconv.FormatInt(c.ID, 10),
 				AssigneeID: c.OwnerStaffID,
@@ -346,20 +313,12 @@ func (x *execution) revisit(ctx context.Context) error {
 	now := x.s.store.Now()
 	since := now.AddDate(0, 0, -every)
 	cycle := strconv.FormatInt(x.day.utc().Unix()/86400/int64(every), 10)
-	limit := x.s.o.BatchSize
-	var after int64
-	for {
-		cs, err := x.s.store.CustomersInSegment(ctx, store.Segment{Tier: store.TierA}, after, limit)
-		if err != nil || len(cs) == 0 {
-			return err
-		}
-		ids := make([]int64, len(cs))
-		for i, c := range cs {
-			ids[i] = c.ID
-		}
-		contacted, err := x.s.store.StaffContacted(ctx, ids, since)
+	return x.stream(ctx, nil, func(after, _ int64, limit int) ([]*store.Customer, error) {
+		return x.s.store.CustomersInSegment(ctx, store.Segment{Tier: store.TierA}, after, limit)
+	}, func(cs []*store.Customer) ([]action, error) {
+		contacted, err := x.s.store.StaffContacted(ctx, idsOf(cs), since)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		var acts []action
 		for _, c := range cs {
@@ -368,20 +327,14 @@ func (x *execution) revisit(ctx context.Context) error {
 			}
 			acts = append(acts, action{c: c, task: &store.TaskInput{
 				CustomerID: c.ID, Kind: "revisit", Priority: "normal",
-				Title:  truncate(fmt.Sprintf(x.s.staffText("回访 A 类客户 %s：%d 天无员工联系", "Revisit tier-A customer %s: no staff contact in %d days"), displayName(c), every), 120),
+				Title:  store.Clip(fmt.Sprintf(x.s.staffText("回访 A 类客户 %s：%d 天无员工联系", "Revisit tier-A customer %s: no staff contact in %d days"), displayName(c), every), 120),
 				Detail: fmt.Sprintf(x.s.staffText("自 %s 起没有员工联系。", "No message from staff since %s."), since.In(x.s.o.Location).Format("2006-01-02")),
 				DueAt:  &due, Source: "care:revisit", DedupKey: "revisit:a:" + strconv.FormatInt(c.ID, 10) + ":" + cycle,
 				AssigneeID: c.OwnerStaffID,
 			}})
 		}
-		if err := x.process(ctx, acts); err != nil {
-			return err
-		}
-		if len(cs) < limit {
-			return nil
-		}
-		after = cs[len(cs)-1].ID
-	}
+		return acts, nil
+	})
 }
 
 // winback reaches customers with no inbound message and no order for
@@ -391,20 +344,12 @@ func (x *execution) revisit(ctx context.Context) error {
 func (x *execution) winback(ctx context.Context) error {
 	loc := x.s.o.Location
 	cutoff := x.day.add(-x.s.cfg.Winback.InactiveDays).start(loc).UTC()
-	limit := x.s.o.BatchSize
-	var after int64
-	for {
-		cs, err := x.s.store.InactiveCustomers(ctx, cutoff, after, limit)
-		if err != nil || len(cs) == 0 {
-			return err
-		}
-		ids := make([]int64, len(cs))
-		for i, c := range cs {
-			ids[i] = c.ID
-		}
-		last, err := x.s.store.LastOrders(ctx, ids)
+	return x.stream(ctx, nil, func(after, _ int64, limit int) ([]*store.Customer, error) {
+		return x.s.store.InactiveCustomers(ctx, cutoff, after, limit)
+	}, func(cs []*store.Customer) ([]action, error) {
+		last, err := x.s.store.LastOrders(ctx, idsOf(cs))
 		if err != nil {
-			return err
+			return nil, err
 		}
 		var acts []action
 		for _, c := range cs {
@@ -424,7 +369,7 @@ func (x *execution) winback(ctx context.Context) error {
 			key := "winback:" + strconv.FormatInt(c.ID, 10) + ":" + episode
 			a := action{c: c, template: "winback", occurrence: episode, task: &store.TaskInput{
 				CustomerID: c.ID, Kind: "winback", Priority: "normal",
-				Title:  truncate(fmt.Sprintf(x.s.staffText("挽回 %s：自 %s 起无互动", "Win back %s: inactive since %s"), displayName(c), episode), 120),
+				Title:  store.Clip(fmt.Sprintf(x.s.staffText("挽回 %s：自 %s 起无互动", "Win back %s: inactive since %s"), displayName(c), episode), 120),
 				Detail: fmt.Sprintf(x.s.staffText("%d 天没有消息也没有订单。", "No message and no order for %d days."), x.s.cfg.Winback.InactiveDays),
 				Source: "care:winback", DedupKey: key, AssigneeID: c.OwnerStaffID,
 			}}
@@ -433,12 +378,6 @@ func (x *execution) winback(ctx context.Context) error {
 			}
 			acts = append(acts, a)
 		}
-		if err := x.process(ctx, acts); err != nil {
-			return err
-		}
-		if len(cs) < limit {
-			return nil
-		}
-		after = cs[len(cs)-1].ID
-	}
+		return acts, nil
+	})
 }

@@ -53,7 +53,7 @@ func BenchmarkNotifyNew(b *testing.B) {
 				b.Fatal(err)
 			}
 			st, _ := s.CreateStaff(ctx, store.StaffInput{Name: "a", Role: store.RoleAgent})
-			code, _, _ := s.CreateBindingCode(ctx, st.ID)
+			code, _, _ := s.CreateBindingCode(ctx, st.ID, store.SystemActor())
 			if _, err := s.RedeemBindingCode(ctx, store.BindRequest{Channel: "telegram", ExternalID: "s1", Code: code}); err != nil {
 				b.Fatal(err)
 			}

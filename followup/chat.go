@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -62,25 +63,8 @@ func (s *Service) replyStaffKey(ctx context.Context, ev *store.ChatEvent, key st
 	if err != nil {
 		return err
 	}
-	_, err = s.store.Enqueue(ctx, []store.Outbound{s.toChat(ev, r, fmt.Sprintf("staff_reply:%d", ev.Message.ID))})
+	_, err = s.store.Enqueue(ctx, []store.Outbound{r.ReplyTo(ev, fmt.Sprintf("staff_reply:%d", ev.Message.ID))})
 	return err
-}
-
-// toChat addresses r to the chat ev came from, as a message to staff.
-func (s *Service) toChat(ev *store.ChatEvent, r render.Rendered, key string) store.Outbound {
-	channel, chatID := ev.ReplyTarget()
-	if chatID == "" {
-		chatID = ev.SenderID
-	}
-	o := store.Outbound{
-		Channel: channel, ChatID: chatID, Text: r.Text, TemplateKey: r.Key, TemplateVersion: r.Version,
-		IdempotencyKey: key,
-	}
-	if ev.Staff != nil {
-		id := ev.Staff.ID
-		o.StaffID = &id
-	}
-	return o
 }
 
 func (s *Service) replyError(ctx context.Context, ev *store.ChatEvent, err error) error {
@@ -95,11 +79,10 @@ func (s *Service) replyError(ctx context.Context, ev *store.ChatEvent, err error
 // from any other channel is refused like any staff command from a
 // non-staff account, and binds nothing.
 func (s *Service) bind(ctx context.Context, ev *store.ChatEvent) error {
-	channel, chatID := ev.ReplyTarget()
-	if !store.StaffChannel(channel) {
+	if !store.StaffChannel(ev.Message.Channel) {
 		return s.replyStaffKey(ctx, ev, KeyStaffRefused, render.Data{})
 	}
-	st, err := s.store.RedeemBindingCode(ctx, store.BindRequest{Channel: channel, ExternalID: ev.SenderID, ChatID: chatID, Code: ev.Args})
+	st, err := s.store.RedeemBindingCode(ctx, store.BindRequest{Channel: ev.Message.Channel, ExternalID: ev.SenderID, ChatID: ev.Message.ChatID, Code: ev.Args})
 	switch {
 	case errors.Is(err, store.ErrBindThrottled):
 		return s.replyStaffKey(ctx, ev, keyBindThrottled, render.Data{})
@@ -130,7 +113,7 @@ func (s *Service) openTaskSummary(ctx context.Context, ev *store.ChatEvent) erro
 	if err != nil {
 		return err
 	}
-	o := s.toChat(ev, r, fmt.Sprintf("bind_tasks:%d", ev.Message.ID))
+	o := r.ReplyTo(ev, fmt.Sprintf("bind_tasks:%d", ev.Message.ID))
 	_, err = s.store.ClaimNotices(ctx, ev.Staff.ID, sum.Pending, []store.Outbound{o})
 	return err
 }
@@ -160,14 +143,14 @@ func (s *Service) staffChat(ctx context.Context, ev *store.ChatEvent, cmd string
 	case "tasks":
 		return s.list(ctx, ev)
 	case "done":
-		idText, note := cutWord(ev.Args)
+		idText, note := store.CutWord(ev.Args)
 		id, err := strconv.ParseInt(strings.TrimPrefix(idText, "#"), 10, 64)
 		if err != nil || id <= 0 {
 			return s.replyError(ctx, ev, store.Errorf(store.EINVALID, "%s", s.staffText("用法：/done 任务号 备注（例如 /done 12 已回访）", "usage: /done ID [note]")))
 		}
 		return s.done(ctx, ev, actor, id, note)
 	case "reply":
-		idText, text := cutWord(ev.Args)
+		idText, text := store.CutWord(ev.Args)
 		id, err := strconv.ParseInt(strings.TrimPrefix(idText, "#"), 10, 64)
 		if err != nil || id <= 0 || text == "" {
 			return s.replyError(ctx, ev, store.Errorf(store.EINVALID, "%s", s.staffText("用法：回复 任务号 内容（例如 回复 12 您好）", "usage: reply TASK_ID text")))
@@ -184,15 +167,6 @@ func (s *Service) staffChat(ctx context.Context, ev *store.ChatEvent, cmd string
 		}
 	}
 	return s.replyStaffKey(ctx, ev, keyStaffHelp, render.Data{})
-}
-
-func cutWord(s string) (word, rest string) {
-	s = strings.TrimSpace(s)
-	i := strings.IndexFunc(s, func(r rune) bool { return r == ' ' || r == '\t' || r == '\n' || r == '\u3000' })
-	if i < 0 {
-		return s, ""
-	}
-	return s[:i], strings.TrimSpace(s[i:])
 }
 
 // task loads a task the actor may act on; others' tasks look missing to
@@ -288,7 +262,7 @@ func (s *Service) taskList(sum *store.TaskSummary) map[string]string {
 				due += " ⏰"
 			}
 		}
-		fmt.Fprintf(&b, "#%d [%s] %s%s\n", t.ID, t.Priority, clip(t.Title, 80), due)
+		fmt.Fprintf(&b, "#%d [%s] %s%s\n", t.ID, t.Priority, store.Clip(t.Title, 80), due)
 	}
 	x := map[string]string{"list": strings.TrimSpace(b.String())}
 	if more := sum.Open - int64(len(sum.Top)); more > 0 {
@@ -308,7 +282,7 @@ func (s *Service) relayOut(ctx context.Context, ev *store.ChatEvent, actor store
 	if err != nil {
 		return s.replyError(ctx, ev, err)
 	}
-	ident, err := s.store.ReachableIdentity(ctx, t.CustomerID)
+	ident, err := s.store.ReplyIdentity(ctx, t.CustomerID)
 	if err != nil {
 		return s.replyError(ctx, ev, err)
 	}
@@ -348,24 +322,14 @@ func (s *Service) replyCustomer(ctx context.Context, ev *store.ChatEvent, c *sto
 	if err != nil {
 		return err
 	}
-	channel, chatID := ev.ReplyTarget()
-	cid, iid := c.ID, ev.Identity.ID
-	_, err = s.store.Enqueue(ctx, []store.Outbound{{
-		CustomerID: &cid, IdentityID: &iid, Channel: channel, ChatID: chatID, Text: r.Text,
-		TemplateKey: r.Key, TemplateVersion: r.Version, IdempotencyKey: idempotencyKey,
-	}})
+	_, err = s.store.Enqueue(ctx, []store.Outbound{r.ReplyTo(ev, idempotencyKey)})
 	return err
 }
 
 // isComplaint reports whether text contains a complaint word.
 func (s *Service) isComplaint(text string) bool {
 	t := strings.ToLower(text)
-	for _, w := range s.words {
-		if w != "" && strings.Contains(t, w) {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(s.words, func(w string) bool { return w != "" && strings.Contains(t, w) })
 }
 
 // customerMessage opens a complaint task for a complaining message, and
@@ -392,7 +356,7 @@ func (s *Service) customerMessage(ctx context.Context, ev *store.ChatEvent) erro
 		due := s.now().Add(s.cfg.ComplaintDue)
 		nt, created, err := s.store.CreateTask(ctx, store.TaskInput{
 			CustomerID: cid, Kind: store.TaskComplaint, Priority: store.PriorityHigh,
-			Title:  clip(fmt.Sprintf(s.staffText("%s 投诉：%s", "Complaint from %s: %s"), customerName(c), m.Text), 120),
+			Title:  store.Clip(fmt.Sprintf(s.staffText("%s 投诉：%s", "Complaint from %s: %s"), customerName(c), m.Text), 120),
 			Detail: m.Text, DueAt: &due, Source: "complaint",
 			DedupKey: fmt.Sprintf("complaint:msg:%d", m.ID),
 		})

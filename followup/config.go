@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/rapport-crm/rapport/store"
 )
 
 // Config is the `followup:` block of config.yaml.
@@ -56,6 +58,11 @@ func (c Config) Validate() error {
 	}
 	if c.ConsoleURL != "" && !strings.HasPrefix(c.ConsoleURL, "http://") && !strings.HasPrefix(c.ConsoleURL, "https://") {
 		return fmt.Errorf("followup.console_url: %q is not an http(s) URL", c.ConsoleURL)
+	}
+	switch c.StaffLocale {
+	case "", store.LocaleZH, store.LocaleEN:
+	default:
+		return fmt.Errorf("followup.staff_locale: %q is not zh-CN or en", c.StaffLocale)
 	}
 	if c.Interval < 0 {
 		return fmt.Errorf("followup.interval: must not be negative")

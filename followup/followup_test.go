@@ -77,7 +77,7 @@ func (e *env) staff(name string, role store.Role) *store.Staff {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	code, _, err := e.s.CreateBindingCode(e.ctx, st.ID)
+	code, _, err := e.s.CreateBindingCode(e.ctx, st.ID, store.SystemActor())
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -432,7 +432,7 @@ func TestStaffCommands(t *testing.T) {
 		// Binding from an unbound account: a wrong code, then a right one.
 		st, _ := e.s.CreateStaff(e.ctx, store.StaffInput{Name: "carl", Role: store.RoleAgent})
 		e.staffSays(nil, "tg-carl", "/bind NOPE1234", "", "")
-		code, _, _ := e.s.CreateBindingCode(e.ctx, st.ID)
+		code, _, _ := e.s.CreateBindingCode(e.ctx, st.ID, store.SystemActor())
 		e.staffSays(nil, "tg-carl", "/bind "+strings.ToLower(code), "", "")
 		got = to(e.deliver(), "tg-carl")
 		if len(got) != 2 || !strings.Contains(got[0].Text, "unknown") || !strings.Contains(got[1].Text, "carl") {
@@ -469,7 +469,7 @@ func TestWeChatStaffAndSurveyRecovery(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		code, _, _ := e.s.CreateBindingCode(e.ctx, st.ID)
+		code, _, _ := e.s.CreateBindingCode(e.ctx, st.ID, store.SystemActor())
 		if _, err := e.s.RedeemBindingCode(e.ctx, store.BindRequest{Channel: "wechat", ExternalID: "o-wen", Code: code}); err != nil {
 			t.Fatal(err)
 		}
@@ -618,7 +618,7 @@ func TestDeactivationReassigns(t *testing.T) {
 				if tc.by != "" {
 					by = store.ActorOf(&store.Principal{Role: byName[tc.by].Role, StaffID: &byName[tc.by].ID})
 				}
-				if _, err := e.s.UpdateStaffBy(e.ctx, ann.ID, store.StaffUpdate{Active: ptr(false)}, by); err != nil {
+				if _, err := e.s.UpdateStaff(e.ctx, ann.ID, store.StaffUpdate{Active: ptr(false)}, by); err != nil {
 					t.Fatal(err)
 				}
 
@@ -796,7 +796,7 @@ func TestBindSendsOpenTasksOnce(t *testing.T) {
 			t.Errorf("before /bind: assignee_chat_bound %v %v", late.AssigneeChatBound, err)
 		}
 
-		code, _, _ := e.s.CreateBindingCode(e.ctx, st.ID)
+		code, _, _ := e.s.CreateBindingCode(e.ctx, st.ID, store.SystemActor())
 		e.staffSays(nil, "tg-dora", "/bind "+code, "", "")
 		if n, err := e.svc.NotifyNew(e.ctx); n != 0 || err != nil {
 			t.Errorf("notices after the summary: %d %v", n, err)
@@ -845,7 +845,7 @@ func TestBindSummaryCapped(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		code, _, _ := e.s.CreateBindingCode(e.ctx, st.ID)
+		code, _, _ := e.s.CreateBindingCode(e.ctx, st.ID, store.SystemActor())
 		e.staffSays(nil, "tg-eve", "/bind "+code, "", "")
 		if n, err := e.svc.NotifyNew(e.ctx); n != 0 || err != nil {
 			t.Errorf("notices after the summary: %d %v", n, err)
@@ -864,7 +864,7 @@ func TestBindSummaryCapped(t *testing.T) {
 func TestBindOnlyWhereStaffWork(t *testing.T) {
 	eachEnv(t, func(t *testing.T, e *env) {
 		st, _ := e.s.CreateStaff(e.ctx, store.StaffInput{Name: "fay", Role: store.RoleAgent})
-		code, _, _ := e.s.CreateBindingCode(e.ctx, st.ID)
+		code, _, _ := e.s.CreateBindingCode(e.ctx, st.ID, store.SystemActor())
 		r := bots.NewRouter(e.s, bots.RouterOptions{Hooks: []bots.Hook{e.svc}, Renderer: texts(e.s)})
 		ctx, cancel := context.WithCancel(e.ctx)
 		done := make(chan struct{})
@@ -914,7 +914,7 @@ func TestBindOnlyWhereStaffWork(t *testing.T) {
 			t.Errorf("telegram /bind with the same code: %+v", got)
 		}
 		// The store refuses a web chat binding whoever asks.
-		code2, _, _ := e.s.CreateBindingCode(e.ctx, st.ID)
+		code2, _, _ := e.s.CreateBindingCode(e.ctx, st.ID, store.SystemActor())
 		if _, err := e.s.RedeemBindingCode(e.ctx, store.BindRequest{Channel: store.ChannelWebChat, ExternalID: "visitor-2", Code: code2}); !store.IsCode(err, store.EINVALID) {
 			t.Errorf("store bind on web chat: %v", err)
 		}

@@ -50,25 +50,20 @@ func subject(c *store.Customer) render.Customer {
 }
 
 // staffText picks the staff-locale variant of a text.
-func (s *Service) staffText(zh, en string) string {
-	if strings.HasPrefix(s.cfg.StaffLocale, "en") {
-		return en
-	}
-	return zh
-}
+func (s *Service) staffText(zh, en string) string { return render.Pick(s.cfg.StaffLocale, zh, en) }
 
 // stageName is a lifecycle stage as staff read it in Chinese.
 func stageName(st store.Stage) string {
-	switch st {
-	case store.StagePotential:
+	switch {
+	case st == store.StagePotential:
 		return "潜在客户"
-	case store.StageNew:
+	case st == store.StageNew:
 		return "新客户"
-	case store.StageActive:
+	case st == store.StageActive:
 		return "活跃"
-	case store.StageAtRisk:
+	case st == store.StageAtRisk:
 		return "有流失风险"
-	case store.StageChurned:
+	case st == store.StageChurned:
 		return "已流失"
 	}
 	return string(st)
@@ -77,35 +72,21 @@ func stageName(st store.Stage) string {
 // summary is the customer card as text.
 func (s *Service) summary(card *store.CustomerCard) string {
 	c := card.Customer
-	en := strings.HasPrefix(s.cfg.StaffLocale, "en")
 	var b strings.Builder
-	name := customerName(c)
-	if en {
-		fmt.Fprintf(&b, "👤 %s · tier %s · %s", name, c.Tier, c.Stage)
-	} else {
-		fmt.Fprintf(&b, "👤 %s · %s级 · %s", name, c.Tier, stageName(c.Stage))
-	}
+	fmt.Fprintf(&b, s.staffText("👤 %s · %s级 · %s", "👤 %s · tier %s · %s"), customerName(c), c.Tier, s.staffText(stageName(c.Stage), string(c.Stage)))
 	if c.Phone != "" {
 		fmt.Fprintf(&b, " · %s", c.Phone)
 	}
 	if card.SurveyScore != nil {
-		if en {
-			fmt.Fprintf(&b, "\nLast survey: %d/5", *card.SurveyScore)
-		} else {
-			fmt.Fprintf(&b, "\n最近评分：%d/5", *card.SurveyScore)
-		}
+		fmt.Fprintf(&b, s.staffText("\n最近评分：%d/5", "\nLast survey: %d/5"), *card.SurveyScore)
 	}
-	if en {
-		fmt.Fprintf(&b, "\nOpen tasks: %d", card.OpenTasks)
-	} else {
-		fmt.Fprintf(&b, "\n待办任务：%d", card.OpenTasks)
-	}
+	fmt.Fprintf(&b, s.staffText("\n待办任务：%d", "\nOpen tasks: %d"), card.OpenTasks)
 	for _, m := range card.Recent {
 		arrow := "←"
 		if m.Direction == store.DirectionOut {
 			arrow = "→"
 		}
-		fmt.Fprintf(&b, "\n%s %s %s", arrow, m.CreatedAt.In(s.loc).Format("01-02 15:04"), clip(messageText(m), 200))
+		fmt.Fprintf(&b, "\n%s %s %s", arrow, m.CreatedAt.In(s.loc).Format("01-02 15:04"), store.Clip(messageText(m), 200))
 	}
 	return b.String()
 }
@@ -122,14 +103,6 @@ func messageText(m *store.Message) string {
 		return m.Text
 	}
 	return "[" + m.Kind + "]"
-}
-
-func clip(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n-1]) + "…"
 }
 
 // fmtTime is a time in the business zone for chat texts.

@@ -6,6 +6,7 @@
 package followup
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -53,26 +54,18 @@ func New(cfg Config, o Options) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if cfg.StaffLocale == "" {
-		cfg.StaffLocale = store.LocaleZH
-	}
-	if cfg.Interval == 0 {
-		cfg.Interval = DefaultConfig().Interval
-	}
+	cfg.StaffLocale = cmp.Or(cfg.StaffLocale, store.LocaleZH)
+	cfg.Interval = cmp.Or(cfg.Interval, DefaultConfig().Interval)
 	if cfg.DigestTime != "" {
 		// "9:00" and "09:00" alike; Tick compares zero-padded strings.
 		t, _ := time.Parse("15:04", cfg.DigestTime)
 		cfg.DigestTime = t.Format("15:04")
 	}
-	if o.Location == nil {
-		o.Location = time.UTC
-	}
+	o.Location = cmp.Or(o.Location, time.UTC)
 	if o.Now == nil {
 		o.Now = o.Store.Now
 	}
-	if o.Logger == nil {
-		o.Logger = slog.Default()
-	}
+	o.Logger = cmp.Or(o.Logger, slog.Default())
 	s := &Service{cfg: cfg, o: o, store: o.Store, loc: o.Location, log: o.Logger}
 	for _, w := range cfg.ComplaintWords {
 		s.words = append(s.words, strings.ToLower(strings.TrimSpace(w)))
@@ -355,24 +348,17 @@ func (s *Service) SendDigest(ctx context.Context, day time.Time) (int, error) {
 }
 
 func (s *Service) digestLines(loads []store.AgentLoad) string {
-	en := strings.HasPrefix(s.cfg.StaffLocale, "en")
+	line := s.staffText("• %s：待办 %d，逾期 %d，今日完成 %d", "• %s: open %d, overdue %d, done today %d")
 	var open, overdue, done int64
 	var lines []string
 	for _, a := range loads {
 		open, overdue, done = open+a.Open, overdue+a.Overdue, done+a.DoneToday
 		name := a.Name
 		if a.StaffID == 0 {
-			name = map[bool]string{true: "(unassigned)", false: "（未分配）"}[en]
+			name = s.staffText("（未分配）", "(unassigned)")
 		}
-		if en {
-			lines = append(lines, fmt.Sprintf("• %s: open %d, overdue %d, done today %d", name, a.Open, a.Overdue, a.DoneToday))
-		} else {
-			lines = append(lines, fmt.Sprintf("• %s：待办 %d，逾期 %d，今日完成 %d", name, a.Open, a.Overdue, a.DoneToday))
-		}
+		lines = append(lines, fmt.Sprintf(line, name, a.Open, a.Overdue, a.DoneToday))
 	}
-	head := fmt.Sprintf("待办 %d，逾期 %d，今日完成 %d", open, overdue, done)
-	if en {
-		head = fmt.Sprintf("Open %d, overdue %d, done today %d", open, overdue, done)
-	}
+	head := fmt.Sprintf(s.staffText("待办 %d，逾期 %d，今日完成 %d", "Open %d, overdue %d, done today %d"), open, overdue, done)
 	return head + "\n" + strings.Join(lines, "\n")
 }

@@ -22,11 +22,16 @@ var customerColumns = []string{"name", "phone", "birthday", "email", "tags", "ex
 // external_ref already on an earlier line) and, found while writing, for a
 // phone on record for another customer.
 func Customers(ctx context.Context, s *store.Store, file io.ReadSeeker, skipBad bool) (*Result, error) {
+	return CustomersWith(ctx, s, file, Options{SkipBad: skipBad})
+}
+
+// CustomersWith is Customers with its options (a progress report, say).
+func CustomersWith(ctx context.Context, s *store.Store, file io.ReadSeeker, opt Options) (*Result, error) {
 	var w *store.CustomerImport
 	inTx := func(pass func() error) error {
 		return s.ImportCustomers(ctx, func(tx *store.CustomerImport) error { w = tx; return pass() })
 	}
-	return importFile(skipBad, inTx, func(res *Result, p pass) (int, error) {
+	return importFile(opt, inTx, func(res *Result, p pass) (int, error) {
 		return readCustomers(s, file, p, func(rows []store.CustomerRow) error {
 			created, updated, err := w.Write(rows)
 			res.Created += created
@@ -51,8 +56,7 @@ func readCustomers(s *store.Store, file io.ReadSeeker, p pass, write func([]stor
 		return 0, err
 	}
 	refs := firstLines{}
-	var batch []store.CustomerRow
-	rows, err := f.records(p, func(rec []string, line int, malformed error) error {
+	return batches(f, p, func(rec []string, line int, malformed error) (store.CustomerRow, bool) {
 		r, err := customerRow(f, rec, line, malformed)
 		if err == nil && !p.writing {
 			err = s.CheckCustomer(r.In)
@@ -65,20 +69,8 @@ func readCustomers(s *store.Store, file io.ReadSeeker, p pass, write func([]stor
 		if err != nil {
 			p.bad(RowError{line, store.ErrorMessage(err)})
 		}
-		if err != nil || !p.writing {
-			return nil
-		}
-		if batch = append(batch, r); len(batch) < batchSize {
-			return nil
-		}
-		err = write(batch)
-		batch = batch[:0]
-		return err
-	})
-	if err == nil && len(batch) > 0 {
-		err = write(batch)
-	}
-	return rows, err
+		return r, err == nil && p.writing
+	}, write)
 }
 
 // customerRow reads a record (malformed: why it could not be read).

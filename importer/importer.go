@@ -45,12 +45,34 @@ type Result struct {
 	Rejected   []RowError `json:"rejected"`
 }
 
+// Options are an import's choices beyond the file.
+type Options struct {
+	// SkipBad writes the good rows when some are bad (the bad ones are
+	// still reported); without it a bad row means nothing is written.
+	SkipBad bool
+	// Progress, when set, is told how far the import has got after every
+	// row each pass reads (keep it cheap). It changes nothing imported.
+	Progress func(Progress)
+}
+
+// Progress is how far an import has got.
+type Progress struct {
+	// Writing is false in the checking pass, true in the writing pass.
+	Writing bool
+	// Rows counts the rows this pass has read, Total the file's rows
+	// (known once the checking pass has read them all; 0 before).
+	Rows, Total int
+	// Bad counts the rows rejected so far.
+	Bad int
+}
+
 // pass is one reading of the file: the checking pass, or the writing pass,
 // which skips the lines the checking pass rejected.
 type pass struct {
 	writing bool
 	skip    []RowError
 	bad     func(RowError) // reports a bad row
+	read    func(rows int) // reports the rows read so far
 }
 
 // importFile runs an import's two passes, read(res, p) each. The checking
@@ -58,25 +80,33 @@ type pass struct {
 // writing pass follows inside the store's transaction (inTx), which may
 // run it again from the start. Rows the writing pass rejects (the
 // database changed meanwhile) write nothing without skipBad.
-func importFile(skipBad bool, inTx func(writing func() error) error, read func(*Result, pass) (int, error)) (*Result, error) {
+func importFile(opt Options, inTx func(writing func() error) error, read func(*Result, pass) (int, error)) (*Result, error) {
 	res := &Result{Rejected: []RowError{}}
 	bad := func(e RowError) { res.Rejected = append(res.Rejected, e) }
-	rows, err := read(res, pass{bad: bad})
+	progress := func(writing bool) func(int) {
+		if opt.Progress == nil {
+			return func(int) {}
+		}
+		return func(rows int) {
+			opt.Progress(Progress{Writing: writing, Rows: rows, Total: res.Rows, Bad: len(res.Rejected)})
+		}
+	}
+	rows, err := read(res, pass{bad: bad, read: progress(false)})
 	if err != nil {
 		return nil, err
 	}
 	res.Rows = rows
-	if len(res.Rejected) > 0 && !skipBad {
+	if len(res.Rejected) > 0 && !opt.SkipBad {
 		return res, nil
 	}
 	checked := res.Rejected
 	err = inTx(func() error {
 		res.Created, res.Updated, res.Duplicates = 0, 0, 0 // a retried transaction counts afresh
 		res.Rejected = slices.Clone(checked)
-		if _, err := read(res, pass{writing: true, skip: checked, bad: bad}); err != nil {
+		if _, err := read(res, pass{writing: true, skip: checked, bad: bad, read: progress(true)}); err != nil {
 			return err
 		}
-		if len(res.Rejected) > len(checked) && !skipBad {
+		if len(res.Rejected) > len(checked) && !opt.SkipBad {
 			return errRejected
 		}
 		return nil
@@ -174,6 +204,9 @@ func (f *csvFile) records(p pass, fn func(rec []string, line int, malformed erro
 			last = line
 		}
 		rows++
+		if p.read != nil {
+			p.read(rows)
+		}
 		for len(skip) > 0 && skip[0].Line < line {
 			skip = skip[1:]
 		}
@@ -184,6 +217,29 @@ func (f *csvFile) records(p pass, fn func(rec []string, line int, malformed erro
 			return rows, err
 		}
 	}
+}
+
+// batches reads the records of a pass (records) and hands what read makes
+// of each, when it says to keep it, to flush batchSize at a time, and the
+// rest at the end. It returns how many rows the file has.
+func batches[T any](f *csvFile, p pass, read func(rec []string, line int, malformed error) (T, bool), flush func([]T) error) (int, error) {
+	batch := make([]T, 0, batchSize)
+	rows, err := f.records(p, func(rec []string, line int, malformed error) error {
+		v, keep := read(rec, line, malformed)
+		if !keep {
+			return nil
+		}
+		if batch = append(batch, v); len(batch) < batchSize {
+			return nil
+		}
+		err := flush(batch)
+		batch = batch[:0]
+		return err
+	})
+	if err == nil && len(batch) > 0 {
+		err = flush(batch)
+	}
+	return rows, err
 }
 
 // get returns the record's value of col, trimmed ("" when the file has no

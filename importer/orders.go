@@ -26,11 +26,16 @@ var orderColumns = []string{"customer_phone", "customer_external_ref", "kind", "
 // Duplicates, so a file imported twice, or after an import that stopped
 // halfway, or by two processes at once, records each order once.
 func Orders(ctx context.Context, s *store.Store, file io.ReadSeeker, skipBad bool, loc *time.Location) (*Result, error) {
+	return OrdersWith(ctx, s, file, loc, Options{SkipBad: skipBad})
+}
+
+// OrdersWith is Orders with its options (a progress report, say).
+func OrdersWith(ctx context.Context, s *store.Store, file io.ReadSeeker, loc *time.Location, opt Options) (*Result, error) {
 	var w *store.OrderImport
 	inTx := func(pass func() error) error {
 		return s.ImportOrders(ctx, loc, func(tx *store.OrderImport) error { w = tx; return pass() })
 	}
-	return importFile(skipBad, inTx, func(res *Result, p pass) (int, error) {
+	return importFile(opt, inTx, func(res *Result, p pass) (int, error) {
 		return readOrders(ctx, s, file, loc, p, func(rows []store.OrderRow) error {
 			created, dups, err := w.Insert(rows)
 			res.Created += created
@@ -72,19 +77,9 @@ func readOrders(ctx context.Context, s *store.Store, file io.ReadSeeker, loc *ti
 		}
 	}
 	c := orderCheck{s: s, pass: p, write: write, refs: firstLines{}, same: map[[16]byte]int{}}
-	lines := make([]orderLine, 0, batchSize)
-	rows, err := f.records(p, func(rec []string, line int, malformed error) error {
-		if lines = append(lines, readOrder(s, f, rec, line, malformed, loc)); len(lines) < batchSize {
-			return nil
-		}
-		err := c.batch(ctx, lines)
-		lines = lines[:0]
-		return err
-	})
-	if err == nil {
-		err = c.batch(ctx, lines)
-	}
-	return rows, err
+	return batches(f, p, func(rec []string, line int, malformed error) (orderLine, bool) {
+		return readOrder(s, f, rec, line, malformed, loc), true
+	}, func(lines []orderLine) error { return c.batch(ctx, lines) })
 }
 
 // readOrder reads a record's fields; what it cannot read is kept in the

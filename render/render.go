@@ -28,6 +28,23 @@ type Rendered struct {
 	Text        string
 }
 
+// ReplyTo is the text as the answer to ev (store.ChatEvent.Reply), with
+// the template version it came from.
+func (r Rendered) ReplyTo(ev *store.ChatEvent, idempotencyKey string) store.Outbound {
+	o := ev.Reply(r.Text, idempotencyKey)
+	o.TemplateKey, o.TemplateVersion = r.Key, r.Version
+	return o
+}
+
+// Pick is the variant of a text for locale: en for English ("en",
+// "en-US", ...), zh for anything else (the default language).
+func Pick(locale, zh, en string) string {
+	if strings.HasPrefix(strings.ToLower(locale), "en") {
+		return en
+	}
+	return zh
+}
+
 // Lines are the text's non-empty lines, trimmed: the labels of a
 // keyboard rendered from a template of one line per button.
 func (r Rendered) Lines() []string {
@@ -36,6 +53,30 @@ func (r Rendered) Lines() []string {
 		if l = strings.TrimSpace(l); l != "" {
 			out = append(out, l)
 		}
+	}
+	return out
+}
+
+// WeChatFields maps the text onto the fields of a classic WeChat template
+// message, one line per field: the first line is first, the last remark
+// (when there are more than three), keyword1 and keyword2 the lines
+// between, keyword2 with any overflow. It is what the WeChat adapter sends
+// outside the 48-hour window (unless the message carries its own template
+// data), and what a template preview shows.
+func (r Rendered) WeChatFields() map[string]string {
+	lines := r.Lines()
+	out := map[string]string{"first": "", "keyword1": "", "keyword2": "", "remark": ""}
+	if len(lines) > 0 {
+		out["first"], lines = lines[0], lines[1:]
+	}
+	if len(lines) > 2 {
+		out["remark"], lines = lines[len(lines)-1], lines[:len(lines)-1]
+	}
+	if len(lines) > 0 {
+		out["keyword1"] = lines[0]
+	}
+	if len(lines) > 1 {
+		out["keyword2"] = strings.Join(lines[1:], " ")
 	}
 	return out
 }

@@ -59,3 +59,18 @@ func TestOf(t *testing.T) {
 		t.Error("TaskOf of no task or no due time")
 	}
 }
+
+// A text fills a classic WeChat template one line per field, as the
+// adapter sends it and a preview shows it.
+func TestWeChatFields(t *testing.T) {
+	for text, want := range map[string]map[string]string{
+		"王先生，生日快乐！\n安心家电祝您平安喜乐。\n截止：3月5日\n回复即可预约": {"first": "王先生，生日快乐！", "keyword1": "安心家电祝您平安喜乐。", "keyword2": "截止：3月5日", "remark": "回复即可预约"},
+		"a\n\nb\nc\nd\ne": {"first": "a", "keyword1": "b", "keyword2": "c d", "remark": "e"},
+		"生日快乐！\n本月到店送保养一次": {"first": "生日快乐！", "keyword1": "本月到店送保养一次", "keyword2": "", "remark": ""},
+		"": {"first": "", "keyword1": "", "keyword2": "", "remark": ""},
+	} {
+		if diff := cmp.Diff(want, render.Rendered{Text: text}.WeChatFields()); diff != "" {
+			t.Errorf("%q (-want +got):\n%s", text, diff)
+		}
+	}
+}

@@ -164,13 +164,14 @@ func TestAgentAccessFollowsTasks(t *testing.T) {
 			t.Errorf("agent opening a task on their own customer: %v", err)
 		}
 
-		if err := s.AddIdentity(ctx, tm.c["nobody's"].ID, store.IdentityRef{Channel: "telegram", ExternalID: "42"}); err != nil {
+		inChat, err := s.CreateCustomer(ctx, store.CustomerInput{Name: ptr("nobody's, in chat"), Identities: []store.IdentityRef{{Channel: "telegram", ExternalID: "42"}}})
+		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.SendToCustomerBy(ctx, by, tm.c["nobody's"].ID, "hello"); !store.IsCode(err, store.ENOTFOUND) {
+		if _, err := s.SendToCustomerBy(ctx, by, inChat.ID, "hello"); !store.IsCode(err, store.ENOTFOUND) {
 			t.Errorf("agent messaging a customer they can't see: %v", err)
 		}
-		if _, err := s.SendToCustomerBy(ctx, boss, tm.c["nobody's"].ID, "hello"); err != nil {
+		if _, err := s.SendToCustomerBy(ctx, boss, inChat.ID, "hello"); err != nil {
 			t.Errorf("manager messaging: %v", err)
 		}
 	})
@@ -227,11 +228,11 @@ func TestOnlyAdminsActOnAdmins(t *testing.T) {
 		manager := store.Actor{StaffID: &boss.ID, Role: store.RoleManager, Via: store.ViaAPI}
 		admin := store.Actor{Role: store.RoleAdmin, Via: store.ViaAPI}
 		for i, up := range []store.StaffUpdate{{Active: ptr(false)}, {Name: ptr("Mallory")}, {Role: ptr(store.RoleAgent)}} {
-			if _, err := s.UpdateStaffBy(ctx, root.ID, up, manager); !store.IsCode(err, store.EFORBIDDEN) {
+			if _, err := s.UpdateStaff(ctx, root.ID, up, manager); !store.IsCode(err, store.EFORBIDDEN) {
 				t.Errorf("manager's change %d to an admin: %v", i, err)
 			}
 		}
-		if _, _, err := s.CreateBindingCodeBy(ctx, root.ID, manager); !store.IsCode(err, store.EFORBIDDEN) {
+		if _, _, err := s.CreateBindingCode(ctx, root.ID, manager); !store.IsCode(err, store.EFORBIDDEN) {
 			t.Errorf("manager issuing a binding code for an admin: %v", err)
 		}
 		st, err := s.StaffByID(ctx, root.ID)
@@ -239,16 +240,16 @@ func TestOnlyAdminsActOnAdmins(t *testing.T) {
 			t.Errorf("admin after refused changes: %+v %v", st, err)
 		}
 		// Managers still run the rest of the team; admins act on admins.
-		if _, _, err := s.CreateBindingCodeBy(ctx, ann.ID, manager); err != nil {
+		if _, _, err := s.CreateBindingCode(ctx, ann.ID, manager); err != nil {
 			t.Errorf("manager, code for an agent: %v", err)
 		}
-		if _, err := s.UpdateStaffBy(ctx, ann.ID, store.StaffUpdate{Name: ptr("Ann Li")}, manager); err != nil {
+		if _, err := s.UpdateStaff(ctx, ann.ID, store.StaffUpdate{Name: ptr("Ann Li")}, manager); err != nil {
 			t.Errorf("manager renaming an agent: %v", err)
 		}
-		if _, _, err := s.CreateBindingCodeBy(ctx, root.ID, admin); err != nil {
+		if _, _, err := s.CreateBindingCode(ctx, root.ID, admin); err != nil {
 			t.Errorf("admin, code for an admin: %v", err)
 		}
-		if _, err := s.UpdateStaffBy(ctx, root.ID, store.StaffUpdate{Name: ptr(fmt.Sprint("Root ", 2))}, admin); err != nil {
+		if _, err := s.UpdateStaff(ctx, root.ID, store.StaffUpdate{Name: ptr(fmt.Sprint("Root ", 2))}, admin); err != nil {
 			t.Errorf("admin renaming an admin: %v", err)
 		}
 	})

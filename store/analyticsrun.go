@@ -62,7 +62,7 @@ func (s *Store) ClaimAnalyticsRun(ctx context.Context, key string, asOf time.Tim
 	token := claimToken(holder)
 	slot := analyticsSlot
 	db := s.db.WithContext(ctx)
-	run := &AnalyticsRun{RunKey: truncateRunes(key, 64), Status: RunRunning, ActiveSlot: &slot, AsOf: asOf.UTC().Truncate(time.Millisecond),
+	run := &AnalyticsRun{RunKey: CutRunes(key, 64), Status: RunRunning, ActiveSlot: &slot, AsOf: asOf.UTC().Truncate(time.Millisecond),
 		Attempts: 1, ClaimedBy: token, LeaseUntil: &until, StartedAt: now, UpdatedAt: now}
 	res := db.Clauses(clause.OnConflict{DoNothing: true}).Create(run)
 	if res.Error != nil && !isDuplicate(res.Error) {

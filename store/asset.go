@@ -92,11 +92,7 @@ func (s *Store) CreateAsset(ctx context.Context, customerID int64, in AssetInput
 
 // AssetByID loads one asset.
 func (s *Store) AssetByID(ctx context.Context, id int64) (*Asset, error) {
-	var a Asset
-	if err := s.db.WithContext(ctx).Take(&a, id).Error; err != nil {
-		return nil, fmt.Errorf("asset: %w", notFound(err, "asset %d", id))
-	}
-	return &a, nil
+	return byID[Asset](ctx, s, "asset", id)
 }
 
 // ListAssets returns a customer's assets.
@@ -110,13 +106,16 @@ func (s *Store) ListAssets(ctx context.Context, customerID int64) ([]*Asset, err
 
 // AssetsDue returns up to limit assets whose next service is due in
 // [from, to] (dates), after the keyset (afterDue, afterID), ordered by due
-// date then id through the next_service_due index.
+// date then id through the next_service_due index. A zero afterDue starts
+// from the first: the zero time is never sent as a value, because servers
+// with NO_ZERO_DATE (TiDB) compare no date greater than '0000-00-00'.
 func (s *Store) AssetsDue(ctx context.Context, from, to, afterDue time.Time, afterID int64, limit int) ([]*Asset, error) {
 	var as []*Asset
-	err := s.db.WithContext(ctx).
-		Where("next_service_due >= ? AND next_service_due <= ? AND (next_service_due > ? OR (next_service_due = ? AND id > ?))",
-			from.UTC(), to.UTC(), afterDue.UTC(), afterDue.UTC(), afterID).
-		Order("next_service_due, id").Limit(limit).Find(&as).Error
+	q := s.db.WithContext(ctx).Where("next_service_due >= ? AND next_service_due <= ?", from.UTC(), to.UTC())
+	if !afterDue.IsZero() {
+		q = q.Where("(next_service_due > ? OR (next_service_due = ? AND id > ?))", afterDue.UTC(), afterDue.UTC(), afterID)
+	}
+	err := q.Order("next_service_due, id").Limit(limit).Find(&as).Error
 	if err != nil {
 		return nil, fmt.Errorf("assets due: %w", err)
 	}

@@ -10,8 +10,16 @@ import (
 
 // Who gets a task: CreateTask picks the assignee when it opens one, and
 // deactivating a staff member hands their open tasks on by the same rule.
-// Both lock the active staff rows first, so that assignments take turns and
-// each one counts the tasks the previous one assigned.
+// Both lock the active staff rows first, so that on one server assignments
+// take turns and each one counts the tasks the previous one assigned (at
+// READ COMMITTED, reads after the lock see what the one before committed).
+//
+// That no task stays with a deactivated staff member does not rest on the
+// lock: every assignment also writes its assignee's row on condition that
+// they are active (writeActiveStaff), and a deactivation writes the row
+// too. Two such transactions on different Galera nodes, whose locks the
+// other node never sees, then fail certification (1213) and the loser is
+// retried against the winner's result.
 
 // activeStaff is a staff row as assignment sees it.
 type activeStaff struct {
@@ -26,6 +34,25 @@ func lockActiveStaff(tx *gorm.DB) ([]activeStaff, error) {
 	var out []activeStaff
 	return out, tx.Model(&Staff{}).Select("id", "role").Where("active = ?", true).Order("id").Find(&out).Error
 }
+
+// writeActiveStaff bumps the epoch of the staff members ids (duplicates
+// allowed) if they are active, and reports whether all of them were. The
+// transaction then depends on their rows as it writes them: see Staff.Epoch.
+func writeActiveStaff(tx *gorm.DB, ids ...int64) (bool, error) {
+	ids = slices.Clone(ids)
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	if len(ids) == 0 {
+		return true, nil
+	}
+	res := tx.Model(&Staff{}).Where("id IN ? AND active = ?", ids, true).UpdateColumn("epoch", gorm.Expr("epoch + 1"))
+	return res.RowsAffected == int64(len(ids)), res.Error
+}
+
+// errStaffChanged ends a transaction that found a staff member it had
+// read as active inactive when writing: another transaction deactivated
+// them in between, which the locks rule out on one server.
+var errStaffChanged = Errorf(ECONFLICT, "a staff member was deactivated meanwhile; try again")
 
 func (s *Store) pickAssignee(tx *gorm.DB, in TaskInput, owner *int64, staff []activeStaff) (*int64, error) {
 	isActive := func(id int64) bool {
@@ -111,6 +138,7 @@ func (s *Store) reassignOpenTasks(tx *gorm.DB, from int64, staff []activeStaff, 
 	}
 	now := s.Now().Truncate(time.Millisecond)
 	evs := make([]TaskEvent, 0, len(ts))
+	var assignees []int64
 	for _, t := range ts {
 		// One at a time: each pick counts the tasks handed on before it.
 		next, err := s.pickAssignee(tx, TaskInput{}, owner[t.CustomerID], staff)
@@ -124,6 +152,14 @@ func (s *Store) reassignOpenTasks(tx *gorm.DB, from int64, staff []activeStaff, 
 		}
 		evs = append(evs, TaskEvent{TaskID: t.ID, StaffID: by.StaffID, Via: by.via(), Action: "reassigned",
 			From: strconv.FormatInt(from, 10), To: idString(next), Note: reason, CreatedAt: now})
+		if next != nil {
+			assignees = append(assignees, *next)
+		}
+	}
+	if ok, err := writeActiveStaff(tx, assignees...); err != nil {
+		return err
+	} else if !ok {
+		return errStaffChanged
 	}
 	return tx.Create(&evs).Error
 }

@@ -193,7 +193,7 @@ func (s *Store) audience(ctx context.Context, where string, args []any, limit in
 	// ix_identities_audience covers the columns, in customer order (no
 	// sort), so identities come in the customers' order and are matched by
 	// walking both lists. A customer's own identities need no order:
-	// BestIdentity breaks ties by id.
+	// CareIdentity breaks ties by id.
 	irows, err := db.Raw(q+" ORDER BY customer_id", qargs...).Rows()
 	if err != nil {
 		return nil, err

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -54,26 +55,25 @@ var (
 )
 
 // CreateBindingCode issues a new code for an active staff member; it
-// replaces any earlier unused code.
-func (s *Store) CreateBindingCode(ctx context.Context, staffID int64) (code string, expiresAt time.Time, err error) {
-	return s.CreateBindingCodeBy(ctx, staffID, SystemActor())
-}
-
-// CreateBindingCodeBy is CreateBindingCode for a person: only admins issue
-// codes for an admin (a code binds a chat account to the admin).
-func (s *Store) CreateBindingCodeBy(ctx context.Context, staffID int64, by Actor) (code string, expiresAt time.Time, err error) {
+// replaces any earlier unused code. Only admins issue codes for an admin
+// (a code binds a chat account to the admin).
+func (s *Store) CreateBindingCode(ctx context.Context, staffID int64, by Actor) (code string, expiresAt time.Time, err error) {
 	code = newBindingCode()
 	now := s.Now().Truncate(time.Millisecond)
 	expiresAt = now.Add(BindingCodeTTL)
 	err = s.tx(ctx, func(tx *gorm.DB) error {
 		var st Staff
-		if err := s.forUpdate(tx).Take(&st, staffID).Error; err != nil {
+		if err := tx.Take(&st, staffID).Error; err != nil {
 			return notFound(err, "staff %d", staffID)
 		}
 		if err := by.mayManage(&st); err != nil {
 			return err
 		}
-		if !st.Active {
+		// Written, not just read: the code must not outlive a deactivation
+		// committed meanwhile, on this server or another Galera node.
+		if ok, err := writeActiveStaff(tx, staffID); err != nil {
+			return err
+		} else if !ok {
 			return Errorf(EINVALID, "staff %d is not active", staffID)
 		}
 		var n int64
@@ -128,9 +128,7 @@ func (s *Store) RedeemBindingCode(ctx context.Context, r BindRequest) (*Staff, e
 	if !StaffChannel(r.Channel) {
 		return nil, Invalid("channel", "staff bind their Telegram or WeChat account, not %s", r.Channel)
 	}
-	if r.ChatID == "" {
-		r.ChatID = r.ExternalID
-	}
+	r.ChatID = cmp.Or(r.ChatID, r.ExternalID)
 	code := strings.ToUpper(strings.TrimSpace(r.Code))
 	account := r.Channel + ":" + r.ExternalID
 	now := s.Now().Truncate(time.Millisecond)
@@ -165,12 +163,16 @@ func (s *Store) RedeemBindingCode(ctx context.Context, r BindRequest) (*Staff, e
 			verdict = ErrBindBadCode
 			return tx.Create(&bindAttempt{Account: account, OK: false, CreatedAt: now}).Error
 		}
+		// The binding needs the staff member active when it commits, also
+		// against a deactivation on another Galera node: write their row.
+		if ok, err := writeActiveStaff(tx, bc.StaffID); err != nil {
+			return err
+		} else if !ok {
+			verdict = ErrBindBadCode
+			return nil
+		}
 		var staff Staff
-		if err := tx.Where("id = ? AND active = ?", bc.StaffID, true).Take(&staff).Error; err != nil {
-			if errors.Is(err, gorm.ErrRecordNotFound) {
-				verdict = ErrBindBadCode
-				return nil
-			}
+		if err := tx.Take(&staff, bc.StaffID).Error; err != nil {
 			return err
 		}
 		var si StaffIdentity

@@ -25,7 +25,7 @@ func TestBindingCodes(t *testing.T) {
 			}
 
 			// Expiry: valid for 15 minutes.
-			code, exp, err := s.CreateBindingCode(ctx, ann.ID)
+			code, exp, err := s.CreateBindingCode(ctx, ann.ID, store.SystemActor())
 			if err != nil || len(code) != 8 || !exp.Equal(clock.Now().Add(15*time.Minute)) {
 				t.Fatalf("code %q %v %v", code, exp, err)
 			}
@@ -35,7 +35,7 @@ func TestBindingCodes(t *testing.T) {
 			}
 
 			// Single use, even when two accounts race with the same code.
-			code, _, _ = s.CreateBindingCode(ctx, ann.ID)
+			code, _, _ = s.CreateBindingCode(ctx, ann.ID, store.SystemActor())
 			var wg sync.WaitGroup
 			wins := make([]bool, 4)
 			for i := range wins {
@@ -57,8 +57,8 @@ func TestBindingCodes(t *testing.T) {
 				t.Errorf("code used %d times, want 1", n)
 			}
 			// A new code replaces the unused old one.
-			old, _, _ := s.CreateBindingCode(ctx, ann.ID)
-			fresh, _, _ := s.CreateBindingCode(ctx, ann.ID)
+			old, _, _ := s.CreateBindingCode(ctx, ann.ID, store.SystemActor())
+			fresh, _, _ := s.CreateBindingCode(ctx, ann.ID, store.SystemActor())
 			if _, err := bind("u2", old); !errors.Is(err, store.ErrBindBadCode) {
 				t.Errorf("replaced code: %v", err)
 			}
@@ -72,18 +72,18 @@ func TestBindingCodes(t *testing.T) {
 			// Per staff: a few codes an hour.
 			clock.Advance(time.Hour)
 			for i := 0; i < store.BindingCodesPerHour; i++ {
-				if _, _, err := s.CreateBindingCode(ctx, ann.ID); err != nil {
+				if _, _, err := s.CreateBindingCode(ctx, ann.ID, store.SystemActor()); err != nil {
 					t.Fatal(err)
 				}
 			}
-			if _, _, err := s.CreateBindingCode(ctx, ann.ID); !store.IsCode(err, store.ECONFLICT) {
+			if _, _, err := s.CreateBindingCode(ctx, ann.ID, store.SystemActor()); !store.IsCode(err, store.ECONFLICT) {
 				t.Errorf("code flood: %v", err)
 			}
 
 			// Per chat account: after a few wrong codes even a right one is
 			// refused for the hour; the failures are stored, not in memory.
 			clock.Advance(time.Hour)
-			right, _, _ := s.CreateBindingCode(ctx, ann.ID)
+			right, _, _ := s.CreateBindingCode(ctx, ann.ID, store.SystemActor())
 			for i := 0; i < store.BindFailuresPerHour; i++ {
 				if _, err := bind("mallory", fmt.Sprintf("WRONG%03d", i)); !errors.Is(err, store.ErrBindBadCode) {
 					t.Fatalf("guess %d: %v", i, err)
@@ -97,22 +97,22 @@ func TestBindingCodes(t *testing.T) {
 				t.Errorf("still throttled: %v", err)
 			}
 			clock.Advance(time.Hour + time.Minute)
-			right, _, _ = s.CreateBindingCode(ctx, ann.ID)
+			right, _, _ = s.CreateBindingCode(ctx, ann.ID, store.SystemActor())
 			if _, err := bind("mallory", right); err != nil {
 				t.Errorf("after an hour: %v", err)
 			}
 
 			// Inactive staff get no codes and their bindings stop counting.
-			if _, err := s.UpdateStaff(ctx, ann.ID, store.StaffUpdate{Active: ptr(false)}, store.RoleManager); err != nil {
+			if _, err := s.UpdateStaff(ctx, ann.ID, store.StaffUpdate{Active: ptr(false)}, store.Actor{Role: store.RoleManager, Via: store.ViaAPI}); err != nil {
 				t.Fatal(err)
 			}
-			if _, _, err := s.CreateBindingCode(ctx, ann.ID); !store.IsCode(err, store.EINVALID) {
+			if _, _, err := s.CreateBindingCode(ctx, ann.ID, store.SystemActor()); !store.IsCode(err, store.EINVALID) {
 				t.Errorf("inactive code: %v", err)
 			}
 			if got, _ := s.StaffByIdentity(ctx, "telegram", "u2"); got != nil {
 				t.Errorf("inactive staff still bound: %+v", got)
 			}
-			if _, err := s.UpdateStaff(ctx, ann.ID, store.StaffUpdate{Role: ptr(store.RoleManager)}, store.RoleManager); !store.IsCode(err, store.EFORBIDDEN) {
+			if _, err := s.UpdateStaff(ctx, ann.ID, store.StaffUpdate{Role: ptr(store.RoleManager)}, store.Actor{Role: store.RoleManager, Via: store.ViaAPI}); !store.IsCode(err, store.EFORBIDDEN) {
 				t.Errorf("manager changes role: %v", err)
 			}
 		})

@@ -3,8 +3,8 @@ package store
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
+	"maps"
 	"time"
 
 	"gorm.io/gorm"
@@ -108,17 +108,25 @@ func (s *Store) ClaimCareRun(ctx context.Context, workflow, date string, dryRun,
 	if dryRun {
 		key = "dry:" + token
 	}
-	key = truncateRunes(key, 64)
+	key = CutRunes(key, 64)
 	run := &CareRun{
 		Workflow: workflow, Date: date, DryRun: dryRun, ClaimKey: key, Status: RunRunning,
 		Attempts: 1, ClaimedBy: token, LeaseUntil: &until, StartedAt: now, UpdatedAt: now,
 	}
 	db := s.db.WithContext(ctx)
-	res := db.Clauses(clause.OnConflict{DoNothing: true}).Create(run)
-	if res.Error != nil && !isDuplicate(res.Error) {
-		return nil, false, fmt.Errorf("claim care run: %w", res.Error)
+	// Each statement is retried alone (no transaction): on a Galera
+	// cluster two nodes' claims conflict at certification, and the loser's
+	// retry finds the winner's row.
+	var res *gorm.DB
+	err := retry(ctx, func() error {
+		run.ID = 0
+		res = db.Clauses(clause.OnConflict{DoNothing: true}).Create(run)
+		return res.Error
+	})
+	if err != nil && !isDuplicate(err) {
+		return nil, false, fmt.Errorf("claim care run: %w", err)
 	}
-	if res.Error == nil && res.RowsAffected == 1 {
+	if err == nil && res.RowsAffected == 1 {
 		run.decode()
 		return run, true, nil
 	}
@@ -128,14 +136,18 @@ func (s *Store) ClaimCareRun(ctx context.Context, workflow, date string, dryRun,
 	if rerun {
 		again = append(again, RunDone)
 	}
-	up := db.Model(&CareRun{}).
-		Where("claim_key = ? AND (status IN ? OR (status = ? AND lease_until < ?))", key, again, RunRunning, now).
-		Updates(map[string]any{
-			"status": RunRunning, "claimed_by": token, "lease_until": until, "attempts": gorm.Expr("attempts + 1"),
-			"beats": gorm.Expr("beats + 1"), "error": "", "finished_at": nil, "started_at": now, "updated_at": now,
-		})
-	if up.Error != nil {
-		return nil, false, fmt.Errorf("claim care run: %w", up.Error)
+	var up *gorm.DB
+	err = retry(ctx, func() error {
+		up = db.Model(&CareRun{}).
+			Where("claim_key = ? AND (status IN ? OR (status = ? AND lease_until < ?))", key, again, RunRunning, now).
+			Updates(map[string]any{
+				"status": RunRunning, "claimed_by": token, "lease_until": until, "attempts": gorm.Expr("attempts + 1"),
+				"beats": gorm.Expr("beats + 1"), "error": "", "finished_at": nil, "started_at": now, "updated_at": now,
+			})
+		return up.Error
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("claim care run: %w", err)
 	}
 	var got CareRun
 	if err := db.Where("claim_key = ?", key).Take(&got).Error; err != nil {
@@ -146,59 +158,61 @@ func (s *Store) ClaimCareRun(ctx context.Context, workflow, date string, dryRun,
 }
 
 // ProgressCareRun writes the run's counters and renews its lease until
-// now+lease. It fails with ErrRunClaimLost when the run is no longer this
-// claimer's, so a stalled process stops instead of racing its successor.
+// now+lease.
 func (s *Store) ProgressCareRun(ctx context.Context, run *CareRun, lease time.Duration) error {
-	now := s.Now().Truncate(time.Millisecond)
-	until := now.Add(lease)
-	run.encode()
-	res := s.db.WithContext(ctx).Model(&CareRun{}).
-		Where("id = ? AND claimed_by = ? AND status = ?", run.ID, run.ClaimedBy, RunRunning).
-		Updates(map[string]any{
-			"planned": run.Planned, "queued": run.Queued, "skipped": run.Skipped, "failed": run.Failed,
-			"tasks": run.Tasks, "duplicates": run.Duplicates, "would_queue": run.WouldQueue, "reasons": run.ReasonsJSON,
-			"lease_until": until, "beats": gorm.Expr("beats + 1"), "updated_at": now,
-		})
-	if res.Error != nil {
-		return fmt.Errorf("care run progress: %w", res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return ErrRunClaimLost
+	until := s.Now().Truncate(time.Millisecond).Add(lease)
+	if err := s.writeRun(ctx, "care run progress", run, map[string]any{"lease_until": until}); err != nil {
+		return err
 	}
 	run.LeaseUntil = &until
 	return nil
 }
 
-// FinishCareRun records the run's end: done, or failed with errMsg. Like
-// ProgressCareRun it only touches a run this claimer still holds.
+// FinishCareRun records the run's end: done, or failed with errMsg.
 func (s *Store) FinishCareRun(ctx context.Context, run *CareRun, status, errMsg string) error {
 	now := s.Now().Truncate(time.Millisecond)
-	run.encode()
-	res := s.db.WithContext(ctx).Model(&CareRun{}).
-		Where("id = ? AND claimed_by = ? AND status = ?", run.ID, run.ClaimedBy, RunRunning).
-		Updates(map[string]any{
-			"status": status, "error": errMsg, "planned": run.Planned, "queued": run.Queued, "skipped": run.Skipped,
-			"failed": run.Failed, "tasks": run.Tasks, "duplicates": run.Duplicates, "would_queue": run.WouldQueue,
-			"reasons": run.ReasonsJSON, "lease_until": nil, "finished_at": now, "beats": gorm.Expr("beats + 1"), "updated_at": now,
-		})
-	if res.Error != nil {
-		return fmt.Errorf("finish care run: %w", res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return ErrRunClaimLost
+	set := map[string]any{"status": status, "error": errMsg, "lease_until": nil, "finished_at": now}
+	if err := s.writeRun(ctx, "finish care run", run, set); err != nil {
+		return err
 	}
 	run.Status, run.Error, run.FinishedAt, run.LeaseUntil = status, errMsg, &now, nil
 	return nil
 }
 
+// writeRun writes the run's counters and set to the run, if this claimer
+// still holds it; otherwise (another process took it over after this
+// one's lease expired) it fails with ErrRunClaimLost, so a stalled
+// process stops instead of racing its successor.
+func (s *Store) writeRun(ctx context.Context, what string, run *CareRun, set map[string]any) error {
+	run.encode()
+	maps.Copy(set, map[string]any{
+		"planned": run.Planned, "queued": run.Queued, "skipped": run.Skipped, "failed": run.Failed, "tasks": run.Tasks,
+		"duplicates": run.Duplicates, "would_queue": run.WouldQueue, "reasons": run.ReasonsJSON,
+		"beats": gorm.Expr("beats + 1"), "updated_at": s.Now().Truncate(time.Millisecond),
+	})
+	// Outside any transaction: retried on deadlocks and lock waits (and
+	// TiDB's and Galera's retryable errors) as a whole.
+	var res *gorm.DB
+	if err := retry(ctx, func() error {
+		res = s.db.WithContext(ctx).Model(&CareRun{}).
+			Where("id = ? AND claimed_by = ? AND status = ?", run.ID, run.ClaimedBy, RunRunning).Updates(set)
+		return res.Error
+	}); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if res.RowsAffected == 0 {
+		return ErrRunClaimLost
+	}
+	return nil
+}
+
 // CareRunByID loads one run.
 func (s *Store) CareRunByID(ctx context.Context, id int64) (*CareRun, error) {
-	var r CareRun
-	if err := s.db.WithContext(ctx).Take(&r, id).Error; err != nil {
-		return nil, fmt.Errorf("care run: %w", notFound(err, "care run %d", id))
+	r, err := byID[CareRun](ctx, s, "care run", id)
+	if err == nil {
+		r.decode()
 	}
-	r.decode()
-	return &r, nil
+	return r, err
 }
 
 // CareRunFilter narrows ListCareRuns.
@@ -232,18 +246,4 @@ func (s *Store) ListCareRuns(ctx context.Context, f CareRunFilter) ([]*CareRun, 
 		r.decode()
 	}
 	return rs, next, nil
-}
-
-// LastCareRunDate is the date of the latest finished real run of workflow
-// ("" if none), for catching up missed days at start.
-func (s *Store) LastCareRunDate(ctx context.Context, workflow string) (string, error) {
-	var r CareRun
-	err := s.db.WithContext(ctx).Where("workflow = ? AND dry_run = ? AND status = ?", workflow, false, RunDone).
-		Order("date DESC").Take(&r).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return "", nil
-	} else if err != nil {
-		return "", fmt.Errorf("last care run: %w", err)
-	}
-	return r.Date, nil
 }

@@ -1,5 +1,11 @@
 package store
 
+import (
+	"cmp"
+	"strings"
+	"unicode"
+)
+
 // ChatEvent is one stored inbound chat message as the router hands it to the
 // hooks of other packages (care's survey answers, follow-up's staff commands
 // and relays, template editing in chat). It carries only store types so that
@@ -24,7 +30,30 @@ type ChatEvent struct {
 	ReplyToProviderMsgID string
 }
 
-// ReplyTarget returns the channel and chat id to answer on.
-func (e *ChatEvent) ReplyTarget() (channel, chatID string) {
-	return e.Message.Channel, e.Message.ChatID
+// CutWord splits chat text at its first run of white space (the
+// full-width space Chinese keyboards type, too): a command's first
+// argument and the rest, both trimmed.
+func CutWord(s string) (word, rest string) {
+	s = strings.TrimSpace(s)
+	i := strings.IndexFunc(s, unicode.IsSpace)
+	if i < 0 {
+		return s, ""
+	}
+	return s[:i], strings.TrimSpace(s[i:])
+}
+
+// Reply is an outbound message answering the event on the chat it came
+// from, to the staff member or the customer's identity who wrote (neither
+// for an account binding itself), under the idempotency key: a message
+// processed again answers once.
+func (e *ChatEvent) Reply(text, idempotencyKey string) Outbound {
+	o := Outbound{Channel: e.Message.Channel, ChatID: cmp.Or(e.Message.ChatID, e.SenderID), Text: text, IdempotencyKey: idempotencyKey}
+	if e.Staff != nil {
+		id := e.Staff.ID
+		o.StaffID = &id
+	} else if e.Identity != nil {
+		cid, iid := e.Identity.CustomerID, e.Identity.ID
+		o.CustomerID, o.IdentityID = &cid, &iid
+	}
+	return o
 }

@@ -57,7 +57,7 @@ func TestRecordArrivalKeepsAnyContent(t *testing.T) {
 				t.Errorf("%s: %v", tt.name, err)
 				continue
 			}
-			got, err := s.Message(ctx, m.ID)
+			got, err := s.MessageByID(ctx, m.ID)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -117,7 +117,7 @@ func TestRawCutOnCharacterBoundary(t *testing.T) {
 			if err != nil {
 				t.Fatalf("shift %d: %v", shift, err)
 			}
-			got, _ := s.Message(ctx, m.ID)
+			got, _ := s.MessageByID(ctx, m.ID)
 			if want := raw[:store.MaxRawBytes-shift]; got.Raw != want {
 				t.Errorf("shift %d: raw is %d bytes, want %d", shift, len(got.Raw), len(want))
 			}
@@ -189,7 +189,7 @@ func TestMigratedDatabaseKeepsAnyContent(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := s.Message(ctx, m.ID)
+			got, err := s.MessageByID(ctx, m.ID)
 			if err != nil || got.Text != long || got.Media == nil || got.Media.MediaID != "m1" {
 				t.Fatalf("stored %d bytes of text, media %+v, %v", len(got.Text), got.Media, err)
 			}
@@ -228,9 +228,43 @@ func TestRecordArrivalManyLongMessages(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := s.Message(ctx, m.ID)
+		got, err := s.MessageByID(ctx, m.ID)
 		if err != nil || len(got.Text) != 1<<20 || !utf8.ValidString(got.Text) {
 			t.Fatalf("huge text stored as %d bytes, %v", len(got.Text), err)
 		}
 	})
+}
+
+// The text helpers every package cuts with: Clip for readers (… when
+// cut), CutRunes for fields, CutWord for chat arguments.
+func TestTextHelpers(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		n    int
+		clip string
+		cut  string
+	}{
+		{"hello", 5, "hello", "hello"},
+		{"hello!", 5, "hell…", "hello"},
+		{"生日快乐呀", 3, "生日…", "生日快"},
+		{"", 3, "", ""},
+		{"abc", 0, "abc", ""},
+	} {
+		if got := store.Clip(c.in, c.n); got != c.clip {
+			t.Errorf("Clip(%q, %d) = %q, want %q", c.in, c.n, got, c.clip)
+		}
+		if got := store.CutRunes(c.in, c.n); got != c.cut {
+			t.Errorf("CutRunes(%q, %d) = %q, want %q", c.in, c.n, got, c.cut)
+		}
+	}
+	for in, want := range map[string][2]string{
+		"done 12 called back": {"done", "12 called back"},
+		" 12\u3000已回访 ":       {"12", "已回访"},
+		"list":                {"list", ""},
+		"":                    {"", ""},
+	} {
+		if w, r := store.CutWord(in); w != want[0] || r != want[1] {
+			t.Errorf("CutWord(%q) = %q, %q; want %q", in, w, r, want)
+		}
+	}
 }

@@ -74,7 +74,7 @@ func preview(m *Message) string {
 	if t == "" && m.Media != nil {
 		t = firstNonEmpty(m.Media.Title, m.Media.Label, m.Media.FileName, m.Media.Name, m.Media.Recognition, m.Media.Emoji)
 	}
-	return truncateRunes(t, previewRunes)
+	return CutRunes(t, previewRunes)
 }
 
 func firstNonEmpty(vs ...string) string {

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -74,23 +75,6 @@ func insertIdentities(tx *gorm.DB, customerID int64, refs []IdentityRef) error {
 	return nil
 }
 
-// AddIdentity attaches a chat identity to an existing customer.
-func (s *Store) AddIdentity(ctx context.Context, customerID int64, ref IdentityRef) error {
-	err := s.tx(ctx, func(tx *gorm.DB) error {
-		var n int64
-		if err := tx.Model(&Customer{}).Where("id = ?", customerID).Count(&n).Error; err != nil {
-			return err
-		} else if n == 0 {
-			return Errorf(ENOTFOUND, "customer %d not found", customerID)
-		}
-		return insertIdentities(tx, customerID, []IdentityRef{ref})
-	})
-	if err != nil {
-		return fmt.Errorf("add identity: %w", err)
-	}
-	return nil
-}
-
 // Contact describes the sender of an inbound message, for first contact.
 type Contact struct {
 	Channel     string
@@ -107,15 +91,11 @@ func (s *Store) ResolveIdentity(ctx context.Context, c Contact) (*Identity, erro
 	if !ValidChannel(c.Channel) || c.ExternalID == "" || len(c.ExternalID) > 128 {
 		return nil, Errorf(EINVALID, "bad identity %s:%s", c.Channel, c.ExternalID)
 	}
-	db := s.db.WithContext(ctx)
-	var id Identity
-	err := db.Where("channel = ? AND external_id = ?", c.Channel, c.ExternalID).Take(&id).Error
-	if err == nil {
-		return &id, nil
-	} else if err != gorm.ErrRecordNotFound {
-		return nil, fmt.Errorf("resolve identity: %w", err)
+	if id, err := s.IdentityByExternal(ctx, c.Channel, c.ExternalID); !IsCode(err, ENOTFOUND) {
+		return id, err
 	}
-	err = s.tx(ctx, func(tx *gorm.DB) error {
+	var id Identity
+	err := s.tx(ctx, func(tx *gorm.DB) error {
 		cust := firstContact(c)
 		if err := tx.Create(&cust).Error; err != nil {
 			return err
@@ -124,11 +104,7 @@ func (s *Store) ResolveIdentity(ctx context.Context, c Contact) (*Identity, erro
 		return tx.Create(&id).Error
 	})
 	if isDuplicate(err) {
-		// Another request created it first.
-		if err := db.Where("channel = ? AND external_id = ?", c.Channel, c.ExternalID).Take(&id).Error; err != nil {
-			return nil, fmt.Errorf("resolve identity: %w", err)
-		}
-		return &id, nil
+		return s.IdentityByExternal(ctx, c.Channel, c.ExternalID) // another request created it first
 	} else if err != nil {
 		return nil, fmt.Errorf("resolve identity: %w", err)
 	}
@@ -137,16 +113,10 @@ func (s *Store) ResolveIdentity(ctx context.Context, c Contact) (*Identity, erro
 
 // firstContact is the customer a chat account's first message creates.
 func firstContact(c Contact) Customer {
-	source := c.Source
-	if source == "" {
-		source = c.Channel
-	}
-	locale := normalizeLocale(c.Locale)
-	if locale == "" {
-		locale = LocaleZH
-	}
-	name := truncateRunes(strings.TrimSpace(c.DisplayName), 128)
-	return Customer{Name: name, Source: truncateRunes(source, 128), Tier: TierC, Stage: StagePotential, Locale: locale}
+	source := cmp.Or(c.Source, c.Channel)
+	locale := cmp.Or(normalizeLocale(c.Locale), LocaleZH)
+	name := CutRunes(strings.TrimSpace(c.DisplayName), 128)
+	return Customer{Name: name, Source: CutRunes(source, 128), Tier: TierC, Stage: StagePotential, Locale: locale}
 }
 
 // IdentityByExternal finds an identity by channel and external id.
@@ -163,53 +133,48 @@ func (s *Store) IdentityByExternal(ctx context.Context, channel, externalID stri
 // a reason (blocked the bot, unsubscribed).
 func (s *Store) SetIdentityReachable(ctx context.Context, identityID int64, reachable bool, reason string) error {
 	err := s.db.WithContext(ctx).Model(&Identity{}).Where("id = ?", identityID).
-		Updates(map[string]any{"unreachable": !reachable, "unreachable_reason": truncateRunes(reason, 255)}).Error
+		Updates(map[string]any{"unreachable": !reachable, "unreachable_reason": CutRunes(reason, 255)}).Error
 	if err != nil {
 		return fmt.Errorf("set reachable: %w", err)
 	}
 	return nil
 }
 
-func truncateRunes(s string, n int) string {
-	i := 0
-	for pos := range s {
-		if i == n {
-			return s[:pos]
-		}
-		i++
-	}
-	return s
-}
+// Two questions choose a customer's chat account, and their answers
+// differ on purpose:
+//
+//   - ReplyIdentity: where does an answer to them go (an agent's reply, a
+//     relay from staff)? To the chat their latest message came from:
+//     they are talking there now.
+//   - CareIdentity: where does a proactive message go (a care greeting)?
+//     To the reachable account that wrote last by last_inbound_at, read
+//     from the customer as loaded in bulk, with no query of its own.
+//
+// Both skip unreachable accounts; lastWrote is their common order.
 
-// ReachableIdentity returns the customer's identity to answer on: the one
+// ReplyIdentity returns the customer's identity to answer on: the one
 // their latest message came from, if it is still reachable; otherwise the
-// reachable one that wrote last by last_inbound_at (ties: the newest). A
-// customer with no reachable identity is EINVALID.
+// reachable one that wrote last (lastWrote). A customer with no reachable
+// identity is EINVALID.
 //
 // last_inbound_at alone is not enough: intake refreshes it at most once a
 // minute, so a customer who just moved from Telegram to web chat would be
 // answered on Telegram for up to a minute.
-func (s *Store) ReachableIdentity(ctx context.Context, customerID int64) (*Identity, error) {
+func (s *Store) ReplyIdentity(ctx context.Context, customerID int64) (*Identity, error) {
 	db := s.db.WithContext(ctx)
 	var n int64
 	if err := db.Model(&Customer{}).Where("id = ?", customerID).Count(&n).Error; err != nil {
-		return nil, fmt.Errorf("reachable identity: %w", err)
+		return nil, fmt.Errorf("reply identity: %w", err)
 	} else if n == 0 {
 		return nil, Errorf(ENOTFOUND, "customer %d not found", customerID)
 	}
 	var ids []Identity
 	if err := db.Where("customer_id = ? AND unreachable = ?", customerID, false).Find(&ids).Error; err != nil {
-		return nil, fmt.Errorf("reachable identity: %w", err)
+		return nil, fmt.Errorf("reply identity: %w", err)
 	}
-	if len(ids) == 0 {
+	best := lastWrote(ids, nil)
+	if best == nil {
 		return nil, Errorf(EINVALID, "customer %d has no reachable chat identity", customerID)
-	}
-	best := &ids[0]
-	for i := range ids[1:] {
-		c := &ids[i+1]
-		if after(c.LastInboundAt, best.LastInboundAt) || (sameTime(c.LastInboundAt, best.LastInboundAt) && c.ID > best.ID) {
-			best = c
-		}
 	}
 	if len(ids) == 1 || best.LastInboundAt == nil {
 		return best, nil
@@ -228,7 +193,7 @@ func (s *Store) ReachableIdentity(ctx context.Context, customerID int64) (*Ident
 			customerID, best.LastInboundAt.Add(-lastInboundSlack).UTC(), DirectionIn, reachable).
 		Order("created_at DESC, id DESC").Limit(1).Pluck("identity_id", &latest).Error
 	if err != nil {
-		return nil, fmt.Errorf("reachable identity: %w", err)
+		return nil, fmt.Errorf("reply identity: %w", err)
 	}
 	for i := range ids {
 		if len(latest) == 1 && ids[i].ID == latest[0] {
@@ -242,21 +207,18 @@ func (s *Store) ReachableIdentity(ctx context.Context, customerID int64) (*Ident
 // last_inbound_at stamped with it (column precisions differ).
 const lastInboundSlack = time.Second
 
-func after(a, b *time.Time) bool {
-	return a != nil && (b == nil || a.After(*b))
-}
+// CareIdentity is the identity proactive care uses: the reachable one that
+// wrote last (lastWrote). Nil when the customer has none reachable.
+func (c *Customer) CareIdentity() *Identity { return lastWrote(c.Identities, nil) }
 
-func sameTime(a, b *time.Time) bool {
-	return (a == nil && b == nil) || (a != nil && b != nil && a.Equal(*b))
-}
-
-// BestIdentity is the identity proactive care uses: the reachable one that
-// wrote last (ties: the newest). Nil when the customer has none reachable.
-func (c *Customer) BestIdentity() *Identity {
+// lastWrote is the reachable identity of ids (and, with ok, one ok
+// accepts) with the latest last_inbound_at, ties to the newest; nil when
+// there is none.
+func lastWrote(ids []Identity, ok func(*Identity) bool) *Identity {
 	var best *Identity
-	for i := range c.Identities {
-		id := &c.Identities[i]
-		if id.Unreachable {
+	for i := range ids {
+		id := &ids[i]
+		if id.Unreachable || (ok != nil && !ok(id)) {
 			continue
 		}
 		if best == nil || after(id.LastInboundAt, best.LastInboundAt) || (sameTime(id.LastInboundAt, best.LastInboundAt) && id.ID > best.ID) {
@@ -264,6 +226,14 @@ func (c *Customer) BestIdentity() *Identity {
 		}
 	}
 	return best
+}
+
+func after(a, b *time.Time) bool {
+	return a != nil && (b == nil || a.After(*b))
+}
+
+func sameTime(a, b *time.Time) bool {
+	return (a == nil && b == nil) || (a != nil && b != nil && a.Equal(*b))
 }
 
 // identitiesAudienceIndex replaces the customer_id index of identities by

@@ -61,7 +61,13 @@ func (s *Store) ImportCustomers(ctx context.Context, write func(*CustomerImport)
 		return fmt.Errorf("import customers: %w", err)
 	}
 	run := func(tx *gorm.DB) error {
-		if err := tx.Clauses(clause.Locking{Strength: "UPDATE"}).Where("name = ?", turn.Name).Take(&kvEntry{}).Error; err != nil {
+		// Written, not just locked: on one server the row lock makes the
+		// imports take turns; across Galera nodes, where locks hold on one
+		// node only, two imports writing this row conflict at
+		// certification and the loser starts over after the winner. The
+		// value is new each time, so the UPDATE changes the row.
+		if err := tx.Model(&kvEntry{}).Where("name = ?", turn.Name).
+			Updates(map[string]any{"value": rowToken(), "updated_at": s.Now().Truncate(time.Millisecond)}).Error; err != nil {
 			return err
 		}
 		return write(&CustomerImport{s: s, tx: tx})

@@ -501,10 +501,7 @@ func inboundRow(in Inbound, now time.Time) (Message, error) {
 	case len(in.ChatID) > 128 || !utf8.ValidString(in.ChatID):
 		return Message{}, Errorf(EINVALID, "inbound chat id is not up to 128 bytes of UTF-8")
 	}
-	kind := cleanText(in.Kind, 24)
-	if kind == "" {
-		kind = "text"
-	}
+	kind := cmp.Or(cleanText(in.Kind, 24), "text")
 	var media *Media
 	if in.Media != nil {
 		m := *in.Media
@@ -634,11 +631,15 @@ func (s *Store) ClaimUnprocessed(ctx context.Context, channels []string, after, 
 		return nil, wrapErr("claim unprocessed", err)
 	}
 	token := rowToken()
-	res := db.Model(&Message{}).
-		Where("id IN ? AND status = ? AND (lease_until IS NULL OR lease_until < ?)", ids, StatusReceived, now).
-		Updates(map[string]any{"claimed_by": token, "lease_until": now.Add(lease)})
-	if res.Error != nil || res.RowsAffected == 0 {
-		return nil, wrapErr("claim unprocessed", res.Error)
+	var res *gorm.DB
+	err = retry(ctx, func() error {
+		res = db.Model(&Message{}).
+			Where("id IN ? AND status = ? AND (lease_until IS NULL OR lease_until < ?)", ids, StatusReceived, now).
+			Updates(map[string]any{"claimed_by": token, "lease_until": now.Add(lease)})
+		return res.Error
+	})
+	if err != nil || res.RowsAffected == 0 {
+		return nil, wrapErr("claim unprocessed", err)
 	}
 	var ms []*Message
 	if err := db.Where("id IN ? AND claimed_by = ?", ids, token).Order("id").Find(&ms).Error; err != nil {

@@ -2,7 +2,10 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
+	"os"
 	"time"
 
 	"gorm.io/gorm"
@@ -25,6 +28,16 @@ type Lease struct {
 
 func (Lease) TableName() string { return "leases" }
 
+// HolderName names this process as a lease holder or claimer: host, pid
+// and a random part (two processes in one container share host and pid),
+// well inside the 64 bytes a holder may have.
+func HolderName() string {
+	host, _ := os.Hostname()
+	var b [4]byte
+	rand.Read(b[:])
+	return fmt.Sprintf("%.32s-%d-%s", host, os.Getpid(), hex.EncodeToString(b[:]))
+}
+
 // AcquireLease takes or renews the named lease for holder until now+ttl. It
 // succeeds when the lease is free, expired, or already holder's, and reports
 // false (no error) while another holder's lease is still valid.
@@ -34,15 +47,25 @@ func (s *Store) AcquireLease(ctx context.Context, name, holder string, ttl time.
 	}
 	now := s.Now().Truncate(time.Millisecond)
 	db := s.db.WithContext(ctx)
-	// The row must exist for the conditional UPDATE to claim it.
-	if err := db.Clauses(clause.OnConflict{DoNothing: true}).
-		Create(&Lease{Name: name, LeaseUntil: time.Unix(0, 0).UTC(), UpdatedAt: now}).Error; err != nil && !isDuplicate(err) {
+	// The row must exist for the conditional UPDATE to claim it. Both
+	// statements are retried alone (no transaction): on a Galera cluster
+	// two nodes' claims conflict at certification, and the loser's retry
+	// finds the lease taken.
+	err := retry(ctx, func() error {
+		return db.Clauses(clause.OnConflict{DoNothing: true}).
+			Create(&Lease{Name: name, LeaseUntil: time.Unix(0, 0).UTC(), UpdatedAt: now}).Error
+	})
+	if err != nil && !isDuplicate(err) {
 		return false, fmt.Errorf("acquire lease: %w", err)
 	}
-	res := db.Model(&Lease{}).Where("name = ? AND (holder = ? OR lease_until < ?)", name, holder, now).
-		Updates(map[string]any{"holder": holder, "lease_until": now.Add(ttl), "epoch": gorm.Expr("epoch + 1"), "updated_at": now})
-	if res.Error != nil {
-		return false, fmt.Errorf("acquire lease: %w", res.Error)
+	var res *gorm.DB
+	err = retry(ctx, func() error {
+		res = db.Model(&Lease{}).Where("name = ? AND (holder = ? OR lease_until < ?)", name, holder, now).
+			Updates(map[string]any{"holder": holder, "lease_until": now.Add(ttl), "epoch": gorm.Expr("epoch + 1"), "updated_at": now})
+		return res.Error
+	})
+	if err != nil {
+		return false, fmt.Errorf("acquire lease: %w", err)
 	}
 	return res.RowsAffected == 1, nil
 }
@@ -50,8 +73,10 @@ func (s *Store) AcquireLease(ctx context.Context, name, holder string, ttl time.
 // ReleaseLease gives the lease up early so another process can take over
 // at once (clean shutdown). Releasing a lease one does not hold is a no-op.
 func (s *Store) ReleaseLease(ctx context.Context, name, holder string) error {
-	err := s.db.WithContext(ctx).Model(&Lease{}).Where("name = ? AND holder = ?", name, holder).
-		Updates(map[string]any{"holder": "", "lease_until": time.Unix(0, 0).UTC(), "epoch": gorm.Expr("epoch + 1")}).Error
+	err := retry(ctx, func() error {
+		return s.db.WithContext(ctx).Model(&Lease{}).Where("name = ? AND holder = ?", name, holder).
+			Updates(map[string]any{"holder": "", "lease_until": time.Unix(0, 0).UTC(), "epoch": gorm.Expr("epoch + 1")}).Error
+	})
 	if err != nil {
 		return fmt.Errorf("release lease: %w", err)
 	}

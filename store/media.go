@@ -105,7 +105,39 @@ func cleanText(s string, maxRunes int) string {
 		s = strings.ReplaceAll(s, "\x00", "")
 	}
 	if maxRunes > 0 {
-		s = truncateRunes(s, maxRunes)
+		s = CutRunes(s, maxRunes)
+	}
+	return s
+}
+
+// CutRunes shortens s to at most n characters (for a column or field of
+// that size).
+func CutRunes(s string, n int) string {
+	i := 0
+	for pos := range s {
+		if i == n {
+			return s[:pos]
+		}
+		i++
+	}
+	return s
+}
+
+// Clip shortens s to n characters for a reader, ending in … when cut. It
+// reads at most n+1 characters of s, however long s is.
+func Clip(s string, n int) string {
+	if n <= 0 {
+		return s
+	}
+	cut, count := 0, 0
+	for i := range s {
+		if count == n-1 {
+			cut = i
+		}
+		if count == n {
+			return s[:cut] + "…"
+		}
+		count++
 	}
 	return s
 }

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"sort"
@@ -156,12 +157,8 @@ func absorb(keep, gone *Customer) {
 	if keep.Birthday.IsZero() {
 		keep.Birthday = gone.Birthday
 	}
-	if keep.OwnerStaffID == nil {
-		keep.OwnerStaffID = gone.OwnerStaffID
-	}
-	if keep.ExternalRef == nil {
-		keep.ExternalRef = gone.ExternalRef
-	}
+	keep.OwnerStaffID = cmp.Or(keep.OwnerStaffID, gone.OwnerStaffID)
+	keep.ExternalRef = cmp.Or(keep.ExternalRef, gone.ExternalRef)
 	if after(gone.LastInboundAt, keep.LastInboundAt) {
 		keep.LastInboundAt = gone.LastInboundAt
 	}

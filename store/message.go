@@ -122,7 +122,6 @@ type Inbound struct {
 	Text     string
 	Raw      []byte
 	Media    *Media
-	At       time.Time // platform time; zero = now
 	// Route is the router's own JSON (sender, button data, reply-to, event)
 	// kept in Payload so an unprocessed message can be processed after a
 	// crash. Opaque to the store.
@@ -158,7 +157,7 @@ func (s *Store) ListMessages(ctx context.Context, customerID int64, p Page) ([]*
 }
 
 // SendToCustomer writes an agent's reply to the outbox, addressed to the
-// chat the customer wrote from last (ReachableIdentity), and returns the
+// chat the customer wrote from last (ReplyIdentity), and returns the
 // queued row. It goes in through Enqueue like every outbound row; a key
 // of its own (agent sends are never deduplicated) finds the row again.
 func (s *Store) SendToCustomer(ctx context.Context, customerID int64, text string) (*Message, error) {
@@ -175,7 +174,7 @@ func (s *Store) sendToCustomer(ctx context.Context, by *Actor, customerID int64,
 	if utf8.RuneCountInString(text) > 4096 {
 		return nil, Invalid("text", "longer than 4096 characters")
 	}
-	id, err := s.ReachableIdentity(ctx, customerID)
+	id, err := s.ReplyIdentity(ctx, customerID)
 	if err != nil {
 		return nil, err
 	}
@@ -258,13 +257,9 @@ func (s *Store) StaffContacted(ctx context.Context, customerIDs []int64, since t
 	return out, nil
 }
 
-// Message loads one message by id.
-func (s *Store) Message(ctx context.Context, id int64) (*Message, error) {
-	var m Message
-	if err := s.db.WithContext(ctx).Take(&m, id).Error; err != nil {
-		return nil, fmt.Errorf("message: %w", notFound(err, "message %d", id))
-	}
-	return &m, nil
+// MessageByID loads one message.
+func (s *Store) MessageByID(ctx context.Context, id int64) (*Message, error) {
+	return byID[Message](ctx, s, "message", id)
 }
 
 // StaffMessageKey returns the idempotency key of the latest message sent

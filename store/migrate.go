@@ -2,10 +2,16 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"math/rand/v2"
+	"os"
+	"strings"
 	"time"
 
+	gomysql "github.com/go-sql-driver/mysql"
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 )
 
 // migration is one schema step. Steps are applied in list order, recorded
@@ -47,8 +53,11 @@ func migrations() []migration {
 		{18, "console_sign_in", "", autoMigrate(&SignInCode{}, &signInAttempt{}, &StaffPassword{}, &ConsoleSession{})},
 		{19, "conversations", "", conversationsBackfill},
 		{20, "quick_replies", "", autoMigrate(&QuickReply{})},
-		{21, "orders_exact_money", "", ordersExactMoney},
-		{22, "customer_intelligence", "", customerIntelligence},
+		{21, "staff_epoch", "", autoMigrate(&Staff{})},
+		{22, "audit_events", "", autoMigrate(&AuditEvent{})},
+		{23, "import_jobs", "", autoMigrate(&ImportJob{}, &ImportBadRow{})},
+		{24, "orders_exact_money", "", ordersExactMoney},
+		{25, "customer_intelligence", "", customerIntelligence},
 	}
 }
 
@@ -61,30 +70,25 @@ type schemaMigration struct {
 func (schemaMigration) TableName() string { return "schema_migrations" }
 
 // Migrate brings the schema up to date. Safe to run from several processes
-// at once: on MySQL a named lock serialises them, and every step is
-// idempotent anyway.
+// at once, on one server or on a cluster (Galera, TiDB), where a named
+// lock such as GET_LOCK holds on one server only: the processes take turns
+// through a lease in a table row (lockSchema), and a step that fails
+// because the change it makes is already there (another process made it)
+// counts as applied once a re-check agrees; every step is idempotent.
 func (s *Store) Migrate(ctx context.Context) error {
 	db := s.db.WithContext(ctx)
 	if s.dialect == MySQL {
-		conn, err := s.db.DB()
-		if err != nil {
-			return err
-		}
-		c, err := conn.Conn(ctx)
-		if err != nil {
-			return fmt.Errorf("migrate: %w", err)
-		}
-		defer c.Close()
-		var got int
-		if err := c.QueryRowContext(ctx, "SELECT GET_LOCK('rapport_migrate', 60)").Scan(&got); err == nil && got == 1 {
-			defer c.ExecContext(context.Background(), "SELECT RELEASE_LOCK('rapport_migrate')")
-		}
 		// Session: without it every statement shares one Statement and a
 		// step after the first would migrate schema_migrations instead.
 		db = db.Set("gorm:table_options", "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci")
 	}
 	db = db.Set(phoneRegionSetting, s.phoneRegion).Session(&gorm.Session{})
-	if err := db.AutoMigrate(&schemaMigration{}); err != nil {
+	unlock, err := s.lockSchema(ctx, db)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	defer unlock()
+	if err := rerunIfExists(func() error { return db.AutoMigrate(&schemaMigration{}) }); err != nil {
 		return fmt.Errorf("migrate: schema table: %w", err)
 	}
 	applied, err := s.appliedMigrations(ctx)
@@ -92,18 +96,147 @@ func (s *Store) Migrate(ctx context.Context) error {
 		return err
 	}
 	for _, m := range migrations() {
-		if applied[m.id()] || (m.Was != "" && applied[m.Was]) {
+		if m.appliedIn(applied) {
 			continue
 		}
-		if err := m.Run(db); err != nil {
+		err := m.Run(db)
+		for again := 0; err != nil && alreadyExists(err) && again < 3; again++ {
+			// Another process made this change: done if it recorded the
+			// step, else the step runs again and finds its work there.
+			if applied, rerr := s.appliedMigrations(ctx); rerr == nil && m.appliedIn(applied) {
+				err = nil
+				break
+			}
+			err = m.Run(db)
+		}
+		if err != nil {
 			return fmt.Errorf("migrate: %s: %w", m.id(), err)
 		}
-		err := db.Create(&schemaMigration{ID: m.id(), AppliedAt: s.Now()}).Error
+		err = db.Create(&schemaMigration{ID: m.id(), AppliedAt: s.Now()}).Error
 		if err != nil && !isDuplicate(err) {
 			return fmt.Errorf("migrate: record %s: %w", m.id(), err)
 		}
 	}
 	return nil
+}
+
+func (m migration) appliedIn(applied map[string]bool) bool {
+	return applied[m.id()] || (m.Was != "" && applied[m.Was])
+}
+
+// alreadyExists reports a schema change failing because the change is
+// already there: MySQL 1050 table exists, 1060 duplicate column, 1061
+// duplicate key name, 1091 nothing to drop; SQLite's "already exists" and
+// "duplicate column name".
+func alreadyExists(err error) bool {
+	var me *gomysql.MySQLError
+	if errors.As(err, &me) {
+		return me.Number == 1050 || me.Number == 1060 || me.Number == 1061 || me.Number == 1091
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "already exists") || strings.Contains(msg, "duplicate column name")
+}
+
+// rerunIfExists runs a schema change once more when it failed because a
+// concurrent process made it first: the second run finds it and does
+// nothing.
+func rerunIfExists(fn func() error) error {
+	err := fn()
+	if err != nil && alreadyExists(err) {
+		err = fn()
+	}
+	return err
+}
+
+// schemaLock is the row processes take turns on while migrating: a lease
+// claimed by a conditional UPDATE and renewed while its holder migrates,
+// so it works wherever an UPDATE does (a Galera cluster certifies two
+// nodes' claims of the row against each other) and a holder that dies
+// frees it within schemaLockTTL.
+type schemaLock struct {
+	Name       string    `gorm:"primaryKey;size:32"`
+	Holder     string    `gorm:"size:64;not null;default:''"`
+	LeaseUntil time.Time `gorm:"not null"`
+	// Epoch grows on every claim and renewal, so the UPDATE always changes
+	// the row (MySQL counts only changed rows as affected).
+	Epoch int64 `gorm:"not null;default:0"`
+}
+
+func (schemaLock) TableName() string { return "schema_lock" }
+
+// schemaLockTTL is how long a claim of the schema lock lasts without being
+// renewed; the holder renews it every third of that.
+const schemaLockTTL = 30 * time.Second
+
+// lockSchema waits for the schema lock and holds it until unlock. The
+// lease is on this machine's clock, not the store's (tests move that one).
+func (s *Store) lockSchema(ctx context.Context, db *gorm.DB) (unlock func(), err error) {
+	if err := rerunIfExists(func() error { return db.AutoMigrate(&schemaLock{}) }); err != nil {
+		return nil, fmt.Errorf("schema lock table: %w", err)
+	}
+	const name = "migrate"
+	err = retry(ctx, func() error {
+		return db.Clauses(clause.OnConflict{DoNothing: true}).Create(&schemaLock{Name: name, LeaseUntil: unset()}).Error
+	})
+	if err != nil && !isDuplicate(err) {
+		return nil, fmt.Errorf("schema lock: %w", err)
+	}
+	host, _ := os.Hostname()
+	token := claimToken(fmt.Sprintf("%s:%d", host, os.Getpid()))
+	claim := func(where string, args ...any) (bool, error) {
+		now := time.Now().UTC().Truncate(time.Millisecond)
+		var res *gorm.DB
+		err := retry(ctx, func() error {
+			res = db.Model(&schemaLock{}).Where("name = ? AND "+where, append([]any{name}, args...)...).
+				Updates(map[string]any{"holder": token, "lease_until": now.Add(schemaLockTTL), "epoch": gorm.Expr("epoch + 1")})
+			return res.Error
+		})
+		if err != nil {
+			return false, fmt.Errorf("schema lock: %w", err)
+		}
+		return res.RowsAffected == 1, nil
+	}
+	for {
+		ok, err := claim("(holder = ? OR lease_until < ?)", "", time.Now().UTC())
+		if err == nil && ok {
+			break
+		}
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("schema lock: waiting for another process to finish migrating: %w", ctx.Err())
+		}
+		if err != nil {
+			return nil, err
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(100*time.Millisecond + rand.N(100*time.Millisecond)):
+		}
+	}
+	stop, stopped := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(stopped)
+		tick := time.NewTicker(schemaLockTTL / 3)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				// A failed renewal is not fatal: if the lease lapses and
+				// another process starts migrating, the steps are
+				// idempotent and tolerate each other (Migrate).
+				_, _ = claim("holder = ?", token)
+			}
+		}
+	}()
+	return func() {
+		close(stop)
+		<-stopped
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		db.WithContext(rctx).Model(&schemaLock{}).Where("name = ? AND holder = ?", name, token).
+			Updates(map[string]any{"holder": "", "lease_until": unset(), "epoch": gorm.Expr("epoch + 1")})
+	}, nil
 }
 
 func (s *Store) appliedMigrations(ctx context.Context) (map[string]bool, error) {
@@ -129,7 +262,7 @@ func (s *Store) SchemaCurrent(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	for _, m := range migrations() {
-		if !applied[m.id()] && (m.Was == "" || !applied[m.Was]) {
+		if !m.appliedIn(applied) {
 			return false, nil
 		}
 	}

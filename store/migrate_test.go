@@ -5,7 +5,9 @@ import (
 	"database/sql"
 	"os"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	_ "github.com/glebarez/go-sqlite"
 	_ "github.com/go-sql-driver/mysql"
@@ -103,5 +105,54 @@ func loadDump(t *testing.T, cfg store.Config, path string) {
 		if _, err := db.Exec(stmt); err != nil {
 			t.Fatalf("%s: %v\n%s", path, err, stmt)
 		}
+	}
+}
+
+// Processes migrating at once take turns on the schema lock row: one that
+// finds it held by a live process waits (here until its context ends),
+// and one whose holder stopped renewing takes it over.
+func TestMigrateSchemaLock(t *testing.T) {
+	for _, dialect := range storetest.Dialects {
+		t.Run(dialect, func(t *testing.T) {
+			cfg := storetest.Config(t, dialect)
+			var wg sync.WaitGroup
+			errs := make(chan error, 4)
+			for range 4 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					s, err := store.Open(context.Background(), cfg)
+					if err != nil {
+						errs <- err
+						return
+					}
+					defer s.Close()
+					errs <- s.Migrate(context.Background())
+				}()
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				if err != nil {
+					t.Fatalf("concurrent migrate: %v", err)
+				}
+			}
+			s := storetest.OpenConfig(t, cfg)
+
+			execSQL(t, cfg, "UPDATE schema_lock SET holder = 'other:1:alive', lease_until = '2999-01-01 00:00:00'")
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			if err := s.Migrate(ctx); err == nil || !strings.Contains(err.Error(), "waiting for another process") {
+				t.Fatalf("migrate while another process holds the lock: %v", err)
+			}
+
+			execSQL(t, cfg, "UPDATE schema_lock SET holder = 'other:1:dead', lease_until = '2000-01-01 00:00:00'")
+			if err := s.Migrate(context.Background()); err != nil {
+				t.Fatalf("migrate after the holder's lease ran out: %v", err)
+			}
+			if ok, err := s.SchemaCurrent(context.Background()); err != nil || !ok {
+				t.Fatalf("current=%v err=%v", ok, err)
+			}
+		})
 	}
 }

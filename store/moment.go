@@ -27,13 +27,14 @@ func checkTime(field string, t time.Time) error {
 // date (query parameters, say).
 func CheckTime(field string, t time.Time) error { return checkTime(field, t) }
 
-// moment reads a JSON time given as RFC 3339 or as a bare date
-// (YYYY-MM-DD): people record a service or an order by its day. A bare date
-// becomes noon UTC, which falls on that same calendar day in every business
-// time zone from UTC-11 to UTC+11 (midnight UTC would be the previous
-// evening west of Greenwich).
+// moment reads a JSON time given as RFC 3339 or, with dates, as a bare
+// date (YYYY-MM-DD): people record a service or an order by its day. A
+// bare date becomes noon UTC, which falls on that same calendar day in
+// every business time zone from UTC-11 to UTC+11 (midnight UTC would be
+// the previous evening west of Greenwich).
 type moment struct {
 	field string
+	dates bool
 	t     *time.Time
 }
 
@@ -42,43 +43,20 @@ func (m *moment) UnmarshalJSON(b []byte) error {
 		m.t = nil
 		return nil
 	}
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return Invalid(m.field, "expected an RFC 3339 time or a YYYY-MM-DD date")
-	}
-	t, err := time.Parse(time.RFC3339, s)
-	if err != nil {
-		d, err := time.Parse("2006-01-02", s)
-		if err != nil {
-			return Invalid(m.field, "%q is neither an RFC 3339 time nor a YYYY-MM-DD date", s)
-		}
-		t = d.Add(12 * time.Hour)
-	}
-	if err := checkTime(m.field, t); err != nil {
-		return err
-	}
-	m.t = &t
-	return nil
-}
-
-// instant reads a JSON time given as RFC 3339 only, within MinYear-MaxYear.
-type instant struct {
-	field string
-	t     *time.Time
-}
-
-func (m *instant) UnmarshalJSON(b []byte) error {
-	if bytes.Equal(b, []byte("null")) {
-		m.t = nil
-		return nil
+	want := "an RFC 3339 time"
+	if m.dates {
+		want += " or a YYYY-MM-DD date"
 	}
 	var s string
 	if err := json.Unmarshal(b, &s); err != nil {
-		return Invalid(m.field, "expected an RFC 3339 time")
+		return Invalid(m.field, "expected %s", want)
 	}
 	t, err := time.Parse(time.RFC3339, s)
+	if d, derr := time.Parse(time.DateOnly, s); err != nil && m.dates && derr == nil {
+		t, err = d.Add(12*time.Hour), nil
+	}
 	if err != nil {
-		return Invalid(m.field, "%q is not an RFC 3339 time", s)
+		return Invalid(m.field, "%q is not %s", s, want)
 	}
 	if err := checkTime(m.field, t); err != nil {
 		return err
@@ -101,7 +79,7 @@ func (in *AssetInput) UnmarshalJSON(b []byte) error {
 	aux := struct {
 		*fields
 		LastServiceAt moment `json:"last_service_at"`
-	}{fields: (*fields)(in), LastServiceAt: moment{field: "last_service_at"}}
+	}{fields: (*fields)(in), LastServiceAt: moment{field: "last_service_at", dates: true}}
 	if err := strictUnmarshal(b, &aux); err != nil {
 		return err
 	}
@@ -115,7 +93,7 @@ func (in *OrderInput) UnmarshalJSON(b []byte) error {
 	aux := struct {
 		*fields
 		OccurredAt moment `json:"occurred_at"`
-	}{fields: (*fields)(in), OccurredAt: moment{field: "occurred_at"}}
+	}{fields: (*fields)(in), OccurredAt: moment{field: "occurred_at", dates: true}}
 	if err := strictUnmarshal(b, &aux); err != nil {
 		return err
 	}

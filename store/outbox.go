@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -186,15 +187,11 @@ func outboxRow(it Outbound, now time.Time) (Message, error) {
 		CustomerID: it.CustomerID, StaffID: it.StaffID, IdentityID: it.IdentityID,
 		Direction: DirectionOut, Channel: it.Channel, ChatID: it.ChatID, Kind: it.Kind, Text: it.Text,
 		Payload: payload, Workflow: it.Workflow, TemplateKey: it.TemplateKey, TemplateVersion: it.TemplateVersion,
-		Status: it.Status, Reason: truncateRunes(it.Reason, 255), CreatedAt: now, UpdatedAt: now,
+		Status: it.Status, Reason: CutRunes(it.Reason, 255), CreatedAt: now, UpdatedAt: now,
 		LeaseUntil: &never, SentAt: &never,
 	}
-	if m.Kind == "" {
-		m.Kind = "text"
-	}
-	if m.Status == "" {
-		m.Status = StatusQueued
-	}
+	m.Kind = cmp.Or(m.Kind, "text")
+	m.Status = cmp.Or(m.Status, StatusQueued)
 	if it.IdempotencyKey != "" {
 		k := it.IdempotencyKey
 		m.IdempotencyKey = &k
@@ -241,10 +238,17 @@ func (s *Store) ClaimOutbox(ctx context.Context, channel string, limit int, leas
 		ids[i] = m.ID
 	}
 	token, until := rowToken(), now.Add(lease)
-	res := db.Model(&Message{}).Where("id IN ? AND "+due, ids, StatusQueued, now, now).
-		Updates(map[string]any{"claimed_by": token, "lease_until": until})
-	if res.Error != nil {
-		return nil, fmt.Errorf("claim outbox: %w", res.Error)
+	var res *gorm.DB
+	// Retried alone: it runs outside any transaction, and a claim that
+	// lost a conflict (another replica's claim through another Galera
+	// node) claimed nothing.
+	err := retry(ctx, func() error {
+		res = db.Model(&Message{}).Where("id IN ? AND "+due, ids, StatusQueued, now, now).
+			Updates(map[string]any{"claimed_by": token, "lease_until": until})
+		return res.Error
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claim outbox: %w", err)
 	}
 	if int(res.RowsAffected) == len(ms) {
 		// Every row read is ours (the token is new, so each claimed row
@@ -269,7 +273,7 @@ func (s *Store) ClaimOutbox(ctx context.Context, channel string, limit int, leas
 func claimToken(holder string) string {
 	var b [5]byte
 	rand.Read(b[:])
-	return truncateRunes(holder, 53) + ":" + hex.EncodeToString(b[:])
+	return CutRunes(holder, 53) + ":" + hex.EncodeToString(b[:])
 }
 
 // rowToken is claimToken for message rows: random and of the column's
@@ -324,7 +328,7 @@ func (s *Store) CompleteOutbox(ctx context.Context, ds []Delivery) error {
 				for i, d := range part {
 					ids[i] = d.ID
 					sb.WriteString(" WHEN ? THEN ?")
-					args = append(args, d.ID, truncateRunes(d.ProviderMsgID, providerIDLen))
+					args = append(args, d.ID, CutRunes(d.ProviderMsgID, providerIDLen))
 				}
 				sb.WriteString(" END")
 				// lease_until and claimed_by stay as they are: the row
@@ -340,7 +344,7 @@ func (s *Store) CompleteOutbox(ctx context.Context, ds []Delivery) error {
 			}
 		}
 		for _, d := range rest {
-			up := map[string]any{"status": d.Status, "reason": truncateRunes(d.Reason, 255), "updated_at": now}
+			up := map[string]any{"status": d.Status, "reason": CutRunes(d.Reason, 255), "updated_at": now}
 			if d.Attempted {
 				up["attempts"] = gorm.Expr("attempts + 1")
 			}

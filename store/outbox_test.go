@@ -59,7 +59,7 @@ func TestClaimOutbox(t *testing.T) {
 			}
 			// A claim is not a status: the conversation shows the row queued,
 			// not yet sent.
-			if m, _ := s.Message(ctx, first[0].ID); m.Status != store.StatusQueued || m.SentAt != nil {
+			if m, _ := s.MessageByID(ctx, first[0].ID); m.Status != store.StatusQueued || m.SentAt != nil {
 				t.Errorf("claimed row reads as %s, sent_at %v", m.Status, m.SentAt)
 			}
 			second := claim(10)
@@ -80,7 +80,7 @@ func TestClaimOutbox(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			sent, _ := s.Message(ctx, first[0].ID)
+			sent, _ := s.MessageByID(ctx, first[0].ID)
 			if sent.Status != store.StatusSent || sent.ProviderMsgID != "777" || sent.SentAt == nil || !sent.SentAt.Equal(clock.Now()) || sent.Attempts != 1 {
 				t.Errorf("sent row = %s %q %v attempts %d", sent.Status, sent.ProviderMsgID, sent.SentAt, sent.Attempts)
 			}
@@ -102,7 +102,7 @@ func TestClaimOutbox(t *testing.T) {
 			if err := s.CompleteOutbox(ctx, []store.Delivery{{ID: second[0].ID, ClaimedBy: second[0].ClaimedBy, Status: store.StatusSent, ProviderMsgID: "late", Attempted: true}}); err != nil {
 				t.Fatal(err)
 			}
-			if m, _ := s.Message(ctx, second[0].ID); m.Status != store.StatusQueued || m.ProviderMsgID != "" {
+			if m, _ := s.MessageByID(ctx, second[0].ID); m.Status != store.StatusQueued || m.ProviderMsgID != "" {
 				t.Errorf("a lapsed claim completed the row: %s %q", m.Status, m.ProviderMsgID)
 			}
 		})

@@ -1,7 +1,9 @@
 package store
 
 import (
+	"context"
 	"encoding/base64"
+	"fmt"
 	"strconv"
 
 	"gorm.io/gorm"
@@ -29,6 +31,17 @@ func (p Page) parse() (limit int, after int64, err error) {
 		}
 	}
 	return limit, after, nil
+}
+
+// byID reads the row of T with the primary key id; a missing one is
+// ENOTFOUND naming what ("survey 7 not found"). Every XByID getter is
+// this.
+func byID[T any](ctx context.Context, s *Store, what string, id int64) (*T, error) {
+	var row T
+	if err := s.db.WithContext(ctx).Take(&row, id).Error; err != nil {
+		return nil, fmt.Errorf("%s: %w", what, notFound(err, "%s %d", what, id))
+	}
+	return &row, nil
 }
 
 // pageOf reads one page of q, which the caller has ordered and started

@@ -58,9 +58,6 @@ const (
 	PhoneCodeAttempts  = 5
 	PhoneClaimsPerHour = 3 // per claimant
 	PhoneClaimsPerDay  = 5 // per holder of the number
-	// wechatWindow: WeChat delivers customer-service messages only this
-	// long after the customer last wrote.
-	wechatWindow = 48 * time.Hour
 )
 
 // PhoneClaim is one claim by a customer (ClaimantID) on a phone another
@@ -294,17 +291,9 @@ func (s *Store) codeRoute(tx *gorm.DB, holderID int64, now time.Time) (*Identity
 	if err := tx.Where("customer_id = ? AND unreachable = ?", holderID, false).Find(&ids).Error; err != nil {
 		return nil, err
 	}
-	var best *Identity
-	for i := range ids {
-		c := &ids[i]
-		if c.Channel == ChannelWeChat && (c.LastInboundAt == nil || now.Sub(*c.LastInboundAt) > wechatWindow) {
-			continue
-		}
-		if best == nil || after(c.LastInboundAt, best.LastInboundAt) || (sameTime(c.LastInboundAt, best.LastInboundAt) && c.ID > best.ID) {
-			best = c
-		}
-	}
-	return best, nil
+	return lastWrote(ids, func(id *Identity) bool {
+		return id.Channel != ChannelWeChat || InWeChatWindow(id.LastInboundAt, now)
+	}), nil
 }
 
 // verifyPhoneTask asks staff to call the number: the holder has no chat

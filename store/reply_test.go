@@ -57,7 +57,7 @@ func TestReplyFollowsLatestMessage(t *testing.T) {
 				if step.writeOn != "" {
 					write(step.writeOn)
 				}
-				id, err := s.ReachableIdentity(ctx, c.ID)
+				id, err := s.ReplyIdentity(ctx, c.ID)
 				if err != nil || id.Channel != step.want {
 					t.Fatalf("after a message on %q: reply identity %+v %v, want %s", step.writeOn, id, err, step.want)
 				}
@@ -74,7 +74,7 @@ func TestReplyFollowsLatestMessage(t *testing.T) {
 			if err := s.SetIdentityReachable(ctx, wc.ID, false, "blocked"); err != nil {
 				t.Fatal(err)
 			}
-			if id, err := s.ReachableIdentity(ctx, c.ID); err != nil || id.Channel != store.ChannelTelegram {
+			if id, err := s.ReplyIdentity(ctx, c.ID); err != nil || id.Channel != store.ChannelTelegram {
 				t.Errorf("latest chat unreachable: %+v %v, want telegram", id, err)
 			}
 		})

@@ -80,7 +80,7 @@ func TestRequeueFailed(t *testing.T) {
 			status := func() map[int64]string {
 				out := map[int64]string{}
 				for _, id := range []int64{tgFailed, tgSent, tgSkipped, wxFailed, tgFailed2, in.ID} {
-					m, err := s.Message(ctx, id)
+					m, err := s.MessageByID(ctx, id)
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -118,7 +118,7 @@ func TestRequeueFailed(t *testing.T) {
 
 			// A requeued message is due now, with a fresh count and no reason,
 			// and the dispatcher claims it.
-			m, err := s.Message(ctx, tgFailed)
+			m, err := s.MessageByID(ctx, tgFailed)
 			if err != nil {
 				t.Fatal(err)
 			}

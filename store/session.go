@@ -423,7 +423,7 @@ func digits(n int) string {
 }
 
 // cutKey bounds a client address used in a key.
-func cutKey(s string) string { return truncateRunes(cleanText(s, 0), 64) }
+func cutKey(s string) string { return CutRunes(cleanText(s, 0), 64) }
 
 // hashing waits for a free password-hashing slot (Store.passwords).
 func (s *Store) hashing(ctx context.Context) (func(), error) {

@@ -32,7 +32,7 @@ func (k *signInKit) boundStaff(name string, role store.Role, tg string) *store.S
 	k.t.Helper()
 	ctx := context.Background()
 	st := mustStaff(k.t, k.s, name, role)
-	code, _, err := k.s.CreateBindingCode(ctx, st.ID)
+	code, _, err := k.s.CreateBindingCode(ctx, st.ID, store.SystemActor())
 	if err != nil {
 		k.t.Fatal(err)
 	}
@@ -241,14 +241,14 @@ func TestPasswordAndSessions(t *testing.T) {
 
 			// A role change applies at once; deactivation ends every session at once.
 			role := store.RoleAgent
-			if _, err := s.UpdateStaffBy(ctx, k.ann.ID, store.StaffUpdate{Role: &role}, asAdmin); err != nil {
+			if _, err := s.UpdateStaff(ctx, k.ann.ID, store.StaffUpdate{Role: &role}, asAdmin); err != nil {
 				t.Fatal(err)
 			}
 			if p, err := s.AuthenticateSession(ctx, tokA, time.Hour); err != nil || p.Role != store.RoleAgent {
 				t.Errorf("after the role change: %+v %v", p, err)
 			}
 			off := false
-			if _, err := s.UpdateStaffBy(ctx, k.ann.ID, store.StaffUpdate{Active: &off}, asAdmin); err != nil {
+			if _, err := s.UpdateStaff(ctx, k.ann.ID, store.StaffUpdate{Active: &off}, asAdmin); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := s.AuthenticateSession(ctx, tokA, time.Hour); !store.IsCode(err, store.EUNAUTHORIZED) {

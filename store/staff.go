@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -33,6 +34,13 @@ type Staff struct {
 	Active    bool      `gorm:"not null;default:true" json:"active"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
+	// Epoch grows with every write that needs the staff member active
+	// while it commits (a task assigned to them, a chat account bound)
+	// and with every change of Active (writeActiveStaff). Those writes
+	// then all write this row: row locks order them on one server, and on
+	// a Galera cluster, where locks hold on one node only, two of them on
+	// different nodes fail certification and one is retried.
+	Epoch int64 `gorm:"not null;default:0" json:"-"`
 }
 
 func (Staff) TableName() string { return "staff" }
@@ -40,7 +48,11 @@ func (Staff) TableName() string { return "staff" }
 // StaffInput creates a staff member.
 type StaffInput struct {
 	Name string `json:"name"`
-	Role Role   `json:"role"`
+	Role Role   `json:"role"` // default agent
+	// By is the person creating them; nil for the system. Only admins
+	// create admins and managers (the contract: managers may do
+	// everything but tokens and staff roles).
+	By *Actor `json:"-"`
 }
 
 // CreateStaff adds a staff member.
@@ -49,11 +61,12 @@ func (s *Store) CreateStaff(ctx context.Context, in StaffInput) (*Staff, error) 
 	if name == "" || utf8.RuneCountInString(name) > 128 {
 		return nil, Invalid("name", "must be 1-128 characters")
 	}
-	if in.Role == "" {
-		in.Role = RoleAgent
-	}
+	in.Role = cmp.Or(in.Role, RoleAgent)
 	if !ValidRole(in.Role) {
 		return nil, Invalid("role", "%q is not admin, manager or agent", in.Role)
+	}
+	if in.By != nil && in.Role != RoleAgent && in.By.Role != "" && in.By.Role != RoleAdmin {
+		return nil, Errorf(EFORBIDDEN, "only admins create admins and managers")
 	}
 	st := &Staff{Name: name, Role: in.Role, Active: true}
 	if err := s.db.WithContext(ctx).Create(st).Error; err != nil {
@@ -75,11 +88,7 @@ func (a Actor) mayManage(st *Staff) error {
 
 // StaffByID loads one staff member.
 func (s *Store) StaffByID(ctx context.Context, id int64) (*Staff, error) {
-	var st Staff
-	if err := s.db.WithContext(ctx).First(&st, id).Error; err != nil {
-		return nil, fmt.Errorf("staff: %w", notFound(err, "staff %d", id))
-	}
-	return &st, nil
+	return byID[Staff](ctx, s, "staff", id)
 }
 
 // StaffIdentity binds a chat account to a staff member. A bound account is
@@ -209,9 +218,7 @@ func (s *Store) StaffChat(ctx context.Context, staffID int64) (*StaffIdentity, e
 	} else if err != nil {
 		return nil, fmt.Errorf("staff chat: %w", err)
 	}
-	if si.ChatID == "" {
-		si.ChatID = si.ExternalID
-	}
+	si.ChatID = cmp.Or(si.ChatID, si.ExternalID)
 	return &si, nil
 }
 
@@ -277,19 +284,13 @@ type StaffUpdate struct {
 	Active *bool   `json:"active"`
 }
 
-// UpdateStaff is UpdateStaffBy for an API caller known only by role (the
-// history of reassigned tasks names no staff member).
-func (s *Store) UpdateStaff(ctx context.Context, id int64, up StaffUpdate, by Role) (*Staff, error) {
-	return s.UpdateStaffBy(ctx, id, up, Actor{Role: by, Via: ViaAPI})
-}
-
-// UpdateStaffBy applies a change. Only admins change roles (the contract:
-// managers may do everything but tokens and staff roles) and only admins
-// change an admin (mayManage). Deactivating
+// UpdateStaff applies a change by an actor. Only admins change roles (the
+// contract: managers may do everything but tokens and staff roles) and
+// only admins change an admin (mayManage). Deactivating
 // hands the staff member's open tasks on in the same transaction (see
 // reassignOpenTasks); {"active": false} on someone already inactive does
 // so too, for tasks left from before that rule.
-func (s *Store) UpdateStaffBy(ctx context.Context, id int64, up StaffUpdate, by Actor) (*Staff, error) {
+func (s *Store) UpdateStaff(ctx context.Context, id int64, up StaffUpdate, by Actor) (*Staff, error) {
 	if up.Role != nil && !ValidRole(*up.Role) {
 		return nil, Invalid("role", "%q is not admin, manager or agent", *up.Role)
 	}
@@ -329,6 +330,7 @@ func (s *Store) UpdateStaffBy(ctx context.Context, id int64, up StaffUpdate, by 
 		}
 		if up.Active != nil && *up.Active != st.Active {
 			set["active"], st.Active = *up.Active, *up.Active
+			set["epoch"] = gorm.Expr("epoch + 1")
 		}
 		if up.Name != nil && *up.Name != st.Name {
 			set["name"], st.Name = *up.Name, *up.Name

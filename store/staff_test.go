@@ -14,7 +14,7 @@ import (
 func bindStaff(t *testing.T, s *store.Store, st *store.Staff, account string) {
 	t.Helper()
 	ctx := context.Background()
-	code, _, err := s.CreateBindingCode(ctx, st.ID)
+	code, _, err := s.CreateBindingCode(ctx, st.ID, store.SystemActor())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -25,7 +25,7 @@ func bindStaff(t *testing.T, s *store.Store, st *store.Staff, account string) {
 
 func off(t *testing.T, s *store.Store, st *store.Staff) {
 	t.Helper()
-	if _, err := s.UpdateStaff(context.Background(), st.ID, store.StaffUpdate{Active: ptr(false)}, store.RoleAdmin); err != nil {
+	if _, err := s.UpdateStaff(context.Background(), st.ID, store.StaffUpdate{Active: ptr(false)}, store.Actor{Role: store.RoleAdmin, Via: store.ViaAPI}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -70,7 +70,7 @@ func TestDeactivateStaffReassignsOpenTasks(t *testing.T) {
 			{mk(wang, "done", store.TaskDone), nil},
 		}
 		by := store.ActorOf(&store.Principal{Role: store.RoleManager, StaffID: &boss.ID})
-		st, err := s.UpdateStaffBy(ctx, ann.ID, store.StaffUpdate{Active: ptr(false)}, by)
+		st, err := s.UpdateStaff(ctx, ann.ID, store.StaffUpdate{Active: ptr(false)}, by)
 		if err != nil || st.Active {
 			t.Fatalf("deactivate: %+v %v", st, err)
 		}
@@ -98,7 +98,7 @@ func TestDeactivateStaffReassignsOpenTasks(t *testing.T) {
 			t.Errorf("owner changed: %v", c.OwnerStaffID)
 		}
 		// Deactivating again changes nothing.
-		if _, err := s.UpdateStaffBy(ctx, ann.ID, store.StaffUpdate{Active: ptr(false)}, by); err != nil {
+		if _, err := s.UpdateStaff(ctx, ann.ID, store.StaffUpdate{Active: ptr(false)}, by); err != nil {
 			t.Fatal(err)
 		}
 		if got, _ := s.TaskByID(ctx, tasks[0].tk.ID); *got.AssigneeID != cat.ID || len(got.Events) != 3 {
@@ -160,7 +160,7 @@ func TestDeactivateStaffRacesAssignment(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := s.UpdateStaff(ctx, ann.ID, store.StaffUpdate{Active: ptr(false)}, store.RoleManager)
+			_, err := s.UpdateStaff(ctx, ann.ID, store.StaffUpdate{Active: ptr(false)}, store.Actor{Role: store.RoleManager, Via: store.ViaAPI})
 			errs <- err
 		}()
 		wg.Wait()
@@ -206,7 +206,7 @@ func TestStaffIdentityFollowsActive(t *testing.T) {
 			}
 			// Back at once in the process that made the change (it forgets
 			// its cache); other replicas within the cache's 2 s.
-			if _, err := s.UpdateStaff(ctx, ann.ID, store.StaffUpdate{Active: ptr(true)}, store.RoleAdmin); err != nil {
+			if _, err := s.UpdateStaff(ctx, ann.ID, store.StaffUpdate{Active: ptr(true)}, store.Actor{Role: store.RoleAdmin, Via: store.ViaAPI}); err != nil {
 				t.Fatal(err)
 			}
 			if !isStaff(s) {

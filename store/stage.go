@@ -205,7 +205,7 @@ func (s *Store) insertChanges(tx *gorm.DB, done []Change, at time.Time, o change
 				sb.WriteString(", ")
 			}
 			sb.WriteString("(?, ?, ?, ?, ?, ?, ?, ?)")
-			args = append(args, c.CustomerID, c.Field, c.From, c.To, at, truncateRunes(c.Reason, 128), o.by, o.runID)
+			args = append(args, c.CustomerID, c.Field, c.From, c.To, at, CutRunes(c.Reason, 128), o.by, o.runID)
 		}
 		if err := execBatch(tx, sb.String(), args); err != nil {
 			return err

@@ -5,8 +5,10 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -106,7 +108,10 @@ func Open(ctx context.Context, cfg Config, opts ...Option) (*Store, error) {
 		}
 		dial = sqlite.Open(dsn)
 	case MySQL:
-		dsn, _ := mysqlDSN(cfg.DSN)
+		dsn, err := sessionDSN(ctx, cfg.DSN)
+		if err != nil {
+			return nil, err
+		}
 		// Without RETURNING, MariaDB reports duplicates the way MySQL 8 does
 		// (RowsAffected 0), which the insert-or-ignore paths rely on.
 		dial = mysql.New(mysql.Config{DSN: dsn, DisableWithReturning: true, DefaultStringSize: 191})
@@ -205,36 +210,116 @@ func mysqlDSN(dsn string) (string, error) {
 	return c.FormatDSN(), nil
 }
 
-// tx runs fn in a transaction, retrying the whole transaction on deadlocks
-// and lock-wait timeouts (MySQL 1213/1205, Galera certification failures)
-// and on SQLite busy errors.
+// sessionDSN is the DSN of the pool: mysqlDSN's options plus the session
+// settings the store's transactions are written for, which depend on the
+// server, so it asks the server first (one connection, once).
+//
+//   - READ COMMITTED: every statement reads what is committed when it runs.
+//     The store's read-then-write transactions take a row lock or make a
+//     conditional UPDATE first and read after it; under TiDB's repeatable
+//     read those reads would come from a snapshot older than the lock wait.
+//     Nothing relies on gap locks (see assignment.go). MariaDB before 11.1
+//     names the variable tx_isolation, MySQL 8 transaction_isolation;
+//     TiDB knows both.
+//   - wsrep_sync_wait=1 on a Galera node (wsrep_on): a read waits until the
+//     node has applied what the cluster committed before it, so a replica
+//     reads what another replica just wrote through another node. Left
+//     alone when the DSN sets it (docs/operations.md has its cost).
+func sessionDSN(ctx context.Context, raw string) (string, error) {
+	base, err := mysqlDSN(raw)
+	if err != nil {
+		return "", fmt.Errorf("database.dsn: %w", err)
+	}
+	c, err := gomysql.ParseDSN(base)
+	if err != nil {
+		return "", fmt.Errorf("database.dsn: %w", err)
+	}
+	// The isolation is not the DSN's to choose, and a server refuses the
+	// connection over a variable it does not know.
+	delete(c.Params, "tx_isolation")
+	delete(c.Params, "transaction_isolation")
+	probe, err := sql.Open("mysql", c.FormatDSN())
+	if err != nil {
+		return "", fmt.Errorf("open mysql: %w", err)
+	}
+	defer probe.Close()
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	conn, err := probe.Conn(pctx)
+	if err != nil {
+		return "", fmt.Errorf("ping mysql: %w", err)
+	}
+	defer conn.Close()
+	var v string
+	isolation := "transaction_isolation"
+	if err := conn.QueryRowContext(pctx, "SELECT @@transaction_isolation").Scan(&v); err != nil {
+		if pctx.Err() != nil {
+			return "", fmt.Errorf("ping mysql: %w", err)
+		}
+		isolation = "tx_isolation"
+	}
+	c.Params[isolation] = "'READ-COMMITTED'"
+	// MySQL and TiDB have no wsrep_on: an error means no Galera.
+	galera := conn.QueryRowContext(pctx, "SELECT @@wsrep_on").Scan(&v) == nil && (v == "1" || strings.EqualFold(v, "ON"))
+	if _, set := c.Params["wsrep_sync_wait"]; galera && !set {
+		c.Params["wsrep_sync_wait"] = "1"
+	}
+	return c.FormatDSN(), nil
+}
+
+// tx runs fn in a transaction, retrying the whole transaction while it
+// fails with a conflict another attempt may not meet (retryable).
 func (s *Store) tx(ctx context.Context, fn func(tx *gorm.DB) error) error {
 	return retry(ctx, func() error { return s.db.WithContext(ctx).Transaction(fn) })
 }
 
-// retry runs fn again, a few times, while it fails with a deadlock, a
-// lock-wait timeout or SQLite busy: fn must be safe to run again (one
-// statement, or a whole transaction).
+// retryAttempts bounds retry; with its backoff the attempts span about 2 s,
+// enough for conflicts between replicas on a hot row to sort themselves out.
+const retryAttempts = 8
+
+// retry runs fn again while it fails with a retryable conflict, after a
+// growing, jittered pause (conflicting replicas would otherwise retry in
+// step and conflict again). fn must be safe to run again: a whole
+// transaction, or one statement outside any transaction — never one
+// statement inside a transaction, which a deadlock or a certification
+// failure has already rolled back as a whole.
 func retry(ctx context.Context, fn func() error) error {
 	var err error
-	for attempt := 0; attempt < 5; attempt++ {
+	pause := 10 * time.Millisecond
+	for attempt := 0; attempt < retryAttempts; attempt++ {
 		err = fn()
-		if err == nil || !retryable(err) {
+		if err == nil || !retryable(err) || attempt == retryAttempts-1 {
 			return err
 		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(time.Duration(attempt+1) * 20 * time.Millisecond):
+		case <-time.After(pause/2 + rand.N(pause/2+1)):
 		}
+		pause = min(2*pause, 640*time.Millisecond)
 	}
 	return err
 }
 
+// retryable reports a failure that a new attempt of the whole transaction
+// may not meet:
+//   - MySQL/MariaDB 1213 deadlock (and on Galera a certification conflict
+//     with another node's transaction) and 1205 lock-wait timeout;
+//   - TiDB 9007 write conflict, 8002 SELECT FOR UPDATE write conflict,
+//     8022 retryable transaction error, 8028 schema changed during the
+//     transaction, and 1105 "pessimistic lock retry limit reached" (TiDB's
+//     generic code, told apart by its message);
+//   - SQLite busy.
 func retryable(err error) bool {
 	var me *gomysql.MySQLError
 	if errors.As(err, &me) {
-		return me.Number == 1213 || me.Number == 1205
+		switch me.Number {
+		case 1213, 1205, 9007, 8002, 8022, 8028:
+			return true
+		case 1105:
+			return strings.Contains(me.Message, "pessimistic lock retry limit reached")
+		}
+		return false
 	}
 	msg := err.Error()
 	return strings.Contains(msg, "database is locked") || strings.Contains(msg, "SQLITE_BUSY")

@@ -1,9 +1,11 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -66,11 +68,7 @@ func (s *Store) CreateSurveys(ctx context.Context, ss []Survey) (map[string]int6
 
 // SurveyByID loads one survey.
 func (s *Store) SurveyByID(ctx context.Context, id int64) (*Survey, error) {
-	var sv Survey
-	if err := s.db.WithContext(ctx).Take(&sv, id).Error; err != nil {
-		return nil, fmt.Errorf("survey: %w", notFound(err, "survey %d", id))
-	}
-	return &sv, nil
+	return byID[Survey](ctx, s, "survey", id)
 }
 
 // OpenSurvey is the customer's newest survey that is unanswered and still
@@ -110,7 +108,7 @@ func (s *Store) AnswerSurvey(ctx context.Context, id int64, score int, comment s
 	err := s.tx(ctx, func(tx *gorm.DB) error {
 		customerID = 0
 		res := tx.Model(&Survey{}).Where("id = ? AND score IS NULL AND expires_at > ?", id, now).
-			Updates(map[string]any{"score": score, "comment": truncateRunes(strings.TrimSpace(comment), 2000), "answered_at": now})
+			Updates(map[string]any{"score": score, "comment": CutRunes(strings.TrimSpace(comment), 2000), "answered_at": now})
 		if res.Error != nil || res.RowsAffected == 0 {
 			return res.Error
 		}
@@ -150,7 +148,7 @@ func (s *Store) AnswerSurvey(ctx context.Context, id int64, score int, comment s
 // CommentSurvey keeps a comment sent after the score, once, within the
 // window.
 func (s *Store) CommentSurvey(ctx context.Context, id int64, comment string) (bool, error) {
-	comment = truncateRunes(strings.TrimSpace(comment), 2000)
+	comment = CutRunes(strings.TrimSpace(comment), 2000)
 	if comment == "" {
 		return false, nil
 	}
@@ -185,8 +183,10 @@ type SurveyResponse struct {
 	CreatedAt  time.Time `json:"created_at"` // when answered
 }
 
-func (f SurveyFilter) query(db *gorm.DB) *gorm.DB {
-	q := db.Model(&Survey{}).Where("score IS NOT NULL")
+// surveyAnswers is the answered surveys matching f (paging aside), scoped
+// to what f.Viewer may see.
+func (s *Store) surveyAnswers(ctx context.Context, f SurveyFilter) *gorm.DB {
+	q := s.db.WithContext(ctx).Model(&Survey{}).Where("score IS NOT NULL")
 	if !f.From.IsZero() {
 		q = q.Where("answered_at >= ?", f.From.UTC())
 	}
@@ -199,6 +199,9 @@ func (f SurveyFilter) query(db *gorm.DB) *gorm.DB {
 	if f.CustomerID != 0 {
 		q = q.Where("customer_id = ?", f.CustomerID)
 	}
+	if f.Viewer != nil {
+		q = s.scopeCustomers(q, *f.Viewer, "customer_id")
+	}
 	return q
 }
 
@@ -208,10 +211,7 @@ func (s *Store) ListSurveyResponses(ctx context.Context, f SurveyFilter) ([]Surv
 	if err != nil {
 		return nil, "", err
 	}
-	q := f.query(s.db.WithContext(ctx))
-	if f.Viewer != nil {
-		q = s.scopeCustomers(q, *f.Viewer, "customer_id")
-	}
+	q := s.surveyAnswers(ctx, f)
 	if before > 0 {
 		q = q.Where("id < ?", before)
 	}
@@ -226,30 +226,125 @@ func (s *Store) ListSurveyResponses(ctx context.Context, f SurveyFilter) ([]Surv
 	return out, next, nil
 }
 
-// SurveyAnswer is the part of an answer the summary aggregates.
-type SurveyAnswer struct {
-	Channel    string
-	Score      int
-	AnsweredAt time.Time
+// Tally is the answers of one group: counts per score (index 1-5) and CSAT,
+// the share of 4s and 5s.
+type Tally struct {
+	Responses int            `json:"responses"`
+	CSAT      float64        `json:"csat"`
+	Scores    [6]int         `json:"-"`
+	ByScore   map[string]int `json:"scores"`
 }
 
-// EachSurveyAnswer streams the answers matching f (paging ignored) to fn in
-// batches, so a summary over a long period stays small in memory.
-func (s *Store) EachSurveyAnswer(ctx context.Context, f SurveyFilter, fn func(SurveyAnswer)) error {
+func (t *Tally) add(score int) {
+	if score >= 1 && score <= 5 {
+		t.Scores[score]++
+		t.Responses++
+	}
+}
+
+func (t *Tally) finish() {
+	t.ByScore = map[string]int{}
+	for i := 1; i <= 5; i++ {
+		t.ByScore[string(rune('0'+i))] = t.Scores[i]
+	}
+	if t.Responses > 0 {
+		t.CSAT = float64(t.Scores[4]+t.Scores[5]) / float64(t.Responses)
+	}
+}
+
+// PeriodTally is one period of one channel.
+type PeriodTally struct {
+	Period  string `json:"period"` // first day of the period, YYYY-MM-DD
+	Channel string `json:"channel"`
+	Tally
+}
+
+// SurveySummary is CSAT and score counts overall, per channel and per
+// period.
+type SurveySummary struct {
+	From     string           `json:"from,omitempty"`
+	To       string           `json:"to,omitempty"`
+	Period   string           `json:"period"`
+	Total    Tally            `json:"total"`
+	Channels map[string]Tally `json:"channels"`
+	Periods  []PeriodTally    `json:"periods"`
+}
+
+// SummarizeSurveys aggregates the answers f selects (paging aside; the
+// viewer's rule applies as for ListSurveyResponses), grouped by period
+// (day, week or month; default day) in the business zone loc. It reads
+// the answers in batches, so a long period stays small in memory.
+func (s *Store) SummarizeSurveys(ctx context.Context, f SurveyFilter, period string, loc *time.Location) (*SurveySummary, error) {
+	switch period {
+	case "":
+		period = "day"
+	case "day", "week", "month":
+	default:
+		return nil, Invalid("period", "%q is not day, week or month", period)
+	}
+	if f.Channel != "" && !ValidChannel(f.Channel) {
+		return nil, Invalid("channel", "%q is not telegram, wechat or webchat", f.Channel)
+	}
+	sum := &SurveySummary{Period: period, Channels: map[string]Tally{}, Periods: []PeriodTally{}}
+	if !f.From.IsZero() {
+		sum.From = f.From.In(loc).Format(time.DateOnly)
+	}
+	if !f.To.IsZero() {
+		sum.To = f.To.In(loc).Format(time.DateOnly)
+	}
+	type key struct{ period, channel string }
+	periods := map[key]*Tally{}
+	channels := map[string]*Tally{}
 	var after int64
 	for {
 		var rows []Survey
-		err := f.query(s.db.WithContext(ctx)).Select("id", "channel", "score", "answered_at").
+		err := s.surveyAnswers(ctx, f).Select("id", "channel", "score", "answered_at").
 			Where("id > ?", after).Order("id").Limit(1000).Find(&rows).Error
 		if err != nil {
-			return fmt.Errorf("survey answers: %w", err)
+			return nil, fmt.Errorf("survey summary: %w", err)
 		}
 		for _, r := range rows {
-			fn(SurveyAnswer{Channel: r.Channel, Score: deref(r.Score), AnsweredAt: deref(r.AnsweredAt)})
+			score := deref(r.Score)
+			sum.Total.add(score)
+			if channels[r.Channel] == nil {
+				channels[r.Channel] = &Tally{}
+			}
+			channels[r.Channel].add(score)
+			k := key{periodStart(deref(r.AnsweredAt).In(loc), period), r.Channel}
+			if periods[k] == nil {
+				periods[k] = &Tally{}
+			}
+			periods[k].add(score)
 		}
 		if len(rows) < 1000 {
-			return nil
+			break
 		}
 		after = rows[len(rows)-1].ID
 	}
+	sum.Total.finish()
+	for ch, t := range channels {
+		t.finish()
+		sum.Channels[ch] = *t
+	}
+	for k, t := range periods {
+		t.finish()
+		sum.Periods = append(sum.Periods, PeriodTally{Period: k.period, Channel: k.channel, Tally: *t})
+	}
+	slices.SortFunc(sum.Periods, func(a, b PeriodTally) int {
+		return cmp.Or(strings.Compare(a.Period, b.Period), strings.Compare(a.Channel, b.Channel))
+	})
+	return sum, nil
+}
+
+// periodStart is the first day (YYYY-MM-DD) of the day, ISO week (from
+// Monday) or month of t.
+func periodStart(t time.Time, period string) string {
+	y, m, d := t.Date()
+	switch period {
+	case "month":
+		d = 1
+	case "week":
+		d -= (int(t.Weekday()) + 6) % 7
+	}
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Format(time.DateOnly)
 }

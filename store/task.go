@@ -109,6 +109,10 @@ type Task struct {
 	// in chat (an active assignee with a bound chat account); false for an
 	// unassigned task. Set by NoteChatBound.
 	AssigneeChatBound bool `gorm:"-" json:"assignee_chat_bound"`
+	// CustomerName is the customer's name ("" when they have none), so a
+	// list of tasks reads without a lookup per task. Set by
+	// NoteCustomerNames.
+	CustomerName string `gorm:"-" json:"customer_name"`
 }
 
 // TaskEvent is one change in a task's history.
@@ -163,7 +167,7 @@ type TaskInput struct {
 func (in *TaskInput) normalize() error {
 	in.Title = strings.TrimSpace(in.Title)
 	in.Detail = strings.TrimSpace(in.Detail)
-	in.Source = truncateRunes(strings.TrimSpace(in.Source), 64)
+	in.Source = CutRunes(strings.TrimSpace(in.Source), 64)
 	in.DedupKey = strings.TrimSpace(in.DedupKey)
 	if in.CustomerID <= 0 {
 		return Invalid("customer_id", "required")
@@ -184,7 +188,7 @@ func (in *TaskInput) normalize() error {
 		return Invalid("title", "required")
 	}
 	if utf8.RuneCountInString(in.Title) > 200 {
-		in.Title = truncateRunes(in.Title, 200)
+		in.Title = CutRunes(in.Title, 200)
 	}
 	if len(in.Detail) > 16<<10 {
 		return Invalid("detail", "longer than 16 KiB")
@@ -313,6 +317,13 @@ func (s *Store) createTask(tx *gorm.DB, in TaskInput) (*Task, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
+	if assignee != nil {
+		if ok, err := writeActiveStaff(tx, *assignee); err != nil {
+			return nil, false, err
+		} else if !ok {
+			return nil, false, errTaskRace // deactivated meanwhile: pick again
+		}
+	}
 	now := s.Now().Truncate(time.Millisecond)
 	t := &Task{
 		CustomerID: in.CustomerID, Kind: in.Kind, Priority: in.Priority, Title: in.Title, Detail: in.Detail,
@@ -348,15 +359,14 @@ func (s *Store) createTask(tx *gorm.DB, in TaskInput) (*Task, bool, error) {
 
 // TaskByID loads a task with its history, oldest change first.
 func (s *Store) TaskByID(ctx context.Context, id int64) (*Task, error) {
-	db := s.db.WithContext(ctx)
-	var t Task
-	if err := db.Take(&t, id).Error; err != nil {
-		return nil, fmt.Errorf("task: %w", notFound(err, "task %d", id))
+	t, err := byID[Task](ctx, s, "task", id)
+	if err != nil {
+		return nil, err
 	}
-	if err := db.Where("task_id = ?", id).Order("id").Find(&t.Events).Error; err != nil {
+	if err := s.db.WithContext(ctx).Where("task_id = ?", id).Order("id").Find(&t.Events).Error; err != nil {
 		return nil, fmt.Errorf("task: %w", err)
 	}
-	return &t, nil
+	return t, nil
 }
 
 // TaskFor loads a task with its history for an actor: agents see only
@@ -469,12 +479,12 @@ func (s *Store) UpdateTask(ctx context.Context, id int64, up TaskUpdate, by Acto
 	err := s.tx(ctx, func(tx *gorm.DB) error {
 		t = Task{}
 		if up.AssigneeID != nil && *up.AssigneeID > 0 {
-			// Lock the new assignee before the task, the order deactivation
-			// takes them in: a deactivation either waits for this change
-			// (and then reassigns the task) or wins and the check below
-			// sees the staff member inactive.
-			var st Staff
-			if err := s.forUpdate(tx).Select("id").Take(&st, *up.AssigneeID).Error; err != nil && !errors.Is(err, gorm.ErrRecordNotFound) {
+			// Write the new assignee's row (if active) before the task's,
+			// the order deactivation takes them in: a deactivation either
+			// waits for this change (and then reassigns the task) or wins
+			// and the check below sees the staff member inactive; across
+			// Galera nodes the two conflict at certification instead.
+			if _, err := writeActiveStaff(tx, *up.AssigneeID); err != nil {
 				return err
 			}
 		}
@@ -635,7 +645,7 @@ func (s *Store) OpenComplaintTask(ctx context.Context, customerID int64) (*Task,
 
 // AddTaskEvent records a history entry (a relayed message, a note).
 func (s *Store) AddTaskEvent(ctx context.Context, taskID int64, by Actor, action, note string) error {
-	ev := TaskEvent{TaskID: taskID, StaffID: by.StaffID, Via: by.via(), Action: truncateRunes(action, 24), Note: note, CreatedAt: s.Now().Truncate(time.Millisecond)}
+	ev := TaskEvent{TaskID: taskID, StaffID: by.StaffID, Via: by.via(), Action: CutRunes(action, 24), Note: note, CreatedAt: s.Now().Truncate(time.Millisecond)}
 	if err := s.db.WithContext(ctx).Create(&ev).Error; err != nil {
 		return fmt.Errorf("task event: %w", err)
 	}

@@ -78,7 +78,7 @@ func TestCreateTaskAssignment(t *testing.T) {
 		if *tk.AssigneeID != a2.ID {
 			t.Errorf("owner: got %d want %d", *tk.AssigneeID, a2.ID)
 		}
-		if _, err := s.UpdateStaff(ctx, a2.ID, store.StaffUpdate{Active: ptr(false)}, store.RoleAdmin); err != nil {
+		if _, err := s.UpdateStaff(ctx, a2.ID, store.StaffUpdate{Active: ptr(false)}, store.Actor{Role: store.RoleAdmin, Via: store.ViaAPI}); err != nil {
 			t.Fatal(err)
 		}
 		tk, _, _ = s.CreateTask(ctx, store.TaskInput{CustomerID: c.ID, Kind: "revisit", Title: "owner gone", AssigneeID: &a2.ID})

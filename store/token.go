@@ -68,8 +68,8 @@ func (in *TokenInput) UnmarshalJSON(b []byte) error {
 	type fields TokenInput
 	aux := struct {
 		*fields
-		ExpiresAt instant `json:"expires_at"`
-	}{fields: (*fields)(in), ExpiresAt: instant{field: "expires_at"}}
+		ExpiresAt moment `json:"expires_at"`
+	}{fields: (*fields)(in), ExpiresAt: moment{field: "expires_at"}}
 	if err := strictUnmarshal(b, &aux); err != nil {
 		return err
 	}

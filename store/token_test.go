@@ -198,7 +198,7 @@ func TestTokenOfInactiveStaff(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.UpdateStaff(ctx, ann.ID, store.StaffUpdate{Active: ptr(false)}, store.RoleAdmin); err != nil {
+		if _, err := s.UpdateStaff(ctx, ann.ID, store.StaffUpdate{Active: ptr(false)}, store.Actor{Role: store.RoleAdmin, Via: store.ViaAPI}); err != nil {
 			t.Fatal(err)
 		}
 		if msg := authErr(t, s, plain); msg == "" {
@@ -207,7 +207,7 @@ func TestTokenOfInactiveStaff(t *testing.T) {
 		if _, _, err := s.CreateToken(ctx, store.TokenInput{Name: "again", Role: store.RoleAgent, StaffID: &ann.ID}); !store.IsCode(err, store.EINVALID) {
 			t.Errorf("token for inactive staff: %v", err)
 		}
-		if _, err := s.UpdateStaff(ctx, ann.ID, store.StaffUpdate{Active: ptr(true), Role: ptr(store.RoleAgent)}, store.RoleAdmin); err != nil {
+		if _, err := s.UpdateStaff(ctx, ann.ID, store.StaffUpdate{Active: ptr(true), Role: ptr(store.RoleAgent)}, store.Actor{Role: store.RoleAdmin, Via: store.ViaAPI}); err != nil {
 			t.Fatal(err)
 		}
 		p, err := s.Authenticate(ctx, plain)

@@ -108,7 +108,7 @@ func (s *Store) MarkUndelivered(ctx context.Context, u Undelivered) (changed boo
 	if u.Channel == "" || u.ChatID == "" || u.ProviderMsgID == "" {
 		return false, Errorf(EINVALID, "undelivered report without channel, chat or provider message id")
 	}
-	reason := truncateRunes(u.Reason, 255)
+	reason := CutRunes(u.Reason, 255)
 	err = s.tx(ctx, func(tx *gorm.DB) error {
 		changed = false
 		m, err := sentTo(tx, u.Channel, u.ChatID, u.ProviderMsgID)

@@ -68,7 +68,7 @@ func TestMarkUndelivered(t *testing.T) {
 			m      *store.Message
 			reason string
 		}{{m1, "wechat: failed tpl:1001"}, {m2, "wechat: failed tpl:1002"}} {
-			got, err := s.Message(ctx, c.m.ID)
+			got, err := s.MessageByID(ctx, c.m.ID)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -104,7 +104,7 @@ func TestMarkUndeliveredStaff(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		ann := mustStaff(t, s, "Ann", store.RoleAgent)
-		code, _, err := s.CreateBindingCode(ctx, ann.ID)
+		code, _, err := s.CreateBindingCode(ctx, ann.ID, store.SystemActor())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -125,7 +125,7 @@ func TestMarkUndeliveredStaff(t *testing.T) {
 		if !changed || err != nil {
 			t.Fatalf("changed %v, %v", changed, err)
 		}
-		if m, _ := s.Message(ctx, ms[0].ID); m.Status != store.StatusFailed {
+		if m, _ := s.MessageByID(ctx, ms[0].ID); m.Status != store.StatusFailed {
 			t.Errorf("status %s, want failed", m.Status)
 		}
 	})

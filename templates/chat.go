@@ -28,8 +28,8 @@ func (s *Service) HandleChat(ctx context.Context, ev *store.ChatEvent) (bool, er
 	if ev.Staff == nil || (ev.Staff.Role != store.RoleManager && ev.Staff.Role != store.RoleAdmin) {
 		return true, s.refuse(ctx, ev)
 	}
-	c := chat{s: s, ev: ev, en: Locale(s.cfg.StaffLocale) == store.LocaleEN}
-	sub, rest := cutWord(ev.Args)
+	c := chat{s: s, ev: ev}
+	sub, rest := store.CutWord(ev.Args)
 	var text string
 	var err error
 	switch strings.ToLower(sub) {
@@ -62,15 +62,9 @@ func (s *Service) HandleChat(ctx context.Context, ev *store.ChatEvent) (bool, er
 type chat struct {
 	s  *Service
 	ev *store.ChatEvent
-	en bool
 }
 
-func (c chat) pick(zh, en string) string {
-	if c.en {
-		return en
-	}
-	return zh
-}
+func (c chat) pick(zh, en string) string { return render.Pick(c.s.cfg.StaffLocale, zh, en) }
 
 func (c chat) help() string {
 	return c.pick(`模板指令：
@@ -135,15 +129,15 @@ func (c chat) show(ctx context.Context, args string) (string, error) {
 	}
 	by := t.UpdatedBy
 	head := fmt.Sprintf(c.pick("%s（%s）v%d，修改人 %s", "%s (%s) v%d, by %s"), t.Key, t.Locale, t.Version, by)
-	return head + "\n\n" + clip(chatLimit-len([]rune(head)), t.Body) + "\n\n" +
+	return head + "\n\n" + store.Clip(t.Body, chatLimit-len([]rune(head))) + "\n\n" +
 		c.pick("修改：/template set "+key+" 换行后写新内容", "Change it: /template set "+key+" then the new text on the next lines"), nil
 }
 
 func (c chat) set(ctx context.Context, args string) (string, error) {
 	first, body, _ := strings.Cut(args, "\n")
-	key, inline := cutWord(first)
+	key, inline := store.CutWord(first)
 	key, locale := strings.ToLower(key), store.LocaleZH
-	if w, r := cutWord(inline); localeWord(w) != "" {
+	if w, r := store.CutWord(inline); localeWord(w) != "" {
 		locale, inline = localeWord(w), r
 	}
 	if key == "" {
@@ -169,7 +163,7 @@ func (c chat) set(ctx context.Context, args string) (string, error) {
 	}
 	head := fmt.Sprintf(c.pick("预览 %s（%s），示例客户：", "Preview of %s (%s) for a sample customer:"), key, locale)
 	tail := c.pick("发送 /template confirm 启用，/template cancel 放弃。", "Send /template confirm to make it active, /template cancel to discard it.")
-	return head + "\n\n" + clip(chatLimit-len([]rune(head))-len([]rune(tail)), preview) + "\n\n" + tail, nil
+	return head + "\n\n" + store.Clip(preview, chatLimit-len([]rune(head))-len([]rune(tail))) + "\n\n" + tail, nil
 }
 
 // localeWord recognises a locale argument.
@@ -226,37 +220,19 @@ func (c chat) actor() Actor {
 }
 
 func (c chat) reply(ctx context.Context, text string) error {
-	channel, chatID := c.ev.ReplyTarget()
-	if chatID == "" {
-		chatID = c.ev.SenderID
-	}
-	id := c.ev.Staff.ID
-	_, err := c.s.store.Enqueue(ctx, []store.Outbound{{
-		StaffID: &id, Channel: channel, ChatID: chatID, Kind: "text", Text: text,
-		IdempotencyKey: fmt.Sprintf("template_reply:%d", c.ev.Message.ID),
-	}})
+	_, err := c.s.store.Enqueue(ctx, []store.Outbound{c.ev.Reply(text, fmt.Sprintf("template_reply:%d", c.ev.Message.ID))})
 	return err
 }
 
 // refuse answers an agent or a customer with the template_refused text.
 func (s *Service) refuse(ctx context.Context, ev *store.ChatEvent) error {
-	channel, chatID := ev.ReplyTarget()
-	if chatID == "" {
-		chatID = ev.SenderID
-	}
-	o := store.Outbound{Channel: channel, ChatID: chatID, Kind: "text",
-		IdempotencyKey: fmt.Sprintf("template_reply:%d", ev.Message.ID)}
 	locale := s.cfg.StaffLocale
 	d := render.Data{}
 	switch {
 	case ev.Staff != nil:
-		id := ev.Staff.ID
-		o.StaffID = &id
 		d.Staff = &render.Staff{Name: ev.Staff.Name}
 	case ev.Identity != nil:
-		cid, iid := ev.Identity.CustomerID, ev.Identity.ID
-		o.CustomerID, o.IdentityID = &cid, &iid
-		if c, err := s.store.CustomerByID(ctx, cid); err == nil {
+		if c, err := s.store.CustomerByID(ctx, ev.Identity.CustomerID); err == nil {
 			locale, d.Customer = c.Locale, render.CustomerOf(c)
 		}
 	}
@@ -264,17 +240,6 @@ func (s *Service) refuse(ctx context.Context, ev *store.ChatEvent) error {
 	if err != nil {
 		return err
 	}
-	o.Text, o.TemplateKey, o.TemplateVersion = r.Text, r.Key, r.Version
-	_, err = s.store.Enqueue(ctx, []store.Outbound{o})
+	_, err = s.store.Enqueue(ctx, []store.Outbound{r.ReplyTo(ev, fmt.Sprintf("template_reply:%d", ev.Message.ID))})
 	return err
-}
-
-// cutWord splits off the first word.
-func cutWord(s string) (word, rest string) {
-	s = strings.TrimSpace(s)
-	i := strings.IndexFunc(s, unicode.IsSpace)
-	if i < 0 {
-		return s, ""
-	}
-	return s[:i], strings.TrimSpace(s[i:])
 }

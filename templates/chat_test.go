@@ -27,7 +27,7 @@ func parseCommand(text string) (cmd, args string) {
 	if !strings.HasPrefix(t, "/") {
 		return "", ""
 	}
-	word, rest := cutWord(t[1:])
+	word, rest := store.CutWord(t[1:])
 	word, _, _ = strings.Cut(word, "@")
 	return strings.ToLower(word), rest
 }

@@ -2,6 +2,7 @@ package templates
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"reflect"
@@ -81,26 +82,8 @@ func (s *Service) funcs(locale string) template.FuncMap {
 		// holiday names a holiday key (spring_festival → 春节 / Spring Festival).
 		"holiday": func(key string) string { return holidayName(key, en) },
 		// clip shortens s to n characters, ending in … when cut.
-		"clip": clip,
+		"clip": func(n int, s string) string { return store.Clip(s, n) },
 	}
-}
-
-func clip(n int, s string) string {
-	if n <= 0 {
-		return s
-	}
-	// Walk at most n+1 characters: s may be long, and clip runs per call.
-	cut, count := 0, 0
-	for i := range s {
-		if count == n-1 {
-			cut = i
-		}
-		if count == n {
-			return s[:cut] + "…"
-		}
-		count++
-	}
-	return s
 }
 
 var monthsEN = [...]string{"January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"}
@@ -169,16 +152,10 @@ func holidayName(key string, en bool) string {
 // salutation, localised holiday name and an empty Extra.
 func (s *Service) prepare(d *render.Data, locale string) {
 	en := locale == store.LocaleEN
-	if d.Business == "" {
-		d.Business = s.cfg.BusinessName
-	}
+	d.Business = cmp.Or(d.Business, s.cfg.BusinessName)
 	c := &d.Customer
-	if c.Honorific == "" {
-		c.Honorific = honorific(c.Gender, en)
-	}
-	if c.Salutation == "" {
-		c.Salutation = salutation(strings.TrimSpace(c.Name), c.Honorific, en)
-	}
+	c.Honorific = cmp.Or(c.Honorific, honorific(c.Gender, en))
+	c.Salutation = cmp.Or(c.Salutation, salutation(strings.TrimSpace(c.Name), c.Honorific, en))
 	if d.Holiday != nil && (d.Holiday.Name == "" || d.Holiday.Name == d.Holiday.Key) {
 		h := *d.Holiday
 		h.Name = holidayName(h.Key, en)
@@ -265,13 +242,7 @@ func bodyError(err error, when string) error {
 // bare only what callers of the key always pass.
 func sample(key, locale string, full bool) render.Data {
 	sp, _ := keySpec(key)
-	en := locale == store.LocaleEN
-	pick := func(zh, e string) string {
-		if en {
-			return e
-		}
-		return zh
-	}
+	pick := func(zh, e string) string { return render.Pick(locale, zh, e) }
 	day := time.Date(2027, 3, 5, 2, 0, 0, 0, time.UTC)
 	d := render.Data{Customer: render.Customer{ID: 1, Locale: locale}, Extra: map[string]string{}}
 	extras := map[string]string{"date": "2027-03-05", "digest": pick("#42 回访王小明（李娜）", "#42 Call Emma back (Lisa)"),
@@ -374,7 +345,7 @@ func (s *Service) validate(ctx context.Context, key, locale, body string) (*comp
 			return nil, "", store.Invalid("body", "renders %d lines; it needs %d, one per button (%s)", n, sp.buttons, when)
 		}
 		if sp.workflow {
-			for k, v := range s.WeChatFields(render.Rendered{Text: text}, nil) {
+			for k, v := range (render.Rendered{Text: text}).WeChatFields() {
 				if n := utf8.RuneCountInString(v); n > WeChatFieldLimit {
 					return nil, "", store.Invalid("body", "WeChat template field %s would hold %d characters; at most %d — use shorter lines (%s)", k, n, WeChatFieldLimit, when)
 				}

@@ -40,69 +40,53 @@ type spec struct {
 	buttons int
 }
 
-// keySpec describes the known keys; managers can only edit these.
+// keys are the template keys in display order, each with its spec:
+// managers can only edit these.
+func keys() []struct {
+	key string
+	spec
+} {
+	return []struct {
+		key string
+		spec
+	}{
+		{"birthday", spec{workflow: true}}, {"holiday", spec{needs: needHoliday, workflow: true}},
+		{"maintenance", spec{needs: needAsset, workflow: true}}, {"survey", spec{needs: needSurvey, workflow: true}},
+		{"survey_buttons", spec{needs: needSurvey, buttons: 5}}, {"revisit", spec{workflow: true}}, {"winback", spec{workflow: true}},
+		{"welcome", spec{}}, {"survey_thanks", spec{needs: needSurvey}}, {"complaint_received", spec{}},
+		{"birthday_saved", spec{needs: needBirthday}}, {"birthday_invalid", spec{}},
+		{"phone_saved", spec{needs: needPhone}}, {"phone_invalid", spec{}}, {"phone_claimed", spec{}}, {"phone_share_button", spec{}},
+		{"phone_verified", spec{needs: needPhone}}, {"phone_verify_code", spec{extras: []string{"phone", "code"}}}, {"verify_invalid", spec{}},
+		{"opted_out", spec{}}, {"opted_in", spec{}}, {"points_balance", spec{}}, {"survey_invalid", spec{}},
+		{"task_assigned", spec{needs: needTask | needStaff}}, {"task_overdue", spec{needs: needTask | needStaff}},
+		{"task_escalated", spec{needs: needTask}}, {"task_digest", spec{extras: []string{"date", "digest"}}},
+		{"relay_to_staff", spec{needs: needTask, extras: []string{"text"}}}, {"staff_task_buttons", spec{needs: needTask, buttons: 3}},
+		{"staff_bind_ok", spec{needs: needStaff}}, {"staff_bind_bad", spec{}}, {"staff_bind_throttled", spec{}},
+		{"staff_task_list", spec{extras: []string{"list"}}}, {"staff_task_open", spec{needs: needTask}},
+		{"staff_task_done", spec{needs: needTask}}, {"staff_task_snoozed", spec{needs: needTask}},
+		{"staff_relay_sent", spec{}}, {"staff_error", spec{extras: []string{"error"}}}, {"staff_help", spec{}},
+		{"staff_refused", spec{}}, {"template_refused", spec{}},
+		{KeyConsoleSignIn, spec{needs: needStaff, extras: []string{"code", "minutes"}}},
+	}
+}
+
+// keySpec is the spec of a known key.
 func keySpec(key string) (spec, bool) {
-	switch key {
-	case "birthday", "winback":
-		return spec{workflow: true}, true
-	case "revisit":
-		return spec{workflow: true}, true
-	case "holiday":
-		return spec{needs: needHoliday, workflow: true}, true
-	case "maintenance":
-		return spec{needs: needAsset, workflow: true}, true
-	case "survey":
-		return spec{needs: needSurvey, workflow: true}, true
-	case "survey_thanks":
-		return spec{needs: needSurvey}, true
-	case "task_assigned", "task_overdue":
-		return spec{needs: needTask | needStaff}, true
-	case "task_escalated":
-		return spec{needs: needTask}, true
-	case "task_digest":
-		return spec{extras: []string{"date", "digest"}}, true
-	case "relay_to_staff":
-		return spec{needs: needTask, extras: []string{"text"}}, true
-	case "staff_bind_ok":
-		return spec{needs: needStaff}, true
-	case "staff_task_done", "staff_task_snoozed", "staff_task_open":
-		return spec{needs: needTask}, true
-	case "staff_task_list":
-		return spec{extras: []string{"list"}}, true
-	case "staff_error":
-		return spec{extras: []string{"error"}}, true
-	case "survey_buttons":
-		return spec{needs: needSurvey, buttons: 5}, true
-	case "staff_task_buttons":
-		return spec{needs: needTask, buttons: 3}, true
-	case "birthday_saved":
-		return spec{needs: needBirthday}, true
-	case "phone_saved", "phone_verified":
-		return spec{needs: needPhone}, true
-	case "phone_verify_code":
-		return spec{extras: []string{"phone", "code"}}, true
-	case KeyConsoleSignIn:
-		return spec{needs: needStaff, extras: []string{"code", "minutes"}}, true
-	case "welcome", "birthday_invalid", "phone_invalid", "phone_claimed", "verify_invalid", "opted_out", "opted_in",
-		"points_balance", "survey_invalid", "staff_refused", "template_refused", "complaint_received",
-		"phone_share_button", "staff_bind_bad", "staff_bind_throttled", "staff_relay_sent", "staff_help":
-		return spec{}, true
+	for _, k := range keys() {
+		if k.key == key {
+			return k.spec, true
+		}
 	}
 	return spec{}, false
 }
 
 // Keys lists the template keys in display order.
 func Keys() []string {
-	return []string{
-		"birthday", "holiday", "maintenance", "survey", "survey_buttons", "revisit", "winback",
-		"welcome", "survey_thanks", "complaint_received", "birthday_saved", "birthday_invalid", "phone_saved", "phone_invalid",
-		"phone_claimed", "phone_share_button", "phone_verified", "phone_verify_code", "verify_invalid",
-		"opted_out", "opted_in", "points_balance", "survey_invalid",
-		"task_assigned", "task_overdue", "task_escalated", "task_digest", "relay_to_staff", "staff_task_buttons",
-		"staff_bind_ok", "staff_bind_bad", "staff_bind_throttled", "staff_task_list", "staff_task_open",
-		"staff_task_done", "staff_task_snoozed", "staff_relay_sent", "staff_error", "staff_help",
-		"staff_refused", "template_refused", KeyConsoleSignIn,
+	var out []string
+	for _, k := range keys() {
+		out = append(out, k.key)
 	}
+	return out
 }
 
 // KeyConsoleSignIn is the message carrying a console sign-in code to a

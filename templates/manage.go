@@ -1,6 +1,7 @@
 package templates
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"time"
@@ -226,9 +227,7 @@ func (s *Service) Preview(ctx context.Context, in PreviewInput) (*Preview, error
 		if c, err = s.store.CustomerByID(ctx, in.CustomerID); err != nil {
 			return nil, err
 		}
-		if in.Locale == "" {
-			in.Locale = Locale(c.Locale)
-		}
+		in.Locale = cmp.Or(in.Locale, Locale(c.Locale))
 	}
 	locale, err := checkKeyLocale(in.Key, in.Locale)
 	if err != nil {
@@ -269,7 +268,7 @@ func (s *Service) Preview(ctx context.Context, in PreviewInput) (*Preview, error
 		return nil, bodyError(err, "for this customer")
 	}
 	out.Text = text
-	out.WeChatFields = s.WeChatFields(render.Rendered{Key: in.Key, Locale: locale, Version: out.Version, Text: text}, nil)
+	out.WeChatFields = render.Rendered{Text: text}.WeChatFields()
 	return out, nil
 }
 

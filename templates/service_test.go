@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
-
 	"github.com/rapport-crm/rapport/render"
 	"github.com/rapport-crm/rapport/store"
 	"github.com/rapport-crm/rapport/store/storetest"
@@ -166,27 +164,6 @@ func TestRenderData(t *testing.T) {
 	}
 	if _, err := svc.Render(ctx, "nope", "zh-CN", render.Data{}); !store.IsCode(err, store.ENOTFOUND) {
 		t.Errorf("unknown key: %v", err)
-	}
-}
-
-func TestWeChatFields(t *testing.T) {
-	svc := &Service{}
-	text := "王先生，生日快乐！\n安心家电祝您平安喜乐。\n截止：3月5日\n回复即可预约"
-	tests := []struct {
-		keys []string
-		want map[string]string
-	}{
-		{nil, map[string]string{"first": "王先生，生日快乐！", "keyword1": "安心家电祝您平安喜乐。", "keyword2": "截止：3月5日", "remark": "回复即可预约"}},
-		{[]string{"first", "keyword1", "remark"}, map[string]string{"first": "王先生，生日快乐！", "keyword1": "安心家电祝您平安喜乐。 截止：3月5日", "remark": "回复即可预约"}},
-		{[]string{"first", "keyword1", "keyword2", "keyword3", "remark"}, map[string]string{"first": "王先生，生日快乐！", "keyword1": "安心家电祝您平安喜乐。", "keyword2": "截止：3月5日", "keyword3": "回复即可预约", "remark": ""}},
-		{[]string{"thing1", "time2", "thing3"}, map[string]string{"thing1": "王先生，生日快乐！", "time2": "安心家电祝您平安喜乐。", "thing3": "3月5日 回复即可预约"}},
-		{[]string{"thing1"}, map[string]string{"thing1": "王先生，生日快乐！ 安心家电祝您平安喜…"}},
-	}
-	for _, tt := range tests {
-		got := svc.WeChatFields(render.Rendered{Text: text}, tt.keys)
-		if diff := cmp.Diff(tt.want, got); diff != "" {
-			t.Errorf("keys %v (-want +got):\n%s", tt.keys, diff)
-		}
 	}
 }
 

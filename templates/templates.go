@@ -3,6 +3,7 @@
 package templates
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -111,21 +112,11 @@ type snapshot struct {
 // New builds the service. The shipped texts are embedded and must compile;
 // a broken one is a build defect, caught by the package tests.
 func New(st *store.Store, cfg Config) *Service {
-	if cfg.Location == nil {
-		cfg.Location = time.UTC
-	}
-	if cfg.CacheTTL <= 0 {
-		cfg.CacheTTL = 2 * time.Second
-	}
-	if cfg.CheckTime <= 0 {
-		cfg.CheckTime = checkTime
-	}
-	if cfg.Previews <= 0 {
-		cfg.Previews = MaxPreviews
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
-	}
+	cfg.Location = cmp.Or(cfg.Location, time.UTC)
+	cfg.CacheTTL = cmp.Or(cfg.CacheTTL, 2*time.Second)
+	cfg.CheckTime = cmp.Or(cfg.CheckTime, checkTime)
+	cfg.Previews = cmp.Or(cfg.Previews, MaxPreviews)
+	cfg.Logger = cmp.Or(cfg.Logger, slog.Default())
 	s := &Service{store: st, cfg: cfg, loc: cfg.Location, base: map[string]*compiled{},
 		versions: map[versionRef]*compiled{}, broken: map[versionRef]error{}, previews: make(chan struct{}, cfg.Previews)}
 	defaults, err := loadDefaults()

@@ -111,10 +111,21 @@ func TestAdminsOnlyAPI(t *testing.T) {
 			{"PATCH", pathf("/api/v1/staff/%d", rootID), `{"name":"Mallory"}`},
 			{"POST", pathf("/api/v1/staff/%d/binding-codes", rootID), ``},
 			{"POST", "/api/v1/staff", `{"name":"Eve","role":"admin"}`},
+			{"POST", "/api/v1/staff", `{"name":"Max","role":"manager"}`},
 		} {
 			if code, out := meg.do(c.method, c.path, c.body); code != 403 || errCode(out) != "forbidden" {
 				t.Errorf("manager %s %s %s: %d %v", c.method, c.path, c.body, code, out)
 			}
+		}
+		// Managers run the team: they add agents (the default role).
+		for _, body := range []string{`{"name":"Ann","role":"agent"}`, `{"name":"Bo"}`} {
+			if code, out := meg.do("POST", "/api/v1/staff", body); code != 201 || out["role"] != "agent" {
+				t.Errorf("manager adds an agent %s: %d %v", body, code, out)
+			}
+		}
+		agent := client{t, srv, tokenFor(t, s, store.RoleAgent, nil)}
+		if code, _ := agent.do("POST", "/api/v1/staff", `{"name":"Cy"}`); code != 403 {
+			t.Errorf("agent adds staff: %d, want 403", code)
 		}
 		if code, out := admin.do("POST", pathf("/api/v1/staff/%d/binding-codes", rootID), ``); code != 201 {
 			t.Errorf("admin issues a code for an admin: %d %v", code, out)

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/rapport-crm/rapport/store"
 )
@@ -190,6 +191,25 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 	return nil
 }
 
+// respond answers v as JSON with status, or returns err for the caller
+// to answer: the end of a handler, after its one domain call.
+func respond(w http.ResponseWriter, status int, v any, err error) error {
+	if err != nil {
+		return err
+	}
+	writeJSON(w, status, v)
+	return nil
+}
+
+// respondList answers one page in the contract's list envelope (an empty
+// page as [], never null), or returns err.
+func respondList[T any](w http.ResponseWriter, items []T, next string, err error) error {
+	if items == nil {
+		items = []T{}
+	}
+	return respond(w, http.StatusOK, list[T]{Items: items, NextCursor: next}, err)
+}
+
 // list is the contract's list envelope.
 type list[T any] struct {
 	Items      []T    `json:"items"`
@@ -209,6 +229,35 @@ func page(r *http.Request) (store.Page, error) {
 		p.Limit = n
 	}
 	return p, nil
+}
+
+// date reads a business date (YYYY-MM-DD, in the business zone) within
+// the years the domain takes (a year like 0001 or 9999 is a 422, not a
+// database error).
+func (s *Server) date(field, v string) (time.Time, error) {
+	d, err := time.ParseInLocation(time.DateOnly, strings.TrimSpace(v), s.Location)
+	if err != nil {
+		return d, store.Invalid(field, "%q is not YYYY-MM-DD", v)
+	}
+	return d, store.CheckTime(field, d)
+}
+
+// dateRange reads from= and to= (business dates; to is inclusive) as
+// [from, to+1 day); either may be absent (zero).
+func (s *Server) dateRange(r *http.Request) (from, to time.Time, err error) {
+	q := r.URL.Query()
+	if v := q.Get("from"); v != "" {
+		if from, err = s.date("from", v); err != nil {
+			return from, to, err
+		}
+	}
+	if v := q.Get("to"); v != "" {
+		if to, err = s.date("to", v); err != nil {
+			return from, to, err
+		}
+		to = to.AddDate(0, 0, 1)
+	}
+	return from, to, nil
 }
 
 func pathID(r *http.Request, name string) (int64, error) {

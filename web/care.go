@@ -1,7 +1,6 @@
 package web
 
 import (
-	"context"
 	"net/http"
 	"slices"
 	"strconv"
@@ -10,20 +9,30 @@ import (
 	"github.com/rapport-crm/rapport/store"
 )
 
-// CareDesk is the rest of the care service the API needs: asset and order
-// recording (their dates are in the business zone) and the survey summary.
-// cmd wires a care.Service as Deps.Care, which implements it too.
-type CareDesk interface {
-	CareRunner
-	CreateAsset(ctx context.Context, customerID int64, in store.AssetInput) (*store.Asset, error)
-	CreateOrder(ctx context.Context, in store.OrderInput) (*store.Order, error)
-	// SurveySummaryJSON returns a JSON-encodable summary of survey answers
-	// answered in [from, to) (zero = open), per channel and period.
-	SurveySummaryJSON(ctx context.Context, from, to time.Time, channel, period string) (any, error)
-	ParseDate(v string) (time.Time, error)
+// CareSchedule tells when the enabled care workflows run next; cmd wires
+// the care service's schedule.
+type CareSchedule interface {
+	NextRuns(after time.Time) []ScheduledRun
 }
 
-// careRoutes mounts the care endpoints.
+// ScheduledRun is a care workflow's next scheduled run.
+type ScheduledRun struct {
+	Workflow string    `json:"workflow"`
+	Schedule string    `json:"schedule"`
+	At       time.Time `json:"at"`
+	Date     string    `json:"date"`
+}
+
+func (s *Server) handleCareSchedule(w http.ResponseWriter, r *http.Request, _ *store.Principal) error {
+	if s.Schedule == nil {
+		return store.Errorf(store.EUNAVAILABLE, "care schedule unavailable")
+	}
+	return respondList(w, s.Schedule.NextRuns(s.Store.Now()), "", nil)
+}
+
+// careRoutes mounts the care endpoints: runs, and what care reads and
+// writes through the store (assets, orders, survey answers; their dates
+// are in the business zone, Deps.Location).
 func (s *Server) careRoutes() {
 	managers := []store.Role{store.RoleAdmin, store.RoleManager}
 	dates := []param{
@@ -49,8 +58,16 @@ func (s *Server) careRoutes() {
 		Out:   list[*store.CareRun]{},
 	})
 	s.api("GET /care/runs/{id}", s.handleCareRunGet).doc(op{
-		Summary: "One care run",
-		Out:     store.CareRun{},
+		Summary:     "One care run",
+		Description: "Its outcome: `planned`, `queued`, `skipped` with `skip_reasons` (reason → count), `tasks`, `failed`, `duplicates`, `error`.",
+		Out:         store.CareRun{},
+	})
+	s.api("GET /care/schedule", s.handleCareSchedule).doc(op{
+		Summary: "When each enabled care workflow runs next",
+		Description: "From the `care:` cron specs, in the business time zone (`at` carries its offset, `date` is the business " +
+			"date the run is for), soonest first.",
+		Out:    list[ScheduledRun]{},
+		Errors: []int{http.StatusServiceUnavailable},
 	})
 	s.api("POST /customers/{id}/assets", s.handleAssetCreate, managers...).doc(op{
 		Summary: "Record a serviced item",
@@ -127,29 +144,6 @@ func surveySummarySchema() schema {
 		}}
 }
 
-func (s *Server) careDesk() (CareDesk, error) {
-	d, ok := s.Care.(CareDesk)
-	if s.Care == nil || !ok {
-		return nil, errUnavailable
-	}
-	return d, nil
-}
-
-// errUnavailable answers 503 for a service that is not wired.
-var errUnavailable = unavailable{}
-
-type unavailable struct{}
-
-func (unavailable) Error() string { return "care service unavailable" }
-
-func writeCareError(w http.ResponseWriter, err error) error {
-	if err == errUnavailable {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"error": map[string]string{"code": "unavailable", "message": err.Error()}})
-		return nil
-	}
-	return err
-}
-
 type careRunRequest struct {
 	Workflow string `json:"workflow"`
 	Date     string `json:"date"`
@@ -161,10 +155,9 @@ type careRunRequest struct {
 // handleCareRun runs a workflow for a date now. A (workflow, date) that
 // already ran answers its existing run (same id, nothing sent again); a
 // date after today needs "dry_run" or "force".
-func (s *Server) handleCareRun(w http.ResponseWriter, r *http.Request, _ *store.Principal) error {
-	desk, err := s.careDesk()
-	if err != nil {
-		return writeCareError(w, err)
+func (s *Server) handleCareRun(w http.ResponseWriter, r *http.Request, p *store.Principal) error {
+	if s.Care == nil {
+		return store.Errorf(store.EUNAVAILABLE, "care service unavailable")
 	}
 	var in careRunRequest
 	if err := decode(w, r, &in); err != nil {
@@ -173,16 +166,17 @@ func (s *Server) handleCareRun(w http.ResponseWriter, r *http.Request, _ *store.
 	if in.Workflow == "" {
 		return store.Invalid("workflow", "required")
 	}
-	date, err := dateParam(desk, "date", in.Date)
+	date, err := s.date("date", in.Date)
 	if err != nil {
 		return err
 	}
-	run, err := desk.Run(r.Context(), in.Workflow, date, in.DryRun, in.Force)
+	run, err := s.Care.Run(r.Context(), in.Workflow, date, in.DryRun, in.Force)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, run)
-	return nil
+	s.audit(r, p, "care_run.start", "care_run", run.ID, map[string]any{"workflow": run.Workflow, "date": run.Date,
+		"dry_run": in.DryRun, "force": in.Force, "queued": run.Queued})
+	return respond(w, http.StatusOK, run, nil)
 }
 
 func (s *Server) handleCareRuns(w http.ResponseWriter, r *http.Request, _ *store.Principal) error {
@@ -192,14 +186,7 @@ func (s *Server) handleCareRuns(w http.ResponseWriter, r *http.Request, _ *store
 	}
 	q := r.URL.Query()
 	runs, next, err := s.Store.ListCareRuns(r.Context(), store.CareRunFilter{Workflow: q.Get("workflow"), Date: q.Get("date"), Page: p})
-	if err != nil {
-		return err
-	}
-	if runs == nil {
-		runs = []*store.CareRun{}
-	}
-	writeJSON(w, http.StatusOK, list[*store.CareRun]{Items: runs, NextCursor: next})
-	return nil
+	return respondList(w, runs, next, err)
 }
 
 func (s *Server) handleCareRunGet(w http.ResponseWriter, r *http.Request, _ *store.Principal) error {
@@ -208,18 +195,10 @@ func (s *Server) handleCareRunGet(w http.ResponseWriter, r *http.Request, _ *sto
 		return err
 	}
 	run, err := s.Store.CareRunByID(r.Context(), id)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, run)
-	return nil
+	return respond(w, http.StatusOK, run, err)
 }
 
 func (s *Server) handleAssetCreate(w http.ResponseWriter, r *http.Request, _ *store.Principal) error {
-	desk, err := s.careDesk()
-	if err != nil {
-		return writeCareError(w, err)
-	}
 	id, err := pathID(r, "id")
 	if err != nil {
 		return err
@@ -228,12 +207,11 @@ func (s *Server) handleAssetCreate(w http.ResponseWriter, r *http.Request, _ *st
 	if err := decode(w, r, &in); err != nil {
 		return err
 	}
-	a, err := desk.CreateAsset(r.Context(), id, in)
+	a, err := s.Store.CreateAsset(r.Context(), id, in, s.Location)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, assetJSON(a))
-	return nil
+	return respond(w, http.StatusCreated, assetJSON(a), nil)
 }
 
 func (s *Server) handleAssets(w http.ResponseWriter, r *http.Request, p *store.Principal) error {
@@ -242,15 +220,11 @@ func (s *Server) handleAssets(w http.ResponseWriter, r *http.Request, p *store.P
 		return err
 	}
 	as, err := s.Store.ListAssetsFor(r.Context(), store.ActorOf(p), id)
-	if err != nil {
-		return err
-	}
 	out := make([]assetView, len(as))
 	for i, a := range as {
 		out[i] = assetJSON(a)
 	}
-	writeJSON(w, http.StatusOK, list[assetView]{Items: out})
-	return nil
+	return respondList(w, out, "", err)
 }
 
 // assetView is an asset with next_service_due as a date ("" when none),
@@ -268,95 +242,51 @@ func assetJSON(a *store.Asset) assetView {
 	return assetView{a, due}
 }
 
+// handleOrderCreate records an order; a service order moves its asset's
+// due date.
 func (s *Server) handleOrderCreate(w http.ResponseWriter, r *http.Request, _ *store.Principal) error {
-	desk, err := s.careDesk()
-	if err != nil {
-		return writeCareError(w, err)
-	}
 	var in store.OrderInput
 	if err := decode(w, r, &in); err != nil {
 		return err
 	}
-	o, err := desk.CreateOrder(r.Context(), in)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusCreated, o)
-	return nil
+	o, err := s.Store.CreateOrder(r.Context(), in, s.Location)
+	return respond(w, http.StatusCreated, o, err)
 }
 
-// dateParam reads a business date (YYYY-MM-DD) within the years the
-// domain takes (a year like 0001 or 9999 is a 422, not a database error).
-func dateParam(desk CareDesk, field, v string) (time.Time, error) {
-	d, err := desk.ParseDate(v)
-	if err != nil {
-		return d, store.Invalid(field, "%q is not YYYY-MM-DD", v)
-	}
-	return d, store.CheckTime(field, d)
-}
-
-// rangeQuery reads from= and to= (YYYY-MM-DD, business dates; to is
-// inclusive) as [from, to+1 day).
-func rangeQuery(desk CareDesk, r *http.Request) (from, to time.Time, err error) {
-	q := r.URL.Query()
-	if v := q.Get("from"); v != "" {
-		if from, err = dateParam(desk, "from", v); err != nil {
-			return from, to, err
-		}
-	}
-	if v := q.Get("to"); v != "" {
-		if to, err = dateParam(desk, "to", v); err != nil {
-			return from, to, err
-		}
-		to = to.AddDate(0, 0, 1)
-	}
-	return from, to, nil
+// surveyFilter reads the survey answers a request selects (from, to,
+// channel), as the caller may see them.
+func (s *Server) surveyFilter(r *http.Request, by *store.Principal) (store.SurveyFilter, error) {
+	from, to, err := s.dateRange(r)
+	viewer := store.ActorOf(by)
+	return store.SurveyFilter{From: from, To: to, Channel: r.URL.Query().Get("channel"), Viewer: &viewer}, err
 }
 
 func (s *Server) handleSurveyResponses(w http.ResponseWriter, r *http.Request, by *store.Principal) error {
-	desk, err := s.careDesk()
-	if err != nil {
-		return writeCareError(w, err)
-	}
 	p, err := page(r)
 	if err != nil {
 		return err
 	}
-	from, to, err := rangeQuery(desk, r)
+	f, err := s.surveyFilter(r, by)
 	if err != nil {
 		return err
 	}
-	viewer := store.ActorOf(by)
-	f := store.SurveyFilter{From: from, To: to, Channel: r.URL.Query().Get("channel"), Viewer: &viewer, Page: p}
+	f.Page = p
 	if v := r.URL.Query().Get("customer_id"); v != "" {
 		if f.CustomerID, err = strconv.ParseInt(v, 10, 64); err != nil {
 			return store.Invalid("customer_id", "%q is not an id", v)
 		}
 	}
 	items, next, err := s.Store.ListSurveyResponses(r.Context(), f)
-	if err != nil {
-		return err
-	}
-	if items == nil {
-		items = []store.SurveyResponse{}
-	}
-	writeJSON(w, http.StatusOK, list[store.SurveyResponse]{Items: items, NextCursor: next})
-	return nil
+	return respondList(w, items, next, err)
 }
 
-func (s *Server) handleSurveySummary(w http.ResponseWriter, r *http.Request, _ *store.Principal) error {
-	desk, err := s.careDesk()
-	if err != nil {
-		return writeCareError(w, err)
-	}
-	from, to, err := rangeQuery(desk, r)
+// handleSurveySummary is CSAT and score counts of the answers the caller
+// may see (an agent: their customers'), overall, per channel and period.
+func (s *Server) handleSurveySummary(w http.ResponseWriter, r *http.Request, by *store.Principal) error {
+	f, err := s.surveyFilter(r, by)
 	if err != nil {
 		return err
 	}
-	sum, err := desk.SurveySummaryJSON(r.Context(), from, to, r.URL.Query().Get("channel"), r.URL.Query().Get("period"))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, sum)
-	return nil
+	sum, err := s.Store.SummarizeSurveys(r.Context(), f, r.URL.Query().Get("period"), s.Location)
+	return respond(w, http.StatusOK, sum, err)
 }

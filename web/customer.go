@@ -1,7 +1,11 @@
 package web
 
 import (
+	"bytes"
+	"encoding/json"
+	"io"
 	"net/http"
+	"slices"
 
 	"github.com/rapport-crm/rapport/store"
 )
@@ -63,11 +67,7 @@ func (s *Server) listCustomers(w http.ResponseWriter, r *http.Request, p *store.
 		return err
 	}
 	cs, next, err := s.Store.ListCustomers(r.Context(), f)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, list[*store.Customer]{Items: cs, NextCursor: next})
-	return nil
+	return respondList(w, cs, next, err)
 }
 
 func (s *Server) createCustomer(w http.ResponseWriter, r *http.Request, p *store.Principal) error {
@@ -78,11 +78,7 @@ func (s *Server) createCustomer(w http.ResponseWriter, r *http.Request, p *store
 	by := store.ActorOf(p) // who pins a tier or stage
 	in.By = &by
 	c, err := s.Store.CreateCustomer(r.Context(), in)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusCreated, c)
-	return nil
+	return respond(w, http.StatusCreated, c, err)
 }
 
 func (s *Server) getCustomer(w http.ResponseWriter, r *http.Request, p *store.Principal) error {
@@ -91,11 +87,7 @@ func (s *Server) getCustomer(w http.ResponseWriter, r *http.Request, p *store.Pr
 		return err
 	}
 	c, err := s.Store.CustomerFor(r.Context(), store.ActorOf(p), id)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, c)
-	return nil
+	return respond(w, http.StatusOK, c, err)
 }
 
 func (s *Server) patchCustomer(w http.ResponseWriter, r *http.Request, p *store.Principal) error {
@@ -103,6 +95,13 @@ func (s *Server) patchCustomer(w http.ResponseWriter, r *http.Request, p *store.
 	if err != nil {
 		return err
 	}
+	// The body twice: as the change, and for the audit, which names the
+	// fields given (null among them: it unpins a tier or stage).
+	var raw json.RawMessage
+	if err := decode(w, r, &raw); err != nil {
+		return err
+	}
+	r.Body = io.NopCloser(bytes.NewReader(raw))
 	var in store.CustomerInput
 	if err := decode(w, r, &in); err != nil {
 		return err
@@ -113,6 +112,29 @@ func (s *Server) patchCustomer(w http.ResponseWriter, r *http.Request, p *store.
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, c)
-	return nil
+	s.audit(r, p, "customer.update", "customer", id, changedFields(raw, "tier", "stage", "owner_staff_id", "opt_out"))
+	return respond(w, http.StatusOK, c, nil)
+}
+
+// changedFields summarises a PATCH body for the audit: the fields it
+// gives, and the values of those worth reading at a glance (a pinned tier,
+// say); other values (a phone, a birthday) stay out of the log.
+func changedFields(raw json.RawMessage, shown ...string) map[string]any {
+	var body map[string]json.RawMessage
+	if json.Unmarshal(raw, &body) != nil {
+		return nil
+	}
+	out := map[string]any{}
+	fields := make([]string, 0, len(body))
+	for k, v := range body {
+		fields = append(fields, k)
+		if slices.Contains(shown, k) {
+			var val any
+			json.Unmarshal(v, &val)
+			out[k] = val
+		}
+	}
+	slices.Sort(fields)
+	out["fields"] = fields
+	return out
 }

@@ -1,6 +1,8 @@
 package web
 
 import (
+	"cmp"
+	"context"
 	"net/http"
 	"strconv"
 	"time"
@@ -56,6 +58,18 @@ func (s *Server) followupRoutes() {
 		Out:    list[*store.Task]{},
 		Errors: []int{http.StatusForbidden},
 	})
+	s.api("GET /tasks/queue", s.taskQueue).doc(op{
+		Summary: "A work queue: open tasks in the order to work them",
+		Description: "Complaints first, then overdue tasks, then by due time (none last), oldest first on ties. The " +
+			"caller's own queue, or `assignee_id`'s (0: the unassigned tasks); an agent has only their own (403). The " +
+			"cursor is a position in the queue, which moves as tasks fall due.",
+		Query: []param{
+			query("assignee_id", "Whose queue (managers and admins); 0: the unassigned tasks.", schema{"type": "integer", "format": "int64", "minimum": 0}),
+		},
+		Paged:  true,
+		Out:    list[*store.Task]{},
+		Errors: []int{http.StatusForbidden},
+	})
 	s.api("GET /tasks/{id}", s.getTask).doc(op{
 		Summary:     "One task with its history",
 		Description: "Another agent's task is 403.",
@@ -79,11 +93,7 @@ func (s *Server) listStaff(w http.ResponseWriter, r *http.Request, _ *store.Prin
 		return err
 	}
 	items, next, err := s.Store.ListStaff(r.Context(), p)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, list[*store.StaffView]{Items: items, NextCursor: next})
-	return nil
+	return respondList(w, items, next, err)
 }
 
 func (s *Server) updateStaff(w http.ResponseWriter, r *http.Request, p *store.Principal) error {
@@ -97,12 +107,16 @@ func (s *Server) updateStaff(w http.ResponseWriter, r *http.Request, p *store.Pr
 	}
 	// The actor, not just the role: reassigned tasks record who deactivated
 	// their assignee.
-	st, err := s.Store.UpdateStaffBy(r.Context(), id, in, store.ActorOf(p))
+	st, err := s.Store.UpdateStaff(r.Context(), id, in, store.ActorOf(p))
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, st)
-	return nil
+	action := "staff.update"
+	if in.Active != nil {
+		action = map[bool]string{true: "staff.activate", false: "staff.deactivate"}[*in.Active]
+	}
+	s.audit(r, p, action, "staff", id, map[string]any{"name": in.Name, "role": in.Role, "active": in.Active})
+	return respond(w, http.StatusOK, st, nil)
 }
 
 func (s *Server) createBindingCode(w http.ResponseWriter, r *http.Request, p *store.Principal) error {
@@ -110,12 +124,12 @@ func (s *Server) createBindingCode(w http.ResponseWriter, r *http.Request, p *st
 	if err != nil {
 		return err
 	}
-	code, exp, err := s.Store.CreateBindingCodeBy(r.Context(), id, store.ActorOf(p))
+	code, exp, err := s.Store.CreateBindingCode(r.Context(), id, store.ActorOf(p))
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, bindingCode{Code: code, ExpiresAt: exp})
-	return nil
+	s.audit(r, p, "staff.binding_code", "staff", id, map[string]any{"expires_at": exp})
+	return respond(w, http.StatusCreated, bindingCode{Code: code, ExpiresAt: exp}, nil)
 }
 
 // bindingCode is the answer of POST /staff/{id}/binding-codes.
@@ -140,9 +154,7 @@ func (s *Server) createTask(w http.ResponseWriter, r *http.Request, p *store.Pri
 	if err := decode(w, r, &in); err != nil {
 		return err
 	}
-	if in.Kind == "" {
-		in.Kind = store.TaskManual
-	}
+	in.Kind = cmp.Or(in.Kind, store.TaskManual)
 	by := store.ActorOf(p)
 	source := "api"
 	if p.StaffID != nil {
@@ -155,7 +167,7 @@ func (s *Server) createTask(w http.ResponseWriter, r *http.Request, p *store.Pri
 	if err != nil {
 		return err
 	}
-	if err := s.Store.NoteChatBound(r.Context(), t); err != nil {
+	if err := s.noteTasks(r.Context(), t); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusCreated, t)
@@ -182,11 +194,43 @@ func (s *Server) listTasks(w http.ResponseWriter, r *http.Request, p *store.Prin
 	if err != nil {
 		return err
 	}
-	if err := s.Store.NoteChatBound(r.Context(), items...); err != nil {
+	if err := s.noteTasks(r.Context(), items...); err != nil {
+		return err
+	}
+	return respondList(w, items, next, nil)
+}
+
+func (s *Server) taskQueue(w http.ResponseWriter, r *http.Request, p *store.Principal) error {
+	pg, err := page(r)
+	if err != nil {
+		return err
+	}
+	f := store.QueueFilter{Page: pg}
+	if v := r.URL.Query().Get("assignee_id"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			return store.Invalid("assignee_id", "%q is not an id", v)
+		}
+		f.AssigneeID = &n
+	}
+	items, next, err := s.Store.TaskQueue(r.Context(), store.ActorOf(p), f)
+	if err != nil {
+		return err
+	}
+	if err := s.noteTasks(r.Context(), items...); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, list[*store.Task]{Items: items, NextCursor: next})
 	return nil
+}
+
+// noteTasks adds what a task's JSON tells beside its row: whether chat
+// reaches its assignee, and its customer's name (a query each per page).
+func (s *Server) noteTasks(ctx context.Context, ts ...*store.Task) error {
+	if err := s.Store.NoteChatBound(ctx, ts...); err != nil {
+		return err
+	}
+	return s.Store.NoteCustomerNames(ctx, ts...)
 }
 
 func (s *Server) getTask(w http.ResponseWriter, r *http.Request, p *store.Principal) error {
@@ -198,7 +242,7 @@ func (s *Server) getTask(w http.ResponseWriter, r *http.Request, p *store.Princi
 	if err != nil {
 		return err
 	}
-	if err := s.Store.NoteChatBound(r.Context(), t); err != nil {
+	if err := s.noteTasks(r.Context(), t); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, t)
@@ -218,7 +262,7 @@ func (s *Server) updateTask(w http.ResponseWriter, r *http.Request, p *store.Pri
 	if err != nil {
 		return err
 	}
-	if err := s.Store.NoteChatBound(r.Context(), t); err != nil {
+	if err := s.noteTasks(r.Context(), t); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, t)

@@ -133,21 +133,17 @@ func (s *Server) recompute(w http.ResponseWriter, r *http.Request, _ *store.Prin
 	return nil
 }
 
-// when reads a query time: a business date YYYY-MM-DD (its start, in the
-// business zone when care is wired, else UTC) or an RFC 3339 time.
+// when reads a query time: a business date YYYY-MM-DD (its start in the
+// business zone) or an RFC 3339 time.
 func (s *Server) when(field, v string) (time.Time, error) {
 	v = strings.TrimSpace(v)
 	if t, err := time.Parse(time.RFC3339, v); err == nil {
 		return t, store.CheckTime(field, t)
 	}
-	if desk, err := s.careDesk(); err == nil {
-		return dateParam(desk, field, v)
+	if _, err := time.Parse(time.DateOnly, v); err != nil {
+		return time.Time{}, store.Invalid(field, "%q is not YYYY-MM-DD or an RFC 3339 time", v)
 	}
-	t, err := time.Parse(time.DateOnly, v)
-	if err != nil {
-		return t, store.Invalid(field, "%q is not YYYY-MM-DD or an RFC 3339 time", v)
-	}
-	return t, store.CheckTime(field, t)
+	return s.date(field, v)
 }
 
 // timeRange reads from= and to= as [from, to): a date as to is inclusive

@@ -49,11 +49,7 @@ func (s *Server) listMessages(w http.ResponseWriter, r *http.Request, p *store.P
 	default:
 		return store.Invalid("order", "%q is not oldest or newest", o)
 	}
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, list[*store.Message]{Items: ms, NextCursor: next})
-	return nil
+	return respondList(w, ms, next, err)
 }
 
 // sendMessage is an agent's reply: queued in the outbox for the customer's
@@ -68,9 +64,5 @@ func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request, p *store.Pr
 		return err
 	}
 	m, err := s.Store.SendToCustomerBy(r.Context(), store.ActorOf(p), id, in.Text)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusCreated, m)
-	return nil
+	return respond(w, http.StatusCreated, m, err)
 }

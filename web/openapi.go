@@ -44,6 +44,9 @@ type op struct {
 	// it is, for what has no Go type here.
 	In  any
 	Out any
+	// InMedia is the request body's media type: application/json unless
+	// set (text/csv for a file, with In a schema).
+	InMedia string
 	// Media is the answer's media type: application/json unless set
 	// (text/event-stream for a stream, say, with Out a schema).
 	Media string
@@ -252,8 +255,12 @@ func (g *schemaGen) operation(rt *route, path string) schema {
 		out["parameters"] = params
 	}
 	if o.In != nil {
+		media := o.InMedia
+		if media == "" {
+			media = "application/json"
+		}
 		out["requestBody"] = schema{"required": true,
-			"content": schema{"application/json": schema{"schema": g.valueSchema(o.In, request)}}}
+			"content": schema{media: schema{"schema": g.valueSchema(o.In, request)}}}
 	}
 
 	status := o.Status
@@ -444,6 +451,8 @@ func namedEnums() map[string]schema {
 		"ClaimMethod":   enum(store.ClaimByCode, store.ClaimByStaff, store.ClaimDuplicate),
 		"OrderKind":     enum(store.OrderPurchase, store.OrderService),
 		"RFMSegment":    rfmSegments(),
+		"ImportKind":    enum(store.ImportCustomers, store.ImportOrders),
+		"ImportStatus":  enum(store.ImportQueued, store.ImportChecking, store.ImportWriting, store.ImportDone, store.ImportFailed),
 	}
 }
 
@@ -484,8 +493,14 @@ func jsonOverrides() map[reflect.Type]override {
 		reflect.TypeFor[store.Order]():      {fields: map[string]schema{"kind": ref("OrderKind")}},
 		reflect.TypeFor[store.PhoneClaim](): {fields: map[string]schema{"status": ref("ClaimStatus"), "method": ref("ClaimMethod"),
 			"claimant_channel": ref("Channel")}},
-		reflect.TypeFor[careRunRequest](): {fields: map[string]schema{"workflow": ref("Workflow")}},
-		reflect.TypeFor[store.Customer](): {fields: map[string]schema{"locale": ref("Locale")}},
+		reflect.TypeFor[careRunRequest]():     {fields: map[string]schema{"workflow": ref("Workflow")}},
+		reflect.TypeFor[ScheduledRun]():       {fields: map[string]schema{"workflow": ref("Workflow"), "date": {"type": "string", "format": "date"}}},
+		reflect.TypeFor[store.ImportJob]():    {fields: map[string]schema{"kind": ref("ImportKind"), "status": ref("ImportStatus")}},
+		reflect.TypeFor[store.AuditEvent]():   {fields: map[string]schema{"via": enum(store.AuditViaConsole, store.AuditViaAPI)}},
+		reflect.TypeFor[store.Customer]():     {fields: map[string]schema{"locale": ref("Locale")}},
+		reflect.TypeFor[templates.Template](): {fields: map[string]schema{"locale": ref("Locale")}},
+		reflect.TypeFor[templates.Version]():  {name: "TemplateVersion", fields: map[string]schema{"locale": ref("Locale")}},
+		reflect.TypeFor[templates.Preview]():  {name: "TemplatePreview", fields: map[string]schema{"locale": ref("Locale")}},
 		// Exact money: a number with two decimals in answers; a number or
 		// a string holding one in requests (its own UnmarshalJSON).
 		reflect.TypeFor[store.Money](): {schema: schema{"type": []string{"number", "string"},
@@ -495,8 +510,5 @@ func jsonOverrides() map[reflect.Type]override {
 		reflect.TypeFor[store.Pin[store.Stage]](): {schema: nullable(ref("Stage"))},
 		reflect.TypeFor[store.RFM]():              {fields: map[string]schema{"segment": ref("RFMSegment")}},
 		reflect.TypeFor[store.CustomerChange]():   {fields: map[string]schema{"field": enum(store.FieldStage, store.FieldTier)}},
-		reflect.TypeFor[templates.Template]():     {fields: map[string]schema{"locale": ref("Locale")}},
-		reflect.TypeFor[templates.Version]():      {name: "TemplateVersion", fields: map[string]schema{"locale": ref("Locale")}},
-		reflect.TypeFor[templates.Preview]():      {name: "TemplatePreview", fields: map[string]schema{"locale": ref("Locale")}},
 	}
 }

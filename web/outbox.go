@@ -37,31 +37,32 @@ type requeueRequest struct {
 
 // handleRequeue puts failed outbound messages back in the queue (after a
 // provider outage, say) and answers how many: {"requeued": N}.
-func (s *Server) handleRequeue(w http.ResponseWriter, r *http.Request, _ *store.Principal) error {
+func (s *Server) handleRequeue(w http.ResponseWriter, r *http.Request, p *store.Principal) error {
 	var in requeueRequest
 	if err := decode(w, r, &in); err != nil {
 		return err
 	}
 	f := store.RequeueFilter{Channel: strings.TrimSpace(in.Channel), IDs: in.IDs}
 	var err error
-	if f.From, err = s.requeueTime("from", in.From, false); err != nil {
+	if f.From, err = s.boundParam("from", in.From, false); err != nil {
 		return err
 	}
-	if f.To, err = s.requeueTime("to", in.To, true); err != nil {
+	if f.To, err = s.boundParam("to", in.To, true); err != nil {
 		return err
 	}
 	n, err := s.Store.RequeueFailed(r.Context(), f)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, requeued{Requeued: n})
-	return nil
+	s.audit(r, p, "outbox.requeue", "outbox", nil, map[string]any{"channel": f.Channel, "from": in.From, "to": in.To,
+		"ids": len(in.IDs), "requeued": n})
+	return respond(w, http.StatusOK, requeued{Requeued: n}, nil)
 }
 
-// requeueTime reads a from/to bound: a date is a business day (in the care
-// service's zone; UTC when care is not wired), and an inclusive end date
-// means up to the next day's start.
-func (s *Server) requeueTime(field, v string, end bool) (time.Time, error) {
+// boundParam reads a from/to bound: an RFC 3339 time, or a date, which is
+// a business day (in Deps.Location); an inclusive end date means up to the
+// next day's start.
+func (s *Server) boundParam(field, v string, end bool) (time.Time, error) {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return time.Time{}, nil
@@ -69,13 +70,7 @@ func (s *Server) requeueTime(field, v string, end bool) (time.Time, error) {
 	if t, err := time.Parse(time.RFC3339, v); err == nil {
 		return t, nil
 	}
-	var day time.Time
-	var err error
-	if desk, derr := s.careDesk(); derr == nil {
-		day, err = desk.ParseDate(v)
-	} else {
-		day, err = time.ParseInLocation(time.DateOnly, v, time.UTC)
-	}
+	day, err := time.ParseInLocation(time.DateOnly, v, s.Location)
 	if err != nil {
 		return time.Time{}, store.Invalid(field, "%q is not YYYY-MM-DD or an RFC 3339 time", v)
 	}

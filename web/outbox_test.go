@@ -74,7 +74,7 @@ func TestRequeueAPI(t *testing.T) {
 			}
 
 			status := func(id int64) string {
-				m, err := s.Message(context.Background(), id)
+				m, err := s.MessageByID(context.Background(), id)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -46,11 +46,7 @@ func (s *Server) listPhoneClaims(w http.ResponseWriter, r *http.Request, _ *stor
 		f.CustomerID = &id
 	}
 	items, next, err := s.Store.ListPhoneClaims(r.Context(), f)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, list[*store.PhoneClaim]{Items: items, NextCursor: next})
-	return nil
+	return respondList(w, items, next, err)
 }
 
 // approvePhoneClaim merges the claimant into the holder of the number (a
@@ -64,6 +60,7 @@ func (s *Server) approvePhoneClaim(w http.ResponseWriter, r *http.Request, p *st
 	if err != nil {
 		return err
 	}
+	s.audit(r, p, "phone_claim.approve", "phone_claim", id, claimSummary(c))
 	writeJSON(w, http.StatusOK, c)
 	return nil
 }
@@ -77,6 +74,12 @@ func (s *Server) rejectPhoneClaim(w http.ResponseWriter, r *http.Request, p *sto
 	if err != nil {
 		return err
 	}
+	s.audit(r, p, "phone_claim.reject", "phone_claim", id, claimSummary(c))
 	writeJSON(w, http.StatusOK, c)
 	return nil
+}
+
+// claimSummary is what the audit keeps of a decided claim.
+func claimSummary(c *store.PhoneClaim) map[string]any {
+	return map[string]any{"phone": c.Phone, "claimant_id": c.ClaimantID, "target_id": c.TargetID, "status": c.Status}
 }

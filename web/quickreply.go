@@ -48,11 +48,12 @@ func (s *Server) createQuickReply(w http.ResponseWriter, r *http.Request, p *sto
 	if err != nil {
 		return err
 	}
+	s.audit(r, p, "quick_reply.create", "quick_reply", q.ID, map[string]any{"title": q.Title})
 	writeJSON(w, http.StatusCreated, q)
 	return nil
 }
 
-func (s *Server) updateQuickReply(w http.ResponseWriter, r *http.Request, _ *store.Principal) error {
+func (s *Server) updateQuickReply(w http.ResponseWriter, r *http.Request, p *store.Principal) error {
 	id, err := pathID(r, "id")
 	if err != nil {
 		return err
@@ -65,11 +66,12 @@ func (s *Server) updateQuickReply(w http.ResponseWriter, r *http.Request, _ *sto
 	if err != nil {
 		return err
 	}
+	s.audit(r, p, "quick_reply.update", "quick_reply", q.ID, map[string]any{"title": q.Title})
 	writeJSON(w, http.StatusOK, q)
 	return nil
 }
 
-func (s *Server) deleteQuickReply(w http.ResponseWriter, r *http.Request, _ *store.Principal) error {
+func (s *Server) deleteQuickReply(w http.ResponseWriter, r *http.Request, p *store.Principal) error {
 	id, err := pathID(r, "id")
 	if err != nil {
 		return err
@@ -77,6 +79,7 @@ func (s *Server) deleteQuickReply(w http.ResponseWriter, r *http.Request, _ *sto
 	if err := s.Store.DeleteQuickReply(r.Context(), id); err != nil {
 		return err
 	}
+	s.audit(r, p, "quick_reply.delete", "quick_reply", id, nil)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -3,6 +3,7 @@
 package web
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -27,6 +28,18 @@ type Config struct {
 	// TrustedProxies are the CIDRs of reverse proxies whose
 	// X-Forwarded-For names the client; empty trusts none.
 	TrustedProxies []string `yaml:"trusted_proxies"`
+}
+
+// Validate checks the block; errors name the key.
+func (c Config) Validate() error {
+	if c.Addr == "" {
+		return fmt.Errorf("http.addr: empty")
+	}
+	if c.PublicURL != "" && !strings.HasPrefix(c.PublicURL, "http://") && !strings.HasPrefix(c.PublicURL, "https://") {
+		return fmt.Errorf("http.public_url: %q is not an http(s) URL", c.PublicURL)
+	}
+	_, err := c.Proxies()
+	return err
 }
 
 // Proxies parses TrustedProxies, naming the bad entry. A bare address
@@ -54,19 +67,24 @@ type ChannelStates interface {
 	ChannelStates() map[string]string
 }
 
-// CareRunner runs a care workflow for a date; implemented by care. A real
-// run for a date after today is refused (422 naming date) unless force.
+// CareRunner runs a care workflow for a date; cmd wires a *care.Service. A
+// real run for a date after today is refused (422 naming date) unless
+// force.
 type CareRunner interface {
 	Run(ctx context.Context, workflow string, date time.Time, dryRun, force bool) (*store.CareRun, error)
 }
 
-// Deps are the services the API calls. Nil ones answer 503.
+// Deps are the services the API calls. A nil Templates or Care answers
+// 503 on its endpoints.
 type Deps struct {
 	Store     *store.Store
 	Templates *templates.Service
 	Care      CareRunner
-	Registry  *prometheus.Registry
-	Logger    *slog.Logger
+	// Location is the business time zone the API's dates are in
+	// (default UTC).
+	Location *time.Location
+	Registry *prometheus.Registry
+	Logger   *slog.Logger
 	// Channels, when set, adds each chat channel's state to /readyz.
 	Channels ChannelStates
 	// Analytics recomputes the figures (POST /analytics/recompute; nil:
@@ -86,6 +104,12 @@ type Deps struct {
 	// EventPoll is how often an inbox event stream looks for changes
 	// (default 1 s).
 	EventPoll time.Duration
+	// Schedule tells when care workflows run next (GET /care/schedule).
+	Schedule CareSchedule
+	// Imports runs CSV imports started with POST /imports; ImportLimit
+	// bounds an uploaded file (default 100 MiB).
+	Imports     ImportJobs
+	ImportLimit int64
 }
 
 // Server routes every HTTP request.
@@ -107,18 +131,14 @@ type Server struct {
 
 // New builds the server and its routes.
 func New(d Deps) *Server {
-	if d.Logger == nil {
-		d.Logger = slog.Default()
-	}
-	if d.Registry == nil {
-		d.Registry = prometheus.NewRegistry()
-	}
+	d.Logger = cmp.Or(d.Logger, slog.Default())
+	d.Location = cmp.Or(d.Location, time.UTC)
+	d.Registry = cmp.Or(d.Registry, prometheus.NewRegistry())
 	if d.Console == (ConsoleConfig{}) {
 		d.Console = DefaultConsoleConfig()
 	}
-	if d.EventPoll <= 0 {
-		d.EventPoll = time.Second
-	}
+	d.EventPoll = cmp.Or(d.EventPoll, time.Second)
+	d.ImportLimit = cmp.Or(d.ImportLimit, maxImportBytes)
 	s := &Server{Deps: d, mux: newRouteMux(), streams: map[string]int{}, ending: make(chan struct{})}
 	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "rapport_http_requests_total", Help: "HTTP requests by route and status.",
@@ -149,6 +169,8 @@ func (s *Server) routes() {
 	s.sessionRoutes()
 	s.inboxRoutes()
 	s.quickReplyRoutes()
+	s.auditRoutes()
+	s.importRoutes()
 	s.consoleRoutes()
 	s.intelRoutes()
 	s.openAPIRoutes()
@@ -170,10 +192,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				writeError(sw, store.Errorf(store.EINTERNAL, "internal error"))
 			}
 		}
-		route := r.Pattern
-		if route == "" {
-			route = "unmatched"
-		}
+		route := cmp.Or(r.Pattern, "unmatched")
 		s.requests.WithLabelValues(route, strconv.Itoa(sw.code)).Inc()
 		s.latency.WithLabelValues(route).Observe(time.Since(start).Seconds())
 	}()

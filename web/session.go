@@ -237,6 +237,7 @@ func (s *Server) signOutEverywhere(w http.ResponseWriter, r *http.Request, p *st
 	if err != nil {
 		return err
 	}
+	s.audit(r, p, "session.revoke_all", "staff", *p.StaffID, map[string]any{"ended": n})
 	s.clearCookie(w, r)
 	writeJSON(w, http.StatusOK, map[string]any{"ended": n})
 	return nil
@@ -338,6 +339,7 @@ func (s *Server) revokeSession(w http.ResponseWriter, r *http.Request, p *store.
 	if err := s.Store.RevokeSession(r.Context(), store.ActorOf(p), id); err != nil {
 		return err
 	}
+	s.audit(r, p, "session.revoke", "session", id, nil)
 	if id == p.SessionID {
 		s.clearCookie(w, r)
 	}
@@ -362,6 +364,7 @@ func (s *Server) setOwnPassword(w http.ResponseWriter, r *http.Request, p *store
 		By: store.ActorOf(p)}); err != nil {
 		return err
 	}
+	s.audit(r, p, "staff.password_set", "staff", *p.StaffID, map[string]any{"own": true})
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -391,6 +394,7 @@ func (s *Server) setStaffPassword(w http.ResponseWriter, r *http.Request, p *sto
 	if err := s.Store.SetPassword(r.Context(), store.PasswordChange{StaffID: id, Password: in.Password, By: by}); err != nil {
 		return err
 	}
+	s.audit(r, p, "staff.password_set", "staff", id, nil)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -41,7 +41,7 @@ func bound(t *testing.T, s *store.Store, name string, role store.Role, tg string
 	if err != nil {
 		t.Fatal(err)
 	}
-	code, _, _ := s.CreateBindingCode(ctx, st.ID)
+	code, _, _ := s.CreateBindingCode(ctx, st.ID, store.SystemActor())
 	if _, err := s.RedeemBindingCode(ctx, store.BindRequest{Channel: "telegram", ExternalID: tg, Code: code}); err != nil {
 		t.Fatal(err)
 	}
@@ -172,7 +172,7 @@ func TestConsoleSignInAndCSRF(t *testing.T) {
 
 		// Deactivation ends the session at once.
 		off := false
-		if _, err := s.UpdateStaff(context.Background(), ann.ID, store.StaffUpdate{Active: &off}, store.RoleAdmin); err != nil {
+		if _, err := s.UpdateStaff(context.Background(), ann.ID, store.StaffUpdate{Active: &off}, store.Actor{Role: store.RoleAdmin, Via: store.ViaAPI}); err != nil {
 			t.Fatal(err)
 		}
 		if resp, _ := b.call("GET", "/api/v1/customers", "", nil); resp.StatusCode != 401 {

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"fmt"
 	"net/http"
 
@@ -91,8 +92,7 @@ type (
 func (s *Server) withTemplates(h apiFunc) apiFunc {
 	return func(w http.ResponseWriter, r *http.Request, p *store.Principal) error {
 		if s.Templates == nil {
-			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"error": map[string]string{"code": "unavailable", "message": "template service unavailable"}})
-			return nil
+			return store.Errorf(store.EUNAVAILABLE, "template service unavailable")
 		}
 		return h(w, r, p)
 	}
@@ -100,20 +100,12 @@ func (s *Server) withTemplates(h apiFunc) apiFunc {
 
 func (s *Server) handleTemplates(w http.ResponseWriter, r *http.Request, _ *store.Principal) error {
 	ts, err := s.Templates.List(r.Context(), r.URL.Query().Get("locale"))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, list[templates.Template]{Items: ts})
-	return nil
+	return respondList(w, ts, "", err)
 }
 
 func (s *Server) handleTemplate(w http.ResponseWriter, r *http.Request, _ *store.Principal) error {
 	t, err := s.Templates.Get(r.Context(), r.PathValue("key"), r.URL.Query().Get("locale"))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, t)
-	return nil
+	return respond(w, http.StatusOK, t, err)
 }
 
 func (s *Server) handleTemplateSave(w http.ResponseWriter, r *http.Request, p *store.Principal) error {
@@ -125,10 +117,11 @@ func (s *Server) handleTemplateSave(w http.ResponseWriter, r *http.Request, p *s
 	if err != nil {
 		return err
 	}
-	t, err := s.Templates.Save(r.Context(), r.PathValue("key"), localeOf(r, in.Locale), in.Body, a)
+	t, err := s.Templates.Save(r.Context(), r.PathValue("key"), cmp.Or(in.Locale, r.URL.Query().Get("locale")), in.Body, a)
 	if err != nil {
 		return err
 	}
+	s.audit(r, p, "template.save", "template", t.Key, map[string]any{"locale": t.Locale, "version": t.Version})
 	writeJSON(w, http.StatusOK, t)
 	return nil
 }
@@ -139,13 +132,9 @@ func (s *Server) handleTemplatePreview(w http.ResponseWriter, r *http.Request, _
 		return err
 	}
 	pv, err := s.Templates.Preview(r.Context(), templates.PreviewInput{
-		Key: r.PathValue("key"), Locale: localeOf(r, in.Locale), Body: in.Body, Version: in.Version, CustomerID: in.CustomerID,
+		Key: r.PathValue("key"), Locale: cmp.Or(in.Locale, r.URL.Query().Get("locale")), Body: in.Body, Version: in.Version, CustomerID: in.CustomerID,
 	})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, pv)
-	return nil
+	return respond(w, http.StatusOK, pv, err)
 }
 
 func (s *Server) handleTemplateVersions(w http.ResponseWriter, r *http.Request, _ *store.Principal) error {
@@ -154,11 +143,7 @@ func (s *Server) handleTemplateVersions(w http.ResponseWriter, r *http.Request, 
 		return err
 	}
 	vs, next, err := s.Templates.Versions(r.Context(), r.PathValue("key"), r.URL.Query().Get("locale"), pg)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, list[templates.Version]{Items: vs, NextCursor: next})
-	return nil
+	return respondList(w, vs, next, err)
 }
 
 func (s *Server) handleTemplateRollback(w http.ResponseWriter, r *http.Request, p *store.Principal) error {
@@ -170,10 +155,11 @@ func (s *Server) handleTemplateRollback(w http.ResponseWriter, r *http.Request, 
 	if err != nil {
 		return err
 	}
-	t, err := s.Templates.Rollback(r.Context(), r.PathValue("key"), localeOf(r, in.Locale), in.Version, a)
+	t, err := s.Templates.Rollback(r.Context(), r.PathValue("key"), cmp.Or(in.Locale, r.URL.Query().Get("locale")), in.Version, a)
 	if err != nil {
 		return err
 	}
+	s.audit(r, p, "template.rollback", "template", t.Key, map[string]any{"locale": t.Locale, "to": in.Version, "version": t.Version})
 	writeJSON(w, http.StatusOK, t)
 	return nil
 }
@@ -184,19 +170,7 @@ func (s *Server) handleTemplateAudit(w http.ResponseWriter, r *http.Request, _ *
 		return err
 	}
 	rows, next, err := s.Templates.Audit(r.Context(), r.PathValue("key"), pg)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, list[store.TemplateAudit]{Items: rows, NextCursor: next})
-	return nil
-}
-
-// localeOf is the body's locale, else ?locale=.
-func localeOf(r *http.Request, body string) string {
-	if body != "" {
-		return body
-	}
-	return r.URL.Query().Get("locale")
+	return respondList(w, rows, next, err)
 }
 
 // templateActor names the caller for the audit: the staff member behind

@@ -27,8 +27,8 @@ func (s *Server) tokenRoutes() {
 		Description: "At once on every replica; revoking a revoked token changes nothing.",
 		Status:      http.StatusNoContent,
 	})
-	s.api("POST /staff", s.createStaff, store.RoleAdmin).doc(op{
-		Summary: "Create a staff member",
+	s.api("POST /staff", s.createStaff, store.RoleAdmin, store.RoleManager).doc(op{
+		Summary: "Create a staff member (managers: agents only)",
 		In:      store.StaffInput{},
 		Out:     store.Staff{},
 		Status:  http.StatusCreated,
@@ -46,7 +46,7 @@ type newToken struct {
 	CreatedAt time.Time  `json:"created_at"`
 }
 
-func (s *Server) createToken(w http.ResponseWriter, r *http.Request, _ *store.Principal) error {
+func (s *Server) createToken(w http.ResponseWriter, r *http.Request, p *store.Principal) error {
 	var in store.TokenInput
 	if err := decode(w, r, &in); err != nil {
 		return err
@@ -55,6 +55,7 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, _ *store.Pr
 	if err != nil {
 		return err
 	}
+	s.audit(r, p, "token.create", "token", t.ID, map[string]any{"name": t.Name, "role": t.Role, "staff_id": t.StaffID, "expires_at": t.ExpiresAt})
 	writeJSON(w, http.StatusCreated, newToken{Token: plain, ID: t.ID, Name: t.Name, Role: t.Role,
 		StaffID: t.StaffID, ExpiresAt: t.ExpiresAt, CreatedAt: t.CreatedAt})
 	return nil
@@ -66,14 +67,10 @@ func (s *Server) listTokens(w http.ResponseWriter, r *http.Request, _ *store.Pri
 		return err
 	}
 	items, next, err := s.Store.ListTokens(r.Context(), p)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, list[*store.APIToken]{Items: items, NextCursor: next})
-	return nil
+	return respondList(w, items, next, err)
 }
 
-func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request, _ *store.Principal) error {
+func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request, p *store.Principal) error {
 	id, err := pathID(r, "id")
 	if err != nil {
 		return err
@@ -81,19 +78,24 @@ func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request, _ *store.Pr
 	if err := s.Store.RevokeToken(r.Context(), id); err != nil {
 		return err
 	}
+	s.audit(r, p, "token.revoke", "token", id, nil)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 
-func (s *Server) createStaff(w http.ResponseWriter, r *http.Request, _ *store.Principal) error {
+// createStaff adds a staff member: managers add agents, admins anyone.
+func (s *Server) createStaff(w http.ResponseWriter, r *http.Request, p *store.Principal) error {
 	var in store.StaffInput
 	if err := decode(w, r, &in); err != nil {
 		return err
 	}
+	by := store.ActorOf(p)
+	in.By = &by
 	st, err := s.Store.CreateStaff(r.Context(), in)
 	if err != nil {
 		return err
 	}
+	s.audit(r, p, "staff.create", "staff", st.ID, map[string]any{"name": st.Name, "role": st.Role})
 	writeJSON(w, http.StatusCreated, st)
 	return nil
 }

@@ -15,29 +15,13 @@ import (
 	"github.com/rapport-crm/rapport/store/storetest"
 )
 
-// offsetClock is real time plus a settable offset, so leases can expire
-// without waiting while the dispatcher's own timers keep running.
-type offsetClock struct {
-	mu  sync.Mutex
-	off time.Duration
-}
-
-func (c *offsetClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return time.Now().Add(c.off)
-}
-
-func (c *offsetClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.off += d
-	c.mu.Unlock()
-}
-
-func eachWithClock(t *testing.T, fn func(t *testing.T, s *store.Store, c *offsetClock)) {
+// eachWithClock runs fn on each database with a wall clock the test can
+// move ahead, so leases expire without waiting while the dispatcher's own
+// timers keep running.
+func eachWithClock(t *testing.T, fn func(t *testing.T, s *store.Store, c *storetest.Clock)) {
 	for _, d := range storetest.Dialects {
 		t.Run(d, func(t *testing.T) {
-			c := &offsetClock{}
+			c := storetest.NewClock(time.Time{})
 			fn(t, storetest.Open(t, d, store.WithClock(c.Now)), c)
 		})
 	}
@@ -152,7 +136,7 @@ func TestForbiddenMarksUnreachable(t *testing.T) {
 }
 
 func TestCrashBetweenClaimAndSendRedelivers(t *testing.T) {
-	eachWithClock(t, func(t *testing.T, s *store.Store, clock *offsetClock) {
+	eachWithClock(t, func(t *testing.T, s *store.Store, clock *storetest.Clock) {
 		ctx := context.Background()
 		f := telegramtest.New(t)
 		enqueue(t, s, 3, distinctChats, "crash")
@@ -179,14 +163,14 @@ func TestCrashBetweenClaimAndSendRedelivers(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if m, _ := s.Message(ctx, claimed[0].ID); m.Status != store.StatusSent {
+		if m, _ := s.MessageByID(ctx, claimed[0].ID); m.Status != store.StatusSent {
 			t.Fatalf("late completion overwrote the row: %s", m.Status)
 		}
 	})
 }
 
 func TestLeaseTakenOverWhenHolderStopsRenewing(t *testing.T) {
-	eachWithClock(t, func(t *testing.T, s *store.Store, clock *offsetClock) {
+	eachWithClock(t, func(t *testing.T, s *store.Store, clock *storetest.Clock) {
 		ctx := context.Background()
 		name := "dispatch:" + store.ChannelTelegram
 		ok, err := s.AcquireLease(ctx, name, "ghost", 15*time.Second)

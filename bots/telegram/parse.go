@@ -1,12 +1,12 @@
 package telegram
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/rapport-crm/rapport/bots"
 	"github.com/rapport-crm/rapport/store"
@@ -134,9 +134,8 @@ type callbackQuery struct {
 }
 
 type chatMemberUpdated struct {
-	Chat          chat  `json:"chat"`
-	From          user  `json:"from"`
-	Date          int64 `json:"date"`
+	Chat          chat `json:"chat"`
+	From          user `json:"from"`
 	NewChatMember struct {
 		Status string `json:"status"`
 	} `json:"new_chat_member"`
@@ -152,7 +151,6 @@ func (u *update) inbound() (bots.Inbound, bool) {
 		}
 		setUser(&in, m.From)
 		in.ChatID = strconv.FormatInt(m.Chat.ID, 10)
-		in.At = unix(m.Date)
 		if m.ReplyTo != nil {
 			in.ReplyTo = strconv.Itoa(m.ReplyTo.MessageID)
 		}
@@ -180,7 +178,7 @@ func (u *update) inbound() (bots.Inbound, bool) {
 		}
 		setUser(&in, &c.From)
 		in.ChatID = strconv.FormatInt(c.Chat.ID, 10)
-		in.Kind, in.At = bots.KindEvent, unix(c.Date)
+		in.Kind = bots.KindEvent
 		switch c.NewChatMember.Status {
 		case "kicked":
 			in.Event = bots.EventBlocked
@@ -308,15 +306,6 @@ func setUser(in *bots.Inbound, u *user) {
 	if u.LastName != "" {
 		in.Name += " " + u.LastName
 	}
-	if in.Name == "" {
-		in.Name = u.Username
-	}
+	in.Name = cmp.Or(in.Name, u.Username)
 	in.Locale = u.LanguageCode
-}
-
-func unix(s int64) time.Time {
-	if s <= 0 || s > 1<<40 {
-		return time.Time{}
-	}
-	return time.Unix(s, 0).UTC()
 }

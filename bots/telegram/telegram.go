@@ -5,6 +5,7 @@ package telegram
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -18,7 +19,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/go-telegram/bot"
 	"github.com/go-telegram/bot/models"
@@ -72,35 +72,15 @@ var _ bots.Channel = (*Adapter)(nil)
 
 // New builds the adapter. It makes no network call; Run does.
 func New(cfg Config, o Options) (*Adapter, error) {
-	if cfg.Token == "" {
-		return nil, errors.New("telegram.token: empty")
+	cfg.Mode = cmp.Or(cfg.Mode, "polling")
+	if err := cfg.check(); err != nil {
+		return nil, err
 	}
-	if cfg.Mode == "" {
-		cfg.Mode = "polling"
-	}
-	if cfg.Mode != "polling" && cfg.Mode != "webhook" {
-		return nil, fmt.Errorf("telegram.mode: %q is not polling or webhook", cfg.Mode)
-	}
-	if cfg.Mode == "webhook" {
-		if err := CheckWebhookSecret(cfg.WebhookSecret); err != nil {
-			return nil, err
-		}
-	}
-	if cfg.APIURL == "" {
-		cfg.APIURL = DefaultConfig().APIURL
-	}
-	if o.Logger == nil {
-		o.Logger = slog.Default()
-	}
-	if o.PollTimeout <= 0 {
-		o.PollTimeout = 50 * time.Second
-	}
-	if o.HTTPClient == nil {
-		o.HTTPClient = &http.Client{Timeout: o.PollTimeout + 20*time.Second, Transport: transport()}
-	}
-	if o.RetryMin <= 0 {
-		o.RetryMin = time.Second
-	}
+	cfg.APIURL = cmp.Or(cfg.APIURL, DefaultConfig().APIURL)
+	o.Logger = cmp.Or(o.Logger, slog.Default())
+	o.PollTimeout = cmp.Or(o.PollTimeout, 50*time.Second)
+	o.HTTPClient = cmp.Or(o.HTTPClient, &http.Client{Timeout: o.PollTimeout + 20*time.Second, Transport: transport()})
+	o.RetryMin = cmp.Or(o.RetryMin, time.Second)
 	if o.RetryMax < o.RetryMin {
 		o.RetryMax = max(o.RetryMin, 2*time.Minute)
 	}
@@ -220,12 +200,8 @@ func (a *Adapter) retry(ctx context.Context, what string, fn func(context.Contex
 		reason := what + ": " + a.redact(err)
 		a.opts.Health.Degraded(a.Name(), reason)
 		a.log.Debug("telegram: retrying", "call", what, "attempt", attempt+1, "wait", wait, "err", reason)
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !bots.Sleep(ctx, wait) {
 			return false
-		case <-t.C:
 		}
 	}
 }
@@ -307,12 +283,8 @@ func (a *Adapter) keep(ctx context.Context, in bots.Inbound, updateID int64) err
 			return nil
 		}
 		a.log.Warn("telegram: cannot store polled update; retrying", "update_id", updateID, "attempt", attempt, "retry_in", wait, "err", err)
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !bots.Sleep(ctx, wait) {
 			return err
-		case <-t.C:
 		}
 		wait = min(2*wait, pollRetryMax)
 	}
@@ -358,13 +330,10 @@ const maxText = 4096
 
 // Send delivers one outbox row with sendMessage and returns the message id.
 func (a *Adapter) Send(ctx context.Context, m *store.Message) (string, error) {
-	text := m.Text
-	if strings.TrimSpace(text) == "" {
+	if strings.TrimSpace(m.Text) == "" {
 		return "", &bots.SendError{Outcome: bots.Fail, Reason: "empty text"}
 	}
-	if utf8.RuneCountInString(text) > maxText {
-		text = string([]rune(text)[:maxText-1]) + "…"
-	}
+	text := store.Clip(m.Text, maxText)
 	// chat_id as the stored string: the form carries the same digits,
 	// and the library writes a string field without a JSON encoding.
 	p := &bot.SendMessageParams{ChatID: m.ChatID, Text: text}

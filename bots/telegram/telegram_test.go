@@ -361,7 +361,7 @@ func TestFormerStaffIsNoCustomer(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		code, _, err := s.CreateBindingCode(ctx, ann.ID)
+		code, _, err := s.CreateBindingCode(ctx, ann.ID, store.SystemActor())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -369,7 +369,7 @@ func TestFormerStaffIsNoCustomer(t *testing.T) {
 			t.Fatal(err)
 		}
 		off := false
-		if _, err := s.UpdateStaff(ctx, ann.ID, store.StaffUpdate{Active: &off}, store.RoleManager); err != nil {
+		if _, err := s.UpdateStaff(ctx, ann.ID, store.StaffUpdate{Active: &off}, store.Actor{Role: store.RoleManager, Via: store.ViaAPI}); err != nil {
 			t.Fatal(err)
 		}
 		h := setup(t, s, telegramtest.New(t), setupOpts{hooks: []bots.Hook{hook}, recoverAfter: time.Millisecond})

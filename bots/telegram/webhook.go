@@ -4,11 +4,8 @@ import (
 	"context"
 	"crypto/subtle"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
-	"regexp"
-	"runtime/debug"
 	"time"
 
 	"github.com/rapport-crm/rapport/store"
@@ -17,32 +14,12 @@ import (
 // maxUpdate bounds a webhook body.
 const maxUpdate = 1 << 20
 
-// webhookSecret is what Telegram accepts as secret_token; Rapport also
-// asks for at least 32 characters, so it can't be guessed.
-var webhookSecret = regexp.MustCompile(`^[A-Za-z0-9_-]{32,256}$`)
-
-// CheckWebhookSecret tells whether s is a usable telegram.webhook_secret.
-func CheckWebhookSecret(s string) error {
-	if s == "" {
-		return errors.New("telegram.webhook_secret: required in webhook mode (32-256 characters of A-Z, a-z, 0-9, _ and -)")
-	}
-	if !webhookSecret.MatchString(s) {
-		return fmt.Errorf("telegram.webhook_secret: must be 32-256 characters of A-Z, a-z, 0-9, _ and - (got %d characters)", len(s))
-	}
-	return nil
-}
-
 // ServeHTTP is the webhook endpoint (POST /webhooks/telegram). It answers
 // 200 only once the update is stored, because Telegram redelivers after any
 // other answer: 403 for a bad secret, 413 over 1 MiB, 400 for a body that is
-// not an update; unknown update types get 200 and are ignored.
+// not an update; unknown update types get 200 and are ignored. It is
+// mounted on web.Server, which answers a panic with 500.
 func (a *Adapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	defer func() {
-		if p := recover(); p != nil {
-			a.log.Error("telegram webhook panic", "panic", p, "stack", string(debug.Stack()))
-			http.Error(w, "internal error", http.StatusInternalServerError)
-		}
-	}()
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		http.Error(w, "POST only", http.StatusMethodNotAllowed)

@@ -1,6 +1,7 @@
 package webchat
 
 import (
+	"cmp"
 	"context"
 	_ "embed"
 	"encoding/json"
@@ -182,12 +183,10 @@ func (c *Channel) servePost(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusTooManyRequests, codeRateLimited, "too many messages; wait "+retryAfter(wait)+" s and send again")
 		return
 	}
-	if in.ID == "" {
-		in.ID = strconv.FormatInt(time.Now().UnixNano(), 36)
-	}
+	in.ID = cmp.Or(in.ID, strconv.FormatInt(time.Now().UnixNano(), 36))
 	msg := bots.Inbound{
 		Channel: store.ChannelWebChat, SenderID: id, ChatID: id, DedupKey: id + ":" + in.ID,
-		Kind: bots.KindText, Text: text, At: c.opts.Store.Now(),
+		Kind: bots.KindText, Text: text,
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 20*time.Second)
 	defer cancel()
@@ -232,10 +231,7 @@ func (c *Channel) serveEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer c.streams.give(id, client)
-	raw := r.Header.Get("Last-Event-ID")
-	if raw == "" {
-		raw = r.URL.Query().Get("after")
-	}
+	raw := cmp.Or(r.Header.Get("Last-Event-ID"), r.URL.Query().Get("after"))
 	cur, ok := parseCursor(raw)
 	if !ok {
 		cur = store.SentCursor{At: c.opts.Store.Now()}

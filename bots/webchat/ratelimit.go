@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -87,13 +88,6 @@ func (l *limiter) sweep(now time.Time) {
 	l.lastSweep = now
 }
 
-// size is the number of keys held (for tests).
-func (l *limiter) size() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.buckets)
-}
-
 // admit takes one post's tokens from both the visitor's and the client
 // address's bucket, or neither: a refused post must not use up the budget
 // of the other key (a neighbour behind the same NAT, say). wait is how
@@ -154,10 +148,5 @@ func ClientIP(r *http.Request, trusted []netip.Prefix) string {
 }
 
 func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {
-	for _, p := range trusted {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(trusted, func(p netip.Prefix) bool { return p.Contains(a) })
 }

@@ -46,14 +46,3 @@ func decrement(m map[string]int, key string) {
 	}
 	m[key]--
 }
-
-// open is the number of streams open (for tests).
-func (s *streamSlots) open() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	n := 0
-	for _, v := range s.visitors {
-		n += v
-	}
-	return n
-}

@@ -56,7 +56,7 @@ func visitorCookie(resp *http.Response) *http.Cookie {
 // flood of cookie-less posts can't mint customers faster than that.
 func TestCookielessPostsCreateNoCustomer(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
-		clk := &clock{t: time.Date(2027, 3, 1, 9, 0, 0, 0, time.UTC)}
+		clk := storetest.NewClock(time.Date(2027, 3, 1, 9, 0, 0, 0, time.UTC))
 		h := setup(t, s, func(o *webchat.Options) {
 			o.Now, o.NewVisitorBurst, o.NewVisitorEvery = clk.Now, 3, time.Minute
 		})

@@ -6,6 +6,7 @@
 package webchat
 
 import (
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
@@ -96,39 +97,17 @@ func New(ctx context.Context, o Options) (*Channel, error) {
 	if o.Store == nil || o.Receiver == nil {
 		return nil, errors.New("webchat: a store and a receiver are required")
 	}
-	if o.Logger == nil {
-		o.Logger = slog.Default()
-	}
-	if o.Poll <= 0 {
-		o.Poll = time.Second
-	}
-	if o.Heartbeat <= 0 {
-		o.Heartbeat = 15 * time.Second
-	}
-	if o.PostBurst <= 0 {
-		o.PostBurst = defaultPostBurst
-	}
-	if o.PostEvery <= 0 {
-		o.PostEvery = defaultPostEvery
-	}
-	if o.IPBurst <= 0 {
-		o.IPBurst = defaultIPBurst
-	}
-	if o.IPEvery <= 0 {
-		o.IPEvery = defaultIPEvery
-	}
-	if o.NewVisitorBurst <= 0 {
-		o.NewVisitorBurst = defaultNewVisitorBurst
-	}
-	if o.NewVisitorEvery <= 0 {
-		o.NewVisitorEvery = defaultNewVisitorEvery
-	}
-	if o.StreamsPerVisitor <= 0 {
-		o.StreamsPerVisitor = defaultStreamsPerVisitor
-	}
-	if o.StreamsPerClient <= 0 {
-		o.StreamsPerClient = defaultStreamsPerClient
-	}
+	o.Logger = cmp.Or(o.Logger, slog.Default())
+	o.Poll = cmp.Or(o.Poll, time.Second)
+	o.Heartbeat = cmp.Or(o.Heartbeat, 15*time.Second)
+	o.PostBurst = cmp.Or(o.PostBurst, defaultPostBurst)
+	o.PostEvery = cmp.Or(o.PostEvery, defaultPostEvery)
+	o.IPBurst = cmp.Or(o.IPBurst, defaultIPBurst)
+	o.IPEvery = cmp.Or(o.IPEvery, defaultIPEvery)
+	o.NewVisitorBurst = cmp.Or(o.NewVisitorBurst, defaultNewVisitorBurst)
+	o.NewVisitorEvery = cmp.Or(o.NewVisitorEvery, defaultNewVisitorEvery)
+	o.StreamsPerVisitor = cmp.Or(o.StreamsPerVisitor, defaultStreamsPerVisitor)
+	o.StreamsPerClient = cmp.Or(o.StreamsPerClient, defaultStreamsPerClient)
 	if o.ClientIP == nil {
 		trusted, log := o.TrustedProxies, o.Logger
 		var warn sync.Once

@@ -292,7 +292,7 @@ func TestRepliesStreamLive(t *testing.T) {
 		if text != "每天 9:00-21:00" {
 			t.Fatalf("streamed %q", text)
 		}
-		if got, _ := s.Message(ctx, m1.ID); got.Status != store.StatusSent || got.ProviderMsgID == "" {
+		if got, _ := s.MessageByID(ctx, m1.ID); got.Status != store.StatusSent || got.ProviderMsgID == "" {
 			t.Fatalf("reply row %s %q; want sent with a provider id", got.Status, got.ProviderMsgID)
 		}
 		if _, err := s.SendToCustomer(ctx, cid, "周末也营业"); err != nil {
@@ -339,20 +339,6 @@ func TestRepliesStreamLive(t *testing.T) {
 	})
 }
 
-// clock is a settable clock for Options.Now, safe for the server's
-// goroutines.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // postAs posts body with optional headers and returns the status, the
 // Retry-After header and the error code of the answer.
 func (h *harness) postAs(t *testing.T, c *http.Client, body string, hdr map[string]string) (status int, retry, code string) {
@@ -381,7 +367,7 @@ func (h *harness) postAs(t *testing.T, c *http.Client, body string, hdr map[stri
 // a refused post is stored nowhere and leaves other visitors alone.
 func TestPostRateLimit(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
-		clk := &clock{t: time.Date(2027, 3, 1, 9, 0, 0, 0, time.UTC)}
+		clk := storetest.NewClock(time.Date(2027, 3, 1, 9, 0, 0, 0, time.UTC))
 		h := setup(t, s, func(o *webchat.Options) { o.Now = clk.Now })
 		browsers := map[string]*http.Client{"a": h.browser(t), "b": h.browser(t)}
 		steps := []struct {
@@ -436,7 +422,7 @@ func TestPostRateLimit(t *testing.T) {
 // escape the limit of the client address, named by a trusted proxy.
 func TestPostRateLimitPerAddress(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
-		clk := &clock{t: time.Date(2027, 3, 1, 9, 0, 0, 0, time.UTC)}
+		clk := storetest.NewClock(time.Date(2027, 3, 1, 9, 0, 0, 0, time.UTC))
 		h := setup(t, s, func(o *webchat.Options) {
 			o.Now, o.IPBurst, o.IPEvery = clk.Now, 3, time.Second
 			o.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}

@@ -28,23 +28,9 @@ const (
 	aesKey  = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 )
 
-// clock is a settable clock safe for the router's and dispatcher's
-// goroutines.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 type harness struct {
 	s     *store.Store
-	clock *clock
+	clock *storetest.Clock
 	r     *bots.Router
 	a     *wechat.Adapter
 	cfg   wechat.Config
@@ -75,7 +61,7 @@ func each(t *testing.T, o setupOpts, fn func(t *testing.T, h *harness)) {
 
 func setup(t *testing.T, dialect string, o setupOpts) *harness {
 	t.Helper()
-	c := &clock{t: time.Now().UTC().Truncate(time.Second)}
+	c := storetest.NewClock(time.Now().UTC().Truncate(time.Second))
 	h := &harness{clock: c}
 	if o.db != nil {
 		h.s = storetest.OpenConfig(t, *o.db, store.WithClock(c.Now))

@@ -1,12 +1,11 @@
 package wechat
 
 import (
-	"encoding/xml"
+	"cmp"
 	"errors"
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/silenceper/wechat/v2/officialaccount/message"
@@ -19,20 +18,11 @@ import (
 // event dedup key (openid:CreateTime:Event) must fit the store's 128.
 const maxOpenID = 64
 
-// Parse turns one plaintext WeChat callback body (XML) into an Inbound.
-// ok is false for message and event types Rapport does not handle (they
-// are acknowledged and ignored); err is set for a body that is not a
-// WeChat message.
-func Parse(raw []byte) (in bots.Inbound, ok bool, err error) {
-	var m message.MixMessage
-	if err := xml.Unmarshal(raw, &m); err != nil {
-		return in, false, fmt.Errorf("not XML: %w", err)
-	}
-	return fromMessage(&m, raw)
-}
-
 // fromMessage maps a parsed callback onto an Inbound. Messages dedup on
-// MsgId, events on FromUserName+CreateTime+Event (WeChat's own rule).
+// MsgId, events on FromUserName+CreateTime+Event (WeChat's own rule). ok
+// is false for message and event types Rapport does not handle (they are
+// acknowledged and ignored); err is set for a body that is not a WeChat
+// message.
 func fromMessage(m *message.MixMessage, raw []byte) (in bots.Inbound, ok bool, err error) {
 	from := strings.TrimSpace(string(m.FromUserName))
 	switch {
@@ -47,9 +37,6 @@ func fromMessage(m *message.MixMessage, raw []byte) (in bots.Inbound, ok bool, e
 		Channel: store.ChannelWeChat, SenderID: from, ChatID: from,
 		Kind: string(m.MsgType), Raw: raw,
 	}
-	if m.CreateTime > 0 && m.CreateTime < 1<<40 {
-		in.At = time.Unix(m.CreateTime, 0).UTC()
-	}
 	if m.MsgType == message.MsgTypeEvent {
 		ev := eventName(string(m.Event))
 		if ev == "" {
@@ -58,10 +45,10 @@ func fromMessage(m *message.MixMessage, raw []byte) (in bots.Inbound, ok bool, e
 			return in, false, nil
 		}
 		in.Kind, in.Event = bots.KindEvent, ev
-		in.EventKey = truncate(m.EventKey, 255)
+		in.EventKey = store.CutRunes(m.EventKey, 255)
 		in.DedupKey = from + ":" + strconv.FormatInt(m.CreateTime, 10) + ":" + ev
 		if scene, ok := strings.CutPrefix(m.EventKey, "qrscene_"); ok && ev == bots.EventSubscribe && scene != "" {
-			in.Source = "wechat:qrscene:" + truncate(scene, 64)
+			in.Source = "wechat:qrscene:" + store.CutRunes(scene, 64)
 		}
 		return in, true, nil
 	}
@@ -78,9 +65,7 @@ func fromMessage(m *message.MixMessage, raw []byte) (in bots.Inbound, ok bool, e
 		in.Media = &store.Media{MediaID: m.MediaID, PicURL: m.PicURL}
 	case message.MsgTypeVoice:
 		in.Text = m.Recognition // speech recognition, when enabled
-		if in.Text == "" {
-			in.Text = "[语音]"
-		}
+		in.Text = cmp.Or(in.Text, "[语音]")
 		in.Media = &store.Media{MediaID: m.MediaID, Format: m.Format, Recognition: m.Recognition}
 	case message.MsgTypeVideo, message.MsgTypeShortVideo:
 		in.Kind, in.Text = "video", "[视频]"
@@ -114,16 +99,6 @@ func eventName(e string) string {
 		return "view"
 	}
 	return ""
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && s[n]&0xC0 == 0x80 {
-		n--
-	}
-	return s[:n]
 }
 
 // templateDelivered is the TEMPLATESENDJOBFINISH status of a template

@@ -2,12 +2,11 @@ package wechat
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"log/slog"
 	"strconv"
 	"time"
 
+	"github.com/rapport-crm/rapport/bots"
 	"github.com/rapport-crm/rapport/store"
 )
 
@@ -63,9 +62,7 @@ type nonceBook struct {
 }
 
 func newNonceBook(s *store.Store, log *slog.Logger) *nonceBook {
-	var b [8]byte
-	rand.Read(b[:])
-	return &nonceBook{store: s, log: log, id: hex.EncodeToString(b[:])}
+	return &nonceBook{store: s, log: log, id: store.HolderName()}
 }
 
 func nonceKey(nonce string) string { return "wechat:nonce:" + nonce }
@@ -90,14 +87,7 @@ func (b *nonceBook) release(ctx context.Context, nonce string) {
 // purge removes expired nonces (and other expired kv entries) until ctx
 // ends.
 func (b *nonceBook) purge(ctx context.Context) {
-	t := time.NewTicker(purgeEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	for bots.Sleep(ctx, purgeEvery) {
 		if _, err := b.store.KVPurgeExpired(ctx); err != nil && ctx.Err() == nil {
 			b.log.Warn("wechat: purge expired nonces", "err", err)
 		}

@@ -87,7 +87,7 @@ func TestTemplateDeliveryReports(t *testing.T) {
 				wantSuccess(t, h.post(st.body))
 			}
 			for i, id := range ids {
-				m, err := h.s.Message(ctx, id)
+				m, err := h.s.MessageByID(ctx, id)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -79,7 +79,7 @@ func TestSendWindow(t *testing.T) {
 		}
 		_, customs, tpls = api.snapshot()
 		wantT := []templateSent{
-			{u, "TPL-BDAY", fmt.Sprintf("rapport-%d", m.ID), map[string]string{"first": "生日快乐！", "keyword1": "本月到店送保养一次", "remark": ""}},
+			{u, "TPL-BDAY", fmt.Sprintf("rapport-%d", m.ID), map[string]string{"first": "生日快乐！", "keyword1": "本月到店送保养一次", "keyword2": "", "remark": ""}},
 			{u, "TPL-BDAY", tpls[len(tpls)-1].ClientMsgID, map[string]string{"thing1": "王芳", "time2": "2027-05-17"}},
 		}
 		if diff := cmp.Diff(wantT, tpls); diff != "" || len(customs) != 2 {

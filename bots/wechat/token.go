@@ -116,7 +116,7 @@ func newTokenSource(s *store.Store, appID, secret, holder string, m *metrics, lo
 	return &tokenSource{
 		store: s, appID: appID, secret: secret,
 		key:    "wechat:access_token:" + appID,
-		lease:  truncate("wechat-token:"+appID, 64),
+		lease:  store.CutRunes("wechat-token:"+appID, 64),
 		holder: holder, wait: 10 * time.Second, poll: 100 * time.Millisecond,
 		metrics: m, log: log, one: make(chan struct{}, 1),
 	}
@@ -160,10 +160,8 @@ func (t *tokenSource) GetAccessTokenContext(ctx context.Context) (string, error)
 		if time.Now().After(deadline) {
 			return "", errors.New("wechat access token: another replica is fetching it and has not stored it in time")
 		}
-		select {
-		case <-ctx.Done():
+		if !bots.Sleep(ctx, t.poll) {
 			return "", ctx.Err()
-		case <-time.After(t.poll):
 		}
 	}
 }

@@ -41,14 +41,9 @@ const maxBody = 1 << 20
 // answer is "success" and the store carries on in the background for up to
 // StoreTimeout; the message is lost only if that also fails or the process
 // dies meanwhile (WeChat will not resend it). A store that fails fast gets
-// 500, so WeChat redelivers (the redelivery dedups).
+// 500, so WeChat redelivers (the redelivery dedups); so does a panic, which
+// web.Server, where the callback is mounted, answers with 500.
 func (a *Adapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	defer func() {
-		if p := recover(); p != nil {
-			a.log.Error("wechat callback panic", "panic", p, "stack", string(debug.Stack()))
-			http.Error(w, "internal error", http.StatusInternalServerError)
-		}
-	}()
 	switch r.Method {
 	case http.MethodGet, http.MethodPost:
 	default:
@@ -207,7 +202,7 @@ func (a *Adapter) applyTemplateReport(ctx context.Context, rep templateReport) {
 		a.metrics.templateReport("success")
 		return
 	case !failed:
-		a.log.Warn("wechat: template report with unknown status", "msgid", rep.msgID, "status", truncate(rep.status, 64))
+		a.log.Warn("wechat: template report with unknown status", "msgid", rep.msgID, "status", store.CutRunes(rep.status, 64))
 		a.metrics.templateReport("unknown_status")
 		return
 	case rep.msgID <= 0 || rep.openID == "" || len(rep.openID) > maxOpenID:
@@ -217,7 +212,7 @@ func (a *Adapter) applyTemplateReport(ctx context.Context, rep templateReport) {
 	}
 	u := store.Undelivered{
 		Channel: store.ChannelWeChat, ChatID: rep.openID, ProviderMsgID: templateProviderID(rep.msgID),
-		Reason: "wechat: " + truncate(rep.status, 128), Unreachable: blocked,
+		Reason: "wechat: " + store.CutRunes(rep.status, 128), Unreachable: blocked,
 	}
 	// Metrics and logs are taken inside: the work may outlive the callback.
 	err := a.bounded(ctx, "template report", u.ProviderMsgID, func(ctx context.Context) error {

@@ -7,16 +7,13 @@
 package wechat
 
 import (
+	"cmp"
 	"context"
-	"crypto/rand"
-	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -29,6 +26,7 @@ import (
 	"github.com/silenceper/wechat/v2/util"
 
 	"github.com/rapport-crm/rapport/bots"
+	"github.com/rapport-crm/rapport/render"
 	"github.com/rapport-crm/rapport/store"
 )
 
@@ -65,10 +63,6 @@ type Options struct {
 	Logger   *slog.Logger
 	// Registerer takes the WeChat metrics; nil records none.
 	Registerer prometheus.Registerer
-	// TemplateFields fills a template message from an outbox row whose
-	// payload carries no template_data (cmd wires the templates service);
-	// nil maps the text onto first/keyword1/remark.
-	TemplateFields func(ctx context.Context, m *store.Message, templateID string) (map[string]string, error)
 	// ReceiveTimeout bounds how long a callback waits for the message to
 	// be stored before answering (default 3.5 s; WeChat gives up at 5 s).
 	ReceiveTimeout time.Duration
@@ -106,43 +100,19 @@ var _ bots.Channel = (*Adapter)(nil)
 // process-wide HTTP client and URL rewrite (util.DefaultHTTPClient,
 // util.SetURIModifier): build one adapter per process.
 func New(cfg Config, o Options) (*Adapter, error) {
-	switch {
-	case cfg.AppID == "":
-		return nil, errors.New("wechat.app_id: empty")
-	case cfg.AppSecret == "":
-		return nil, errors.New("wechat.app_secret: empty")
-	case cfg.Token == "":
-		return nil, errors.New("wechat.token: empty")
-	case o.Store == nil || o.Receiver == nil:
+	if o.Store == nil || o.Receiver == nil {
 		return nil, errors.New("wechat: a store and a receiver are required")
 	}
-	if cfg.EncodingAESKey != "" {
-		if err := CheckAESKey(cfg.EncodingAESKey); err != nil {
-			return nil, err
-		}
+	if err := cfg.check(true); err != nil {
+		return nil, err
 	}
-	if cfg.APIBaseURL == "" {
-		cfg.APIBaseURL = DefaultAPIBaseURL
-	}
+	cfg.APIBaseURL = cmp.Or(cfg.APIBaseURL, DefaultAPIBaseURL)
 	base := strings.TrimRight(cfg.APIBaseURL, "/")
-	if o.Logger == nil {
-		o.Logger = slog.Default()
-	}
-	if o.ReceiveTimeout <= 0 {
-		o.ReceiveTimeout = 3500 * time.Millisecond
-	}
-	if o.StoreTimeout <= 0 {
-		o.StoreTimeout = 30 * time.Second
-	}
-	if o.HTTPClient == nil {
-		o.HTTPClient = &http.Client{Timeout: 10 * time.Second}
-	}
-	if o.Holder == "" {
-		host, _ := os.Hostname()
-		var b [4]byte
-		rand.Read(b[:])
-		o.Holder = fmt.Sprintf("%.32s-%d-%s", host, os.Getpid(), hex.EncodeToString(b[:]))
-	}
+	o.Logger = cmp.Or(o.Logger, slog.Default())
+	o.ReceiveTimeout = cmp.Or(o.ReceiveTimeout, 3500*time.Millisecond)
+	o.StoreTimeout = cmp.Or(o.StoreTimeout, 30*time.Second)
+	o.HTTPClient = cmp.Or(o.HTTPClient, &http.Client{Timeout: 10 * time.Second})
+	o.Holder = cmp.Or(o.Holder, store.HolderName())
 	util.DefaultHTTPClient = o.HTTPClient
 	if base != DefaultAPIBaseURL {
 		util.SetURIModifier(func(u string) string {
@@ -164,20 +134,6 @@ func New(cfg Config, o Options) (*Adapter, error) {
 	})
 	a.oa.SetAccessTokenHandle(a.tokens)
 	return a, nil
-}
-
-// CheckAESKey tells whether k is a usable wechat.encoding_aes_key: 43
-// characters that, with "=" appended, are the standard base64 of the
-// 32-byte AES key (what the MP console generates).
-func CheckAESKey(k string) error {
-	if len(k) != 43 {
-		return fmt.Errorf("wechat.encoding_aes_key: must be 43 characters, got %d", len(k))
-	}
-	key, err := base64.StdEncoding.DecodeString(k + "=")
-	if err != nil || len(key) != 32 {
-		return errors.New("wechat.encoding_aes_key: not the base64 of a 32-byte key (letters, digits, + and / only)")
-	}
-	return nil
 }
 
 // Name is the store channel name.
@@ -222,7 +178,7 @@ func (a *Adapter) Send(ctx context.Context, m *store.Message) (string, error) {
 	if tpl == "" {
 		return "", &bots.SendError{Outcome: bots.Skip, Reason: why}
 	}
-	data, err := a.templateData(ctx, m, tpl)
+	data, err := templateData(m)
 	if err != nil {
 		return "", &bots.SendError{Outcome: bots.Fail, Reason: "wechat template data", Err: err}
 	}
@@ -273,38 +229,22 @@ func (a *Adapter) window(ctx context.Context, m *store.Message) (open bool, why 
 	return false, why, nil, nil
 }
 
-// templateData is the payload's template_data, else TemplateFields, else
-// the text mapped onto the classic first/keyword1/remark fields.
-func (a *Adapter) templateData(ctx context.Context, m *store.Message, tpl string) (map[string]*message.TemplateDataItem, error) {
+// templateData is the payload's template_data, else the text mapped onto
+// the classic first/keyword1/remark fields.
+func templateData(m *store.Message) (map[string]*message.TemplateDataItem, error) {
 	x, err := m.Extras()
 	if err != nil {
 		return nil, err
 	}
 	fields := x.TemplateData
-	if len(fields) == 0 && a.opts.TemplateFields != nil {
-		if fields, err = a.opts.TemplateFields(ctx, m, tpl); err != nil {
-			return nil, err
-		}
-	}
 	if len(fields) == 0 {
-		fields = textFields(m.Text)
+		fields = render.Rendered{Text: m.Text}.WeChatFields()
 	}
 	data := make(map[string]*message.TemplateDataItem, len(fields))
 	for k, v := range fields {
 		data[k] = &message.TemplateDataItem{Value: v}
 	}
 	return data, nil
-}
-
-// textFields puts a plain text into a classic template: the first line is
-// the heading, the rest the detail.
-func textFields(text string) map[string]string {
-	first, rest, _ := strings.Cut(strings.TrimSpace(text), "\n")
-	rest = strings.TrimSpace(rest)
-	if rest == "" {
-		rest = first
-	}
-	return map[string]string{"first": first, "keyword1": rest, "remark": ""}
 }
 
 // call POSTs one JSON API request with the shared access token, decoding

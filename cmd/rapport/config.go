@@ -1,7 +1,7 @@
 package main
 
 import (
-	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/robfig/cron/v3"
 	"gopkg.in/yaml.v3"
 
 	"github.com/rapport-crm/rapport/analytics"
@@ -27,7 +26,7 @@ type Config struct {
 	HTTP       web.Config        `yaml:"http"`
 	Database   store.Config      `yaml:"database"`
 	Timezone   string            `yaml:"timezone"`
-	QuietHours QuietHours        `yaml:"quiet_hours"`
+	QuietHours care.QuietHours   `yaml:"quiet_hours"`
 	Admin      AdminConfig       `yaml:"admin"`
 	Telegram   telegram.Config   `yaml:"telegram"`
 	WeChat     wechat.Config     `yaml:"wechat"`
@@ -44,16 +43,10 @@ type Config struct {
 	location *time.Location
 }
 
-// QuietHours is the window with no proactive care, in the business zone.
-type QuietHours struct {
-	Start string `yaml:"start"`
-	End   string `yaml:"end"`
-}
-
 // AdminConfig is the `admin:` block.
 type AdminConfig struct {
 	// BootstrapToken is an admin API token made at start; a new value
-	// revokes the previous one.
+	// revokes the previous one. Default: $RAPPORT_ADMIN_TOKEN.
 	BootstrapToken string `yaml:"bootstrap_token"`
 	// AgentsSeeAll lets agents read and message every customer, not only
 	// their own and those of their open tasks.
@@ -62,12 +55,15 @@ type AdminConfig struct {
 
 // DefaultConfig is the config with nothing set: embedded SQLite, channels
 // off, every care workflow on its default schedule, no quiet hours (the
-// contract: an omitted quiet_hours block disables them).
+// contract: an omitted quiet_hours block disables them), and the
+// bootstrap token from $RAPPORT_ADMIN_TOKEN as the shipped config.yaml
+// reads it, so that a start without a config file has one too.
 func DefaultConfig() Config {
 	return Config{
 		HTTP:        web.Config{Addr: ":8080"},
 		Database:    store.Config{Driver: store.SQLite, DSN: "data/rapport.db"},
 		Timezone:    "Asia/Shanghai",
+		Admin:       AdminConfig{BootstrapToken: os.Getenv("RAPPORT_ADMIN_TOKEN")},
 		Telegram:    telegram.DefaultConfig(),
 		WeChat:      wechat.DefaultConfig(),
 		Care:        care.DefaultConfig(),
@@ -99,8 +95,8 @@ func LoadConfig(path string, mustExist bool) (*Config, error) {
 }
 
 // ParseConfig decodes YAML onto cfg (which holds the defaults), expanding
-// ${NAME} in values from the environment, rejecting unknown keys by their
-// dotted name, then validates.
+// ${NAME} in values from the environment, rejecting unknown keys and
+// values of the wrong type by their dotted name, then validates.
 func ParseConfig(b []byte, cfg *Config) error {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(b, &doc); err != nil {
@@ -111,29 +107,46 @@ func ParseConfig(b []byte, cfg *Config) error {
 	}
 	root := doc.Content[0]
 	expandEnv(root)
-	if err := checkKeys(root, reflect.TypeOf(*cfg), ""); err != nil {
+	keys := map[int]string{} // line -> the first key on it
+	if err := checkKeys(root, reflect.TypeOf(*cfg), "", keys); err != nil {
 		return err
 	}
-	// Re-encode the expanded tree so expanded values are quoted properly.
-	var buf bytes.Buffer
-	if err := yaml.NewEncoder(&buf).Encode(root); err != nil {
-		return err
-	}
-	if err := yaml.NewDecoder(&buf).Decode(cfg); err != nil {
-		return err
+	if err := root.Decode(cfg); err != nil {
+		return keyed(err, keys)
 	}
 	return cfg.Validate()
 }
 
+// keyed names the key of each line of a type error: "line 3: cannot
+// unmarshal ..." becomes "telegram.rate_per_second: cannot unmarshal ...".
+func keyed(err error, keys map[int]string) error {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		return err
+	}
+	msgs := make([]string, len(te.Errors))
+	for i, e := range te.Errors {
+		var line int
+		if _, serr := fmt.Sscanf(e, "line %d:", &line); serr == nil && keys[line] != "" {
+			e = keys[line] + strings.TrimPrefix(e, fmt.Sprintf("line %d", line))
+		}
+		msgs[i] = e
+	}
+	return errors.New(strings.Join(msgs, "; "))
+}
+
+// expandEnv replaces ${NAME} in scalar values. A quoted value stays a
+// string; an unquoted one is read as YAML reads it, so that
+// `rate_per_second: ${RATE}` is a number (and an empty one the key's
+// default).
 func expandEnv(n *yaml.Node) {
 	if n.Kind == yaml.ScalarNode && strings.Contains(n.Value, "${") {
 		n.Value = envRef.ReplaceAllStringFunc(n.Value, func(m string) string {
 			return os.Getenv(m[2 : len(m)-1])
 		})
-		if n.Tag == "!!null" || n.Tag == "" {
-			n.Tag = "!!str"
+		if n.Style&yaml.TaggedStyle == 0 && n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) == 0 {
+			n.Tag = "" // resolved from the expanded value when decoded
 		}
-		n.Style = yaml.DoubleQuotedStyle
 	}
 	for _, c := range n.Content {
 		expandEnv(c)
@@ -141,8 +154,9 @@ func expandEnv(n *yaml.Node) {
 }
 
 // checkKeys walks a mapping against the struct it decodes into and names
-// the first key the struct does not have.
-func checkKeys(n *yaml.Node, t reflect.Type, path string) error {
+// the first key the struct does not have; it notes in keys the first key
+// of each line.
+func checkKeys(n *yaml.Node, t reflect.Type, path string, keys map[int]string) error {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
@@ -156,19 +170,22 @@ func checkKeys(n *yaml.Node, t reflect.Type, path string) error {
 		}
 		fields := yamlFields(t)
 		for i := 0; i+1 < len(n.Content); i += 2 {
-			key := n.Content[i].Value
+			key, line := n.Content[i].Value, n.Content[i].Line
 			ft, ok := fields[key]
 			if !ok {
-				return fmt.Errorf("%s: unknown key (line %d)", strings.TrimPrefix(path+"."+key, "."), n.Content[i].Line)
+				return fmt.Errorf("%s: unknown key (line %d)", strings.TrimPrefix(path+"."+key, "."), line)
 			}
-			if err := checkKeys(n.Content[i+1], ft, path+"."+key); err != nil {
+			if keys[line] == "" {
+				keys[line] = strings.TrimPrefix(path+"."+key, ".")
+			}
+			if err := checkKeys(n.Content[i+1], ft, path+"."+key, keys); err != nil {
 				return err
 			}
 		}
 	case reflect.Map:
 		if n.Kind == yaml.MappingNode {
 			for i := 0; i+1 < len(n.Content); i += 2 {
-				if err := checkKeys(n.Content[i+1], t.Elem(), path+"."+n.Content[i].Value); err != nil {
+				if err := checkKeys(n.Content[i+1], t.Elem(), path+"."+n.Content[i].Value, keys); err != nil {
 					return err
 				}
 			}
@@ -194,22 +211,15 @@ func yamlFields(t reflect.Type) map[string]reflect.Type {
 		if name == "-" {
 			continue
 		}
-		if name == "" {
-			name = strings.ToLower(f.Name)
-		}
+		name = cmp.Or(name, strings.ToLower(f.Name))
 		out[name] = f.Type
 	}
 	return out
 }
 
 // Validate checks every value and names the key of the first bad one.
+// Each block checks itself; what joins two blocks is checked here.
 func (c *Config) Validate() error {
-	if c.HTTP.Addr == "" {
-		return fmt.Errorf("http.addr: empty")
-	}
-	if err := c.Database.Validate(); err != nil {
-		return err
-	}
 	loc, err := time.LoadLocation(c.Timezone)
 	if err != nil || c.Timezone == "" {
 		return fmt.Errorf("timezone: unknown time zone %q", c.Timezone)
@@ -219,109 +229,18 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("phone_region: %q is not a region code the phone number rules know (e.g. CN, HK, TW, US)", c.PhoneRegion)
 	}
 	c.PhoneRegion = strings.ToUpper(strings.TrimSpace(c.PhoneRegion))
-	if (c.QuietHours.Start == "") != (c.QuietHours.End == "") {
-		return fmt.Errorf("quiet_hours: set both start and end, or neither")
-	}
-	for key, v := range map[string]string{"quiet_hours.start": c.QuietHours.Start, "quiet_hours.end": c.QuietHours.End} {
-		if v != "" {
-			if _, err := time.Parse("15:04", v); err != nil {
-				return fmt.Errorf("%s: %q is not HH:MM", key, v)
-			}
-		}
-	}
 	if t := c.Admin.BootstrapToken; t != "" && len(t) < 16 {
 		return fmt.Errorf("admin.bootstrap_token: must be at least 16 characters")
 	}
-	if c.Telegram.Enabled {
-		if c.Telegram.Token == "" {
-			return fmt.Errorf("telegram.token: required when telegram.enabled")
-		}
-		if c.Telegram.Mode != "polling" && c.Telegram.Mode != "webhook" {
-			return fmt.Errorf("telegram.mode: %q is not polling or webhook", c.Telegram.Mode)
-		}
-		// http.public_url is optional: without it the webhook is served
-		// but registered by hand (behind the operator's own proxy).
-		if c.Telegram.Mode == "webhook" {
-			if err := telegram.CheckWebhookSecret(c.Telegram.WebhookSecret); err != nil {
-				return err
-			}
-		}
-	}
-	if err := checkURL("telegram.api_url", c.Telegram.APIURL); err != nil {
-		return err
-	}
-	if c.Telegram.RatePerSecond <= 0 {
-		return fmt.Errorf("telegram.rate_per_second: must be positive")
-	}
-	if c.WeChat.Enabled {
-		for key, v := range map[string]string{"wechat.app_id": c.WeChat.AppID, "wechat.app_secret": c.WeChat.AppSecret, "wechat.token": c.WeChat.Token} {
-			if v == "" {
-				return fmt.Errorf("%s: required when wechat.enabled", key)
-			}
-		}
-	}
-	if k := c.WeChat.EncodingAESKey; k != "" {
-		if err := wechat.CheckAESKey(k); err != nil {
-			return err
-		}
-	}
-	if err := checkURL("wechat.api_base_url", c.WeChat.APIBaseURL); err != nil {
-		return err
-	}
-	if c.WeChat.RatePerSecond <= 0 {
-		return fmt.Errorf("wechat.rate_per_second: must be positive")
-	}
 	for wf := range c.WeChat.TemplateIDs {
 		if !care.IsWorkflow(wf) {
-			return fmt.Errorf("wechat.template_ids.%s: unknown care workflow", wf)
+			return fmt.Errorf("wechat.template_ids.%s: unknown care workflow (%s)", wf, care.WorkflowList())
 		}
 	}
-	if c.HTTP.PublicURL != "" {
-		if err := checkURL("http.public_url", c.HTTP.PublicURL); err != nil {
+	for _, v := range []interface{ Validate() error }{c.HTTP, c.Database, c.QuietHours, c.Telegram, c.WeChat, c.Care, c.Followup, c.Analytics, c.Console} {
+		if err := v.Validate(); err != nil {
 			return err
 		}
-	}
-	if _, err := c.HTTP.Proxies(); err != nil {
-		return err
-	}
-	for _, w := range c.Care.Schedules() {
-		if err := checkCron(w.Schedule, loc); err != nil {
-			return fmt.Errorf("care.%s.schedule: %w", w.Name, err)
-		}
-	}
-	if err := c.Followup.Validate(); err != nil {
-		return err
-	}
-	if err := c.Analytics.Validate(); err != nil {
-		return err
-	}
-	if err := c.Console.Validate(); err != nil {
-		return err
-	}
-	return c.Care.Validate()
-}
-
-func checkURL(key, v string) error {
-	if !strings.HasPrefix(v, "http://") && !strings.HasPrefix(v, "https://") {
-		return fmt.Errorf("%s: %q is not an http(s) URL", key, v)
-	}
-	return nil
-}
-
-// checkCron parses a 5-field spec; robfig/cron panics on some malformed
-// input ("CRON_TZ=UTC") and accepts specs that never fire ("0 9 31 2 *").
-func checkCron(spec string, loc *time.Location) (err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("%q is not a cron spec", spec)
-		}
-	}()
-	s, err := cron.ParseStandard(spec)
-	if err != nil {
-		return fmt.Errorf("%q: %v", spec, err)
-	}
-	if s.Next(time.Now().In(loc)).IsZero() {
-		return fmt.Errorf("%q never fires", spec)
 	}
 	return nil
 }

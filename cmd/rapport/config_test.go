@@ -4,6 +4,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestShippedConfigLoads(t *testing.T) {
@@ -54,7 +55,10 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{"unknown analytics key", "analytics:\n  window: 6\n", "analytics.window: unknown key"},
 		{"bad analytics share", "analytics: { a_share: 0.9, b_share: 0.2 }\n", "analytics.b_share"},
 		{"bad analytics schedule", "analytics: { schedule: '0 3 * *' }\n", "analytics.schedule"},
+		{"unknown staff locale", "followup:\n  staff_locale: fr\n", "followup.staff_locale"},
+		{"rate from env, not a number", "telegram:\n  rate_per_second: ${RAPPORT_TEST_WORD}\n", "rate_per_second"},
 	}
+	t.Setenv("RAPPORT_TEST_WORD", "fast")
 	for _, tt := range tests {
 		cfg := DefaultConfig()
 		err := ParseConfig([]byte(tt.yaml), &cfg)
@@ -103,6 +107,22 @@ quiet_hours: {}
 	}
 }
 
+// An unquoted ${NAME} is read as YAML reads it (a number for a number
+// key); a quoted one stays a string.
+func TestConfigEnvKeepsTypes(t *testing.T) {
+	t.Setenv("RATE", "12.5")
+	t.Setenv("ON", "true")
+	t.Setenv("DIGITS", "0123")
+	cfg := DefaultConfig()
+	y := "telegram:\n  rate_per_second: ${RATE}\n  token: ${DIGITS}\n  enabled: ${ON}\nbusiness_name: '${DIGITS}'\n"
+	if err := ParseConfig([]byte(y), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Telegram.RatePerSecond != 12.5 || !cfg.Telegram.Enabled || cfg.Telegram.Token != "0123" || cfg.BusinessName != "0123" {
+		t.Errorf("telegram %+v, business_name %q", cfg.Telegram, cfg.BusinessName)
+	}
+}
+
 func TestMissingDefaultConfigMeansDefaults(t *testing.T) {
 	dir := t.TempDir()
 	wd, _ := os.Getwd()
@@ -114,6 +134,12 @@ func TestMissingDefaultConfigMeansDefaults(t *testing.T) {
 	}
 	if _, err := loadConfig("nope.yaml"); err == nil {
 		t.Error("an explicit missing config file must be an error")
+	}
+	// As the shipped config.yaml does, the defaults take the bootstrap
+	// token from the environment.
+	t.Setenv("RAPPORT_ADMIN_TOKEN", "from-the-environment-0123")
+	if cfg, err := loadConfig(""); err != nil || cfg.Admin.BootstrapToken != "from-the-environment-0123" {
+		t.Errorf("no config file, RAPPORT_ADMIN_TOKEN set: %+v %v", cfg.Admin, err)
 	}
 }
 
@@ -130,6 +156,29 @@ func TestConfigWebhookWithoutPublicURL(t *testing.T) {
 		cfg := DefaultConfig()
 		if err := ParseConfig([]byte(y), &cfg); err != nil {
 			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+func TestFollowupConfig(t *testing.T) {
+	cfg := DefaultConfig()
+	err := ParseConfig([]byte("followup:\n  complaint_words: [\"差评\"]\n  complaint_due: 90m\n  escalate_after: 12h\n  digest_time: \"17:30\"\n"), &cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := cfg.Followup
+	if f.ComplaintDue != 90*time.Minute || f.EscalateAfter != 12*time.Hour || f.DigestTime != "17:30" || len(f.ComplaintWords) != 1 || f.Interval != 5*time.Second {
+		t.Errorf("parsed %+v", f)
+	}
+	for body, want := range map[string]string{
+		"followup:\n  digest_time: \"25:00\"\n": "followup.digest_time",
+		"followup:\n  colour: red\n":            "followup.colour",
+		"followup:\n  complaint_due: 0s\n":      "followup.complaint_due",
+		"followup:\n  console_url: ftp://x\n":   "followup.console_url",
+	} {
+		cfg := DefaultConfig()
+		if err := ParseConfig([]byte(body), &cfg); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: got %v, want an error naming %s", body, err, want)
 		}
 	}
 }

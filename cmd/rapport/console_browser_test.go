@@ -82,7 +82,7 @@ func (b *browser) do(what string, steps ...chromedp.Action[chromedp.Void]) {
 	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
 	defer cancel()
 	if err := chromedp.Do(ctx, steps...); err != nil {
-		b.shot("FAILED-" + strings.ReplaceAll(what, " ", "-"))
+		b.shot("FAILED-" + strings.NewReplacer(" ", "-", "/", "-").Replace(what))
 		b.t.Fatalf("%s: %v", what, err)
 	}
 }
@@ -113,6 +113,9 @@ func waitJS(expr string) chromedp.Action[chromedp.Void] {
 func (b *browser) shot(name string) {
 	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
 	defer cancel()
+	// From the top: a full-page shot of a scrolled page paints the sticky
+	// header where the view was.
+	chromedp.Run(ctx, chromedp.Evaluate[chromedp.Void](`window.scrollTo(0, 0)`))
 	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		b.t.Logf("screenshot %s: %v", name, err)

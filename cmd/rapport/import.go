@@ -36,11 +36,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return fmt.Errorf("import %s: %w", kind, err)
 	}
 	defer file.Close()
-	cfg, err := loadConfig(*cfgPath)
-	if err != nil {
-		return err
-	}
-	s, err := openStore(ctx, cfg)
+	cfg, s, err := openConfigured(ctx, *cfgPath)
 	if err != nil {
 		return err
 	}

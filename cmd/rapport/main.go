@@ -25,6 +25,8 @@ import (
 	"runtime/debug"
 	"syscall"
 	_ "time/tzdata" // the business zone must load on machines without zoneinfo
+
+	"github.com/rapport-crm/rapport/store"
 )
 
 // version is set at build time: make build passes
@@ -159,6 +161,17 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 func configFlag(fs *flag.FlagSet) *string {
 	def := os.Getenv("RAPPORT_CONFIG")
 	return fs.String("config", def, "config file (default config.yaml; env RAPPORT_CONFIG)")
+}
+
+// openConfigured loads the config (loadConfig) and opens its database,
+// migrated: what every command but serve starts with.
+func openConfigured(ctx context.Context, path string) (*Config, *store.Store, error) {
+	cfg, err := loadConfig(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := openStore(ctx, cfg)
+	return cfg, s, err
 }
 
 // loadConfig loads the named file, or config.yaml if present.

@@ -17,11 +17,7 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	} else if len(rest) > 0 {
 		return usageError{"migrate", fmt.Sprintf("unexpected argument %q", rest[0])}
 	}
-	cfg, err := loadConfig(*cfgPath)
-	if err != nil {
-		return err
-	}
-	s, err := openStore(ctx, cfg)
+	_, s, err := openConfigured(ctx, *cfgPath)
 	if err != nil {
 		return err
 	}

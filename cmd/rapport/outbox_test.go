@@ -77,7 +77,7 @@ func TestOutboxRequeueCommand(t *testing.T) {
 					t.Fatalf("%v: %v %q %s; want %q", st.args, err, out.String(), errb.String(), st.want)
 				}
 				for _, id := range st.queued {
-					if m, err := s.Message(ctx, id); err != nil || m.Status != store.StatusQueued {
+					if m, err := s.MessageByID(ctx, id); err != nil || m.Status != store.StatusQueued {
 						t.Errorf("after %v: message %d is %s %v", st.args, id, m.Status, err)
 					}
 				}

@@ -6,9 +6,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -30,11 +31,8 @@ type Main struct {
 	Store    *store.Store
 	Registry *prometheus.Registry
 	Web      *web.Server
-	// Templates renders every text; set by wireTemplates.
+	// Templates renders every text.
 	Templates *templates.Service
-	// Hooks receive inbound chat in order (templates, followup, care);
-	// the wire* functions append to it before wireBots builds the router.
-	Hooks []bots.Hook
 	// Health is each chat channel's state, shown by /readyz.
 	Health *bots.Health
 
@@ -118,8 +116,8 @@ func openStore(ctx context.Context, cfg *Config) (*store.Store, error) {
 	return s, nil
 }
 
-// Run opens the store, wires every component, and starts serving. It
-// returns once everything has started.
+// Run opens the store, wires every component and starts serving; it
+// returns once everything has started. This is the whole wiring, in order.
 func (m *Main) Run(ctx context.Context) error {
 	var err error
 	if m.Store, err = openStore(ctx, m.Config); err != nil {
@@ -134,38 +132,55 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	m.Registry = prometheus.NewRegistry()
 	m.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	bg, cancel := context.WithCancel(context.Background())
-	m.loopCtx, m.cancel = bg, cancel
+	m.loopCtx, m.cancel = context.WithCancel(context.Background())
 	m.loopErrs = make(chan error, 8)
-
 	m.Health = bots.NewHealth(m.Registry, m.Logger)
+
+	// The texts first: everything else renders through them.
+	if err := m.newTemplates(); err != nil {
+		return err
+	}
+	fu, err := m.newFollowup()
+	if err != nil {
+		return err
+	}
+	cs, err := m.newCare()
+	if err != nil {
+		return err
+	}
+	// An order, a survey answer or a complaint updates its customer's
+	// figures in the transaction that records it.
+	an, err := m.newAnalytics()
+	if err != nil {
+		return err
+	}
+	m.Store.OnFigures(an.Figures)
 	proxies, err := m.Config.HTTP.Proxies()
 	if err != nil {
 		return err
 	}
-	deps := web.Deps{Store: m.Store, Registry: m.Registry, Logger: m.Logger, Channels: m.Health,
+	m.Web = web.New(web.Deps{Store: m.Store, Templates: m.Templates, Care: cs, Location: m.Config.Location(),
+		Registry: m.Registry, Logger: m.Logger, Channels: m.Health,
 		Console: m.Config.Console, Proxies: proxies, Timezone: m.Config.Timezone, BusinessName: m.Config.BusinessName,
-		StaffLocale: m.Config.Followup.StaffLocale}
-	if err := m.wireTemplates(&deps); err != nil {
-		return err
-	}
-	if err := m.wireFollowup(bg, &deps); err != nil {
-		return err
-	}
-	if err := m.wireCare(bg, &deps); err != nil {
-		return err
-	}
-	if err := m.wireAnalytics(bg, &deps); err != nil {
-		return err
-	}
-	m.Web = web.New(deps)
+		StaffLocale: m.Config.Followup.StaffLocale, Schedule: careSchedule{cs}, Imports: m.newImports(), Analytics: an})
 	m.onShutdown = append(m.onShutdown, m.Web.EndStreams)
-	if err := m.wireBots(bg); err != nil {
+	// Inbound chat meets the hooks in this order, and the first that
+	// handles a message stops the rest: /template edits (before anything
+	// takes a manager's text for another command), staff commands, relays
+	// and complaints (followup), survey answers (care).
+	if err := m.startBots([]bots.Hook{m.Templates, fu, cs}); err != nil {
 		return err
 	}
+	m.goLoop("followup", fu.Run)
+	m.goLoop("care scheduler", cs.Schedule)
+	m.goLoop("analytics", an.Schedule)
+	return m.serveHTTP()
+}
 
-	m.listener, err = net.Listen("tcp", m.Config.HTTP.Addr)
-	if err != nil {
+// serveHTTP listens on http.addr and serves m.Web in the background.
+func (m *Main) serveHTTP() error {
+	var err error
+	if m.listener, err = net.Listen("tcp", m.Config.HTTP.Addr); err != nil {
 		return fmt.Errorf("http.addr: %w", err)
 	}
 	m.httpServer = &http.Server{
@@ -186,8 +201,10 @@ func (m *Main) Run(ctx context.Context) error {
 	return nil
 }
 
-// goLoop runs a background loop; a loop that fails stops the process.
-func (m *Main) goLoop(name string, ctx context.Context, fn func(context.Context) error) {
+// goLoop runs a background loop until Close; a loop that fails stops the
+// process.
+func (m *Main) goLoop(name string, fn func(context.Context) error) {
+	ctx := m.loopCtx
 	m.mu.Lock()
 	if m.running == nil {
 		m.running = map[string]int{}
@@ -251,13 +268,5 @@ func (m *Main) Close() error {
 func (m *Main) runningLoops() []string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	names := make([]string, 0, len(m.running))
-	for n := range m.running {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
+	return slices.Sorted(maps.Keys(m.running))
 }
-
-// Addr is the listening address (tests use ":0").
-func (m *Main) Addr() string { return m.listener.Addr().String() }

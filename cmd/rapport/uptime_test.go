@@ -199,7 +199,7 @@ func TestCloseWithOpenStream(t *testing.T) {
 	// A loop that still needs the store after it is told to stop, as a
 	// dispatcher finishing a send does.
 	probe := make(chan error, 1)
-	m.goLoop("probe", m.loopCtx, func(ctx context.Context) error {
+	m.goLoop("probe", func(ctx context.Context) error {
 		<-ctx.Done()
 		time.Sleep(200 * time.Millisecond)
 		probe <- m.Store.Ping(context.Background())

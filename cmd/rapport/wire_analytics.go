@@ -10,7 +10,6 @@ import (
 
 	"github.com/rapport-crm/rapport/analytics"
 	"github.com/rapport-crm/rapport/store"
-	"github.com/rapport-crm/rapport/web"
 )
 
 // newAnalytics builds the analytics service from the config (needs
@@ -19,22 +18,6 @@ func (m *Main) newAnalytics() (*analytics.Service, error) {
 	return analytics.New(m.Config.Analytics, analytics.Options{
 		Store: m.Store, Location: m.Config.Location(), Logger: m.Logger, Registry: m.Registry,
 	})
-}
-
-// wireAnalytics builds the analytics service, gives the store its
-// figures computation (an order, a survey answer or a complaint updates
-// that customer's figures in the transaction that records it), gives the
-// API its recompute, and starts its loop (the nightly run, the catch-up,
-// the sweep of touched customers).
-func (m *Main) wireAnalytics(ctx context.Context, d *web.Deps) error {
-	svc, err := m.newAnalytics()
-	if err != nil {
-		return err
-	}
-	m.Store.OnFigures(svc.Figures)
-	d.Analytics = svc
-	m.goLoop("analytics", ctx, svc.Schedule)
-	return nil
 }
 
 // runAnalytics is `rapport analytics recompute`: every customer's figures

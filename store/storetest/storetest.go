@@ -101,20 +101,27 @@ func Each(t *testing.T, fn func(t *testing.T, s *store.Store)) {
 	}
 }
 
-// Clock is a settable clock for store.WithClock, safe to read from the
-// goroutines of running loops while a test moves it.
+// Clock is the one test clock: for store.WithClock and the Now options
+// of adapters, safe to read from the goroutines of running loops while a
+// test moves it. Started at a time it stands still until moved; started
+// at the zero time it follows the wall clock shifted by what Advance
+// adds, so that leases can expire at once while real timers keep running.
 type Clock struct {
-	mu sync.Mutex
-	t  time.Time
+	mu  sync.Mutex
+	t   time.Time
+	off time.Duration
 }
 
-// NewClock starts a clock at t.
+// NewClock starts a clock at t (zero: the wall clock).
 func NewClock(t time.Time) *Clock { return &Clock{t: t} }
 
 // Now returns the clock's time.
 func (c *Clock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.t.IsZero() {
+		return time.Now().Add(c.off)
+	}
 	return c.t
 }
 
@@ -128,6 +135,10 @@ func (c *Clock) Set(t time.Time) {
 // Advance moves the clock forward.
 func (c *Clock) Advance(d time.Duration) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.t.IsZero() {
+		c.off += d
+		return
+	}
 	c.t = c.t.Add(d)
-	c.mu.Unlock()
 }

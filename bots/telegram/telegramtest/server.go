@@ -66,9 +66,6 @@ func New(t testing.TB) *Server {
 // URL is the value for telegram.api_url.
 func (f *Server) URL() string { return f.srv.URL }
 
-// Close stops the double early (to simulate Telegram being unreachable).
-func (f *Server) Close() { f.srv.Close() }
-
 // SetDown makes the double unreachable (every call's connection is cut
 // without an answer, as when the Bot API is blocked) or reachable again.
 func (f *Server) SetDown(down bool) {

@@ -32,12 +32,38 @@ export async function api(method, path, body) {
   if (!r.ok) {
     const err = (data && data.error) || {};
     const e = new ApiError(r.status, err.code || "http_" + r.status, err.message || r.statusText, err.field);
+    e.retryAfter = +r.headers.get("Retry-After") || 0;
     if (r.status === 401 && !path.startsWith("/console/api/sign-in")) {
       window.dispatchEvent(new CustomEvent("rapport:signed-out", { detail: e }));
     }
     throw e;
   }
   return data;
+}
+
+// upload sends a file as the body of a POST (an import), reporting the
+// share sent so far to progress(0..1): fetch cannot tell upload progress,
+// XMLHttpRequest can. Resolves with the JSON answer.
+export function upload(path, file, progress) {
+  return new Promise((resolve, reject) => {
+    const x = new XMLHttpRequest();
+    x.open("POST", "/api/v1" + path);
+    x.setRequestHeader("Content-Type", "text/csv");
+    x.setRequestHeader("Accept", "application/json");
+    if (csrf) x.setRequestHeader("X-CSRF-Token", csrf);
+    x.upload.onprogress = (e) => { if (e.lengthComputable && progress) progress(e.loaded / e.total); };
+    x.onerror = () => reject(new ApiError(0, "network", "network error"));
+    x.onload = () => {
+      let data = null;
+      try { data = JSON.parse(x.responseText); } catch (e) { /* not JSON */ }
+      if (x.status >= 200 && x.status < 300) return resolve(data);
+      const err = (data && data.error) || {};
+      const e = new ApiError(x.status, err.code || "http_" + x.status, err.message || x.statusText, err.field);
+      if (x.status === 401) window.dispatchEvent(new CustomEvent("rapport:signed-out", { detail: e }));
+      reject(e);
+    };
+    x.send(file);
+  });
 }
 
 // query builds "?a=1&b=2" from an object, leaving out empty values.

@@ -9,17 +9,25 @@ import { h, mount, loading, errorBox, dialog, toast, $ } from "./dom.js";
 
 const ALL = ["admin", "manager", "agent"];
 const MANAGERS = ["admin", "manager"];
+const ADMINS = ["admin"];
 
-// screens, in navigation order. nav: the label key (none: not in the
-// navigation); roles: who sees it (the API refuses the others anyway).
+// screens, in navigation order. nav: the label key of a navigation item;
+// parent: the item a screen belongs under (the manager screens are cards
+// on Manage, titled by title, with title + "Hint" under it); roles: who
+// sees it (the API refuses the others anyway).
 export const screens = [
   { id: "inbox", match: /^inbox(?:\/(\d+))?$/, nav: "nav.inbox", icon: "💬", roles: ALL, load: () => import("./screens/inbox.js") },
   { id: "customers", match: /^customers$/, nav: "nav.customers", icon: "👥", roles: ALL, load: () => import("./screens/customers.js") },
   { id: "customer", match: /^customers\/(\d+)$/, parent: "customers", roles: ALL, load: () => import("./screens/customer.js") },
-  { id: "tasks", match: /^tasks$/, nav: "nav.tasks", icon: "✅", roles: ALL, load: () => import("./screens/tasks.js") },
-  { id: "templates", match: /^templates$/, nav: "nav.templates", icon: "📝", roles: MANAGERS, load: () => import("./screens/templates.js") },
-  { id: "care", match: /^care$/, nav: "nav.care", icon: "🎁", roles: MANAGERS, load: () => import("./screens/care.js") },
-  { id: "quick-replies", match: /^quick-replies$/, nav: "nav.quickReplies", icon: "⚡", roles: MANAGERS, load: () => import("./screens/quickreplies.js") },
+  { id: "tasks", match: /^tasks(?:\/(\d+))?$/, nav: "nav.tasks", icon: "✅", roles: ALL, load: () => import("./screens/tasks.js") },
+  { id: "manage", match: /^manage$/, nav: "nav.manage", icon: "🛠", roles: MANAGERS, load: () => import("./screens/manage.js") },
+  { id: "templates", match: /^templates$/, parent: "manage", title: "nav.templates", icon: "📝", roles: MANAGERS, load: () => import("./screens/templates.js") },
+  { id: "care", match: /^care$/, parent: "manage", title: "nav.care", icon: "🎁", roles: MANAGERS, load: () => import("./screens/care.js") },
+  { id: "staff", match: /^staff$/, parent: "manage", title: "nav.staff", icon: "🧑‍💼", roles: MANAGERS, load: () => import("./screens/staff.js") },
+  { id: "imports", match: /^imports$/, parent: "manage", title: "nav.imports", icon: "📥", roles: MANAGERS, load: () => import("./screens/imports.js") },
+  { id: "quick-replies", match: /^quick-replies$/, parent: "manage", title: "nav.quickReplies", icon: "⚡", roles: MANAGERS, load: () => import("./screens/quickreplies.js") },
+  { id: "audit", match: /^audit$/, parent: "manage", title: "nav.audit", icon: "🔎", roles: MANAGERS, load: () => import("./screens/audit.js") },
+  { id: "tokens", match: /^tokens$/, parent: "manage", title: "nav.tokens", icon: "🔑", roles: ADMINS, load: () => import("./screens/tokens.js") },
   { id: "account", match: /^account$/, nav: "nav.account", icon: "👤", roles: ALL, load: () => import("./screens/account.js") },
 ];
 
@@ -166,13 +174,18 @@ async function render() {
   if (state.cleanup) { try { state.cleanup(); } catch (e) { /* screen gone */ } state.cleanup = null; }
   const main = $("#main");
   mount(main, loading());
-  setTitle(screen.nav ? t(screen.nav) : "");
+  setTitle(screen.nav || screen.title ? t(screen.nav || screen.title) : "");
   try {
     const mod = await screen.load();
     if (route().screen !== screen) return; // moved on meanwhile
     main.replaceChildren();
     main.className = "screen-" + screen.id;
-    state.cleanup = (await mod.render(context(main, params))) || null;
+    let el = main;
+    if (screen.parent === "manage") {
+      el = h("div", {});
+      main.append(h("a", { class: "back", href: "#/manage" }, "← " + t("nav.manage")), el);
+    }
+    state.cleanup = (await mod.render(context(el, params))) || null;
   } catch (e) {
     mount(main, errorBox(e, render));
   }
@@ -187,7 +200,7 @@ function toggleLang() {
 
 function showShortcuts() {
   dialog(t("shortcuts.title"), h("ul", { class: "plain" },
-    ["goInbox", "goCustomers", "goTasks", "search", "nextPrev", "send", "escape", "language", "help"].map((k) => h("li", {}, t("shortcuts." + k)))));
+    ["goInbox", "goCustomers", "goTasks", "goManage", "search", "nextPrev", "send", "tasks", "escape", "language", "help"].map((k) => h("li", {}, t("shortcuts." + k)))));
 }
 
 async function signOut() {
@@ -240,8 +253,8 @@ function onKey(e) {
   const now = Date.now();
   if (pendingG && now - pendingG < 1200) {
     pendingG = 0;
-    const to = { i: "inbox", c: "customers", t: "tasks" }[e.key];
-    if (to) { e.preventDefault(); go(to); }
+    const to = { i: "inbox", c: "customers", t: "tasks", m: "manage" }[e.key];
+    if (to && can(screens.find((s) => s.id === to).roles)) { e.preventDefault(); go(to); }
     return;
   }
   switch (e.key) {

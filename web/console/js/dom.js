@@ -109,3 +109,11 @@ export function toast(text) {
   clearTimeout(toastTimer);
   toastTimer = setTimeout(() => el.classList.remove("on"), 2500);
 }
+
+// copy puts text on the clipboard, saying so (where the clipboard is not
+// allowed, the text stays on screen to copy by hand).
+export function copy(text) {
+  const done = () => toast(t("common.copied"));
+  if (navigator.clipboard) navigator.clipboard.writeText(text).then(done, () => toast(t("common.copyFailed")));
+  else toast(t("common.copyFailed"));
+}

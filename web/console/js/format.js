@@ -81,3 +81,30 @@ export function timeEl(iso, now) {
   el.textContent = when(iso, now);
   return el;
 }
+
+// zoned is the instant of a business date (YYYY-MM-DD) at a time of day
+// (HH:MM) in the business zone: "tomorrow 09:00" for a snooze.
+export function zoned(date, hm) {
+  const [y, m, d] = date.split("-").map(Number);
+  const [H, M] = hm.split(":").map(Number);
+  const guess = Date.UTC(y, m - 1, d, H, M);
+  const p = parts(new Date(guess));
+  const offset = Date.UTC(+p.y, +p.m - 1, +p.d, +p.H, +p.M) - guess;
+  return new Date(guess - offset);
+}
+
+// addDays is a business date so many days after another.
+export function addDays(date, n) {
+  const [y, m, d] = date.split("-").map(Number);
+  const x = new Date(Date.UTC(y, m - 1, d + n));
+  return x.toISOString().slice(0, 10);
+}
+
+// weekday is a business date's day of the week, 0 = Sunday.
+export function weekday(date) {
+  const [y, m, d] = date.split("-").map(Number);
+  return new Date(Date.UTC(y, m - 1, d)).getUTCDay();
+}
+
+// number formats a count the way the language does (50,000).
+export function number(n) { return Number(n || 0).toLocaleString("en-US"); }

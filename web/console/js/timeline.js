@@ -53,18 +53,22 @@ async function taskPanel(ctx, c, el) {
 
 // doneButton closes a task with an outcome note (a dialog, not prompt()).
 export function doneButton(task, after) {
-  return h("button", { class: "ghost small", type: "button", dataset: { done: task.id }, onclick: () => {
-    const note = h("textarea", { rows: "3", maxlength: "2000", placeholder: t("tasks.notePlaceholder"), "aria-label": t("tasks.note") });
-    const err = h("div", { class: "slot" });
-    const ok = h("button", { class: "act", type: "button", onclick: () => busy(ok, async () => {
-      await api("PATCH", "/tasks/" + task.id, { status: "done", note: note.value.trim() });
-      d.close();
-      toast(t("common.saved"));
-      after();
-    }, err) }, t("tasks.done"));
-    const d = dialog(task.title, [h("label", {}, t("tasks.note")), note, err], [ok]);
-    note.addEventListener("keydown", (e) => { if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) ok.click(); });
-  } }, "✓ " + t("tasks.done"));
+  return h("button", { class: "ghost small", type: "button", dataset: { done: task.id }, onclick: () => closeTask(task, after) }, "✓ " + t("tasks.done"));
+}
+
+// closeTask asks for the outcome and marks the task done (Ctrl+Enter
+// saves); after() runs once it is.
+export function closeTask(task, after) {
+  const note = h("textarea", { id: "task-outcome", rows: "3", maxlength: "2000", placeholder: t("tasks.notePlaceholder"), "aria-label": t("tasks.note") });
+  const err = h("div", { class: "slot" });
+  const ok = h("button", { class: "act", type: "button", id: "task-done-save", onclick: () => busy(ok, async () => {
+    await api("PATCH", "/tasks/" + task.id, { status: "done", note: note.value.trim() });
+    d.close();
+    toast(t("tasks.closed"));
+    after();
+  }, err) }, t("tasks.done"));
+  const d = dialog(task.title, [h("label", { for: "task-outcome" }, t("tasks.note")), note, h("p", { class: "muted small" }, t("tasks.ctrlEnter")), err], [ok]);
+  note.addEventListener("keydown", (e) => { if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) ok.click(); });
 }
 
 export { timeEl };

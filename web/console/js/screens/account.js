@@ -1,6 +1,6 @@
 // My account: password (the fallback to sign-in codes), signed-in devices
 // with sign-out per device and everywhere, the new-message sound. Admins
-// also see everyone's sessions.
+// find everyone's sessions on Tokens and sessions.
 import { api, query } from "../api.js";
 import { t } from "../i18n.js";
 import { h, mount, loading, errorBox, busy, field, toast } from "../dom.js";
@@ -9,7 +9,6 @@ import { when, full } from "../format.js";
 export function render(ctx) {
   const me = ctx.me;
   const sessions = h("div", {});
-  const all = h("div", {});
   const current = h("input", { type: "password", autocomplete: "current-password", maxlength: "128" });
   const next = h("input", { type: "password", autocomplete: "new-password", minlength: "10", maxlength: "128", id: "new-password" });
   const perr = h("div", { class: "slot" });
@@ -25,7 +24,7 @@ export function render(ctx) {
         me.has_password ? field(t("account.current"), current) : null, field(t("account.new"), next), setPw, perr)),
     h("section", { class: "card" }, h("div", { class: "row between" }, h("h2", {}, t("account.sessions")),
       h("button", { class: "ghost small", type: "button", onclick: everywhere }, t("account.signOutAll"))), sessions),
-    me.role === "admin" ? h("section", { class: "card" }, h("h2", {}, t("account.allSessions")), all) : null);
+    me.role === "admin" ? h("p", {}, h("a", { href: "#/tokens" }, t("account.allSessions") + " →")) : null);
 
   async function password() {
     await busy(setPw, async () => {
@@ -44,7 +43,7 @@ export function render(ctx) {
 
   function table(items, el, reload) {
     mount(el, h("ul", { class: "plain" }, items.map((s) => h("li", { class: "session" },
-      h("div", {}, h("strong", {}, s.staff_name), s.current ? h("span", { class: "chip ok" }, t("account.thisDevice")) : null,
+      h("div", {}, h("strong", {}, s.staff_name), " ", s.current ? h("span", { class: "chip ok" }, t("account.thisDevice")) : null,
         h("div", { class: "small muted clip" }, s.user_agent || "?", " · ", s.ip)),
       h("div", { class: "small" }, h("span", { title: full(s.created_at) }, t("account.signedIn", { when: when(s.created_at), method: t("method." + s.method) })),
         " · ", h("span", { title: full(s.last_seen_at) }, t("account.lastSeen", { when: when(s.last_seen_at) }))),
@@ -64,5 +63,4 @@ export function render(ctx) {
     }
   }
   load(sessions, false);
-  if (me.role === "admin") load(all, true);
 }

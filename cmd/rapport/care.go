@@ -10,36 +10,7 @@ import (
 
 	"github.com/rapport-crm/rapport/care"
 	"github.com/rapport-crm/rapport/store"
-	"github.com/rapport-crm/rapport/web"
 )
-
-// newCare builds the care service from the config (needs m.Store).
-func (m *Main) newCare() (*care.Service, error) {
-	return care.New(m.Config.Care, care.Options{
-		Store:             m.Store,
-		Templates:         m.Templates,
-		Location:          m.Config.Location(),
-		QuietHours:        care.QuietHours{Start: m.Config.QuietHours.Start, End: m.Config.QuietHours.End},
-		HasWeChatTemplate: func(wf string) bool { return m.Config.WeChat.Template(wf) != "" },
-		Business:          m.Config.BusinessName,
-		StaffLocale:       m.Config.Followup.StaffLocale,
-		Registry:          m.Registry,
-		Logger:            m.Logger,
-	})
-}
-
-// wireCare builds the care runner, starts its scheduler (which first
-// catches up missed runs) and adds the survey-answer chat hook.
-func (m *Main) wireCare(ctx context.Context, d *web.Deps) error {
-	svc, err := m.newCare()
-	if err != nil {
-		return err
-	}
-	d.Care = svc
-	m.Hooks = append(m.Hooks, svc)
-	m.goLoop("care scheduler", ctx, svc.Schedule)
-	return nil
-}
 
 // runCare is `rapport care run WORKFLOW --date YYYY-MM-DD [-dry-run]
 // [-force]`: it runs one workflow for one date through the same function
@@ -59,25 +30,21 @@ func runCare(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	case len(rest) == 0 || rest[0] != "run":
 		return usageError{"care run", "the care command is: rapport care run WORKFLOW"}
 	case len(rest) == 1:
-		return usageError{"care run", "which workflow? (birthday, holiday, maintenance, survey, revisit, winback)"}
+		return usageError{"care run", "which workflow? (" + care.WorkflowList() + ")"}
 	case len(rest) > 2:
 		return usageError{"care run", "unexpected arguments " + strings.Join(rest[2:], " ")}
 	}
 	workflow := rest[1]
 	if !care.IsWorkflow(workflow) {
-		return usageError{"care run", fmt.Sprintf("%q is not a workflow (birthday, holiday, maintenance, survey, revisit, winback)", workflow)}
+		return usageError{"care run", fmt.Sprintf("%q is not a workflow (%s)", workflow, care.WorkflowList())}
 	}
-	cfg, err := loadConfig(*cfgPath)
+	cfg, s, err := openConfigured(ctx, *cfgPath)
 	if err != nil {
 		return err
 	}
-	m := &Main{Config: cfg, Logger: newLogger(stderr)}
-	if m.Store, err = openStore(ctx, cfg); err != nil {
-		return err
-	}
-	defer m.Store.Close()
-	deps := web.Deps{Store: m.Store, Logger: m.Logger}
-	if err := m.wireTemplates(&deps); err != nil {
+	defer s.Close()
+	m := &Main{Config: cfg, Store: s, Logger: newLogger(stderr)}
+	if err := m.newTemplates(); err != nil {
 		return err
 	}
 	svc, err := m.newCare()
