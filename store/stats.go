@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"slices"
 	"strings"
@@ -582,10 +581,13 @@ type FigureWrite struct {
 
 // WriteFigures writes a batch in one transaction: the changes first (they
 // lock their customers), then the stats rows (each only over older
-// figures). It returns the changes made.
+// figures). It returns the changes made. Batches of adjacent customers are
+// written side by side: under REPEATABLE READ the gap locks of one batch's
+// reads would block the other's inserts at the seam, both ways (a
+// deadlock); the sessions' READ COMMITTED (store.go) takes none.
 func (s *Store) WriteFigures(ctx context.Context, w FigureWrite) ([]Change, error) {
 	var done []Change
-	err := s.figureTx(ctx, func(tx *gorm.DB) error {
+	err := s.tx(ctx, func(tx *gorm.DB) error {
 		var err error
 		done, err = s.writeFigures(tx, w, nil)
 		return err
@@ -606,25 +608,11 @@ func (s *Store) writeFigures(tx *gorm.DB, w FigureWrite, locked map[int64]*curre
 	return done, s.upsertFigures(tx, w.Stats)
 }
 
-// figureTx runs a figures transaction (a batch of the nightly job, a
-// sweep's refresh), READ COMMITTED on MySQL:
-// batches of adjacent customers are written side by side, and under
-// REPEATABLE READ the gap locks of one batch's reads (customers without a
-// stats row yet) block the other's inserts at the seam, both ways: a
-// deadlock. Every row a batch changes it locks first.
-func (s *Store) figureTx(ctx context.Context, fn func(tx *gorm.DB) error) error {
-	var opts []*sql.TxOptions
-	if s.dialect == MySQL {
-		opts = append(opts, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
-	}
-	return retry(ctx, func() error { return s.db.WithContext(ctx).Transaction(fn, opts...) })
-}
-
 // RefreshFigures recomputes one customer's figures in a transaction of
 // its own (the sweep of touched customers): see refreshIn.
 func (s *Store) RefreshFigures(ctx context.Context, customerID int64, compute FigureCompute) ([]Change, error) {
 	var done []Change
-	err := s.figureTx(ctx, func(tx *gorm.DB) error {
+	err := s.tx(ctx, func(tx *gorm.DB) error {
 		var n int64
 		if err := tx.Model(&Task{}).Where("open_slot = ?", complaintSlot(customerID)).Count(&n).Error; err != nil {
 			return err
