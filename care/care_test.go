@@ -72,7 +72,7 @@ func optOut() custOpt {
 	return func(in *store.CustomerInput) { v := true; in.OptOut = &v }
 }
 func locale(l string) custOpt    { return func(in *store.CustomerInput) { in.Locale = &l } }
-func tier(tr store.Tier) custOpt { return func(in *store.CustomerInput) { in.Tier = &tr } }
+func tier(tr store.Tier) custOpt { return func(in *store.CustomerInput) { in.Tier = store.PinTo(tr) } }
 func noIdentity() custOpt        { return func(in *store.CustomerInput) { in.Identities = nil } }
 func on(channel string) custOpt {
 	return func(in *store.CustomerInput) { in.Identities[0].Channel = channel }
@@ -578,7 +578,7 @@ func TestSurvey(t *testing.T) {
 			}
 			ordered := at("2027-03-01 23:30") // business date Mar 1 (15:30 UTC)
 			for i := 0; i < 2; i++ {          // two orders, one survey
-				if _, err := e.s.CreateOrder(e.ctx, store.OrderInput{CustomerID: c.ID, Kind: "purchase", Amount: 10, OccurredAt: &ordered}, shanghai); err != nil {
+				if _, err := e.s.CreateOrder(e.ctx, store.OrderInput{CustomerID: c.ID, Kind: "purchase", Amount: store.Fen(1000), OccurredAt: &ordered}, shanghai); err != nil {
 					t.Fatal(err)
 				}
 			}

@@ -28,7 +28,7 @@ func TestShippedTexts(t *testing.T) {
 					if _, err := e.s.CreateAsset(e.ctx, c.ID, store.AssetInput{Name: "热水器", NextServiceDue: "2027-03-04"}, shanghai); err != nil {
 						t.Fatal(err)
 					}
-					if _, err := e.s.CreateOrder(e.ctx, store.OrderInput{CustomerID: c.ID, Kind: "purchase", Amount: 10, OccurredAt: &ordered}, shanghai); err != nil {
+					if _, err := e.s.CreateOrder(e.ctx, store.OrderInput{CustomerID: c.ID, Kind: "purchase", Amount: store.Fen(1000), OccurredAt: &ordered}, shanghai); err != nil {
 						t.Fatal(err)
 					}
 				}

@@ -8,11 +8,11 @@ import (
 	"github.com/rapport-crm/rapport/store"
 )
 
-var customerColumns = []string{"name", "phone", "birthday", "email", "tags", "external_ref"}
+var customerColumns = []string{"name", "phone", "birthday", "email", "tags", "external_ref", "city", "region"}
 
 // Customers loads customers from CSV: name,phone,birthday,email,tags,
-// external_ref (tags separated by ';'); a column the file lacks leaves that
-// field alone. A row updates the customer with its external_ref, else the
+// external_ref,city,region (tags separated by ';'); a column the file
+// lacks leaves that field alone. A row updates the customer with its external_ref, else the
 // one with its phone on record, so importing a file again creates nobody
 // twice; others are created with source "import". Customer imports take
 // turns (see store.ImportCustomers).
@@ -85,7 +85,8 @@ func customerRow(f *csvFile, rec []string, line int, malformed error) (store.Cus
 		v := f.get(rec, name)
 		return &v
 	}
-	in := store.CustomerInput{Name: col("name"), Phone: col("phone"), Birthday: col("birthday"), Email: col("email")}
+	in := store.CustomerInput{Name: col("name"), Phone: col("phone"), Birthday: col("birthday"), Email: col("email"),
+		City: col("city"), Region: col("region")}
 	if v := col("tags"); v != nil {
 		tags := strings.Split(*v, ";")
 		in.Tags = &tags

@@ -79,7 +79,7 @@ func TestImportCustomersAndOrders(t *testing.T) {
 			t.Fatalf("orders skip = %+v, %v", res, err)
 		}
 		os, err := s.OrdersBetween(ctx, time.Date(2026, 3, 1, 0, 0, 0, 0, sh), time.Date(2026, 3, 2, 0, 0, 0, 0, sh), "", 0, 10)
-		if err != nil || len(os) != 2 || os[0].Amount != 99.5 || !os[0].OccurredAt.Equal(time.Date(2026, 3, 1, 2, 0, 0, 0, time.UTC)) {
+		if err != nil || len(os) != 2 || os[0].Amount != store.Fen(9950) || !os[0].OccurredAt.Equal(time.Date(2026, 3, 1, 2, 0, 0, 0, time.UTC)) {
 			t.Fatalf("stored orders = %+v, %v", os, err)
 		}
 	})
@@ -171,7 +171,7 @@ func TestImportOrdersOrderRef(t *testing.T) {
 			t.Fatalf("second import = %+v, want %+v", got, want)
 		}
 		os := allOrders(t, s)
-		if len(os) != 4 || os[2].Amount != 60 {
+		if len(os) != 4 || os[2].Amount != store.Fen(6000) {
 			t.Fatalf("stored %d orders, third %+v", len(os), os[2])
 		}
 		// A reference twice in one file is a bad row.
@@ -427,6 +427,44 @@ func TestImportOrdersRefAsTheDatabaseCompares(t *testing.T) {
 		}
 		if s.Dialect() == store.MySQL && res.Created != 1 || s.Dialect() == store.SQLite && len(res.Rejected) != 1 {
 			t.Fatalf("%s: %+v", s.Dialect(), res)
+		}
+	})
+}
+
+// Amounts are read from their decimal text, exactly (no float on the
+// way); a negative one is a refund; more than two decimals is a bad row;
+// order_ref is kept as written; city and region are customer columns; the
+// customers of the written orders are touched for their figures.
+func TestImportExact(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		res, err := importer.Customers(ctx, s, strings.NewReader("name,external_ref,city,region\nC1,c-1,杭州,浙江\nC2,c-2,,\n"), false)
+		if err != nil || res.Created != 2 {
+			t.Fatalf("customers = %+v, %v", res, err)
+		}
+		cs, _, _ := s.ListCustomers(ctx, store.CustomerFilter{City: "杭州"})
+		if len(cs) != 1 || cs[0].Region != "浙江" {
+			t.Fatalf("by city: %+v", cs)
+		}
+		res, err = importer.Orders(ctx, s, strings.NewReader("customer_external_ref,kind,amount,occurred_at,order_ref\n"+
+			"c-1,purchase,0.29,2026-03-01,R-1\nc-1,purchase,1280.5,2026-03-02,R-2\nc-2,purchase,-3.5,2026-03-03,R-3\n"+
+			"c-2,purchase,12.345,2026-03-04,R-4\nc-2,purchase,1e3,2026-03-05,R-5\n"), true, time.UTC)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantBad := []importer.RowError{{Line: 5, Reason: `amount: "12.345" has more than two decimals`}, {Line: 6, Reason: `amount: "1e3" is not an amount (like 1280.50)`}}
+		if diff := cmp.Diff(wantBad, res.Rejected); diff != "" || res.Created != 3 {
+			t.Fatalf("result %+v (-want +got):\n%s", res, diff)
+		}
+		var got []string
+		for _, o := range allOrders(t, s) {
+			got = append(got, o.Amount.String()+" "+o.OrderRef)
+		}
+		if diff := cmp.Diff([]string{"0.29 R-1", "1280.50 R-2", "-3.50 R-3"}, got); diff != "" {
+			t.Errorf("orders (-want +got):\n%s", diff)
+		}
+		if n, err := s.TouchBacklog(ctx, 10); n != 2 || err != nil {
+			t.Errorf("touched customers: %d, %v", n, err)
 		}
 	})
 }

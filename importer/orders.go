@@ -13,10 +13,12 @@ import (
 var orderColumns = []string{"customer_phone", "customer_external_ref", "kind", "amount", "occurred_at", "asset_id", "order_ref"}
 
 // Orders loads orders from CSV: customer_phone (on record) or
-// customer_external_ref, kind, amount, occurred_at (RFC 3339, or
-// "YYYY-MM-DD[ HH:MM[:SS]]" in loc), optional asset_id and order_ref. A
-// service order with an asset moves the asset's due date. All or nothing
-// unless skipBad, as Customers.
+// customer_external_ref, kind, amount (exact, to the fen; negative for a
+// refund), occurred_at (RFC 3339, or "YYYY-MM-DD[ HH:MM[:SS]]" in loc),
+// optional asset_id and order_ref (kept as written). A service order with
+// an asset moves the asset's due date. All or nothing unless skipBad, as
+// Customers. The customers whose orders were written are touched: their
+// figures follow (see package analytics).
 //
 // Importing is idempotent: every row gets a dedup key (its order_ref, else
 // its contents and how many identical rows came before it: store.RowKey)
@@ -97,9 +99,10 @@ func readOrder(s *store.Store, f *csvFile, rec []string, line int, malformed err
 	}
 	l.in.Kind = strings.ToLower(f.get(rec, "kind"))
 	if v := f.get(rec, "amount"); v != "" {
-		a, err := strconv.ParseFloat(v, 64)
+		// The decimal text as written, never through a float.
+		a, err := store.ParseMoney("amount", v)
 		if err != nil {
-			l.textErr = store.Invalid("amount", "%q is not a number", v)
+			l.textErr = err
 			return l
 		}
 		l.in.Amount = a

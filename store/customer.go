@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/mail"
 	"slices"
 	"strings"
@@ -68,12 +69,108 @@ type Customer struct {
 	LastInboundAt *time.Time `gorm:"index" json:"last_inbound_at,omitempty"`
 	CreatedAt     time.Time  `json:"created_at"`
 	UpdatedAt     time.Time  `json:"updated_at"`
+	// City and Region are where the customer is (segments by place).
+	City   string `gorm:"size:64;not null;default:'';index" json:"city"`
+	Region string `gorm:"size:64;not null;default:''" json:"region"`
+	// A pinned tier or stage was set by hand (when, by which staff member:
+	// nil for a token of no one) and every recompute keeps it.
+	TierPinnedAt  *time.Time `json:"tier_pinned_at,omitempty"`
+	TierPinnedBy  *int64     `json:"tier_pinned_by,omitempty"`
+	StagePinnedAt *time.Time `json:"stage_pinned_at,omitempty"`
+	StagePinnedBy *int64     `json:"stage_pinned_by,omitempty"`
 
 	// PhoneVerified reports PhoneKey set: the phone is on record, not just
 	// claimed.
 	PhoneVerified bool       `gorm:"-" json:"phone_verified"`
 	Tags          []string   `gorm:"-" json:"tags"`
 	Identities    []Identity `gorm:"-" json:"identities"`
+	TierPinned    bool       `gorm:"-" json:"tier_pinned"`
+	StagePinned   bool       `gorm:"-" json:"stage_pinned"`
+	// The figures (customer_stats), as the API shows them.
+	Stats        *Stats   `gorm:"-" json:"stats"`
+	RFM          *RFM     `gorm:"-" json:"rfm"`
+	CLV          Money    `gorm:"-" json:"clv"`
+	ChurnRisk    int      `gorm:"-" json:"churn_risk"`
+	ChurnReasons []string `gorm:"-" json:"churn_reasons"`
+}
+
+// Stats are a customer's figures in the API: orders and spend in the
+// window (default 12 months) and over their lifetime, and what they did
+// last.
+type Stats struct {
+	Orders              int        `json:"orders"`
+	Spend               Money      `json:"spend"`
+	PreviousOrders      int        `json:"previous_orders"`
+	LifetimeOrders      int        `json:"lifetime_orders"`
+	LifetimeSpend       Money      `json:"lifetime_spend"`
+	FirstOrderAt        *time.Time `json:"first_order_at"`
+	LastOrderAt         *time.Time `json:"last_order_at"`
+	AvgOrderValue       Money      `json:"avg_order_value"`
+	TypicalIntervalDays *float64   `json:"typical_interval_days"`
+	LastInboundAt       *time.Time `json:"last_inbound_at"`
+	LastStaffContactAt  *time.Time `json:"last_staff_contact_at"`
+	LastScore           *int       `json:"last_score"`
+	OpenComplaints      int        `json:"open_complaints"`
+	WonBack             int        `json:"won_back"`
+	ComputedAt          *time.Time `json:"computed_at"`
+}
+
+// RFM is a customer's recency, frequency and monetary scores (1-5) and
+// their segment (RFMSegments).
+type RFM struct {
+	R       int    `json:"r"`
+	F       int    `json:"f"`
+	M       int    `json:"m"`
+	Segment string `json:"segment"`
+}
+
+// RFMSegment names one of the eight RFM segments.
+type RFMSegment struct{ Key, Chinese, English string }
+
+// RFMSegments are the segments, from R, F and M each above (high) or not
+// above (low) its median: important_* have high M, *_value high R and F,
+// *_keep low R and high F, *_develop high R and low F, *_retain low R and F.
+var RFMSegments = []RFMSegment{
+	{"important_value", "重要价值客户", "Important value"},
+	{"important_keep", "重要保持客户", "Important to keep"},
+	{"important_develop", "重要发展客户", "Important to develop"},
+	{"important_retain", "重要挽留客户", "Important to retain"},
+	{"general_value", "一般价值客户", "General value"},
+	{"general_keep", "一般保持客户", "General to keep"},
+	{"general_develop", "一般发展客户", "General to develop"},
+	{"general_retain", "一般挽留客户", "General to retain"},
+}
+
+// ValidRFMSegment reports whether key is an RFM segment key.
+func ValidRFMSegment(key string) bool {
+	return slices.ContainsFunc(RFMSegments, func(s RFMSegment) bool { return s.Key == key })
+}
+
+// setStats shows st (nil: none yet) as the customer's figures.
+func (c *Customer) setStats(st *CustomerStats) {
+	c.TierPinned, c.StagePinned = c.TierPinnedAt != nil, c.StagePinnedAt != nil
+	if st == nil {
+		st = &CustomerStats{}
+	}
+	c.Stats = &Stats{
+		Orders: st.Orders, Spend: st.Spend, PreviousOrders: st.PrevOrders, LifetimeOrders: st.LifetimeOrders,
+		LifetimeSpend: st.LifetimeSpend, FirstOrderAt: st.FirstOrderAt, LastOrderAt: st.LastOrderAt,
+		AvgOrderValue: st.AvgOrder, LastInboundAt: c.LastInboundAt, LastStaffContactAt: st.LastStaffContactAt,
+		LastScore: st.LastScore, OpenComplaints: st.OpenComplaints, WonBack: st.WonBack,
+	}
+	if st.IntervalSecs > 0 {
+		d := math.Round(float64(st.IntervalSecs)/86400*10) / 10
+		c.Stats.TypicalIntervalDays = &d
+	}
+	if st.FiguresAt.Unix() > 0 {
+		at := st.FiguresAt
+		c.Stats.ComputedAt = &at
+	}
+	c.RFM = nil
+	if st.R > 0 {
+		c.RFM = &RFM{R: st.R, F: st.F, M: st.M, Segment: st.Segment}
+	}
+	c.CLV, c.ChurnRisk, c.ChurnReasons = st.CLV, st.ChurnRisk, st.Reasons()
 }
 
 // customerTag is one tag on one customer; a table of its own so that
@@ -88,23 +185,27 @@ func (customerTag) TableName() string { return "customer_tags" }
 // CustomerInput is what a caller may set on a customer. Nil pointers are
 // left alone (on update) or defaulted (on create).
 type CustomerInput struct {
-	Name         *string   `json:"name"`
-	Phone        *string   `json:"phone"`
-	Email        *string   `json:"email"`
-	Birthday     *string   `json:"birthday"`
-	Gender       *string   `json:"gender"`
-	Company      *string   `json:"company"`
-	Source       *string   `json:"source"`
-	Tier         *Tier     `json:"tier"`
-	Stage        *Stage    `json:"stage"`
-	OptOut       *bool     `json:"opt_out"`
-	OwnerStaffID *int64    `json:"owner_staff_id"` // 0 clears
-	Points       *int64    `json:"points"`
-	Locale       *string   `json:"locale"`
-	Tags         *[]string `json:"tags"`
-	ExternalRef  *string   `json:"external_ref"`
+	Name         *string    `json:"name"`
+	Phone        *string    `json:"phone"`
+	Email        *string    `json:"email"`
+	Birthday     *string    `json:"birthday"`
+	Gender       *string    `json:"gender"`
+	Company      *string    `json:"company"`
+	Source       *string    `json:"source"`
+	Tier         Pin[Tier]  `json:"tier"`
+	Stage        Pin[Stage] `json:"stage"`
+	OptOut       *bool      `json:"opt_out"`
+	OwnerStaffID *int64     `json:"owner_staff_id"` // 0 clears
+	Points       *int64     `json:"points"`
+	Locale       *string    `json:"locale"`
+	Tags         *[]string  `json:"tags"`
+	ExternalRef  *string    `json:"external_ref"`
+	City         *string    `json:"city"`
+	Region       *string    `json:"region"`
 	// Identities are attached on create only.
 	Identities []IdentityRef `json:"identities"`
+	// By is who pins a tier or stage (the API caller); nil: no one.
+	By *Actor `json:"-"`
 }
 
 // apply validates in and copies it onto c. Every field is checked before any
@@ -169,18 +270,27 @@ func (in CustomerInput) apply(c *Customer, now time.Time, region string) (tags [
 		}
 		next.Source = v
 	}
-	if in.Tier != nil {
-		t := Tier(strings.ToUpper(string(*in.Tier)))
-		if !slices.Contains([]Tier{TierA, TierB, TierC}, t) {
-			return nil, false, Invalid("tier", "%q is not A, B or C", *in.Tier)
-		}
-		next.Tier = t
+	// A tier or stage is pinned (or unpinned) by applyPins, after the
+	// other fields are saved; here it is only checked.
+	if err := in.Tier.normalize(FieldTier); err != nil {
+		return nil, false, err
 	}
-	if in.Stage != nil {
-		if !ValidStage(*in.Stage) {
-			return nil, false, Invalid("stage", "%q is not potential, new, active, at-risk or churned", *in.Stage)
+	if err := in.Stage.normalize(FieldStage); err != nil {
+		return nil, false, err
+	}
+	for _, f := range []struct {
+		key string
+		v   *string
+		dst *string
+	}{{"city", in.City, &next.City}, {"region", in.Region, &next.Region}} {
+		if f.v == nil {
+			continue
 		}
-		next.Stage = *in.Stage
+		v := strings.TrimSpace(*f.v)
+		if utf8.RuneCountInString(v) > 64 {
+			return nil, false, Invalid(f.key, "longer than 64 characters")
+		}
+		*f.dst = v
 	}
 	if in.OptOut != nil {
 		next.OptOut = *in.OptOut
@@ -228,6 +338,14 @@ func (in CustomerInput) apply(c *Customer, now time.Time, region string) (tags [
 	}
 	*c = next
 	return tags, setTags, nil
+}
+
+// by is the staff member who pins, if any.
+func (in CustomerInput) by() *int64 {
+	if in.By == nil {
+		return nil
+	}
+	return in.By.StaffID
 }
 
 // ValidStage reports whether s is a lifecycle stage.
@@ -293,7 +411,10 @@ func (s *Store) CreateCustomer(ctx context.Context, in CustomerInput) (*Customer
 		if err := insertIdentities(tx, c.ID, in.Identities); err != nil {
 			return err
 		}
-		return setTags(tx, c.ID, tags)
+		if err := setTags(tx, c.ID, tags); err != nil {
+			return err
+		}
+		return s.applyPins(tx, c.ID, in.Tier, in.Stage, in.by())
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create customer: %w", err)
@@ -327,9 +448,11 @@ func (s *Store) UpdateCustomer(ctx context.Context, id int64, in CustomerInput) 
 			return customerConflict(tx, &c, err)
 		}
 		if set {
-			return setTags(tx, id, tags)
+			if err := setTags(tx, id, tags); err != nil {
+				return err
+			}
 		}
-		return nil
+		return s.applyPins(tx, id, in.Tier, in.Stage, in.by())
 	})
 	if err != nil {
 		return nil, fmt.Errorf("update customer: %w", err)
@@ -444,7 +567,7 @@ func loadCustomerDetails(db *gorm.DB, cs []*Customer) error {
 	for _, i := range idents {
 		byID[i.CustomerID].Identities = append(byID[i.CustomerID].Identities, i)
 	}
-	return nil
+	return loadStats(db, cs, byID, ids)
 }
 
 // CustomerFilter narrows ListCustomers. Empty fields match everything.
@@ -455,10 +578,65 @@ type CustomerFilter struct {
 	Tier       Tier
 	Stage      Stage
 	Tag        string
+	City       string
+	Region     string
+	// The figures: RFM segment key, churn risk and CLV at least this much,
+	// last order before (exclusive) or at/after (inclusive) a time.
+	RFMSegment      string
+	ChurnRiskMin    *int
+	CLVMin          *Money
+	LastOrderBefore time.Time
+	LastOrderAfter  time.Time
 	// Viewer, when set, limits the list to the customers they may see
 	// (access.go); nil lists everyone (internal callers).
 	Viewer *Actor
 	Page
+}
+
+// figures narrows q by the filter's figures (customer_stats), joined only
+// when asked for. A customer without a stats row has none of the figures
+// yet: zero risk and CLV, no segment, no order.
+func (f CustomerFilter) figures(q *gorm.DB) (*gorm.DB, error) {
+	var conds []string
+	var args []any
+	if f.RFMSegment != "" {
+		if !ValidRFMSegment(f.RFMSegment) {
+			return nil, Invalid("rfm_segment", "%q is not an RFM segment (important_value, important_keep, important_develop, "+
+				"important_retain, general_value, general_keep, general_develop, general_retain)", f.RFMSegment)
+		}
+		conds, args = append(conds, "cs.rfm_segment = ?"), append(args, f.RFMSegment)
+	}
+	if f.ChurnRiskMin != nil {
+		if *f.ChurnRiskMin < 0 || *f.ChurnRiskMin > 100 {
+			return nil, Invalid("churn_risk_min", "must be 0-100")
+		}
+		if *f.ChurnRiskMin > 0 {
+			conds, args = append(conds, "cs.churn_risk >= ?"), append(args, *f.ChurnRiskMin)
+		}
+	}
+	outer := false
+	if f.CLVMin != nil {
+		if f.CLVMin.Fen() > 0 {
+			conds, args = append(conds, "cs.clv_fen >= ?"), append(args, f.CLVMin.Fen())
+		} else {
+			conds, args = append(conds, "(cs.clv_fen >= ? OR cs.customer_id IS NULL)"), append(args, f.CLVMin.Fen())
+			outer = true
+		}
+	}
+	if !f.LastOrderBefore.IsZero() {
+		conds, args = append(conds, "cs.last_order_at < ?"), append(args, f.LastOrderBefore.UTC())
+	}
+	if !f.LastOrderAfter.IsZero() {
+		conds, args = append(conds, "cs.last_order_at >= ?"), append(args, f.LastOrderAfter.UTC())
+	}
+	if len(conds) == 0 {
+		return q, nil
+	}
+	join := "JOIN customer_stats cs ON cs.customer_id = customers.id"
+	if outer && len(conds) == 1 {
+		join = "LEFT " + join
+	}
+	return q.Select("customers.*").Joins(join).Where(strings.Join(conds, " AND "), args...), nil
 }
 
 // ListCustomers returns one page of customers, by id.
@@ -496,7 +674,20 @@ func (s *Store) ListCustomers(ctx context.Context, f CustomerFilter) ([]*Custome
 		}
 	}
 	if f.Tier != "" {
-		q = q.Where("customers.tier = ?", strings.ToUpper(string(f.Tier)))
+		t := Tier(strings.ToUpper(string(f.Tier)))
+		if t != TierA && t != TierB && t != TierC {
+			return nil, "", Invalid("tier", "%q is not A, B or C", f.Tier)
+		}
+		q = q.Where("customers.tier = ?", t)
+	}
+	if f.City != "" {
+		q = q.Where("customers.city = ?", f.City)
+	}
+	if f.Region != "" {
+		q = q.Where("customers.region = ?", f.Region)
+	}
+	if q, err = f.figures(q); err != nil {
+		return nil, "", err
 	}
 	if f.Stage != "" {
 		if !ValidStage(f.Stage) {
@@ -571,20 +762,4 @@ func (s *Store) CustomerCard(ctx context.Context, customerID int64, n int) (*Cus
 		return nil, fmt.Errorf("customer card: %w", err)
 	}
 	return card, nil
-}
-
-// SetStages moves customers to a lifecycle stage in one UPDATE.
-func (s *Store) SetStages(ctx context.Context, ids []int64, stage Stage) error {
-	if len(ids) == 0 {
-		return nil
-	}
-	if !ValidStage(stage) {
-		return Invalid("stage", "%q is not a lifecycle stage", stage)
-	}
-	err := s.db.WithContext(ctx).Model(&Customer{}).Where("id IN ? AND stage <> ?", ids, stage).
-		Updates(map[string]any{"stage": stage, "updated_at": s.Now()}).Error
-	if err != nil {
-		return fmt.Errorf("set stages: %w", err)
-	}
-	return nil
 }

@@ -42,7 +42,7 @@ func TestCustomerCreateGetUpdate(t *testing.T) {
 			t.Errorf("identities (-want +got):\n%s", diff)
 		}
 
-		up, err := s.UpdateCustomer(ctx, c.ID, store.CustomerInput{Tier: ptr(store.Tier("a")), Stage: ptr(store.StageAtRisk), Birthday: ptr("1990-03-15"), Tags: &[]string{}})
+		up, err := s.UpdateCustomer(ctx, c.ID, store.CustomerInput{Tier: store.PinTo(store.Tier("a")), Stage: store.PinTo(store.StageAtRisk), Birthday: ptr("1990-03-15"), Tags: &[]string{}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -76,7 +76,7 @@ func TestCustomerBadInputChangesNothing(t *testing.T) {
 			{"bad birthday", store.CustomerInput{Name: ptr("B"), Birthday: ptr("02-30")}, store.EINVALID, "birthday"},
 			{"bad phone", store.CustomerInput{Name: ptr("B"), Phone: ptr("call me")}, store.EINVALID, "phone"},
 			{"bad email", store.CustomerInput{Name: ptr("B"), Email: ptr("nope@")}, store.EINVALID, "email"},
-			{"bad tier", store.CustomerInput{Name: ptr("B"), Tier: ptr(store.Tier("D"))}, store.EINVALID, "tier"},
+			{"bad tier", store.CustomerInput{Name: ptr("B"), Tier: store.PinTo(store.Tier("D"))}, store.EINVALID, "tier"},
 			{"no owner", store.CustomerInput{Name: ptr("B"), OwnerStaffID: ptr(int64(999))}, store.EINVALID, "owner_staff_id"},
 			{"no name", store.CustomerInput{}, store.EINVALID, "name"},
 			{"dup identity", store.CustomerInput{Name: ptr("B"), Identities: []store.IdentityRef{{Channel: "wechat", ExternalID: "o1"}}}, store.ECONFLICT, ""},
@@ -131,7 +131,7 @@ func TestListCustomersFiltersAndPaging(t *testing.T) {
 		for i := 1; i <= 7; i++ {
 			in := store.CustomerInput{Name: ptr(fmt.Sprintf("客户%d", i)), Phone: ptr(fmt.Sprintf("1380000000%d", i))}
 			if i%2 == 0 {
-				in.Tier, in.Tags = ptr(store.TierA), &[]string{"vip"}
+				in.Tier, in.Tags = store.PinTo(store.TierA), &[]string{"vip"}
 			}
 			if i == 3 {
 				in.Identities = []store.IdentityRef{{Channel: "telegram", ExternalID: "333"}}

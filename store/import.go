@@ -286,7 +286,11 @@ func (w *OrderImport) Insert(rows []OrderRow) (created, duplicates int, err erro
 		created += int(q.RowsAffected)
 		duplicates += len(batch) - int(q.RowsAffected)
 		batch = batch[:0]
-		return nil
+		if q.RowsAffected == 0 {
+			return nil
+		}
+		// Their figures follow (analytics sweeps the touches).
+		return touchCustomers(w.tx, orders[0].CreatedAt, ids...)
 	}
 	for _, r := range rows {
 		if r.Order.AssetID == nil {
@@ -297,7 +301,10 @@ func (w *OrderImport) Insert(rows []OrderRow) (created, duplicates int, err erro
 			return created, duplicates, err
 		}
 		o := *r.Order
-		inserted, err := createOrder(w.tx, &o, w.loc)
+		inserted, err := createOrder(w.tx, &o, w.loc, false)
+		if err == nil && inserted {
+			err = touchCustomers(w.tx, o.CreatedAt, o.CustomerID)
+		}
 		if err != nil {
 			return created, duplicates, fmt.Errorf("line %d: %w", r.Line, err)
 		}

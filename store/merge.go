@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strconv"
 	"time"
 
 	"gorm.io/gorm"
@@ -19,6 +20,7 @@ func mergeTables() []string {
 	return []string{
 		"identities", "messages", "orders", "assets",
 		"tasks", "survey_responses", "care_deliveries", "care_items", "care_occurrences",
+		"customer_changes",
 	}
 }
 
@@ -81,8 +83,12 @@ func (s *Store) mergeCustomers(tx *gorm.DB, a, b int64, p mergeProof) (keptID, g
 		return 0, 0, Errorf(ENOTFOUND, "customers %d and %d not found", a, b)
 	}
 	keep, gone := both[0], both[1] // lowest id: the oldest profile wins
+	was := keep
 	absorb(&keep, &gone)
 	if err := moveCustomerRows(tx, keep.ID, gone.ID); err != nil {
+		return 0, 0, err
+	}
+	if err := mergeStats(tx, keep.ID, gone.ID, s.Now()); err != nil {
 		return 0, 0, err
 	}
 	if gone.ExternalRef != nil && keep.ExternalRef != nil && *gone.ExternalRef == *keep.ExternalRef {
@@ -100,9 +106,23 @@ func (s *Store) mergeCustomers(tx *gorm.DB, a, b int64, p mergeProof) (keptID, g
 	keep.UpdatedAt = s.Now().Truncate(time.Millisecond)
 	err = tx.Model(&Customer{}).Where("id = ?", keep.ID).Select(
 		"phone", "phone_key", "name", "email", "birth_month", "birth_day", "birth_year", "gender", "company",
-		"owner_staff_id", "points", "opt_out", "external_ref", "last_inbound_at", "tier", "updated_at",
+		"owner_staff_id", "points", "opt_out", "external_ref", "last_inbound_at", "updated_at",
+		"city", "region", "tier_pinned_at", "tier_pinned_by", "stage_pinned_at", "stage_pinned_by",
 	).Updates(&keep).Error
 	if err != nil {
+		return 0, 0, err
+	}
+	// A pin the kept customer takes over moves its tier or stage, in the
+	// history like any change.
+	var carried []Change
+	reason := "pinned on merged customer " + strconv.FormatInt(gone.ID, 10)
+	if keep.Tier != was.Tier {
+		carried = append(carried, Change{CustomerID: keep.ID, Field: FieldTier, To: string(keep.Tier), Reason: reason})
+	}
+	if keep.Stage != was.Stage {
+		carried = append(carried, Change{CustomerID: keep.ID, Field: FieldStage, To: string(keep.Stage), Reason: reason})
+	}
+	if _, err := s.applyChanges(tx, carried, changeOpts{at: keep.UpdatedAt, override: true}); err != nil {
 		return 0, 0, err
 	}
 	rec := CustomerMerge{KeptID: keep.ID, MergedID: gone.ID, MergedName: gone.Name, Phone: phone, Method: p.Method,
@@ -142,11 +162,18 @@ func absorb(keep, gone *Customer) {
 	if after(gone.LastInboundAt, keep.LastInboundAt) {
 		keep.LastInboundAt = gone.LastInboundAt
 	}
-	if gone.Tier != "" && gone.Tier < keep.Tier { // A is best
-		keep.Tier = gone.Tier
-	}
+	// The tier and stage are computed again from the merged orders (the
+	// merge touches the kept customer); a pin carries over.
 	keep.Points += gone.Points
 	keep.OptOut = keep.OptOut || gone.OptOut
+	fill(&keep.City, gone.City)
+	fill(&keep.Region, gone.Region)
+	if keep.TierPinnedAt == nil && gone.TierPinnedAt != nil {
+		keep.Tier, keep.TierPinnedAt, keep.TierPinnedBy = gone.Tier, gone.TierPinnedAt, gone.TierPinnedBy
+	}
+	if keep.StagePinnedAt == nil && gone.StagePinnedAt != nil {
+		keep.Stage, keep.StagePinnedAt, keep.StagePinnedBy = gone.Stage, gone.StagePinnedAt, gone.StagePinnedBy
+	}
 }
 
 // moveCustomerRows re-points every row of gone to keep.
@@ -179,4 +206,43 @@ func moveCustomerRows(tx *gorm.DB, keep, gone int64) error {
 		}
 	}
 	return nil
+}
+
+// mergeStats folds gone's figures into keep's: the event columns (the
+// latest staff contact and survey score) move, the rest is recomputed
+// from the merged orders, which the touch asks for.
+func mergeStats(tx *gorm.DB, keep, gone int64, now time.Time) error {
+	var rows []CustomerStats
+	if err := tx.Where("customer_id IN ?", []int64{keep, gone}).Find(&rows).Error; err != nil {
+		return err
+	}
+	var k, g CustomerStats
+	for _, r := range rows {
+		if r.CustomerID == keep {
+			k = r
+		} else {
+			g = r
+		}
+	}
+	if g.CustomerID != 0 {
+		up := map[string]any{}
+		if after(g.LastStaffContactAt, k.LastStaffContactAt) {
+			up["last_staff_contact_at"] = g.LastStaffContactAt
+		}
+		if g.LastScore != nil && after(g.LastScoreAt, k.LastScoreAt) {
+			up["last_score"], up["last_score_at"] = *g.LastScore, g.LastScoreAt
+		}
+		if len(up) > 0 {
+			if err := noteStats(tx, keep, up); err != nil {
+				return err
+			}
+		}
+		if err := tx.Where("customer_id = ?", gone).Delete(&CustomerStats{}).Error; err != nil {
+			return err
+		}
+	}
+	if err := tx.Where("customer_id = ?", gone).Delete(&customerTouch{}).Error; err != nil {
+		return err
+	}
+	return touchCustomers(tx, now, keep)
 }

@@ -56,6 +56,8 @@ func migrations() []migration {
 		{21, "staff_epoch", "", autoMigrate(&Staff{})},
 		{22, "audit_events", "", autoMigrate(&AuditEvent{})},
 		{23, "import_jobs", "", autoMigrate(&ImportJob{}, &ImportBadRow{})},
+		{24, "orders_exact_money", "", ordersExactMoney},
+		{25, "customer_intelligence", "", customerIntelligence},
 	}
 }
 

@@ -160,6 +160,11 @@ func (s *Store) enqueue(tx *gorm.DB, items []Outbound) (int, error) {
 		}
 		total += int(n)
 	}
+	if total > 0 {
+		if err := noteStaffContact(tx, items, now); err != nil {
+			return total, err
+		}
+	}
 	return total, nil
 }
 

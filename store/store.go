@@ -70,6 +70,9 @@ type Store struct {
 	// phoneRegion is where a phone number without a country code is
 	// from (WithPhoneRegion).
 	phoneRegion string
+	// figures computes a customer's figures inside the transaction of an
+	// event that changes them (OnFigures, stats.go).
+	figures figureHook
 	// passwords holds a slot per password hash being computed: each
 	// takes 19 MiB (session.go).
 	passwords chan struct{}

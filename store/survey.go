@@ -96,18 +96,53 @@ func (s *Store) latestSurvey(ctx context.Context, where string, args ...any) (*S
 
 // AnswerSurvey records a score (1-5) and optional comment on an open
 // survey. It reports false when the survey was already answered or its
-// window has closed; the first answer wins.
+// window has closed; the first answer wins. The answer is the customer's
+// last score in their figures, at once.
 func (s *Store) AnswerSurvey(ctx context.Context, id int64, score int, comment string) (bool, error) {
 	if score < 1 || score > 5 {
 		return false, Invalid("score", "must be 1-5")
 	}
 	now := s.Now().Truncate(time.Millisecond)
-	res := s.db.WithContext(ctx).Model(&Survey{}).Where("id = ? AND score IS NULL AND expires_at > ?", id, now).
-		Updates(map[string]any{"score": score, "comment": CutRunes(strings.TrimSpace(comment), 2000), "answered_at": now})
-	if res.Error != nil {
-		return false, fmt.Errorf("answer survey: %w", res.Error)
+	compute := s.figureCompute(ctx)
+	var customerID int64
+	err := s.tx(ctx, func(tx *gorm.DB) error {
+		customerID = 0
+		res := tx.Model(&Survey{}).Where("id = ? AND score IS NULL AND expires_at > ?", id, now).
+			Updates(map[string]any{"score": score, "comment": CutRunes(strings.TrimSpace(comment), 2000), "answered_at": now})
+		if res.Error != nil || res.RowsAffected == 0 {
+			return res.Error
+		}
+		var sv Survey
+		if err := tx.Select("customer_id").Take(&sv, id).Error; err != nil {
+			return err
+		}
+		customerID = sv.CustomerID
+		if compute == nil {
+			if err := noteStats(tx, customerID, map[string]any{"last_score": score, "last_score_at": now}); err != nil {
+				return err
+			}
+			return touchCustomers(tx, now, customerID)
+		}
+		// The customer and their stats row are locked first, as an
+		// order's transaction locks them, then the score goes in.
+		l, err := s.lockFigureRow(tx, customerID)
+		if err != nil {
+			return err
+		}
+		if err := noteStats(tx, customerID, map[string]any{"last_score": score, "last_score_at": now}); err != nil {
+			return err
+		}
+		if l.r.Stats == nil {
+			l.r.Stats = &CustomerStats{CustomerID: customerID, TierComputed: TierC, StageComputed: StagePotential, FiguresAt: unset()}
+		}
+		l.r.Stats.LastScore, l.r.Stats.LastScoreAt = &score, &now
+		_, err = s.refreshLocked(tx, l, compute, now, nil)
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("answer survey: %w", err)
 	}
-	return res.RowsAffected == 1, nil
+	return customerID != 0, nil
 }
 
 // CommentSurvey keeps a comment sent after the score, once, within the

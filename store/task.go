@@ -241,10 +241,20 @@ func (s *Store) CreateTask(ctx context.Context, in TaskInput) (*Task, bool, erro
 	var t *Task
 	var created bool
 	var err error
+	var compute FigureCompute
+	if IsComplaintKind(in.Kind) {
+		compute = s.figureCompute(ctx)
+	}
 	for attempt := 0; attempt < 3; attempt++ {
 		err = s.tx(ctx, func(tx *gorm.DB) error {
 			var err error
 			t, created, err = s.createTask(tx, in)
+			if err == nil && created && IsComplaintKind(t.Kind) {
+				// An open complaint is in the customer's figures (churn
+				// risk); one at most is open (OpenSlot).
+				one := 1
+				err = s.refreshOrTouch(tx, compute, t.CreatedAt, t.CustomerID, &one)
+			}
 			return err
 		})
 		if !errors.Is(err, errTaskRace) {
@@ -461,6 +471,10 @@ func (s *Store) UpdateTask(ctx context.Context, id int64, up TaskUpdate, by Acto
 	if up.Status == nil && up.AssigneeID == nil && up.DueAt == nil && up.Note == nil {
 		return nil, Invalid("status", "nothing to change: give status, assignee_id, due_at or note")
 	}
+	var compute FigureCompute
+	if up.Status != nil {
+		compute = s.figureCompute(ctx)
+	}
 	var t Task
 	err := s.tx(ctx, func(tx *gorm.DB) error {
 		t = Task{}
@@ -477,7 +491,20 @@ func (s *Store) UpdateTask(ctx context.Context, id int64, up TaskUpdate, by Acto
 		if err := s.forUpdate(tx).Take(&t, id).Error; err != nil {
 			return notFound(err, "task %d", id)
 		}
-		return s.applyTaskUpdate(tx, &t, up, by)
+		was := t.Status
+		if err := s.applyTaskUpdate(tx, &t, up, by); err != nil {
+			return err
+		}
+		if IsComplaintKind(t.Kind) && t.Status != was {
+			// An open complaint is in the customer's figures (churn
+			// risk); one at most is open (OpenSlot).
+			open := 0
+			if t.Status == TaskOpen {
+				open = 1
+			}
+			return s.refreshOrTouch(tx, compute, t.UpdatedAt, t.CustomerID, &open)
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("update task: %w", err)

@@ -85,7 +85,8 @@ func (s *Server) careRoutes() {
 	})
 	s.api("POST /orders", s.handleOrderCreate, managers...).doc(op{
 		Summary: "Record an order",
-		Description: "`amount` 0 to 999,999,999,999.99; `occurred_at` default now; `asset_id` only on a service order. " +
+		Description: "`amount` exact to the fen (a number or a string, at most two decimals), -999,999,999,999.99 to " +
+			"999,999,999,999.99, negative for a refund; `items` optional lines; `occurred_at` default now; `asset_id` only on a service order. " +
 			"An `order_ref` already stored answers the stored order; the same `order_ref` with another customer, " +
 			"kind or amount is 409. An unknown customer is 404.",
 		In:     store.OrderInput{},

@@ -22,6 +22,13 @@ func (s *Server) customerRoutes() {
 			query("tier", "", ref("Tier")),
 			query("stage", "", ref("Stage")),
 			query("tag", "Customers with this tag.", schema{"type": "string"}),
+			query("city", "Customers in this city.", schema{"type": "string"}),
+			query("region", "Customers in this region.", schema{"type": "string"}),
+			query("rfm_segment", "", ref("RFMSegment")),
+			query("churn_risk_min", "Churn risk at least this.", schema{"type": "integer", "minimum": 0, "maximum": 100}),
+			query("clv_min", "Lifetime value at least this (yuan, at most two decimals).", schema{"type": "string"}),
+			query("last_order_before", "Last order before this business date (its start) or RFC 3339 time.", schema{"type": "string"}),
+			query("last_order_after", "Last order on or after this business date or RFC 3339 time.", schema{"type": "string"}),
 		},
 		Paged: true,
 		Out:   list[*store.Customer]{},
@@ -42,7 +49,8 @@ func (s *Server) customerRoutes() {
 	s.api("PATCH /customers/{id}", s.patchCustomer, store.RoleAdmin, store.RoleManager).doc(op{
 		Summary: "Change a customer",
 		Description: "Changes only the fields given. `tags` replaces the list; `owner_staff_id: 0` and " +
-			"`external_ref: \"\"` clear them; `identities` is 422.",
+			"`external_ref: \"\"` clear them; `identities` is 422. `tier` or `stage` pins the value (recomputes keep it); " +
+			"null unpins it (back to the computed value at once).",
 		In:     store.CustomerInput{},
 		Out:    store.Customer{},
 		Errors: []int{http.StatusConflict},
@@ -54,20 +62,21 @@ func (s *Server) listCustomers(w http.ResponseWriter, r *http.Request, p *store.
 	if err != nil {
 		return err
 	}
-	q := r.URL.Query()
-	by := store.ActorOf(p)
-	cs, next, err := s.Store.ListCustomers(r.Context(), store.CustomerFilter{Viewer: &by,
-		Channel: q.Get("channel"), ExternalID: q.Get("external_id"), Q: q.Get("q"),
-		Tier: store.Tier(q.Get("tier")), Stage: store.Stage(q.Get("stage")), Tag: q.Get("tag"), Page: pg,
-	})
+	f, err := s.customerFilter(r, p, pg)
+	if err != nil {
+		return err
+	}
+	cs, next, err := s.Store.ListCustomers(r.Context(), f)
 	return respondList(w, cs, next, err)
 }
 
-func (s *Server) createCustomer(w http.ResponseWriter, r *http.Request, _ *store.Principal) error {
+func (s *Server) createCustomer(w http.ResponseWriter, r *http.Request, p *store.Principal) error {
 	var in store.CustomerInput
 	if err := decode(w, r, &in); err != nil {
 		return err
 	}
+	by := store.ActorOf(p) // who pins a tier or stage
+	in.By = &by
 	c, err := s.Store.CreateCustomer(r.Context(), in)
 	return respond(w, http.StatusCreated, c, err)
 }
@@ -97,6 +106,8 @@ func (s *Server) patchCustomer(w http.ResponseWriter, r *http.Request, p *store.
 	if err := decode(w, r, &in); err != nil {
 		return err
 	}
+	by := store.ActorOf(p) // who pins a tier or stage
+	in.By = &by
 	c, err := s.Store.UpdateCustomer(r.Context(), id, in)
 	if err != nil {
 		return err

@@ -450,9 +450,19 @@ func namedEnums() map[string]schema {
 		"ClaimStatus":   enum(store.ClaimPending, store.ClaimVerified, store.ClaimRejected, store.ClaimExpired, store.ClaimFailed, store.ClaimSuperseded),
 		"ClaimMethod":   enum(store.ClaimByCode, store.ClaimByStaff, store.ClaimDuplicate),
 		"OrderKind":     enum(store.OrderPurchase, store.OrderService),
+		"RFMSegment":    rfmSegments(),
 		"ImportKind":    enum(store.ImportCustomers, store.ImportOrders),
 		"ImportStatus":  enum(store.ImportQueued, store.ImportChecking, store.ImportWriting, store.ImportDone, store.ImportFailed),
 	}
+}
+
+// rfmSegments is the RFM segment keys' value set.
+func rfmSegments() schema {
+	var keys []string
+	for _, s := range store.RFMSegments {
+		keys = append(keys, s.Key)
+	}
+	return enum(keys...)
 }
 
 // jsonOverrides are the types reflection alone would get wrong or could
@@ -491,5 +501,14 @@ func jsonOverrides() map[reflect.Type]override {
 		reflect.TypeFor[templates.Template](): {fields: map[string]schema{"locale": ref("Locale")}},
 		reflect.TypeFor[templates.Version]():  {name: "TemplateVersion", fields: map[string]schema{"locale": ref("Locale")}},
 		reflect.TypeFor[templates.Preview]():  {name: "TemplatePreview", fields: map[string]schema{"locale": ref("Locale")}},
+		// Exact money: a number with two decimals in answers; a number or
+		// a string holding one in requests (its own UnmarshalJSON).
+		reflect.TypeFor[store.Money](): {schema: schema{"type": []string{"number", "string"},
+			"description": "Yuan, exact to the fen: at most two decimals (answers: always two), -999999999999.99 to 999999999999.99."}},
+		// A pin: a value pins, null unpins (its own UnmarshalJSON).
+		reflect.TypeFor[store.Pin[store.Tier]]():  {schema: nullable(ref("Tier"))},
+		reflect.TypeFor[store.Pin[store.Stage]](): {schema: nullable(ref("Stage"))},
+		reflect.TypeFor[store.RFM]():              {fields: map[string]schema{"segment": ref("RFMSegment")}},
+		reflect.TypeFor[store.CustomerChange]():   {fields: map[string]schema{"field": enum(store.FieldStage, store.FieldTier)}},
 	}
 }

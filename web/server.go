@@ -87,6 +87,9 @@ type Deps struct {
 	Logger   *slog.Logger
 	// Channels, when set, adds each chat channel's state to /readyz.
 	Channels ChannelStates
+	// Analytics recomputes the figures (POST /analytics/recompute; nil:
+	// 503).
+	Analytics Recomputer
 	// Console is the console's sessions and language.
 	Console ConsoleConfig
 	// Proxies are http.trusted_proxies: their X-Forwarded-For and
@@ -169,6 +172,7 @@ func (s *Server) routes() {
 	s.auditRoutes()
 	s.importRoutes()
 	s.consoleRoutes()
+	s.intelRoutes()
 	s.openAPIRoutes()
 	s.mux.HandleFunc(apiFallbackPattern, s.apiFallback)
 	s.mux.HandleFunc(apiRootPattern, s.apiFallback)

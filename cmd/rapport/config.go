@@ -12,6 +12,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/rapport-crm/rapport/analytics"
 	"github.com/rapport-crm/rapport/bots/telegram"
 	"github.com/rapport-crm/rapport/bots/wechat"
 	"github.com/rapport-crm/rapport/care"
@@ -31,6 +32,7 @@ type Config struct {
 	WeChat     wechat.Config     `yaml:"wechat"`
 	Care       care.Config       `yaml:"care"`
 	Followup   followup.Config   `yaml:"followup"`
+	Analytics  analytics.Config  `yaml:"analytics"`
 	Console    web.ConsoleConfig `yaml:"console"`
 	// BusinessName is what templates call the business ({{.Business}}).
 	BusinessName string `yaml:"business_name"`
@@ -66,6 +68,7 @@ func DefaultConfig() Config {
 		WeChat:      wechat.DefaultConfig(),
 		Care:        care.DefaultConfig(),
 		Followup:    followup.DefaultConfig(),
+		Analytics:   analytics.DefaultConfig(),
 		Console:     web.DefaultConsoleConfig(),
 		PhoneRegion: store.DefaultPhoneRegion,
 	}
@@ -234,7 +237,7 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("wechat.template_ids.%s: unknown care workflow (%s)", wf, care.WorkflowList())
 		}
 	}
-	for _, v := range []interface{ Validate() error }{c.HTTP, c.Database, c.QuietHours, c.Telegram, c.WeChat, c.Care, c.Followup, c.Console} {
+	for _, v := range []interface{ Validate() error }{c.HTTP, c.Database, c.QuietHours, c.Telegram, c.WeChat, c.Care, c.Followup, c.Analytics, c.Console} {
 		if err := v.Validate(); err != nil {
 			return err
 		}

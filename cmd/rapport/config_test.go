@@ -52,6 +52,9 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{"unknown phone region", "phone_region: XX\n", "phone_region"},
 		{"empty phone region", "phone_region: ''\n", "phone_region"},
 		{"not yaml", "telegram: [\n", "yaml"},
+		{"unknown analytics key", "analytics:\n  window: 6\n", "analytics.window: unknown key"},
+		{"bad analytics share", "analytics: { a_share: 0.9, b_share: 0.2 }\n", "analytics.b_share"},
+		{"bad analytics schedule", "analytics: { schedule: '0 3 * *' }\n", "analytics.schedule"},
 		{"unknown staff locale", "followup:\n  staff_locale: fr\n", "followup.staff_locale"},
 		{"rate from env, not a number", "telegram:\n  rate_per_second: ${RAPPORT_TEST_WORD}\n", "rate_per_second"},
 	}

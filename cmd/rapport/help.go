@@ -66,15 +66,17 @@ messages would go out now. Flags may come before or after WORKFLOW.`,
 		synopsis: "load customers or orders from a CSV file",
 		usage:    "rapport import customers|orders [-skip-bad-rows] [-config FILE] FILE.csv",
 		about: `Reads a UTF-8 CSV file (a BOM is fine) with a header row.
-  customers: name,phone,birthday,email,tags,external_ref
+  customers: name,phone,birthday,email,tags,external_ref,city,region
              (tags separated by ";", e.g. vip;wholesale)
   orders:    customer_phone or customer_external_ref,kind,amount,occurred_at
-             and optionally asset_id, order_ref
+             and optionally asset_id, order_ref; amount is exact to the
+             fen (at most two decimals), negative for a refund
 Prints a summary and every rejected row with its line number. A file with a
 bad row writes nothing and exits 1, unless -skip-bad-rows: then the good
 rows are written and the bad ones still reported. Importing a file again is
 safe: customers are updated by external_ref or phone, orders already stored
-are skipped.`,
+are skipped. After orders, the figures, tiers and stages of their customers
+are brought up to date (docs/analytics.md).`,
 		example: `rapport import customers -skip-bad-rows customers.csv`,
 	},
 	{
@@ -87,6 +89,20 @@ business days they were created (-to inclusive) and/or by id; all given
 filters must match, and at least one is required. Prints how many were
 requeued. The API does the same: POST /api/v1/outbox/requeue.`,
 		example: `rapport outbox requeue -channel telegram -from 2026-11-20`,
+	},
+	{
+		name:     "analytics recompute",
+		synopsis: "recompute every customer's figures, tier, RFM, CLV, churn risk and stage now",
+		usage:    "rapport analytics recompute [-config FILE]",
+		about: `Recomputes every customer's figures from their orders (what the nightly run at
+analytics.schedule does, and POST /api/v1/analytics/recompute): orders and
+spend in the window and lifetime, ABC tier, RFM scores and segment, lifetime
+value, churn risk and lifecycle stage, recording each stage and tier change in
+the customer's history. Pinned tiers and stages stay. Prints {"customers": N}.
+A recompute already running (the nightly one, another replica's) makes it
+fail with a message; run it again when that ends. docs/analytics.md states the
+models.`,
+		example: `rapport analytics recompute -config /etc/rapport/config.yaml`,
 	},
 	{
 		name:     "staff create-admin",

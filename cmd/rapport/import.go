@@ -61,5 +61,8 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if len(res.Rejected) > 0 && !*skip {
 		return exitErr{code: 1, err: fmt.Errorf("import %s: %d bad rows, nothing written (use -skip-bad-rows to write the good ones)", kind, len(res.Rejected))}
 	}
+	if kind == "orders" && res.Created > 0 {
+		return settleImport(ctx, &Main{Config: cfg, Logger: newLogger(stderr), Store: s}, stdout)
+	}
 	return nil
 }

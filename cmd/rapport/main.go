@@ -5,6 +5,7 @@
 //	rapport care run W --date  run one care workflow for one date
 //	rapport import customers|orders FILE.csv
 //	rapport outbox requeue     send failed messages again (by channel, days, ids)
+//	rapport analytics recompute  every customer's figures, tier, stage now
 //	rapport staff create-admin the first admin, with a one-time console sign-in link
 //	rapport version
 //	rapport help [COMMAND]     what each command does; also COMMAND -h
@@ -135,6 +136,8 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return runImport(ctx, args, stdout, stderr)
 	case "outbox":
 		return runOutbox(ctx, args, stdout, stderr)
+	case "analytics":
+		return runAnalytics(ctx, args, stdout, stderr)
 	case "staff":
 		return runStaff(ctx, args, os.Stdin, stdout, stderr)
 	case "version":

@@ -148,6 +148,13 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// An order, a survey answer or a complaint updates its customer's
+	// figures in the transaction that records it.
+	an, err := m.newAnalytics()
+	if err != nil {
+		return err
+	}
+	m.Store.OnFigures(an.Figures)
 	proxies, err := m.Config.HTTP.Proxies()
 	if err != nil {
 		return err
@@ -155,7 +162,7 @@ func (m *Main) Run(ctx context.Context) error {
 	m.Web = web.New(web.Deps{Store: m.Store, Templates: m.Templates, Care: cs, Location: m.Config.Location(),
 		Registry: m.Registry, Logger: m.Logger, Channels: m.Health,
 		Console: m.Config.Console, Proxies: proxies, Timezone: m.Config.Timezone, BusinessName: m.Config.BusinessName,
-		StaffLocale: m.Config.Followup.StaffLocale, Schedule: careSchedule{cs}, Imports: m.newImports()})
+		StaffLocale: m.Config.Followup.StaffLocale, Schedule: careSchedule{cs}, Imports: m.newImports(), Analytics: an})
 	m.onShutdown = append(m.onShutdown, m.Web.EndStreams)
 	// Inbound chat meets the hooks in this order, and the first that
 	// handles a message stops the rest: /template edits (before anything
@@ -166,6 +173,7 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	m.goLoop("followup", fu.Run)
 	m.goLoop("care scheduler", cs.Schedule)
+	m.goLoop("analytics", an.Schedule)
 	return m.serveHTTP()
 }
 
