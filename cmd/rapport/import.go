@@ -63,8 +63,15 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	for _, r := range res.Rejected {
 		fmt.Fprintf(stdout, "line %d: %s\n", r.Line, r.Reason)
 	}
-	fmt.Fprintf(stdout, "%s: %d rows, %d written (%d created, %d updated), %d unchanged, %d rejected, %d duplicates skipped\n",
-		kind, res.Rows, res.Written, res.Created, res.Updated, res.Unchanged, len(res.Rejected), res.Duplicates)
+	// Customers already stored are matched (updated, or unchanged when
+	// the row changes nothing); orders already stored are duplicates.
+	if kind == "customers" {
+		fmt.Fprintf(stdout, "customers: %d rows, %d written (%d created, %d updated), %d unchanged, %d rejected\n",
+			res.Rows, res.Written, res.Created, res.Updated, res.Unchanged, len(res.Rejected))
+	} else {
+		fmt.Fprintf(stdout, "orders: %d rows, %d written (%d created, %d updated), %d rejected, %d duplicates skipped\n",
+			res.Rows, res.Written, res.Created, res.Updated, len(res.Rejected), res.Duplicates)
+	}
 	if len(res.Rejected) > 0 && !*skip {
 		return exitErr{code: 1, err: fmt.Errorf("import %s: %d bad rows, nothing written (use -skip-bad-rows to write the good ones)", kind, len(res.Rejected))}
 	}
