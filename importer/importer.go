@@ -39,6 +39,9 @@ type Result struct {
 	Written int `json:"written"`
 	Created int `json:"created"`
 	Updated int `json:"updated"`
+	// Unchanged counts customer rows that matched a customer they would
+	// not change (a file imported again): they write nothing.
+	Unchanged int `json:"unchanged"`
 	// Duplicates counts rows skipped because they were already stored
 	// (orders: the same order_ref or the same contents).
 	Duplicates int        `json:"duplicates"`
@@ -101,7 +104,7 @@ func importFile(opt Options, inTx func(writing func() error) error, read func(*R
 	}
 	checked := res.Rejected
 	err = inTx(func() error {
-		res.Created, res.Updated, res.Duplicates = 0, 0, 0 // a retried transaction counts afresh
+		res.Created, res.Updated, res.Unchanged, res.Duplicates = 0, 0, 0, 0 // a retried transaction counts afresh
 		res.Rejected = slices.Clone(checked)
 		if _, err := read(res, pass{writing: true, skip: checked, bad: bad, read: progress(true)}); err != nil {
 			return err
@@ -113,7 +116,7 @@ func importFile(opt Options, inTx func(writing func() error) error, read func(*R
 	})
 	slices.SortStableFunc(res.Rejected, func(a, b RowError) int { return a.Line - b.Line })
 	if errors.Is(err, errRejected) {
-		res.Created, res.Updated, res.Duplicates = 0, 0, 0
+		res.Created, res.Updated, res.Unchanged, res.Duplicates = 0, 0, 0, 0
 		return res, nil
 	}
 	if err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"database/sql"
 	"fmt"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -151,3 +153,97 @@ var benchBinary = sync.OnceValues(func() (string, error) {
 	}
 	return bin, nil
 })
+
+// BenchmarkImportCLI is `rapport import customers` as an operator runs it:
+// the real binary, a separate process, on a fresh MySQL database
+// ($RAPPORT_BENCH_DSN, default the test server), a generated file of
+// $RAPPORT_BENCH_ROWS customers (default 20,000) with every column, then
+// the same file again. Reports rows/s of each run, the process's peak RSS
+// (the larger of the two), and the database server's CPU per row.
+func BenchmarkImportCLI(b *testing.B) {
+	rows := 20000
+	if v := os.Getenv("RAPPORT_BENCH_ROWS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			b.Fatal(err)
+		}
+		rows = n
+	}
+	server := os.Getenv("RAPPORT_BENCH_DSN")
+	if server == "" {
+		server = storetest.MySQLServerDSN()
+	}
+	bin, err := benchBinary()
+	if err != nil {
+		b.Fatal(err)
+	}
+	dir := b.TempDir()
+	file := filepath.Join(dir, "customers.csv")
+	if err := writeCustomersCSV(file, rows); err != nil {
+		b.Fatal(err)
+	}
+	dbPID := storetest.ServerPID()
+	for b.Loop() {
+		b.StopTimer()
+		server, params, _ := strings.Cut(server, "?")
+		dsn := server + replicaDatabase(b, []string{server})
+		if params != "" {
+			dsn += "?" + params
+		}
+		cfg := filepath.Join(dir, "config.yaml")
+		if err := os.WriteFile(cfg, fmt.Appendf(nil, "database:\n  driver: mysql\n  dsn: %q\n", dsn), 0o600); err != nil {
+			b.Fatal(err)
+		}
+		if out, err := exec.Command(bin, "migrate", "-config", cfg).CombinedOutput(); err != nil {
+			b.Fatalf("migrate: %v\n%s", err, out)
+		}
+		b.StartTimer()
+		var rss int64
+		for i, metric := range []string{"rows/s", "reimport-rows/s"} {
+			cmd := exec.Command(bin, "import", "-config", cfg, "customers", file)
+			db0 := storetest.CPUSeconds(dbPID)
+			start := time.Now()
+			out, err := cmd.CombinedOutput()
+			took := time.Since(start)
+			if err != nil {
+				b.Fatalf("import: %v\n%s", err, out)
+			}
+			want := fmt.Sprintf("%d rows, %d written (%d created, 0 updated), 0 unchanged", rows, rows, rows)
+			if i == 1 {
+				want = fmt.Sprintf("%d rows, 0 written (0 created, 0 updated), %d unchanged", rows, rows)
+			}
+			if !strings.Contains(string(out), want) {
+				b.Fatalf("import %d said %q, want %q", i+1, out, want)
+			}
+			if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+				rss = max(rss, ru.Maxrss) // KiB on Linux
+			}
+			b.ReportMetric(float64(rows)/took.Seconds(), metric)
+			if i == 0 {
+				b.ReportMetric((storetest.CPUSeconds(dbPID)-db0)/float64(rows)*1e6, "db-cpu-us/row")
+			}
+		}
+		b.ReportMetric(float64(rss)/1024, "peak-rss-MB")
+	}
+}
+
+// writeCustomersCSV writes n customers with every column a customer file
+// may have, each with its own phone and external_ref.
+func writeCustomersCSV(path string, n int) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriterSize(f, 1<<16)
+	w.WriteString("name,phone,birthday,email,tags,external_ref,city,region\n")
+	cities := []string{"上海", "北京", "广州", "深圳", "杭州"}
+	for i := range n {
+		fmt.Fprintf(w, "客户%d,+86 139 %04d %04d,%02d-%02d,c%d@example.com,vip;car%d,dms-%d,%s,华东\n",
+			i, i/10000, i%10000, 1+i%12, 1+i%28, i, i%5, i, cities[i%len(cities)])
+	}
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}

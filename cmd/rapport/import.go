@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/rapport-crm/rapport/importer"
 	"github.com/rapport-crm/rapport/store"
@@ -41,11 +42,17 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer s.Close()
+	opt := importer.Options{SkipBad: *skip}
+	if tty, ok := stderr.(*os.File); ok && isTerminal(tty) {
+		p := &progressLine{w: stderr, start: time.Now()}
+		opt.Progress = p.show
+		defer p.end()
+	}
 	var res *importer.Result
 	if kind == "customers" {
-		res, err = importer.Customers(ctx, s, file, *skip)
+		res, err = importer.CustomersWith(ctx, s, file, opt)
 	} else {
-		res, err = importer.Orders(ctx, s, file, *skip, cfg.Location())
+		res, err = importer.OrdersWith(ctx, s, file, cfg.Location(), opt)
 	}
 	if err != nil {
 		if store.ErrorCode(err) != store.EINTERNAL {
@@ -56,8 +63,15 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	for _, r := range res.Rejected {
 		fmt.Fprintf(stdout, "line %d: %s\n", r.Line, r.Reason)
 	}
-	fmt.Fprintf(stdout, "%s: %d rows, %d written (%d created, %d updated), %d rejected, %d duplicates skipped\n",
-		kind, res.Rows, res.Written, res.Created, res.Updated, len(res.Rejected), res.Duplicates)
+	// Customers already stored are matched (updated, or unchanged when
+	// the row changes nothing); orders already stored are duplicates.
+	if kind == "customers" {
+		fmt.Fprintf(stdout, "customers: %d rows, %d written (%d created, %d updated), %d unchanged, %d rejected\n",
+			res.Rows, res.Written, res.Created, res.Updated, res.Unchanged, len(res.Rejected))
+	} else {
+		fmt.Fprintf(stdout, "orders: %d rows, %d written (%d created, %d updated), %d rejected, %d duplicates skipped\n",
+			res.Rows, res.Written, res.Created, res.Updated, len(res.Rejected), res.Duplicates)
+	}
 	if len(res.Rejected) > 0 && !*skip {
 		return exitErr{code: 1, err: fmt.Errorf("import %s: %d bad rows, nothing written (use -skip-bad-rows to write the good ones)", kind, len(res.Rejected))}
 	}
@@ -65,4 +79,49 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return settleImport(ctx, &Main{Config: cfg, Logger: newLogger(stderr), Store: s}, stdout)
 	}
 	return nil
+}
+
+// isTerminal reports whether f is a terminal (a character device), where
+// a progress line helps; to a file or a pipe it would be noise.
+func isTerminal(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// progressLine redraws one line on a terminal, at most five times a
+// second: the pass, rows, rows/s, the writing pass's ETA, bad rows so far.
+type progressLine struct {
+	w         io.Writer
+	start     time.Time
+	passStart time.Time
+	writing   bool
+	last      time.Time
+	drawn     bool
+}
+
+func (p *progressLine) show(pr importer.Progress) {
+	now := time.Now()
+	if pr.Writing != p.writing || p.passStart.IsZero() {
+		p.writing, p.passStart = pr.Writing, now
+	}
+	if now.Sub(p.last) < 200*time.Millisecond {
+		return
+	}
+	p.last, p.drawn = now, true
+	rate := float64(pr.Rows) / max(now.Sub(p.passStart).Seconds(), 0.001)
+	line := fmt.Sprintf("checking: %d rows, %.0f rows/s", pr.Rows, rate)
+	if pr.Writing {
+		line = fmt.Sprintf("writing: %d of %d rows, %.0f rows/s", pr.Rows, pr.Total, rate)
+		if left := pr.Total - pr.Rows; rate > 0 && left > 0 {
+			line += fmt.Sprintf(", ETA %s", (time.Duration(float64(left)/rate) * time.Second).Round(time.Second))
+		}
+	}
+	fmt.Fprintf(p.w, "\r\033[K%s, %d bad", line, pr.Bad)
+}
+
+// end leaves the terminal on a fresh line with the time taken.
+func (p *progressLine) end() {
+	if p.drawn {
+		fmt.Fprintf(p.w, "\r\033[Kdone in %s\n", time.Since(p.start).Round(100*time.Millisecond))
+	}
 }

@@ -26,7 +26,7 @@ func TestImportCommand(t *testing.T) {
 			}
 			out.Reset()
 			err = run(ctx, []string{"import", "customers", "-config", cfg, "-skip-bad-rows", csv}, &out, &out)
-			if err != nil || !strings.Contains(out.String(), "1 written (1 created, 0 updated), 1 rejected") {
+			if err != nil || !strings.Contains(out.String(), "1 written (1 created, 0 updated), 0 unchanged, 1 rejected") {
 				t.Fatalf("skip: %v\n%s", err, out.String())
 			}
 			orders := filepath.Join(t.TempDir(), "o.csv")
