@@ -238,6 +238,7 @@ const zh = {
   "wf.survey": "满意度调查",
   "wf.revisit": "回访",
   "wf.winback": "召回",
+  "wf.lifecycle": "阶段关怀",
 
   "qr.title": "快捷回复",
   "qr.new": "新建快捷回复",
@@ -315,6 +316,7 @@ const zh = {
   "kind.task.manual": "手动",
   "kind.task.reach_out": "联系客户",
   "kind.task.verify_phone": "核实手机号",
+  "kind.task.call": "电话联系",
   "tasks.tab.queue": "我的队列",
   "tasks.tab.history": "全部任务",
   "tasks.whose": "查看谁的队列",
@@ -833,6 +835,7 @@ const en = {
   "wf.survey": "Survey",
   "wf.revisit": "Revisit",
   "wf.winback": "Win-back",
+  "wf.lifecycle": "Lifecycle",
 
   "qr.title": "Quick replies",
   "qr.new": "New quick reply",
@@ -910,6 +913,7 @@ const en = {
   "kind.task.manual": "Manual",
   "kind.task.reach_out": "Reach out",
   "kind.task.verify_phone": "Verify phone",
+  "kind.task.call": "Call",
   "tasks.tab.queue": "My queue",
   "tasks.tab.history": "All tasks",
   "tasks.whose": "Whose queue",
