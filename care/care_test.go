@@ -219,7 +219,7 @@ func TestBirthday(t *testing.T) {
 		// the cron tick and start-up catch-up leave a done run alone, a
 		// manual run picks them up and still sends nobody anything twice.
 		late := e.customer("Late", birthday("02-28"))
-		if r, err := e.svc.scheduled(e.ctx, "birthday", at("2027-02-28 00:00")); err != nil || r.Queued != 3 {
+		if r, err := e.svc.scheduled(e.ctx, "birthday", at("2027-02-28 00:00"), false); err != nil || r.Queued != 3 {
 			t.Errorf("scheduled re-run = %+v, %v; want the done run untouched", r, err)
 		}
 		e.wantMessages(late, 0)
@@ -675,40 +675,6 @@ func TestParseScore(t *testing.T) {
 			t.Errorf("parseScore(%q) = %d %q %v", c.in, s, cm, ok)
 		}
 	}
-}
-
-func TestWinback(t *testing.T) {
-	each(t, at("2026-01-01 10:00"), func(t *testing.T, e *env) {
-		gone := e.customer("Gone")
-		buyer := e.customer("Buyer")
-		talker := e.customer("Talker")
-		e.clock.Set(at("2027-03-01 10:00"))
-		recent := at("2027-02-01 10:00")
-		e.s.CreateOrder(e.ctx, store.OrderInput{CustomerID: buyer.ID, Kind: "purchase", OccurredAt: &recent}, shanghai)
-		e.inbound(talker, "hi")
-		r := e.run("winback", "2027-03-01", false)
-		if r.Planned != 1 || r.Queued != 1 {
-			t.Fatalf("run = %+v", r)
-		}
-		e.wantMessages(gone, 1)
-		e.wantMessages(buyer, 0)
-		c, _ := e.s.CustomerByID(e.ctx, gone.ID)
-		if c.Stage != store.StageAtRisk {
-			t.Errorf("stage = %s", c.Stage)
-		}
-		if got := e.tasks(gone); got != "winback" {
-			t.Errorf("tasks = %q", got)
-		}
-		// A week later: same inactivity episode, nothing new.
-		e.clock.Set(at("2027-03-08 10:00"))
-		if r := e.run("winback", "2027-03-08", false); r.Queued != 0 || r.Tasks != 0 {
-			t.Errorf("next week = %+v", r)
-		}
-		e.wantMessages(gone, 1)
-		if got := e.tasks(gone); got != "winback" {
-			t.Errorf("tasks after re-run = %q", got)
-		}
-	})
 }
 
 func TestRevisit(t *testing.T) {

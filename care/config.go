@@ -15,7 +15,17 @@ import (
 type Workflow struct {
 	Enabled  *bool  `yaml:"enabled"`
 	Schedule string `yaml:"schedule"`
+	// Unreachable is what a message does for a customer with no chat
+	// identity it can reach: UnreachableSkip, or UnreachableTask — a call
+	// task for their owner with the text to say.
+	Unreachable string `yaml:"unreachable"`
 }
+
+// What a workflow does for a customer it cannot reach by chat.
+const (
+	UnreachableSkip = "skip"
+	UnreachableTask = "task"
+)
 
 // On reports whether the workflow is enabled (default yes).
 func (w Workflow) On() bool { return w.Enabled == nil || *w.Enabled }
@@ -43,9 +53,16 @@ type Config struct {
 		TierAEveryDays int `yaml:"tier_a_every_days"`
 	} `yaml:"revisit"`
 	Winback struct {
-		Workflow     `yaml:",inline"`
+		Workflow `yaml:",inline"`
+		// InactiveDays: a customer who wrote within this many days is in
+		// touch and not won back, whatever their stage.
 		InactiveDays int `yaml:"inactive_days"`
+		// Stages are the computed lifecycle stages win-back reaches
+		// (at-risk; churned too if listed).
+		Stages []store.Stage `yaml:"stages"`
 	} `yaml:"winback"`
+	// Lifecycle reacts to changes of customers' stage and tier.
+	Lifecycle Lifecycle `yaml:"lifecycle"`
 	// CatchUpDays: at start, runs missed in this many past days (and
 	// today's, if its time has passed) are run.
 	CatchUpDays int `yaml:"catch_up_days"`
@@ -80,6 +97,17 @@ func DefaultConfig() Config {
 	c.Survey.Schedule, c.Survey.DelayDays, c.Survey.LowScore, c.Survey.AnswerDays = "0 11 * * *", 1, 2, 3
 	c.Revisit.Schedule, c.Revisit.AfterPurchaseDays, c.Revisit.TierAEveryDays = "0 8 * * *", 3, 30
 	c.Winback.Schedule, c.Winback.InactiveDays = "0 12 * * 1", 90
+	c.Winback.Stages = []store.Stage{store.StageAtRisk}
+	c.Lifecycle.Schedule = "30 9 * * *"
+	c.Lifecycle.Reactions = DefaultReactions()
+	// A reminder that something is due and a win-back are worth a call;
+	// greetings and surveys to thousands of phone-only customers are not.
+	for _, w := range []*Workflow{&c.Birthday, &c.Holiday.Workflow, &c.Survey.Workflow, &c.Lifecycle.Workflow} {
+		w.Unreachable = UnreachableSkip
+	}
+	for _, w := range []*Workflow{&c.Maintenance.Workflow, &c.Revisit.Workflow, &c.Winback.Workflow} {
+		w.Unreachable = UnreachableTask
+	}
 	c.CatchUpDays = 2
 	c.Cap = Cap{Messages: 2, Days: 7}
 	return c
@@ -97,6 +125,7 @@ func (c Config) Schedules() []Scheduled {
 	return []Scheduled{
 		{"birthday", c.Birthday}, {"holiday", c.Holiday.Workflow}, {"maintenance", c.Maintenance.Workflow},
 		{"survey", c.Survey.Workflow}, {"revisit", c.Revisit.Workflow}, {"winback", c.Winback.Workflow},
+		{"lifecycle", c.Lifecycle.Workflow},
 	}
 }
 
@@ -121,6 +150,19 @@ func (c Config) Validate() error {
 		if _, err := ParseSchedule(w.Schedule); err != nil {
 			return fmt.Errorf("care.%s.schedule: %w", w.Name, err)
 		}
+		switch w.Unreachable {
+		case "", UnreachableSkip, UnreachableTask:
+		default:
+			return fmt.Errorf("care.%s.unreachable: %q is not skip or task", w.Name, w.Unreachable)
+		}
+	}
+	for i, st := range c.Winback.Stages {
+		if st != store.StageAtRisk && st != store.StageChurned {
+			return fmt.Errorf("care.winback.stages[%d]: %q is not at-risk or churned", i, st)
+		}
+	}
+	if err := c.Lifecycle.validate(); err != nil {
+		return err
 	}
 	for d := range c.Holiday.Dates {
 		if _, err := time.Parse("2006-01-02", d); err != nil {

@@ -22,6 +22,8 @@ func (fakeText) Render(_ context.Context, key, locale string, d render.Data) (re
 		parts = append(parts, d.Holiday.Name)
 	case d.Asset != nil:
 		parts = append(parts, d.Asset.Name+"@"+d.Asset.DueDate.Format("2006-01-02"))
+	case d.Extra["day"] != "":
+		parts = append(parts, "day"+d.Extra["day"])
 	}
 	return render.Rendered{Key: key, Locale: locale, Version: 1, Text: strings.Join(parts, "|")}, nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -45,8 +46,11 @@ type runRequest struct {
 // workflow and day. Their dates are never after today (a tick's own time, or
 // a past day), so they skip the future-date check: a test clock behind the
 // wall clock must not stop a tick.
-func (s *Service) scheduled(ctx context.Context, workflow string, date time.Time) (*store.CareRun, error) {
-	return s.run(ctx, runRequest{workflow: workflow, date: date, force: true}, false)
+//
+// With rerun a tick runs a done run again: lifecycle's schedule may fire
+// several times a day, each picking up the changes made since.
+func (s *Service) scheduled(ctx context.Context, workflow string, date time.Time, rerun bool) (*store.CareRun, error) {
+	return s.run(ctx, runRequest{workflow: workflow, date: date, force: true}, rerun)
 }
 
 func (s *Service) run(ctx context.Context, req runRequest, rerun bool) (*store.CareRun, error) {
@@ -104,15 +108,19 @@ func (s *Service) run(ctx context.Context, req runRequest, rerun bool) (*store.C
 }
 
 // action is what a workflow wants for one customer: a message (template
-// rendered for the customer) and/or a staff task, and maybe a stage change.
+// rendered for the customer) and/or a staff task.
 type action struct {
-	c          *store.Customer
+	c *store.Customer
+	// workflow is whose message it is, if not the run's (lifecycle acting
+	// as win-back): its key, unreachable rule and WeChat template.
+	workflow   string
 	template   string // "" = no message
 	data       render.Data
 	occurrence string // idempotency key of the message (and its survey)
 	survey     *store.Survey
 	task       *store.TaskInput
-	stage      store.Stage
+	// skip, when set, is why the candidate gets nothing (counted).
+	skip string
 }
 
 // execution is one attempt of one run.
@@ -141,6 +149,8 @@ func (x *execution) plan(ctx context.Context) error {
 		return x.revisit(ctx)
 	case "winback":
 		return x.winback(ctx)
+	case "lifecycle":
+		return x.lifecycle(ctx)
 	}
 	return fmt.Errorf("unknown workflow %q", x.workflow)
 }
@@ -232,8 +242,12 @@ func (x *execution) process(ctx context.Context, acts []action) error {
 	for i := range acts {
 		a := &acts[i]
 		if a.c.OptOut {
-			a.template, a.task, a.stage = "", nil, ""
-			x.skip("opted out")
+			// Not contacted at all: no message, no task, no call.
+			a.template, a.task, a.skip = "", nil, "opted out"
+		}
+		if a.skip != "" {
+			a.template, a.task = "", nil
+			x.skip(a.skip)
 			continue
 		}
 		if a.template != "" {
@@ -252,28 +266,30 @@ func (x *execution) process(ctx context.Context, acts []action) error {
 	msgs := make([]outbound, 0, len(acts))
 	would := 0 // dry run: messages counted beyond the rendered sample
 	var tasks []store.TaskInput
-	var stages []int64
 	for i := range acts {
 		a := &acts[i]
-		if a.stage != "" {
-			stages = append(stages, a.c.ID)
+		if a.template == "" {
+			if a.task != nil {
+				tasks = append(tasks, *a.task)
+			}
+			continue
+		}
+		wf := cmp.Or(a.workflow, x.workflow)
+		key := wf + ":" + strconv.FormatInt(a.c.ID, 10) + ":" + a.occurrence
+		ident := a.c.CareIdentity()
+		if ident == nil {
+			t, err := x.unreachable(ctx, a, wf, key)
+			if err != nil {
+				return err
+			}
+			if t != nil {
+				tasks = append(tasks, *t)
+			}
+			continue
 		}
 		if a.task != nil {
 			tasks = append(tasks, *a.task)
 		}
-		if a.template == "" {
-			continue
-		}
-		ident := a.c.CareIdentity()
-		switch {
-		case len(a.c.Identities) == 0:
-			x.skip("no chat identity")
-			continue
-		case ident == nil:
-			x.skip("unreachable")
-			continue
-		}
-		key := x.workflow + ":" + strconv.FormatInt(a.c.ID, 10) + ":" + a.occurrence
 		prior := recent[a.c.ID]
 		if slices.Contains(prior, key) {
 			x.run.Duplicates++
@@ -286,7 +302,7 @@ func (x *execution) process(ctx context.Context, acts []action) error {
 		// Outside WeChat's window only the workflow's template message can
 		// carry the text (the adapter sends it); without one a person
 		// reaches out instead, so no greeting silently vanishes.
-		wechatClosed := ident.Channel == store.ChannelWeChat && !store.InWeChatWindow(ident.LastInboundAt, now) && !s.hasWeChatTemplate(x.workflow)
+		wechatClosed := ident.Channel == store.ChannelWeChat && !store.InWeChatWindow(ident.LastInboundAt, now) && !s.hasWeChatTemplate(wf)
 		if x.dry && len(x.run.Sample) >= s.o.SampleSize {
 			// A dry run counts; it renders only its sample.
 			if wechatClosed {
@@ -297,39 +313,23 @@ func (x *execution) process(ctx context.Context, acts []action) error {
 			}
 			continue
 		}
-		a.data.Business = s.o.Business
-		a.data.Customer = render.CustomerOf(a.c)
-		if x.detail == store.Plan {
-			full, err := s.store.CustomersByIDs(ctx, []int64{a.c.ID})
-			if err != nil {
-				return err
-			}
-			if len(full) == 1 {
-				a.data.Customer = render.CustomerOf(full[0])
-			}
-		}
-		locale := cmp.Or(a.c.Locale, store.LocaleZH)
-		r, err := s.o.Templates.Render(ctx, a.template, locale, a.data)
-		var buttons []string
-		if err == nil && a.survey != nil && ident.Channel == store.ChannelTelegram {
-			buttons, err = render.Labels(ctx, s.o.Templates, "survey_buttons", locale, a.data, 5)
-		}
+		r, buttons, ok, err := x.render(ctx, a, ident.Channel)
 		if err != nil {
-			x.run.Failed++
-			x.run.SkipReasons["render error"]++
-			s.o.Logger.Warn("care render failed", "workflow", x.workflow, "customer", a.c.ID, "template", a.template, "err", err)
+			return err
+		}
+		if !ok {
 			continue
 		}
 		cid, iid := a.c.ID, ident.ID
 		o := store.Outbound{
 			CustomerID: &cid, IdentityID: &iid, Channel: ident.Channel, ChatID: ident.ExternalID, Text: r.Text,
-			IdempotencyKey: key, Workflow: x.workflow, TemplateKey: r.Key, TemplateVersion: r.Version, NotBefore: notBefore,
+			IdempotencyKey: key, Workflow: wf, TemplateKey: r.Key, TemplateVersion: r.Version, NotBefore: notBefore,
 		}
 		o.TemplateKey = cmp.Or(o.TemplateKey, a.template)
 		if wechatClosed {
 			tasks = append(tasks, store.TaskInput{
 				CustomerID: cid, Kind: "reach_out", Priority: "normal",
-				Title:    store.Clip(fmt.Sprintf(x.s.staffText("请联系 %s（%s）：微信 48 小时窗口已关闭", "Reach %s (%s): WeChat 48h window closed"), displayName(a.c), x.workflow), 120),
+				Title:    store.Clip(fmt.Sprintf(x.s.staffText("请联系 %s（%s）：微信 48 小时窗口已关闭", "Reach %s (%s): WeChat 48h window closed"), displayName(a.c), wf), 120),
 				Detail:   r.Text,
 				Source:   "care:" + x.workflow,
 				DedupKey: "reach_out:" + key, AssigneeID: a.c.OwnerStaffID,
@@ -375,12 +375,92 @@ func (x *execution) process(ctx context.Context, acts []action) error {
 			x.run.Tasks++
 		}
 	}
-	if len(stages) > 0 {
-		if err := s.store.SetStages(ctx, stages, store.StageAtRisk); err != nil {
-			return err
+	return x.progress(ctx)
+}
+
+// render renders a's message for a customer on channel ("" for a call
+// task), with a Telegram survey's button labels. A text that fails is
+// counted and logged, and ok is false: the caller skips the customer.
+func (x *execution) render(ctx context.Context, a *action, channel string) (r render.Rendered, buttons []string, ok bool, err error) {
+	s := x.s
+	a.data.Business = s.o.Business
+	a.data.Customer = render.CustomerOf(a.c)
+	if x.detail == store.Plan {
+		full, err := s.store.CustomersByIDs(ctx, []int64{a.c.ID})
+		if err != nil {
+			return r, nil, false, err
+		}
+		if len(full) == 1 {
+			a.data.Customer = render.CustomerOf(full[0])
 		}
 	}
-	return x.progress(ctx)
+	locale := cmp.Or(a.c.Locale, store.LocaleZH)
+	r, rerr := s.o.Templates.Render(ctx, a.template, locale, a.data)
+	if rerr == nil && a.survey != nil && channel == store.ChannelTelegram {
+		buttons, rerr = render.Labels(ctx, s.o.Templates, "survey_buttons", locale, a.data, 5)
+	}
+	if rerr != nil {
+		x.run.Failed++
+		x.run.SkipReasons["render error"]++
+		s.o.Logger.Warn("care render failed", "workflow", x.workflow, "customer", a.c.ID, "template", a.template, "err", rerr)
+		return r, nil, false, nil
+	}
+	return r, buttons, true, nil
+}
+
+// unreachable handles a message for a customer with no chat identity care
+// can reach (a phone-only import; blocked or unsubscribed everywhere).
+// Under the workflow's unreachable: task, the owner gets a call task with
+// the text to say — merged into the action's own task if it has one — once
+// per occurrence (its dedup key is the message's); otherwise, or with no
+// phone to call, it is skipped. Counted by reason either way.
+func (x *execution) unreachable(ctx context.Context, a *action, wf, key string) (*store.TaskInput, error) {
+	reason := "unreachable"
+	if len(a.c.Identities) == 0 {
+		reason = "no chat identity"
+	}
+	if x.s.unreachableRule(wf) != UnreachableTask {
+		x.skip(reason)
+		return a.task, nil
+	}
+	if a.c.Phone == "" {
+		x.skip(reason + ", no phone")
+		return a.task, nil
+	}
+	x.skip(reason + ": call task")
+	if x.dry && len(x.run.Sample) >= x.s.o.SampleSize {
+		return nil, nil
+	}
+	r, _, ok, err := x.render(ctx, a, "")
+	if err != nil || !ok {
+		return nil, err
+	}
+	say := x.s.staffText("无法通过聊天联系到客户，请致电 %s 并转达：\n\n%s", "Not reachable in chat: call %s and say:\n\n%s")
+	t := a.task
+	if t == nil {
+		t = &store.TaskInput{
+			CustomerID: a.c.ID, Kind: store.TaskCall, Priority: store.PriorityNormal,
+			Title:    store.Clip(fmt.Sprintf(x.s.staffText("致电 %s（%s）", "Call %s (%s)"), displayName(a.c), wf), 120),
+			Source:   "care:" + x.workflow,
+			DedupKey: "call:" + key, AssigneeID: a.c.OwnerStaffID,
+		}
+	} else {
+		cp := *t
+		t = &cp
+	}
+	t.Detail = strings.TrimSpace(t.Detail + "\n\n" + fmt.Sprintf(say, a.c.Phone, r.Text))
+	x.sample(a.c, "", r, "task", time.Time{})
+	return t, nil
+}
+
+// unreachableRule is workflow's unreachable setting (skip when unset).
+func (s *Service) unreachableRule(workflow string) string {
+	for _, w := range s.cfg.Schedules() {
+		if w.Name == workflow {
+			return cmp.Or(w.Unreachable, UnreachableSkip)
+		}
+	}
+	return UnreachableSkip
 }
 
 // enqueueWriters is how many parts of a batch's messages are written at

@@ -34,6 +34,7 @@ func TestNextRuns(t *testing.T) {
 		"survey 2026-12-02 11:00 0 11 * * *",
 		"revisit 2026-12-03 08:00 0 8 * * *",
 		"birthday 2026-12-03 09:00 0 9 * * *",
+		"lifecycle 2026-12-03 09:30 30 9 * * *",
 		"winback 2026-12-07 12:00 0 12 * * 1",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {

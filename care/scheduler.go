@@ -56,7 +56,7 @@ func (s *Service) Schedule(ctx context.Context) error {
 			s.metrics.lag.WithLabelValues(name).Set(now.Sub(at).Seconds())
 			// The date is the scheduled tick's, not the moment the job got
 			// to run (a tick at 23:59:59 that starts late stays that day).
-			if _, err := s.scheduled(ctx, name, at.In(s.o.Location)); err != nil {
+			if _, err := s.scheduled(ctx, name, at.In(s.o.Location), name == "lifecycle"); err != nil {
 				s.o.Logger.Error("scheduled care run failed", "workflow", name, "err", err)
 			}
 		}))
@@ -79,7 +79,7 @@ func (s *Service) catchUp(ctx context.Context, name string, sched cron.Schedule)
 		if fire.IsZero() || dayOf(fire.In(loc)) != d || fire.After(now) {
 			continue
 		}
-		if _, err := s.scheduled(ctx, name, d.start(loc)); err != nil {
+		if _, err := s.scheduled(ctx, name, d.start(loc), false); err != nil {
 			s.o.Logger.Error("care catch-up run failed", "workflow", name, "date", d.String(), "err", err)
 		}
 		if ctx.Err() != nil {

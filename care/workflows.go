@@ -337,47 +337,51 @@ func (x *execution) revisit(ctx context.Context) error {
 	})
 }
 
-// winback reaches customers with no inbound message and no order for
-// inactive_days: a care message, a task for the owner, and stage at-risk.
-// The occurrence is the inactivity episode (the date of the last activity),
-// so weekly runs do not repeat it until the customer is active again.
+// winback reaches customers whose lifecycle stage (as analytics computes
+// it, or as pinned) is one of winback.stages — at-risk by default — and
+// who have not written within inactive_days: a care message and a task for
+// the owner. The stage is the figures', never set here.
 func (x *execution) winback(ctx context.Context) error {
-	loc := x.s.o.Location
-	cutoff := x.day.add(-x.s.cfg.Winback.InactiveDays).start(loc).UTC()
 	return x.stream(ctx, nil, func(after, _ int64, limit int) ([]*store.Customer, error) {
-		return x.s.store.InactiveCustomers(ctx, cutoff, after, limit)
+		return x.s.store.CustomersInStages(ctx, x.s.cfg.Winback.Stages, after, limit)
 	}, func(cs []*store.Customer) ([]action, error) {
 		last, err := x.s.store.LastOrders(ctx, idsOf(cs))
 		if err != nil {
 			return nil, err
 		}
-		var acts []action
-		for _, c := range cs {
-			lastAt := c.LastInboundAt
-			if o, ok := last[c.ID]; ok {
-				if !o.Before(cutoff) {
-					continue // ordered recently
-				}
-				if lastAt == nil || o.After(*lastAt) {
-					lastAt = &o
-				}
-			}
-			episode := "never"
-			if lastAt != nil {
-				episode = lastAt.In(loc).Format("2006-01-02")
-			}
-			key := "winback:" + strconv.FormatInt(c.ID, 10) + ":" + episode
-			a := action{c: c, template: "winback", occurrence: episode, task: &store.TaskInput{
-				CustomerID: c.ID, Kind: "winback", Priority: "normal",
-				Title:  store.Clip(fmt.Sprintf(x.s.staffText("挽回 %s：自 %s 起无互动", "Win back %s: inactive since %s"), displayName(c), episode), 120),
-				Detail: fmt.Sprintf(x.s.staffText("%d 天没有消息也没有订单。", "No message and no order for %d days."), x.s.cfg.Winback.InactiveDays),
-				Source: "care:winback", DedupKey: key, AssigneeID: c.OwnerStaffID,
-			}}
-			if c.Stage != store.StageChurned {
-				a.stage = store.StageAtRisk
-			}
-			acts = append(acts, a)
+		acts := make([]action, len(cs))
+		for i, c := range cs {
+			o, ok := last[c.ID]
+			acts[i] = x.winbackAction(c, o, ok)
 		}
 		return acts, nil
 	})
+}
+
+// winbackAction is what win-back does for c, whose last order (if any,
+// ok) was at lastOrder: the workflow and the lifecycle reaction to
+// at-risk share it. The occurrence is the inactivity episode (the date of
+// the last order or message), so the weekly run and the reaction act once
+// until the customer is active again.
+func (x *execution) winbackAction(c *store.Customer, lastOrder time.Time, ok bool) action {
+	loc := x.s.o.Location
+	days := x.s.cfg.Winback.InactiveDays
+	if c.LastInboundAt != nil && !c.LastInboundAt.Before(x.day.add(-days).start(loc)) {
+		return action{c: c, skip: "in touch"}
+	}
+	lastAt := c.LastInboundAt
+	if ok && (lastAt == nil || lastOrder.After(*lastAt)) {
+		lastAt = &lastOrder
+	}
+	episode := "never"
+	if lastAt != nil {
+		episode = lastAt.In(loc).Format("2006-01-02")
+	}
+	key := "winback:" + strconv.FormatInt(c.ID, 10) + ":" + episode
+	return action{c: c, workflow: "winback", template: "winback", occurrence: episode, task: &store.TaskInput{
+		CustomerID: c.ID, Kind: store.TaskWinback, Priority: store.PriorityNormal,
+		Title:  store.Clip(fmt.Sprintf(x.s.staffText("挽回 %s：%s，自 %s 起无互动", "Win back %s: %s, inactive since %s"), displayName(c), c.Stage, episode), 120),
+		Detail: fmt.Sprintf(x.s.staffText("阶段 %s；%d 天没有消息。", "Stage %s; no message for %d days."), c.Stage, days),
+		Source: "care:winback", DedupKey: key, AssigneeID: c.OwnerStaffID,
+	}}
 }

@@ -982,3 +982,40 @@ func TestRenderErrorRetried(t *testing.T) {
 		}
 	})
 }
+
+// TestCardShowsFigures: the card on a new-task notice shows spend and
+// orders in the window, the last order, the RFM segment and the churn
+// risk with its reasons.
+func TestCardShowsFigures(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		e.staff("ann", store.RoleAgent)
+		id := e.customer("Zhao")
+		first, last := start.AddDate(0, -8, 0), start.AddDate(0, -4, 0)
+		st := &store.CustomerStats{CustomerID: id.CustomerID, Orders: 3, Spend: store.Fen(1280050), LifetimeOrders: 5,
+			LifetimeSpend: store.Fen(2000000), FirstOrderAt: &first, LastOrderAt: &last, R: 2, F: 4, M: 5,
+			Segment: "important_keep", ChurnRisk: 55, TierComputed: store.TierA, StageComputed: store.StageAtRisk, FiguresAt: start}
+		st.SetReasons([]string{"overdue 2.3× typical interval", "last survey score 2/5"})
+		if _, err := e.s.WriteFigures(e.ctx, store.FigureWrite{Stats: []*store.CustomerStats{st}, At: start}); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := e.s.CreateTask(e.ctx, store.TaskInput{CustomerID: id.CustomerID, Kind: "winback", Title: "Win back Zhao", DedupKey: "w:1"}); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := e.svc.NotifyNew(e.ctx); n != 1 || err != nil {
+			t.Fatalf("notify: %d %v", n, err)
+		}
+		got := to(e.deliver(), "tg-ann")
+		if len(got) != 1 {
+			t.Fatalf("agent got %d messages", len(got))
+		}
+		for _, want := range []string{
+			"Spend (12 months): ¥12800.50 · 3 orders/visits · lifetime ¥20000.00 · last 2026-11-01",
+			"RFM 2-4-5 · Important to keep",
+			"Churn risk 55/100 (overdue 2.3× typical interval; last survey score 2/5)",
+		} {
+			if !strings.Contains(got[0].Text, want) {
+				t.Errorf("card lacks %q:\n%s", want, got[0].Text)
+			}
+		}
+	})
+}

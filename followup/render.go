@@ -77,6 +77,7 @@ func (s *Service) summary(card *store.CustomerCard) string {
 	if c.Phone != "" {
 		fmt.Fprintf(&b, " · %s", c.Phone)
 	}
+	s.figures(&b, c)
 	if card.SurveyScore != nil {
 		fmt.Fprintf(&b, s.staffText("\n最近评分：%d/5", "\nLast survey: %d/5"), *card.SurveyScore)
 	}
@@ -89,6 +90,42 @@ func (s *Service) summary(card *store.CustomerCard) string {
 		fmt.Fprintf(&b, "\n%s %s %s", arrow, m.CreatedAt.In(s.loc).Format("01-02 15:04"), store.Clip(messageText(m), 200))
 	}
 	return b.String()
+}
+
+// figures writes the customer's figures for the card: spend and orders in
+// the window (visits, for a service business), the last order, the RFM
+// segment and the churn risk with its reasons. Nothing for a customer
+// with no orders and no risk.
+func (s *Service) figures(b *strings.Builder, c *store.Customer) {
+	st := c.Stats
+	if st != nil && st.LifetimeOrders > 0 {
+		fmt.Fprintf(b, s.staffText("\n消费（近 %d 个月）：¥%s · %d 单/次 · 累计 ¥%s", "\nSpend (%d months): ¥%s · %d orders/visits · lifetime ¥%s"),
+			s.windowMonths(), st.Spend, st.Orders, st.LifetimeSpend)
+		if st.LastOrderAt != nil {
+			fmt.Fprintf(b, s.staffText(" · 最近 %s", " · last %s"), st.LastOrderAt.In(s.loc).Format("2006-01-02"))
+		}
+	}
+	if c.RFM != nil {
+		for _, seg := range store.RFMSegments {
+			if seg.Key == c.RFM.Segment {
+				fmt.Fprintf(b, "\nRFM %d-%d-%d · %s", c.RFM.R, c.RFM.F, c.RFM.M, s.staffText(seg.Chinese, seg.English))
+			}
+		}
+	}
+	if c.ChurnRisk > 0 {
+		fmt.Fprintf(b, s.staffText("\n流失风险 %d/100", "\nChurn risk %d/100"), c.ChurnRisk)
+		if len(c.ChurnReasons) > 0 {
+			fmt.Fprintf(b, s.staffText("（%s）", " (%s)"), store.Clip(strings.Join(c.ChurnReasons, s.staffText("；", "; ")), 200))
+		}
+	}
+}
+
+// windowMonths is the figures' window (analytics.window_months).
+func (s *Service) windowMonths() int {
+	if s.o.WindowMonths > 0 {
+		return s.o.WindowMonths
+	}
+	return 12
 }
 
 func customerName(c *store.Customer) string {

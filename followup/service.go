@@ -27,8 +27,11 @@ type Options struct {
 	// Location is the business time zone (digest time, dates in texts).
 	Location *time.Location
 	// Now is the clock; default the store's.
-	Now    func() time.Time
-	Logger *slog.Logger
+	Now func() time.Time
+	// WindowMonths is the window of the figures the customer card shows
+	// (analytics.window_months; default 12).
+	WindowMonths int
+	Logger       *slog.Logger
 }
 
 // Service is the follow-up engine. It is safe for concurrent use, and

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
-	"time"
 )
 
 // Audience queries: the customers a care workflow reaches, streamed in
@@ -80,14 +79,15 @@ func (s *Store) CustomerIDBounds(ctx context.Context) (lo, hi int64, err error) 
 	return r.Lo.Int64, r.Hi.Int64, nil
 }
 
-// InactiveCustomers returns up to limit customers with id > after, created
-// before cutoff, whose last inbound message is before cutoff (or never).
-// Orders are checked by the caller with LastOrders.
-func (s *Store) InactiveCustomers(ctx context.Context, cutoff time.Time, after int64, limit int) ([]*Customer, error) {
-	cs, err := s.audience(ctx, "id > ? AND created_at < ? AND (last_inbound_at IS NULL OR last_inbound_at < ?)",
-		[]any{after, cutoff.UTC(), cutoff.UTC()}, limit, Full)
+// CustomersInStages returns up to limit customers with id > after whose
+// lifecycle stage is one of stages, by id, through the stage index.
+func (s *Store) CustomersInStages(ctx context.Context, stages []Stage, after int64, limit int) ([]*Customer, error) {
+	if len(stages) == 0 {
+		return nil, nil
+	}
+	cs, err := s.audience(ctx, "stage IN ? AND id > ?", []any{stages, after}, limit, Full)
 	if err != nil {
-		return nil, fmt.Errorf("inactive customers: %w", err)
+		return nil, fmt.Errorf("customers in stages: %w", err)
 	}
 	return cs, nil
 }

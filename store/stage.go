@@ -214,30 +214,6 @@ func (s *Store) insertChanges(tx *gorm.DB, done []Change, at time.Time, o change
 	return nil
 }
 
-// SetStages moves customers to a lifecycle stage (the care win-back
-// workflow's at-risk), through applyChanges: pinned stages stay, and each
-// move is in the history.
-func (s *Store) SetStages(ctx context.Context, ids []int64, stage Stage) error {
-	if len(ids) == 0 {
-		return nil
-	}
-	if !ValidStage(stage) {
-		return Invalid("stage", "%q is not a lifecycle stage", stage)
-	}
-	cs := make([]Change, len(ids))
-	for i, id := range ids {
-		cs[i] = Change{CustomerID: id, Field: FieldStage, To: string(stage), Reason: "set by a care workflow"}
-	}
-	err := s.tx(ctx, func(tx *gorm.DB) error {
-		_, err := s.applyChanges(tx, cs, changeOpts{})
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("set stages: %w", err)
-	}
-	return nil
-}
-
 // ListStageChanges returns one page of a customer's stage changes, oldest
 // first.
 func (s *Store) ListStageChanges(ctx context.Context, customerID int64, p Page) ([]*CustomerChange, string, error) {

@@ -21,6 +21,9 @@ const (
 	TaskWinback        = "winback"
 	TaskManual         = "manual"
 	TaskReachOut       = "reach_out"
+	// TaskCall asks the owner to phone a customer care cannot reach in
+	// chat, with the text the message would have said.
+	TaskCall = "call"
 	// TaskVerifyPhone asks staff to call a number someone claimed in chat
 	// (see ClaimPhone); approving the claim closes it.
 	TaskVerifyPhone = "verify_phone"
@@ -49,7 +52,7 @@ const (
 
 // ValidTaskKind reports whether k is a task kind.
 func ValidTaskKind(k string) bool {
-	return slices.Contains([]string{TaskRevisit, TaskSurveyRecovery, TaskComplaint, TaskWinback, TaskManual, TaskReachOut, TaskVerifyPhone}, k)
+	return slices.Contains([]string{TaskRevisit, TaskSurveyRecovery, TaskComplaint, TaskWinback, TaskManual, TaskReachOut, TaskVerifyPhone, TaskCall}, k)
 }
 
 // ValidPriority reports whether p is a task priority.
@@ -173,7 +176,7 @@ func (in *TaskInput) normalize() error {
 		return Invalid("customer_id", "required")
 	}
 	if !ValidTaskKind(in.Kind) {
-		return Invalid("kind", "%q is not revisit, survey_recovery, complaint, winback, manual, reach_out or verify_phone", in.Kind)
+		return Invalid("kind", "%q is not revisit, survey_recovery, complaint, winback, manual, reach_out, verify_phone or call", in.Kind)
 	}
 	if in.Priority == "" {
 		in.Priority = PriorityNormal

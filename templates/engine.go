@@ -249,7 +249,7 @@ func sample(key, locale string, full bool) render.Data {
 		"text": pick("空调还是有点响", "It is still noisy"), "code": "123456", "minutes": "5", "reason": pick("示例", "example"), "count": "3",
 		"input": "abc", "birthday": "1990-05-17", "phone": "13800138000", "points": "1280",
 		"list": pick("#42 [high] 回访王小明 · 2027-03-05 16:00 ⏰", "#42 [high] Call Emma back · 2027-03-05 16:00 ⏰"), "more": "3",
-		"url": "https://crm.example.com/console/#/tasks/42", "error": pick("没有找到任务 #43", "task 43 not found")}
+		"url": "https://crm.example.com/console/#/tasks/42", "day": "1", "change": "stage:new", "error": pick("没有找到任务 #43", "task 43 not found")}
 	for _, x := range sp.extras {
 		d.Extra[x] = extras[x]
 	}

@@ -53,6 +53,7 @@ func keys() []struct {
 		{"birthday", spec{workflow: true}}, {"holiday", spec{needs: needHoliday, workflow: true}},
 		{"maintenance", spec{needs: needAsset, workflow: true}}, {"survey", spec{needs: needSurvey, workflow: true}},
 		{"survey_buttons", spec{needs: needSurvey, buttons: 5}}, {"revisit", spec{workflow: true}}, {"winback", spec{workflow: true}},
+		{"vip_greeting", spec{workflow: true}}, {"welcome_series", spec{workflow: true, extras: []string{"day", "change"}}},
 		{"welcome", spec{}}, {"survey_thanks", spec{needs: needSurvey}}, {"complaint_received", spec{}},
 		{"birthday_saved", spec{needs: needBirthday}}, {"birthday_invalid", spec{}},
 		{"phone_saved", spec{needs: needPhone}}, {"phone_invalid", spec{}}, {"phone_claimed", spec{}}, {"phone_share_button", spec{}},

@@ -441,7 +441,7 @@ func namedEnums() map[string]schema {
 	return map[string]schema{
 		"Channel":       enum(store.ChannelTelegram, store.ChannelWeChat, store.ChannelWebChat),
 		"Locale":        enum(store.LocaleZH, store.LocaleEN),
-		"Workflow":      enum("birthday", "holiday", "maintenance", "survey", "revisit", "winback"),
+		"Workflow":      enum("birthday", "holiday", "maintenance", "survey", "revisit", "winback", "lifecycle"),
 		"Direction":     enum(store.DirectionIn, store.DirectionOut),
 		"MessageStatus": enum(store.StatusReceived, store.StatusProcessed, store.StatusQueued, store.StatusSent, store.StatusFailed, store.StatusSkipped),
 		"TaskStatus":    enum(store.TaskOpen, store.TaskDone, store.TaskCancelled),

@@ -5,6 +5,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/rapport-crm/rapport/care"
 )
 
 func TestShippedConfigLoads(t *testing.T) {
@@ -18,6 +22,13 @@ func TestShippedConfigLoads(t *testing.T) {
 	}
 	if cfg.PhoneRegion != "CN" {
 		t.Errorf("phone_region = %q, want CN", cfg.PhoneRegion)
+	}
+	if diff := cmp.Diff(care.DefaultReactions(), cfg.Care.Lifecycle.Reactions); diff != "" {
+		t.Errorf("shipped reactions differ from the defaults (-want +got):\n%s", diff)
+	}
+	none := DefaultConfig()
+	if err := ParseConfig([]byte("care:\n  lifecycle:\n    reactions: []\n"), &none); err != nil || len(none.Care.Lifecycle.Reactions) != 0 {
+		t.Errorf("reactions: [] = %v, %v; want none", none.Care.Lifecycle.Reactions, err)
 	}
 	if len(cfg.Care.Holiday.Dates) < 20 {
 		t.Errorf("shipped holidays = %d, want two years' worth", len(cfg.Care.Holiday.Dates))
@@ -55,6 +66,8 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{"unknown analytics key", "analytics:\n  window: 6\n", "analytics.window: unknown key"},
 		{"bad analytics share", "analytics: { a_share: 0.9, b_share: 0.2 }\n", "analytics.b_share"},
 		{"bad analytics schedule", "analytics: { schedule: '0 3 * *' }\n", "analytics.schedule"},
+		{"bad reaction", "care:\n  lifecycle:\n    reactions: [{on: 'tier:Z', template: x}]\n", "care.lifecycle.reactions[0].on"},
+		{"bad unreachable", "care:\n  holiday:\n    unreachable: call\n", "care.holiday.unreachable"},
 		{"unknown staff locale", "followup:\n  staff_locale: fr\n", "followup.staff_locale"},
 		{"rate from env, not a number", "telegram:\n  rate_per_second: ${RAPPORT_TEST_WORD}\n", "rate_per_second"},
 	}

@@ -204,9 +204,26 @@ func TestConsoleInBrowser(t *testing.T) {
 	b.do("search", chromedp.Evaluate[chromedp.Void](`document.querySelector('#customer-search').value = ''`), chromedp.SendKeys(chromedp.CSS("#customer-search"), "U1001\r"),
 		waitJS(`document.querySelectorAll('.results tbody tr').length === 1`))
 	b.shot("desktop-06-customers")
+	// An order computes the figures at once; a pinned tier shows as pinned.
+	e.api("POST", "/orders", map[string]any{"customer_id": cid, "kind": "service", "amount": 1280.5}, 201)
+	e.api("PATCH", fmt.Sprintf("/customers/%d", cid), map[string]any{"tier": "A"}, 200)
 	b.do("customer page", chromedp.Click(chromedp.CSS(fmt.Sprintf(`tr[data-id="%d"]`, cid))), chromedp.WaitVisible(chromedp.CSS("#customer-name")))
 	b.waitText(reply)
 	b.waitText("我想预约明天洗车")
+	b.do("customer figures", waitJS(`document.querySelector('#customer-figures') !== null && document.querySelector('[data-panel="stages"] .stage-line') !== null`))
+	for sel, want := range map[string]string{
+		"#customer-tier":                    "等级 A 📌",
+		"#customer-stage":                   "新客",
+		"#customer-figures":                 "¥1280.50",
+		"#customer-clv":                     "¥",
+		"#customer-risk":                    "0",
+		`[data-panel="stages"] h2`:          "阶段变化",
+		`[data-panel="stages"] .stage-line`: "潜在 → 新客",
+	} {
+		if got := eval[string](b, fmt.Sprintf(`(document.querySelector(%q) || {innerText: ""}).innerText`, sel)); !strings.Contains(got, want) {
+			t.Errorf("%s = %q, want it to contain %q", sel, got, want)
+		}
+	}
 	b.shot("desktop-07-customer")
 
 	// The care tab's default date is today in the business zone.

@@ -50,6 +50,10 @@ telegram:
   api_url: %q
 followup:
   console_url: "https://crm.example.com/console/"
+# The scenarios count messages and tasks exactly; a first order makes a
+# lone buyer tier A, whose VIP greeting would interleave (care tests cover it).
+care:
+  lifecycle: { enabled: false }
 `, telegramtest.Token, e2eSecret, tg.URL())
 	path, base := writeConfig(t, dialect, extra)
 	ctx, cancel := context.WithCancel(context.Background())

@@ -53,7 +53,7 @@ staff: GET /api/v1/phone-claims?status=pending) and numbers it could not read.`,
 		synopsis: "run one care workflow for one date now",
 		usage:    "rapport care run WORKFLOW [-date YYYY-MM-DD] [-dry-run] [-force] [-config FILE]",
 		about: `Runs a care workflow (birthday, holiday, maintenance, survey, revisit,
-winback) for a business date, as the scheduler would, and prints the run as
+winback, lifecycle) for a business date, as the scheduler would, and prints the run as
 JSON. Messages go to the outbox, which a running 'rapport serve' sends.
 Running a workflow and date again sends nobody anything twice. -dry-run
 plans and renders without queueing (the run's "sample" shows who would get

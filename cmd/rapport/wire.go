@@ -38,6 +38,7 @@ func (m *Main) newTemplates() error {
 func (m *Main) newFollowup() (*followup.Service, error) {
 	return followup.New(m.Config.Followup, followup.Options{
 		Store: m.Store, Templates: m.Templates, Location: m.Config.Location(), Logger: m.Logger,
+		WindowMonths: m.Config.Analytics.WindowMonths,
 	})
 }
 

@@ -24,6 +24,10 @@ export const panels = [
     id: "tasks", title: "customer.tasks", roles: ALL,
     render(ctx, c, el) { taskPanel(ctx, c, el); },
   },
+  {
+    id: "stages", title: "customer.stages", roles: ALL,
+    render(ctx, c, el) { stagePanel(c, el); },
+  },
 ];
 
 export function addPanel(p) { panels.push(p); }
@@ -48,6 +52,20 @@ async function taskPanel(ctx, c, el) {
       task.outcome ? h("div", { class: "small" }, "✔ ", task.outcome) : null))));
   } catch (e) {
     mount(el, errorBox(e, () => taskPanel(ctx, c, el)));
+  }
+}
+
+// stagePanel is the customer's lifecycle stage history, newest first.
+async function stagePanel(c, el) {
+  mount(el, loading());
+  try {
+    const res = await api("GET", `/customers/${c.id}/stages` + query({ limit: 100 }));
+    if (!res.items.length) return mount(el, empty(t("customer.noStages")));
+    mount(el, h("ul", { class: "plain stages" }, res.items.slice().reverse().map((ch) => h("li", { class: "stage-line" },
+      h("div", {}, h("span", { class: "chip" }, ch.from ? t("stage." + ch.from) : "—"), " → ", h("strong", {}, t("stage." + ch.to))),
+      h("div", { class: "small muted" }, timeEl(ch.at), ch.reason ? " · " + ch.reason : "")))));
+  } catch (e) {
+    mount(el, errorBox(e, () => stagePanel(c, el)));
   }
 }
 

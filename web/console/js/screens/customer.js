@@ -8,6 +8,24 @@ import { h, mount, loading, errorBox, busy, dialog, field, toast } from "../dom.
 import { timeEl, when } from "../format.js";
 import { panels } from "../timeline.js";
 
+const yuan = (m) => "¥" + Number(m || 0).toFixed(2);
+
+// figures is the customer's intelligence: spend and orders in the window,
+// lifetime, last order, RFM, lifetime value, churn risk and why.
+function figures(c, line) {
+  const st = c.stats || {};
+  const seg = c.rfm && c.rfm.segment;
+  return h("div", { id: "customer-figures", class: "figures" },
+    line(t("customer.spend"), [yuan(st.spend), " · ", t("customer.orders", { n: st.orders || 0 })]),
+    line(t("customer.lifetime"), [yuan(st.lifetime_spend), " · ", t("customer.orders", { n: st.lifetime_orders || 0 }),
+      st.avg_order_value ? [" · ", t("customer.aov"), " ", yuan(st.avg_order_value)] : null]),
+    line(t("customer.lastOrder"), st.last_order_at ? timeEl(st.last_order_at) : t("common.none")),
+    line("RFM", c.rfm ? [`${c.rfm.r}-${c.rfm.f}-${c.rfm.m} `, h("span", { class: "chip", id: "customer-rfm" }, t("rfm." + seg))] : t("common.none")),
+    line("CLV", h("span", { id: "customer-clv" }, yuan(c.clv))),
+    line(t("customer.churnRisk"), h("span", { id: "customer-risk", class: "chip " + (c.churn_risk >= 60 ? "bad" : c.churn_risk >= 30 ? "warn" : "ok") }, String(c.churn_risk || 0))),
+    (c.churn_reasons || []).length ? h("ul", { class: "plain small muted", id: "customer-risk-reasons" }, c.churn_reasons.map((r) => h("li", {}, r))) : null);
+}
+
 export async function render(ctx) {
   const id = +ctx.params[0];
   const profile = h("section", { class: "card profile" }, loading());
@@ -43,8 +61,8 @@ export async function render(ctx) {
         h("h1", { id: "customer-name" }, c.name || t("customer.noName")),
         ctx.can("admin", "manager") ? h("button", { class: "ghost small", type: "button", id: "edit-customer", onclick: edit }, t("customer.edit")) : null),
       h("div", { class: "row" },
-        h("span", { class: "chip" }, t("col.tier") + " " + c.tier),
-        h("span", { class: "chip" }, t("stage." + c.stage)),
+        h("span", { class: "chip", id: "customer-tier", title: c.tier_pinned ? t("customer.pinned") : "" }, t("col.tier") + " " + c.tier + (c.tier_pinned ? " 📌" : "")),
+        h("span", { class: "chip", id: "customer-stage", title: c.stage_pinned ? t("customer.pinned") : "" }, t("stage." + c.stage) + (c.stage_pinned ? " 📌" : "")),
         c.opt_out ? h("span", { class: "chip bad" }, t("customer.optOut")) : null,
         (c.tags || []).map((tg) => h("span", { class: "chip tag" }, tg))),
       line(t("col.phone"), c.phone ? [c.phone, " ", h("span", { class: "chip " + (c.phone_verified ? "ok" : "warn") },
@@ -55,6 +73,7 @@ export async function render(ctx) {
       c.gender ? line(t("customer.gender"), t("customer.gender." + c.gender)) : null,
       c.company ? line(t("customer.company"), c.company) : null,
       line(t("customer.points"), String(c.points)),
+      figures(c, line),
       line(t("col.source"), c.source || t("common.none")),
       line(t("customer.identities"), h("ul", { class: "plain" }, (c.identities || []).map((i) =>
         h("li", {}, h("span", { class: "chip ch-" + i.channel }, t("channel." + i.channel)), " ", i.display_name || i.external_id,
