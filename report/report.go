@@ -24,39 +24,13 @@ const (
 	UnitMinutes = "minutes" // a duration, whole minutes
 )
 
-// Answer is a report: its period, the period before, and its sections.
-type Answer struct {
-	Report       string    `json:"report"`
-	From         string    `json:"from"`
-	To           string    `json:"to"`
-	PreviousFrom string    `json:"previous_from"`
-	PreviousTo   string    `json:"previous_to"`
-	Timezone     string    `json:"timezone"`
-	Days         int       `json:"days"`
-	FreshAsOf    time.Time `json:"fresh_as_of"`
-	Sections     []Section `json:"sections"`
-}
-
-// Section is one table of a report (and one chart of the dashboard).
-type Section struct {
-	Name string `json:"name"`
-	Unit string `json:"unit"`
-	// Series: the keys are the period's days (previous: the same day of
-	// the period before); otherwise they are dimensions.
-	Series bool `json:"series,omitempty"`
-	// Drill is the customer list's query for a row: {key} stands for the
-	// row's key (URL-encoded); "" when the section has no drill-down.
-	Drill string `json:"drill,omitempty"`
-	Rows  []Row  `json:"rows"`
-}
-
-// Row is one value of a section in the period and in the one before.
-type Row struct {
-	Key      string `json:"key"`
-	Label    string `json:"label,omitempty"`
-	Current  int64  `json:"current"`
-	Previous int64  `json:"previous"`
-}
+// The answer's shape is store's (web encodes it); these are its names here.
+type (
+	Answer  = store.ReportAnswer
+	Section = store.ReportSection
+	Row     = store.ReportRow
+	Doc     = store.ReportDoc
+)
 
 // Report is one report: what builds it and what describes it. A new
 // report is a file with one such value added to reports.
@@ -74,14 +48,11 @@ func reports() []Report {
 	return []Report{overview, lifecycle, care, satisfaction, complaints, staff}
 }
 
-// Doc describes a report for the API description.
-type Doc struct{ Name, Summary, Description string }
-
 // Docs lists the reports.
 func (s *Service) Docs() []Doc {
 	var out []Doc
 	for _, r := range reports() {
-		out = append(out, Doc{r.Name, r.Summary, r.Description})
+		out = append(out, Doc{Name: r.Name, Summary: r.Summary, Description: r.Description})
 	}
 	return out
 }

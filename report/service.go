@@ -170,6 +170,11 @@ func (s *Service) ensure(ctx context.Context, from, to time.Time) (time.Time, er
 // done, so the stages it counts are the night's.
 func (s *Service) Nightly(ctx context.Context, now time.Time) (int, error) {
 	today := s.day(now)
+	// Every replica's nightly job calls this; one does the work.
+	ok, err := s.store.AcquireLease(ctx, "reports:nightly:"+date(today), s.o.Holder, 6*time.Hour)
+	if err != nil || !ok {
+		return 0, err
+	}
 	first, err := s.store.FirstActivity(ctx)
 	if err != nil {
 		return 0, err

@@ -553,3 +553,40 @@ func (s *Store) FirstActivity(ctx context.Context) (time.Time, error) {
 	return t.t, nil
 }
 
+// ReportAnswer is a report: its period, the period before, and its
+// sections. Package report fills it; web encodes it.
+type ReportAnswer struct {
+	Report       string          `json:"report"`
+	From         string          `json:"from"`
+	To           string          `json:"to"`
+	PreviousFrom string          `json:"previous_from"`
+	PreviousTo   string          `json:"previous_to"`
+	Timezone     string          `json:"timezone"`
+	Days         int             `json:"days"`
+	FreshAsOf    time.Time       `json:"fresh_as_of"`
+	Sections     []ReportSection `json:"sections"`
+}
+
+// ReportSection is one table of a report (and one chart of the dashboard).
+type ReportSection struct {
+	Name string `json:"name"`
+	Unit string `json:"unit"`
+	// Series: the keys are the period's days (previous: the same day of
+	// the period before); otherwise they are dimensions.
+	Series bool `json:"series,omitempty"`
+	// Drill is the customer list's query for a row: {key} stands for the
+	// row's key (URL-encoded); "" when the section has no drill-down.
+	Drill string      `json:"drill,omitempty"`
+	Rows  []ReportRow `json:"rows"`
+}
+
+// ReportRow is one value of a section in the period and in the one before.
+type ReportRow struct {
+	Key      string `json:"key"`
+	Label    string `json:"label,omitempty"`
+	Current  int64  `json:"current"`
+	Previous int64  `json:"previous"`
+}
+
+// ReportDoc describes one report for the API description.
+type ReportDoc struct{ Name, Summary, Description string }
