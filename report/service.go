@@ -132,6 +132,12 @@ func (s *Service) Refresh(ctx context.Context, day time.Time) error {
 	return s.store.ReplaceDailyFigures(ctx, date(day), fs, now, !now.Before(w.AttributionEnd))
 }
 
+// RefreshToday recomputes today's figures now (POST /reports/refresh).
+func (s *Service) RefreshToday(ctx context.Context) (string, error) {
+	today := s.day(s.store.Now())
+	return date(today), s.Refresh(ctx, today)
+}
+
 // ensure computes the days from..to (up to today) that were never
 // computed, and returns when the oldest of those days was computed.
 func (s *Service) ensure(ctx context.Context, from, to time.Time) (time.Time, error) {

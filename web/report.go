@@ -14,6 +14,8 @@ import (
 type Reports interface {
 	Docs() []store.ReportDoc
 	Report(ctx context.Context, name, from, to, section string) (*store.ReportAnswer, error)
+	// RefreshToday recomputes today's figures now and returns the day.
+	RefreshToday(ctx context.Context) (string, error)
 }
 
 // ReportCSV writes a report as CSV (report.WriteCSV).
@@ -25,6 +27,12 @@ func (s *Server) reportRoutes() {
 		return
 	}
 	managers := []store.Role{store.RoleAdmin, store.RoleManager}
+	s.api("POST /reports/refresh", s.refreshReports, managers...).doc(op{
+		Summary: "Recompute today's report figures now",
+		Description: "Today's figures are otherwise recomputed every reports.refresh (5 minutes); past days nightly. " +
+			"Takes no body; answers the business day recomputed.",
+		Out: refreshed{},
+	})
 	for _, d := range s.Reports.Docs() {
 		s.api("GET /reports/"+d.Name, s.getReport(d.Name), managers...).doc(op{
 			Summary: d.Summary,
@@ -68,4 +76,19 @@ func (s *Server) getReport(name string) apiFunc {
 		h.Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s.csv"`, strings.ReplaceAll(file, ".", "_")))
 		return s.ReportCSV(w, a)
 	}
+}
+
+// refreshed answers POST /reports/refresh.
+type refreshed struct {
+	Day string `json:"day"`
+}
+
+func (s *Server) refreshReports(w http.ResponseWriter, r *http.Request, p *store.Principal) error {
+	day, err := s.Reports.RefreshToday(r.Context())
+	if err != nil {
+		return err
+	}
+	s.audit(r, p, "reports.refresh", "report_day", day, nil)
+	writeJSON(w, http.StatusOK, refreshed{Day: day})
+	return nil
 }

@@ -146,7 +146,7 @@ func (b *browser) signInByCode(e *e2e, base, name, chat string, nth int, shots s
 	if shots != "" {
 		b.shot(shots + "02-sign-in-code")
 	}
-	b.do("sign in", chromedp.SendKeys(chromedp.CSS("#signin-code"), code+"\r"), chromedp.WaitVisible(chromedp.CSS(".inbox")))
+	b.do("sign in", chromedp.SendKeys(chromedp.CSS("#signin-code"), code+"\r"), chromedp.WaitVisible(chromedp.CSS(".inbox, .dash-body")))
 }
 
 // TestConsoleInBrowser is the agent's day in a real browser on MariaDB:
