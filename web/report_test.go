@@ -27,7 +27,10 @@ func (f *fakeReports) Report(_ context.Context, name, from, to, section string) 
 		{Name: "customers", Unit: "count", Rows: []store.ReportRow{{Key: "new", Current: 2, Previous: 1}}}}}, nil
 }
 
-func (f *fakeReports) RefreshToday(context.Context) (string, error) { f.refreshed++; return "2026-12-20", nil }
+func (f *fakeReports) RefreshToday(context.Context) (string, error) {
+	f.refreshed++
+	return "2026-12-20", nil
+}
 
 func fakeCSV(w io.Writer, a *store.ReportAnswer) error {
 	_, err := io.WriteString(w, "section,key\n"+a.Sections[0].Name+","+a.Sections[0].Rows[0].Key+"\n")
