@@ -170,6 +170,8 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 
 	b.signInByCode(e, e.base, "王经理", manager, 2, "desktop-")
+	// A manager starts on the dashboard; the inbox is one click away.
+	b.do("inbox", chromedp.Click(chromedp.CSS(`.nav a[data-screen="inbox"]`)), chromedp.WaitVisible(chromedp.CSS(".inbox")))
 	b.waitText("U1001")
 	b.shot("desktop-03-inbox")
 

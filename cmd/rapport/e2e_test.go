@@ -50,6 +50,7 @@ telegram:
   api_url: %q
 followup:
   console_url: "https://crm.example.com/console/"
+  digest_time: ""   # a digest after 18:00 would come between a manager's expected messages
 `, telegramtest.Token, e2eSecret, tg.URL())
 	path, base := writeConfig(t, dialect, extra)
 	ctx, cancel := context.WithCancel(context.Background())
