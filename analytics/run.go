@@ -59,7 +59,13 @@ func (s *Service) Recompute(ctx context.Context) (int, error) {
 // resumes. It judges everyone at the moment it first starts.
 func (s *Service) Nightly(ctx context.Context, day time.Time) (*store.AnalyticsRun, error) {
 	key := "nightly:" + day.In(s.o.Location).Format(time.DateOnly)
-	return s.run(ctx, key, s.store.Now())
+	r, err := s.run(ctx, key, s.store.Now())
+	if err == nil && s.o.AfterNightly != nil {
+		if herr := s.o.AfterNightly(ctx, s.store.Now()); herr != nil && ctx.Err() == nil {
+			s.o.Logger.Error("analytics: after the nightly run", "key", key, "err", herr)
+		}
+	}
+	return r, err
 }
 
 // run claims run key and does it; when the claim hands over another run

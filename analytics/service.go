@@ -32,6 +32,10 @@ type Options struct {
 	// Lease is how long a run claim lasts without progress (2 min);
 	// another process resumes the run after that.
 	Lease time.Duration
+	// AfterNightly, when set, runs after a nightly run is done, with the
+	// time it was asked for (cmd wires the reports' daily figures). Its
+	// error is logged; the run stays done.
+	AfterNightly func(ctx context.Context, day time.Time) error
 }
 
 // Service computes the figures: the nightly job, the one-customer

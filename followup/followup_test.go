@@ -2,6 +2,7 @@ package followup_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -9,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/rapport-crm/rapport/bots"
 	"github.com/rapport-crm/rapport/followup"
@@ -1016,6 +1019,56 @@ func TestCardShowsFigures(t *testing.T) {
 			if !strings.Contains(got[0].Text, want) {
 				t.Errorf("card lacks %q:\n%s", want, got[0].Text)
 			}
+		}
+	})
+}
+
+// The digest opens with yesterday's key figures when they are wired in,
+// and goes without them when they fail.
+func TestDigestKeyFigures(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		e.staff("boss", store.RoleManager)
+		var asked []string
+		fail := false
+		c := followup.DefaultConfig()
+		c.StaffLocale = "en"
+		svc, err := followup.New(c, followup.Options{Store: e.s, Templates: texts(e.s), Location: shanghai,
+			Figures: func(_ context.Context, day time.Time) (*followup.DayFigures, error) {
+				asked = append(asked, day.In(shanghai).Format(time.DateOnly))
+				if fail {
+					return nil, errors.New("no figures")
+				}
+				return &followup.DayFigures{NewCustomers: 3, MessagesIn: 5, MessagesOut: 7, Revenue: store.Fen(1234),
+					CSAT: 6667, Responses: 3, ComplaintsOpen: 1}, nil
+			}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, day := range []time.Time{time.Date(2027, 3, 3, 18, 1, 0, 0, shanghai), time.Date(2027, 3, 4, 18, 1, 0, 0, shanghai)} {
+			fail = i == 1
+			e.clock.Set(day)
+			if _, err := svc.SendDigest(e.ctx, day); err != nil {
+				t.Fatal(err)
+			}
+			var digest *store.Message
+			for _, m := range e.deliver() {
+				if m.TemplateKey == "task_digest" {
+					digest = m
+				}
+			}
+			if digest == nil {
+				t.Fatalf("%s: no digest", day)
+			}
+			line := "03-02: new customers 3, messages in 5 / out 7, revenue ¥12.34, CSAT 66.67% (3), complaints open 1"
+			if has := strings.Contains(digest.Text, line); has == fail {
+				t.Errorf("%s: figures shown %v, want %v:\n%s", day, has, !fail, digest.Text)
+			}
+			if !strings.Contains(digest.Text, "Open 0, overdue 0") {
+				t.Errorf("task lines lost:\n%s", digest.Text)
+			}
+		}
+		if diff := cmp.Diff([]string{"2027-03-02", "2027-03-03"}, asked); diff != "" {
+			t.Errorf("days asked (-want +got):\n%s", diff)
 		}
 	})
 }

@@ -32,6 +32,18 @@ type Options struct {
 	// (analytics.window_months; default 12).
 	WindowMonths int
 	Logger       *slog.Logger
+	// Figures, when set, gives a business day's key figures for the
+	// digest (cmd wires the reports); nil leaves them out.
+	Figures func(ctx context.Context, day time.Time) (*DayFigures, error)
+}
+
+// DayFigures are the key figures of a day the digest quotes.
+type DayFigures struct {
+	NewCustomers, MessagesIn, MessagesOut int64
+	Revenue                               store.Money
+	CSAT                                  int64 // basis points
+	Responses                             int64
+	ComplaintsOpen                        int64
 }
 
 // Service is the follow-up engine. It is safe for concurrent use, and
@@ -337,7 +349,16 @@ func (s *Service) SendDigest(ctx context.Context, day time.Time) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	r, err := s.render(ctx, KeyTaskDigest, render.Data{Extra: map[string]string{"date": date, "digest": s.digestLines(loads)}})
+	digest := s.digestLines(loads)
+	if s.o.Figures != nil {
+		// Yesterday's figures head the digest; without them it still goes.
+		if f, err := s.o.Figures(ctx, from.AddDate(0, 0, -1)); err != nil {
+			s.log.Warn("followup: digest figures", "err", err)
+		} else if f != nil {
+			digest = s.figureLines(from.AddDate(0, 0, -1).Format("01-02"), f) + "\n" + digest
+		}
+	}
+	r, err := s.render(ctx, KeyTaskDigest, render.Data{Extra: map[string]string{"date": date, "digest": digest}})
 	if err != nil {
 		return 0, err
 	}
@@ -348,6 +369,18 @@ func (s *Service) SendDigest(ctx context.Context, day time.Time) (int, error) {
 		}
 	}
 	return s.store.Enqueue(ctx, out)
+}
+
+// figureLines are the key figures of the day before, in the staff's
+// language.
+func (s *Service) figureLines(day string, f *DayFigures) string {
+	csat := s.staffText("无评价", "no answers")
+	if f.Responses > 0 {
+		csat = fmt.Sprintf(s.staffText("%d.%02d%%（%d 条）", "%d.%02d%% (%d)"), f.CSAT/100, f.CSAT%100, f.Responses)
+	}
+	return fmt.Sprintf(s.staffText("%s：新客户 %d，消息 收 %d / 发 %d，营收 ¥%s，满意度 %s，未结投诉 %d",
+		"%s: new customers %d, messages in %d / out %d, revenue ¥%s, CSAT %s, complaints open %d"),
+		day, f.NewCustomers, f.MessagesIn, f.MessagesOut, f.Revenue.String(), csat, f.ComplaintsOpen)
 }
 
 func (s *Service) digestLines(loads []store.AgentLoad) string {

@@ -587,6 +587,12 @@ type CustomerFilter struct {
 	CLVMin          *Money
 	LastOrderBefore time.Time
 	LastOrderAfter  time.Time
+	// Source matches exactly; OwnerStaffID 0 means no owner; created in
+	// [CreatedFrom, CreatedTo) (a report's drill-down).
+	Source       string
+	OwnerStaffID *int64
+	CreatedFrom  time.Time
+	CreatedTo    time.Time
 	// Viewer, when set, limits the list to the customers they may see
 	// (access.go); nil lists everyone (internal callers).
 	Viewer *Actor
@@ -685,6 +691,22 @@ func (s *Store) ListCustomers(ctx context.Context, f CustomerFilter) ([]*Custome
 	}
 	if f.Region != "" {
 		q = q.Where("customers.region = ?", f.Region)
+	}
+	if f.Source != "" {
+		q = q.Where("customers.source = ?", f.Source)
+	}
+	if f.OwnerStaffID != nil {
+		if *f.OwnerStaffID == 0 {
+			q = q.Where("customers.owner_staff_id IS NULL")
+		} else {
+			q = q.Where("customers.owner_staff_id = ?", *f.OwnerStaffID)
+		}
+	}
+	if !f.CreatedFrom.IsZero() {
+		q = q.Where("customers.created_at >= ?", f.CreatedFrom.UTC())
+	}
+	if !f.CreatedTo.IsZero() {
+		q = q.Where("customers.created_at < ?", f.CreatedTo.UTC())
 	}
 	if q, err = f.figures(q); err != nil {
 		return nil, "", err

@@ -26,6 +26,7 @@ import (
 //	quick_reply.create, .update, .delete             quick replies
 //	customer.update                                  a customer's fields (tier and stage pins among them)
 //	import.start                                     a CSV import from the console
+//	reports.refresh                                  today's report figures recomputed now
 
 func (s *Server) auditRoutes() {
 	s.api("GET /audit", s.listAudit, store.RoleAdmin, store.RoleManager).doc(op{

@@ -202,5 +202,26 @@ func (s *Server) customerFilter(r *http.Request, p *store.Principal, pg store.Pa
 			return f, err
 		}
 	}
+	f.Source = q.Get("source")
+	if v := q.Get("owner_staff_id"); v != "" {
+		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		if err != nil || n < 0 {
+			return f, store.Invalid("owner_staff_id", "%q is not a staff id (0 for none)", v)
+		}
+		f.OwnerStaffID = &n
+	}
+	if v := q.Get("created_from"); v != "" {
+		if f.CreatedFrom, err = s.when("created_from", v); err != nil {
+			return f, err
+		}
+	}
+	if v := q.Get("created_to"); v != "" {
+		if f.CreatedTo, err = s.when("created_to", v); err != nil {
+			return f, err
+		}
+		if len(strings.TrimSpace(v)) == len(time.DateOnly) {
+			f.CreatedTo = f.CreatedTo.AddDate(0, 0, 1)
+		}
+	}
 	return f, nil
 }

@@ -110,6 +110,10 @@ type Deps struct {
 	// bounds an uploaded file (default 100 MiB).
 	Imports     ImportJobs
 	ImportLimit int64
+	// Reports answers GET /reports/...; ReportCSV writes one as CSV. Nil:
+	// no report routes.
+	Reports   Reports
+	ReportCSV ReportCSV
 }
 
 // Server routes every HTTP request.
@@ -173,6 +177,7 @@ func (s *Server) routes() {
 	s.importRoutes()
 	s.consoleRoutes()
 	s.intelRoutes()
+	s.reportRoutes()
 	s.openAPIRoutes()
 	s.mux.HandleFunc(apiFallbackPattern, s.apiFallback)
 	s.mux.HandleFunc(apiRootPattern, s.apiFallback)

@@ -50,6 +50,7 @@ telegram:
   api_url: %q
 followup:
   console_url: "https://crm.example.com/console/"
+  digest_time: ""   # a digest after 18:00 would come between a manager's expected messages
 # The scenarios count messages and tasks exactly; a first order makes a
 # lone buyer tier A, whose VIP greeting would interleave (care tests cover it).
 care:

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/rapport-crm/rapport/bots"
+	"github.com/rapport-crm/rapport/report"
 	"github.com/rapport-crm/rapport/store"
 	"github.com/rapport-crm/rapport/templates"
 	"github.com/rapport-crm/rapport/web"
@@ -33,6 +34,8 @@ type Main struct {
 	Web      *web.Server
 	// Templates renders every text.
 	Templates *templates.Service
+	// Reports computes the daily figures and answers the reports.
+	Reports *report.Service
 	// Health is each chat channel's state, shown by /readyz.
 	Health *bots.Health
 
@@ -140,6 +143,9 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := m.newTemplates(); err != nil {
 		return err
 	}
+	if err := m.newReports(); err != nil {
+		return err
+	}
 	fu, err := m.newFollowup()
 	if err != nil {
 		return err
@@ -162,7 +168,8 @@ func (m *Main) Run(ctx context.Context) error {
 	m.Web = web.New(web.Deps{Store: m.Store, Templates: m.Templates, Care: cs, Location: m.Config.Location(),
 		Registry: m.Registry, Logger: m.Logger, Channels: m.Health,
 		Console: m.Config.Console, Proxies: proxies, Timezone: m.Config.Timezone, BusinessName: m.Config.BusinessName,
-		StaffLocale: m.Config.Followup.StaffLocale, Schedule: careSchedule{cs}, Imports: m.newImports(), Analytics: an})
+		StaffLocale: m.Config.Followup.StaffLocale, Schedule: careSchedule{cs}, Imports: m.newImports(), Analytics: an,
+		Reports: m.Reports, ReportCSV: report.WriteCSV})
 	m.onShutdown = append(m.onShutdown, m.Web.EndStreams)
 	// Inbound chat meets the hooks in this order, and the first that
 	// handles a message stops the rest: /template edits (before anything
@@ -174,6 +181,7 @@ func (m *Main) Run(ctx context.Context) error {
 	m.goLoop("followup", fu.Run)
 	m.goLoop("care scheduler", cs.Schedule)
 	m.goLoop("analytics", an.Schedule)
+	m.goLoop("reports", m.Reports.Schedule)
 	return m.serveHTTP()
 }
 

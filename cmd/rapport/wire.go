@@ -36,10 +36,14 @@ func (m *Main) newTemplates() error {
 // complaint detection in chat; task notices, overdue reminders,
 // escalation and the digest in its loop.
 func (m *Main) newFollowup() (*followup.Service, error) {
-	return followup.New(m.Config.Followup, followup.Options{
+	o := followup.Options{
 		Store: m.Store, Templates: m.Templates, Location: m.Config.Location(), Logger: m.Logger,
 		WindowMonths: m.Config.Analytics.WindowMonths,
-	})
+	}
+	if m.Reports != nil {
+		o.Figures = m.digestFigures
+	}
+	return followup.New(m.Config.Followup, o)
 }
 
 // newCare builds the care service: the workflows and their scheduler,

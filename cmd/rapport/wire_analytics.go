@@ -7,17 +7,44 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/rapport-crm/rapport/analytics"
+	"github.com/rapport-crm/rapport/followup"
+	"github.com/rapport-crm/rapport/report"
 	"github.com/rapport-crm/rapport/store"
 )
 
 // newAnalytics builds the analytics service from the config (needs
 // m.Store).
 func (m *Main) newAnalytics() (*analytics.Service, error) {
-	return analytics.New(m.Config.Analytics, analytics.Options{
-		Store: m.Store, Location: m.Config.Location(), Logger: m.Logger, Registry: m.Registry,
-	})
+	o := analytics.Options{Store: m.Store, Location: m.Config.Location(), Logger: m.Logger, Registry: m.Registry}
+	if m.Reports != nil {
+		// The night's figures are computed after the night's stages.
+		o.AfterNightly = func(ctx context.Context, now time.Time) error {
+			_, err := m.Reports.Nightly(ctx, now)
+			return err
+		}
+	}
+	return analytics.New(m.Config.Analytics, o)
+}
+
+// newReports builds the reports (needs m.Store).
+func (m *Main) newReports() error {
+	var err error
+	m.Reports, err = report.New(m.Config.Reports, report.Options{Store: m.Store, Location: m.Config.Location(), Logger: m.Logger})
+	return err
+}
+
+// digestFigures gives the follow-up digest a day's key figures from the
+// reports.
+func (m *Main) digestFigures(ctx context.Context, day time.Time) (*followup.DayFigures, error) {
+	k, err := m.Reports.DayKeyFigures(ctx, day)
+	if err != nil {
+		return nil, err
+	}
+	return &followup.DayFigures{NewCustomers: k.NewCustomers, MessagesIn: k.MessagesIn, MessagesOut: k.MessagesOut,
+		Revenue: k.Revenue, CSAT: k.CSAT, Responses: k.Responses, ComplaintsOpen: k.ComplaintsOpen}, nil
 }
 
 // runAnalytics is `rapport analytics recompute`: every customer's figures

@@ -16,8 +16,9 @@ const ADMINS = ["admin"];
 // on Manage, titled by title, with title + "Hint" under it); roles: who
 // sees it (the API refuses the others anyway).
 export const screens = [
+  { id: "dashboard", match: /^dashboard$/, nav: "nav.dashboard", icon: "📊", roles: MANAGERS, load: () => import("./screens/dashboard.js") },
   { id: "inbox", match: /^inbox(?:\/(\d+))?$/, nav: "nav.inbox", icon: "💬", roles: ALL, load: () => import("./screens/inbox.js") },
-  { id: "customers", match: /^customers$/, nav: "nav.customers", icon: "👥", roles: ALL, load: () => import("./screens/customers.js") },
+  { id: "customers", match: /^customers(?:\?(.*))?$/, nav: "nav.customers", icon: "👥", roles: ALL, load: () => import("./screens/customers.js") },
   { id: "customer", match: /^customers\/(\d+)$/, parent: "customers", roles: ALL, load: () => import("./screens/customer.js") },
   { id: "tasks", match: /^tasks(?:\/(\d+))?$/, nav: "nav.tasks", icon: "✅", roles: ALL, load: () => import("./screens/tasks.js") },
   { id: "manage", match: /^manage$/, nav: "nav.manage", icon: "🛠", roles: MANAGERS, load: () => import("./screens/manage.js") },
@@ -48,7 +49,13 @@ function route() {
     const m = path.match(s.match);
     if (m) return { screen: s, params: m.slice(1) };
   }
-  return { screen: screens[0], params: [] };
+  return { screen: home(), params: [] };
+}
+
+// home is where a signed-in user starts: the dashboard for managers, the
+// inbox for agents.
+function home() {
+  return screens.find((s) => s.id === (state.me && MANAGERS.includes(state.me.role) ? "dashboard" : "inbox"));
 }
 
 export function go(path) { location.hash = "#/" + path; }
@@ -166,7 +173,7 @@ function shell() {
 async function render() {
   if (!state.me) return;
   const { screen, params } = route();
-  if (!can(screen.roles)) return go("inbox");
+  if (!can(screen.roles)) return go(home().id);
   for (const a of document.querySelectorAll(".nav a")) {
     a.classList.toggle("on", a.dataset.screen === (screen.parent || screen.id));
     if (a.classList.contains("on")) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
@@ -237,7 +244,7 @@ async function start(me) {
   } catch (e) { /* names fall back to ids */ }
   startedAt = Date.now();
   shell();
-  if (!location.hash || location.hash.startsWith("#signin")) history.replaceState(null, "", "#/inbox");
+  if (!location.hash || location.hash.startsWith("#signin")) history.replaceState(null, "", "#/" + home().id);
   render();
   refreshCounts();
   startLive();

@@ -1,13 +1,27 @@
 // The customer list: search by name or phone, filter by tier and stage,
-// every page (next_cursor) on request. A customer opens on their own page,
+// every page (next_cursor) on request. A report's drill-down opens it as
+// #/customers?source=...&created_from=... (also tier, stage,
+// owner_staff_id, created_to): those filters show above the list until
+// cleared. A customer opens on their own page,
 // so a new search never leaves someone else's card open.
 import { api, query } from "../api.js";
 import { t } from "../i18n.js";
 import { h, mount, loading, empty, errorBox, busy } from "../dom.js";
 import { timeEl } from "../format.js";
 
+const DRILL = ["source", "owner_staff_id", "created_from", "created_to"];
+
 export function render(ctx) {
   const saved = JSON.parse(sessionStorage.getItem("rapport.customers") || "{}");
+  // A drill-down's filters replace what was saved.
+  const drill = {};
+  if (ctx.params[0]) {
+    const u = new URLSearchParams(ctx.params[0]);
+    for (const k of DRILL) if (u.get(k)) drill[k] = u.get(k);
+    saved.q = "";
+    saved.tier = u.get("tier") || "";
+    saved.stage = u.get("stage") || "";
+  }
   const q = h("input", { type: "search", id: "customer-search", "data-search": true, placeholder: t("customers.search"), "aria-label": t("customers.search"), value: saved.q || "" });
   const tier = h("select", { "aria-label": t("col.tier") }, h("option", { value: "" }, t("customers.anyTier")), ["A", "B", "C"].map((v) => h("option", { value: v, selected: saved.tier === v }, v)));
   const stage = h("select", { "aria-label": t("col.stage") }, h("option", { value: "" }, t("customers.anyStage")),
@@ -16,14 +30,17 @@ export function render(ctx) {
   const results = h("div", { class: "results" });
   const count = h("p", { class: "muted small", role: "status" });
   const more = h("div", { class: "more" });
-  mount(ctx.el, h("h1", { class: "screen-title" }, t("customers.title")),
+  const drillBar = Object.keys(drill).length ? h("p", { class: "row drill-bar", id: "customers-drill" }, h("span", { class: "muted small" }, t("customers.drill")),
+    Object.entries(drill).map(([k, v]) => h("span", { class: "chip" }, k === "owner_staff_id" ? t("col.owner") + ": " + (v === "0" ? t("common.none") : ctx.staffName(+v)) : k + ": " + v)),
+    h("a", { class: "small", href: "#/customers" }, t("customers.clearDrill"))) : null;
+  mount(ctx.el, h("h1", { class: "screen-title" }, t("customers.title")), drillBar,
     h("form", { class: "row filters-bar", role: "search", onsubmit: (e) => { e.preventDefault(); search(); } }, q, tier, stage, go),
     count, results, more);
 
   let cursor = "";
   let rows = [];
   let seq = 0;
-  const params = () => ({ q: q.value.trim(), tier: tier.value, stage: stage.value });
+  const params = () => ({ q: q.value.trim(), tier: tier.value, stage: stage.value, ...drill });
 
   function row(c) {
     return h("tr", { class: "click", tabindex: "0", dataset: { id: c.id }, onclick: () => ctx.go("customers/" + c.id),
@@ -60,7 +77,7 @@ export function render(ctx) {
 
   async function search() {
     const mine = ++seq;
-    sessionStorage.setItem("rapport.customers", JSON.stringify(params()));
+    sessionStorage.setItem("rapport.customers", JSON.stringify({ q: q.value.trim(), tier: tier.value, stage: stage.value }));
     rows = [];
     cursor = "";
     mount(results, loading());

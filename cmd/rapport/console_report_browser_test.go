@@ -1,0 +1,87 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/rapport-crm/rapport/store"
+)
+
+// TestDashboardInBrowser is a manager's first screen in a real browser on
+// MariaDB, with data in it: the overview's charts render (a canvas, an
+// ECharts instance with this period's and the previous period's series),
+// a click on the "wechat" bar of new customers by source lands on exactly
+// those customers, and each chart's CSV export answers.
+func TestDashboardInBrowser(t *testing.T) {
+	b := newBrowser(t)
+	e := startE2E(t, store.MySQL)
+	e.bindStaff(manager, "王店长", "manager", 1)
+	names := map[string][]string{"wechat": {"微信一", "微信二", "微信三"}, "store": {"到店一", "到店二"}, "referral": {"转介绍一"}}
+	var first float64
+	for _, src := range []string{"wechat", "store", "referral"} {
+		for _, n := range names[src] {
+			id := e.api("POST", "/customers", map[string]any{"name": n, "source": src}, 201)["id"].(float64)
+			if first == 0 {
+				first = id
+			}
+			e.api("POST", "/orders", map[string]any{"customer_id": id, "kind": "purchase", "amount": "199.90",
+				"occurred_at": time.Now().UTC().Format(time.RFC3339)}, 201)
+		}
+	}
+	b.signInByCode(e, e.base, "王店长", manager, 2, "")
+	// Today's figures were computed when the server started, before the
+	// data: the refresh button recomputes them.
+	b.do("dashboard", chromedp.Navigate(e.base+"/console/#/dashboard"), chromedp.WaitVisible(chromedp.CSS(".dash-grid")),
+		click("#dash-refresh"), chromedp.WaitVisible(chromedp.CSS(`[data-section="customers.new_by_source"] canvas`)))
+	series := eval[[]int](b, `(() => {
+		const ch = echarts.getInstanceByDom(document.querySelector('[data-section="customers.new_by_source"] .chart'));
+		const o = ch.getOption();
+		return [o.series.length, ...o.series[0].data];
+	})()`)
+	if fmt.Sprint(series) != "[2 3 2 1]" {
+		t.Errorf("new customers by source: series count and this period's data %v, want [2 3 2 1]", series)
+	}
+	b.waitText("¥1,199.40") // six orders of 199.90
+	b.shot("desktop-20-dashboard")
+
+	// Drill down: click the wechat bar where ECharts drew it.
+	xy := eval[[]float64](b, `(() => {
+		const box = document.querySelector('[data-section="customers.new_by_source"] .chart');
+		const ch = echarts.getInstanceByDom(box);
+		const l = ch.getModel().getSeriesByIndex(0).getData().getItemLayout(0);
+		const r = box.getBoundingClientRect();
+		return [r.left + l.x + l.width / 2, r.top + l.y + l.height / 2];
+	})()`)
+	b.do("drill down", chromedp.MouseClickXY(xy[0], xy[1]), chromedp.WaitVisible(chromedp.CSS("#customers-drill")),
+		waitJS(`document.querySelectorAll('.results tbody tr').length === 3`))
+	got := eval[[]string](b, `[...document.querySelectorAll('.results tbody tr td:first-child')].map(td => td.innerText).sort()`)
+	if want := "[微信一 微信三 微信二]"; fmt.Sprint(got) != want {
+		t.Errorf("drill-down customers %v, want %s", got, want)
+	}
+	if hash := eval[string](b, `location.hash`); !strings.Contains(hash, "source=wechat") || !strings.Contains(hash, "created_from=") {
+		t.Errorf("drill-down hash %q", hash)
+	}
+	b.shot("desktop-21-dashboard-drill-down")
+
+	// Each chart's export: the link answers CSV of its section.
+	b.do("back to the dashboard", chromedp.NavigateBack(), chromedp.WaitVisible(chromedp.CSS(`a.csv[data-section="customers.new_by_source"]`)))
+	link := eval[string](b, `document.querySelector('a.csv[data-section="customers.new_by_source"]').href`)
+	req, _ := http.NewRequest("GET", link, nil)
+	req.Header.Set("Authorization", "Bearer "+e2eToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/csv") ||
+		!strings.Contains(string(body), "customers.new_by_source,wechat,,3,0,count") {
+		t.Errorf("CSV export: %d %s\n%s", resp.StatusCode, resp.Header.Get("Content-Type"), body)
+	}
+}
