@@ -53,7 +53,10 @@ followup:
   digest_time: ""   # a digest after 18:00 would come between a manager's expected messages
 # The scenarios count messages and tasks exactly; a first order makes a
 # lone buyer tier A, whose VIP greeting would interleave (care tests cover it).
+# The scenarios run care for fixed dates near today's: a start-up catch-up
+# of those dates would race them.
 care:
+  catch_up_days: 0
   lifecycle: { enabled: false }
 `, telegramtest.Token, e2eSecret, tg.URL())
 	path, base := writeConfig(t, dialect, extra)
