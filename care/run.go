@@ -125,6 +125,8 @@ type execution struct {
 	detail   store.Detail // of the customers the workflow reads
 	batches  int
 	wrote    time.Time // last progress write
+	// deliver is set when the execution runs a Delivery (deliver.go).
+	deliver *delivery
 }
 
 func (x *execution) plan(ctx context.Context) error {
@@ -279,14 +281,14 @@ func (x *execution) process(ctx context.Context, acts []action) error {
 			x.run.Duplicates++
 			continue
 		}
-		if s.cfg.Cap.Messages > 0 && len(prior) >= s.cfg.Cap.Messages {
+		if s.cfg.Cap.Messages > 0 && !x.capExempt() && len(prior) >= s.cfg.Cap.Messages {
 			x.skip(fmt.Sprintf("cap: %d messages in %d days", s.cfg.Cap.Messages, s.cfg.Cap.Days))
 			continue
 		}
 		// Outside WeChat's window only the workflow's template message can
 		// carry the text (the adapter sends it); without one a person
 		// reaches out instead, so no greeting silently vanishes.
-		wechatClosed := ident.Channel == store.ChannelWeChat && !store.InWeChatWindow(ident.LastInboundAt, now) && !s.hasWeChatTemplate(x.workflow)
+		wechatClosed := ident.Channel == store.ChannelWeChat && !store.InWeChatWindow(ident.LastInboundAt, now) && !s.hasWeChatTemplate(x.label())
 		if x.dry && len(x.run.Sample) >= s.o.SampleSize {
 			// A dry run counts; it renders only its sample.
 			if wechatClosed {
@@ -309,7 +311,7 @@ func (x *execution) process(ctx context.Context, acts []action) error {
 			}
 		}
 		locale := cmp.Or(a.c.Locale, store.LocaleZH)
-		r, err := s.o.Templates.Render(ctx, a.template, locale, a.data)
+		r, err := x.render(ctx, a.template, locale, a.data)
 		var buttons []string
 		if err == nil && a.survey != nil && ident.Channel == store.ChannelTelegram {
 			buttons, err = render.Labels(ctx, s.o.Templates, "survey_buttons", locale, a.data, 5)
@@ -363,7 +365,7 @@ func (x *execution) process(ctx context.Context, acts []action) error {
 		}
 		x.run.Queued += n
 		x.run.Duplicates += len(items) - n
-		s.metrics.queued.WithLabelValues(x.workflow).Add(float64(n))
+		s.metrics.queued.WithLabelValues(x.label()).Add(float64(n))
 	}
 	for _, t := range tasks {
 		t.Source = cmp.Or(t.Source, "care:"+x.workflow)
@@ -424,7 +426,11 @@ func (x *execution) progress(ctx context.Context) error {
 	// A real run records every batch (a resumed run continues from those
 	// counts); a dry run is never resumed, so it writes at most once a
 	// second — a write per batch was a tenth of a million-customer dry run.
-	if !x.dry || time.Since(x.wrote) >= time.Second {
+	if x.deliver != nil {
+		if err := x.deliver.progress(ctx, x); err != nil {
+			return err
+		}
+	} else if !x.dry || time.Since(x.wrote) >= time.Second {
 		if err := x.s.store.ProgressCareRun(ctx, x.run, x.s.o.Lease); err != nil {
 			return err
 		}

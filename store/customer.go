@@ -72,6 +72,11 @@ type Customer struct {
 	// City and Region are where the customer is (segments by place).
 	City   string `gorm:"size:64;not null;default:'';index" json:"city"`
 	Region string `gorm:"size:64;not null;default:''" json:"region"`
+	// District is the part of the city (segments by place).
+	District string `gorm:"size:64;not null;default:''" json:"district"`
+	// OptOutAt is when the customer last opted out (campaign results count
+	// the opt-outs a campaign caused).
+	OptOutAt *time.Time `json:"opt_out_at,omitempty"`
 	// A pinned tier or stage was set by hand (when, by which staff member:
 	// nil for a token of no one) and every recompute keeps it.
 	TierPinnedAt  *time.Time `json:"tier_pinned_at,omitempty"`
@@ -202,6 +207,7 @@ type CustomerInput struct {
 	ExternalRef  *string    `json:"external_ref"`
 	City         *string    `json:"city"`
 	Region       *string    `json:"region"`
+	District     *string    `json:"district"`
 	// Identities are attached on create only.
 	Identities []IdentityRef `json:"identities"`
 	// By is who pins a tier or stage (the API caller); nil: no one.
@@ -282,7 +288,7 @@ func (in CustomerInput) apply(c *Customer, now time.Time, region string) (tags [
 		key string
 		v   *string
 		dst *string
-	}{{"city", in.City, &next.City}, {"region", in.Region, &next.Region}} {
+	}{{"city", in.City, &next.City}, {"region", in.Region, &next.Region}, {"district", in.District, &next.District}} {
 		if f.v == nil {
 			continue
 		}
@@ -293,6 +299,10 @@ func (in CustomerInput) apply(c *Customer, now time.Time, region string) (tags [
 		*f.dst = v
 	}
 	if in.OptOut != nil {
+		if *in.OptOut && !c.OptOut {
+			t := now.UTC().Truncate(time.Millisecond)
+			next.OptOutAt = &t
+		}
 		next.OptOut = *in.OptOut
 	}
 	if in.OwnerStaffID != nil {
