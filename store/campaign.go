@@ -678,3 +678,31 @@ func maxTime(a, b time.Time) time.Time {
 	}
 	return a
 }
+
+// CampaignInput creates a campaign: a segment, a saved template
+// (TemplateKey) or inline Body (every locale) / Bodies (by locale), an
+// optional send time and end.
+type CampaignInput struct {
+	Name        string            `json:"name"`
+	SegmentID   int64             `json:"segment_id"`
+	TemplateKey string            `json:"template_key,omitempty"`
+	Body        string            `json:"body,omitempty"`
+	Bodies      map[string]string `json:"bodies,omitempty"`
+	SendAt      *time.Time        `json:"send_at,omitempty"`
+	EndAt       *time.Time        `json:"end_at,omitempty"`
+	// CapExempt is honoured for admins only (recorded with who).
+	CapExempt bool `json:"cap_exempt,omitempty"`
+}
+
+// CampaignDryRun is what a campaign would do now, sending nothing.
+type CampaignDryRun struct {
+	// Members: the segment's count (opted-out excluded); OptedOut: those
+	// the filter matches but who opted out.
+	Members  int64 `json:"members"`
+	OptedOut int64 `json:"opted_out"`
+	// WouldSend: messages it would queue; Skipped by reason (unreachable,
+	// no chat identity, cap, "wechat 48h window closed: staff task"...).
+	WouldSend int            `json:"would_send"`
+	Skipped   map[string]int `json:"skipped"`
+	Sample    []RunSample    `json:"sample"`
+}
