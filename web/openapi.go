@@ -510,5 +510,8 @@ func jsonOverrides() map[reflect.Type]override {
 		reflect.TypeFor[store.Pin[store.Stage]](): {schema: nullable(ref("Stage"))},
 		reflect.TypeFor[store.RFM]():              {fields: map[string]schema{"segment": ref("RFMSegment")}},
 		reflect.TypeFor[store.CustomerChange]():   {fields: map[string]schema{"field": enum(store.FieldStage, store.FieldTier)}},
+		// The one raw JSON value of the API: a segment filter.
+		reflect.TypeFor[json.RawMessage](): {schema: schema{"type": "object", "description": "A segment filter; keys: " +
+			strings.Join(store.SegmentFilterKeys, ", ") + "."}},
 	}
 }

@@ -110,6 +110,8 @@ type Deps struct {
 	// bounds an uploaded file (default 100 MiB).
 	Imports     ImportJobs
 	ImportLimit int64
+	// Campaigns creates and sends campaigns (nil: 503).
+	Campaigns Campaigns
 }
 
 // Server routes every HTTP request.
@@ -163,6 +165,7 @@ func (s *Server) routes() {
 	s.messageRoutes()
 	s.templateRoutes()
 	s.careRoutes()
+	s.campaignRoutes()
 	s.followupRoutes()
 	s.outboxRoutes()
 	s.phoneClaimRoutes()

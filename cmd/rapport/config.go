@@ -15,6 +15,7 @@ import (
 	"github.com/rapport-crm/rapport/analytics"
 	"github.com/rapport-crm/rapport/bots/telegram"
 	"github.com/rapport-crm/rapport/bots/wechat"
+	"github.com/rapport-crm/rapport/campaign"
 	"github.com/rapport-crm/rapport/care"
 	"github.com/rapport-crm/rapport/followup"
 	"github.com/rapport-crm/rapport/store"
@@ -33,6 +34,7 @@ type Config struct {
 	Care       care.Config       `yaml:"care"`
 	Followup   followup.Config   `yaml:"followup"`
 	Analytics  analytics.Config  `yaml:"analytics"`
+	Campaigns  campaign.Config   `yaml:"campaigns"`
 	Console    web.ConsoleConfig `yaml:"console"`
 	// BusinessName is what templates call the business ({{.Business}}).
 	BusinessName string `yaml:"business_name"`
@@ -69,6 +71,7 @@ func DefaultConfig() Config {
 		Care:        care.DefaultConfig(),
 		Followup:    followup.DefaultConfig(),
 		Analytics:   analytics.DefaultConfig(),
+		Campaigns:   campaign.DefaultConfig(),
 		Console:     web.DefaultConsoleConfig(),
 		PhoneRegion: store.DefaultPhoneRegion,
 	}
@@ -233,11 +236,11 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("admin.bootstrap_token: must be at least 16 characters")
 	}
 	for wf := range c.WeChat.TemplateIDs {
-		if !care.IsWorkflow(wf) {
+		if !care.IsWorkflow(wf) && wf != "campaign" {
 			return fmt.Errorf("wechat.template_ids.%s: unknown care workflow (%s)", wf, care.WorkflowList())
 		}
 	}
-	for _, v := range []interface{ Validate() error }{c.HTTP, c.Database, c.QuietHours, c.Telegram, c.WeChat, c.Care, c.Followup, c.Analytics, c.Console} {
+	for _, v := range []interface{ Validate() error }{c.HTTP, c.Database, c.QuietHours, c.Telegram, c.WeChat, c.Care, c.Followup, c.Analytics, c.Campaigns, c.Console} {
 		if err := v.Validate(); err != nil {
 			return err
 		}

@@ -155,6 +155,10 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	m.Store.OnFigures(an.Figures)
+	camps, err := m.newCampaigns(cs)
+	if err != nil {
+		return err
+	}
 	proxies, err := m.Config.HTTP.Proxies()
 	if err != nil {
 		return err
@@ -162,7 +166,8 @@ func (m *Main) Run(ctx context.Context) error {
 	m.Web = web.New(web.Deps{Store: m.Store, Templates: m.Templates, Care: cs, Location: m.Config.Location(),
 		Registry: m.Registry, Logger: m.Logger, Channels: m.Health,
 		Console: m.Config.Console, Proxies: proxies, Timezone: m.Config.Timezone, BusinessName: m.Config.BusinessName,
-		StaffLocale: m.Config.Followup.StaffLocale, Schedule: careSchedule{cs}, Imports: m.newImports(), Analytics: an})
+		StaffLocale: m.Config.Followup.StaffLocale, Schedule: careSchedule{cs}, Imports: m.newImports(), Analytics: an,
+		Campaigns: camps})
 	m.onShutdown = append(m.onShutdown, m.Web.EndStreams)
 	// Inbound chat meets the hooks in this order, and the first that
 	// handles a message stops the rest: /template edits (before anything
@@ -174,6 +179,7 @@ func (m *Main) Run(ctx context.Context) error {
 	m.goLoop("followup", fu.Run)
 	m.goLoop("care scheduler", cs.Schedule)
 	m.goLoop("analytics", an.Schedule)
+	m.goLoop("campaigns", camps.Run)
 	return m.serveHTTP()
 }
 
