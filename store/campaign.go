@@ -420,12 +420,12 @@ func (s *Store) CancelCampaign(ctx context.Context, id int64) (*Campaign, int, e
 // holds right now as skipped ("campaign cancelled"); a message being sent
 // at this moment goes.
 func (s *Store) WithdrawCampaign(ctx context.Context, id int64) (int, error) {
-	lo, hi := campaignKeyRange(id)
+	keys, kargs := s.campaignKeys(id)
 	now := s.Now().Truncate(time.Millisecond)
 	var res *gorm.DB
 	if err := retry(ctx, func() error {
-		res = s.db.WithContext(ctx).Model(&Message{}).
-			Where("idempotency_key >= ? AND idempotency_key < ? AND status = ? AND (lease_until IS NULL OR lease_until < ?)", lo, hi, StatusQueued, now).
+		res = s.db.WithContext(ctx).Model(&Message{}).Where(keys, kargs...).
+			Where("status = ? AND (lease_until IS NULL OR lease_until < ?)", StatusQueued, now).
 			Updates(map[string]any{"status": StatusSkipped, "reason": "campaign cancelled", "next_attempt_at": nil, "updated_at": now})
 		return res.Error
 	}); err != nil {
@@ -434,11 +434,17 @@ func (s *Store) WithdrawCampaign(ctx context.Context, id int64) (int, error) {
 	return int(res.RowsAffected), nil
 }
 
-// campaignKeyRange bounds the idempotency keys of a campaign's messages
-// ("campaign:ID:" up to "campaign:ID;"): a range on the unique index.
-func campaignKeyRange(id int64) (string, string) {
-	k := CampaignKey(id)
-	return k + ":", k + ";"
+// campaignKeys selects a campaign's messages by their idempotency keys
+// ("campaign:ID:..."): a range of the unique index. SQLite compares bytes,
+// so the range ends at "campaign:ID;"; MySQL's collations order
+// punctuation otherwise (";" before ":"), so there it is a LIKE prefix,
+// which the index serves as a range too.
+func (s *Store) campaignKeys(id int64) (string, []any) {
+	k := CampaignKey(id) + ":"
+	if s.dialect == MySQL {
+		return "idempotency_key LIKE ?", []any{k + "%"}
+	}
+	return "idempotency_key >= ? AND idempotency_key < ?", []any{k, CampaignKey(id) + ";"}
 }
 
 // CampaignResults is what a campaign did. Replies, orders and opt-outs
@@ -497,7 +503,7 @@ func (s *Store) CampaignResultsOf(ctx context.Context, id int64, days int, loc *
 	if loc == nil {
 		loc = time.UTC
 	}
-	lo, hi := campaignKeyRange(id)
+	keys, kargs := s.campaignKeys(id)
 	res := &CampaignResults{Skipped: map[string]int{}, ByChannel: map[string]*ChannelResult{}, WindowDays: days}
 	maps.Copy(res.Skipped, skipped)
 	db := s.db.WithContext(ctx)
@@ -505,9 +511,9 @@ func (s *Store) CampaignResultsOf(ctx context.Context, id int64, days int, loc *
 		Status, Channel, Reason string
 		N                       int
 	}
+	args := append(append([]any{StatusSkipped}, kargs...), StatusSkipped)
 	if err := db.Raw(`SELECT status, channel, CASE WHEN status = ? THEN reason ELSE '' END AS reason, COUNT(*) AS n FROM messages
-		WHERE idempotency_key >= ? AND idempotency_key < ? GROUP BY status, channel, CASE WHEN status = ? THEN reason ELSE '' END`,
-		StatusSkipped, lo, hi, StatusSkipped).Scan(&counts).Error; err != nil {
+		WHERE `+keys+` GROUP BY status, channel, CASE WHEN status = ? THEN reason ELSE '' END`, args...).Scan(&counts).Error; err != nil {
 		return nil, fmt.Errorf("campaign results: %w", err)
 	}
 	ch := func(c string) *ChannelResult {
@@ -535,7 +541,7 @@ func (s *Store) CampaignResultsOf(ctx context.Context, id int64, days int, loc *
 	}
 	window := time.Duration(days) * 24 * time.Hour
 	byDay := map[string]*DayResult{}
-	after := lo
+	after := ""
 	for {
 		var sent []struct {
 			IdempotencyKey string
@@ -544,7 +550,7 @@ func (s *Store) CampaignResultsOf(ctx context.Context, id int64, days int, loc *
 			SentAt         time.Time
 		}
 		if err := db.Model(&Message{}).Select("idempotency_key, customer_id, channel, sent_at").
-			Where("idempotency_key > ? AND idempotency_key < ? AND status = ?", after, hi, StatusSent).
+			Where(keys, kargs...).Where("idempotency_key > ? AND status = ?", after, StatusSent).
 			Order("idempotency_key").Limit(campaignResultsBatch).Scan(&sent).Error; err != nil {
 			return nil, fmt.Errorf("campaign results: %w", err)
 		}
