@@ -84,7 +84,7 @@ func (s *Server) campaignRoutes() {
 		Summary:     "A segment's members, by id",
 		Description: "`?format=csv` exports all of them as CSV (id, name, phone, tier, stage, city, region, district, channels).",
 		Query:       []param{query("format", "csv for a CSV export of every member.", enum("json", "csv"))},
-		Paged:       true, Out: list[store.SegmentMember]{},
+		Paged:       true, Out: list[store.SegmentMember]{}, CSV: true,
 	})
 	s.api("POST /segments/preview", s.handleSegmentPreview).doc(op{
 		Summary: "Count and sample a filter without saving it", Description: filterDoc,

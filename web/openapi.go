@@ -50,6 +50,8 @@ type op struct {
 	// Media is the answer's media type: application/json unless set
 	// (text/event-stream for a stream, say, with Out a schema).
 	Media string
+	// CSV: the answer is also text/csv (?format=csv).
+	CSV bool
 	// Status is the success status: 200 unless set.
 	Status int
 	Errors []int
@@ -275,6 +277,9 @@ func (g *schemaGen) operation(rt *route, path string) schema {
 			media = "application/json"
 		}
 		ok["content"] = schema{media: schema{"schema": g.valueSchema(o.Out, answer)}}
+		if o.CSV {
+			ok["content"].(schema)["text/csv"] = schema{"schema": schema{"type": "string"}}
+		}
 	case status != http.StatusNoContent:
 		g.fail("%s %s: its description has no Out for a %d answer", rt.method, rt.path, status)
 	}
