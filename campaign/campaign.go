@@ -377,13 +377,18 @@ func (s *Service) Tick(ctx context.Context) error {
 
 // execute does one claimed run, from its cursor on.
 func (s *Service) execute(ctx context.Context, r *store.CampaignRun) error {
-	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
+	// The end is recorded even when ctx ended (shutdown), within its own
+	// deadline.
+	fresh := func() (context.Context, context.CancelFunc) {
+		return context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	}
 	finish := func(status string, err error) error {
 		msg := ""
 		if err != nil {
 			msg = err.Error()
 		}
+		fctx, cancel := fresh()
+		defer cancel()
 		ferr := s.st.FinishCampaignRun(fctx, r, status, msg)
 		if errors.Is(ferr, store.ErrCampaignCancelled) {
 			return nil
@@ -432,6 +437,8 @@ func (s *Service) execute(ctx context.Context, r *store.CampaignRun) error {
 	case errors.Is(err, store.ErrCampaignCancelled):
 		// Cancelled mid-way: what this run queued after the cancel's
 		// withdrawal is withdrawn too.
+		fctx, cancel := fresh()
+		defer cancel()
 		_, werr := s.st.WithdrawCampaign(fctx, c.ID)
 		return werr
 	case errors.Is(err, store.ErrRunClaimLost):

@@ -59,7 +59,7 @@ type Customer struct {
 	Gender        string     `gorm:"size:16;not null;default:''" json:"gender"`
 	Company       string     `gorm:"size:128;not null;default:''" json:"company"`
 	Source        string     `gorm:"size:128;not null;default:''" json:"source"`
-	Tier          Tier       `gorm:"size:1;not null;default:'C';index" json:"tier"`
+	Tier          Tier       `gorm:"size:1;not null;default:'C';index;index:ix_customers_tier_city,priority:1" json:"tier"`
 	Stage         Stage      `gorm:"size:16;not null;default:'potential';index" json:"stage"`
 	OptOut        bool       `gorm:"not null;default:false" json:"opt_out"`
 	OwnerStaffID  *int64     `gorm:"index" json:"owner_staff_id"`
@@ -70,7 +70,8 @@ type Customer struct {
 	CreatedAt     time.Time  `json:"created_at"`
 	UpdatedAt     time.Time  `json:"updated_at"`
 	// City and Region are where the customer is (segments by place).
-	City   string `gorm:"size:64;not null;default:'';index" json:"city"`
+	// (tier, city) serves segments by both, the common case.
+	City   string `gorm:"size:64;not null;default:'';index;index:ix_customers_tier_city,priority:2" json:"city"`
 	Region string `gorm:"size:64;not null;default:''" json:"region"`
 	// District is the part of the city (segments by place).
 	District string `gorm:"size:64;not null;default:''" json:"district"`
