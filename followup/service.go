@@ -29,6 +29,8 @@ type Options struct {
 	// Now is the clock; default the store's.
 	Now    func() time.Time
 	Logger *slog.Logger
+	// Campaigns answers managers' /campaign commands (nil: unavailable).
+	Campaigns Campaigns
 }
 
 // Service is the follow-up engine. It is safe for concurrent use, and

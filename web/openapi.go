@@ -501,7 +501,7 @@ func jsonOverrides() map[reflect.Type]override {
 		reflect.TypeFor[careRunRequest]():     {fields: map[string]schema{"workflow": ref("Workflow")}},
 		reflect.TypeFor[ScheduledRun]():       {fields: map[string]schema{"workflow": ref("Workflow"), "date": {"type": "string", "format": "date"}}},
 		reflect.TypeFor[store.ImportJob]():    {fields: map[string]schema{"kind": ref("ImportKind"), "status": ref("ImportStatus")}},
-		reflect.TypeFor[store.AuditEvent]():   {fields: map[string]schema{"via": enum(store.AuditViaConsole, store.AuditViaAPI)}},
+		reflect.TypeFor[store.AuditEvent]():   {fields: map[string]schema{"via": enum(store.AuditViaConsole, store.AuditViaAPI, store.AuditViaChat)}},
 		reflect.TypeFor[store.Customer]():     {fields: map[string]schema{"locale": ref("Locale")}},
 		reflect.TypeFor[templates.Template](): {fields: map[string]schema{"locale": ref("Locale")}},
 		reflect.TypeFor[templates.Version]():  {name: "TemplateVersion", fields: map[string]schema{"locale": ref("Locale")}},

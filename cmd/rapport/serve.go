@@ -140,10 +140,6 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := m.newTemplates(); err != nil {
 		return err
 	}
-	fu, err := m.newFollowup()
-	if err != nil {
-		return err
-	}
 	cs, err := m.newCare()
 	if err != nil {
 		return err
@@ -156,6 +152,10 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	m.Store.OnFigures(an.Figures)
 	camps, err := m.newCampaigns(cs)
+	if err != nil {
+		return err
+	}
+	fu, err := m.newFollowup(camps)
 	if err != nil {
 		return err
 	}

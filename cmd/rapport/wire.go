@@ -35,9 +35,9 @@ func (m *Main) newTemplates() error {
 // newFollowup builds the follow-up service: staff commands, relays and
 // complaint detection in chat; task notices, overdue reminders,
 // escalation and the digest in its loop.
-func (m *Main) newFollowup() (*followup.Service, error) {
+func (m *Main) newFollowup(camps followup.Campaigns) (*followup.Service, error) {
 	return followup.New(m.Config.Followup, followup.Options{
-		Store: m.Store, Templates: m.Templates, Location: m.Config.Location(), Logger: m.Logger,
+		Store: m.Store, Templates: m.Templates, Location: m.Config.Location(), Logger: m.Logger, Campaigns: camps,
 	})
 }
 
