@@ -59,7 +59,7 @@ func migrations() []migration {
 		{24, "orders_exact_money", "", ordersExactMoney},
 		{25, "customer_intelligence", "", customerIntelligence},
 		{31, "segments_and_campaigns", "", segmentsAndCampaigns},
-		{32, "customers_tier_city_index", "", autoMigrate(&Customer{})},
+		{32, "customers_segment_indexes", "", autoMigrate(&Customer{})},
 	}
 }
 
