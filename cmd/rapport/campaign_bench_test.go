@@ -68,6 +68,13 @@ func BenchmarkCampaign(b *testing.B) {
 			b.Fatal(err)
 		}
 		countD := time.Since(t0)
+		// Again, its pages now in the buffer pool, as a manager's second
+		// look (or any count after the first of the day) finds them.
+		t0 = time.Now()
+		if _, err := st.CountSegment(ctx, store.SegmentQuery{Filter: combined, Now: now, Loc: testShanghai}); err != nil {
+			b.Fatal(err)
+		}
+		warmD := time.Since(t0)
 		t0 = time.Now()
 		cntAll, err := st.CountSegment(ctx, store.SegmentQuery{Filter: all, Now: now, Loc: testShanghai})
 		if err != nil {
@@ -91,12 +98,13 @@ func BenchmarkCampaign(b *testing.B) {
 			b.Fatal(err, len(runs))
 		}
 		b.ReportMetric(countD.Seconds(), "count-combined-s")
+		b.ReportMetric(warmD.Seconds(), "count-combined-warm-s")
 		b.ReportMetric(countAllD.Seconds(), "count-all-s")
 		b.ReportMetric(sendD.Seconds(), "queue-all-s")
 		b.ReportMetric(float64(runs[0].Queued), "queued")
 		b.ReportMetric(float64(benchHWM())/1024, "peak-RSS-MB")
-		b.Logf("combined count %d in %s; count all %d in %s; campaign to all: %d queued in %s; VmHWM %d MB",
-			cnt, countD, cntAll, countAllD, runs[0].Queued, sendD, benchHWM()/1024)
+		b.Logf("combined count %d in %s (warm %s); count all %d in %s; campaign to all: %d queued in %s; VmHWM %d MB",
+			cnt, countD, warmD, cntAll, countAllD, runs[0].Queued, sendD, benchHWM()/1024)
 	}
 }
 
