@@ -133,6 +133,9 @@ func (s *Service) Create(ctx context.Context, in store.CampaignInput, p *store.P
 	default:
 		return nil, store.Invalid("template_key", "give template_key or body")
 	}
+	if in.SendAt != nil && in.SendAt.Before(s.st.Now().Add(-time.Minute)) {
+		return nil, store.Invalid("send_at", "is in the past; leave it out and send the draft now")
+	}
 	if in.EndAt != nil && in.SendAt != nil && !in.EndAt.After(*in.SendAt) {
 		return nil, store.Invalid("end_at", "must be after send_at")
 	}

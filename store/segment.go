@@ -136,6 +136,9 @@ func (f *SegmentFilter) set(k string, v json.RawMessage) error {
 			}
 		}
 		*dst = out
+		if len(out) == 0 {
+			*dst = nil // an empty list is no condition
+		}
 		return nil
 	}
 	num := func(dst **int, lo, hi int) error {
@@ -221,6 +224,9 @@ func (f *SegmentFilter) set(k string, v json.RawMessage) error {
 			f.BirthdayMonth = []int{one}
 		} else if err := json.Unmarshal(v, &f.BirthdayMonth); err != nil {
 			return Invalid(field, "must be a month 1-12 or a list of them")
+		}
+		if len(f.BirthdayMonth) == 0 {
+			f.BirthdayMonth = nil
 		}
 		if len(f.BirthdayMonth) > 12 {
 			return Invalid(field, "at most 12 months")
