@@ -133,6 +133,8 @@ type execution struct {
 	detail   store.Detail // of the customers the workflow reads
 	batches  int
 	wrote    time.Time // last progress write
+	// deliver is set when the execution runs a Delivery (deliver.go).
+	deliver *delivery
 }
 
 func (x *execution) plan(ctx context.Context) error {
@@ -295,14 +297,14 @@ func (x *execution) process(ctx context.Context, acts []action) error {
 			x.run.Duplicates++
 			continue
 		}
-		if s.cfg.Cap.Messages > 0 && len(prior) >= s.cfg.Cap.Messages {
+		if s.cfg.Cap.Messages > 0 && !x.capExempt() && len(prior) >= s.cfg.Cap.Messages {
 			x.skip(fmt.Sprintf("cap: %d messages in %d days", s.cfg.Cap.Messages, s.cfg.Cap.Days))
 			continue
 		}
 		// Outside WeChat's window only the workflow's template message can
 		// carry the text (the adapter sends it); without one a person
 		// reaches out instead, so no greeting silently vanishes.
-		wechatClosed := ident.Channel == store.ChannelWeChat && !store.InWeChatWindow(ident.LastInboundAt, now) && !s.hasWeChatTemplate(wf)
+		wechatClosed := ident.Channel == store.ChannelWeChat && !store.InWeChatWindow(ident.LastInboundAt, now) && !s.hasWeChatTemplate(x.label())
 		if x.dry && len(x.run.Sample) >= s.o.SampleSize {
 			// A dry run counts; it renders only its sample.
 			if wechatClosed {
@@ -363,7 +365,7 @@ func (x *execution) process(ctx context.Context, acts []action) error {
 		}
 		x.run.Queued += n
 		x.run.Duplicates += len(items) - n
-		s.metrics.queued.WithLabelValues(x.workflow).Add(float64(n))
+		s.metrics.queued.WithLabelValues(x.label()).Add(float64(n))
 	}
 	for _, t := range tasks {
 		t.Source = cmp.Or(t.Source, "care:"+x.workflow)
@@ -395,7 +397,7 @@ func (x *execution) render(ctx context.Context, a *action, channel string) (r re
 		}
 	}
 	locale := cmp.Or(a.c.Locale, store.LocaleZH)
-	r, rerr := s.o.Templates.Render(ctx, a.template, locale, a.data)
+	r, rerr := x.renderText(ctx, a.template, locale, a.data)
 	if rerr == nil && a.survey != nil && channel == store.ChannelTelegram {
 		buttons, rerr = render.Labels(ctx, s.o.Templates, "survey_buttons", locale, a.data, 5)
 	}
@@ -504,7 +506,11 @@ func (x *execution) progress(ctx context.Context) error {
 	// A real run records every batch (a resumed run continues from those
 	// counts); a dry run is never resumed, so it writes at most once a
 	// second — a write per batch was a tenth of a million-customer dry run.
-	if !x.dry || time.Since(x.wrote) >= time.Second {
+	if x.deliver != nil {
+		if err := x.deliver.progress(ctx, x); err != nil {
+			return err
+		}
+	} else if !x.dry || time.Since(x.wrote) >= time.Second {
 		if err := x.s.store.ProgressCareRun(ctx, x.run, x.s.o.Lease); err != nil {
 			return err
 		}

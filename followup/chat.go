@@ -25,6 +25,8 @@ func staffCommand(cmd string) string {
 		return "done"
 	case "reply", "回复":
 		return "reply"
+	case "campaign", "活动":
+		return "campaign"
 	}
 	return ""
 }
@@ -49,7 +51,7 @@ func (s *Service) HandleChat(ctx context.Context, ev *store.ChatEvent) (bool, er
 		}
 		return true, s.replyStaffKey(ctx, ev, KeyStaffRefused, render.Data{})
 	}
-	if cmd != "" || strings.HasPrefix(ev.CallbackData, "task:") {
+	if cmd != "" || strings.HasPrefix(ev.CallbackData, "task:") || strings.HasPrefix(ev.CallbackData, "campaign:") {
 		return true, s.refuseCustomer(ctx, ev)
 	}
 	return false, s.customerMessage(ctx, ev)
@@ -137,7 +139,19 @@ func (s *Service) staffChat(ctx context.Context, ev *store.ChatEvent, cmd string
 		}
 		return s.replyStaffKey(ctx, ev, keyStaffHelp, render.Data{})
 	}
+	if data := ev.CallbackData; strings.HasPrefix(data, "campaign:") {
+		parts := strings.Split(data, ":")
+		if len(parts) != 3 || parts[2] != "send" {
+			return s.replyStaffKey(ctx, ev, keyStaffHelp, render.Data{})
+		}
+		if _, err := strconv.ParseInt(parts[1], 10, 64); err != nil {
+			return s.replyStaffKey(ctx, ev, keyStaffHelp, render.Data{})
+		}
+		return s.campaignCommand(ctx, ev, "send "+parts[1]+" confirm")
+	}
 	switch cmd {
+	case "campaign":
+		return s.campaignCommand(ctx, ev, ev.Args)
 	case "bind":
 		return s.bind(ctx, ev)
 	case "tasks":

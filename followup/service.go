@@ -35,6 +35,8 @@ type Options struct {
 	// Figures, when set, gives a business day's key figures for the
 	// digest (cmd wires the reports); nil leaves them out.
 	Figures func(ctx context.Context, day time.Time) (*DayFigures, error)
+	// Campaigns answers managers' /campaign commands (nil: unavailable).
+	Campaigns Campaigns
 }
 
 // DayFigures are the key figures of a day the digest quotes.

@@ -8,10 +8,10 @@ import (
 	"github.com/rapport-crm/rapport/store"
 )
 
-var customerColumns = []string{"name", "phone", "birthday", "email", "tags", "external_ref", "city", "region"}
+var customerColumns = []string{"name", "phone", "birthday", "email", "tags", "external_ref", "city", "region", "district"}
 
 // Customers loads customers from CSV: name,phone,birthday,email,tags,
-// external_ref,city,region (tags separated by ';'); a column the file
+// external_ref,city,region,district (tags separated by ';'); a column the file
 // lacks leaves that field alone. A row updates the customer with its external_ref, else the
 // one with its phone on record, so importing a file again creates nobody
 // twice; others are created with source "import". Customer imports take
@@ -100,7 +100,7 @@ func customerRow(f *csvFile, rec []string, line int, malformed error) (store.Cus
 		return &v
 	}
 	in := store.CustomerInput{Name: col("name"), Phone: col("phone"), Birthday: col("birthday"), Email: col("email"),
-		City: col("city"), Region: col("region")}
+		City: col("city"), Region: col("region"), District: col("district")}
 	if v := col("tags"); v != nil {
 		tags := strings.Split(*v, ";")
 		in.Tags = &tags

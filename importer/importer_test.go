@@ -439,12 +439,12 @@ func TestImportOrdersRefAsTheDatabaseCompares(t *testing.T) {
 func TestImportExact(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
-		res, err := importer.Customers(ctx, s, strings.NewReader("name,external_ref,city,region\nC1,c-1,杭州,浙江\nC2,c-2,,\n"), false)
+		res, err := importer.Customers(ctx, s, strings.NewReader("name,external_ref,city,region,district\nC1,c-1,杭州,浙江,西湖区\nC2,c-2,,,\n"), false)
 		if err != nil || res.Created != 2 {
 			t.Fatalf("customers = %+v, %v", res, err)
 		}
 		cs, _, _ := s.ListCustomers(ctx, store.CustomerFilter{City: "杭州"})
-		if len(cs) != 1 || cs[0].Region != "浙江" {
+		if len(cs) != 1 || cs[0].Region != "浙江" || cs[0].District != "西湖区" {
 			t.Fatalf("by city: %+v", cs)
 		}
 		res, err = importer.Orders(ctx, s, strings.NewReader("customer_external_ref,kind,amount,occurred_at,order_ref\n"+

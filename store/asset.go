@@ -13,9 +13,14 @@ import (
 // Asset is a serviced item a customer owns (a car, an appliance, a
 // subscription): maintenance care reminds before NextServiceDue.
 type Asset struct {
-	ID                  int64      `gorm:"primaryKey" json:"id"`
-	CustomerID          int64      `gorm:"not null;index" json:"customer_id"`
-	Name                string     `gorm:"size:128;not null" json:"name"`
+	ID         int64  `gorm:"primaryKey" json:"id"`
+	CustomerID int64  `gorm:"not null;index" json:"customer_id"`
+	Name       string `gorm:"size:128;not null" json:"name"`
+	// Kind (car, motorcycle, air_conditioner...), Model and Year (of make,
+	// 0 unknown) let segments pick owners by what they own and its age.
+	Kind                string     `gorm:"size:64;not null;default:'';index" json:"kind"`
+	Model               string     `gorm:"size:128;not null;default:''" json:"model"`
+	Year                int        `gorm:"not null;default:0" json:"year"`
 	ServiceIntervalDays int        `gorm:"not null;default:0" json:"service_interval_days"`
 	LastServiceAt       *time.Time `json:"last_service_at"`
 	// NextServiceDue is a date (midnight UTC) in the business calendar.
@@ -28,6 +33,9 @@ type Asset struct {
 // (the next due date follows), or an explicit next due date.
 type AssetInput struct {
 	Name                string     `json:"name"`
+	Kind                string     `json:"kind"`
+	Model               string     `json:"model"`
+	Year                int        `json:"year"`
 	LastServiceAt       *time.Time `json:"last_service_at"`
 	ServiceIntervalDays int        `json:"service_interval_days"`
 	NextServiceDue      string     `json:"next_service_due"` // YYYY-MM-DD
@@ -50,7 +58,17 @@ func (s *Store) CreateAsset(ctx context.Context, customerID int64, in AssetInput
 	if in.ServiceIntervalDays < 0 || in.ServiceIntervalDays > 3660 {
 		return nil, Invalid("service_interval_days", "must be 0-3660")
 	}
-	a := &Asset{CustomerID: customerID, Name: name, ServiceIntervalDays: in.ServiceIntervalDays}
+	kind, model := strings.ToLower(strings.TrimSpace(in.Kind)), strings.TrimSpace(in.Model)
+	if utf8.RuneCountInString(kind) > 64 {
+		return nil, Invalid("kind", "longer than 64 characters")
+	}
+	if utf8.RuneCountInString(model) > 128 {
+		return nil, Invalid("model", "longer than 128 characters")
+	}
+	if in.Year != 0 && (in.Year < 1900 || in.Year > 2200) {
+		return nil, Invalid("year", "must be 1900-2200 (or 0 for unknown)")
+	}
+	a := &Asset{CustomerID: customerID, Name: name, Kind: kind, Model: model, Year: in.Year, ServiceIntervalDays: in.ServiceIntervalDays}
 	switch {
 	case in.NextServiceDue != "":
 		d, err := time.Parse("2006-01-02", in.NextServiceDue)

@@ -42,6 +42,8 @@ const maxAuditSummary = 4 << 10
 const (
 	AuditViaConsole = "console"
 	AuditViaAPI     = "api"
+	// AuditViaChat: a staff member's command in chat.
+	AuditViaChat = "chat"
 )
 
 // RecordAudit stores an audit event; At defaults to now.

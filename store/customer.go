@@ -53,15 +53,17 @@ type Customer struct {
 	// while it is merely claimed in chat. It is unique: one customer per
 	// number on record, and an unproved claim neither blocks a number nor
 	// is found by it.
-	PhoneKey      *string    `gorm:"size:32;uniqueIndex" json:"-"`
-	Email         string     `gorm:"size:254;not null;default:''" json:"email"`
-	Birthday      Birthday   `gorm:"embedded" json:"birthday"`
-	Gender        string     `gorm:"size:16;not null;default:''" json:"gender"`
-	Company       string     `gorm:"size:128;not null;default:''" json:"company"`
-	Source        string     `gorm:"size:128;not null;default:''" json:"source"`
-	Tier          Tier       `gorm:"size:1;not null;default:'C';index" json:"tier"`
-	Stage         Stage      `gorm:"size:16;not null;default:'potential';index" json:"stage"`
-	OptOut        bool       `gorm:"not null;default:false" json:"opt_out"`
+	PhoneKey *string  `gorm:"size:32;uniqueIndex" json:"-"`
+	Email    string   `gorm:"size:254;not null;default:''" json:"email"`
+	Birthday Birthday `gorm:"embedded" json:"birthday"`
+	Gender   string   `gorm:"size:16;not null;default:''" json:"gender"`
+	Company  string   `gorm:"size:128;not null;default:''" json:"company"`
+	Source   string   `gorm:"size:128;not null;default:''" json:"source"`
+	Tier     Tier     `gorm:"size:1;not null;default:'C';index;index:ix_customers_tier_city,priority:1" json:"tier"`
+	Stage    Stage    `gorm:"size:16;not null;default:'potential';index" json:"stage"`
+	// Segment counts read (tier, city, opt_out) and (opt_out) alone,
+	// without the rows: opted-out customers are never members.
+	OptOut        bool       `gorm:"not null;default:false;index:ix_customers_tier_city,priority:3;index:ix_customers_opt_out" json:"opt_out"`
 	OwnerStaffID  *int64     `gorm:"index" json:"owner_staff_id"`
 	Points        int64      `gorm:"not null;default:0" json:"points"`
 	Locale        string     `gorm:"size:16;not null;default:'zh-CN'" json:"locale"`
@@ -70,8 +72,14 @@ type Customer struct {
 	CreatedAt     time.Time  `json:"created_at"`
 	UpdatedAt     time.Time  `json:"updated_at"`
 	// City and Region are where the customer is (segments by place).
-	City   string `gorm:"size:64;not null;default:'';index" json:"city"`
+	// (tier, city, opt_out) serves segments by both, the common case.
+	City   string `gorm:"size:64;not null;default:'';index;index:ix_customers_tier_city,priority:2" json:"city"`
 	Region string `gorm:"size:64;not null;default:''" json:"region"`
+	// District is the part of the city (segments by place).
+	District string `gorm:"size:64;not null;default:''" json:"district"`
+	// OptOutAt is when the customer last opted out (campaign results count
+	// the opt-outs a campaign caused).
+	OptOutAt *time.Time `json:"opt_out_at,omitempty"`
 	// A pinned tier or stage was set by hand (when, by which staff member:
 	// nil for a token of no one) and every recompute keeps it.
 	TierPinnedAt  *time.Time `json:"tier_pinned_at,omitempty"`
@@ -202,6 +210,7 @@ type CustomerInput struct {
 	ExternalRef  *string    `json:"external_ref"`
 	City         *string    `json:"city"`
 	Region       *string    `json:"region"`
+	District     *string    `json:"district"`
 	// Identities are attached on create only.
 	Identities []IdentityRef `json:"identities"`
 	// By is who pins a tier or stage (the API caller); nil: no one.
@@ -282,7 +291,7 @@ func (in CustomerInput) apply(c *Customer, now time.Time, region string) (tags [
 		key string
 		v   *string
 		dst *string
-	}{{"city", in.City, &next.City}, {"region", in.Region, &next.Region}} {
+	}{{"city", in.City, &next.City}, {"region", in.Region, &next.Region}, {"district", in.District, &next.District}} {
 		if f.v == nil {
 			continue
 		}
@@ -293,6 +302,10 @@ func (in CustomerInput) apply(c *Customer, now time.Time, region string) (tags [
 		*f.dst = v
 	}
 	if in.OptOut != nil {
+		if *in.OptOut && !c.OptOut {
+			t := now.UTC().Truncate(time.Millisecond)
+			next.OptOutAt = &t
+		}
 		next.OptOut = *in.OptOut
 	}
 	if in.OwnerStaffID != nil {

@@ -59,6 +59,8 @@ func migrations() []migration {
 		{24, "orders_exact_money", "", ordersExactMoney},
 		{25, "customer_intelligence", "", customerIntelligence},
 		{26, "report_figures", "", reportFigures},
+		{27, "segments_and_campaigns", "", segmentsAndCampaigns},
+		{28, "customers_segment_indexes", "", autoMigrate(&Customer{})},
 	}
 }
 

@@ -66,7 +66,7 @@ func keys() []struct {
 		{"staff_task_list", spec{extras: []string{"list"}}}, {"staff_task_open", spec{needs: needTask}},
 		{"staff_task_done", spec{needs: needTask}}, {"staff_task_snoozed", spec{needs: needTask}},
 		{"staff_relay_sent", spec{}}, {"staff_error", spec{extras: []string{"error"}}}, {"staff_help", spec{}},
-		{"staff_refused", spec{}}, {"template_refused", spec{}},
+		{"staff_refused", spec{}}, {"template_refused", spec{}}, {KeyCampaign, spec{workflow: true}},
 		{KeyConsoleSignIn, spec{needs: needStaff, extras: []string{"code", "minutes"}}},
 	}
 }

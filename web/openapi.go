@@ -50,6 +50,8 @@ type op struct {
 	// Media is the answer's media type: application/json unless set
 	// (text/event-stream for a stream, say, with Out a schema).
 	Media string
+	// CSV: the answer is also text/csv (?format=csv).
+	CSV bool
 	// Status is the success status: 200 unless set.
 	Status int
 	Errors []int
@@ -275,6 +277,9 @@ func (g *schemaGen) operation(rt *route, path string) schema {
 			media = "application/json"
 		}
 		ok["content"] = schema{media: schema{"schema": g.valueSchema(o.Out, answer)}}
+		if o.CSV {
+			ok["content"].(schema)["text/csv"] = schema{"schema": schema{"type": "string"}}
+		}
 	case status != http.StatusNoContent:
 		g.fail("%s %s: its description has no Out for a %d answer", rt.method, rt.path, status)
 	}
@@ -496,7 +501,7 @@ func jsonOverrides() map[reflect.Type]override {
 		reflect.TypeFor[careRunRequest]():     {fields: map[string]schema{"workflow": ref("Workflow")}},
 		reflect.TypeFor[ScheduledRun]():       {fields: map[string]schema{"workflow": ref("Workflow"), "date": {"type": "string", "format": "date"}}},
 		reflect.TypeFor[store.ImportJob]():    {fields: map[string]schema{"kind": ref("ImportKind"), "status": ref("ImportStatus")}},
-		reflect.TypeFor[store.AuditEvent]():   {fields: map[string]schema{"via": enum(store.AuditViaConsole, store.AuditViaAPI)}},
+		reflect.TypeFor[store.AuditEvent]():   {fields: map[string]schema{"via": enum(store.AuditViaConsole, store.AuditViaAPI, store.AuditViaChat)}},
 		reflect.TypeFor[store.Customer]():     {fields: map[string]schema{"locale": ref("Locale")}},
 		reflect.TypeFor[templates.Template](): {fields: map[string]schema{"locale": ref("Locale")}},
 		reflect.TypeFor[templates.Version]():  {name: "TemplateVersion", fields: map[string]schema{"locale": ref("Locale")}},
@@ -510,5 +515,8 @@ func jsonOverrides() map[reflect.Type]override {
 		reflect.TypeFor[store.Pin[store.Stage]](): {schema: nullable(ref("Stage"))},
 		reflect.TypeFor[store.RFM]():              {fields: map[string]schema{"segment": ref("RFMSegment")}},
 		reflect.TypeFor[store.CustomerChange]():   {fields: map[string]schema{"field": enum(store.FieldStage, store.FieldTier)}},
+		// The one raw JSON value of the API: a segment filter.
+		reflect.TypeFor[json.RawMessage](): {schema: schema{"type": "object", "description": "A segment filter; keys: " +
+			strings.Join(store.SegmentFilterKeys, ", ") + "."}},
 	}
 }

@@ -114,6 +114,8 @@ type Deps struct {
 	// no report routes.
 	Reports   Reports
 	ReportCSV ReportCSV
+	// Campaigns creates and sends campaigns (nil: 503).
+	Campaigns Campaigns
 }
 
 // Server routes every HTTP request.
@@ -167,6 +169,7 @@ func (s *Server) routes() {
 	s.messageRoutes()
 	s.templateRoutes()
 	s.careRoutes()
+	s.campaignRoutes()
 	s.followupRoutes()
 	s.outboxRoutes()
 	s.phoneClaimRoutes()

@@ -71,5 +71,9 @@ func (c Config) Template(workflow string) string {
 	if workflow == "" {
 		return ""
 	}
+	// Every campaign ("campaign:12") uses the one campaign template.
+	if strings.HasPrefix(workflow, "campaign:") {
+		workflow = "campaign"
+	}
 	return c.TemplateIDs[workflow]
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/rapport-crm/rapport/analytics"
 	"github.com/rapport-crm/rapport/bots/telegram"
 	"github.com/rapport-crm/rapport/bots/wechat"
+	"github.com/rapport-crm/rapport/campaign"
 	"github.com/rapport-crm/rapport/care"
 	"github.com/rapport-crm/rapport/followup"
 	"github.com/rapport-crm/rapport/report"
@@ -35,6 +36,7 @@ type Config struct {
 	Followup   followup.Config   `yaml:"followup"`
 	Analytics  analytics.Config  `yaml:"analytics"`
 	Reports    report.Config     `yaml:"reports"`
+	Campaigns  campaign.Config   `yaml:"campaigns"`
 	Console    web.ConsoleConfig `yaml:"console"`
 	// BusinessName is what templates call the business ({{.Business}}).
 	BusinessName string `yaml:"business_name"`
@@ -72,6 +74,7 @@ func DefaultConfig() Config {
 		Followup:    followup.DefaultConfig(),
 		Analytics:   analytics.DefaultConfig(),
 		Reports:     report.DefaultConfig(),
+		Campaigns:   campaign.DefaultConfig(),
 		Console:     web.DefaultConsoleConfig(),
 		PhoneRegion: store.DefaultPhoneRegion,
 	}
@@ -236,11 +239,11 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("admin.bootstrap_token: must be at least 16 characters")
 	}
 	for wf := range c.WeChat.TemplateIDs {
-		if !care.IsWorkflow(wf) {
+		if !care.IsWorkflow(wf) && wf != "campaign" {
 			return fmt.Errorf("wechat.template_ids.%s: unknown care workflow (%s)", wf, care.WorkflowList())
 		}
 	}
-	for _, v := range []interface{ Validate() error }{c.HTTP, c.Database, c.QuietHours, c.Telegram, c.WeChat, c.Care, c.Followup, c.Analytics, c.Reports, c.Console} {
+	for _, v := range []interface{ Validate() error }{c.HTTP, c.Database, c.QuietHours, c.Telegram, c.WeChat, c.Care, c.Followup, c.Analytics, c.Reports, c.Campaigns, c.Console} {
 		if err := v.Validate(); err != nil {
 			return err
 		}

@@ -146,10 +146,6 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := m.newReports(); err != nil {
 		return err
 	}
-	fu, err := m.newFollowup()
-	if err != nil {
-		return err
-	}
 	cs, err := m.newCare()
 	if err != nil {
 		return err
@@ -161,6 +157,14 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	m.Store.OnFigures(an.Figures)
+	camps, err := m.newCampaigns(cs)
+	if err != nil {
+		return err
+	}
+	fu, err := m.newFollowup(camps)
+	if err != nil {
+		return err
+	}
 	proxies, err := m.Config.HTTP.Proxies()
 	if err != nil {
 		return err
@@ -169,7 +173,7 @@ func (m *Main) Run(ctx context.Context) error {
 		Registry: m.Registry, Logger: m.Logger, Channels: m.Health,
 		Console: m.Config.Console, Proxies: proxies, Timezone: m.Config.Timezone, BusinessName: m.Config.BusinessName,
 		StaffLocale: m.Config.Followup.StaffLocale, Schedule: careSchedule{cs}, Imports: m.newImports(), Analytics: an,
-		Reports: m.Reports, ReportCSV: report.WriteCSV})
+		Reports: m.Reports, ReportCSV: report.WriteCSV, Campaigns: camps})
 	m.onShutdown = append(m.onShutdown, m.Web.EndStreams)
 	// Inbound chat meets the hooks in this order, and the first that
 	// handles a message stops the rest: /template edits (before anything
@@ -182,6 +186,7 @@ func (m *Main) Run(ctx context.Context) error {
 	m.goLoop("care scheduler", cs.Schedule)
 	m.goLoop("analytics", an.Schedule)
 	m.goLoop("reports", m.Reports.Schedule)
+	m.goLoop("campaigns", camps.Run)
 	return m.serveHTTP()
 }
 

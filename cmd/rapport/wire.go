@@ -35,10 +35,10 @@ func (m *Main) newTemplates() error {
 // newFollowup builds the follow-up service: staff commands, relays and
 // complaint detection in chat; task notices, overdue reminders,
 // escalation and the digest in its loop.
-func (m *Main) newFollowup() (*followup.Service, error) {
+func (m *Main) newFollowup(camps followup.Campaigns) (*followup.Service, error) {
 	o := followup.Options{
 		Store: m.Store, Templates: m.Templates, Location: m.Config.Location(), Logger: m.Logger,
-		WindowMonths: m.Config.Analytics.WindowMonths,
+		WindowMonths: m.Config.Analytics.WindowMonths, Campaigns: camps,
 	}
 	if m.Reports != nil {
 		o.Figures = m.digestFigures

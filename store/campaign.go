@@ -1,0 +1,714 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"sort"
+	"strconv"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+)
+
+// Campaign states.
+const (
+	CampaignDraft     = "draft"
+	CampaignScheduled = "scheduled"
+	CampaignSending   = "sending"
+	CampaignDone      = "done"
+	CampaignCancelled = "cancelled"
+)
+
+// Campaign run states. A run is one delivery of a campaign to its segment:
+// the campaign's own send (TriggerKey "") or one trigger.
+const (
+	CampaignRunPending   = "pending"
+	CampaignRunRunning   = "running"
+	CampaignRunDone      = "done"
+	CampaignRunFailed    = "failed"
+	CampaignRunCancelled = "cancelled"
+)
+
+// Campaign is a message to a segment, sent once (now or at SendAt) and/or
+// on triggers.
+type Campaign struct {
+	ID          int64  `gorm:"primaryKey" json:"id"`
+	Name        string `gorm:"size:128;not null" json:"name"`
+	SegmentID   int64  `gorm:"not null;index" json:"segment_id"`
+	TemplateKey string `gorm:"size:64;not null;default:''" json:"template_key,omitempty"`
+	// BodiesJSON holds inline bodies by locale ("*" for every locale).
+	BodiesJSON string            `gorm:"column:bodies;type:text" json:"-"`
+	Bodies     map[string]string `gorm:"-" json:"bodies,omitempty"`
+	SendAt     *time.Time        `gorm:"index" json:"send_at,omitempty"`
+	EndAt      *time.Time        `json:"end_at,omitempty"`
+	Status     string            `gorm:"size:16;not null;index" json:"status"`
+	// CapExempt campaigns skip the per-customer cap (set by an admin,
+	// recorded with who).
+	CapExempt   bool       `gorm:"not null;default:false" json:"cap_exempt"`
+	CapExemptBy *int64     `json:"cap_exempt_by,omitempty"`
+	CreatedBy   *int64     `json:"created_by,omitempty"`
+	CreatedAt   time.Time  `json:"created_at"`
+	UpdatedAt   time.Time  `json:"updated_at"`
+	StartedAt   *time.Time `json:"started_at,omitempty"`
+	FinishedAt  *time.Time `json:"finished_at,omitempty"`
+
+	Results *CampaignResults `gorm:"-" json:"results,omitempty"`
+}
+
+func (c *Campaign) decode() {
+	c.Bodies = nil
+	if c.BodiesJSON != "" {
+		_ = json.Unmarshal([]byte(c.BodiesJSON), &c.Bodies)
+	}
+}
+
+// CampaignRun is one delivery of a campaign, claimed by one process at a
+// time (lease), resumable from its cursor AfterID.
+type CampaignRun struct {
+	ID         int64  `gorm:"primaryKey" json:"id"`
+	CampaignID int64  `gorm:"not null;uniqueIndex:ux_campaign_runs_key,priority:1" json:"campaign_id"`
+	TriggerKey string `gorm:"size:128;not null;default:'';uniqueIndex:ux_campaign_runs_key,priority:2" json:"key"`
+	VarsJSON   string `gorm:"column:vars;type:text" json:"-"`
+	Status     string `gorm:"size:16;not null;index" json:"status"`
+	// AfterID: customers up to this id are done (the resume point).
+	AfterID     int64             `gorm:"not null;default:0" json:"-"`
+	Planned     int               `gorm:"not null;default:0" json:"planned"`
+	Queued      int               `gorm:"not null;default:0" json:"queued"`
+	Skipped     int               `gorm:"not null;default:0" json:"skipped"`
+	Failed      int               `gorm:"not null;default:0" json:"failed"`
+	Tasks       int               `gorm:"not null;default:0" json:"tasks"`
+	Duplicates  int               `gorm:"not null;default:0" json:"duplicates"`
+	ReasonsJSON string            `gorm:"column:reasons;type:text" json:"-"`
+	SkipReasons map[string]int    `gorm:"-" json:"skip_reasons"`
+	Vars        map[string]string `gorm:"-" json:"vars,omitempty"`
+	Attempts    int               `gorm:"not null;default:0" json:"attempts"`
+	Error       string            `gorm:"type:text" json:"error,omitempty"`
+	ClaimedBy   string            `gorm:"size:64;not null;default:''" json:"-"`
+	LeaseUntil  *time.Time        `json:"-"`
+	Beats       int64             `gorm:"not null;default:0" json:"-"`
+	CreatedAt   time.Time         `json:"created_at"`
+	StartedAt   *time.Time        `json:"started_at,omitempty"`
+	FinishedAt  *time.Time        `json:"finished_at,omitempty"`
+	UpdatedAt   time.Time         `json:"updated_at"`
+}
+
+func (r *CampaignRun) decode() {
+	r.SkipReasons = map[string]int{}
+	if r.ReasonsJSON != "" {
+		_ = json.Unmarshal([]byte(r.ReasonsJSON), &r.SkipReasons)
+	}
+	r.Vars = nil
+	if r.VarsJSON != "" {
+		_ = json.Unmarshal([]byte(r.VarsJSON), &r.Vars)
+	}
+}
+
+// CampaignKey is the outbox idempotency-key prefix and workflow of a
+// campaign's messages: "campaign:ID".
+func CampaignKey(id int64) string { return "campaign:" + strconv.FormatInt(id, 10) }
+
+// ErrCampaignCancelled stops a run whose campaign was cancelled.
+var ErrCampaignCancelled = Errorf(ECONFLICT, "campaign cancelled")
+
+// CreateCampaign inserts a draft (the caller has checked it).
+func (s *Store) CreateCampaign(ctx context.Context, c *Campaign) error {
+	now := s.Now().Truncate(time.Millisecond)
+	c.Status, c.CreatedAt, c.UpdatedAt = CampaignDraft, now, now
+	c.BodiesJSON = ""
+	if len(c.Bodies) > 0 {
+		b, _ := json.Marshal(c.Bodies)
+		c.BodiesJSON = string(b)
+	}
+	if err := s.db.WithContext(ctx).Create(c).Error; err != nil {
+		return fmt.Errorf("create campaign: %w", err)
+	}
+	return nil
+}
+
+// CampaignByID loads a campaign.
+func (s *Store) CampaignByID(ctx context.Context, id int64) (*Campaign, error) {
+	c, err := byID[Campaign](ctx, s, "campaign", id)
+	if err == nil {
+		c.decode()
+	}
+	return c, err
+}
+
+// ListCampaigns returns campaigns, newest first; status narrows.
+func (s *Store) ListCampaigns(ctx context.Context, status string, p Page) ([]*Campaign, string, error) {
+	limit, before, err := p.parse()
+	if err != nil {
+		return nil, "", err
+	}
+	q := s.db.WithContext(ctx).Model(&Campaign{})
+	if before > 0 {
+		q = q.Where("id < ?", before)
+	}
+	if status != "" {
+		q = q.Where("status = ?", status)
+	}
+	cs, next, err := pageOf(q.Order("id DESC"), limit, func(c *Campaign) int64 { return c.ID })
+	if err != nil {
+		return nil, "", fmt.Errorf("list campaigns: %w", err)
+	}
+	for _, c := range cs {
+		c.decode()
+	}
+	return cs, next, nil
+}
+
+// SetCampaignCapExempt records an admin's exemption from the cap.
+func (s *Store) SetCampaignCapExempt(ctx context.Context, id int64, exempt bool, by *int64) error {
+	res := s.db.WithContext(ctx).Model(&Campaign{}).Where("id = ?", id).
+		Updates(map[string]any{"cap_exempt": exempt, "cap_exempt_by": by, "updated_at": s.Now().Truncate(time.Millisecond)})
+	if res.Error != nil {
+		return fmt.Errorf("campaign cap exempt: %w", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return Errorf(ENOTFOUND, "campaign %d not found", id)
+	}
+	return nil
+}
+
+// transition moves a campaign from one of from to to by a conditional
+// UPDATE (the claim that makes replicas agree); a campaign in another
+// state is 409 naming it.
+func (s *Store) transition(ctx context.Context, id int64, from []string, set map[string]any) (*Campaign, bool, error) {
+	set["updated_at"] = s.Now().Truncate(time.Millisecond)
+	var res *gorm.DB
+	if err := retry(ctx, func() error {
+		res = s.db.WithContext(ctx).Model(&Campaign{}).Where("id = ? AND status IN ?", id, from).Updates(set)
+		return res.Error
+	}); err != nil {
+		return nil, false, fmt.Errorf("campaign %d: %w", id, err)
+	}
+	c, err := s.CampaignByID(ctx, id)
+	if err != nil {
+		return nil, false, err
+	}
+	return c, res.RowsAffected == 1, nil
+}
+
+func stateConflict(c *Campaign, what string) error {
+	return &Error{Code: ECONFLICT, Field: "status", Message: fmt.Sprintf("campaign %d is %s; it cannot be %s", c.ID, c.Status, what)}
+}
+
+// ScheduleCampaign sets a draft (or scheduled) campaign to go at at.
+func (s *Store) ScheduleCampaign(ctx context.Context, id int64, at time.Time) (*Campaign, error) {
+	c, ok, err := s.transition(ctx, id, []string{CampaignDraft, CampaignScheduled},
+		map[string]any{"status": CampaignScheduled, "send_at": at.UTC().Truncate(time.Millisecond)})
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, stateConflict(c, "scheduled")
+	}
+	return c, nil
+}
+
+// SendCampaign starts a draft or scheduled campaign now: it becomes
+// sending and its run is created for a worker to claim.
+func (s *Store) SendCampaign(ctx context.Context, id int64) (*Campaign, error) {
+	now := s.Now().Truncate(time.Millisecond)
+	c, ok, err := s.transition(ctx, id, []string{CampaignDraft, CampaignScheduled},
+		map[string]any{"status": CampaignSending, "started_at": now})
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, stateConflict(c, "sent")
+	}
+	if _, _, err := s.CreateCampaignRun(ctx, id, "", nil); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// StartDueCampaigns moves scheduled campaigns whose time has come to
+// sending, each claimed by one conditional UPDATE so two replicas never
+// both start one, and creates their runs (also for a sending campaign
+// whose process died between the two). It returns the ids started.
+func (s *Store) StartDueCampaigns(ctx context.Context, now time.Time) ([]int64, error) {
+	var ids []int64
+	db := s.db.WithContext(ctx)
+	if err := db.Model(&Campaign{}).Where("status = ? AND send_at <= ?", CampaignScheduled, now.UTC()).
+		Order("send_at").Limit(100).Pluck("id", &ids).Error; err != nil {
+		return nil, fmt.Errorf("due campaigns: %w", err)
+	}
+	var started []int64
+	for _, id := range ids {
+		_, ok, err := s.transition(ctx, id, []string{CampaignScheduled}, map[string]any{"status": CampaignSending, "started_at": now.UTC()})
+		if err != nil {
+			return started, err
+		}
+		if ok {
+			started = append(started, id)
+		}
+	}
+	var orphans []int64
+	if err := db.Model(&Campaign{}).Where("status = ? AND NOT EXISTS (SELECT 1 FROM campaign_runs r WHERE r.campaign_id = campaigns.id AND r.trigger_key = '')",
+		CampaignSending).Limit(100).Pluck("id", &orphans).Error; err != nil {
+		return started, fmt.Errorf("due campaigns: %w", err)
+	}
+	for _, id := range orphans {
+		if _, _, err := s.CreateCampaignRun(ctx, id, "", nil); err != nil {
+			return started, err
+		}
+	}
+	return started, nil
+}
+
+// CreateCampaignRun creates the run of campaign id for key ("" = its own
+// send) unless it exists: created=false answers the existing one (the
+// same trigger key never runs twice).
+func (s *Store) CreateCampaignRun(ctx context.Context, id int64, key string, vars map[string]string) (*CampaignRun, bool, error) {
+	now := s.Now().Truncate(time.Millisecond)
+	r := &CampaignRun{CampaignID: id, TriggerKey: key, Status: CampaignRunPending, CreatedAt: now, UpdatedAt: now}
+	if len(vars) > 0 {
+		b, _ := json.Marshal(vars)
+		r.VarsJSON = string(b)
+	}
+	var res *gorm.DB
+	err := retry(ctx, func() error {
+		r.ID = 0
+		res = s.db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(r)
+		return res.Error
+	})
+	if err != nil && !isDuplicate(err) {
+		return nil, false, fmt.Errorf("campaign run: %w", err)
+	}
+	if err == nil && res.RowsAffected == 1 {
+		r.decode()
+		return r, true, nil
+	}
+	var got CampaignRun
+	if err := s.db.WithContext(ctx).Where("campaign_id = ? AND trigger_key = ?", id, key).Take(&got).Error; err != nil {
+		return nil, false, fmt.Errorf("campaign run: %w", err)
+	}
+	got.decode()
+	return &got, false, nil
+}
+
+// ClaimCampaignRun claims one run that is pending, or running with an
+// expired lease (its process died: resumed from its cursor), for holder
+// until now+lease; nil when there is none.
+func (s *Store) ClaimCampaignRun(ctx context.Context, holder string, lease time.Duration) (*CampaignRun, error) {
+	now := s.Now().Truncate(time.Millisecond)
+	db := s.db.WithContext(ctx)
+	var ids []int64
+	if err := db.Model(&CampaignRun{}).Where("status = ? OR (status = ? AND lease_until < ?)", CampaignRunPending, CampaignRunRunning, now).
+		Order("id").Limit(10).Pluck("id", &ids).Error; err != nil {
+		return nil, fmt.Errorf("claim campaign run: %w", err)
+	}
+	token := claimToken(holder)
+	until := now.Add(lease)
+	for _, id := range ids {
+		var res *gorm.DB
+		err := retry(ctx, func() error {
+			res = db.Model(&CampaignRun{}).Where("id = ? AND (status = ? OR (status = ? AND lease_until < ?))", id, CampaignRunPending, CampaignRunRunning, now).
+				Updates(map[string]any{"status": CampaignRunRunning, "claimed_by": token, "lease_until": until,
+					"attempts": gorm.Expr("attempts + 1"), "beats": gorm.Expr("beats + 1"), "started_at": now, "updated_at": now})
+			return res.Error
+		})
+		if err != nil {
+			return nil, fmt.Errorf("claim campaign run: %w", err)
+		}
+		if res.RowsAffected == 1 {
+			var r CampaignRun
+			if err := db.Take(&r, id).Error; err != nil {
+				return nil, fmt.Errorf("claim campaign run: %w", err)
+			}
+			r.decode()
+			return &r, nil
+		}
+	}
+	return nil, nil
+}
+
+// ProgressCampaignRun records the run's counts and cursor and renews its
+// lease; ErrCampaignCancelled when the run was cancelled, ErrRunClaimLost
+// when another process took it over.
+func (s *Store) ProgressCampaignRun(ctx context.Context, r *CampaignRun, lease time.Duration) error {
+	until := s.Now().Truncate(time.Millisecond).Add(lease)
+	return s.writeCampaignRun(ctx, r, map[string]any{"lease_until": until})
+}
+
+// FinishCampaignRun records the run's end; the campaign's own run done
+// makes the campaign done.
+func (s *Store) FinishCampaignRun(ctx context.Context, r *CampaignRun, status, errMsg string) error {
+	now := s.Now().Truncate(time.Millisecond)
+	if err := s.writeCampaignRun(ctx, r, map[string]any{"status": status, "error": errMsg, "finished_at": now, "lease_until": nil}); err != nil {
+		return err
+	}
+	r.Status, r.Error, r.FinishedAt = status, errMsg, &now
+	if r.TriggerKey == "" && status == CampaignRunDone {
+		if _, _, err := s.transition(ctx, r.CampaignID, []string{CampaignSending}, map[string]any{"status": CampaignDone, "finished_at": now}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Store) writeCampaignRun(ctx context.Context, r *CampaignRun, set map[string]any) error {
+	reasons := ""
+	if len(r.SkipReasons) > 0 {
+		b, _ := json.Marshal(r.SkipReasons)
+		reasons = string(b)
+	}
+	maps.Copy(set, map[string]any{
+		"planned": r.Planned, "queued": r.Queued, "skipped": r.Skipped, "failed": r.Failed, "tasks": r.Tasks,
+		"duplicates": r.Duplicates, "reasons": reasons, "after_id": r.AfterID,
+		"beats": gorm.Expr("beats + 1"), "updated_at": s.Now().Truncate(time.Millisecond),
+	})
+	var res *gorm.DB
+	if err := retry(ctx, func() error {
+		res = s.db.WithContext(ctx).Model(&CampaignRun{}).
+			Where("id = ? AND claimed_by = ? AND status = ?", r.ID, r.ClaimedBy, CampaignRunRunning).Updates(set)
+		return res.Error
+	}); err != nil {
+		return fmt.Errorf("campaign run %d: %w", r.ID, err)
+	}
+	if res.RowsAffected == 0 {
+		var st string
+		if err := s.db.WithContext(ctx).Model(&CampaignRun{}).Where("id = ?", r.ID).Pluck("status", &st).Error; err == nil && st == CampaignRunCancelled {
+			return ErrCampaignCancelled
+		}
+		return ErrRunClaimLost
+	}
+	return nil
+}
+
+// CampaignRuns lists a campaign's runs, newest first (at most 100).
+func (s *Store) CampaignRuns(ctx context.Context, id int64) ([]*CampaignRun, error) {
+	var rs []*CampaignRun
+	if err := s.db.WithContext(ctx).Where("campaign_id = ?", id).Order("id DESC").Limit(100).Find(&rs).Error; err != nil {
+		return nil, fmt.Errorf("campaign runs: %w", err)
+	}
+	for _, r := range rs {
+		r.decode()
+	}
+	return rs, nil
+}
+
+// CancelCampaign cancels a campaign in any state but cancelled: its runs
+// stop at their next batch and its messages not yet sent are withdrawn
+// (skipped, "campaign cancelled"). It returns how many were withdrawn.
+func (s *Store) CancelCampaign(ctx context.Context, id int64) (*Campaign, int, error) {
+	now := s.Now().Truncate(time.Millisecond)
+	c, ok, err := s.transition(ctx, id, []string{CampaignDraft, CampaignScheduled, CampaignSending, CampaignDone},
+		map[string]any{"status": CampaignCancelled, "finished_at": now})
+	if err != nil {
+		return nil, 0, err
+	}
+	if !ok {
+		return nil, 0, stateConflict(c, "cancelled")
+	}
+	if err := retry(ctx, func() error {
+		return s.db.WithContext(ctx).Model(&CampaignRun{}).Where("campaign_id = ? AND status IN ?", id, []string{CampaignRunPending, CampaignRunRunning}).
+			Updates(map[string]any{"status": CampaignRunCancelled, "finished_at": now, "lease_until": nil, "updated_at": now}).Error
+	}); err != nil {
+		return nil, 0, fmt.Errorf("cancel campaign: %w", err)
+	}
+	n, err := s.WithdrawCampaign(ctx, id)
+	return c, n, err
+}
+
+// WithdrawCampaign marks the campaign's queued messages that no sender
+// holds right now as skipped ("campaign cancelled"); a message being sent
+// at this moment goes.
+func (s *Store) WithdrawCampaign(ctx context.Context, id int64) (int, error) {
+	keys, kargs := s.campaignKeys(id)
+	now := s.Now().Truncate(time.Millisecond)
+	var res *gorm.DB
+	if err := retry(ctx, func() error {
+		res = s.db.WithContext(ctx).Model(&Message{}).Where(keys, kargs...).
+			Where("status = ? AND (lease_until IS NULL OR lease_until < ?)", StatusQueued, now).
+			Updates(map[string]any{"status": StatusSkipped, "reason": "campaign cancelled", "next_attempt_at": nil, "updated_at": now})
+		return res.Error
+	}); err != nil {
+		return 0, fmt.Errorf("withdraw campaign: %w", err)
+	}
+	return int(res.RowsAffected), nil
+}
+
+// campaignKeys selects a campaign's messages by their idempotency keys
+// ("campaign:ID:..."): a range of the unique index. SQLite compares bytes,
+// so the range ends at "campaign:ID;"; MySQL's collations order
+// punctuation otherwise (";" before ":"), so there it is a LIKE prefix,
+// which the index serves as a range too.
+func (s *Store) campaignKeys(id int64) (string, []any) {
+	k := CampaignKey(id) + ":"
+	if s.dialect == MySQL {
+		return "idempotency_key LIKE ?", []any{k + "%"}
+	}
+	return "idempotency_key >= ? AND idempotency_key < ?", []any{k, CampaignKey(id) + ";"}
+}
+
+// CampaignResults is what a campaign did. Replies, orders and opt-outs
+// are attributed to a sent message when they come after it and within
+// the attribution window (sent_at < t <= sent_at + days).
+type CampaignResults struct {
+	// Queued is every message written; Pending those not yet sent.
+	Queued  int            `json:"queued"`
+	Pending int            `json:"pending"`
+	Sent    int            `json:"sent"`
+	Failed  int            `json:"failed"`
+	Skipped map[string]int `json:"skipped"`
+	// Replies: sent messages answered within the window.
+	Replies int `json:"replies"`
+	// Orders and Revenue within the window; Converted the sent messages
+	// followed by at least one order, Conversion Converted/Sent.
+	Orders     int     `json:"orders"`
+	Revenue    Money   `json:"revenue"`
+	Converted  int     `json:"converted"`
+	Conversion float64 `json:"conversion"`
+	OptOuts    int     `json:"opt_outs"`
+	// WindowDays is the attribution window.
+	WindowDays int                       `json:"window_days"`
+	ByChannel  map[string]*ChannelResult `json:"by_channel"`
+	ByDay      []*DayResult              `json:"by_day"`
+}
+
+// ChannelResult is a campaign's results on one channel.
+type ChannelResult struct {
+	Queued  int   `json:"queued"`
+	Sent    int   `json:"sent"`
+	Failed  int   `json:"failed"`
+	Replies int   `json:"replies"`
+	Orders  int   `json:"orders"`
+	Revenue Money `json:"revenue"`
+}
+
+// DayResult is a campaign's results by the business day of sending.
+type DayResult struct {
+	Date    string `json:"date"`
+	Sent    int    `json:"sent"`
+	Replies int    `json:"replies"`
+	Orders  int    `json:"orders"`
+	Revenue Money  `json:"revenue"`
+}
+
+// campaignResultsBatch is how many sent messages one attribution step
+// reads: the work is bounded per step whatever the campaign's size.
+const campaignResultsBatch = 1000
+
+// CampaignResultsOf computes a campaign's results over the outbox, the
+// inbound messages, orders and opt-outs: the campaign's messages by their
+// idempotency keys (an index range), the rest by customer (indexed).
+// skipped are the runs' skips (opted out, cap...), added to the outbox's.
+func (s *Store) CampaignResultsOf(ctx context.Context, id int64, days int, loc *time.Location, skipped map[string]int) (*CampaignResults, error) {
+	if loc == nil {
+		loc = time.UTC
+	}
+	keys, kargs := s.campaignKeys(id)
+	res := &CampaignResults{Skipped: map[string]int{}, ByChannel: map[string]*ChannelResult{}, WindowDays: days}
+	maps.Copy(res.Skipped, skipped)
+	db := s.db.WithContext(ctx)
+	var counts []struct {
+		Status, Channel, Reason string
+		N                       int
+	}
+	args := append(append([]any{StatusSkipped}, kargs...), StatusSkipped)
+	if err := db.Raw(`SELECT status, channel, CASE WHEN status = ? THEN reason ELSE '' END AS reason, COUNT(*) AS n FROM messages
+		WHERE `+keys+` GROUP BY status, channel, CASE WHEN status = ? THEN reason ELSE '' END`, args...).Scan(&counts).Error; err != nil {
+		return nil, fmt.Errorf("campaign results: %w", err)
+	}
+	ch := func(c string) *ChannelResult {
+		if res.ByChannel[c] == nil {
+			res.ByChannel[c] = &ChannelResult{}
+		}
+		return res.ByChannel[c]
+	}
+	for _, c := range counts {
+		res.Queued += c.N
+		cr := ch(c.Channel)
+		cr.Queued += c.N
+		switch c.Status {
+		case StatusSent:
+			res.Sent += c.N
+			cr.Sent += c.N
+		case StatusFailed:
+			res.Failed += c.N
+			cr.Failed += c.N
+		case StatusSkipped:
+			res.Skipped[cmpReason(c.Reason)] += c.N
+		default:
+			res.Pending += c.N
+		}
+	}
+	window := time.Duration(days) * 24 * time.Hour
+	byDay := map[string]*DayResult{}
+	after := ""
+	for {
+		var sent []struct {
+			IdempotencyKey string
+			CustomerID     int64
+			Channel        string
+			SentAt         time.Time
+		}
+		if err := db.Model(&Message{}).Select("idempotency_key, customer_id, channel, sent_at").
+			Where(keys, kargs...).Where("idempotency_key > ? AND status = ?", after, StatusSent).
+			Order("idempotency_key").Limit(campaignResultsBatch).Scan(&sent).Error; err != nil {
+			return nil, fmt.Errorf("campaign results: %w", err)
+		}
+		if len(sent) == 0 {
+			break
+		}
+		after = sent[len(sent)-1].IdempotencyKey
+		ids := make([]int64, 0, len(sent))
+		first, last := sent[0].SentAt, sent[0].SentAt
+		for _, m := range sent {
+			ids = append(ids, m.CustomerID)
+			first, last = minTime(first, m.SentAt), maxTime(last, m.SentAt)
+		}
+		var ins []struct {
+			CustomerID int64
+			CreatedAt  time.Time
+		}
+		if err := db.Model(&Message{}).Select("customer_id, created_at").
+			Where("customer_id IN ? AND direction = ? AND created_at > ? AND created_at <= ?", ids, DirectionIn, first, last.Add(window)).
+			Scan(&ins).Error; err != nil {
+			return nil, fmt.Errorf("campaign results: %w", err)
+		}
+		var orders []struct {
+			CustomerID int64
+			OccurredAt time.Time
+			AmountFen  int64
+		}
+		if err := db.Model(&Order{}).Select("customer_id, occurred_at, amount_fen").
+			Where("customer_id IN ? AND occurred_at > ? AND occurred_at <= ?", ids, first, last.Add(window)).
+			Scan(&orders).Error; err != nil {
+			return nil, fmt.Errorf("campaign results: %w", err)
+		}
+		var outs []struct {
+			ID       int64
+			OptOutAt *time.Time
+		}
+		if err := db.Model(&Customer{}).Select("id, opt_out_at").
+			Where("id IN ? AND opt_out = ? AND opt_out_at > ?", ids, true, first).Scan(&outs).Error; err != nil {
+			return nil, fmt.Errorf("campaign results: %w", err)
+		}
+		inBy := map[int64][]time.Time{}
+		for _, m := range ins {
+			inBy[m.CustomerID] = append(inBy[m.CustomerID], m.CreatedAt)
+		}
+		type ord struct {
+			at  time.Time
+			fen int64
+		}
+		ordBy := map[int64][]ord{}
+		for _, o := range orders {
+			ordBy[o.CustomerID] = append(ordBy[o.CustomerID], ord{o.OccurredAt, o.AmountFen})
+		}
+		outBy := map[int64]time.Time{}
+		for _, o := range outs {
+			if o.OptOutAt != nil {
+				outBy[o.ID] = *o.OptOutAt
+			}
+		}
+		within := func(sentAt, t time.Time) bool { return t.After(sentAt) && !t.After(sentAt.Add(window)) }
+		for _, m := range sent {
+			day := m.SentAt.In(loc).Format("2006-01-02")
+			dr := byDay[day]
+			if dr == nil {
+				dr = &DayResult{Date: day}
+				byDay[day] = dr
+			}
+			dr.Sent++
+			cr := ch(m.Channel)
+			for _, t := range inBy[m.CustomerID] {
+				if within(m.SentAt, t) {
+					res.Replies++
+					cr.Replies++
+					dr.Replies++
+					break
+				}
+			}
+			converted := false
+			for _, o := range ordBy[m.CustomerID] {
+				if !within(m.SentAt, o.at) {
+					continue
+				}
+				if o.fen > 0 {
+					res.Orders++
+					cr.Orders++
+					dr.Orders++
+					converted = true
+				}
+				res.Revenue = Fen(res.Revenue.Fen() + o.fen)
+				cr.Revenue = Fen(cr.Revenue.Fen() + o.fen)
+				dr.Revenue = Fen(dr.Revenue.Fen() + o.fen)
+			}
+			if converted {
+				res.Converted++
+			}
+			if t, ok := outBy[m.CustomerID]; ok && within(m.SentAt, t) {
+				res.OptOuts++
+			}
+		}
+		if len(sent) < campaignResultsBatch {
+			break
+		}
+	}
+	if res.Sent > 0 {
+		res.Conversion = float64(res.Converted) / float64(res.Sent)
+	}
+	res.ByDay = make([]*DayResult, 0, len(byDay))
+	for _, d := range byDay {
+		res.ByDay = append(res.ByDay, d)
+	}
+	sort.Slice(res.ByDay, func(i, j int) bool { return res.ByDay[i].Date < res.ByDay[j].Date })
+	return res, nil
+}
+
+func cmpReason(r string) string {
+	if r == "" {
+		return "skipped"
+	}
+	return r
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// CampaignInput creates a campaign: a segment, a saved template
+// (TemplateKey) or inline Body (every locale) / Bodies (by locale), an
+// optional send time and end.
+type CampaignInput struct {
+	Name        string            `json:"name"`
+	SegmentID   int64             `json:"segment_id"`
+	TemplateKey string            `json:"template_key,omitempty"`
+	Body        string            `json:"body,omitempty"`
+	Bodies      map[string]string `json:"bodies,omitempty"`
+	SendAt      *time.Time        `json:"send_at,omitempty"`
+	EndAt       *time.Time        `json:"end_at,omitempty"`
+	// CapExempt is honoured for admins only (recorded with who).
+	CapExempt bool `json:"cap_exempt,omitempty"`
+}
+
+// CampaignDryRun is what a campaign would do now, sending nothing.
+type CampaignDryRun struct {
+	// Members: the segment's count (opted-out excluded); OptedOut: those
+	// the filter matches but who opted out.
+	Members  int64 `json:"members"`
+	OptedOut int64 `json:"opted_out"`
+	// WouldSend: messages it would queue; Skipped by reason (unreachable,
+	// no chat identity, cap, "wechat 48h window closed: staff task"...).
+	WouldSend int            `json:"would_send"`
+	Skipped   map[string]int `json:"skipped"`
+	Sample    []RunSample    `json:"sample"`
+}
