@@ -669,7 +669,7 @@ func (s *Store) ListSegments(ctx context.Context, p Page) ([]*SegmentDef, string
 	return ds, next, nil
 }
 
-// segmentsAndCampaigns is migration 31's schema: profile fields segments
+// segmentsAndCampaigns is migration 27's schema: profile fields segments
 // use (district, asset kind/model/year, opt-out time) and the tables.
 func segmentsAndCampaigns(tx *gorm.DB) error {
 	return tx.AutoMigrate(&Customer{}, &Asset{}, &SegmentDef{}, &Campaign{}, &CampaignRun{})
