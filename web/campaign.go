@@ -277,6 +277,16 @@ func (s *Server) campaigns() (Campaigns, error) {
 	return s.Campaigns, nil
 }
 
+// campaignOf is the campaign service and the {id} of a campaign route.
+func (s *Server) campaignOf(r *http.Request) (Campaigns, int64, error) {
+	cs, err := s.campaigns()
+	if err != nil {
+		return nil, 0, err
+	}
+	id, err := pathID(r, "id")
+	return cs, id, err
+}
+
 func (s *Server) handleCampaignCreate(w http.ResponseWriter, r *http.Request, p *store.Principal) error {
 	cs, err := s.campaigns()
 	if err != nil {
@@ -305,11 +315,7 @@ func (s *Server) handleCampaigns(w http.ResponseWriter, r *http.Request, _ *stor
 }
 
 func (s *Server) handleCampaignGet(w http.ResponseWriter, r *http.Request, _ *store.Principal) error {
-	cs, err := s.campaigns()
-	if err != nil {
-		return err
-	}
-	id, err := pathID(r, "id")
+	cs, id, err := s.campaignOf(r)
 	if err != nil {
 		return err
 	}
@@ -318,11 +324,7 @@ func (s *Server) handleCampaignGet(w http.ResponseWriter, r *http.Request, _ *st
 }
 
 func (s *Server) handleCampaignDryRun(w http.ResponseWriter, r *http.Request, _ *store.Principal) error {
-	cs, err := s.campaigns()
-	if err != nil {
-		return err
-	}
-	id, err := pathID(r, "id")
+	cs, id, err := s.campaignOf(r)
 	if err != nil {
 		return err
 	}
@@ -337,11 +339,7 @@ func (s *Server) handleCampaignDryRun(w http.ResponseWriter, r *http.Request, _ 
 }
 
 func (s *Server) handleCampaignSchedule(w http.ResponseWriter, r *http.Request, p *store.Principal) error {
-	cs, err := s.campaigns()
-	if err != nil {
-		return err
-	}
-	id, err := pathID(r, "id")
+	cs, id, err := s.campaignOf(r)
 	if err != nil {
 		return err
 	}
@@ -358,11 +356,7 @@ func (s *Server) handleCampaignSchedule(w http.ResponseWriter, r *http.Request, 
 }
 
 func (s *Server) handleCampaignSend(w http.ResponseWriter, r *http.Request, p *store.Principal) error {
-	cs, err := s.campaigns()
-	if err != nil {
-		return err
-	}
-	id, err := pathID(r, "id")
+	cs, id, err := s.campaignOf(r)
 	if err != nil {
 		return err
 	}
@@ -375,11 +369,7 @@ func (s *Server) handleCampaignSend(w http.ResponseWriter, r *http.Request, p *s
 }
 
 func (s *Server) handleCampaignCancel(w http.ResponseWriter, r *http.Request, p *store.Principal) error {
-	cs, err := s.campaigns()
-	if err != nil {
-		return err
-	}
-	id, err := pathID(r, "id")
+	cs, id, err := s.campaignOf(r)
 	if err != nil {
 		return err
 	}
@@ -392,11 +382,7 @@ func (s *Server) handleCampaignCancel(w http.ResponseWriter, r *http.Request, p 
 }
 
 func (s *Server) handleCampaignTrigger(w http.ResponseWriter, r *http.Request, p *store.Principal) error {
-	cs, err := s.campaigns()
-	if err != nil {
-		return err
-	}
-	id, err := pathID(r, "id")
+	cs, id, err := s.campaignOf(r)
 	if err != nil {
 		return err
 	}
@@ -413,11 +399,7 @@ func (s *Server) handleCampaignTrigger(w http.ResponseWriter, r *http.Request, p
 }
 
 func (s *Server) handleCampaignCapExempt(w http.ResponseWriter, r *http.Request, p *store.Principal) error {
-	cs, err := s.campaigns()
-	if err != nil {
-		return err
-	}
-	id, err := pathID(r, "id")
+	cs, id, err := s.campaignOf(r)
 	if err != nil {
 		return err
 	}
