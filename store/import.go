@@ -231,6 +231,7 @@ func (s *Store) AssetOwners(ctx context.Context, ids []int64) (map[int64]int64, 
 
 // OrderImport is the write transaction of an orders import.
 type OrderImport struct {
+	s   *Store
 	tx  *gorm.DB
 	loc *time.Location
 }
@@ -241,7 +242,7 @@ type OrderImport struct {
 // transaction has to be retried (a deadlock). A service order with an
 // asset moves the asset's due date (in loc).
 func (s *Store) ImportOrders(ctx context.Context, loc *time.Location, write func(*OrderImport) error) error {
-	err := s.tx(ctx, func(tx *gorm.DB) error { return write(&OrderImport{tx: tx, loc: loc}) })
+	err := s.tx(ctx, func(tx *gorm.DB) error { return write(&OrderImport{s: s, tx: tx, loc: loc}) })
 	if err != nil {
 		return fmt.Errorf("import orders: %w", err)
 	}
@@ -279,9 +280,18 @@ func (w *OrderImport) Insert(rows []OrderRow) (created, duplicates int, err erro
 				return fmt.Errorf("line %d: %w", r.Line, Errorf(ENOTFOUND, "customer %d not found", r.Order.CustomerID))
 			}
 		}
+		known, err := w.knownKeys(orders)
+		if err != nil {
+			return err
+		}
 		q := w.tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&orders)
 		if q.Error != nil {
 			return fmt.Errorf("lines %d-%d: %w", batch[0].Line, batch[len(batch)-1].Line, q.Error)
+		}
+		if q.RowsAffected > 0 {
+			if err := w.earn(orders, known); err != nil {
+				return fmt.Errorf("lines %d-%d: %w", batch[0].Line, batch[len(batch)-1].Line, err)
+			}
 		}
 		created += int(q.RowsAffected)
 		duplicates += len(batch) - int(q.RowsAffected)
@@ -293,7 +303,7 @@ func (w *OrderImport) Insert(rows []OrderRow) (created, duplicates int, err erro
 		return touchCustomers(w.tx, orders[0].CreatedAt, ids...)
 	}
 	for _, r := range rows {
-		if r.Order.AssetID == nil {
+		if r.Order.AssetID == nil && r.Order.refundOf == "" {
 			batch = append(batch, r)
 			continue
 		}
@@ -301,7 +311,7 @@ func (w *OrderImport) Insert(rows []OrderRow) (created, duplicates int, err erro
 			return created, duplicates, err
 		}
 		o := *r.Order
-		inserted, err := createOrder(w.tx, &o, w.loc, false)
+		inserted, err := w.s.createOrder(w.tx, &o, w.loc, false)
 		if err == nil && inserted {
 			err = touchCustomers(w.tx, o.CreatedAt, o.CustomerID)
 		}
@@ -315,4 +325,57 @@ func (w *OrderImport) Insert(rows []OrderRow) (created, duplicates int, err erro
 		}
 	}
 	return created, duplicates, flush()
+}
+
+// knownKeys returns which of the orders' dedup keys are already stored:
+// those rows are duplicates and earn nothing.
+func (w *OrderImport) knownKeys(orders []Order) (map[string]bool, error) {
+	if w.s.pointsRules() == nil {
+		return nil, nil
+	}
+	keys := make([]string, 0, len(orders))
+	for _, o := range orders {
+		if o.DedupKey != nil {
+			keys = append(keys, *o.DedupKey)
+		}
+	}
+	var found []string
+	if err := w.tx.Model(&Order{}).Where("dedup_key IN ?", keys).Pluck("dedup_key", &found).Error; err != nil {
+		return nil, err
+	}
+	known := make(map[string]bool, len(found))
+	for _, k := range found {
+		known[k] = true
+	}
+	return known, nil
+}
+
+// earn credits the points of the batch's freshly inserted orders, read
+// back by dedup key (a multi-row insert that skipped duplicates does not
+// tell the ids it gave), in file order so that the first order is first.
+// An order another import inserted meanwhile is earned by that import or
+// this one, once: the ledger key decides.
+func (w *OrderImport) earn(orders []Order, known map[string]bool) error {
+	if w.s.pointsRules() == nil {
+		return nil
+	}
+	var keys []string
+	for _, o := range orders {
+		if o.DedupKey != nil && !known[*o.DedupKey] {
+			keys = append(keys, *o.DedupKey)
+		}
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	var fresh []*Order
+	if err := w.tx.Where("dedup_key IN ?", keys).Order("id").Find(&fresh).Error; err != nil {
+		return err
+	}
+	for _, o := range fresh {
+		if err := w.s.earnOrder(w.tx, o); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -58,6 +58,7 @@ func migrations() []migration {
 		{23, "import_jobs", "", autoMigrate(&ImportJob{}, &ImportBadRow{})},
 		{24, "orders_exact_money", "", ordersExactMoney},
 		{25, "customer_intelligence", "", customerIntelligence},
+		{28, "points_ledger", "", pointsLedger},
 	}
 }
 
