@@ -173,6 +173,7 @@ func (s *Server) routes() {
 	s.importRoutes()
 	s.consoleRoutes()
 	s.intelRoutes()
+	s.pointsRoutes()
 	s.openAPIRoutes()
 	s.mux.HandleFunc(apiFallbackPattern, s.apiFallback)
 	s.mux.HandleFunc(apiRootPattern, s.apiFallback)
