@@ -46,6 +46,9 @@ type Config struct {
 		Workflow     `yaml:",inline"`
 		InactiveDays int `yaml:"inactive_days"`
 	} `yaml:"winback"`
+	// PointsExpiry reminds customers whose points are about to expire
+	// (when: points.expiry_notice_days before, Options.PointsExpiry).
+	PointsExpiry Workflow `yaml:"points_expiry"`
 	// CatchUpDays: at start, runs missed in this many past days (and
 	// today's, if its time has passed) are run.
 	CatchUpDays int `yaml:"catch_up_days"`
@@ -80,6 +83,7 @@ func DefaultConfig() Config {
 	c.Survey.Schedule, c.Survey.DelayDays, c.Survey.LowScore, c.Survey.AnswerDays = "0 11 * * *", 1, 2, 3
 	c.Revisit.Schedule, c.Revisit.AfterPurchaseDays, c.Revisit.TierAEveryDays = "0 8 * * *", 3, 30
 	c.Winback.Schedule, c.Winback.InactiveDays = "0 12 * * 1", 90
+	c.PointsExpiry.Schedule = "0 10 * * *"
 	c.CatchUpDays = 2
 	c.Cap = Cap{Messages: 2, Days: 7}
 	return c
@@ -97,6 +101,7 @@ func (c Config) Schedules() []Scheduled {
 	return []Scheduled{
 		{"birthday", c.Birthday}, {"holiday", c.Holiday.Workflow}, {"maintenance", c.Maintenance.Workflow},
 		{"survey", c.Survey.Workflow}, {"revisit", c.Revisit.Workflow}, {"winback", c.Winback.Workflow},
+		{"points_expiry", c.PointsExpiry},
 	}
 }
 

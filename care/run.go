@@ -141,6 +141,8 @@ func (x *execution) plan(ctx context.Context) error {
 		return x.revisit(ctx)
 	case "winback":
 		return x.winback(ctx)
+	case "points_expiry":
+		return x.pointsExpiry(ctx)
 	}
 	return fmt.Errorf("unknown workflow %q", x.workflow)
 }

@@ -241,6 +241,45 @@ func mulDiv(a, b, c int64) int64 {
 	return q*b + r*(b/c) + (r*(b%c))/c
 }
 
+// surveyBonus credits the survey bonus for answering survey id, in the
+// answer's transaction, once per survey.
+func (s *Store) surveyBonus(tx *gorm.DB, customerID, surveyID int64, now time.Time) error {
+	r := s.pointsRules()
+	if r == nil || r.Survey <= 0 {
+		return nil
+	}
+	_, err := addEntry(tx, &PointsEntry{CustomerID: customerID, Kind: PointsEarn, Points: r.Survey, Reason: "survey bonus",
+		Key: keyOf("survey", surveyID), ExpiresAt: r.expires(now), CreatedAt: now}, false)
+	return err
+}
+
+// BirthdayBonuses credits the birthday bonus to the customers born on
+// month/day with id > after (up to limit), once per customer and year; it
+// returns the last id it looked at (0: none left).
+func (s *Store) BirthdayBonuses(ctx context.Context, month, day, year int, after int64, limit int) (int64, int, error) {
+	r := s.pointsRules()
+	if r == nil || r.Birthday <= 0 {
+		return 0, 0, nil
+	}
+	var ids []int64
+	err := s.db.WithContext(ctx).Model(&Customer{}).Where("birth_month = ? AND birth_day = ? AND id > ?", month, day, after).
+		Order("id").Limit(limit).Pluck("id", &ids).Error
+	if err != nil || len(ids) == 0 {
+		return 0, 0, err
+	}
+	n := 0
+	for _, id := range ids {
+		ok, err := s.EarnBonus(ctx, id, r.Birthday, "birthday bonus", fmt.Sprintf("birthday:%d:%d", id, year))
+		if err != nil {
+			return 0, n, err
+		}
+		if ok {
+			n++
+		}
+	}
+	return ids[len(ids)-1], n, nil
+}
+
 // EarnBonus credits a bonus once per key (survey:<id>, birthday:<customer>:<year>).
 func (s *Store) EarnBonus(ctx context.Context, customerID, points int64, reason, key string) (bool, error) {
 	r := s.pointsRules()

@@ -17,6 +17,7 @@ import (
 	"github.com/rapport-crm/rapport/bots/wechat"
 	"github.com/rapport-crm/rapport/care"
 	"github.com/rapport-crm/rapport/followup"
+	"github.com/rapport-crm/rapport/points"
 	"github.com/rapport-crm/rapport/store"
 	"github.com/rapport-crm/rapport/web"
 )
@@ -33,6 +34,7 @@ type Config struct {
 	Care       care.Config       `yaml:"care"`
 	Followup   followup.Config   `yaml:"followup"`
 	Analytics  analytics.Config  `yaml:"analytics"`
+	Points     points.Config     `yaml:"points"`
 	Console    web.ConsoleConfig `yaml:"console"`
 	// BusinessName is what templates call the business ({{.Business}}).
 	BusinessName string `yaml:"business_name"`
@@ -69,6 +71,7 @@ func DefaultConfig() Config {
 		Care:        care.DefaultConfig(),
 		Followup:    followup.DefaultConfig(),
 		Analytics:   analytics.DefaultConfig(),
+		Points:      points.DefaultConfig(),
 		Console:     web.DefaultConsoleConfig(),
 		PhoneRegion: store.DefaultPhoneRegion,
 	}
@@ -237,7 +240,7 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("wechat.template_ids.%s: unknown care workflow (%s)", wf, care.WorkflowList())
 		}
 	}
-	for _, v := range []interface{ Validate() error }{c.HTTP, c.Database, c.QuietHours, c.Telegram, c.WeChat, c.Care, c.Followup, c.Analytics, c.Console} {
+	for _, v := range []interface{ Validate() error }{c.HTTP, c.Database, c.QuietHours, c.Telegram, c.WeChat, c.Care, c.Followup, c.Analytics, c.Points, c.Console} {
 		if err := v.Validate(); err != nil {
 			return err
 		}

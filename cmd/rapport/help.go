@@ -105,6 +105,19 @@ models.`,
 		example: `rapport analytics recompute -config /etc/rapport/config.yaml`,
 	},
 	{
+		name:     "points expire",
+		synopsis: "apply the points expiry (and the birthday bonus) for a date now",
+		usage:    "rapport points expire [-date YYYY-MM-DD] [-config FILE]",
+		about: `Does the points job the server runs a minute past midnight every day, for a
+business date (default today): under points.expire end_of_next_year it
+expires the points earned two years or more before the date's year (every
+customer's credits expiring at or before the latest year start, less what
+they spent), and credits points.birthday_bonus to those born that day. The
+same function as the daily job; running it again, or on several replicas at
+once, applies nothing twice. Prints {"expiry": {...}, "birthdays": N}.`,
+		example: `rapport points expire -date 2027-01-01 -config /etc/rapport/config.yaml`,
+	},
+	{
 		name:     "staff create-admin",
 		synopsis: "create an admin and print a one-time console sign-in link",
 		usage:    "rapport staff create-admin -name NAME [-password-stdin] [-config FILE]",

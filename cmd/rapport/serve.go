@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/rapport-crm/rapport/bots"
+	"github.com/rapport-crm/rapport/points"
 	"github.com/rapport-crm/rapport/store"
 	"github.com/rapport-crm/rapport/templates"
 	"github.com/rapport-crm/rapport/web"
@@ -113,6 +114,8 @@ func openStore(ctx context.Context, cfg *Config) (*store.Store, error) {
 		s.Close()
 		return nil, err
 	}
+	// Every path that records an order (API, import) earns by these.
+	s.OnPoints(points.Rules(cfg.Points, cfg.Location()))
 	return s, nil
 }
 
@@ -174,6 +177,11 @@ func (m *Main) Run(ctx context.Context) error {
 	m.goLoop("followup", fu.Run)
 	m.goLoop("care scheduler", cs.Schedule)
 	m.goLoop("analytics", an.Schedule)
+	ps, err := m.newPoints()
+	if err != nil {
+		return err
+	}
+	m.goLoop("points", ps.Schedule)
 	return m.serveHTTP()
 }
 
