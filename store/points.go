@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"sort"
@@ -329,42 +330,48 @@ func (s *Store) AdjustPoints(ctx context.Context, by Actor, customerID int64, in
 	return e, nil
 }
 
-// OpeningBalance is one row of an opening-balance import: the customer's
-// points on the old system, keyed by Ref so that the file imports once.
+// OpeningBalance is one row of an opening-balance import: a customer's
+// points on the system the business used before.
 type OpeningBalance struct {
+	Line       int
 	CustomerID int64
 	Points     int64
-	Ref        string // what makes the row unique in its source (the row's customer ref)
 	Reason     string
 }
 
-// ImportOpeningBalances writes each balance as an adjust entry (never
-// expiring) keyed by its Ref: a second import of the same file writes
-// nothing. It returns how many were written and how many were there.
-func (s *Store) ImportOpeningBalances(ctx context.Context, rows []OpeningBalance) (created, duplicates int, err error) {
-	now := s.Now().UTC().Truncate(time.Millisecond)
-	err = s.tx(ctx, func(tx *gorm.DB) error {
-		created, duplicates = 0, 0
-		for _, r := range rows {
-			reason := r.Reason
-			if reason == "" {
-				reason = "opening balance"
-			}
-			ok, err := addEntry(tx, &PointsEntry{CustomerID: r.CustomerID, Kind: PointsAdjust, Points: r.Points, Reason: reason,
-				Key: keyOf("opening", r.Ref), CreatedAt: now}, true)
-			if err != nil {
-				return err
-			}
-			if ok {
-				created++
-			} else {
-				duplicates++
-			}
+// PointsImport writes opening balances inside ImportPoints' transaction.
+type PointsImport struct {
+	s  *Store
+	tx *gorm.DB
+}
+
+// ImportPoints runs write in one transaction (retried whole on a
+// deadlock), as ImportOrders.
+func (s *Store) ImportPoints(ctx context.Context, write func(*PointsImport) error) error {
+	if err := s.tx(ctx, func(tx *gorm.DB) error { return write(&PointsImport{s: s, tx: tx}) }); err != nil {
+		return fmt.Errorf("import points: %w", err)
+	}
+	return nil
+}
+
+// Insert writes each balance as an adjust entry (never expiring) keyed
+// opening:CUSTOMER, the key the migration gave the balances staff had set:
+// a customer has one opening balance, so a file imported again (or a
+// customer who had one) is a duplicate, not a second credit.
+func (w *PointsImport) Insert(rows []OpeningBalance) (created, duplicates int, err error) {
+	now := w.s.Now().UTC().Truncate(time.Millisecond)
+	for _, r := range rows {
+		reason := cmp.Or(r.Reason, "opening balance")
+		ok, err := addEntry(w.tx, &PointsEntry{CustomerID: r.CustomerID, Kind: PointsAdjust, Points: r.Points, Reason: reason,
+			Key: keyOf("opening", r.CustomerID), CreatedAt: now}, true)
+		if err != nil {
+			return created, duplicates, fmt.Errorf("line %d: %w", r.Line, err)
 		}
-		return nil
-	})
-	if err != nil {
-		return 0, 0, fmt.Errorf("import opening balances: %w", err)
+		if ok {
+			created++
+		} else {
+			duplicates++
+		}
 	}
 	return created, duplicates, nil
 }

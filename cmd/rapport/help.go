@@ -63,19 +63,22 @@ messages would go out now. Flags may come before or after WORKFLOW.`,
 	},
 	{
 		name:     "import",
-		synopsis: "load customers or orders from a CSV file",
-		usage:    "rapport import customers|orders [-skip-bad-rows] [-config FILE] FILE.csv",
+		synopsis: "load customers, orders or opening points balances from a CSV file",
+		usage:    "rapport import customers|orders|points [-skip-bad-rows] [-config FILE] FILE.csv",
 		about: `Reads a UTF-8 CSV file (a BOM is fine) with a header row.
   customers: name,phone,birthday,email,tags,external_ref,city,region
              (tags separated by ";", e.g. vip;wholesale)
   orders:    customer_phone or customer_external_ref,kind,amount,occurred_at
-             and optionally asset_id, order_ref; amount is exact to the
-             fen (at most two decimals), negative for a refund
+             and optionally asset_id, order_ref, refund_of; amount is exact
+             to the fen (at most two decimals), negative for a refund
+             (refund_of: the order_ref it refunds, whose points it reverses)
+  points:    customer_phone or customer_external_ref,points and optionally
+             reason: opening balances, one per customer, never expiring
 Prints a summary and every rejected row with its line number. A file with a
 bad row writes nothing and exits 1, unless -skip-bad-rows: then the good
 rows are written and the bad ones still reported. Importing a file again is
 safe: customers are updated by external_ref or phone, orders already stored
-are skipped. After orders, the figures, tiers and stages of their customers
+are skipped, and so are customers whose opening balance is recorded. After orders, the figures, tiers and stages of their customers
 are brought up to date (docs/analytics.md).`,
 		example: `rapport import customers -skip-bad-rows customers.csv`,
 	},

@@ -10,7 +10,8 @@ import (
 	"github.com/rapport-crm/rapport/store"
 )
 
-// runImport is `rapport import customers|orders [-skip-bad-rows] FILE.csv`.
+// runImport is `rapport import customers|orders|points [-skip-bad-rows]
+// FILE.csv` (points: opening balances).
 // It prints a summary and every rejected row; rejected rows make the exit
 // status 1 unless -skip-bad-rows (then the good rows are written). Rows
 // already stored (an orders file imported again) are skipped and counted as
@@ -23,8 +24,8 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	if len(rest) == 0 || (rest[0] != "customers" && rest[0] != "orders") {
-		return usageError{"import", "say what the file holds: customers or orders"}
+	if len(rest) == 0 || (rest[0] != "customers" && rest[0] != "orders" && rest[0] != "points") {
+		return usageError{"import", "say what the file holds: customers, orders or points (opening balances)"}
 	}
 	kind := rest[0]
 	if len(rest) != 2 {
@@ -42,9 +43,12 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	defer s.Close()
 	var res *importer.Result
-	if kind == "customers" {
+	switch kind {
+	case "customers":
 		res, err = importer.Customers(ctx, s, file, *skip)
-	} else {
+	case "points":
+		res, err = importer.Points(ctx, s, file, importer.Options{SkipBad: *skip})
+	default:
 		res, err = importer.Orders(ctx, s, file, *skip, cfg.Location())
 	}
 	if err != nil {
