@@ -37,7 +37,7 @@ type PointsEntry struct {
 	Points     int64  `gorm:"not null;index:ix_points_entries_customer,priority:3" json:"points"`
 	Reason     string `gorm:"size:255;not null;default:''" json:"reason"`
 	// StaffID is who wrote it by hand; nil for the system (rules, expiry).
-	StaffID   *int64 `json:"staff_id"`
+	StaffID *int64 `json:"staff_id"`
 	// OrderID is read through Key (order:ID), which is indexed.
 	OrderID   *int64 `json:"order_id"`
 	VoucherID *int64 `json:"voucher_id"`
