@@ -621,35 +621,40 @@ func expireBlock(tx *gorm.DB, at time.Time, lo, hi int64) (int, int64, error) {
 	// The marker makes the block once: the entries need no key each. The
 	// statements are built as text: ids and amounts are integers, and a
 	// few thousand bound values cost more than the rows.
-	var ins, up strings.Builder
+	// Ids after this are the new entries (and other writers', which the
+	// conditions below leave out): the balance update joins them by the
+	// primary key's tail, not by the customers' entries.
+	var maxID []int64
+	if err := tx.Model(&PointsEntry{}).Pluck("COALESCE(MAX(id), 0)", &maxID).Error; err != nil {
+		return 0, 0, err
+	}
+	var ins strings.Builder
 	ins.WriteString("INSERT INTO points_entries (customer_id, kind, points, reason, created_at) VALUES ")
-	up.WriteString("UPDATE customers SET points = points + CASE id")
 	var total int64
+	ids := make([]int64, len(es))
+	ats := make([]any, len(es))
 	for i, e := range es {
 		if i > 0 {
 			ins.WriteByte(',')
 		}
-		id, pts := strconv.FormatInt(e.CustomerID, 10), strconv.FormatInt(e.Points, 10)
-		ins.WriteString("(" + id + ",'expire'," + pts + ",'expired',?)")
-		up.WriteString(" WHEN " + id + " THEN " + pts)
+		ins.WriteString("(" + strconv.FormatInt(e.CustomerID, 10) + ",'expire'," + strconv.FormatInt(e.Points, 10) + ",'expired',?)")
+		ids[i], ats[i] = e.CustomerID, at
 		total -= e.Points
-	}
-	up.WriteString(" ELSE 0 END WHERE id IN (")
-	for i, e := range es {
-		if i > 0 {
-			up.WriteByte(',')
-		}
-		up.WriteString(strconv.FormatInt(e.CustomerID, 10))
-	}
-	up.WriteString(")")
-	ats := make([]any, len(es))
-	for i := range ats {
-		ats[i] = at
 	}
 	if err := tx.Exec(ins.String(), ats...).Error; err != nil {
 		return 0, 0, err
 	}
-	if err := tx.Exec(up.String()).Error; err != nil {
+	// The new entries first, by the primary key: a plan from customers
+	// would read every entry of the block again.
+	up := "UPDATE points_entries e FORCE INDEX (PRIMARY) STRAIGHT_JOIN customers c ON c.id = e.customer_id SET c.points = c.points + e.points " +
+		"WHERE e.id > ? AND e.customer_id >= ? AND e.customer_id < ? AND e.kind = 'expire' AND e.created_at = ?"
+	args := []any{maxID[0], lo, hi, at}
+	if tx.Dialector.Name() == SQLite {
+		up = "UPDATE customers SET points = points + (SELECT e.points FROM points_entries e WHERE e.id > ? AND e.customer_id = customers.id " +
+			"AND e.kind = 'expire' AND e.created_at = ?) WHERE id IN ?"
+		args = []any{maxID[0], at, ids}
+	}
+	if err := tx.Exec(up, args...).Error; err != nil {
 		return 0, 0, err
 	}
 	return len(es), total, nil
