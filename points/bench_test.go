@@ -86,7 +86,8 @@ func BenchmarkYearEndExpiry(b *testing.B) {
 
 // BenchmarkRedeem measures one redemption (voucher, conditional debit,
 // ledger entry, stock) under 32 concurrent redeemers on MySQL/MariaDB,
-// each for its own customer; reports p50 and p99 latency.
+// each for its own customer (RAPPORT_BENCH_REDEEMERS changes how many);
+// reports p50 and p99 latency.
 func BenchmarkRedeem(b *testing.B) {
 	ctx := context.Background()
 	cfg, raw := benchDB(b, "rapport_bench_points_redeem")
@@ -99,7 +100,7 @@ func BenchmarkRedeem(b *testing.B) {
 	if err := s.Migrate(ctx); err != nil {
 		b.Fatal(err)
 	}
-	const workers = 32
+	workers := envInt("RAPPORT_BENCH_REDEEMERS", 32)
 	var ids []int64
 	for i := range workers {
 		c, err := s.CreateCustomer(ctx, store.CustomerInput{Name: ptr(fmt.Sprintf("R%d", i))})

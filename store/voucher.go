@@ -84,8 +84,12 @@ func (s *Store) Redeem(ctx context.Context, by Actor, customerID int64, in Redem
 	if utf8.RuneCountInString(in.Key) > 100 {
 		return nil, Invalid("key", "longer than 100 characters")
 	}
-	if err := s.SeeCustomer(ctx, by, customerID); err != nil {
-		return nil, err
+	// Only agents see some customers; for anyone else the debit below
+	// finds a missing customer (ENOTFOUND) without a read first.
+	if by.agent() {
+		if err := s.SeeCustomer(ctx, by, customerID); err != nil {
+			return nil, err
+		}
 	}
 	var out Voucher
 	for attempt := 0; ; attempt++ {
