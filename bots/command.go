@@ -11,6 +11,7 @@ import (
 func commandWords() map[string]string {
 	return map[string]string{
 		"生日": "birthday", "手机": "phone", "退订": "stop", "恢复": "resume", "积分": "points",
+		"兑换": "redeem", "券": "vouchers", "redeem": "redeem", "vouchers": "vouchers",
 		"任务": "tasks", "完成": "done", "回复": "reply", "绑定": "bind", "验证": "verify", "活动": "campaign",
 		"start": "start", "birthday": "birthday", "phone": "phone", "stop": "stop", "resume": "resume",
 		"points": "points", "tasks": "tasks", "done": "done", "reply": "reply", "bind": "bind", "verify": "verify",

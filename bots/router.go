@@ -41,6 +41,8 @@ type RouterOptions struct {
 	RecoverAfter  time.Duration
 	RecoverWindow time.Duration
 	RecoverEvery  time.Duration
+	// Location is the business time zone: dates in chat answers.
+	Location *time.Location
 }
 
 // Router turns inbound chat into stored messages, answers the built-in
@@ -455,7 +457,14 @@ func (r *Router) builtin(ctx context.Context, j job) (bool, error) {
 		if err != nil {
 			return true, err
 		}
-		return true, r.reply(ctx, ev, "points_balance", map[string]string{"points": strconv.FormatInt(c.Points, 10)})
+		return true, r.replyPoints(ctx, ev, "points_balance", map[string]string{"points": strconv.FormatInt(c.Points, 10)}, nil, nil)
+	case "redeem":
+		return r.redeemCommand(ctx, ev)
+	case "vouchers":
+		return r.vouchersCommand(ctx, ev)
+	}
+	if in.Kind == KindCallback {
+		return r.redeemButton(ctx, ev)
 	}
 	return false, nil
 }

@@ -63,6 +63,9 @@ type Config struct {
 	} `yaml:"winback"`
 	// Lifecycle reacts to changes of customers' stage and tier.
 	Lifecycle Lifecycle `yaml:"lifecycle"`
+	// PointsExpiry reminds customers whose points are about to expire
+	// (when: points.expiry_notice_days before, Options.PointsExpiry).
+	PointsExpiry Workflow `yaml:"points_expiry"`
 	// CatchUpDays: at start, runs missed in this many past days (and
 	// today's, if its time has passed) are run.
 	CatchUpDays int `yaml:"catch_up_days"`
@@ -108,6 +111,7 @@ func DefaultConfig() Config {
 	for _, w := range []*Workflow{&c.Maintenance.Workflow, &c.Revisit.Workflow, &c.Winback.Workflow} {
 		w.Unreachable = UnreachableTask
 	}
+	c.PointsExpiry.Schedule = "0 10 * * *"
 	c.CatchUpDays = 2
 	c.Cap = Cap{Messages: 2, Days: 7}
 	return c
@@ -126,6 +130,7 @@ func (c Config) Schedules() []Scheduled {
 		{"birthday", c.Birthday}, {"holiday", c.Holiday.Workflow}, {"maintenance", c.Maintenance.Workflow},
 		{"survey", c.Survey.Workflow}, {"revisit", c.Revisit.Workflow}, {"winback", c.Winback.Workflow},
 		{"lifecycle", c.Lifecycle.Workflow},
+		{"points_expiry", c.PointsExpiry},
 	}
 }
 

@@ -153,6 +153,8 @@ func (x *execution) plan(ctx context.Context) error {
 		return x.winback(ctx)
 	case "lifecycle":
 		return x.lifecycle(ctx)
+	case "points_expiry":
+		return x.pointsExpiry(ctx)
 	}
 	return fmt.Errorf("unknown workflow %q", x.workflow)
 }

@@ -31,6 +31,7 @@ func TestNextRuns(t *testing.T) {
 	}
 	want := []string{
 		"maintenance 2026-12-02 10:00 0 10 * * *",
+		"points_expiry 2026-12-02 10:00 0 10 * * *",
 		"survey 2026-12-02 11:00 0 11 * * *",
 		"revisit 2026-12-03 08:00 0 8 * * *",
 		"birthday 2026-12-03 09:00 0 9 * * *",

@@ -39,6 +39,10 @@ type Options struct {
 	Lease time.Duration
 	// SampleSize is how many rendered messages a dry run returns (20).
 	SampleSize int
+	// PointsExpiry tells, for the start of a business day, the expiry
+	// instant whose reminder is due that day (ok false: none); cmd wires
+	// package points. nil: the points_expiry workflow sends nothing.
+	PointsExpiry func(day time.Time) (at time.Time, ok bool)
 }
 
 // Service runs care workflows and handles survey answers in chat.

@@ -385,3 +385,51 @@ func (x *execution) winbackAction(c *store.Customer, lastOrder time.Time, ok boo
 		Source: "care:winback", DedupKey: key, AssigneeID: c.OwnerStaffID,
 	}}
 }
+
+// pointsExpiry reminds, on the day Options.PointsExpiry names, every
+// customer with points that expire at that instant of how many and when:
+// once per customer and expiry (the occurrence), through the cap, quiet
+// hours and opt-outs like every care message.
+func (x *execution) pointsExpiry(ctx context.Context) error {
+	if x.s.o.PointsExpiry == nil {
+		return nil
+	}
+	at, ok := x.s.o.PointsExpiry(x.day.start(x.s.o.Location))
+	if !ok {
+		return nil
+	}
+	occ := "points:" + at.UTC().Format(time.RFC3339)
+	// The last day they can be used, for the text.
+	last := at.Add(-time.Second)
+	var after int64
+	for {
+		amounts, ids, err := x.s.store.ExpiringCustomers(ctx, at, after, x.s.o.BatchSize)
+		if err != nil || len(ids) == 0 {
+			return err
+		}
+		cs, err := x.s.store.CustomersByIDs(ctx, ids)
+		if err != nil {
+			return err
+		}
+		byID := make(map[int64]*store.Customer, len(cs))
+		for _, c := range cs {
+			byID[c.ID] = c
+		}
+		acts := make([]action, 0, len(ids))
+		for i, id := range ids {
+			c := byID[id]
+			if c == nil {
+				continue // merged away meanwhile
+			}
+			acts = append(acts, action{c: c, template: "points_expiry", occurrence: occ,
+				data: render.Data{Points: &render.Points{Balance: c.Points, Expiring: amounts[i].Points, ExpiringOn: last}}})
+		}
+		if err := x.process(ctx, acts); err != nil {
+			return err
+		}
+		if len(ids) < x.s.o.BatchSize {
+			return nil
+		}
+		after = ids[len(ids)-1]
+	}
+}

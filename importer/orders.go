@@ -10,12 +10,14 @@ import (
 	"github.com/rapport-crm/rapport/store"
 )
 
-var orderColumns = []string{"customer_phone", "customer_external_ref", "kind", "amount", "occurred_at", "asset_id", "order_ref"}
+var orderColumns = []string{"customer_phone", "customer_external_ref", "kind", "amount", "occurred_at", "asset_id", "order_ref", "refund_of"}
 
 // Orders loads orders from CSV: customer_phone (on record) or
 // customer_external_ref, kind, amount (exact, to the fen; negative for a
 // refund), occurred_at (RFC 3339, or "YYYY-MM-DD[ HH:MM[:SS]]" in loc),
-// optional asset_id and order_ref (kept as written). A service order with
+// optional asset_id and order_ref (kept as written), and for a refund
+// refund_of, the order_ref of the order it refunds (its points are
+// reversed in proportion). A service order with
 // an asset moves the asset's due date. All or nothing unless skipBad, as
 // Customers. The customers whose orders were written are touched: their
 // figures follow (see package analytics).
@@ -114,6 +116,7 @@ func readOrder(s *store.Store, f *csvFile, rec []string, line int, malformed err
 	}
 	l.in.OccurredAt = &at
 	l.in.OrderRef = f.get(rec, "order_ref")
+	l.in.RefundOf = f.get(rec, "refund_of")
 	if v := f.get(rec, "asset_id"); v != "" {
 		id, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || id <= 0 {

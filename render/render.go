@@ -106,6 +106,8 @@ type Data struct {
 	Staff    *Staff
 	Task     *Task
 	Holiday  *Holiday
+	Points   *Points
+	Voucher  *Voucher
 	Extra    map[string]string // anything else ("code", "reason", "count", ...)
 }
 
@@ -149,6 +151,23 @@ type Task struct {
 	Title, Kind, Priority, Detail string
 	DueAt                         time.Time
 	CustomerSummary               string
+}
+
+// Points is the customer's points: the balance, the next amount to
+// expire and the last day it can be used (zero time: nothing expires),
+// and the newest ledger entries as lines of text.
+type Points struct {
+	Balance    int64
+	Expiring   int64
+	ExpiringOn time.Time
+	Recent     string
+}
+
+// Voucher is a voucher the customer holds: Value in yuan as text
+// ("50.00"), ExpiresAt the instant it stops being usable.
+type Voucher struct {
+	Code, Name, Kind, Value string
+	ExpiresAt               time.Time
 }
 
 // Holiday is the holiday a greeting is for; Name is localised by the

@@ -319,10 +319,8 @@ func (in CustomerInput) apply(c *Customer, now time.Time, region string) (tags [
 		}
 	}
 	if in.Points != nil {
-		if *in.Points < 0 {
-			return nil, false, Invalid("points", "must not be negative")
-		}
-		next.Points = *in.Points
+		// The balance is the ledger's (points.go): only entries move it.
+		return nil, false, Invalid("points", "read-only: the points ledger's balance; POST /customers/{id}/points/adjustments changes it")
 	}
 	if in.Locale != nil {
 		l := normalizeLocale(*in.Locale)

@@ -9,9 +9,11 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
+	gomysql "github.com/go-sql-driver/mysql"
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 )
@@ -524,6 +526,7 @@ func (s *Store) AssetOwners(ctx context.Context, ids []int64) (map[int64]int64, 
 
 // OrderImport is the write transaction of an orders import.
 type OrderImport struct {
+	s   *Store
 	tx  *gorm.DB
 	loc *time.Location
 }
@@ -534,7 +537,7 @@ type OrderImport struct {
 // transaction has to be retried (a deadlock). A service order with an
 // asset moves the asset's due date (in loc).
 func (s *Store) ImportOrders(ctx context.Context, loc *time.Location, write func(*OrderImport) error) error {
-	err := s.tx(ctx, func(tx *gorm.DB) error { return write(&OrderImport{tx: tx, loc: loc}) })
+	err := s.tx(ctx, func(tx *gorm.DB) error { return write(&OrderImport{s: s, tx: tx, loc: loc}) })
 	if err != nil {
 		return fmt.Errorf("import orders: %w", err)
 	}
@@ -572,9 +575,18 @@ func (w *OrderImport) Insert(rows []OrderRow) (created, duplicates int, err erro
 				return fmt.Errorf("line %d: %w", r.Line, Errorf(ENOTFOUND, "customer %d not found", r.Order.CustomerID))
 			}
 		}
+		known, err := w.knownKeys(orders)
+		if err != nil {
+			return err
+		}
 		q := w.tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&orders)
 		if q.Error != nil {
 			return fmt.Errorf("lines %d-%d: %w", batch[0].Line, batch[len(batch)-1].Line, q.Error)
+		}
+		if q.RowsAffected > 0 {
+			if err := w.earn(orders, known); err != nil {
+				return fmt.Errorf("lines %d-%d: %w", batch[0].Line, batch[len(batch)-1].Line, err)
+			}
 		}
 		created += int(q.RowsAffected)
 		duplicates += len(batch) - int(q.RowsAffected)
@@ -586,7 +598,7 @@ func (w *OrderImport) Insert(rows []OrderRow) (created, duplicates int, err erro
 		return touchCustomers(w.tx, orders[0].CreatedAt, ids...)
 	}
 	for _, r := range rows {
-		if r.Order.AssetID == nil {
+		if r.Order.AssetID == nil && r.Order.refundOf == "" {
 			batch = append(batch, r)
 			continue
 		}
@@ -594,7 +606,7 @@ func (w *OrderImport) Insert(rows []OrderRow) (created, duplicates int, err erro
 			return created, duplicates, err
 		}
 		o := *r.Order
-		inserted, err := createOrder(w.tx, &o, w.loc, false)
+		inserted, err := w.s.createOrder(w.tx, &o, w.loc, false)
 		if err == nil && inserted {
 			err = touchCustomers(w.tx, o.CreatedAt, o.CustomerID)
 		}
@@ -632,4 +644,140 @@ func Parallel(n int, fn func(i int)) {
 		}()
 	}
 	wg.Wait()
+}
+
+// knownKeys returns which of the orders' dedup keys are already stored:
+// those rows are duplicates and earn nothing.
+func (w *OrderImport) knownKeys(orders []Order) (map[string]bool, error) {
+	if w.s.pointsRules() == nil {
+		return nil, nil
+	}
+	keys := make([]string, 0, len(orders))
+	for _, o := range orders {
+		if o.DedupKey != nil {
+			keys = append(keys, *o.DedupKey)
+		}
+	}
+	var found []string
+	if err := w.tx.Model(&Order{}).Where("dedup_key IN ?", keys).Pluck("dedup_key", &found).Error; err != nil {
+		return nil, err
+	}
+	known := make(map[string]bool, len(found))
+	for _, k := range found {
+		known[k] = true
+	}
+	return known, nil
+}
+
+// earn credits the points of the batch's freshly inserted orders, read
+// back by dedup key (a multi-row insert that skipped duplicates does not
+// tell the ids it gave), set-based: one read of the orders, one of their
+// customers' tiers, one multi-row INSERT of the entries, a CASE UPDATE of
+// the balances; first orders and refunds (few) one by one. An order
+// another import inserted between knownKeys and the insert looks fresh to
+// both: its entry's key then collides, and this import starts over (as on
+// a deadlock), after which it knows the order.
+func (w *OrderImport) earn(orders []Order, known map[string]bool) error {
+	r := w.s.pointsRules()
+	if r == nil || r.Order == nil {
+		return nil
+	}
+	var keys []string
+	for _, o := range orders {
+		if o.DedupKey != nil && !known[*o.DedupKey] {
+			keys = append(keys, *o.DedupKey)
+		}
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	var fresh []*Order
+	if err := w.tx.Where("dedup_key IN ?", keys).Order("id").Find(&fresh).Error; err != nil {
+		return err
+	}
+	var ids []int64
+	for _, o := range fresh {
+		ids = append(ids, o.CustomerID)
+	}
+	var tiers []struct {
+		ID   int64
+		Tier Tier
+	}
+	if err := w.tx.Model(&Customer{}).Select("id, tier").Where("id IN ?", ids).Scan(&tiers).Error; err != nil {
+		return err
+	}
+	tierOf := make(map[int64]Tier, len(tiers))
+	for _, t := range tiers {
+		tierOf[t.ID] = t.Tier
+	}
+	var es []PointsEntry
+	delta := map[int64]int64{}
+	var rest []*Order // refunds and first orders, one by one
+	firsts := map[int64]int64{}
+	if r.FirstOrder > 0 {
+		var mins []struct{ CustomerID, First int64 }
+		if err := w.tx.Model(&Order{}).Select("customer_id, MIN(id) AS first").Where("customer_id IN ? AND amount_fen > 0", ids).
+			Group("customer_id").Scan(&mins).Error; err != nil {
+			return err
+		}
+		for _, m := range mins {
+			firsts[m.CustomerID] = m.First
+		}
+	}
+	for _, o := range fresh {
+		if o.Amount.Fen() < 0 || firsts[o.CustomerID] == o.ID {
+			rest = append(rest, o)
+			continue
+		}
+		pts := r.Order(o.Kind, o.Amount, tierOf[o.CustomerID])
+		if pts <= 0 {
+			continue
+		}
+		id := o.ID
+		es = append(es, PointsEntry{CustomerID: o.CustomerID, Kind: PointsEarn, Points: pts, Reason: o.Kind + " order",
+			OrderID: &id, Key: keyOf("order", o.ID), ExpiresAt: r.expires(o.OccurredAt), CreatedAt: o.CreatedAt})
+		delta[o.CustomerID] += pts
+	}
+	if len(es) > 0 {
+		res := w.tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&es)
+		if res.Error != nil {
+			return res.Error
+		}
+		if int(res.RowsAffected) != len(es) {
+			return &gomysql.MySQLError{Number: 1213, Message: "points: an order of this import was recorded by another meanwhile; starting over"}
+		}
+		if err := addToBalances(w.tx, delta); err != nil {
+			return err
+		}
+	}
+	for _, o := range rest {
+		if err := w.s.earnOrder(w.tx, o); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// addToBalances moves each customer's balance by its delta: CASE UPDATEs of
+// a few hundred customers (a CASE is matched branch by branch).
+func addToBalances(tx *gorm.DB, delta map[int64]int64) error {
+	ids := make([]int64, 0, len(delta))
+	for id := range delta {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids) // one lock order for every writer
+	for len(ids) > 0 {
+		part := ids[:min(len(ids), 250)]
+		ids = ids[len(part):]
+		var up strings.Builder
+		up.WriteString("UPDATE customers SET points = points + CASE id")
+		for _, id := range part {
+			fmt.Fprintf(&up, " WHEN %d THEN %d", id, delta[id])
+		}
+		up.WriteString(" ELSE 0 END WHERE id IN ?")
+		if err := tx.Exec(up.String(), part).Error; err != nil {
+			return err
+		}
+	}
+	return nil
 }

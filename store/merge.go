@@ -20,7 +20,7 @@ func mergeTables() []string {
 	return []string{
 		"identities", "messages", "orders", "assets",
 		"tasks", "survey_responses", "care_deliveries", "care_items", "care_occurrences",
-		"customer_changes",
+		"customer_changes", "points_entries", "vouchers",
 	}
 }
 

@@ -61,6 +61,7 @@ func migrations() []migration {
 		{26, "report_figures", "", reportFigures},
 		{27, "segments_and_campaigns", "", segmentsAndCampaigns},
 		{28, "customers_segment_indexes", "", autoMigrate(&Customer{})},
+		{29, "points_ledger", "", pointsLedger},
 	}
 }
 

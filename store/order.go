@@ -37,8 +37,14 @@ type Order struct {
 	// of its order_ref (refKey) or, for an imported row without one, of its
 	// contents (RowKey). NULL for API orders without order_ref; SQLite and
 	// MySQL both let a unique index hold any number of NULLs.
-	DedupKey  *string   `gorm:"size:64;uniqueIndex:ux_orders_dedup_key" json:"-"`
-	CreatedAt time.Time `json:"created_at"`
+	DedupKey *string `gorm:"size:64;uniqueIndex:ux_orders_dedup_key" json:"-"`
+	// RefundOfID is, for a refund sent with refund_of, the order it
+	// refunds: the refund takes back the share of that order's points.
+	RefundOfID *int64    `gorm:"index" json:"refund_of_id,omitempty"`
+	CreatedAt  time.Time `json:"created_at"`
+
+	// refundOf is the order_ref RefundOfID is looked up by.
+	refundOf string `gorm:"-"`
 
 	Items []OrderItem `gorm:"-" json:"items"`
 }
@@ -68,6 +74,10 @@ type OrderInput struct {
 	// order with a reference already stored is not recorded again.
 	OrderRef string      `json:"order_ref,omitempty"`
 	Items    []OrderItem `json:"items,omitempty"`
+	// RefundOf is, for a refund (negative amount), the order_ref of the
+	// order it refunds (same customer and kind): the refund then reverses
+	// the share of that order's points it is of that order's amount.
+	RefundOf string `json:"refund_of,omitempty"`
 }
 
 func (in OrderInput) order(now time.Time) (*Order, error) {
@@ -100,6 +110,15 @@ func (in OrderInput) order(now time.Time) (*Order, error) {
 			return nil, Invalid("order_ref", "longer than 64 characters")
 		}
 		o.OrderRef, o.DedupKey = ref, refKey(ref)
+	}
+	if ref := strings.TrimSpace(in.RefundOf); ref != "" {
+		switch {
+		case in.Amount.Fen() >= 0:
+			return nil, Invalid("refund_of", "only a refund (negative amount) refunds an order")
+		case utf8.RuneCountInString(ref) > 64:
+			return nil, Invalid("refund_of", "longer than 64 characters")
+		}
+		o.refundOf = ref
 	}
 	if len(in.Items) > maxOrderItems {
 		return nil, Invalid("items", "at most %d items", maxOrderItems)
@@ -169,7 +188,7 @@ func (s *Store) CreateOrder(ctx context.Context, in OrderInput, loc *time.Locati
 	err = s.tx(ctx, func(tx *gorm.DB) error {
 		out = *o // afresh on every attempt: a rolled-back insert may have set ID
 		if compute == nil {
-			inserted, err := createOrder(tx, &out, loc, false)
+			inserted, err := s.createOrder(tx, &out, loc, false)
 			if err == nil && inserted {
 				err = touchCustomers(tx, out.CreatedAt, out.CustomerID)
 			}
@@ -182,7 +201,7 @@ func (s *Store) CreateOrder(ctx context.Context, in OrderInput, loc *time.Locati
 			if err != nil {
 				return err
 			}
-			inserted, err := createOrder(tx, &out, loc, true)
+			inserted, err := s.createOrder(tx, &out, loc, true)
 			if err == nil && inserted {
 				l.withOrder(&out)
 				_, err = s.refreshLocked(tx, l, compute, out.CreatedAt, nil)
@@ -216,7 +235,11 @@ func (s *Store) CreateOrder(ctx context.Context, in OrderInput, loc *time.Locati
 // locks the customer first, unless the caller has (locked): the orders of
 // one customer are recorded one after another, so each one's refresh of
 // the figures reads the orders before it.
-func createOrder(tx *gorm.DB, o *Order, loc *time.Location, locked bool) (inserted bool, err error) {
+//
+// The order earns its points (a refund reverses them) in the same
+// transaction, keyed by the order: exactly once, on every path that
+// records an order (API, import).
+func (s *Store) createOrder(tx *gorm.DB, o *Order, loc *time.Location, locked bool) (inserted bool, err error) {
 	if !locked {
 		var ids []int64
 		q := tx.Model(&Customer{}).Where("id = ?", o.CustomerID)
@@ -238,6 +261,9 @@ func createOrder(tx *gorm.DB, o *Order, loc *time.Location, locked bool) (insert
 			return false, Invalid("asset_id", "asset %d belongs to another customer", a.ID)
 		}
 	}
+	if err := resolveRefund(tx, o); err != nil {
+		return false, err
+	}
 	if o.DedupKey == nil {
 		if err := tx.Create(o).Error; err != nil {
 			return false, err
@@ -254,7 +280,26 @@ func createOrder(tx *gorm.DB, o *Order, loc *time.Location, locked bool) (insert
 	if err := insertOrderItems(tx, []*Order{o}); err != nil {
 		return false, err
 	}
+	if err := s.earnOrder(tx, o); err != nil {
+		return false, err
+	}
 	return true, moveAsset(tx, o, a, loc)
+}
+
+// resolveRefund sets the RefundOfID of a refund sent with refund_of.
+func resolveRefund(tx *gorm.DB, o *Order) error {
+	if o.refundOf == "" {
+		return nil
+	}
+	var orig Order
+	if err := tx.Where("dedup_key = ?", *refKey(o.refundOf)).Take(&orig).Error; err != nil {
+		return notFound(err, "refund_of: order %q", o.refundOf)
+	}
+	if orig.CustomerID != o.CustomerID || orig.Kind != o.Kind || orig.Amount.Fen() <= 0 {
+		return Invalid("refund_of", "order %q is not a %s of customer %d", o.refundOf, o.Kind, o.CustomerID)
+	}
+	o.RefundOfID = &orig.ID
+	return nil
 }
 
 // insertOrderItems writes the items of freshly inserted orders.

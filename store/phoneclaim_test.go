@@ -97,9 +97,12 @@ func newClaimWorld(t *testing.T, dialect string) *claimWorld {
 	w := &claimWorld{clock: storetest.NewClock(time.Date(2027, 1, 10, 8, 0, 0, 0, time.UTC))}
 	w.s = storetest.Open(t, dialect, store.WithClock(w.clock.Now))
 	var err error
-	w.holder, err = w.s.CreateCustomer(ctx, store.CustomerInput{Name: ptr("王芳"), Phone: ptr("13800138000"), Points: ptr(int64(500)),
+	w.holder, err = w.s.CreateCustomer(ctx, store.CustomerInput{Name: ptr("王芳"), Phone: ptr("13800138000"),
 		Identities: []store.IdentityRef{{Channel: store.ChannelTelegram, ExternalID: "777"}}})
 	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.s.AdjustPoints(ctx, store.SystemActor(), w.holder.ID, store.PointsAdjustment{Points: 500, Reason: "opening"}); err != nil {
 		t.Fatal(err)
 	}
 	w.visitor = arrive(t, w.s, store.ChannelWebChat, "visitor-1", "hi")

@@ -73,6 +73,8 @@ type Store struct {
 	// figures computes a customer's figures inside the transaction of an
 	// event that changes them (OnFigures, stats.go).
 	figures figureHook
+	// points holds the earning rules (OnPoints, points.go).
+	points pointsHook
 	// passwords holds a slot per password hash being computed: each
 	// takes 19 MiB (session.go).
 	passwords chan struct{}

@@ -117,6 +117,9 @@ func (s *Store) AnswerSurvey(ctx context.Context, id int64, score int, comment s
 			return err
 		}
 		customerID = sv.CustomerID
+		if err := s.surveyBonus(tx, customerID, id, now); err != nil {
+			return err
+		}
 		if compute == nil {
 			if err := noteStats(tx, customerID, map[string]any{"last_score": score, "last_score_at": now}); err != nil {
 				return err

@@ -269,6 +269,9 @@ func sample(key, locale string, full bool) render.Data {
 			Detail: pick("客户反映空调噪音大", "Customer reports a noisy unit"), DueAt: day.Add(6 * time.Hour),
 			CustomerSummary: pick("👤 王小明 · A级 · active · 13800138000", "👤 Emma Wilson · tier A · active")}
 		d.Holiday = &render.Holiday{Key: "spring_festival"}
+		d.Points = &render.Points{Balance: 1280, Expiring: 300, ExpiringOn: time.Date(2027, 12, 31, 15, 59, 59, 0, time.UTC),
+			Recent: pick("+128 购买\n-500 维修券", "+128 purchase\n-500 repair voucher")}
+		d.Voucher = &render.Voucher{Code: "7KQ2MXH9TD", Name: pick("维修券", "Repair voucher"), Kind: "repair", Value: "50.00", ExpiresAt: day.AddDate(0, 3, 0)}
 		d.Extra = extras
 		return d
 	}
@@ -286,6 +289,12 @@ func sample(key, locale string, full bool) render.Data {
 	}
 	if sp.needs&needHoliday != 0 {
 		d.Holiday = &render.Holiday{Key: "some_local_day"}
+	}
+	if sp.needs&needPoints != 0 {
+		d.Points = &render.Points{}
+	}
+	if sp.needs&needVoucher != 0 {
+		d.Voucher = &render.Voucher{Code: "7KQ2MXH9TD"}
 	}
 	return d
 }

@@ -24,6 +24,8 @@ const (
 	needHoliday
 	needBirthday
 	needPhone
+	needPoints
+	needVoucher
 )
 
 // spec is what callers promise to pass for a key: validation renders a
@@ -58,7 +60,7 @@ func keys() []struct {
 		{"birthday_saved", spec{needs: needBirthday}}, {"birthday_invalid", spec{}},
 		{"phone_saved", spec{needs: needPhone}}, {"phone_invalid", spec{}}, {"phone_claimed", spec{}}, {"phone_share_button", spec{}},
 		{"phone_verified", spec{needs: needPhone}}, {"phone_verify_code", spec{extras: []string{"phone", "code"}}}, {"verify_invalid", spec{}},
-		{"opted_out", spec{}}, {"opted_in", spec{}}, {"points_balance", spec{}}, {"survey_invalid", spec{}},
+		{"opted_out", spec{}}, {"opted_in", spec{}}, {"points_balance", spec{needs: needPoints}}, {"survey_invalid", spec{}},
 		{"task_assigned", spec{needs: needTask | needStaff}}, {"task_overdue", spec{needs: needTask | needStaff}},
 		{"task_escalated", spec{needs: needTask}}, {"task_digest", spec{extras: []string{"date", "digest"}}},
 		{"relay_to_staff", spec{needs: needTask, extras: []string{"text"}}}, {"staff_task_buttons", spec{needs: needTask, buttons: 3}},
@@ -68,6 +70,10 @@ func keys() []struct {
 		{"staff_relay_sent", spec{}}, {"staff_error", spec{extras: []string{"error"}}}, {"staff_help", spec{}},
 		{"staff_refused", spec{}}, {"template_refused", spec{}}, {KeyCampaign, spec{workflow: true}},
 		{KeyConsoleSignIn, spec{needs: needStaff, extras: []string{"code", "minutes"}}},
+		{"redeem_list", spec{needs: needPoints, extras: []string{"list"}}}, {"redeem_none", spec{needs: needPoints}},
+		{"redeem_done", spec{needs: needPoints | needVoucher}}, {"redeem_refused", spec{needs: needPoints, extras: []string{"error"}}},
+		{"vouchers_list", spec{extras: []string{"list"}}}, {"vouchers_none", spec{}},
+		{"points_expiry", spec{needs: needPoints, workflow: true}},
 	}
 }
 

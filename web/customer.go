@@ -54,7 +54,8 @@ func (s *Server) customerRoutes() {
 		Summary: "Change a customer",
 		Description: "Changes only the fields given. `tags` replaces the list; `owner_staff_id: 0` and " +
 			"`external_ref: \"\"` clear them; `identities` is 422. `tier` or `stage` pins the value (recomputes keep it); " +
-			"null unpins it (back to the computed value at once).",
+			"null unpins it (back to the computed value at once). `points` is the ledger's balance, read-only: 422 " +
+			"(POST /customers/{id}/points/adjustments changes it).",
 		In:     store.CustomerInput{},
 		Out:    store.Customer{},
 		Errors: []int{http.StatusConflict},

@@ -181,6 +181,7 @@ func (s *Server) routes() {
 	s.consoleRoutes()
 	s.intelRoutes()
 	s.reportRoutes()
+	s.pointsRoutes()
 	s.openAPIRoutes()
 	s.mux.HandleFunc(apiFallbackPattern, s.apiFallback)
 	s.mux.HandleFunc(apiRootPattern, s.apiFallback)

@@ -75,7 +75,10 @@ func TestPhoneClaimFromWebChatRevealsNothing(t *testing.T) {
 		const victim = 777
 		h.post(textUpdate(1, victim, "hello"), nil)
 		v := h.customerOf(t, victim)
-		if _, err := s.UpdateCustomer(ctx, v.ID, store.CustomerInput{Name: ptr("Wang Fang"), Phone: ptr("13800138000"), Points: ptr(int64(120))}); err != nil {
+		if _, err := s.UpdateCustomer(ctx, v.ID, store.CustomerInput{Name: ptr("Wang Fang"), Phone: ptr("13800138000")}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.AdjustPoints(ctx, store.SystemActor(), v.ID, store.PointsAdjustment{Points: 120, Reason: "gift"}); err != nil {
 			t.Fatal(err)
 		}
 

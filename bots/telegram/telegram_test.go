@@ -230,8 +230,7 @@ func TestCommands(t *testing.T) {
 		if h.customerOf(t, user).OptOut {
 			t.Fatal("/resume did not opt in")
 		}
-		pts := int64(120)
-		if _, err := s.UpdateCustomer(ctx, h.customerOf(t, user).ID, store.CustomerInput{Points: &pts}); err != nil {
+		if _, err := s.AdjustPoints(ctx, store.SystemActor(), h.customerOf(t, user).ID, store.PointsAdjustment{Points: 120, Reason: "gift"}); err != nil {
 			t.Fatal(err)
 		}
 		say("/points")

@@ -18,6 +18,7 @@ import (
 	"github.com/rapport-crm/rapport/campaign"
 	"github.com/rapport-crm/rapport/care"
 	"github.com/rapport-crm/rapport/followup"
+	"github.com/rapport-crm/rapport/points"
 	"github.com/rapport-crm/rapport/report"
 	"github.com/rapport-crm/rapport/store"
 	"github.com/rapport-crm/rapport/web"
@@ -37,6 +38,7 @@ type Config struct {
 	Analytics  analytics.Config  `yaml:"analytics"`
 	Reports    report.Config     `yaml:"reports"`
 	Campaigns  campaign.Config   `yaml:"campaigns"`
+	Points     points.Config     `yaml:"points"`
 	Console    web.ConsoleConfig `yaml:"console"`
 	// BusinessName is what templates call the business ({{.Business}}).
 	BusinessName string `yaml:"business_name"`
@@ -75,6 +77,7 @@ func DefaultConfig() Config {
 		Analytics:   analytics.DefaultConfig(),
 		Reports:     report.DefaultConfig(),
 		Campaigns:   campaign.DefaultConfig(),
+		Points:      points.DefaultConfig(),
 		Console:     web.DefaultConsoleConfig(),
 		PhoneRegion: store.DefaultPhoneRegion,
 	}
@@ -243,7 +246,7 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("wechat.template_ids.%s: unknown care workflow (%s)", wf, care.WorkflowList())
 		}
 	}
-	for _, v := range []interface{ Validate() error }{c.HTTP, c.Database, c.QuietHours, c.Telegram, c.WeChat, c.Care, c.Followup, c.Analytics, c.Reports, c.Campaigns, c.Console} {
+	for _, v := range []interface{ Validate() error }{c.HTTP, c.Database, c.QuietHours, c.Telegram, c.WeChat, c.Care, c.Followup, c.Analytics, c.Reports, c.Campaigns, c.Points, c.Console} {
 		if err := v.Validate(); err != nil {
 			return err
 		}

@@ -63,19 +63,22 @@ messages would go out now. Flags may come before or after WORKFLOW.`,
 	},
 	{
 		name:     "import",
-		synopsis: "load customers or orders from a CSV file",
-		usage:    "rapport import customers|orders [-skip-bad-rows] [-config FILE] FILE.csv",
+		synopsis: "load customers, orders or opening points balances from a CSV file",
+		usage:    "rapport import customers|orders|points [-skip-bad-rows] [-config FILE] FILE.csv",
 		about: `Reads a UTF-8 CSV file (a BOM is fine) with a header row.
   customers: name,phone,birthday,email,tags,external_ref,city,region
              (tags separated by ";", e.g. vip;wholesale)
   orders:    customer_phone or customer_external_ref,kind,amount,occurred_at
-             and optionally asset_id, order_ref; amount is exact to the
-             fen (at most two decimals), negative for a refund
+             and optionally asset_id, order_ref, refund_of; amount is exact
+             to the fen (at most two decimals), negative for a refund
+             (refund_of: the order_ref it refunds, whose points it reverses)
+  points:    customer_phone or customer_external_ref,points and optionally
+             reason: opening balances, one per customer, never expiring
 Prints a summary and every rejected row with its line number. A file with a
 bad row writes nothing and exits 1, unless -skip-bad-rows: then the good
 rows are written and the bad ones still reported. Importing a file again is
 safe: customers are updated by external_ref or phone, orders already stored
-are skipped. After orders, the figures, tiers and stages of their customers
+are skipped, and so are customers whose opening balance is recorded. After orders, the figures, tiers and stages of their customers
 are brought up to date (docs/analytics.md).`,
 		example: `rapport import customers -skip-bad-rows customers.csv`,
 	},
@@ -103,6 +106,19 @@ A recompute already running (the nightly one, another replica's) makes it
 fail with a message; run it again when that ends. docs/analytics.md states the
 models.`,
 		example: `rapport analytics recompute -config /etc/rapport/config.yaml`,
+	},
+	{
+		name:     "points expire",
+		synopsis: "apply the points expiry (and the birthday bonus) for a date now",
+		usage:    "rapport points expire [-date YYYY-MM-DD] [-config FILE]",
+		about: `Does the points job the server runs a minute past midnight every day, for a
+business date (default today): under points.expire end_of_next_year it
+expires the points earned two years or more before the date's year (every
+customer's credits expiring at or before the latest year start, less what
+they spent), and credits points.birthday_bonus to those born that day. The
+same function as the daily job; running it again, or on several replicas at
+once, applies nothing twice. Prints {"expiry": {...}, "birthdays": N}.`,
+		example: `rapport points expire -date 2027-01-01 -config /etc/rapport/config.yaml`,
 	},
 	{
 		name:     "staff create-admin",

@@ -77,7 +77,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"care"}, "the care command is: rapport care run WORKFLOW"},
 		{[]string{"care", "run"}, "which workflow?"},
 		{[]string{"care", "run", "birthdays"}, `"birthdays" is not a workflow`},
-		{[]string{"import"}, "customers or orders"},
+		{[]string{"import"}, "customers, orders or points"},
 		{[]string{"import", "customers"}, "give exactly one CSV file"},
 		{[]string{"import", "orders", "a.csv", "b.csv"}, "give exactly one CSV file"},
 		{[]string{"outbox"}, "rapport outbox requeue"},

@@ -11,7 +11,8 @@ import (
 	"github.com/rapport-crm/rapport/store"
 )
 
-// runImport is `rapport import customers|orders [-skip-bad-rows] FILE.csv`.
+// runImport is `rapport import customers|orders|points [-skip-bad-rows]
+// FILE.csv` (points: opening balances).
 // It prints a summary and every rejected row; rejected rows make the exit
 // status 1 unless -skip-bad-rows (then the good rows are written). Rows
 // already stored (an orders file imported again) are skipped and counted as
@@ -24,8 +25,8 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	if len(rest) == 0 || (rest[0] != "customers" && rest[0] != "orders") {
-		return usageError{"import", "say what the file holds: customers or orders"}
+	if len(rest) == 0 || (rest[0] != "customers" && rest[0] != "orders" && rest[0] != "points") {
+		return usageError{"import", "say what the file holds: customers, orders or points (opening balances)"}
 	}
 	kind := rest[0]
 	if len(rest) != 2 {
@@ -49,9 +50,12 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		defer p.end()
 	}
 	var res *importer.Result
-	if kind == "customers" {
+	switch kind {
+	case "customers":
 		res, err = importer.CustomersWith(ctx, s, file, opt)
-	} else {
+	case "points":
+		res, err = importer.Points(ctx, s, file, opt)
+	default:
 		res, err = importer.OrdersWith(ctx, s, file, cfg.Location(), opt)
 	}
 	if err != nil {
@@ -64,13 +68,14 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fmt.Fprintf(stdout, "line %d: %s\n", r.Line, r.Reason)
 	}
 	// Customers already stored are matched (updated, or unchanged when
-	// the row changes nothing); orders already stored are duplicates.
+	// the row changes nothing); orders and balances already stored are
+	// duplicates.
 	if kind == "customers" {
 		fmt.Fprintf(stdout, "customers: %d rows, %d written (%d created, %d updated), %d unchanged, %d rejected\n",
 			res.Rows, res.Written, res.Created, res.Updated, res.Unchanged, len(res.Rejected))
 	} else {
-		fmt.Fprintf(stdout, "orders: %d rows, %d written (%d created, %d updated), %d rejected, %d duplicates skipped\n",
-			res.Rows, res.Written, res.Created, res.Updated, len(res.Rejected), res.Duplicates)
+		fmt.Fprintf(stdout, "%s: %d rows, %d written (%d created, %d updated), %d rejected, %d duplicates skipped\n",
+			kind, res.Rows, res.Written, res.Created, res.Updated, len(res.Rejected), res.Duplicates)
 	}
 	if len(res.Rejected) > 0 && !*skip {
 		return exitErr{code: 1, err: fmt.Errorf("import %s: %d bad rows, nothing written (use -skip-bad-rows to write the good ones)", kind, len(res.Rejected))}

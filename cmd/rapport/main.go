@@ -138,6 +138,8 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return runOutbox(ctx, args, stdout, stderr)
 	case "analytics":
 		return runAnalytics(ctx, args, stdout, stderr)
+	case "points":
+		return runPoints(ctx, args, stdout, stderr)
 	case "staff":
 		return runStaff(ctx, args, os.Stdin, stdout, stderr)
 	case "version":

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/rapport-crm/rapport/bots"
+	"github.com/rapport-crm/rapport/points"
 	"github.com/rapport-crm/rapport/report"
 	"github.com/rapport-crm/rapport/store"
 	"github.com/rapport-crm/rapport/templates"
@@ -116,6 +117,8 @@ func openStore(ctx context.Context, cfg *Config) (*store.Store, error) {
 		s.Close()
 		return nil, err
 	}
+	// Every path that records an order (API, import) earns by these.
+	s.OnPoints(points.Rules(cfg.Points, cfg.Location()))
 	return s, nil
 }
 
@@ -165,6 +168,10 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	ps, err := m.newPoints()
+	if err != nil {
+		return err
+	}
 	proxies, err := m.Config.HTTP.Proxies()
 	if err != nil {
 		return err
@@ -187,6 +194,7 @@ func (m *Main) Run(ctx context.Context) error {
 	m.goLoop("analytics", an.Schedule)
 	m.goLoop("reports", m.Reports.Schedule)
 	m.goLoop("campaigns", camps.Run)
+	m.goLoop("points", ps.Schedule)
 	return m.serveHTTP()
 }
 
@@ -235,7 +243,11 @@ func (m *Main) goLoop(name string, fn func(context.Context) error) {
 			m.mu.Unlock()
 		}()
 		if err := fn(ctx); err != nil && ctx.Err() == nil {
-			m.loopErrs <- fmt.Errorf("%s: %w", name, err)
+			select {
+			case m.loopErrs <- fmt.Errorf("%s: %w", name, err):
+			default: // a shutdown is already under way; its cause is queued
+				m.Logger.Error("loop failed", "loop", name, "err", err)
+			}
 		}
 	}()
 }

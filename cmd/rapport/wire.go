@@ -59,6 +59,7 @@ func (m *Main) newCare() (*care.Service, error) {
 		StaffLocale:       m.Config.Followup.StaffLocale,
 		Registry:          m.Registry,
 		Logger:            m.Logger,
+		PointsExpiry:      m.pointsNotice(),
 	})
 }
 
@@ -78,7 +79,7 @@ func (m *Main) startBots(hooks []bots.Hook) error {
 	metrics := bots.NewMetrics(m.Registry)
 	disp := bots.NewDispatcher(m.Store, bots.DispatcherOptions{Logger: m.Logger, Metrics: metrics})
 	router := bots.NewRouter(m.Store, bots.RouterOptions{
-		Hooks: hooks, Renderer: m.Templates, Logger: m.Logger, Metrics: metrics, Notify: disp.Kick,
+		Hooks: hooks, Renderer: m.Templates, Logger: m.Logger, Metrics: metrics, Notify: disp.Kick, Location: m.Config.Location(),
 	})
 	for _, ch := range []struct {
 		name  string

@@ -29,6 +29,7 @@ export const screens = [
   { id: "staff", match: /^staff$/, parent: "manage", title: "nav.staff", icon: "🧑‍💼", roles: MANAGERS, load: () => import("./screens/staff.js") },
   { id: "imports", match: /^imports$/, parent: "manage", title: "nav.imports", icon: "📥", roles: MANAGERS, load: () => import("./screens/imports.js") },
   { id: "quick-replies", match: /^quick-replies$/, parent: "manage", title: "nav.quickReplies", icon: "⚡", roles: MANAGERS, load: () => import("./screens/quickreplies.js") },
+  { id: "rewards", match: /^rewards$/, parent: "manage", title: "nav.rewards", icon: "🎟", roles: MANAGERS, load: () => import("./screens/rewards.js") },
   { id: "audit", match: /^audit$/, parent: "manage", title: "nav.audit", icon: "🔎", roles: MANAGERS, load: () => import("./screens/audit.js") },
   { id: "tokens", match: /^tokens$/, parent: "manage", title: "nav.tokens", icon: "🔑", roles: ADMINS, load: () => import("./screens/tokens.js") },
   { id: "account", match: /^account$/, nav: "nav.account", icon: "👤", roles: ALL, load: () => import("./screens/account.js") },

@@ -5,7 +5,7 @@
 // and a new one is added here (or with addPanel) without touching the page.
 import { api, query } from "./api.js";
 import { t } from "./i18n.js";
-import { h, mount, loading, empty, errorBox, busy, dialog, toast } from "./dom.js";
+import { h, mount, loading, empty, errorBox, busy, dialog, toast, field } from "./dom.js";
 import { timeEl, when } from "./format.js";
 import { conversationView } from "./conversation.js";
 
@@ -27,6 +27,10 @@ export const panels = [
   {
     id: "stages", title: "customer.stages", roles: ALL,
     render(ctx, c, el) { stagePanel(c, el); },
+  },
+  {
+    id: "points", title: "customer.points", roles: ALL,
+    render(ctx, c, el) { pointsPanel(ctx, c, el); },
   },
 ];
 
@@ -87,6 +91,75 @@ export function closeTask(task, after) {
   }, err) }, t("tasks.done"));
   const d = dialog(task.title, [h("label", { for: "task-outcome" }, t("tasks.note")), note, h("p", { class: "muted small" }, t("tasks.ctrlEnter")), err], [ok]);
   note.addEventListener("keydown", (e) => { if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) ok.click(); });
+}
+
+// pointsPanel shows the balance, what expires when, the vouchers (unused
+// ones with Use) and the newest ledger entries; anyone who sees the
+// customer may redeem for them, managers and admins adjust with a reason.
+async function pointsPanel(ctx, c, el) {
+  const again = () => pointsPanel(ctx, c, el);
+  mount(el, loading());
+  try {
+    const [p, vs] = await Promise.all([
+      api("GET", "/customers/" + c.id + "/points" + query({ limit: 20 })),
+      api("GET", "/customers/" + c.id + "/vouchers"),
+    ]);
+    const manager = ctx.me.role === "admin" || ctx.me.role === "manager";
+    const actions = h("div", { class: "row" },
+      h("button", { class: "ghost small", type: "button", id: "points-redeem", onclick: () => redeemDialog(c, p.balance, again) }, "🎟 " + t("points.redeem")),
+      manager ? h("button", { class: "ghost small", type: "button", id: "points-adjust", onclick: () => adjustDialog(c, again) }, "± " + t("points.adjust")) : null);
+    mount(el,
+      h("div", { class: "row between" }, h("strong", { id: "points-balance", class: "big" }, t("points.balance", { n: p.balance })), actions),
+      p.expiring.length ? h("div", { class: "small warn" }, p.expiring.map((x) => t("points.expiring", { n: x.points, on: expiryDay(x.on) })).join(" · ")) : null,
+      h("h3", { class: "small muted" }, t("points.vouchers")),
+      vs.items.length ? h("ul", { class: "plain vouchers" }, vs.items.map((v) => h("li", { class: "row between", dataset: { code: v.code } },
+        h("span", {}, h("code", {}, v.code), " ", v.name, " ¥", String(v.value), h("span", { class: "muted small" }, " · ", t("points.until", { on: when(v.expires_at) }))),
+        v.status === "unused"
+          ? h("button", { class: "ghost small", type: "button", onclick: (e) => busy(e.target, async () => {
+            if (!confirm(t("points.confirmUse", { code: v.code }))) return;
+            await api("POST", "/vouchers/" + encodeURIComponent(v.code) + "/use", {});
+            toast(t("points.used"));
+            again();
+          }, el) }, t("points.use"))
+          : h("span", { class: "chip" }, t("points.status." + v.status))))) : empty(t("points.noVouchers")),
+      h("h3", { class: "small muted" }, t("points.ledger")),
+      p.items.length ? h("ul", { class: "plain ledger" }, p.items.map((e) => h("li", { class: "row between small" },
+        h("span", {}, t("points.kind." + e.kind), e.reason ? " · " + e.reason : ""),
+        h("span", {}, h("strong", { class: e.points < 0 ? "neg" : "pos" }, (e.points > 0 ? "+" : "") + e.points), " ", timeEl(e.created_at))))) : empty(t("points.noEntries")));
+  } catch (e) {
+    mount(el, errorBox(e, again));
+  }
+}
+
+// expiryDay is the last day points expiring at the instant on can be used.
+function expiryDay(on) { return when(new Date(new Date(on).getTime() - 1000).toISOString()); }
+
+function adjustDialog(c, after) {
+  const pts = h("input", { type: "number", step: "1", id: "adjust-points" });
+  const reason = h("input", { maxlength: "255", id: "adjust-reason" });
+  const err = h("div", { class: "slot" });
+  const ok = h("button", { class: "act", type: "button", id: "adjust-save", onclick: () => busy(ok, async () => {
+    await api("POST", "/customers/" + c.id + "/points/adjustments", { points: Number(pts.value), reason: reason.value });
+    d.close();
+    toast(t("common.saved"));
+    after();
+  }, err) }, t("common.save"));
+  const d = dialog(t("points.adjust"), [field(t("points.adjustPoints"), pts, t("points.adjustHint")), field(t("points.reason"), reason), err], [ok]);
+}
+
+async function redeemDialog(c, balance, after) {
+  const err = h("div", { class: "slot" });
+  const rs = await api("GET", "/rewards" + query({ active: true }));
+  const pick = h("select", { id: "redeem-reward" }, rs.items.map((r) => h("option", { value: r.id, disabled: r.points > balance }, r.name + " · " + r.points + " · ¥" + r.value)));
+  // One key per dialog: a double click issues one voucher.
+  const key = "console-" + Math.random().toString(36).slice(2, 12);
+  const ok = h("button", { class: "act", type: "button", id: "redeem-save", onclick: () => busy(ok, async () => {
+    const v = await api("POST", "/customers/" + c.id + "/redemptions", { reward_id: Number(pick.value), key });
+    d.close();
+    toast(t("points.redeemed", { code: v.code }));
+    after();
+  }, err) }, t("points.redeem"));
+  const d = dialog(t("points.redeem"), rs.items.length ? [field(t("points.reward"), pick), err] : [empty(t("rewards.empty"))], rs.items.length ? [ok] : null);
 }
 
 export { timeEl };
