@@ -60,9 +60,6 @@ func segmentFixture(t *testing.T, s *store.Store) map[string]int64 {
 		if c.birthday != "" {
 			in.Birthday = &c.birthday
 		}
-		if c.points > 0 {
-			in.Points = &c.points
-		}
 		if c.optOut {
 			in.OptOut = &c.optOut
 		}
@@ -71,6 +68,11 @@ func segmentFixture(t *testing.T, s *store.Store) map[string]int64 {
 			t.Fatalf("customer %d: %v", i, err)
 		}
 		ids[c.name] = got.ID
+		if c.points > 0 {
+			if _, err := s.AdjustPoints(ctx, store.SystemActor(), got.ID, store.PointsAdjustment{Points: c.points, Reason: "opening balance"}); err != nil {
+				t.Fatal(err)
+			}
+		}
 		if c.orderKind != "" {
 			if _, err := s.CreateOrder(ctx, store.OrderInput{CustomerID: got.ID, Kind: c.orderKind, Amount: store.Fen(10000), OccurredAt: ago(c.orderAgo)}, time.UTC); err != nil {
 				t.Fatal(err)

@@ -32,7 +32,7 @@ func TestConsolePointsInBrowser(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS("#adjust-points"), "500"), chromedp.SendKeys(chromedp.CSS("#adjust-reason"), "老客户迁移"),
 		chromedp.Click(chromedp.CSS("#adjust-save")), waitJS(`document.querySelector('#points-balance') && document.querySelector('#points-balance').innerText.includes('500')`))
 	b.do("redeem", chromedp.Click(chromedp.CSS("#points-redeem")), chromedp.WaitVisible(chromedp.CSS("#redeem-reward")),
-		chromedp.Click(chromedp.CSS("#redeem-save")), waitJS(`document.querySelector('#points-balance').innerText.includes('200') && document.querySelectorAll('[data-code]').length === 1`))
+		chromedp.Click(chromedp.CSS("#redeem-save")), waitJS(`document.querySelector('#points-balance') && document.querySelector('#points-balance').innerText.includes('200') && document.querySelectorAll('[data-code]').length === 1`))
 	b.shot("desktop-12-customer-points")
 	vs := e.api("GET", fmt.Sprintf("/customers/%d/vouchers", cid), nil, 200)["items"].([]any)
 	code := vs[0].(map[string]any)["code"].(string)
