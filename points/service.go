@@ -125,9 +125,17 @@ func (s *Service) Schedule(ctx context.Context) error {
 	if _, err := c.AddFunc(dailySpec, run); err != nil {
 		return err
 	}
-	run()
 	c.Start()
-	<-ctx.Done()
+	// The catch-up (a midnight missed while down) waits a minute: a
+	// process that starts and stops at once never begins one mid-way.
+	catchUp := time.NewTimer(time.Minute)
+	defer catchUp.Stop()
+	select {
+	case <-ctx.Done():
+	case <-catchUp.C:
+		run()
+		<-ctx.Done()
+	}
 	<-c.Stop().Done()
 	return nil
 }

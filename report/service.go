@@ -212,9 +212,22 @@ func (s *Service) Nightly(ctx context.Context, now time.Time) (int, error) {
 // Schedule recomputes today's figures every reports.refresh, and a day
 // computed before it ended once it has, until ctx ends. Every replica
 // runs it; one at a time does the work (a lease).
+//
+// The first refresh waits a minute (at most reports.refresh): a report
+// asked for meanwhile computes a missing day itself, and a process that
+// starts and stops at once (a migration, a test) never begins one — a
+// statement cancelled mid-way by shutdown is what SQLite's driver handles
+// worst.
 func (s *Service) Schedule(ctx context.Context) error {
 	tick := time.NewTicker(s.cfg.Refresh)
 	defer tick.Stop()
+	first := time.NewTimer(min(s.cfg.Refresh, time.Minute))
+	defer first.Stop()
+	select {
+	case <-ctx.Done():
+		return nil
+	case <-first.C:
+	}
 	for {
 		if err := s.tick(ctx); err != nil && ctx.Err() == nil {
 			s.o.Logger.Warn("reports: refreshing today's figures", "err", err)
