@@ -226,6 +226,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		`[data-panel="stages"] .stage-line`: "潜在 → 新客",
 		`[data-panel="orders"] .order-line`: "保养 × 1 ¥1280.50",
 		`[data-panel="assets"] .asset-line`: "下次保养 2027-03-01",
+		`[data-panel="surveys"]`:            "还没有评价",
 	} {
 		if got := eval[string](b, fmt.Sprintf(`(document.querySelector(%q) || {innerText: ""}).innerText`, sel)); !strings.Contains(got, want) {
 			t.Errorf("%s = %q, want it to contain %q", sel, got, want)

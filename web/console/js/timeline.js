@@ -1,6 +1,7 @@
 // The customer page's timeline: a list of panels, each one part of the
 // customer's story (the conversation with the care sent, tasks, stage
-// changes, points and vouchers, orders with their items, assets). A panel is
+// changes, points and vouchers, orders with their items, assets, survey
+// answers). A panel is
 //   { id, title (i18n key), roles, wide, render(ctx, customer, el) -> cleanup? }
 // and a new one is added here (or with addPanel) without touching the page.
 import { api, query } from "./api.js";
@@ -39,6 +40,10 @@ export const panels = [
   {
     id: "assets", title: "customer.assets", roles: ALL,
     render(ctx, c, el) { assetPanel(c, el); },
+  },
+  {
+    id: "surveys", title: "customer.surveys", roles: ALL,
+    render(ctx, c, el) { surveyPanel(c, el); },
   },
 ];
 
@@ -114,6 +119,22 @@ async function assetPanel(c, el) {
         t("asset.next"), " ", a.next_service_due ? h("strong", {}, a.next_service_due.slice(0, 10)) : "—")))));
   } catch (e) {
     mount(el, errorBox(e, () => assetPanel(c, el)));
+  }
+}
+
+// surveyPanel lists the customer's survey answers, newest first: the score
+// as stars, the comment, when.
+async function surveyPanel(c, el) {
+  mount(el, loading());
+  try {
+    const res = await api("GET", "/surveys/responses" + query({ customer_id: c.id, limit: 20 }));
+    if (!res.items.length) return mount(el, empty(t("customer.noSurveys")));
+    mount(el, h("ul", { class: "plain surveys" }, res.items.map((sv) => h("li", { class: "survey-line" },
+      h("div", { class: "row between" }, h("strong", { class: sv.score <= 2 ? "neg" : "" }, "★".repeat(sv.score) + "☆".repeat(5 - sv.score)),
+        h("span", { class: "small muted" }, t("channel." + sv.channel), " · ", timeEl(sv.created_at))),
+      sv.comment ? h("div", { class: "small" }, sv.comment) : null))));
+  } catch (e) {
+    mount(el, errorBox(e, () => surveyPanel(c, el)));
   }
 }
 
