@@ -207,12 +207,15 @@ func TestConsoleInBrowser(t *testing.T) {
 		waitJS(`document.querySelectorAll('.results tbody tr').length === 1`))
 	b.shot("desktop-06-customers")
 	// An order computes the figures at once; a pinned tier shows as pinned.
-	e.api("POST", "/orders", map[string]any{"customer_id": cid, "kind": "service", "amount": 1280.5}, 201)
+	asset := e.api("POST", fmt.Sprintf("/customers/%d/assets", cid), map[string]any{"name": "沪A·12345", "kind": "car", "model": "Model Y", "year": 2022, "next_service_due": "2027-03-01"}, 201)
+	e.api("POST", "/orders", map[string]any{"customer_id": cid, "kind": "service", "amount": 1280.5, "order_ref": "SO-9",
+		"asset_id": asset["id"], "items": []map[string]any{{"name": "保养", "quantity": 1, "amount": 1280.5}}}, 201)
 	e.api("PATCH", fmt.Sprintf("/customers/%d", cid), map[string]any{"tier": "A"}, 200)
 	b.do("customer page", chromedp.Click(chromedp.CSS(fmt.Sprintf(`tr[data-id="%d"]`, cid))), chromedp.WaitVisible(chromedp.CSS("#customer-name")))
 	b.waitText(reply)
 	b.waitText("我想预约明天洗车")
-	b.do("customer figures", waitJS(`document.querySelector('#customer-figures') !== null && document.querySelector('[data-panel="stages"] .stage-line') !== null`))
+	b.do("customer figures", waitJS(`document.querySelector('#customer-figures') !== null && document.querySelector('[data-panel="stages"] .stage-line') !== null &&
+		document.querySelector('[data-panel="orders"] .order-line') !== null && document.querySelector('[data-panel="assets"] .asset-line') !== null`))
 	for sel, want := range map[string]string{
 		"#customer-tier":                    "等级 A 📌",
 		"#customer-stage":                   "新客",
@@ -221,6 +224,9 @@ func TestConsoleInBrowser(t *testing.T) {
 		"#customer-risk":                    "0",
 		`[data-panel="stages"] h2`:          "阶段变化",
 		`[data-panel="stages"] .stage-line`: "潜在 → 新客",
+		`[data-panel="orders"] .order-line`: "保养 × 1 ¥1280.50",
+		`[data-panel="assets"] .asset-line`: "下次保养 2027-03-01",
+		`[data-panel="surveys"]`:            "还没有评价",
 	} {
 		if got := eval[string](b, fmt.Sprintf(`(document.querySelector(%q) || {innerText: ""}).innerText`, sel)); !strings.Contains(got, want) {
 			t.Errorf("%s = %q, want it to contain %q", sel, got, want)

@@ -1,6 +1,7 @@
 // The customer page's timeline: a list of panels, each one part of the
-// customer's story (the conversation, tasks; later orders, points, care
-// sent, surveys, stage changes, merges). A panel is
+// customer's story (the conversation with the care sent, tasks, stage
+// changes, points and vouchers, orders with their items, assets, survey
+// answers). A panel is
 //   { id, title (i18n key), roles, wide, render(ctx, customer, el) -> cleanup? }
 // and a new one is added here (or with addPanel) without touching the page.
 import { api, query } from "./api.js";
@@ -31,6 +32,18 @@ export const panels = [
   {
     id: "points", title: "customer.points", roles: ALL,
     render(ctx, c, el) { pointsPanel(ctx, c, el); },
+  },
+  {
+    id: "orders", title: "customer.orders", roles: ALL,
+    render(ctx, c, el) { orderPanel(c, el); },
+  },
+  {
+    id: "assets", title: "customer.assets", roles: ALL,
+    render(ctx, c, el) { assetPanel(c, el); },
+  },
+  {
+    id: "surveys", title: "customer.surveys", roles: ALL,
+    render(ctx, c, el) { surveyPanel(c, el); },
   },
 ];
 
@@ -70,6 +83,58 @@ async function stagePanel(c, el) {
       h("div", { class: "small muted" }, timeEl(ch.at), ch.reason ? " · " + ch.reason : "")))));
   } catch (e) {
     mount(el, errorBox(e, () => stagePanel(c, el)));
+  }
+}
+
+// orderPanel lists the customer's orders, newest first, with their line
+// items; a refund (a negative amount) is marked.
+async function orderPanel(c, el) {
+  mount(el, loading());
+  try {
+    const res = await api("GET", `/customers/${c.id}/orders` + query({ limit: 20 }));
+    if (!res.items.length) return mount(el, empty(t("customer.noOrders")));
+    mount(el, h("ul", { class: "plain orders" }, res.items.map((o) => h("li", { class: "order-line", dataset: { order: o.id } },
+      h("div", { class: "row between" },
+        h("span", {}, h("span", { class: "chip" }, t("order.kind." + o.kind)), " ", o.order_ref ? h("code", {}, o.order_ref) : null),
+        h("strong", { class: o.amount < 0 ? "neg" : "" }, "¥" + Number(o.amount).toFixed(2))),
+      (o.items || []).length ? h("div", { class: "small" }, o.items.map((it) => it.name + " × " + it.quantity + " ¥" + Number(it.amount).toFixed(2)).join(" · ")) : null,
+      h("div", { class: "small muted" }, timeEl(o.occurred_at), o.amount < 0 ? " · " + t("order.refund") : "")))));
+  } catch (e) {
+    mount(el, errorBox(e, () => orderPanel(c, el)));
+  }
+}
+
+// assetPanel lists the customer's assets (cars, devices) with their last
+// and next service.
+async function assetPanel(c, el) {
+  mount(el, loading());
+  try {
+    const res = await api("GET", `/customers/${c.id}/assets`);
+    if (!res.items.length) return mount(el, empty(t("customer.noAssets")));
+    mount(el, h("ul", { class: "plain assets" }, res.items.map((a) => h("li", { class: "asset-line", dataset: { asset: a.id } },
+      h("div", { class: "row between" }, h("strong", {}, a.name),
+        h("span", { class: "small muted" }, [a.kind, a.model, a.year ? String(a.year) : ""].filter(Boolean).join(" · "))),
+      h("div", { class: "small" },
+        t("asset.last"), " ", a.last_service_at ? timeEl(a.last_service_at) : "—", " · ",
+        t("asset.next"), " ", a.next_service_due ? h("strong", {}, a.next_service_due.slice(0, 10)) : "—")))));
+  } catch (e) {
+    mount(el, errorBox(e, () => assetPanel(c, el)));
+  }
+}
+
+// surveyPanel lists the customer's survey answers, newest first: the score
+// as stars, the comment, when.
+async function surveyPanel(c, el) {
+  mount(el, loading());
+  try {
+    const res = await api("GET", "/surveys/responses" + query({ customer_id: c.id, limit: 20 }));
+    if (!res.items.length) return mount(el, empty(t("customer.noSurveys")));
+    mount(el, h("ul", { class: "plain surveys" }, res.items.map((sv) => h("li", { class: "survey-line" },
+      h("div", { class: "row between" }, h("strong", { class: sv.score <= 2 ? "neg" : "" }, "★".repeat(sv.score) + "☆".repeat(5 - sv.score)),
+        h("span", { class: "small muted" }, t("channel." + sv.channel), " · ", timeEl(sv.created_at))),
+      sv.comment ? h("div", { class: "small" }, sv.comment) : null))));
+  } catch (e) {
+    mount(el, errorBox(e, () => surveyPanel(c, el)));
   }
 }
 
