@@ -131,7 +131,13 @@ func Open(ctx context.Context, cfg Config, opts ...Option) (*Store, error) {
 		sqlDB.SetMaxIdleConns(32)
 		sqlDB.SetConnMaxLifetime(5 * time.Minute)
 	} else {
+		// Every connection stays open once made: the pure-Go driver's
+		// statement-interrupt goroutine races a Close that follows a
+		// cancelled statement, and with the default two idle slots the
+		// pool closed a connection after most busy moments. (A
+		// connection is also a page cache worth keeping.)
 		sqlDB.SetMaxOpenConns(8)
+		sqlDB.SetMaxIdleConns(8)
 	}
 	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
