@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 
+	"gorm.io/gorm"
+
 	"github.com/rapport-crm/rapport/store"
 	"github.com/rapport-crm/rapport/store/storetest"
 )
@@ -86,6 +88,38 @@ func recordConcurrent(t *testing.T, dialect string) {
 		if err != nil || len(ms) != perSender {
 			t.Errorf("sender %s: %d messages, %v; want %d", sender, len(ms), err, perSender)
 		}
+	}
+}
+
+// TestRecordArrivalReadBackMiss: a row the group wrote but cannot read
+// back at once (on MariaDB a concurrent copy's insert can be invisible for
+// a moment after it was waited for) is written and read again, not
+// reported as lost; the message is stored once and is new.
+func TestRecordArrivalReadBackMiss(t *testing.T) {
+	for _, d := range storetest.Dialects {
+		t.Run(d, func(t *testing.T) {
+			misses := 0
+			s := storetest.Open(t, d, store.WithArrivalReadHook(func(db *gorm.DB) {
+				if misses < 2 { // the row vanishes twice before it stays
+					misses++
+					if err := db.Exec("DELETE FROM messages WHERE external_id = ?", "lost-1").Error; err != nil {
+						t.Error(err)
+					}
+				}
+			}))
+			ctx := context.Background()
+			m, _, dup, err := s.RecordArrival(ctx, store.Arrival{
+				Contact: store.Contact{Channel: store.ChannelTelegram, ExternalID: "u1", DisplayName: "u1"},
+				In:      store.Inbound{Channel: store.ChannelTelegram, DedupKey: "lost-1", ChatID: "u1", Text: "hi"},
+			})
+			if err != nil || dup || m == nil || m.ID == 0 {
+				t.Fatalf("RecordArrival: message %+v, dup %v, err %v; want a new stored message", m, dup, err)
+			}
+			ms, _, err := s.ListMessages(ctx, *m.CustomerID, store.Page{Limit: 10})
+			if err != nil || len(ms) != 1 || ms[0].ID != m.ID {
+				t.Errorf("stored messages %+v, %v; want the one message %d", ms, err, m.ID)
+			}
+		})
 	}
 }
 
