@@ -363,8 +363,14 @@ func (s *Service) Run(ctx context.Context) error {
 // clock) and does every run there is to do: the one code path of the loop
 // and of tests.
 func (s *Service) Tick(ctx context.Context) error {
-	if _, err := s.st.StartDueCampaigns(ctx, s.st.Now()); err != nil {
+	now := s.st.Now()
+	if _, err := s.st.StartDueCampaigns(ctx, now); err != nil {
 		return err
+	}
+	if n, err := s.st.WithdrawEndedCampaigns(ctx, now); err != nil {
+		return err
+	} else if n > 0 {
+		s.o.Logger.Info("campaigns ended", "withdrawn", n)
 	}
 	for ctx.Err() == nil {
 		r, err := s.st.ClaimCampaignRun(ctx, s.o.Holder, s.o.Lease)
@@ -377,6 +383,9 @@ func (s *Service) Tick(ctx context.Context) error {
 	}
 	return ctx.Err()
 }
+
+// errCampaignEnded stops a run whose campaign's end_at has passed.
+var errCampaignEnded = errors.New("campaign ended")
 
 // execute does one claimed run, from its cursor on.
 func (s *Service) execute(ctx context.Context, r *store.CampaignRun) error {
@@ -433,7 +442,13 @@ func (s *Service) execute(ctx context.Context, r *store.CampaignRun) error {
 	}
 	d.Progress = func(ctx context.Context, n *store.CareRun, after int64) error {
 		apply(n, after)
-		return s.st.ProgressCampaignRun(ctx, r, s.o.Lease)
+		if err := s.st.ProgressCampaignRun(ctx, r, s.o.Lease); err != nil {
+			return err
+		}
+		if c.EndAt != nil && s.st.Now().After(*c.EndAt) {
+			return errCampaignEnded
+		}
+		return nil
 	}
 	n, err := s.o.Deliver.Deliver(ctx, d)
 	switch {
@@ -442,8 +457,17 @@ func (s *Service) execute(ctx context.Context, r *store.CampaignRun) error {
 		// withdrawal is withdrawn too.
 		fctx, cancel := fresh()
 		defer cancel()
-		_, werr := s.st.WithdrawCampaign(fctx, c.ID)
+		_, werr := s.st.WithdrawCampaign(fctx, c.ID, store.ReasonCampaignCancelled)
 		return werr
+	case errors.Is(err, errCampaignEnded):
+		// Its end came mid-way: what it queued and has not sent is
+		// withdrawn, and the run is over.
+		fctx, cancel := fresh()
+		defer cancel()
+		if _, werr := s.st.WithdrawCampaign(fctx, c.ID, store.ReasonCampaignEnded); werr != nil {
+			return werr
+		}
+		return finish(store.CampaignRunDone, errCampaignEnded)
 	case errors.Is(err, store.ErrRunClaimLost):
 		return nil // another process resumed it
 	case err != nil && ctx.Err() != nil:

@@ -261,6 +261,40 @@ func (s *Store) StartDueCampaigns(ctx context.Context, now time.Time) ([]int64, 
 	return started, nil
 }
 
+// endsSweptKey holds (in kv) the instant up to which ended campaigns have
+// been swept (WithdrawEndedCampaigns).
+const endsSweptKey = "campaigns.ends_swept"
+
+// WithdrawEndedCampaigns withdraws the messages still queued (deferred by
+// quiet hours, waiting for the channel's rate, retrying) of every
+// campaign whose end_at has passed since the last sweep, so nothing of a
+// campaign goes out after its end. Each end is swept once (a watermark
+// in kv, moved after the sweep: two replicas sweeping together withdraw
+// the same rows, which is harmless). It returns how many were withdrawn.
+func (s *Store) WithdrawEndedCampaigns(ctx context.Context, now time.Time) (int, error) {
+	q := s.db.WithContext(ctx).Model(&Campaign{}).Where("end_at IS NOT NULL AND end_at <= ?", now.UTC())
+	if v, ok, err := s.KVGet(ctx, endsSweptKey); err != nil {
+		return 0, err
+	} else if ok {
+		if since, err := time.Parse(time.RFC3339Nano, v); err == nil {
+			q = q.Where("end_at > ?", since.UTC())
+		}
+	}
+	var ids []int64
+	if err := q.Where("status <> ?", CampaignDraft).Pluck("id", &ids).Error; err != nil {
+		return 0, fmt.Errorf("ended campaigns: %w", err)
+	}
+	total := 0
+	for _, id := range ids {
+		n, err := s.WithdrawCampaign(ctx, id, ReasonCampaignEnded)
+		if err != nil {
+			return total, err
+		}
+		total += n
+	}
+	return total, s.KVSet(ctx, endsSweptKey, now.UTC().Format(time.RFC3339Nano), 0)
+}
+
 // CreateCampaignRun creates the run of campaign id for key ("" = its own
 // send) unless it exists: created=false answers the existing one (the
 // same trigger key never runs twice).
@@ -412,21 +446,27 @@ func (s *Store) CancelCampaign(ctx context.Context, id int64) (*Campaign, int, e
 	}); err != nil {
 		return nil, 0, fmt.Errorf("cancel campaign: %w", err)
 	}
-	n, err := s.WithdrawCampaign(ctx, id)
+	n, err := s.WithdrawCampaign(ctx, id, ReasonCampaignCancelled)
 	return c, n, err
 }
 
+// Reasons a campaign's queued messages are withdrawn with.
+const (
+	ReasonCampaignCancelled = "campaign cancelled"
+	ReasonCampaignEnded     = "campaign ended"
+)
+
 // WithdrawCampaign marks the campaign's queued messages that no sender
-// holds right now as skipped ("campaign cancelled"); a message being sent
-// at this moment goes.
-func (s *Store) WithdrawCampaign(ctx context.Context, id int64) (int, error) {
+// holds right now as skipped for reason; a message being sent at this
+// moment goes.
+func (s *Store) WithdrawCampaign(ctx context.Context, id int64, reason string) (int, error) {
 	keys, kargs := s.campaignKeys(id)
 	now := s.Now().Truncate(time.Millisecond)
 	var res *gorm.DB
 	if err := retry(ctx, func() error {
 		res = s.db.WithContext(ctx).Model(&Message{}).Where(keys, kargs...).
 			Where("status = ? AND (lease_until IS NULL OR lease_until < ?)", StatusQueued, now).
-			Updates(map[string]any{"status": StatusSkipped, "reason": "campaign cancelled", "next_attempt_at": nil, "updated_at": now})
+			Updates(map[string]any{"status": StatusSkipped, "reason": reason, "next_attempt_at": nil, "updated_at": now})
 		return res.Error
 	}); err != nil {
 		return 0, fmt.Errorf("withdraw campaign: %w", err)

@@ -327,6 +327,72 @@ func TestCampaignQuietHoursDefer(t *testing.T) {
 	})
 }
 
+// TestCampaignEndWithdraws: messages a campaign queued for later (quiet
+// hours) are withdrawn when its end_at passes, on the next tick, and a
+// run its end overtakes stops queueing.
+func TestCampaignEndWithdraws(t *testing.T) {
+	late := time.Date(2027, 3, 10, 14, 30, 0, 0, time.UTC) // 22:30 Shanghai
+	eachCampaign(t, late, func(t *testing.T, e *campaignEnv) {
+		e.quiet = care.QuietHours{Start: "21:00", End: "09:00"}
+		a := e.replica("a")
+		ids := e.customers(a.st, 3)
+		end := late.Add(2 * time.Hour) // 00:30, before the quiet hours end
+		c := e.campaign(a, `{}`, store.CampaignInput{EndAt: &end})
+		if _, err := a.svc.Send(e.ctx, c.ID); err != nil {
+			t.Fatal(err)
+		}
+		e.tick(a)
+		if _, all := e.rows(a.st, ids, c.ID); len(all) != len(ids) || all[0].Status != store.StatusQueued {
+			t.Fatalf("before the end: %d messages, want %d queued", len(all), len(ids))
+		}
+		e.clock.Advance(2*time.Hour + time.Second)
+		e.tick(a)
+		_, all := e.rows(a.st, ids, c.ID)
+		for _, m := range all {
+			if m.Status != store.StatusSkipped || m.Reason != store.ReasonCampaignEnded {
+				t.Errorf("message %d after the end: %s %q; want withdrawn", m.ID, m.Status, m.Reason)
+			}
+		}
+		// The watermark: a second sweep finds nothing to do.
+		if n, err := a.st.WithdrawEndedCampaigns(e.ctx, e.clock.Now()); err != nil || n != 0 {
+			t.Errorf("second sweep: %d, %v", n, err)
+		}
+	})
+	eachCampaign(t, campaignStart, func(t *testing.T, e *campaignEnv) {
+		a := e.replica("a")
+		ids := e.customers(a.st, 12)
+		end := campaignStart.Add(time.Hour)
+		c := e.campaign(a, `{}`, store.CampaignInput{EndAt: &end})
+		if _, err := a.svc.Send(e.ctx, c.ID); err != nil {
+			t.Fatal(err)
+		}
+		batches := 0
+		a.wrap = func(d *campaign.Delivery) {
+			next := d.Progress
+			d.Progress = func(pctx context.Context, n *store.CareRun, after int64) error {
+				if batches++; batches == 1 {
+					e.clock.Advance(2 * time.Hour) // the end overtakes the run
+				}
+				return next(pctx, n, after)
+			}
+		}
+		e.tick(a)
+		_, all := e.rows(a.st, ids, c.ID)
+		if len(all) == 0 || len(all) >= len(ids) {
+			t.Errorf("%d messages written of %d: want some, not all", len(all), len(ids))
+		}
+		for _, m := range all {
+			if m.Status != store.StatusSkipped || m.Reason != store.ReasonCampaignEnded {
+				t.Errorf("message %d: %s %q; want withdrawn", m.ID, m.Status, m.Reason)
+			}
+		}
+		runs, _ := a.st.CampaignRuns(e.ctx, c.ID)
+		if len(runs) != 1 || runs[0].Status != store.CampaignRunDone {
+			t.Errorf("runs %+v; want one, done", runs)
+		}
+	})
+}
+
 func TestCampaignTriggerIdempotent(t *testing.T) {
 	eachCampaign(t, campaignStart, func(t *testing.T, e *campaignEnv) {
 		a, b := e.replica("a"), e.replica("b")
