@@ -427,6 +427,30 @@ func (s *Store) CampaignRuns(ctx context.Context, id int64) ([]*CampaignRun, err
 	return rs, nil
 }
 
+// ListCampaignRuns pages through a campaign's runs (its own send and each
+// trigger's), newest first; ENOTFOUND when there is no such campaign.
+func (s *Store) ListCampaignRuns(ctx context.Context, id int64, p Page) ([]*CampaignRun, string, error) {
+	limit, before, err := p.parse()
+	if err != nil {
+		return nil, "", err
+	}
+	if _, err := s.CampaignByID(ctx, id); err != nil {
+		return nil, "", err
+	}
+	q := s.db.WithContext(ctx).Model(&CampaignRun{}).Where("campaign_id = ?", id)
+	if before > 0 {
+		q = q.Where("id < ?", before)
+	}
+	rs, next, err := pageOf(q.Order("id DESC"), limit, func(r *CampaignRun) int64 { return r.ID })
+	if err != nil {
+		return nil, "", fmt.Errorf("campaign runs: %w", err)
+	}
+	for _, r := range rs {
+		r.decode()
+	}
+	return rs, next, nil
+}
+
 // CancelCampaign cancels a campaign in any state but cancelled: its runs
 // stop at their next batch and its messages not yet sent are withdrawn
 // (skipped, "campaign cancelled"). It returns how many were withdrawn.

@@ -110,6 +110,11 @@ func (s *Server) campaignRoutes() {
 			"`by_channel` and `by_day`.",
 		Out: store.Campaign{}, Errors: unavailable,
 	})
+	s.api("GET /campaigns/{id}/runs", s.handleCampaignRuns).doc(op{
+		Summary:     "A campaign's runs, newest first",
+		Description: "Its own send (`key` \"\") and each trigger's run, with `status`, `planned`, `queued`, `skipped` and `skip_reasons`.",
+		Paged:       true, Out: list[*store.CampaignRun]{},
+	})
 	s.api("POST /campaigns/{id}/dry-run", s.handleCampaignDryRun, managers...).doc(op{
 		Summary:     "What the campaign would do now, sending nothing",
 		Description: "Counts by outcome and rendered samples; `vars` as a trigger's narrow and fill it.",
@@ -312,6 +317,19 @@ func (s *Server) handleCampaigns(w http.ResponseWriter, r *http.Request, _ *stor
 	}
 	cs, next, err := s.Store.ListCampaigns(r.Context(), r.URL.Query().Get("status"), pg)
 	return respondList(w, cs, next, err)
+}
+
+func (s *Server) handleCampaignRuns(w http.ResponseWriter, r *http.Request, _ *store.Principal) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	pg, err := page(r)
+	if err != nil {
+		return err
+	}
+	rs, next, err := s.Store.ListCampaignRuns(r.Context(), id, pg)
+	return respondList(w, rs, next, err)
 }
 
 func (s *Server) handleCampaignGet(w http.ResponseWriter, r *http.Request, _ *store.Principal) error {

@@ -123,6 +123,20 @@ func TestCampaignAPI(t *testing.T) {
 		if code, out, raw = call(manager, "POST", "/campaigns/"+id+"/trigger", `{"key":"k1","vars":{"alert":"x"}}`); code != 202 || out["created"] != false {
 			t.Errorf("trigger again: %d %s", code, raw)
 		}
+		// Its runs: the trigger's (newest) and its own send.
+		code, out, raw = call(agent, "GET", "/campaigns/"+id+"/runs?limit=1", "")
+		items, _ := out["items"].([]any)
+		if code != 200 || len(items) != 1 || items[0].(map[string]any)["key"] != "k1" || out["next_cursor"] == "" {
+			t.Errorf("runs: %d %s", code, raw)
+		}
+		code, out, raw = call(agent, "GET", "/campaigns/"+id+"/runs?cursor="+out["next_cursor"].(string), "")
+		if items, _ = out["items"].([]any); code != 200 || len(items) != 1 || items[0].(map[string]any)["key"] != "" ||
+			items[0].(map[string]any)["queued"] != float64(2) {
+			t.Errorf("runs, page 2: %d %s", code, raw)
+		}
+		if code, _, raw = call(agent, "GET", "/campaigns/999999/runs", ""); code != 404 {
+			t.Errorf("runs of no campaign: %d %s", code, raw)
+		}
 		if code, out, raw = call(manager, "POST", "/campaigns/"+id+"/cancel", ""); code != 200 || out["status"] != "cancelled" {
 			t.Errorf("cancel: %d %s", code, raw)
 		}
