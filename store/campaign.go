@@ -415,10 +415,12 @@ func (s *Store) writeCampaignRun(ctx context.Context, r *CampaignRun, set map[st
 	return nil
 }
 
-// CampaignRuns lists a campaign's runs, newest first (at most 100).
+// CampaignRuns lists all of a campaign's runs, newest first: its results
+// add up every run's skip reasons (a triggered campaign's runs are
+// small rows, one per trigger; ListCampaignRuns pages them for the API).
 func (s *Store) CampaignRuns(ctx context.Context, id int64) ([]*CampaignRun, error) {
 	var rs []*CampaignRun
-	if err := s.db.WithContext(ctx).Where("campaign_id = ?", id).Order("id DESC").Limit(100).Find(&rs).Error; err != nil {
+	if err := s.db.WithContext(ctx).Where("campaign_id = ?", id).Order("id DESC").Find(&rs).Error; err != nil {
 		return nil, fmt.Errorf("campaign runs: %w", err)
 	}
 	for _, r := range rs {
