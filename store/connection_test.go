@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"path/filepath"
 	"testing"
 
 	gomysql "github.com/go-sql-driver/mysql"
@@ -111,6 +112,44 @@ func TestAlreadyExists(t *testing.T) {
 	} {
 		if got := alreadyExists(tc.err); got != tc.want {
 			t.Errorf("alreadyExists(%v) = %v, want %v", tc.err, got, tc.want)
+		}
+	}
+}
+
+// TestSQLitePathWithHash: a file name with '#' or '%' (a test's temporary
+// directory "sqlite#01", an operator's folder) is that file, with the
+// pragmas: unescaped, '#' starts a URI fragment, which cut the path and
+// dropped the pragmas, so two such paths shared one database.
+func TestSQLitePathWithHash(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	var stores []*Store
+	for _, name := range []string{"a#1/rapport.db", "a#2/rapport.db", "b%20/rapport.db"} {
+		s, err := Open(ctx, Config{Driver: SQLite, DSN: filepath.Join(dir, name)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		if err := s.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		stores = append(stores, s)
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+		var mode string
+		if err := s.db.Raw("PRAGMA journal_mode").Scan(&mode).Error; err != nil || mode != "wal" {
+			t.Errorf("%s: journal_mode %q, %v; want wal", name, mode, err)
+		}
+	}
+	n := "only in the first"
+	if _, err := stores[0].CreateCustomer(ctx, CustomerInput{Name: &n}); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range stores[1:] {
+		var count int64
+		if err := s.db.Model(&Customer{}).Count(&count).Error; err != nil || count != 0 {
+			t.Errorf("another path sees %d customers (%v); want its own empty database", count, err)
 		}
 	}
 }

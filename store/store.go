@@ -188,7 +188,10 @@ func sqliteDSN(dsn string) (string, error) {
 			}
 		}
 	}
-	return "file:" + dsn + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate", nil
+	// A URI's path: '%' or '#' in the file name would start an escape or
+	// a fragment (cutting the path and losing the pragmas below).
+	path := strings.NewReplacer("%", "%25", "#", "%23").Replace(dsn)
+	return "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate", nil
 }
 
 // mysqlDSN validates a DSN and forces the options Rapport relies on:

@@ -98,6 +98,34 @@ func (e *campaignEnv) customers(st *store.Store, n int) []int64 {
 	return ids
 }
 
+// stopMidway runs do once, after the first batch of each delivery of r,
+// and then sends what is left of it only if do lets it; then checks that
+// some but not all of the campaign's messages were written, each withdrawn
+// for reason.
+func (e *campaignEnv) stopMidway(r *campaignReplica, c *store.Campaign, ids []int64, reason string, do func(ctx context.Context)) {
+	e.t.Helper()
+	batches := 0
+	r.wrap = func(d *campaign.Delivery) {
+		next := d.Progress
+		d.Progress = func(pctx context.Context, n *store.CareRun, after int64) error {
+			if batches++; batches == 1 {
+				do(pctx)
+			}
+			return next(pctx, n, after)
+		}
+	}
+	e.tick(r)
+	_, all := e.rows(r.st, ids, c.ID)
+	if len(all) == 0 || len(all) >= len(ids) {
+		e.t.Errorf("%d messages written of %d: want some, not all", len(all), len(ids))
+	}
+	for _, m := range all {
+		if m.Status != store.StatusSkipped || m.Reason != reason {
+			e.t.Errorf("message %d: %s %q; want withdrawn (%s)", m.ID, m.Status, m.Reason, reason)
+		}
+	}
+}
+
 func (e *campaignEnv) campaign(r *campaignReplica, filter string, in store.CampaignInput) *store.Campaign {
 	e.t.Helper()
 	f, err := store.ParseSegmentFilter([]byte(filter))
@@ -236,28 +264,11 @@ func TestCampaignCancelMidway(t *testing.T) {
 		if _, err := a.svc.Send(e.ctx, c.ID); err != nil {
 			t.Fatal(err)
 		}
-		batches := 0
-		a.wrap = func(d *campaign.Delivery) {
-			next := d.Progress
-			d.Progress = func(pctx context.Context, n *store.CareRun, after int64) error {
-				if batches++; batches == 1 {
-					if _, _, err := a.svc.Cancel(pctx, c.ID); err != nil {
-						t.Error(err)
-					}
-				}
-				return next(pctx, n, after)
+		e.stopMidway(a, c, ids, store.ReasonCampaignCancelled, func(ctx context.Context) {
+			if _, _, err := a.svc.Cancel(ctx, c.ID); err != nil {
+				t.Error(err)
 			}
-		}
-		e.tick(a)
-		_, all := e.rows(a.st, ids, c.ID)
-		if len(all) == 0 || len(all) >= len(ids) {
-			t.Errorf("%d messages written of %d: want some, not all", len(all), len(ids))
-		}
-		for _, m := range all {
-			if m.Status != store.StatusSkipped || m.Reason != "campaign cancelled" {
-				t.Errorf("message %d: %s %q; want withdrawn", m.ID, m.Status, m.Reason)
-			}
-		}
+		})
 		got, _ := a.st.CampaignByID(e.ctx, c.ID)
 		if got.Status != store.CampaignCancelled {
 			t.Errorf("status %s", got.Status)
@@ -366,26 +377,9 @@ func TestCampaignEndWithdraws(t *testing.T) {
 		if _, err := a.svc.Send(e.ctx, c.ID); err != nil {
 			t.Fatal(err)
 		}
-		batches := 0
-		a.wrap = func(d *campaign.Delivery) {
-			next := d.Progress
-			d.Progress = func(pctx context.Context, n *store.CareRun, after int64) error {
-				if batches++; batches == 1 {
-					e.clock.Advance(2 * time.Hour) // the end overtakes the run
-				}
-				return next(pctx, n, after)
-			}
-		}
-		e.tick(a)
-		_, all := e.rows(a.st, ids, c.ID)
-		if len(all) == 0 || len(all) >= len(ids) {
-			t.Errorf("%d messages written of %d: want some, not all", len(all), len(ids))
-		}
-		for _, m := range all {
-			if m.Status != store.StatusSkipped || m.Reason != store.ReasonCampaignEnded {
-				t.Errorf("message %d: %s %q; want withdrawn", m.ID, m.Status, m.Reason)
-			}
-		}
+		e.stopMidway(a, c, ids, store.ReasonCampaignEnded, func(context.Context) {
+			e.clock.Advance(2 * time.Hour) // the end overtakes the run
+		})
 		runs, _ := a.st.CampaignRuns(e.ctx, c.ID)
 		if len(runs) != 1 || runs[0].Status != store.CampaignRunDone {
 			t.Errorf("runs %+v; want one, done", runs)
