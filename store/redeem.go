@@ -29,15 +29,17 @@ type Redemption struct {
 //
 // Redemptions that arrive together are written together (a group commit,
 // as RecordArrival does for messages): whichever caller finds a writer
-// free writes everything waiting in one transaction of seven statements
-// (the rewards read, one INSERT of the vouchers, their ids read back, one
-// conditional debit of every balance, one INSERT of the ledger entries,
-// and the BEGIN and COMMIT) where each alone takes six. MySQL spends far
-// more CPU per statement and per commit than per row, so this is what
-// keeps redemptions fast under many concurrent redeemers. Anything the
-// group cannot settle for all of its members at once (a balance or a
-// stock short, a key already used, a reward gone) rolls the group back
-// and each member runs alone, with its precise answer.
+// free writes everything waiting in one transaction of six statements
+// however many they are (BEGIN, one INSERT of the vouchers, their ids read
+// back with their rewards as they are now, one INSERT of the ledger
+// entries, one conditional debit of every balance, COMMIT), where one
+// alone takes six. MySQL spends far more CPU per statement and per commit
+// than per row, so this is what keeps redemptions fast under many
+// concurrent redeemers. A key used before answers its voucher within the
+// group. What the group cannot settle for all of its members at once (a
+// balance or a stock short) rolls it back, and an inactive or unknown
+// reward leaves its member out: those members then run alone, each with
+// its precise answer.
 func (s *Store) Redeem(ctx context.Context, by Actor, customerID int64, in Redemption) (*Voucher, error) {
 	if in.RewardID <= 0 {
 		return nil, Invalid("reward_id", "required")
@@ -291,8 +293,8 @@ func (s *Store) redeemGroup(tx *gorm.DB, group []*redemption) error {
 		}
 	}
 
-	// Stock, then the balances: each one conditional UPDATE for the whole
-	// group; a shortfall anywhere sends every member alone.
+	// Stock and balances: each one conditional UPDATE for the whole group;
+	// a shortfall anywhere sends every member alone.
 	stock := map[int64]int64{}
 	debit := map[int64]int64{}
 	var issued []int
@@ -311,6 +313,23 @@ func (s *Store) redeemGroup(tx *gorm.DB, group []*redemption) error {
 			r.alone = true // a code drawn twice: draws again alone
 		}
 	}
+	if len(issued) == 0 {
+		return nil
+	}
+	// The entries first: the rows the group locks that others wait for
+	// (a stocked reward, a customer's balance) are locked last, so held
+	// for the commit only.
+	entries := make([]PointsEntry, 0, len(issued))
+	for _, i := range issued {
+		v := &rows[i]
+		vid := v.ID
+		entries = append(entries, PointsEntry{CustomerID: v.CustomerID, Kind: PointsRedeem, Points: -v.Points, Reason: v.Name,
+			StaffID: owners[i].by.StaffID, VoucherID: &vid, Key: keyOf("voucher", vid), CreatedAt: now})
+		owners[i].v = v
+	}
+	if err := tx.Create(&entries).Error; err != nil {
+		return err
+	}
 	for _, id := range sortedKeys(stock) {
 		n := stock[id]
 		res := tx.Exec("UPDATE rewards SET stock = stock - ? WHERE id = ? AND stock >= ?", n, id, n)
@@ -321,38 +340,25 @@ func (s *Store) redeemGroup(tx *gorm.DB, group []*redemption) error {
 			return errRedeemAlone
 		}
 	}
-	if len(debit) > 0 {
-		// The guard against double spending, as addEntry's: a balance is
-		// debited only if it covers what the group takes from it.
-		var cases strings.Builder
-		var args []any
-		cases.WriteString("CASE id")
-		for _, id := range sortedKeys(debit) {
-			cases.WriteString(" WHEN ? THEN ?")
-			args = append(args, id, debit[id])
-		}
-		cases.WriteString(" END")
-		all := append(append(append([]any{}, args...), sortedKeys(debit)), args...)
-		res := tx.Exec("UPDATE customers SET points = points - "+cases.String()+" WHERE id IN ? AND points >= "+cases.String(), all...)
-		if res.Error != nil {
-			return res.Error
-		}
-		if res.RowsAffected != int64(len(debit)) {
-			return errRedeemAlone
-		}
+	// The guard against double spending, as addEntry's: a balance is
+	// debited only if it covers what the group takes from it.
+	var cases strings.Builder
+	var args []any
+	cases.WriteString("CASE id")
+	for _, id := range sortedKeys(debit) {
+		cases.WriteString(" WHEN ? THEN ?")
+		args = append(args, id, debit[id])
 	}
-	if len(issued) == 0 {
-		return nil
+	cases.WriteString(" END")
+	all := append(append(append([]any{}, args...), sortedKeys(debit)), args...)
+	res := tx.Exec("UPDATE customers SET points = points - "+cases.String()+" WHERE id IN ? AND points >= "+cases.String(), all...)
+	if res.Error != nil {
+		return res.Error
 	}
-	entries := make([]PointsEntry, 0, len(issued))
-	for _, i := range issued {
-		v := &rows[i]
-		vid := v.ID
-		entries = append(entries, PointsEntry{CustomerID: v.CustomerID, Kind: PointsRedeem, Points: -v.Points, Reason: v.Name,
-			StaffID: owners[i].by.StaffID, VoucherID: &vid, Key: keyOf("voucher", vid), CreatedAt: now})
-		owners[i].v = v
+	if res.RowsAffected != int64(len(debit)) {
+		return errRedeemAlone
 	}
-	return tx.Create(&entries).Error
+	return nil
 }
 
 // issue is the voucher a redemption of rw issues now.
