@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -87,11 +88,12 @@ func BenchmarkYearEndExpiry(b *testing.B) {
 // BenchmarkRedeem measures one redemption (voucher, conditional debit,
 // ledger entry, stock) under 32 concurrent redeemers on MySQL/MariaDB,
 // each for its own customer (RAPPORT_BENCH_REDEEMERS changes how many);
-// reports p50 and p99 latency.
+// reports p50 and p99 latency, the rate, and per redemption the server's
+// statements and CPU (see load) and this process's CPU.
 func BenchmarkRedeem(b *testing.B) {
 	ctx := context.Background()
-	cfg, raw := benchDB(b, "rapport_bench_points_redeem")
-	raw.Close()
+	const dbName = "rapport_bench_points_redeem"
+	cfg, raw := benchDB(b, dbName)
 	s, err := store.Open(ctx, cfg)
 	if err != nil {
 		b.Fatal(err)
@@ -118,8 +120,24 @@ func BenchmarkRedeem(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	// Warm up: every connection of the pool open, so the server threads
+	// measured below are the same at the start and the end.
+	var warm sync.WaitGroup
+	for w := range workers {
+		warm.Add(1)
+		go func() {
+			defer warm.Done()
+			for range 4 {
+				if _, err := s.Redeem(ctx, store.SystemActor(), ids[w], store.Redemption{RewardID: r.ID}); err != nil {
+					b.Error(err)
+				}
+			}
+		}()
+	}
+	warm.Wait()
 	var mu sync.Mutex
 	var lat []time.Duration
+	before := serverLoad(b, raw, dbName)
 	b.ResetTimer()
 	var wg sync.WaitGroup
 	per := (b.N + workers - 1) / workers
@@ -143,11 +161,96 @@ func BenchmarkRedeem(b *testing.B) {
 	}
 	wg.Wait()
 	b.StopTimer()
+	after := serverLoad(b, raw, dbName)
+	n := float64(len(lat))
+	// Server-wide: other work on a shared server counts too.
+	b.ReportMetric(float64(after.questions-before.questions-3)/n, "server-stmts/op")
+	if before.serverCPU >= 0 && after.serverCPU >= 0 {
+		b.ReportMetric(float64((after.serverCPU-before.serverCPU).Microseconds())/n, "server-cpu-us/op")
+		// Threads that serve the pool's connections only: the statements'
+		// own work, without the redo log's and other clients'.
+		b.ReportMetric(float64(after.connCPUSince(before).Microseconds())/n, "conn-cpu-us/op")
+	}
+	b.ReportMetric(float64((after.clientCPU-before.clientCPU).Microseconds())/n, "go-cpu-us/op")
+	b.ReportMetric(n/after.at.Sub(before.at).Seconds(), "redeems/s")
 	slices.Sort(lat)
 	if len(lat) > 0 {
 		b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
 		b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
 	}
+}
+
+// load is what the server and this process have done so far: the
+// server's statements (all clients: other work on the server counts too),
+// its CPU time, the CPU time of the server threads serving this
+// benchmark's connections (MariaDB's processlist gives their thread ids),
+// and this process's CPU time. Server CPU is -1 when the server is not on
+// this machine.
+type load struct {
+	at                   time.Time
+	questions            int64
+	serverCPU, clientCPU time.Duration
+	// connCPU is by server thread id: a thread may have served other
+	// connections before (the server keeps a thread cache), so only the
+	// difference over one thread counts.
+	connCPU map[int64]time.Duration
+}
+
+// connCPUSince is the CPU time the pool's server threads spent since l.
+func (l load) connCPUSince(before load) time.Duration {
+	var d time.Duration
+	for tid, t := range l.connCPU {
+		if t0, ok := before.connCPU[tid]; ok {
+			d += t - t0
+		}
+	}
+	return d
+}
+
+func serverLoad(b *testing.B, db *sql.DB, dbName string) load {
+	l := load{at: time.Now(), serverCPU: -1, connCPU: map[int64]time.Duration{}}
+	var name string
+	if err := db.QueryRow("SHOW GLOBAL STATUS LIKE 'Questions'").Scan(&name, &l.questions); err != nil {
+		b.Fatal(err)
+	}
+	var pidFile string
+	db.QueryRow("SELECT @@pid_file").Scan(&pidFile)
+	if raw, err := os.ReadFile(pidFile); err == nil {
+		pid := strings.TrimSpace(string(raw))
+		if t, ok := procCPU("/proc/" + pid + "/stat"); ok {
+			l.serverCPU = t
+			rows, err := db.Query("SELECT tid FROM information_schema.processlist WHERE db = ?", dbName)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var tid int64
+				if rows.Scan(&tid) == nil {
+					if t, ok := procCPU(fmt.Sprintf("/proc/%s/task/%d/stat", pid, tid)); ok {
+						l.connCPU[tid] = t
+					}
+				}
+			}
+		}
+	}
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	l.clientCPU = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return l
+}
+
+// procCPU is the user and system time in a /proc stat file: fields 14
+// and 15, after the ")" that ends the command name, in ticks of 10 ms.
+func procCPU(path string) (time.Duration, bool) {
+	stat, err := os.ReadFile(path)
+	if err != nil {
+		return 0, false
+	}
+	f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	s, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(u+s) * 10 * time.Millisecond, true
 }
 
 func benchDB(b *testing.B, name string) (store.Config, *sql.DB) {

@@ -209,6 +209,100 @@ func TestPointsConcurrentRedemption(t *testing.T) {
 	}
 }
 
+// Many redemptions at once on two replicas, mixed: vouchers paid for,
+// double taps, a stock, short balances. Each ends as it would alone.
+func TestPointsConcurrentRedemptionMix(t *testing.T) {
+	for _, d := range storetest.Dialects {
+		t.Run(d, func(t *testing.T) {
+			ctx := context.Background()
+			cfg := storetest.Config(t, d)
+			a := storetest.OpenConfig(t, cfg)
+			b := storetest.OpenConfig(t, cfg)
+			orderCustomers(t, a)
+			for id, pts := range map[int64]int64{1: 1000, 2: 250} {
+				if _, err := a.AdjustPoints(ctx, store.SystemActor(), id, store.PointsAdjustment{Points: pts, Reason: "gift"}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			unlimited, stocked := reward(t, a, 100, nil), reward(t, a, 10, ptr(int64(3)))
+			type call struct {
+				customer, reward int64
+				key              string
+			}
+			var calls []call
+			for range 5 {
+				calls = append(calls, call{1, unlimited.ID, ""}, call{1, stocked.ID, ""}, call{2, unlimited.ID, ""})
+			}
+			for range 4 {
+				calls = append(calls, call{1, unlimited.ID, "tap"})
+			}
+			calls = append(calls, call{3, unlimited.ID, ""}, call{3, unlimited.ID, ""})
+			vs := make([]*store.Voucher, len(calls))
+			errs := make([]error, len(calls))
+			start := make(chan struct{})
+			var wg sync.WaitGroup
+			for i, c := range calls {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					s := a
+					if i%2 == 1 {
+						s = b
+					}
+					<-start
+					vs[i], errs[i] = s.Redeem(ctx, store.SystemActor(), c.customer, store.Redemption{RewardID: c.reward, Key: c.key})
+				}()
+			}
+			close(start)
+			wg.Wait()
+			type outcome struct{ Vouchers, Refused int }
+			got := map[string]outcome{}
+			tapIDs := map[int64]bool{}
+			for i, c := range calls {
+				k := fmt.Sprintf("customer %d, %d points", c.customer, map[int64]int64{unlimited.ID: 100, stocked.ID: 10}[c.reward])
+				o := got[k]
+				switch {
+				case errs[i] == nil:
+					o.Vouchers++
+					if c.key != "" {
+						tapIDs[vs[i].ID] = true
+					}
+				case store.IsCode(errs[i], store.ECONFLICT):
+					o.Refused++
+				default:
+					t.Fatalf("call %d: %v", i, errs[i])
+				}
+				got[k] = o
+			}
+			want := map[string]outcome{
+				"customer 1, 100 points": {Vouchers: 9}, // the four taps: one voucher
+				"customer 1, 10 points":  {Vouchers: 3, Refused: 2},
+				"customer 2, 100 points": {Vouchers: 2, Refused: 3},
+				"customer 3, 100 points": {Refused: 2},
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("outcomes (-want +got):\n%s", diff)
+			}
+			if len(tapIDs) != 1 {
+				t.Errorf("a double tap issued %d vouchers", len(tapIDs))
+			}
+			for id, want := range map[int64]int64{1: 1000 - 6*100 - 3*10, 2: 50, 3: 0} {
+				if got := balance(t, a, id); got != want {
+					t.Errorf("customer %d: balance %d, want %d", id, got, want)
+				}
+			}
+			if r, err := a.Reward(ctx, stocked.ID); err != nil || *r.Stock != 0 {
+				t.Errorf("stock %v (%v), want 0", *r.Stock, err)
+			}
+			for id, want := range map[int64]int{1: 9, 2: 2, 3: 0} {
+				if vs, err := a.CustomerVouchers(ctx, store.SystemActor(), id, false); err != nil || len(vs) != want {
+					t.Errorf("customer %d: %d vouchers (%v), want %d", id, len(vs), err, want)
+				}
+			}
+		})
+	}
+}
+
 func TestPointsRedeemDoubleTapAndStock(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -102,7 +103,21 @@ func (s *Store) CreateReward(ctx context.Context, in RewardInput) (*Reward, erro
 	if r.Points == 0 {
 		return nil, Invalid("points", "required")
 	}
-	if err := s.db.WithContext(ctx).Create(r).Error; err != nil {
+	// GORM replaces a zero value whose column has a default by the
+	// default: active=false is set after the insert, in its transaction.
+	active := r.Active
+	err := s.tx(ctx, func(tx *gorm.DB) error {
+		r.ID = 0 // a retry inserts afresh
+		if err := tx.Create(r).Error; err != nil {
+			return err
+		}
+		if !active {
+			r.Active = false
+			return tx.Model(r).Update("active", false).Error
+		}
+		return nil
+	})
+	if err != nil {
 		return nil, fmt.Errorf("create reward: %w", err)
 	}
 	return r, nil
@@ -125,6 +140,7 @@ func (s *Store) UpdateReward(ctx context.Context, id int64, in RewardInput) (*Re
 	if err != nil {
 		return nil, fmt.Errorf("update reward: %w", err)
 	}
+	s.rewards.put(&r)
 	return &r, nil
 }
 
@@ -153,4 +169,39 @@ func (s *Store) Reward(ctx context.Context, id int64) (*Reward, error) {
 		return nil, fmt.Errorf("reward: %w", notFound(err, "reward %d", id))
 	}
 	return &r, nil
+}
+
+// rewardCache keeps rewards as redemptions last read them: a group of
+// redemptions issues its vouchers from it without reading the catalogue,
+// and checks in the read that returns the vouchers' ids that each reward
+// is still what it issued from (another replica may have changed it).
+type rewardCache struct {
+	mu sync.Mutex
+	m  map[int64]Reward
+}
+
+// maxCachedRewards bounds the cache; a catalogue is a few dozen rewards.
+const maxCachedRewards = 1000
+
+func (c *rewardCache) get(id int64) (Reward, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	r, ok := c.m[id]
+	return r, ok
+}
+
+func (c *rewardCache) put(r *Reward) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= maxCachedRewards {
+		c.m = map[int64]Reward{}
+	}
+	c.m[r.ID] = *r
+}
+
+// issues reports whether a voucher of r issues what one of c would: the
+// fields a voucher copies, and whether stock is counted.
+func (r *Reward) issues(c *Reward) bool {
+	return r.Name == c.Name && r.Points == c.Points && r.Value == c.Value && r.Kind == c.Kind &&
+		r.ValidDays == c.ValidDays && r.Active == c.Active && (r.Stock == nil) == (c.Stock == nil)
 }

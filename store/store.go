@@ -75,6 +75,11 @@ type Store struct {
 	figures figureHook
 	// points holds the earning rules (OnPoints, points.go).
 	points pointsHook
+	// redeems groups concurrent redemptions into one transaction
+	// (redeem.go).
+	redeems redeemQueue
+	// rewards caches the rewards redeemed (reward.go).
+	rewards rewardCache
 	// passwords holds a slot per password hash being computed: each
 	// takes 19 MiB (session.go).
 	passwords chan struct{}

@@ -6,10 +6,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode/utf8"
-
-	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 )
 
 // Voucher statuses. Expired is not stored: an unused voucher past its
@@ -63,101 +59,6 @@ func newVoucherCode() string {
 		b[i] = codeAlphabet[int(b[i])%len(codeAlphabet)]
 	}
 	return string(b)
-}
-
-// Redemption redeems a reward for a customer. Key, optional, makes it
-// idempotent: the same key returns the voucher it issued.
-type Redemption struct {
-	RewardID int64  `json:"reward_id"`
-	Key      string `json:"key,omitempty"`
-}
-
-// Redeem deducts the reward's points and issues a voucher, in one
-// transaction: not enough points or no stock left is ECONFLICT and
-// nothing changes. The balance is debited by a conditional UPDATE, so two
-// redemptions racing (replicas, a double tap) cannot both spend the same
-// points.
-func (s *Store) Redeem(ctx context.Context, by Actor, customerID int64, in Redemption) (*Voucher, error) {
-	if in.RewardID <= 0 {
-		return nil, Invalid("reward_id", "required")
-	}
-	if utf8.RuneCountInString(in.Key) > 100 {
-		return nil, Invalid("key", "longer than 100 characters")
-	}
-	// Only agents see some customers; for anyone else the debit below
-	// finds a missing customer (ENOTFOUND) without a read first.
-	if by.agent() {
-		if err := s.SeeCustomer(ctx, by, customerID); err != nil {
-			return nil, err
-		}
-	}
-	var out Voucher
-	for attempt := 0; ; attempt++ {
-		collided := false
-		err := s.tx(ctx, func(tx *gorm.DB) error {
-			var r Reward
-			if err := tx.Take(&r, in.RewardID).Error; err != nil {
-				return notFound(err, "reward %d", in.RewardID)
-			}
-			now := s.Now().UTC().Truncate(time.Millisecond)
-			out = Voucher{CustomerID: customerID, RewardID: r.ID, Code: newVoucherCode(), Name: r.Name, Kind: r.Kind,
-				Value: r.Value, Points: r.Points, Status: VoucherUnused, ExpiresAt: now.AddDate(0, 0, r.ValidDays), CreatedAt: now}
-			if in.Key != "" {
-				k := fmt.Sprintf("%d:%s", customerID, in.Key)
-				out.RedeemKey = &k
-				// A repeat finds the voucher here or, racing the first,
-				// waits on the key's unique index below until it commits.
-				var prev Voucher
-				err := tx.Where("redeem_key = ?", k).Take(&prev).Error
-				if err == nil {
-					out = prev
-					return nil
-				} else if err != gorm.ErrRecordNotFound {
-					return err
-				}
-			}
-			if !r.Active {
-				return &Error{Code: ECONFLICT, Field: "reward_id", Message: fmt.Sprintf("reward %q is not available", r.Name)}
-			}
-			res := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&out)
-			if res.Error != nil {
-				return res.Error
-			}
-			if res.RowsAffected == 0 {
-				if in.Key != "" {
-					var prev Voucher
-					if err := tx.Where("redeem_key = ?", *out.RedeemKey).Take(&prev).Error; err == nil {
-						out = prev
-						return nil
-					}
-				}
-				collided = true // the code: draw another
-				return nil
-			}
-			if r.Stock != nil {
-				res := tx.Exec("UPDATE rewards SET stock = stock - 1 WHERE id = ? AND stock > 0", r.ID)
-				if res.Error != nil {
-					return res.Error
-				}
-				if res.RowsAffected == 0 {
-					return &Error{Code: ECONFLICT, Field: "reward_id", Message: fmt.Sprintf("reward %q is out of stock", r.Name)}
-				}
-			}
-			vid := out.ID
-			_, err := addEntry(tx, &PointsEntry{CustomerID: customerID, Kind: PointsRedeem, Points: -r.Points, Reason: r.Name,
-				StaffID: by.StaffID, VoucherID: &vid, Key: keyOf("voucher", vid), CreatedAt: now}, false)
-			return err
-		})
-		if err != nil {
-			return nil, fmt.Errorf("redeem: %w", err)
-		}
-		if !collided {
-			return out.view(s.Now()), nil
-		}
-		if attempt == 3 {
-			return nil, fmt.Errorf("redeem: no free voucher code")
-		}
-	}
 }
 
 // normalizeCode reads a code as typed: case and spaces do not matter.
