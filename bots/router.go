@@ -43,7 +43,23 @@ type RouterOptions struct {
 	RecoverEvery  time.Duration
 	// Location is the business time zone: dates in chat answers.
 	Location *time.Location
+	// Gather is how long a worker that takes a message waits for more
+	// to process as one batch, whose chat facts it reads together (see
+	// FactReader): up to Gather more latency to replies, for fewer
+	// statements per message under load. Zero takes only what is queued
+	// already.
+	Gather time.Duration
 }
+
+// FactReader is a Hook that reads store.ChatEvent.Facts when they are set
+// (and looks them up itself when not). With one among its hooks, the
+// router reads the facts for each batch of messages at once.
+type FactReader interface {
+	ReadsChatFacts()
+}
+
+// maxBatch bounds the messages a worker takes at once.
+const maxBatch = 64
 
 // Router turns inbound chat into stored messages, answers the built-in
 // commands of the contract and hands everything else to the hooks. It
@@ -58,6 +74,9 @@ type Router struct {
 
 	// processed collects ids of processed messages for MarkProcessed.
 	processed chan int64
+
+	// facts: a hook reads store.ChatEvent.Facts.
+	facts bool
 
 	mu      sync.Mutex
 	stopped bool
@@ -86,7 +105,13 @@ func NewRouter(s *store.Store, o RouterOptions) *Router {
 	for i := range jobs {
 		jobs[i] = make(chan job, max(1, o.Queue/o.Workers))
 	}
-	return &Router{store: s, opts: o, log: o.Logger, jobs: jobs, processed: make(chan int64, 4096)}
+	r := &Router{store: s, opts: o, log: o.Logger, jobs: jobs, processed: make(chan int64, 4096)}
+	for _, h := range o.Hooks {
+		if _, ok := h.(FactReader); ok {
+			r.facts = true
+		}
+	}
+	return r
 }
 
 // Receive stores one inbound message or event (once, however often it is
@@ -236,7 +261,11 @@ func (r *Router) Run(ctx context.Context) error {
 			for {
 				select {
 				case j := <-jobs:
-					r.process(work, j)
+					batch := r.gather(ctx, jobs, j)
+					r.prefetch(work, batch)
+					for _, j := range batch {
+						r.process(work, j)
+					}
 				case <-ctx.Done():
 					return
 				}
@@ -259,6 +288,78 @@ func (r *Router) Run(ctx context.Context) error {
 	close(r.processed)
 	<-marked
 	return nil
+}
+
+// gather returns first and the messages queued behind it, up to
+// maxBatch, waiting up to Gather for more.
+func (r *Router) gather(ctx context.Context, jobs chan job, first job) []job {
+	batch := []job{first}
+	deadline := time.Now().Add(r.opts.Gather)
+	for len(batch) < maxBatch {
+		select {
+		case j := <-jobs:
+			batch = append(batch, j)
+			continue
+		default:
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			return batch
+		}
+		select {
+		case j := <-jobs:
+			batch = append(batch, j)
+		case <-time.After(left):
+			return batch
+		case <-ctx.Done():
+			return batch
+		}
+	}
+	return batch
+}
+
+// prefetch reads the chat facts of a batch's customers in one go, when a
+// hook reads them. A message gets facts only if nothing processed before
+// it in the batch can have changed them since: every message before it is
+// a customer's plain message (not a command, a button or a shared
+// contact, which may merge customers or act on anyone's tasks; a plain
+// message changes its own customer's facts only), and none is from the
+// same customer. The others, and messages processed alone (recovery),
+// are looked up by the hooks as they go.
+func (r *Router) prefetch(ctx context.Context, batch []job) {
+	if !r.facts {
+		return
+	}
+	seen := map[int64]bool{}
+	var evs []*store.ChatEvent
+	var ids []int64
+	for _, j := range batch {
+		ev := j.ev
+		if ev.Identity == nil || ev.Staff != nil || ev.Command != "" || ev.CallbackData != "" || j.in.Contact != nil {
+			break
+		}
+		cid := ev.Identity.CustomerID
+		if seen[cid] {
+			continue
+		}
+		seen[cid] = true
+		if j.in.Kind == KindEvent {
+			continue // rare, and mostly answered before the hooks
+		}
+		evs = append(evs, ev)
+		ids = append(ids, cid)
+	}
+	if len(ids) == 0 {
+		return
+	}
+	facts, err := r.store.ChatFactsOf(ctx, ids)
+	if err != nil {
+		r.log.Warn("chat facts", "messages", len(ids), "err", err)
+		return // the hooks look them up
+	}
+	for _, ev := range evs {
+		ev.Facts = facts[ev.Identity.CustomerID]
+	}
 }
 
 // markLoop records processed messages in batches (one UPDATE per batch
@@ -359,6 +460,7 @@ func (r *Router) replay(ctx context.Context, m *store.Message) {
 
 func (r *Router) process(ctx context.Context, j job) {
 	done := false
+	enqueued := r.store.Enqueued()
 	defer func() {
 		if p := recover(); p != nil {
 			r.log.Error("panic processing chat message", "message_id", j.ev.Message.ID, "panic", p, "stack", string(debug.Stack()))
@@ -368,7 +470,9 @@ func (r *Router) process(ctx context.Context, j job) {
 		if done {
 			r.processed <- j.ev.Message.ID
 		}
-		if r.opts.Notify != nil {
+		// Only a message that queued a reply wakes the dispatcher: a
+		// wake-up costs it a query.
+		if r.opts.Notify != nil && r.store.Enqueued() != enqueued {
 			r.opts.Notify()
 		}
 	}()

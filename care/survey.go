@@ -53,6 +53,10 @@ func (x *execution) attachSurveys(ctx context.Context, msgs []outbound, sendAt t
 	return nil
 }
 
+// ReadsChatFacts tells the router (bots.FactReader) that HandleChat takes
+// the customer's surveys from store.ChatEvent.Facts.
+func (s *Service) ReadsChatFacts() {}
+
 // HandleChat takes survey answers: a Telegram button ("sv:ID:N"), or from a
 // customer with an open survey a bare digit 1-5, optionally followed by a
 // comment; a later text within the window after a score is its comment.
@@ -85,8 +89,13 @@ func (s *Service) HandleChat(ctx context.Context, ev *store.ChatEvent) (bool, er
 		return false, nil
 	}
 	cid := ev.Identity.CustomerID
+	open, commentable := s.store.OpenSurvey, s.store.CommentableSurvey
+	if f := ev.Facts; f != nil { // read for the router's batch
+		open = func(context.Context, int64) (*store.Survey, error) { return f.OpenSurvey(s.store.Now()), nil }
+		commentable = func(context.Context, int64) (*store.Survey, error) { return f.CommentableSurvey(s.store.Now()), nil }
+	}
 	if score, comment, ok := parseScore(text); ok {
-		sv, err := s.store.OpenSurvey(ctx, cid)
+		sv, err := open(ctx, cid)
 		if err != nil {
 			return false, err
 		}
@@ -94,7 +103,7 @@ func (s *Service) HandleChat(ctx context.Context, ev *store.ChatEvent) (bool, er
 			return true, s.answer(ctx, ev, sv, score, comment)
 		}
 	}
-	sv, err := s.store.CommentableSurvey(ctx, cid)
+	sv, err := commentable(ctx, cid)
 	if err != nil || sv == nil {
 		return false, err
 	}

@@ -57,6 +57,10 @@ func (s *Service) HandleChat(ctx context.Context, ev *store.ChatEvent) (bool, er
 	return false, s.customerMessage(ctx, ev)
 }
 
+// ReadsChatFacts tells the router (bots.FactReader) that customerMessage
+// takes the open complaint from store.ChatEvent.Facts.
+func (s *Service) ReadsChatFacts() {}
+
 // replyStaffKey answers a chat account that is (or is becoming) staff
 // with the text of key; the idempotency key makes a reprocessed message
 // answer once.
@@ -355,8 +359,11 @@ func (s *Service) customerMessage(ctx context.Context, ev *store.ChatEvent) erro
 		return nil
 	}
 	cid := ev.Identity.CustomerID
-	t, err := s.store.OpenComplaintTask(ctx, cid)
-	if err != nil {
+	var t *store.Task
+	var err error
+	if ev.Facts != nil {
+		t = ev.Facts.OpenComplaint // read for the router's batch
+	} else if t, err = s.store.OpenComplaintTask(ctx, cid); err != nil {
 		return err
 	}
 	if t == nil {

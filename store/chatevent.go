@@ -28,6 +28,9 @@ type ChatEvent struct {
 	// ReplyToProviderMsgID is the platform id of the message this one
 	// replies to (Telegram reply-to), for relays.
 	ReplyToProviderMsgID string
+	// Facts, when set, are the customer's chat facts read for this
+	// message's batch; nil means a hook reads what it needs itself.
+	Facts *ChatFacts
 }
 
 // CutWord splits chat text at its first run of white space (the

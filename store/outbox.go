@@ -161,12 +161,19 @@ func (s *Store) enqueue(tx *gorm.DB, items []Outbound) (int, error) {
 		total += int(n)
 	}
 	if total > 0 {
+		s.enqueued.Add(uint64(total))
 		if err := noteStaffContact(tx, items, now); err != nil {
 			return total, err
 		}
 	}
 	return total, nil
 }
+
+// Enqueued counts the outbound rows this process has queued so far (a
+// transaction that rolled back may have counted its rows too): when it
+// moves, a dispatcher in the same process has something to send, and
+// when it does not, waking one would only cost a query.
+func (s *Store) Enqueued() uint64 { return s.enqueued.Load() }
 
 // outboxCols are the columns enqueue writes, in the order of its values.
 const outboxCols = "customer_id, staff_id, identity_id, direction, channel, chat_id, kind, text, " +

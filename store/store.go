@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/glebarez/sqlite"
@@ -83,6 +84,9 @@ type Store struct {
 	// passwords holds a slot per password hash being computed: each
 	// takes 19 MiB (session.go).
 	passwords chan struct{}
+	// enqueued counts the outbound rows this process has queued
+	// (Enqueued).
+	enqueued atomic.Uint64
 }
 
 // Option adjusts a Store at Open.

@@ -44,6 +44,10 @@ type setupOpts struct {
 	recoverAfter time.Duration
 	// renderer renders the replies (default: the shipped templates).
 	renderer render.Renderer
+	// workers is the router's (default 4); notify is called besides
+	// waking the dispatcher.
+	workers int
+	notify  func()
 }
 
 func setup(t *testing.T, s *store.Store, f *telegramtest.Server, o setupOpts) *harness {
@@ -56,7 +60,12 @@ func setup(t *testing.T, s *store.Store, f *telegramtest.Server, o setupOpts) *h
 	}
 	h := &harness{s: s, f: f}
 	h.d = bots.NewDispatcher(s, o.dispatc)
-	h.r = bots.NewRouter(s, bots.RouterOptions{Hooks: o.hooks, Notify: h.d.Kick, RecoverAfter: o.recoverAfter, RecoverEvery: 20 * time.Millisecond, Renderer: o.renderer})
+	notify := h.d.Kick
+	if o.notify != nil {
+		notify = func() { o.notify(); h.d.Kick() }
+	}
+	h.r = bots.NewRouter(s, bots.RouterOptions{Hooks: o.hooks, Notify: notify, RecoverAfter: o.recoverAfter, RecoverEvery: 20 * time.Millisecond,
+		Renderer: o.renderer, Workers: o.workers})
 	a, err := telegram.New(telegram.Config{
 		Enabled: true, Token: telegramtest.Token, Mode: "webhook", WebhookSecret: secret,
 		APIURL: f.URL() + "/", RatePerSecond: o.rate, // trailing slash must be trimmed

@@ -31,7 +31,12 @@ import (
 // durable), processed msgs/s (until none is left `received`), and CPU per
 // message of the rapport process and of the database server(s)
 // ($RAPPORT_BENCH_DB_PIDS, comma-separated, e.g. the three Galera nodes;
-// default the local mariadbd/mysqld).
+// default the local mariadbd/mysqld), statements per message (the
+// server's global Questions and Com_* counters: other clients of the same
+// server count too, so run it alone), and the rate of plain single-row
+// INSERTs into the same database at the same concurrency, measured right
+// after (insert-rows/s, and intake's rate as a ratio of it).
+// RAPPORT_CPU_PROFILE=FILE makes the server write its CPU profile there.
 func BenchmarkWebhookHTTP(b *testing.B) {
 	server := os.Getenv("RAPPORT_BENCH_DSN")
 	if server == "" {
@@ -72,6 +77,7 @@ func BenchmarkWebhookHTTP(b *testing.B) {
 	var next atomic.Int64
 	var failed atomic.Int64
 	lats := make([][]time.Duration, concurrency)
+	stmts0 := statusCounters(b, db)
 	proc0, db0 := storetest.CPUSeconds(pid), dbCPU()
 	b.ResetTimer()
 	start := time.Now()
@@ -119,6 +125,8 @@ func BenchmarkWebhookHTTP(b *testing.B) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	processed := time.Since(start)
+	proc1, db1 := storetest.CPUSeconds(pid), dbCPU()
+	stmts1 := statusCounters(b, db)
 	b.StopTimer()
 	if n := failed.Load(); n > 0 {
 		b.Errorf("%d webhooks failed", n)
@@ -137,8 +145,76 @@ func BenchmarkWebhookHTTP(b *testing.B) {
 	b.ReportMetric(n/processed.Seconds(), "processed-msgs/s")
 	b.ReportMetric(q(0.50), "p50-ms")
 	b.ReportMetric(q(0.99), "p99-ms")
-	b.ReportMetric((storetest.CPUSeconds(pid)-proc0)/n*1e6, "proc-cpu-us/msg")
-	b.ReportMetric((dbCPU()-db0)/n*1e6, "db-cpu-us/msg")
+	b.ReportMetric((proc1-proc0)/n*1e6, "proc-cpu-us/msg")
+	b.ReportMetric((db1-db0)/n*1e6, "db-cpu-us/msg")
+	d := func(k string) float64 { return float64(stmts1[k] - stmts0[k]) }
+	b.ReportMetric(d("Questions")/n, "stmts/msg")
+	b.ReportMetric(d("Com_select")/n, "selects/msg")
+	b.ReportMetric((d("Com_insert")+d("Com_update")+d("Com_delete")+d("Com_insert_select")+d("Com_update_multi"))/n, "writes/msg")
+	b.ReportMetric(d("Com_commit")/n, "commits/msg")
+	var per []string
+	for k := range stmts1 {
+		if v := d(k) / n; v >= 0.005 && k != "Questions" {
+			per = append(per, fmt.Sprintf("%s %.3f", k, v))
+		}
+	}
+	slices.Sort(per)
+	b.Logf("per message (N=%d): %s", b.N, strings.Join(per, ", "))
+	if b.N >= 100 {
+		rate := plainInserts(b, db, b.N, concurrency)
+		b.ReportMetric(rate, "insert-rows/s")
+		b.ReportMetric(n/accepted.Seconds()/rate, "intake/insert")
+	}
+}
+
+// statusCounters reads the server's statement counters.
+func statusCounters(b *testing.B, db *sql.DB) map[string]int64 {
+	rows, err := db.Query("SHOW GLOBAL STATUS WHERE Variable_name = 'Questions' OR Variable_name LIKE 'Com\\_%'")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[string]int64{}
+	for rows.Next() {
+		var k string
+		var v int64
+		if err := rows.Scan(&k, &v); err != nil {
+			b.Fatal(err)
+		}
+		out[k] = v
+	}
+	if err := rows.Err(); err != nil {
+		b.Fatal(err)
+	}
+	return out
+}
+
+// plainInserts is the baseline the issue compares intake with: n
+// single-row INSERTs into a table of the same database from concurrency
+// connections. It returns rows/s.
+func plainInserts(b *testing.B, db *sql.DB, n, concurrency int) float64 {
+	db.SetMaxOpenConns(concurrency)
+	db.SetMaxIdleConns(concurrency)
+	if _, err := db.Exec("CREATE TABLE plain (id BIGINT AUTO_INCREMENT PRIMARY KEY, k VARCHAR(128) NOT NULL, v TEXT, UNIQUE KEY (k)) ENGINE=InnoDB"); err != nil {
+		b.Fatal(err)
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for id := next.Add(1); id <= int64(n); id = next.Add(1) {
+				if _, err := db.Exec("INSERT INTO plain (k, v) VALUES (?, ?)", strconv.FormatInt(id, 10), "hello"); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return float64(n) / time.Since(start).Seconds()
 }
 
 // benchBinary builds the binary once for every round of the benchmark.

@@ -9,6 +9,8 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"os"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -76,6 +78,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	m := &Main{Config: cfg, Logger: newLogger(stderr)}
+	if path := os.Getenv("RAPPORT_CPU_PROFILE"); path != "" {
+		stop, err := startCPUProfile(path)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	if err := m.Run(ctx); err != nil {
 		m.Close()
 		return err
@@ -90,6 +99,21 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		err = cerr
 	}
 	return err
+}
+
+// startCPUProfile writes a CPU profile of the process to path until stop
+// is called: RAPPORT_CPU_PROFILE, for profiling a running server under
+// load (BenchmarkWebhookHTTP) without exposing pprof on any listener.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("RAPPORT_CPU_PROFILE: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("RAPPORT_CPU_PROFILE: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 // warnPhoneDuplicates logs, at every start until staff have decided them,
