@@ -217,7 +217,10 @@ func TestTwoDispatchersOneDatabase(t *testing.T) {
 	s1 := storetest.OpenConfig(t, cfg)
 	s2 := storetest.OpenConfig(t, cfg)
 	f := telegramtest.New(t)
-	opts := setupOpts{noRun: true, dispatc: bots.DispatcherOptions{Lease: 600 * time.Millisecond, Batch: 20}}
+	// A claim must outlive a send and its completion, as the 15 s default
+	// does: on a loaded machine 600 ms did not always, and a lapsed
+	// claim is sent again (at-least-once by design).
+	opts := setupOpts{noRun: true, dispatc: bots.DispatcherOptions{Lease: 3 * time.Second, Batch: 20}}
 	h1, h2 := setup(t, s1, f, opts), setup(t, s2, f, opts)
 	stop1 := h1.run(t, h1.d.Run)
 	stop2 := h2.run(t, h2.d.Run)
