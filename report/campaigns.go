@@ -2,6 +2,7 @@ package report
 
 import (
 	"context"
+	"strings"
 
 	"github.com/rapport-crm/rapport/store"
 )
@@ -54,9 +55,13 @@ var campaigns = Report{
 			{Name: "campaigns.replies_by_day", Unit: UnitCount, Series: true, Rows: d.series(store.MetricCampaignReplies, nil)},
 			{Name: "campaigns.revenue_by_day", Unit: UnitFen, Series: true, Rows: d.series(store.MetricCampaignRevenue, nil)},
 		}
-		// The sections keyed by campaign are the ones between the rates
-		// and the reasons.
-		for i := 3; i <= 12; i++ {
+		// Keyed by campaign: all but the totals and the sections by
+		// reason, channel and day.
+		for i := range secs {
+			if n := secs[i].Name; secs[i].Series || strings.Contains(n, "_by_") || n == "campaigns.totals" ||
+				n == "campaigns.revenue_total" || n == "campaigns.rates" {
+				continue
+			}
 			if err := s.labelIDs(ctx, secs[i].Rows, s.store.CampaignNames); err != nil {
 				return nil, err
 			}

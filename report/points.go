@@ -3,6 +3,7 @@ package report
 import (
 	"context"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/rapport-crm/rapport/store"
@@ -59,7 +60,11 @@ var points = Report{
 			{Name: "vouchers.used", Unit: UnitCount, Rows: d.byDim(store.MetricVouchersUsed, nil)},
 			{Name: "vouchers.expired", Unit: UnitCount, Rows: d.byDim(store.MetricVouchersExpired, nil)},
 		}
-		for i := len(secs) - 3; i < len(secs); i++ {
+		// Keyed by reward: the vouchers' sections but the totals.
+		for i := range secs {
+			if n := secs[i].Name; !strings.HasPrefix(n, "vouchers.") || n == "vouchers.totals" || n == "vouchers.value" {
+				continue
+			}
 			if err := s.labelIDs(ctx, secs[i].Rows, s.store.RewardNames); err != nil {
 				return nil, err
 			}
