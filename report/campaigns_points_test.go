@@ -314,3 +314,35 @@ func TestPointsReport(t *testing.T) {
 		}
 	})
 }
+
+// A day's figures are final only once the campaigns' attribution window
+// is over too: a campaign message queued late in the day may go out the
+// next morning and its orders count for campaigns.attribution_days after.
+func TestFinalAfterCampaignWindow(t *testing.T) {
+	clock := storetest.NewClock(at("2026-12-01 09:00:00"))
+	s := storetest.Open(t, "sqlite", store.WithClock(clock.Now))
+	svc, err := report.New(report.DefaultConfig(), report.Options{Store: s, Location: shanghai, CampaignAttributionDays: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		now   string
+		final bool
+	}{
+		{"2026-12-09 00:00:00", false}, // care's 7 days are over
+		{"2026-12-12 23:59:59", false},
+		{"2026-12-13 00:00:00", true}, // the day, a day more, then 10
+	} {
+		clock.Set(at(tc.now))
+		if err := svc.Refresh(context.Background(), at("2026-12-01 12:00:00")); err != nil {
+			t.Fatal(err)
+		}
+		days, err := s.ReportDays(context.Background(), "2026-12-01", "2026-12-01")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if days["2026-12-01"].Final != tc.final {
+			t.Errorf("at %s: final %v, want %v", tc.now, days["2026-12-01"].Final, tc.final)
+		}
+	}
+}
