@@ -75,13 +75,15 @@ func BenchmarkReports(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	// One day, timed; then every day the reports read.
-	raw.Exec("DELETE FROM report_days WHERE day = '2026-12-15'")
-	start = time.Now()
-	if err := svc.Refresh(ctx, time.Date(2026, 12, 15, 0, 0, 0, 0, loc)); err != nil {
-		b.Fatal(err)
+	// One day, timed (and the 10th, a campaign's day: its ~10,000
+	// messages attributed); then every day the reports read.
+	for _, day := range []int{15, 10} {
+		start = time.Now()
+		if err := svc.Refresh(ctx, time.Date(2026, 12, day, 0, 0, 0, 0, loc)); err != nil {
+			b.Fatal(err)
+		}
+		b.Logf("the figures of 2026-12-%d computed in %s", day, time.Since(start).Round(time.Millisecond))
 	}
-	b.Logf("one day's figures computed in %s", time.Since(start).Round(time.Millisecond))
 	start = time.Now()
 	if _, err := svc.ensure(ctx, time.Date(2026, 11, 1, 0, 0, 0, 0, loc), time.Date(2026, 12, 31, 0, 0, 0, 0, loc)); err != nil {
 		b.Fatal(err)
