@@ -4,13 +4,9 @@ import (
 	"context"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/rapport-crm/rapport/store"
 )
-
-// expiringDays are the horizons of the points about to expire.
-var expiringDays = []int{30, 60, 90}
 
 var points = Report{
 	Name:    "points",
@@ -20,26 +16,36 @@ var points = Report{
 		"— redeem, expire, reverse (refunds), adjust. Vouchers by reward (keys are reward ids, labels their names): issued " +
 		"when redeemed, used, and expired (unused when their time ran out); value in fen. points.expiring and " +
 		"points.expiring_customers are a current figure, not the period's (previous is 0): the points that expire in the " +
-		"next 30, 60 and 90 days from now once each customer's debits have spent what expires first, and of how many " +
-		"customers, read when asked from the ledger's covering index (customer_id, expires_at, points).",
+		"next 30, 60 and 90 days once each customer's debits have spent what expires first, and of how many " +
+		"customers, as of today's last computation (every reports.refresh, or POST /reports/refresh): a read of the whole " +
+		"ledger's covering index (customer_id, expires_at, points), too long to make per request on a large ledger.",
 	Metrics: []string{store.MetricPointsIssued, store.MetricPointsDebited, store.MetricVouchersIssued, store.MetricVouchersIssuedFen,
 		store.MetricVouchersUsed, store.MetricVouchersUsedFen, store.MetricVouchersExpired},
 	Build: func(ctx context.Context, s *Service, d *Data) ([]Section, error) {
 		debit := func(key, kind string) Row { return d.row(key, store.MetricPointsDebited, kind) }
-		now := s.store.Now()
-		var horizons []time.Time
-		for _, n := range expiringDays {
-			horizons = append(horizons, now.Add(time.Duration(n)*24*time.Hour))
+		// The expiring points are today's figures, whatever the period.
+		today := s.day(s.store.Now())
+		if _, err := s.ensure(ctx, today, today); err != nil {
+			return nil, err
 		}
-		exp, err := s.store.PointsExpiring(ctx, now, horizons...)
+		fs, err := s.store.DailyFiguresIn(ctx, date(today), date(today), store.MetricPointsExpiring, store.MetricPointsExpiringCustomers)
 		if err != nil {
 			return nil, err
 		}
 		expPoints, expCustomers := []Row{}, []Row{}
-		for i, e := range exp {
-			k := strconv.Itoa(expiringDays[i])
-			expPoints = append(expPoints, Row{Key: k, Current: e.Points})
-			expCustomers = append(expCustomers, Row{Key: k, Current: e.Customers})
+		for _, n := range store.PointsExpiringDays() {
+			k := strconv.Itoa(n)
+			p, c := Row{Key: k}, Row{Key: k}
+			for _, f := range fs {
+				switch {
+				case f.Dim != k:
+				case f.Metric == store.MetricPointsExpiring:
+					p.Current = f.Value
+				case f.Metric == store.MetricPointsExpiringCustomers:
+					c.Current = f.Value
+				}
+			}
+			expPoints, expCustomers = append(expPoints, p), append(expCustomers, c)
 		}
 		secs := []Section{
 			{Name: "points.totals", Unit: UnitPoints, Rows: []Row{d.total("issued", store.MetricPointsIssued, nil),

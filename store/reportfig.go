@@ -104,6 +104,7 @@ const (
 var SnapshotMetrics = map[string]bool{
 	MetricCustomersTotal: true, MetricCustomersTier: true, MetricCustomersStage: true, MetricCustomersSource: true,
 	MetricComplaintsOpen: true, MetricComplaintsLate: true, MetricStaffOpen: true, MetricStaffOverdue: true,
+	MetricPointsExpiring: true, MetricPointsExpiringCustomers: true,
 }
 
 // bucketBase is the ratio between neighbouring duration buckets: a median
@@ -279,7 +280,7 @@ func (s *Store) DayFigures(ctx context.Context, day string, w DayWindow) ([]Dail
 		func() error { return s.dayCare(db, f, day, w) },
 		func() error { return s.dayTasks(db, f, from, to, end) },
 		func() error { return s.dayCampaigns(ctx, db, f, w) },
-		func() error { return s.dayPoints(db, f, from, to, end) },
+		func() error { return s.dayPoints(ctx, db, f, w, from, to, end) },
 	}
 	for _, step := range steps {
 		if err := step(); err != nil {

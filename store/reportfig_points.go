@@ -22,7 +22,15 @@ const (
 	MetricVouchersUsed      = "vouchers_used"       // dim: reward
 	MetricVouchersUsedFen   = "vouchers_used_fen"   // dim: reward
 	MetricVouchersExpired   = "vouchers_expired"    // dim: reward (unused when their time ran out in the day)
+	// The points expiring in the next PointsExpiringDays from when today
+	// was computed, and of how many customers: snapshots of today only
+	// (dim: the days, "30"), a read of the whole ledger's covering index.
+	MetricPointsExpiring          = "points_expiring"
+	MetricPointsExpiringCustomers = "points_expiring_customers"
 )
+
+// PointsExpiringDays are the horizons of the points-expiring figures.
+func PointsExpiringDays() []int { return []int{30, 60, 90} }
 
 // reportPointsIndexes adds the indexes the points figures' day reads range
 // over: the ledger and the vouchers by time.
@@ -61,8 +69,23 @@ func creditReason(kind, key string) string {
 }
 
 // dayPoints: the ledger's credits by reason and debits by kind written in
-// the day; vouchers issued, used and expired in it, by reward.
-func (s *Store) dayPoints(db *gorm.DB, f *figureSet, from, to, end time.Time) error {
+// the day; vouchers issued, used and expired in it, by reward; computed
+// during the day (today), the points expiring from now.
+func (s *Store) dayPoints(ctx context.Context, db *gorm.DB, f *figureSet, w DayWindow, from, to, end time.Time) error {
+	if !w.Now.IsZero() && !w.Now.Before(w.From) && w.Now.Before(w.To) {
+		var hs []time.Time
+		for _, n := range PointsExpiringDays() {
+			hs = append(hs, w.Now.Add(time.Duration(n)*24*time.Hour))
+		}
+		exp, err := s.PointsExpiring(ctx, w.Now, hs...)
+		if err != nil {
+			return fmt.Errorf("day figures: %w", err)
+		}
+		for i, n := range PointsExpiringDays() {
+			f.add(MetricPointsExpiring, strconv.Itoa(n), exp[i].Points)
+			f.add(MetricPointsExpiringCustomers, strconv.Itoa(n), exp[i].Customers)
+		}
+	}
 	var entries []struct {
 		Kind, Sign, K string
 		N             int64
