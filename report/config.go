@@ -1,5 +1,5 @@
 // Package report answers the managers' reports (overview, lifecycle,
-// care, satisfaction, complaints, staff) for a period of business days
+// care, satisfaction, complaints, staff, campaigns, points) for a period of business days
 // beside the period before it, as JSON sections and as CSV. It reads
 // daily figures (store.DailyFigure) that it computes itself: every day
 // once it is over (nightly, through a hook cmd wires into the analytics

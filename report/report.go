@@ -22,6 +22,7 @@ const (
 	UnitFen     = "fen"     // money, integer fen (分)
 	UnitBP      = "bp"      // a share in basis points: 8235 = 82.35 %
 	UnitMinutes = "minutes" // a duration, whole minutes
+	UnitPoints  = "points"  // loyalty points
 )
 
 // The answer's shape is store's (web encodes it); these are its names here.
@@ -45,7 +46,7 @@ type Report struct {
 
 // reports are every report, in the dashboard's order.
 func reports() []Report {
-	return []Report{overview, lifecycle, care, satisfaction, complaints, staff}
+	return []Report{overview, lifecycle, care, satisfaction, complaints, staff, campaigns, points}
 }
 
 // Docs lists the reports.
@@ -249,13 +250,19 @@ func avgMinutes(sec, n int64) int64 {
 
 // labelStaff names the rows keyed by staff id.
 func (s *Service) labelStaff(ctx context.Context, rows []Row) error {
+	return s.labelIDs(ctx, rows, s.store.StaffNames)
+}
+
+// labelIDs names the rows keyed by an id (staff, campaign, reward) with
+// names: "(none)" for 0, "#id" for one gone.
+func (s *Service) labelIDs(ctx context.Context, rows []Row, names func(context.Context, []int64) (map[int64]string, error)) error {
 	var ids []int64
 	for _, r := range rows {
 		if id, err := strconv.ParseInt(r.Key, 10, 64); err == nil && id > 0 {
 			ids = append(ids, id)
 		}
 	}
-	names, err := s.store.StaffNames(ctx, ids)
+	named, err := names(ctx, ids)
 	if err != nil {
 		return err
 	}
@@ -264,8 +271,8 @@ func (s *Service) labelStaff(ctx context.Context, rows []Row) error {
 		switch {
 		case id == 0:
 			rows[i].Label = "(none)"
-		case names[id] != "":
-			rows[i].Label = names[id]
+		case named[id] != "":
+			rows[i].Label = named[id]
 		default:
 			rows[i].Label = "#" + rows[i].Key
 		}

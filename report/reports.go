@@ -9,8 +9,8 @@ import (
 	"github.com/rapport-crm/rapport/store"
 )
 
-// The six reports. Each is one Report value; docs/api.md lists their
-// sections.
+// The six first reports (campaigns.go and points.go hold the other two).
+// Each is one Report value; docs/api.md lists their sections.
 
 // stages in funnel order.
 var stages = []string{string(store.StagePotential), string(store.StageNew), string(store.StageActive), string(store.StageAtRisk), string(store.StageChurned)}

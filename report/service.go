@@ -22,6 +22,9 @@ type Options struct {
 	Logger   *slog.Logger
 	// Holder names this process in the refresh lease (default host:pid).
 	Holder string
+	// CampaignAttributionDays is campaigns.attribution_days (default 7):
+	// the campaigns report attributes as a campaign's results do.
+	CampaignAttributionDays int
 }
 
 // Service computes the daily figures and answers the reports.
@@ -42,6 +45,7 @@ func New(cfg Config, o Options) (*Service, error) {
 	}
 	o.Location = cmp.Or(o.Location, time.UTC)
 	o.Logger = cmp.Or(o.Logger, slog.Default())
+	o.CampaignAttributionDays = cmp.Or(o.CampaignAttributionDays, 7)
 	if o.Holder == "" {
 		host, _ := os.Hostname()
 		o.Holder = store.CutRunes(host+":"+strconv.Itoa(os.Getpid()), 64)
@@ -117,7 +121,19 @@ func (s *Service) day(t time.Time) time.Time {
 // window is day's span and its attribution window.
 func (s *Service) window(day time.Time, now time.Time) store.DayWindow {
 	end := day.AddDate(0, 0, 1)
-	return store.DayWindow{From: day, To: end, Now: now, AttributionEnd: end.AddDate(0, 0, s.cfg.AttributionDays)}
+	return store.DayWindow{From: day, To: end, Now: now, AttributionEnd: end.AddDate(0, 0, s.cfg.AttributionDays),
+		CampaignDays: s.o.CampaignAttributionDays}
+}
+
+// finalAt is when a day's figures change no more: its care and campaign
+// attribution windows are over (a campaign message queued in the day may
+// be sent the next morning, after the quiet hours).
+func (s *Service) finalAt(w store.DayWindow) time.Time {
+	c := w.To.AddDate(0, 0, 1+w.CampaignDays)
+	if c.After(w.AttributionEnd) {
+		return c
+	}
+	return w.AttributionEnd
 }
 
 // Refresh computes one business day's figures now and stores them.
@@ -129,7 +145,7 @@ func (s *Service) Refresh(ctx context.Context, day time.Time) error {
 	if err != nil {
 		return err
 	}
-	return s.store.ReplaceDailyFigures(ctx, date(day), fs, now, !now.Before(w.AttributionEnd))
+	return s.store.ReplaceDailyFigures(ctx, date(day), fs, now, !now.Before(s.finalAt(w)))
 }
 
 // RefreshToday recomputes today's figures now (POST /reports/refresh).

@@ -62,6 +62,7 @@ func migrations() []migration {
 		{27, "segments_and_campaigns", "", segmentsAndCampaigns},
 		{28, "customers_segment_indexes", "", autoMigrate(&Customer{})},
 		{29, "points_ledger", "", pointsLedger},
+		{30, "report_points_indexes", "", reportPointsIndexes},
 	}
 }
 

@@ -104,6 +104,7 @@ const (
 var SnapshotMetrics = map[string]bool{
 	MetricCustomersTotal: true, MetricCustomersTier: true, MetricCustomersStage: true, MetricCustomersSource: true,
 	MetricComplaintsOpen: true, MetricComplaintsLate: true, MetricStaffOpen: true, MetricStaffOverdue: true,
+	MetricPointsExpiring: true, MetricPointsExpiringCustomers: true,
 }
 
 // bucketBase is the ratio between neighbouring duration buckets: a median
@@ -138,6 +139,10 @@ type DayWindow struct {
 	// AttributionEnd: replies and orders until then count for the day's
 	// care messages.
 	AttributionEnd time.Time
+	// CampaignDays is campaigns.attribution_days: a campaign message's
+	// replies, orders and opt-outs count that long after it was sent
+	// (default 7).
+	CampaignDays int
 }
 
 // maxDims bounds the dimensions of one metric on one day (free-text ones:
@@ -274,6 +279,8 @@ func (s *Store) DayFigures(ctx context.Context, day string, w DayWindow) ([]Dail
 		},
 		func() error { return s.dayCare(db, f, day, w) },
 		func() error { return s.dayTasks(db, f, from, to, end) },
+		func() error { return s.dayCampaigns(ctx, db, f, w) },
+		func() error { return s.dayPoints(ctx, db, f, w, from, to, end) },
 	}
 	for _, step := range steps {
 		if err := step(); err != nil {
@@ -284,7 +291,7 @@ func (s *Store) DayFigures(ctx context.Context, day string, w DayWindow) ([]Dail
 }
 
 // dayCare: the care runs of the day (planned, queued, skipped by reason),
-// the care messages created in it (sent, failed, skipped by reason), and
+// the care messages (not the campaigns': they have their own) created in it (sent, failed, skipped by reason), and
 // of the customers they reached, who replied and who ordered by
 // w.AttributionEnd.
 func (s *Store) dayCare(db *gorm.DB, f *figureSet, day string, w DayWindow) error {
@@ -306,8 +313,8 @@ func (s *Store) dayCare(db *gorm.DB, f *figureSet, day string, w DayWindow) erro
 		N                        int64
 	}
 	err := db.Raw(`SELECT workflow, status, CASE WHEN status = ? THEN reason ELSE '' END AS reason, COUNT(*) AS n FROM messages
-		WHERE created_at >= ? AND created_at < ? AND workflow <> '' AND direction = ? AND customer_id IS NOT NULL
-		GROUP BY workflow, status, CASE WHEN status = ? THEN reason ELSE '' END`, StatusSkipped, from, to, DirectionOut, StatusSkipped).Scan(&rows).Error
+		WHERE created_at >= ? AND created_at < ? AND workflow <> '' AND workflow NOT LIKE ? AND direction = ? AND customer_id IS NOT NULL
+		GROUP BY workflow, status, CASE WHEN status = ? THEN reason ELSE '' END`, StatusSkipped, from, to, campaignWorkflow+"%", DirectionOut, StatusSkipped).Scan(&rows).Error
 	if err != nil {
 		return fmt.Errorf("day figures care messages: %w", err)
 	}
@@ -327,9 +334,9 @@ func (s *Store) dayCare(db *gorm.DB, f *figureSet, day string, w DayWindow) erro
 		N        int64
 	}
 	err = db.Raw(`SELECT m.workflow, COUNT(DISTINCT m.customer_id) AS n FROM messages m
-		WHERE m.created_at >= ? AND m.created_at < ? AND m.workflow <> '' AND m.direction = ? AND m.status = ? AND m.customer_id IS NOT NULL
+		WHERE m.created_at >= ? AND m.created_at < ? AND m.workflow <> '' AND m.workflow NOT LIKE ? AND m.direction = ? AND m.status = ? AND m.customer_id IS NOT NULL
 		AND EXISTS (SELECT 1 FROM messages r WHERE r.customer_id = m.customer_id AND r.created_at > m.created_at AND r.created_at < ? AND r.direction = ?)
-		GROUP BY m.workflow`, from, to, DirectionOut, StatusSent, until, DirectionIn).Scan(&replied).Error
+		GROUP BY m.workflow`, from, to, campaignWorkflow+"%", DirectionOut, StatusSent, until, DirectionIn).Scan(&replied).Error
 	if err != nil {
 		return fmt.Errorf("day figures care replies: %w", err)
 	}
@@ -343,8 +350,8 @@ func (s *Store) dayCare(db *gorm.DB, f *figureSet, day string, w DayWindow) erro
 	}
 	err = db.Raw(`SELECT m.workflow, COUNT(DISTINCT m.customer_id) AS n, COALESCE(SUM(o.amount_fen), 0) AS fen FROM messages m
 		JOIN orders o ON o.customer_id = m.customer_id AND o.occurred_at >= m.created_at AND o.occurred_at < ?
-		WHERE m.created_at >= ? AND m.created_at < ? AND m.workflow <> '' AND m.direction = ? AND m.status = ? AND m.customer_id IS NOT NULL
-		GROUP BY m.workflow`, until, from, to, DirectionOut, StatusSent).Scan(&ordered).Error
+		WHERE m.created_at >= ? AND m.created_at < ? AND m.workflow <> '' AND m.workflow NOT LIKE ? AND m.direction = ? AND m.status = ? AND m.customer_id IS NOT NULL
+		GROUP BY m.workflow`, until, from, to, campaignWorkflow+"%", DirectionOut, StatusSent).Scan(&ordered).Error
 	if err != nil {
 		return fmt.Errorf("day figures care orders: %w", err)
 	}
@@ -576,8 +583,11 @@ type ReportSection struct {
 	Series bool `json:"series,omitempty"`
 	// Drill is the customer list's query for a row: {key} stands for the
 	// row's key (URL-encoded); "" when the section has no drill-down.
-	Drill string      `json:"drill,omitempty"`
-	Rows  []ReportRow `json:"rows"`
+	Drill string `json:"drill,omitempty"`
+	// Now: the rows are a current figure (as of the answer), not the
+	// period's; previous is 0.
+	Now  bool        `json:"now,omitempty"`
+	Rows []ReportRow `json:"rows"`
 }
 
 // ReportRow is one value of a section in the period and in the one before.

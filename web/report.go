@@ -37,7 +37,8 @@ func (s *Server) reportRoutes() {
 		s.api("GET /reports/"+d.Name, s.getReport(d.Name), managers...).doc(op{
 			Summary: d.Summary,
 			Description: d.Description + " Each section holds rows (key, label, current, previous) in its unit: count, fen " +
-				"(exact money), bp (a share in basis points) or minutes. `?format=csv` answers the same as text/csv: " +
+				"(exact money), bp (a share in basis points), minutes or points; a section with `now` holds a current figure " +
+				"(previous 0). `?format=csv` answers the same as text/csv: " +
 				"section,key,label,current,previous,unit (money in yuan, shares in percent), with a byte order mark.",
 			Query: []param{
 				query("from", "The period's first business day, YYYY-MM-DD (default: 29 days before to).", schema{"type": "string", "format": "date"}),

@@ -17,7 +17,9 @@ import (
 // MariaDB, with data in it: the overview's charts render (a canvas, an
 // ECharts instance with this period's and the previous period's series),
 // a click on the "wechat" bar of new customers by source lands on exactly
-// those customers, and each chart's CSV export answers.
+// those customers, and each chart's CSV export answers. Then a campaign
+// sent to two Telegram customers and a redemption show in the campaigns
+// and points tabs.
 func TestDashboardInBrowser(t *testing.T) {
 	b := newBrowser(t)
 	e := startE2E(t, store.MySQL)
@@ -84,4 +86,54 @@ func TestDashboardInBrowser(t *testing.T) {
 		!strings.Contains(string(body), "customers.new_by_source,wechat,,3,0,count") {
 		t.Errorf("CSV export: %d %s\n%s", resp.StatusCode, resp.Header.Get("Content-Type"), body)
 	}
+
+	// A campaign to two Telegram customers in 上海; one of them is given
+	// 150 points and redeems a 100-point voucher.
+	for _, u := range []string{"2101", "2102"} {
+		e.say(u, "/start", 0)
+		e.await(u, 1, "welcome")
+		e.api("PATCH", fmt.Sprintf("/customers/%d", customerID(e, u)), map[string]any{"city": "上海", "name": "车主" + u}, 200)
+	}
+	seg := e.api("POST", "/segments", map[string]any{"name": "上海车主", "filter": map[string]any{"city": []string{"上海"}}}, 201)["id"]
+	camp := e.api("POST", "/campaigns", map[string]any{"name": "周末洗车节", "segment_id": seg, "body": "{{.Customer.Name}}，周末洗车八折"}, 201)["id"]
+	e.api("POST", fmt.Sprintf("/campaigns/%v/send", camp), nil, 200)
+	for _, u := range []string{"2101", "2102"} {
+		e.await(u, 2, "the campaign message")
+	}
+	owner := customerID(e, "2101")
+	e.api("POST", fmt.Sprintf("/customers/%d/points/adjustments", owner), map[string]any{"points": 150, "reason": "开业赠送"}, 201)
+	reward := e.api("POST", "/rewards", map[string]any{"name": "精洗券", "points": 100, "value": "30.00"}, 201)["id"]
+	e.api("POST", fmt.Sprintf("/customers/%d/redemptions", owner), map[string]any{"reward_id": reward}, 201)
+
+	// A section of one to three rows is a figure card, more rows a chart.
+	card := func(section string) string {
+		return eval[string](b, `document.querySelector('[data-section="`+section+`"]').innerText`)
+	}
+	b.do("campaigns tab", click("#dash-refresh"), chromedp.WaitVisible(chromedp.CSS(".dash-grid")),
+		click(`[role=tab][data-report="campaigns"]`), chromedp.WaitVisible(chromedp.CSS(`[data-section="campaigns.totals"] canvas`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-section="campaigns.sent_by_day"] canvas`)))
+	totals := eval[[]int](b, `echarts.getInstanceByDom(document.querySelector('[data-section="campaigns.totals"] .chart')).getOption().series[0].data`)
+	if fmt.Sprint(totals) != "[2 2 0 0 0 0 0]" { // queued, sent, failed, skipped, replies, orders, opt-outs
+		t.Errorf("campaigns.totals chart %v, want [2 2 0 0 0 0 0]", totals)
+	}
+	if txt := card("campaigns.sent"); !strings.Contains(txt, "周末洗车节") || !strings.Contains(txt, "\n2\n") {
+		t.Errorf("campaigns.sent card %q", txt)
+	}
+	b.shot("desktop-24-dashboard-campaigns")
+	b.do("points tab", click(`[role=tab][data-report="points"]`), chromedp.WaitVisible(chromedp.CSS(`[data-section="points.totals"] canvas`)))
+	pts := eval[[]int](b, `echarts.getInstanceByDom(document.querySelector('[data-section="points.totals"] .chart')).getOption().series[0].data`)
+	if len(pts) != 5 || pts[0] <= 150 || pts[1] != 100 { // issued (150 by hand and the orders'), redeemed, ...
+		t.Errorf("points.totals chart %v, want issued > 150 and 100 redeemed", pts)
+	}
+	if txt := card("points.issued_by_reason"); !strings.Contains(txt, "人工调整") || !strings.Contains(txt, "150") {
+		t.Errorf("points.issued_by_reason card %q", txt)
+	}
+	if txt := card("vouchers.issued"); !strings.Contains(txt, "精洗券") {
+		t.Errorf("vouchers.issued card %q", txt)
+	}
+	// The expiring points are a current figure: no previous period.
+	if txt := card("points.expiring"); !strings.Contains(txt, "当前数字") || strings.Contains(txt, "上期") {
+		t.Errorf("points.expiring card %q", txt)
+	}
+	b.shot("desktop-25-dashboard-points")
 }

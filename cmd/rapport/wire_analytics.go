@@ -32,7 +32,8 @@ func (m *Main) newAnalytics() (*analytics.Service, error) {
 // newReports builds the reports (needs m.Store).
 func (m *Main) newReports() error {
 	var err error
-	m.Reports, err = report.New(m.Config.Reports, report.Options{Store: m.Store, Location: m.Config.Location(), Logger: m.Logger})
+	m.Reports, err = report.New(m.Config.Reports, report.Options{Store: m.Store, Location: m.Config.Location(), Logger: m.Logger,
+		CampaignAttributionDays: m.Config.Campaigns.AttributionDays})
 	return err
 }
 

@@ -1,6 +1,6 @@
 // The managers' dashboard (their console home): one report at a time
-// (overview, lifecycle, care, satisfaction, complaints, staff) for a
-// period beside the period before, each section a figure or an ECharts
+// (overview, lifecycle, care, satisfaction, complaints, staff, campaigns,
+// points) for a period beside the period before, each section a figure or an ECharts
 // chart with its CSV export; a click on a bar opens the customers behind
 // it (the section's drill query). ECharts is vendor/echarts.min.js,
 // loaded once as a classic script (it defines window.echarts).
@@ -8,7 +8,7 @@ import { api, query } from "../api.js";
 import { t } from "../i18n.js";
 import { h, mount, loading, errorBox } from "../dom.js";
 
-const REPORTS = ["overview", "lifecycle", "care", "satisfaction", "complaints", "staff"];
+const REPORTS = ["overview", "lifecycle", "care", "satisfaction", "complaints", "staff", "campaigns", "points"];
 
 let echartsReady;
 function loadECharts() {
@@ -123,7 +123,8 @@ export function render(ctx) {
         h("div", { class: "row" }, sec.rows.map((r) => h("div", { class: "kpi" },
           h("div", { class: "muted small" }, rowLabel(sec, r)),
           h("div", { class: "kpi-value" }, value(sec.unit, r.current)),
-          h("div", { class: "muted small" }, t("dash.previous") + " " + value(sec.unit, r.previous) + " " + delta(r.current, r.previous))))));
+          // A current figure (sec.now) has no previous period.
+          h("div", { class: "muted small" }, sec.now ? t("dash.now") : t("dash.previous") + " " + value(sec.unit, r.previous) + " " + delta(r.current, r.previous))))));
     }
     const box = h("div", { class: "chart", style: null });
     const el = h("section", { class: "card dash-card", dataset: { section: sec.name } }, head,
@@ -149,7 +150,7 @@ export function render(ctx) {
         tooltip: { trigger: "axis", renderMode: "richText", valueFormatter: fmt },
         xAxis: sec.series ? cat : val,
         yAxis: sec.series ? val : cat,
-        series: [cur, prev],
+        series: sec.now ? [cur] : [cur, prev],
       });
       if (sec.drill) {
         chart.on("click", (e) => drill(sec, sec.rows[e.dataIndex].key));
