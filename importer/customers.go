@@ -49,31 +49,24 @@ func CustomersWith(ctx context.Context, s *store.Store, file io.ReadSeeker, opt 
 
 // readCustomers is a pass over the file. The checking pass checks every
 // row and hands the bad ones to p.bad; the writing pass hands the rows the
-// checking pass did not reject to write, batchSize at a time (Write checks
-// each again). It returns how many rows the file has. The checks of a
-// batch run on every core (a phone's rules are most of an import's CPU);
-// an external_ref repeated from an earlier line is found after them, in
-// file order.
+// checking pass did not reject to write, batchSize at a time, checked
+// again (the checks of the next batch run while one is written). It
+// returns how many rows the file has. An external_ref repeated from an
+// earlier line is found after the checks, in file order.
 func readCustomers(s *store.Store, file io.ReadSeeker, p pass, write func([]store.CustomerRow) error) (int, error) {
 	f, err := openCSV(file, customerColumns)
 	if err != nil {
 		return 0, err
 	}
 	refs := firstLines{}
-	errs := make([]error, batchSize)
-	return batches(f, p, func(rec []string, line int, malformed error) (store.CustomerRow, bool) {
-		r, err := customerRow(f, rec, line, malformed)
-		if err != nil {
-			p.bad(RowError{line, store.ErrorMessage(err)})
-		}
-		return r, err == nil
-	}, func(rows []store.CustomerRow) error {
+	return batches(f, p, func(rec []string, line int, malformed error) (store.CustomerRow, error) {
+		return customerRow(f, rec, line, malformed)
+	}, s.CheckCustomers, func(rows []store.CustomerRow) error {
 		if p.writing {
 			return write(rows)
 		}
-		store.Parallel(len(rows), func(i int) { errs[i] = s.CheckCustomer(rows[i].In) })
-		for i, r := range rows {
-			err := errs[i]
+		for _, r := range rows {
+			err := r.Err
 			if ref := r.In.ExternalRef; err == nil && ref != nil {
 				if first, dup := refs.seen(*ref, r.Line); dup {
 					err = store.Invalid("external_ref", "%q already on line %d", *ref, first)

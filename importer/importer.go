@@ -5,11 +5,13 @@
 // every row and writes nothing, collecting the bad rows by line; then,
 // unless there are bad rows and skipBad is off, a second pass reads the
 // file again and hands the good rows to the store in batches, all inside
-// one transaction, so that a file lands whole or not at all. Memory is one
-// batch of rows plus what the in-file checks remember: a 16-byte hash and a
-// number per row (its external_ref or order_ref, to find repeats; an order
-// without one, its contents, to number identical rows). A caller with a
-// stream rather than a file spools it to a temporary file first.
+// one transaction, so that a file lands whole or not at all. Each pass
+// reads and checks the next batch while the one before is handed on, so
+// our CPU and the database's overlap. Memory is three batches of rows plus
+// what the in-file checks remember: a 16-byte hash and a number per row
+// (its external_ref or order_ref, to find repeats; an order without one,
+// its contents, to number identical rows). A caller with a stream rather
+// than a file spools it to a temporary file first.
 package importer
 
 import (
@@ -102,6 +104,10 @@ func importFile(opt Options, inTx func(writing func() error) error, read func(*R
 	if len(res.Rejected) > 0 && !opt.SkipBad {
 		return res, nil
 	}
+	// The writing pass skips these lines in file order; a row can be
+	// found bad after a later one (a malformed row is reported as it is
+	// read, the checks of its batch after).
+	slices.SortStableFunc(res.Rejected, func(a, b RowError) int { return a.Line - b.Line })
 	checked := res.Rejected
 	err = inTx(func() error {
 		res.Created, res.Updated, res.Unchanged, res.Duplicates = 0, 0, 0, 0 // a retried transaction counts afresh
@@ -223,27 +229,97 @@ func (f *csvFile) records(p pass, fn func(rec []string, line int, malformed erro
 }
 
 // batches reads the records of a pass (records) and hands what read makes
-// of each, when it says to keep it, to flush batchSize at a time, and the
-// rest at the end. It returns how many rows the file has.
-func batches[T any](f *csvFile, p pass, read func(rec []string, line int, malformed error) (T, bool), flush func([]T) error) (int, error) {
-	batch := make([]T, 0, batchSize)
-	rows, err := f.records(p, func(rec []string, line int, malformed error) error {
-		v, keep := read(rec, line, malformed)
-		if !keep {
-			return nil
+// of each (unless read says why the row is bad: reported, not kept) to
+// flush, batchSize at a time, and the rest at the end. It returns how many
+// rows the file has.
+//
+// A batch is read, and prepared (prepare, when set: its checks), on a
+// goroutine of its own while flush has the batch before: reading and
+// checking overlap the writing and the database's work. Bad rows and
+// progress are reported on flush's goroutine, a batch's before flush gets
+// it, so that the pass's callbacks need no lock.
+func batches[T any](f *csvFile, p pass, read func(rec []string, line int, malformed error) (T, error), prepare func([]T), flush func([]T) error) (int, error) {
+	type batch struct {
+		rows []T
+		bad  []RowError
+		read int // the rows of the file read by the batch's end
+	}
+	full := make(chan batch, 1)
+	free := make(chan []T, 2) // a batch's rows, to reuse: one being read, one queued, one flushed
+	free <- make([]T, 0, batchSize)
+	free <- make([]T, 0, batchSize)
+	stop := make(chan struct{})
+	var rows int
+	var readErr error
+	go func() {
+		defer close(full)
+		b := batch{rows: make([]T, 0, batchSize)}
+		send := func() bool {
+			if prepare != nil && len(b.rows) > 0 {
+				prepare(b.rows)
+			}
+			select {
+			case full <- b:
+			case <-stop:
+				return false
+			}
+			select {
+			case buf := <-free:
+				b = batch{rows: buf[:0], read: b.read}
+				return true
+			case <-stop:
+				return false
+			}
 		}
-		if batch = append(batch, v); len(batch) < batchSize {
+		reading := p
+		reading.read = func(n int) { b.read = n }
+		rows, readErr = f.records(reading, func(rec []string, line int, malformed error) error {
+			v, err := read(rec, line, malformed)
+			if err != nil {
+				b.bad = append(b.bad, RowError{line, store.ErrorMessage(err)})
+				return nil
+			}
+			if b.rows = append(b.rows, v); len(b.rows) == batchSize && !send() {
+				return errStopped
+			}
 			return nil
+		})
+		if readErr == nil {
+			send()
 		}
-		err := flush(batch)
-		batch = batch[:0]
-		return err
-	})
-	if err == nil && len(batch) > 0 {
-		err = flush(batch)
+	}()
+	var err error
+	reported := 0
+	for b := range full {
+		if err != nil {
+			continue // until the reader has seen stop
+		}
+		for reported < b.read {
+			reported++
+			if p.read != nil {
+				p.read(reported)
+			}
+		}
+		for _, e := range b.bad {
+			p.bad(e)
+		}
+		if len(b.rows) > 0 {
+			err = flush(b.rows)
+		}
+		if err != nil {
+			close(stop)
+			continue
+		}
+		free <- b.rows
+	}
+	if err == nil {
+		err = readErr
 	}
 	return rows, err
 }
+
+// errStopped ends a reading that flush no longer wants.
+var errStopped = errors.New("import: stopped")
 
 // get returns the record's value of col, trimmed ("" when the file has no
 // such column).

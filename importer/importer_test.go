@@ -387,6 +387,26 @@ func TestImportMalformedRows(t *testing.T) {
 	})
 }
 
+// A row the checks refuse before a malformed one in the same batch is
+// reported once, and the good rows are written (the writing pass skips
+// the refused lines in file order, whatever order they were found in).
+func TestImportBadRowsFoundOutOfOrder(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		file := "name,phone,birthday\nAda,13800000001,02-30\nBo,13800000002,\n\"Cy,13800000003,\n"
+		res, err := importer.Customers(context.Background(), s, strings.NewReader(file), true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []importer.RowError{
+			{Line: 2, Reason: `birthday: "02-30" is not a calendar date`},
+			{Line: 4, Reason: `malformed CSV: parse error on line 4, column 18: extraneous or missing " in quoted-field`},
+		}
+		if diff := cmp.Diff(want, res.Rejected); diff != "" || res.Rows != 3 || res.Created != 1 {
+			t.Fatalf("result %+v (-want +got):\n%s", res, diff)
+		}
+	})
+}
+
 // A record longer than a megabyte stops the import before it fills memory.
 func TestImportRecordTooLong(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *store.Store) {

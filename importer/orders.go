@@ -79,9 +79,9 @@ func readOrders(ctx context.Context, s *store.Store, file io.ReadSeeker, loc *ti
 		}
 	}
 	c := orderCheck{s: s, pass: p, write: write, refs: firstLines{}, same: map[[16]byte]int{}}
-	return batches(f, p, func(rec []string, line int, malformed error) (orderLine, bool) {
-		return readOrder(s, f, rec, line, malformed, loc), true
-	}, func(lines []orderLine) error { return c.batch(ctx, lines) })
+	return batches(f, p, func(rec []string, line int, malformed error) (orderLine, error) {
+		return readOrder(s, f, rec, line, malformed, loc), nil
+	}, nil, func(lines []orderLine) error { return c.batch(ctx, lines) })
 }
 
 // readOrder reads a record's fields; what it cannot read is kept in the

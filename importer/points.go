@@ -59,16 +59,16 @@ func readPoints(ctx context.Context, s *store.Store, file io.ReadSeeker, p pass,
 		return 0, store.Invalid("header", `missing column "points"`)
 	}
 	seen := firstLines{}
-	return batches(f, p, func(rec []string, line int, malformed error) (pointsLine, bool) {
+	return batches(f, p, func(rec []string, line int, malformed error) (pointsLine, error) {
 		l := pointsLine{line: line}
 		if l.err = f.rowError(rec, malformed); l.err != nil {
-			return l, true
+			return l, nil
 		}
 		l.ref = f.get(rec, "customer_external_ref")
 		if phone := f.get(rec, "customer_phone"); l.ref == "" && phone != "" {
 			if l.phone, l.err = s.CanonicalPhone(phone); l.err != nil {
 				l.err = store.Invalid("customer_phone", "%v", l.err)
-				return l, true
+				return l, nil
 			}
 		}
 		v := strings.TrimSpace(f.get(rec, "points"))
@@ -84,8 +84,8 @@ func readPoints(ctx context.Context, s *store.Store, file io.ReadSeeker, p pass,
 		if l.err == nil && utf8.RuneCountInString(l.why) > 255 {
 			l.err = store.Invalid("reason", "longer than 255 characters")
 		}
-		return l, true
-	}, func(lines []pointsLine) error {
+		return l, nil
+	}, nil, func(lines []pointsLine) error {
 		var refs, phones []string
 		for _, l := range lines {
 			if l.ref != "" {

@@ -2,8 +2,21 @@ package store
 
 import "gorm.io/gorm"
 
+// What the tests of package store_test reach inside for.
+
 // WithArrivalReadHook runs fn before each read-back of a group of
 // inbound messages (see writeArrivals), with the group's database handle.
 func WithArrivalReadHook(fn func(*gorm.DB)) Option {
 	return func(s *Store) { s.inbox.beforeRead = fn }
+}
+
+// CustomerCols are the columns the import writes and reads.
+const CustomerCols = customerCols
+
+// Insert is CustomerImport.insert: cs in one INSERT, their ids read back.
+func (w *CustomerImport) Insert(cs []*Customer) error { return w.insert(cs) }
+
+// CustomersWhere is CustomerImport.customersWhere, the import's read.
+func (w *CustomerImport) CustomersWhere(col string, keys []string) ([]*Customer, error) {
+	return w.customersWhere(col, keys)
 }

@@ -46,6 +46,15 @@ func CanonicalPhone(raw, region string) (string, error) {
 	if len(s) > maxPhoneInput {
 		return "", fmt.Errorf("longer than %d characters", maxPhoneInput)
 	}
+	if p, ok := cnMobile(s, region); ok {
+		return p, nil
+	}
+	return parsePhone(s, region)
+}
+
+// parsePhone is CanonicalPhone by libphonenumber's rules, for a trimmed
+// number of at most maxPhoneInput bytes.
+func parsePhone(s, region string) (string, error) {
 	n, err := phonenumbers.Parse(s, region)
 	if err != nil || !phonenumbers.IsValidNumber(n) {
 		return "", fmt.Errorf("%q is not a valid phone number", s)
@@ -55,6 +64,65 @@ func CanonicalPhone(raw, region string) (string, error) {
 		return "", fmt.Errorf("%q has an extension; give the direct number", s)
 	}
 	return phonenumbers.Format(n, phonenumbers.E164), nil
+}
+
+// cnMobile is CanonicalPhone's short cut for what most numbers in a
+// Chinese customer file are: a mainland mobile number written plainly, 11
+// digits (read in region CN) or +86 and 11 digits, maybe grouped by spaces
+// or dashes. It gives libphonenumber's answer without its parse (regexes:
+// ~20 µs a number, most of an import's CPU); ok is false for anything else,
+// which the library reads. The ranges are the library's CN mobile pattern,
+// 1740[0-5]\d{6}|1(?:[38]\d|4[57]|[59][0-35-9]|6[25-7]|7[0-35-8])\d{8}: no
+// other CN pattern has 11 digits starting with 1, and none of the prefixes
+// the library strips first (0, 00, 1[12]xx, 179xx) is a mobile range.
+// TestCNMobile holds it to the library for every 5-digit prefix, and
+// FuzzCNMobile for anything typed.
+func cnMobile(s, region string) (string, bool) {
+	var buf [14]byte
+	b := append(buf[:0], "+86"...)
+	i := 0
+	if len(s) >= 3 && s[:3] == "+86" {
+		i = 3
+	} else if region != "CN" {
+		return "", false
+	}
+	for ; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= '0' && c <= '9':
+			if len(b) == len(buf) {
+				return "", false
+			}
+			b = append(b, c)
+		case c == ' ' || c == '-':
+		default:
+			return "", false
+		}
+	}
+	if len(b) != len(buf) || !cnMobileRange(b[3:]) {
+		return "", false
+	}
+	return string(b), true
+}
+
+// cnMobileRange reports whether the 11 digits d are in a CN mobile range.
+func cnMobileRange(d []byte) bool {
+	if d[0] != '1' {
+		return false
+	}
+	c := d[2]
+	switch d[1] {
+	case '3', '8':
+		return true
+	case '4':
+		return c == '5' || c == '7'
+	case '5', '9':
+		return c != '4'
+	case '6':
+		return c == '2' || (c >= '5' && c <= '7')
+	case '7':
+		return c != '4' && c != '9' || c == '4' && d[3] == '0' && d[4] <= '5'
+	}
+	return false
 }
 
 // CanonicalPhone is CanonicalPhone in the store's region.
