@@ -58,7 +58,7 @@ type Customer struct {
 	Gender   string   `gorm:"size:16;not null;default:''" json:"gender"`
 	Company  string   `gorm:"size:128;not null;default:''" json:"company"`
 	Source   string   `gorm:"size:128;not null;default:''" json:"source"`
-	Tier     Tier     `gorm:"size:1;not null;default:'C';index;index:ix_customers_tier_city,priority:1" json:"tier"`
+	Tier     Tier     `gorm:"size:1;not null;default:'C';index:ix_customers_tier_city,priority:1" json:"tier"`
 	Stage    Stage    `gorm:"size:16;not null;default:'potential';index" json:"stage"`
 	// Segment counts read (tier, city, opt_out) and (opt_out) alone,
 	// without the rows: opted-out customers are never members.

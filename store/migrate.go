@@ -63,6 +63,7 @@ func migrations() []migration {
 		{28, "customers_segment_indexes", "", autoMigrate(&Customer{})},
 		{29, "points_ledger", "", pointsLedger},
 		{30, "report_points_indexes", "", reportPointsIndexes},
+		{31, "drop_customers_tier_index", "", dropCustomersTierIndex},
 	}
 }
 
@@ -299,4 +300,14 @@ func apiTokensLifecycle(tx *gorm.DB) error {
 	}
 	return tx.Model(&APIToken{}).Where("name = ? AND staff_id IS NULL AND role = ?", "bootstrap", RoleAdmin).
 		Update("bootstrap", true).Error
+}
+
+// dropCustomersTierIndex drops idx_customers_tier: ix_customers_tier_city
+// starts with tier and serves every read it served, while each customer
+// written (an import's rows, the nightly tier changes) paid for both.
+func dropCustomersTierIndex(tx *gorm.DB) error {
+	if !tx.Migrator().HasIndex(&Customer{}, "idx_customers_tier") {
+		return nil
+	}
+	return tx.Migrator().DropIndex(&Customer{}, "idx_customers_tier")
 }
