@@ -1039,7 +1039,8 @@ func TestDigestKeyFigures(t *testing.T) {
 					return nil, errors.New("no figures")
 				}
 				return &followup.DayFigures{NewCustomers: 3, MessagesIn: 5, MessagesOut: 7, Revenue: store.Fen(1234),
-					CSAT: 6667, Responses: 3, ComplaintsOpen: 1}, nil
+					CSAT: 6667, Responses: 3, ComplaintsOpen: 1, CampaignSent: 40, CampaignReplies: 6, CampaignRevenue: store.Fen(99900),
+					PointsIssued: 1200, PointsRedeemed: 500}, nil
 			}})
 		if err != nil {
 			t.Fatal(err)
@@ -1062,6 +1063,11 @@ func TestDigestKeyFigures(t *testing.T) {
 			line := "03-02: new customers 3, messages in 5 / out 7, revenue ¥12.34, CSAT 66.67% (3), complaints open 1"
 			if has := strings.Contains(digest.Text, line); has == fail {
 				t.Errorf("%s: figures shown %v, want %v:\n%s", day, has, !fail, digest.Text)
+			}
+			for _, more := range []string{"campaigns: sent 40, replies 6, revenue ¥999.00", "points: issued 1200, redeemed 500, vouchers used 0"} {
+				if has := strings.Contains(digest.Text, more); has == fail {
+					t.Errorf("%s: %q shown %v, want %v:\n%s", day, more, has, !fail, digest.Text)
+				}
 			}
 			if !strings.Contains(digest.Text, "Open 0, overdue 0") {
 				t.Errorf("task lines lost:\n%s", digest.Text)

@@ -46,6 +46,13 @@ type DayFigures struct {
 	CSAT                                  int64 // basis points
 	Responses                             int64
 	ComplaintsOpen                        int64
+	// Campaigns: messages sent that day, replies and revenue attributed
+	// to them; points issued and redeemed, vouchers used. A line for each
+	// shows only on a day that had some.
+	CampaignSent, CampaignReplies int64
+	CampaignRevenue               store.Money
+	PointsIssued, PointsRedeemed  int64
+	VouchersUsed                  int64
 }
 
 // Service is the follow-up engine. It is safe for concurrent use, and
@@ -380,9 +387,18 @@ func (s *Service) figureLines(day string, f *DayFigures) string {
 	if f.Responses > 0 {
 		csat = fmt.Sprintf(s.staffText("%d.%02d%%（%d 条）", "%d.%02d%% (%d)"), f.CSAT/100, f.CSAT%100, f.Responses)
 	}
-	return fmt.Sprintf(s.staffText("%s：新客户 %d，消息 收 %d / 发 %d，营收 ¥%s，满意度 %s，未结投诉 %d",
+	out := fmt.Sprintf(s.staffText("%s：新客户 %d，消息 收 %d / 发 %d，营收 ¥%s，满意度 %s，未结投诉 %d",
 		"%s: new customers %d, messages in %d / out %d, revenue ¥%s, CSAT %s, complaints open %d"),
 		day, f.NewCustomers, f.MessagesIn, f.MessagesOut, f.Revenue.String(), csat, f.ComplaintsOpen)
+	if f.CampaignSent > 0 || f.CampaignReplies > 0 || !f.CampaignRevenue.IsZero() {
+		out += fmt.Sprintf(s.staffText("\n营销活动：发送 %d，回复 %d，带来营收 ¥%s", "\ncampaigns: sent %d, replies %d, revenue ¥%s"),
+			f.CampaignSent, f.CampaignReplies, f.CampaignRevenue.String())
+	}
+	if f.PointsIssued > 0 || f.PointsRedeemed > 0 || f.VouchersUsed > 0 {
+		out += fmt.Sprintf(s.staffText("\n积分：发放 %d，兑换 %d，用券 %d", "\npoints: issued %d, redeemed %d, vouchers used %d"),
+			f.PointsIssued, f.PointsRedeemed, f.VouchersUsed)
+	}
+	return out
 }
 
 func (s *Service) digestLines(loads []store.AgentLoad) string {

@@ -142,6 +142,12 @@ func TestCampaignsReport(t *testing.T) {
 				}
 			}
 		}
+		// The managers' digest quotes the day's campaign figures.
+		k, err := svc.DayKeyFigures(ctx, at("2026-12-01 18:00:00"))
+		must(err)
+		if k.CampaignSent != 2 || k.CampaignRevenue.Fen() != 8800 || k.CampaignReplies != 0 {
+			t.Errorf("digest figures of 12-01: %+v", k)
+		}
 		// The campaign's own results agree with the report over both
 		// periods.
 		res, err := s.CampaignResultsOf(ctx, camp.ID, 7, shanghai, map[string]int{"opted out": 2})
@@ -261,6 +267,9 @@ func TestPointsReport(t *testing.T) {
 			"vouchers.used":             {itoa(r1): {1, 0}},
 			"vouchers.expired":          {itoa(r2): {1, 0}},
 		})
+		if k, err := svc.DayKeyFigures(ctx, at("2026-12-01 18:00:00")); err != nil || k.PointsIssued != 260 {
+			t.Errorf("digest figures of 12-01: %+v, %v; want 260 points issued", k, err)
+		}
 		labels := map[string]string{}
 		for _, sec := range a.Sections {
 			if sec.Name == "vouchers.issued" {

@@ -45,7 +45,9 @@ func (m *Main) digestFigures(ctx context.Context, day time.Time) (*followup.DayF
 		return nil, err
 	}
 	return &followup.DayFigures{NewCustomers: k.NewCustomers, MessagesIn: k.MessagesIn, MessagesOut: k.MessagesOut,
-		Revenue: k.Revenue, CSAT: k.CSAT, Responses: k.Responses, ComplaintsOpen: k.ComplaintsOpen}, nil
+		Revenue: k.Revenue, CSAT: k.CSAT, Responses: k.Responses, ComplaintsOpen: k.ComplaintsOpen,
+		CampaignSent: k.CampaignSent, CampaignReplies: k.CampaignReplies, CampaignRevenue: k.CampaignRevenue,
+		PointsIssued: k.PointsIssued, PointsRedeemed: k.PointsRedeemed, VouchersUsed: k.VouchersUsed}, nil
 }
 
 // runAnalytics is `rapport analytics recompute`: every customer's figures
