@@ -78,7 +78,7 @@ func readOrders(ctx context.Context, s *store.Store, file io.ReadSeeker, loc *ti
 			return 0, store.Invalid("header", "missing column %q", col)
 		}
 	}
-	c := orderCheck{s: s, pass: p, write: write, refs: firstLines{}, same: map[[16]byte]int{}}
+	c := orderCheck{s: s, pass: p, write: write, refs: map[[16]byte]fileOrder{}, same: map[[16]byte]int{}}
 	return batches(f, p, func(rec []string, line int, malformed error) (orderLine, error) {
 		return readOrder(s, f, rec, line, malformed, loc), nil
 	}, nil, func(lines []orderLine) error { return c.batch(ctx, lines) })
@@ -133,10 +133,17 @@ type orderCheck struct {
 	s     *store.Store
 	pass  pass
 	write func([]store.OrderRow) error
-	// refs holds the order_refs seen; same counts the rows of each
-	// contents (RowKey with nth 0) without an order_ref.
-	refs firstLines
+	// refs holds the order_refs seen (by hashOf), with what a refund of
+	// them must match; same counts the rows of each contents (RowKey with
+	// nth 0) without an order_ref.
+	refs map[[16]byte]fileOrder
 	same map[[16]byte]int
+}
+
+// fileOrder is an order_ref's first line in the file and its order.
+type fileOrder struct {
+	line   int
+	target store.RefundTarget
 }
 
 // batch looks up the lines' customers and assets, checks each line and
@@ -164,9 +171,24 @@ func (c *orderCheck) batch(ctx context.Context, lines []orderLine) error {
 	if err != nil {
 		return err
 	}
+	var refunds map[string]store.RefundTarget
+	if !c.pass.writing { // the writing pass has only the lines this one kept
+		var of []string
+		for _, l := range lines {
+			if l.err == nil && l.in.RefundOf != "" {
+				of = append(of, strings.TrimSpace(l.in.RefundOf))
+			}
+		}
+		if refunds, err = c.s.RefundTargets(ctx, of); err != nil {
+			return err
+		}
+	}
 	good := make([]store.OrderRow, 0, len(lines))
 	for _, l := range lines {
 		o, err := c.order(l, byRef, byPhone, owners)
+		if err == nil && !c.pass.writing {
+			err = c.refund(l.line, l.in.RefundOf, o, refunds)
+		}
 		if err != nil {
 			c.pass.bad(RowError{l.line, store.ErrorMessage(err)})
 			continue
@@ -226,9 +248,15 @@ func (c *orderCheck) order(l orderLine, byRef, byPhone map[string]int64, owners 
 		if c.pass.writing {
 			return o, nil // the checking pass rejected the repeats
 		}
-		if first, dup := c.refs.seen(l.in.OrderRef, l.line); dup {
-			return nil, store.Invalid("order_ref", "%q already on line %d", l.in.OrderRef, first)
+		h := hashOf(l.in.OrderRef)
+		if first, dup := c.refs[h]; dup {
+			return nil, store.Invalid("order_ref", "%q already on line %d", l.in.OrderRef, first.line)
 		}
+		kind := store.OrderPurchase // a constant: the map keeps no row's text
+		if o.Kind == store.OrderService {
+			kind = store.OrderService
+		}
+		c.refs[h] = fileOrder{l.line, store.RefundTarget{CustomerID: o.CustomerID, Kind: kind, Positive: o.Amount.Fen() > 0}}
 		return o, nil
 	}
 	key := store.RowKey(o, 0)
@@ -239,6 +267,29 @@ func (c *orderCheck) order(l orderLine, byRef, byPhone map[string]int64, owners 
 	c.same[h]++
 	o.DedupKey = &key
 	return o, nil
+}
+
+// refund checks a refund's refund_of in the checking pass: the order it
+// names is stored (of the same customer and kind, not itself a refund) or
+// on an earlier line of the file; otherwise the line is a bad row rather
+// than a failure of the whole import at writing time.
+func (c *orderCheck) refund(line int, refundOf string, o *store.Order, stored map[string]store.RefundTarget) error {
+	ref := strings.TrimSpace(refundOf)
+	if ref == "" {
+		return nil
+	}
+	t, ok := stored[ref]
+	if !ok {
+		f, inFile := c.refs[hashOf(ref)]
+		if !inFile || f.line >= line {
+			return store.Invalid("refund_of", "no order %q, stored or on an earlier line", ref)
+		}
+		t = f.target // the file's own order, written before this line
+	}
+	if t.CustomerID != o.CustomerID || t.Kind != o.Kind || !t.Positive {
+		return store.Invalid("refund_of", "order %q is not a %s of this customer", ref, o.Kind)
+	}
+	return nil
 }
 
 // parseWhen reads occurred_at: RFC 3339, or a date and time in loc.

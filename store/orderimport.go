@@ -83,6 +83,40 @@ func (s *Store) AssetOwners(ctx context.Context, ids []int64) (map[int64]int64, 
 	return out, nil
 }
 
+// RefundTarget is what a refund's refund_of must match: the order's
+// customer and kind, and a positive amount.
+type RefundTarget struct {
+	CustomerID int64
+	Kind       string
+	Positive   bool
+}
+
+// RefundTargets looks up the stored orders with the order_refs refs, for
+// an import to check its refunds' refund_of before writing.
+func (s *Store) RefundTargets(ctx context.Context, refs []string) (map[string]RefundTarget, error) {
+	out := map[string]RefundTarget{}
+	if len(refs) == 0 {
+		return out, nil
+	}
+	keys := make([]string, 0, len(refs))
+	byKey := map[string]string{}
+	for _, r := range refs {
+		k := *refKey(r)
+		keys = append(keys, k)
+		byKey[k] = r
+	}
+	var os []Order
+	if err := s.db.WithContext(ctx).Select("customer_id", "kind", "amount_fen", "dedup_key").Where("dedup_key IN ?", keys).Find(&os).Error; err != nil {
+		return nil, fmt.Errorf("refund targets: %w", err)
+	}
+	for _, o := range os {
+		if o.DedupKey != nil {
+			out[byKey[*o.DedupKey]] = RefundTarget{CustomerID: o.CustomerID, Kind: o.Kind, Positive: o.Amount.Fen() > 0}
+		}
+	}
+	return out, nil
+}
+
 // OrderImport is the write transaction of an orders import.
 type OrderImport struct {
 	s   *Store
