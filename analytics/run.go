@@ -244,7 +244,7 @@ func (s *Service) pass2(ctx context.Context, run *store.AnalyticsRun, fs []figur
 					return
 				}
 				run.Customers += b.customers
-				run.Written += len(b.write.Stats) + len(b.write.Fresh)
+				run.Written += len(b.write.Stats)
 				for _, c := range done {
 					if c.Field == store.FieldStage {
 						run.StageChanges++
@@ -292,11 +292,7 @@ func (s *Service) compute(b *batch, rows []store.FigureRow, fs []figures, next i
 		}
 		st := s.model.evaluate(f, personOf(r), t, w.asOf, snapshot)
 		b.write.Changes = append(b.write.Changes, s.model.changesOf(r, st, f, w.asOf)...)
-		switch {
-		case store.SameFigures(r.Stats, st):
-		case r.Stats == nil:
-			b.write.Fresh = append(b.write.Fresh, st)
-		default:
+		if !store.SameFigures(r.Stats, st) {
 			b.write.Stats = append(b.write.Stats, st)
 		}
 	}

@@ -137,31 +137,14 @@ func utcPtr(t *time.Time) any {
 	return t.UTC()
 }
 
-// figuresPer is how many rows a figures statement writes (SQLite allows
-// 32766 variables).
-const figuresPer = 500
-
-// figureInsert is the multi-row INSERT of rows' figures, without a tail.
-func figureInsert(sb *strings.Builder, rows []*CustomerStats) (string, []any) {
-	row := "(" + strings.Repeat("?, ", len(figureCols)+1) + "?)"
-	sb.Reset()
-	sb.WriteString("INSERT INTO customer_stats (customer_id, " + strings.Join(figureCols, ", ") + ", figures_at) VALUES ")
-	args := make([]any, 0, len(rows)*(len(figureCols)+2))
-	for i, st := range rows {
-		if i > 0 {
-			sb.WriteString(", ")
-		}
-		sb.WriteString(row)
-		args = figureValues(st, args)
-	}
-	return sb.String(), args
-}
-
 // upsertFigures writes rows' figures in multi-row upserts, each row only
 // where the stored one is not fresher (figures_at): the guard is in the
 // statement, so a concurrent refresh of one customer and a batch of the
 // nightly job agree whatever their order.
 func (s *Store) upsertFigures(tx *gorm.DB, rows []*CustomerStats) error {
+	const per = 500 // rows a statement: SQLite allows 32766 variables
+	cols := "customer_id, " + strings.Join(figureCols, ", ") + ", figures_at"
+	row := "(" + strings.Repeat("?, ", len(figureCols)+1) + "?)"
 	var tail strings.Builder
 	if s.dialect == MySQL {
 		// Assignments run left to right: figures_at goes last, so every
@@ -181,30 +164,20 @@ func (s *Store) upsertFigures(tx *gorm.DB, rows []*CustomerStats) error {
 		set += " WHERE customer_stats.figures_at <= excluded.figures_at"
 	}
 	var sb strings.Builder
-	for start := 0; start < len(rows); start += figuresPer {
-		q, args := figureInsert(&sb, rows[start:min(start+figuresPer, len(rows))])
-		if err := execBatch(tx, q+set, args); err != nil {
-			return err
+	for start := 0; start < len(rows); start += per {
+		end := min(start+per, len(rows))
+		sb.Reset()
+		sb.WriteString("INSERT INTO customer_stats (" + cols + ") VALUES ")
+		args := make([]any, 0, (end-start)*(len(figureCols)+2))
+		for i, st := range rows[start:end] {
+			if i > 0 {
+				sb.WriteString(", ")
+			}
+			sb.WriteString(row)
+			args = figureValues(st, args)
 		}
-	}
-	return nil
-}
-
-// insertFigures writes the figures of customers who had no stats row when
-// their batch was read (on a first run, nearly everyone) with plain
-// INSERTs. Should an event have made one of those rows since, the
-// statement fails whole on its key (only the statement is undone) and
-// its rows go through upsertFigures, whose guard decides.
-func (s *Store) insertFigures(tx *gorm.DB, rows []*CustomerStats) error {
-	var sb strings.Builder
-	for start := 0; start < len(rows); start += figuresPer {
-		part := rows[start:min(start+figuresPer, len(rows))]
-		q, args := figureInsert(&sb, part)
-		err := execBatch(tx, q, args)
-		if t, ok := tx.Dialector.(gorm.ErrorTranslator); ok && err != nil && isDuplicate(t.Translate(err)) {
-			err = s.upsertFigures(tx, part)
-		}
-		if err != nil {
+		sb.WriteString(set)
+		if err := execBatch(tx, sb.String(), args); err != nil {
 			return err
 		}
 	}
@@ -462,10 +435,7 @@ func (s *Store) EachOrderPoint(ctx context.Context, lo, hi int64, fn func(custom
 // FigureWrite is a batch of a recompute: the stats rows that changed and
 // the tier and stage changes they bring.
 type FigureWrite struct {
-	Stats []*CustomerStats
-	// Fresh are rows of customers who had no stats row when the batch was
-	// read: written with plain INSERTs (a row made meanwhile is upserted).
-	Fresh   []*CustomerStats
+	Stats   []*CustomerStats
 	Changes []Change
 	// At is when the changes happened (the run's as-of time); RunID, if
 	// set, is recorded with them.
@@ -497,9 +467,6 @@ func (s *Store) WriteFigures(ctx context.Context, w FigureWrite) ([]Change, erro
 func (s *Store) writeFigures(tx *gorm.DB, w FigureWrite, locked map[int64]*current) ([]Change, error) {
 	done, err := s.applyChanges(tx, w.Changes, changeOpts{at: w.At, runID: w.RunID, locked: locked})
 	if err != nil {
-		return nil, err
-	}
-	if err := s.insertFigures(tx, w.Fresh); err != nil {
 		return nil, err
 	}
 	return done, s.upsertFigures(tx, w.Stats)
