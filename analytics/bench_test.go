@@ -31,7 +31,9 @@ import (
 // The seeded database (rapport_bench_analytics_N) is kept and reused by the
 // next run with the same N: seeding a million customers and five million
 // orders takes minutes. Its figures are reset before each run.
-// RAPPORT_BENCH_PROFILE=FILE writes a CPU profile of the first run. Run
+// RAPPORT_BENCH_PROFILE=FILE writes a CPU profile of the first run;
+// RAPPORT_BENCH_BATCH and RAPPORT_BENCH_WRITERS set Options.BatchSize and
+// Options.Writers. Run
 // with -benchtime 1x.
 func BenchmarkNightly(b *testing.B) {
 	n := envInt("RAPPORT_BENCH_CUSTOMERS", 20000)
@@ -64,7 +66,7 @@ func BenchmarkNightly(b *testing.B) {
 
 	// The run's own log line says how long pass 1 (every order) took.
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	svc, err := New(DefaultConfig(), Options{Store: s, Logger: log, Location: shanghai(b), BatchSize: envInt("RAPPORT_BENCH_BATCH", 0)})
+	svc, err := New(DefaultConfig(), Options{Store: s, Logger: log, Location: shanghai(b), BatchSize: envInt("RAPPORT_BENCH_BATCH", 0), Writers: envInt("RAPPORT_BENCH_WRITERS", 0)})
 	if err != nil {
 		b.Fatal(err)
 	}
