@@ -126,7 +126,7 @@ func NewJobs(s *store.Store, opt JobOptions) *Jobs {
 // EUNAVAILABLE; a file over MaxRows lines, or empty, EINVALID naming file.
 func (j *Jobs) Submit(ctx context.Context, in store.ImportJobInput, body io.Reader) (*store.ImportJob, error) {
 	if !store.ValidImportKind(in.Kind) {
-		return nil, store.Invalid("kind", "%q is not customers or orders", in.Kind)
+		return nil, store.Invalid("kind", "%q is not customers, orders or points", in.Kind)
 	}
 	j.mu.Lock()
 	if len(j.jobs)+j.arriving >= j.opt.MaxJobs {
@@ -399,8 +399,11 @@ func (j *Jobs) importFile(ctx context.Context, jb *job) (*Result, error) {
 		}
 		jb.mu.Unlock()
 	}}
-	if jb.kind == store.ImportCustomers {
+	switch jb.kind {
+	case store.ImportCustomers:
 		return CustomersWith(ctx, j.store, file, opt)
+	case store.ImportPoints:
+		return Points(ctx, j.store, file, opt)
 	}
 	return OrdersWith(ctx, j.store, file, j.opt.Location, opt)
 }

@@ -94,6 +94,19 @@ func TestImportJobs(t *testing.T) {
 		if len(bad) != 2 || bad[0].Line != 3 || !strings.Contains(bad[0].Reason, "1990-02-30") || bad[1].Line != 5 {
 			t.Errorf("bad rows = %+v", bad)
 		}
+		// Opening points balances import as a job too.
+		j, _ = jobs.Submit(ctx, store.ImportJobInput{Kind: store.ImportPoints}, strings.NewReader("customer_phone,points,reason\n13800000001,500,旧系统积分\n"))
+		if got = ended(t, s, j.ID); got.Status != store.ImportDone || got.Written != 1 {
+			t.Errorf("points: %+v", got)
+		}
+		cs, _, _ := s.ListCustomers(ctx, store.CustomerFilter{})
+		var sum int64
+		for _, c := range cs {
+			sum += c.Points
+		}
+		if sum != 500 {
+			t.Errorf("points on record %d, want the opening balance of 500", sum)
+		}
 		// A header the importer refuses fails the job with the reason.
 		j, _ = jobs.Submit(ctx, store.ImportJobInput{Kind: store.ImportOrders}, strings.NewReader("shoe_size\n42\n"))
 		if got = ended(t, s, j.ID); got.Status != store.ImportFailed || !strings.Contains(got.Error, "shoe_size") {

@@ -24,6 +24,7 @@ const (
 const (
 	ImportCustomers = "customers"
 	ImportOrders    = "orders"
+	ImportPoints    = "points" // opening balances
 )
 
 // MaxImportBadRowsKept bounds the bad rows an import job keeps (the first
@@ -89,13 +90,13 @@ type ImportJobInput struct {
 	CreatedBy *int64
 }
 
-// ValidImportKind reports whether k is customers or orders.
-func ValidImportKind(k string) bool { return k == ImportCustomers || k == ImportOrders }
+// ValidImportKind reports whether k is customers, orders or points.
+func ValidImportKind(k string) bool { return k == ImportCustomers || k == ImportOrders || k == ImportPoints }
 
 // CreateImportJob records a queued job.
 func (s *Store) CreateImportJob(ctx context.Context, in ImportJobInput) (*ImportJob, error) {
 	if !ValidImportKind(in.Kind) {
-		return nil, Invalid("kind", "%q is not customers or orders", in.Kind)
+		return nil, Invalid("kind", "%q is not customers, orders or points", in.Kind)
 	}
 	now := s.Now().Truncate(time.Millisecond)
 	j := &ImportJob{Kind: in.Kind, Status: ImportQueued, SkipBadRows: in.SkipBadRows, FileName: CutRunes(strings.TrimSpace(in.FileName), 255),

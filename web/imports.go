@@ -87,7 +87,7 @@ func (s *Server) startImport(w http.ResponseWriter, r *http.Request, p *store.Pr
 		return store.Invalid("skip_bad_rows", "%q is not 1 or 0", v)
 	}
 	if !store.ValidImportKind(in.Kind) {
-		return store.Invalid("kind", "%q is not customers or orders", in.Kind)
+		return store.Invalid("kind", "%q is not customers, orders or points", in.Kind)
 	}
 	// The whole upload gets importUploadTime; errors are ignored where the
 	// connection cannot have deadlines (a test recorder).

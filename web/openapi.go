@@ -456,7 +456,7 @@ func namedEnums() map[string]schema {
 		"ClaimMethod":   enum(store.ClaimByCode, store.ClaimByStaff, store.ClaimDuplicate),
 		"OrderKind":     enum(store.OrderPurchase, store.OrderService),
 		"RFMSegment":    rfmSegments(),
-		"ImportKind":    enum(store.ImportCustomers, store.ImportOrders),
+		"ImportKind":    enum(store.ImportCustomers, store.ImportOrders, store.ImportPoints),
 		"ImportStatus":  enum(store.ImportQueued, store.ImportChecking, store.ImportWriting, store.ImportDone, store.ImportFailed),
 	}
 }

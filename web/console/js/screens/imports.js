@@ -1,5 +1,5 @@
-// Imports (managers): upload a CSV of customers or orders; it runs on the
-// server in the background, and its progress (rows checked, then
+// Imports (managers): upload a CSV of customers, orders or opening points
+// balances; it runs on the server in the background, and its progress (rows checked, then
 // written, of the total; bad rows as they are found) shows here, polled
 // while anything runs. Leave and come back, or reload: the jobs are the
 // server's. The bad rows of a job download as a CSV file.
@@ -18,7 +18,7 @@ function size(n) {
 }
 
 export function render(ctx) {
-  const kind = h("select", { id: "import-kind" }, ["customers", "orders"].map((k) => h("option", { value: k }, t("imports.kind." + k))));
+  const kind = h("select", { id: "import-kind" }, ["customers", "orders", "points"].map((k) => h("option", { value: k }, t("imports.kind." + k))));
   const skip = h("input", { type: "checkbox", id: "import-skip" });
   const file = h("input", { type: "file", id: "import-file", accept: ".csv,text/csv" });
   const go = h("button", { class: "act", type: "submit", id: "import-start" }, t("imports.start"));
