@@ -416,18 +416,7 @@ func (s *Store) writeCampaignRun(ctx context.Context, r *CampaignRun, set map[st
 
 // CampaignNames returns the names of the campaigns ids, by id.
 func (s *Store) CampaignNames(ctx context.Context, ids []int64) (map[int64]string, error) {
-	out := map[int64]string{}
-	if len(ids) == 0 {
-		return out, nil
-	}
-	var rows []Campaign
-	if err := s.db.WithContext(ctx).Select("id", "name").Where("id IN ?", ids).Find(&rows).Error; err != nil {
-		return nil, fmt.Errorf("campaign names: %w", err)
-	}
-	for _, r := range rows {
-		out[r.ID] = r.Name
-	}
-	return out, nil
+	return namesOf[Campaign](ctx, s.db, "campaign", ids)
 }
 
 // CampaignRuns lists all of a campaign's runs, newest first: its results

@@ -91,7 +91,9 @@ type ImportJobInput struct {
 }
 
 // ValidImportKind reports whether k is customers, orders or points.
-func ValidImportKind(k string) bool { return k == ImportCustomers || k == ImportOrders || k == ImportPoints }
+func ValidImportKind(k string) bool {
+	return k == ImportCustomers || k == ImportOrders || k == ImportPoints
+}
 
 // CreateImportJob records a queued job.
 func (s *Store) CreateImportJob(ctx context.Context, in ImportJobInput) (*ImportJob, error) {

@@ -208,16 +208,5 @@ func (r *Reward) issues(c *Reward) bool {
 
 // RewardNames returns the names of the rewards ids, by id.
 func (s *Store) RewardNames(ctx context.Context, ids []int64) (map[int64]string, error) {
-	out := map[int64]string{}
-	if len(ids) == 0 {
-		return out, nil
-	}
-	var rows []Reward
-	if err := s.db.WithContext(ctx).Select("id", "name").Where("id IN ?", ids).Find(&rows).Error; err != nil {
-		return nil, fmt.Errorf("reward names: %w", err)
-	}
-	for _, r := range rows {
-		out[r.ID] = r.Name
-	}
-	return out, nil
+	return namesOf[Reward](ctx, s.db, "reward", ids)
 }
