@@ -7,6 +7,7 @@
 import { api, query } from "../api.js";
 import { t } from "../i18n.js";
 import { h, mount, loading, errorBox } from "../dom.js";
+import { today, addDays } from "../format.js";
 
 const REPORTS = ["overview", "lifecycle", "care", "satisfaction", "complaints", "staff", "campaigns", "points"];
 
@@ -25,23 +26,19 @@ function loadECharts() {
   return echartsReady;
 }
 
-// Dates as the business zone sees them are what the API takes; the
-// browser's own date is close enough for the presets.
-function ymd(d) {
-  return d.getFullYear() + "-" + String(d.getMonth() + 1).padStart(2, "0") + "-" + String(d.getDate()).padStart(2, "0");
-}
-
+// The presets are business dates (the zone /console/api/me names), not the
+// browser's: from another zone, or after midnight in Shanghai while it is
+// still yesterday in UTC, the browser's date would leave today out.
 function presets() {
-  const now = new Date();
-  const day = (n) => { const d = new Date(now); d.setDate(d.getDate() + n); return ymd(d); };
-  const first = new Date(now.getFullYear(), now.getMonth(), 1);
-  const lastMonthEnd = new Date(first); lastMonthEnd.setDate(0);
-  const lastMonthStart = new Date(lastMonthEnd.getFullYear(), lastMonthEnd.getMonth(), 1);
+  const end = today();
+  const [y, m] = end.split("-");
+  const first = `${y}-${m}-01`;
+  const lastMonthEnd = addDays(first, -1);
   return [
-    ["dash.last7", day(-6), day(0)],
-    ["dash.last30", day(-29), day(0)],
-    ["dash.thisMonth", ymd(first), day(0)],
-    ["dash.lastMonth", ymd(lastMonthStart), ymd(lastMonthEnd)],
+    ["dash.last7", addDays(end, -6), end],
+    ["dash.last30", addDays(end, -29), end],
+    ["dash.thisMonth", first, end],
+    ["dash.lastMonth", lastMonthEnd.slice(0, 8) + "01", lastMonthEnd],
   ];
 }
 
