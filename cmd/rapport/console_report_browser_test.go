@@ -37,10 +37,14 @@ func TestDashboardInBrowser(t *testing.T) {
 		}
 	}
 	b.signInByCode(e, e.base, "王店长", manager, 2, "")
+	// The refresh button is disabled from the click until the figures are
+	// recomputed and the grid drawn again: charts seen before that are
+	// about to be replaced.
+	refreshed := chromedp.WaitVisible(chromedp.CSS("#dash-refresh:not([disabled])"))
 	// Today's figures were computed when the server started, before the
 	// data: the refresh button recomputes them.
 	b.do("dashboard", chromedp.Navigate(e.base+"/console/#/dashboard"), chromedp.WaitVisible(chromedp.CSS(".dash-grid")),
-		click("#dash-refresh"), chromedp.WaitVisible(chromedp.CSS(`[data-section="customers.new_by_source"] canvas`)))
+		click("#dash-refresh"), refreshed, chromedp.WaitVisible(chromedp.CSS(`[data-section="customers.new_by_source"] canvas`)))
 	series := eval[[]int](b, `(() => {
 		const ch = echarts.getInstanceByDom(document.querySelector('[data-section="customers.new_by_source"] .chart'));
 		const o = ch.getOption();
@@ -109,7 +113,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	card := func(section string) string {
 		return eval[string](b, `document.querySelector('[data-section="`+section+`"]').innerText`)
 	}
-	b.do("campaigns tab", click("#dash-refresh"), chromedp.WaitVisible(chromedp.CSS(".dash-grid")),
+	b.do("campaigns tab", click("#dash-refresh"), refreshed, chromedp.WaitVisible(chromedp.CSS(".dash-grid")),
 		click(`[role=tab][data-report="campaigns"]`), chromedp.WaitVisible(chromedp.CSS(`[data-section="campaigns.totals"] canvas`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-section="campaigns.sent_by_day"] canvas`)))
 	totals := eval[[]int](b, `echarts.getInstanceByDom(document.querySelector('[data-section="campaigns.totals"] .chart')).getOption().series[0].data`)
