@@ -200,7 +200,10 @@ func sqliteDSN(dsn string) (string, error) {
 	// A URI's path: '%' or '#' in the file name would start an escape or
 	// a fragment (cutting the path and losing the pragmas below).
 	path := strings.NewReplacer("%", "%25", "#", "%23").Replace(dsn)
-	return "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate", nil
+	// The busy timeout first: the pragmas run in order, and switching a
+	// fresh file to WAL while another process opens it fails at once
+	// (SQLITE_BUSY) unless the timeout is already set.
+	return "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate", nil
 }
 
 // mysqlDSN validates a DSN and forces the options Rapport relies on:
