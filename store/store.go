@@ -110,14 +110,14 @@ func Open(ctx context.Context, cfg Config, opts ...Option) (*Store, error) {
 		NowFunc:                func() time.Time { return s.now().UTC().Truncate(time.Millisecond) },
 		Logger:                 logger.Discard,
 	}
-	var dial gorm.Dialector
+	var dial func() gorm.Dialector
 	switch cfg.Driver {
 	case SQLite:
 		dsn, err := sqliteDSN(cfg.DSN)
 		if err != nil {
 			return nil, err
 		}
-		dial = sqlite.Open(dsn)
+		dial = func() gorm.Dialector { return sqlite.Open(dsn) }
 	case MySQL:
 		dsn, err := sessionDSN(ctx, cfg.DSN)
 		if err != nil {
@@ -125,17 +125,38 @@ func Open(ctx context.Context, cfg Config, opts ...Option) (*Store, error) {
 		}
 		// Without RETURNING, MariaDB reports duplicates the way MySQL 8 does
 		// (RowsAffected 0), which the insert-or-ignore paths rely on.
-		dial = mysql.New(mysql.Config{DSN: dsn, DisableWithReturning: true, DefaultStringSize: 191})
+		dial = func() gorm.Dialector {
+			return mysql.New(mysql.Config{DSN: dsn, DisableWithReturning: true, DefaultStringSize: 191})
+		}
 	}
+	// Retried: several processes opening one fresh SQLite file at once
+	// can meet SQLITE_BUSY while one of them switches it to WAL, a step
+	// SQLite does not always wait for under the busy timeout.
+	var db *gorm.DB
+	err := retry(ctx, func() error {
+		var err error
+		db, err = openDB(ctx, cfg.Driver, dial(), gcfg)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.db = db
+	s.scan = db.Session(&gorm.Session{PrepareStmt: true})
+	return s, nil
+}
+
+// openDB opens the pool, sizes it and checks that the database answers.
+func openDB(ctx context.Context, driver string, dial gorm.Dialector, gcfg *gorm.Config) (*gorm.DB, error) {
 	db, err := gorm.Open(dial, gcfg)
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", cfg.Driver, err)
+		return nil, fmt.Errorf("open %s: %w", driver, err)
 	}
 	sqlDB, err := db.DB()
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", cfg.Driver, err)
+		return nil, fmt.Errorf("open %s: %w", driver, err)
 	}
-	if cfg.Driver == MySQL {
+	if driver == MySQL {
 		sqlDB.SetMaxOpenConns(32)
 		sqlDB.SetMaxIdleConns(32)
 		sqlDB.SetConnMaxLifetime(5 * time.Minute)
@@ -152,11 +173,9 @@ func Open(ctx context.Context, cfg Config, opts ...Option) (*Store, error) {
 	defer cancel()
 	if err := sqlDB.PingContext(pingCtx); err != nil {
 		sqlDB.Close()
-		return nil, fmt.Errorf("ping %s: %w", cfg.Driver, err)
+		return nil, fmt.Errorf("ping %s: %w", driver, err)
 	}
-	s.db = db
-	s.scan = db.Session(&gorm.Session{PrepareStmt: true})
-	return s, nil
+	return db, nil
 }
 
 // Close closes the connection pool.
