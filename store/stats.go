@@ -492,12 +492,10 @@ func (s *Store) RefreshFigures(ctx context.Context, customerID int64, compute Fi
 	return done, nil
 }
 
-// refreshQuery reads, in one round trip, a FigureRow, the customer's touch
-// and their orders (a row each, oldest first; one row with no order when
-// there is none), for a refresh.
-var refreshQuery = strings.Replace(figureSelect, " FROM ", ", t.touched_at, o.occurred_at, o.amount_fen FROM ", 1) +
-	"LEFT JOIN customer_touches t ON t.customer_id = c.id LEFT JOIN orders o ON o.customer_id = c.id " +
-	"WHERE c.id = ? ORDER BY o.occurred_at, o.id"
+// lockQuery reads a FigureRow and the customer's touch, locking the
+// customer, their stats row and touch.
+var lockQuery = strings.Replace(figureSelect, " FROM ", ", t.touched_at FROM ", 1) +
+	"LEFT JOIN customer_touches t ON t.customer_id = c.id WHERE c.id = ?"
 
 // refreshIn recomputes one customer's figures inside tx: it locks the
 // customer and their stats row (refreshes of one customer take turns, and
@@ -525,10 +523,17 @@ type figureLock struct {
 	orders  []OrderPoint
 }
 
-// lockFigureRow locks the customer, their stats row and orders and reads
-// them (not found: ENOTFOUND).
+// lockFigureRow locks the customer and their stats row and reads them,
+// their touch and their orders (not found: ENOTFOUND).
+//
+// The orders are read after the lock and without locking them: every
+// path that adds an order to a customer or moves one to them locks the
+// customer first, so at READ COMMITTED the read sees them all, and it
+// stays within ix_orders_figures. (A locking read of the orders would
+// also lock, and so fetch, each order's row: a random read per order
+// on a database larger than its buffer pool.)
 func (s *Store) lockFigureRow(tx *gorm.DB, customerID int64) (figureLock, error) {
-	q := refreshQuery
+	q := lockQuery
 	if s.dialect == MySQL {
 		q += " FOR UPDATE"
 	}
@@ -537,24 +542,17 @@ func (s *Store) lockFigureRow(tx *gorm.DB, customerID int64) (figureLock, error)
 		return figureLock{}, err
 	}
 	f := newFigureScanner()
-	var touch, at anyTime
-	var fen int64
+	var touch anyTime
 	var l figureLock
-	var hasOrder bool
 	found := false
-	touch.ok, at.ok = &l.touched, &hasOrder
-	dest := append(f.dest[:len(f.dest):len(f.dest)], &touch, &at, intCol[int64]{&fen, nil})
+	touch.ok = &l.touched
+	dest := append(f.dest[:len(f.dest):len(f.dest)], &touch)
 	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {
 			rows.Close()
 			return figureLock{}, err
 		}
-		if !found {
-			l.r, l.touchAt, found = f.row(), touch.t, true
-		}
-		if hasOrder {
-			l.orders = append(l.orders, OrderPoint{At: at.t.UnixMilli(), Fen: fen})
-		}
+		l.r, l.touchAt, found = f.row(), touch.t, true
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
@@ -563,7 +561,29 @@ func (s *Store) lockFigureRow(tx *gorm.DB, customerID int64) (figureLock, error)
 	if !found {
 		return figureLock{}, Errorf(ENOTFOUND, "customer %d not found", customerID)
 	}
+	if l.orders, err = orderPointsOf(tx, customerID); err != nil {
+		return figureLock{}, err
+	}
 	return l, nil
+}
+
+// orderPointsOf reads a customer's orders, oldest first.
+func orderPointsOf(tx *gorm.DB, customerID int64) ([]OrderPoint, error) {
+	rows, err := tx.Raw("SELECT occurred_at, amount_fen FROM orders WHERE customer_id = ? ORDER BY occurred_at, id", customerID).Rows()
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ps []OrderPoint
+	var at anyTime
+	var fen int64
+	for rows.Next() {
+		if err := rows.Scan(&at, intCol[int64]{&fen, nil}); err != nil {
+			return nil, err
+		}
+		ps = append(ps, OrderPoint{At: at.t.UnixMilli(), Fen: fen})
+	}
+	return ps, rows.Err()
 }
 
 // withOrder adds an order recorded after the lock to what was read.
