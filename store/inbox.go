@@ -59,7 +59,7 @@ func (s *Store) RecordArrival(ctx context.Context, a Arrival) (msg *Message, ide
 		}
 	case b.writers < maxArrivalWriters:
 		b.writers++
-		if time.Since(b.lastEnd) < arrivalLingerWindow {
+		if time.Since(b.lastEnd) < b.lingerWindow {
 			// Under load: the senders just answered are about to send
 			// again, and writing r alone would cost a group's four
 			// statements for one row. Wait a moment for them.
@@ -74,7 +74,7 @@ func (s *Store) RecordArrival(ctx context.Context, a Arrival) (msg *Message, ide
 	}
 	b.mu.Unlock()
 	if linger {
-		t := time.NewTimer(arrivalLinger)
+		t := time.NewTimer(b.linger)
 		select {
 		case <-t.C:
 		case <-b.wake:
@@ -168,9 +168,11 @@ type inbox struct {
 	writers int // callers writing a group now
 	// lingering: a writer waits to take the queue (see arrivalLinger);
 	// wake ends its wait early. lastEnd is when a group last ended.
-	lingering bool
-	wake      chan struct{}
-	lastEnd   time.Time
+	lingering    bool
+	wake         chan struct{}
+	lastEnd      time.Time
+	linger       time.Duration // arrivalLinger but in tests
+	lingerWindow time.Duration // arrivalLingerWindow but in tests
 	// beforeRead runs before each read-back of a group's rows; tests
 	// use it to make a row go missing (WithArrivalReadHook).
 	beforeRead func(*gorm.DB)
