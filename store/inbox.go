@@ -203,7 +203,7 @@ func arrivalKey(channel, externalID string) string { return channel + "\x00" + e
 func (s *Store) writeArrivals(ctx context.Context, group []*arrival) {
 	db := s.db.WithContext(ctx)
 	now := s.Now()
-	s.resolveArrivals(ctx, group)
+	s.resolveArrivals(ctx, group, now)
 
 	// The rows. Each is written claimed by this group's token, which
 	// tells the group's own new rows from earlier copies after the
@@ -395,9 +395,9 @@ func readArrivals(db *gorm.DB, rows []Message, owners []*arrival, idx []int, ids
 
 // resolveArrivals sets each arrival's identity: looked up for the whole
 // group in one read per channel, created (with the customer) on first
-// contact. An arrival looked up gets its own copy, which its caller may
-// change.
-func (s *Store) resolveArrivals(ctx context.Context, group []*arrival) {
+// contact (their last inbound time set to at, so that no touch follows).
+// An arrival looked up gets its own copy, which its caller may change.
+func (s *Store) resolveArrivals(ctx context.Context, group []*arrival, at time.Time) {
 	need := map[string][]string{}
 	for _, r := range group {
 		if r.Identity != nil {
@@ -450,7 +450,7 @@ func (s *Store) resolveArrivals(ctx context.Context, group []*arrival) {
 			fresh = append(fresh, r.Contact)
 		}
 	}
-	if ids, err := s.createContacts(ctx, fresh); err == nil {
+	if ids, err := s.createContacts(ctx, fresh, at); err == nil {
 		for k, id := range ids {
 			created[k].id = &id
 		}
@@ -499,11 +499,13 @@ func (s *Store) resolveArrivals(ctx context.Context, group []*arrival) {
 
 // createContacts creates the customers and identities of first contacts
 // in one transaction of five statements, however many there are, and
-// returns the identities by arrivalKey. Each new customer carries a
+// returns the identities by arrivalKey. Both carry at as their last
+// inbound time (the message that made them is being stored; a touch after
+// would cost the group another statement). Each new customer carries a
 // placeholder external_ref inside the transaction (where nothing else
 // sees it) so that its id can be read back: ids of a multi-row INSERT are
 // not reliably consecutive (Galera steps them, TiDB caches ranges).
-func (s *Store) createContacts(ctx context.Context, contacts []Contact) (map[string]Identity, error) {
+func (s *Store) createContacts(ctx context.Context, contacts []Contact, at time.Time) (map[string]Identity, error) {
 	if len(contacts) == 0 {
 		return nil, nil
 	}
@@ -521,6 +523,7 @@ func (s *Store) createContacts(ctx context.Context, contacts []Contact) (map[str
 			custs[i] = firstContact(c)
 			refs[i] = "new:" + token + ":" + strconv.Itoa(i)
 			custs[i].ExternalRef = &refs[i]
+			custs[i].LastInboundAt = &at
 		}
 		if err := tx.Create(&custs).Error; err != nil {
 			return err
@@ -544,7 +547,7 @@ func (s *Store) createContacts(ctx context.Context, contacts []Contact) (map[str
 			if custIDs[i] == 0 {
 				return fmt.Errorf("create contacts: customer %s not read back", refs[i])
 			}
-			ids[i] = Identity{CustomerID: custIDs[i], Channel: c.Channel, ExternalID: c.ExternalID, DisplayName: custs[i].Name}
+			ids[i] = Identity{CustomerID: custIDs[i], Channel: c.Channel, ExternalID: c.ExternalID, DisplayName: custs[i].Name, LastInboundAt: &at}
 			byChannel[c.Channel] = append(byChannel[c.Channel], c.ExternalID)
 		}
 		if err := tx.Create(&ids).Error; err != nil {

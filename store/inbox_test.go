@@ -85,6 +85,9 @@ func recordConcurrent(t *testing.T, dialect string) {
 		if id.LastInboundAt == nil {
 			t.Errorf("sender %s: last_inbound_at not set", sender)
 		}
+		if c, err := s.CustomerByID(ctx, id.CustomerID); err != nil || c.LastInboundAt == nil {
+			t.Errorf("sender %s: customer %+v, %v; want its last_inbound_at set", sender, c, err)
+		}
 		ms, _, err := s.ListMessages(ctx, id.CustomerID, store.Page{Limit: 100})
 		if err != nil || len(ms) != perSender {
 			t.Errorf("sender %s: %d messages, %v; want %d", sender, len(ms), err, perSender)
