@@ -72,8 +72,9 @@ type Router struct {
 	// same one, so they are processed in the order they arrived.
 	jobs []chan job
 
-	// processed collects ids of processed messages for MarkProcessed.
-	processed chan int64
+	// processed collects ids of processed messages for MarkProcessed, a
+	// batch's at once: one hand-off to markLoop per batch, not per message.
+	processed chan []int64
 
 	// facts: a hook reads store.ChatEvent.Facts.
 	facts bool
@@ -105,7 +106,7 @@ func NewRouter(s *store.Store, o RouterOptions) *Router {
 	for i := range jobs {
 		jobs[i] = make(chan job, max(1, o.Queue/o.Workers))
 	}
-	r := &Router{store: s, opts: o, log: o.Logger, jobs: jobs, processed: make(chan int64, 4096)}
+	r := &Router{store: s, opts: o, log: o.Logger, jobs: jobs, processed: make(chan []int64, 256)}
 	for _, h := range o.Hooks {
 		if _, ok := h.(FactReader); ok {
 			r.facts = true
@@ -263,8 +264,14 @@ func (r *Router) Run(ctx context.Context) error {
 				case j := <-jobs:
 					batch := r.gather(ctx, jobs, j)
 					r.prefetch(work, batch)
+					done := make([]int64, 0, len(batch))
 					for _, j := range batch {
-						r.process(work, j)
+						if r.process(work, j) {
+							done = append(done, j.ev.Message.ID)
+						}
+					}
+					if len(done) > 0 {
+						r.processed <- done
 					}
 				case <-ctx.Done():
 					return
@@ -281,8 +288,14 @@ func (r *Router) Run(ctx context.Context) error {
 	r.mu.Unlock()
 	// Drain what was accepted before the stop.
 	for _, jobs := range r.jobs {
+		var done []int64
 		for len(jobs) > 0 {
-			r.process(work, <-jobs)
+			if j := <-jobs; r.process(work, j) {
+				done = append(done, j.ev.Message.ID)
+			}
+		}
+		if len(done) > 0 {
+			r.processed <- done
 		}
 	}
 	close(r.processed)
@@ -381,12 +394,12 @@ func (r *Router) markLoop(ctx context.Context) {
 	defer tick.Stop()
 	for {
 		select {
-		case id, ok := <-r.processed:
+		case done, ok := <-r.processed:
 			if !ok {
 				flush()
 				return
 			}
-			if ids = append(ids, id); len(ids) >= 256 {
+			if ids = append(ids, done...); len(ids) >= 256 {
 				flush()
 			}
 		case <-tick.C:
@@ -430,7 +443,7 @@ func (r *Router) resume(ctx context.Context) {
 func (r *Router) replay(ctx context.Context, m *store.Message) {
 	var rt route
 	if err := json.Unmarshal([]byte(m.Payload), &rt); err != nil || rt.Sender == "" {
-		r.processed <- m.ID // nothing to route it by
+		r.processed <- []int64{m.ID} // nothing to route it by
 		return
 	}
 	in := Inbound{Channel: m.Channel, SenderID: rt.Sender, ChatID: m.ChatID, Kind: m.Kind, Text: m.Text,
@@ -443,7 +456,7 @@ func (r *Router) replay(ctx context.Context, m *store.Message) {
 		if err == nil && ev.Staff == nil && m.StaffID != nil {
 			// A deactivated staff member's, taken before Receive marked
 			// it processed: kept, not acted on, as Receive does.
-			r.processed <- m.ID
+			r.processed <- []int64{m.ID}
 			return
 		}
 	} else {
@@ -455,11 +468,14 @@ func (r *Router) replay(ctx context.Context, m *store.Message) {
 		return
 	}
 	r.log.Info("processing a message stored before a restart", "message_id", m.ID, "channel", m.Channel)
-	r.process(ctx, job{ev: ev, in: in})
+	if r.process(ctx, job{ev: ev, in: in}) {
+		r.processed <- []int64{m.ID}
+	}
 }
 
-func (r *Router) process(ctx context.Context, j job) {
-	done := false
+// process handles one message and reports whether it is done (to be
+// marked processed).
+func (r *Router) process(ctx context.Context, j job) (done bool) {
 	enqueued := r.store.Enqueued()
 	defer func() {
 		if p := recover(); p != nil {
@@ -467,16 +483,13 @@ func (r *Router) process(ctx context.Context, j job) {
 			// A message that crashes a hook must not be retried forever.
 			done = true
 		}
-		if done {
-			r.processed <- j.ev.Message.ID
-		}
 		// Only a message that queued a reply wakes the dispatcher: a
 		// wake-up costs it a query.
 		if r.opts.Notify != nil && r.store.Enqueued() != enqueued {
 			r.opts.Notify()
 		}
 	}()
-	done = r.handle(ctx, j)
+	return r.handle(ctx, j)
 }
 
 // handle runs the built-in commands, then the hooks, on one message. It

@@ -1,6 +1,10 @@
 package store
 
-import "gorm.io/gorm"
+import (
+	"time"
+
+	"gorm.io/gorm"
+)
 
 // What the tests of package store_test reach inside for.
 
@@ -8,6 +12,12 @@ import "gorm.io/gorm"
 // inbound messages (see writeArrivals), with the group's database handle.
 func WithArrivalReadHook(fn func(*gorm.DB)) Option {
 	return func(s *Store) { s.inbox.beforeRead = fn }
+}
+
+// WithArrivalLinger sets how long an intake writer lingers (see
+// arrivalLinger) and within how long of a group's end it does.
+func WithArrivalLinger(wait, window time.Duration) Option {
+	return func(s *Store) { s.inbox.linger, s.inbox.lingerWindow = wait, window }
 }
 
 // CustomerCols are the columns the import writes and reads.

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"gorm.io/gorm"
 
@@ -83,6 +84,9 @@ func recordConcurrent(t *testing.T, dialect string) {
 		}
 		if id.LastInboundAt == nil {
 			t.Errorf("sender %s: last_inbound_at not set", sender)
+		}
+		if c, err := s.CustomerByID(ctx, id.CustomerID); err != nil || c.LastInboundAt == nil {
+			t.Errorf("sender %s: customer %+v, %v; want its last_inbound_at set", sender, c, err)
 		}
 		ms, _, err := s.ListMessages(ctx, id.CustomerID, store.Page{Limit: 100})
 		if err != nil || len(ms) != perSender {
@@ -223,6 +227,58 @@ func TestRecordArrivalFirstContactRace(t *testing.T) {
 			}
 			if len(customer) != senders {
 				t.Errorf("%d senders recorded, want %d", len(customer), senders)
+			}
+		})
+	}
+}
+
+// TestRecordArrivalLinger: right after a group ends, the writer that finds
+// the queue empty waits for the senders that follow instead of writing the
+// first of them alone (one group of 32, not a lone row and the rest); after
+// a quiet moment a message is written at once.
+func TestRecordArrivalLinger(t *testing.T) {
+	for _, d := range storetest.Dialects {
+		t.Run(d, func(t *testing.T) {
+			var mu sync.Mutex
+			groups := 0
+			count := store.WithArrivalReadHook(func(*gorm.DB) { mu.Lock(); groups++; mu.Unlock() })
+			// The wait is long enough that only the 32nd arrival ends it.
+			s := storetest.Open(t, d, count, store.WithArrivalLinger(time.Minute, time.Minute))
+			ctx := context.Background()
+			arrive := func(i int) {
+				u := fmt.Sprint("u", i%4)
+				_, _, _, err := s.RecordArrival(ctx, store.Arrival{
+					Contact: store.Contact{Channel: store.ChannelTelegram, ExternalID: u, DisplayName: u},
+					In:      store.Inbound{Channel: store.ChannelTelegram, DedupKey: fmt.Sprint("linger-", i), ChatID: u, Text: "hi"},
+				})
+				if err != nil {
+					t.Error(err)
+				}
+			}
+			arrive(0) // nothing before it: written at once
+			var wg sync.WaitGroup
+			for i := range 32 {
+				wg.Add(1)
+				go func() { defer wg.Done(); arrive(1 + i) }()
+			}
+			wg.Wait()
+			if groups != 2 {
+				t.Errorf("%d groups written, want 2 (one message, then the 32 that followed it)", groups)
+			}
+
+			// Quiet: nothing ended within the window, so no waiting.
+			q := storetest.Open(t, d, store.WithArrivalLinger(time.Minute, time.Nanosecond))
+			start := time.Now()
+			for i := range 2 {
+				if _, _, _, err := q.RecordArrival(ctx, store.Arrival{
+					Contact: store.Contact{Channel: store.ChannelTelegram, ExternalID: "q"},
+					In:      store.Inbound{Channel: store.ChannelTelegram, DedupKey: fmt.Sprint("quiet-", i), ChatID: "q", Text: "hi"},
+				}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if took := time.Since(start); took > 30*time.Second {
+				t.Errorf("two messages one after the other took %v", took)
 			}
 		})
 	}

@@ -101,6 +101,8 @@ func Open(ctx context.Context, cfg Config, opts ...Option) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{dialect: cfg.Driver, now: time.Now, phoneRegion: DefaultPhoneRegion, passwords: make(chan struct{}, 2)}
+	s.inbox.wake = make(chan struct{}, 1)
+	s.inbox.linger, s.inbox.lingerWindow = arrivalLinger, arrivalLingerWindow
 	for _, o := range opts {
 		o(s)
 	}

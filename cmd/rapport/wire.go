@@ -79,7 +79,7 @@ func (m *Main) startBots(hooks []bots.Hook) error {
 	metrics := bots.NewMetrics(m.Registry)
 	disp := bots.NewDispatcher(m.Store, bots.DispatcherOptions{Logger: m.Logger, Metrics: metrics})
 	router := bots.NewRouter(m.Store, bots.RouterOptions{
-		Hooks: hooks, Renderer: m.Templates, Logger: m.Logger, Metrics: metrics, Notify: disp.Kick, Location: m.Config.Location(), Gather: 5 * time.Millisecond,
+		Hooks: hooks, Renderer: m.Templates, Logger: m.Logger, Metrics: metrics, Notify: disp.Kick, Location: m.Config.Location(), Gather: 20 * time.Millisecond,
 	})
 	for _, ch := range []struct {
 		name  string
