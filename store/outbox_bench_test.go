@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"database/sql"
+	"os"
 	"strconv"
 	"testing"
 	"time"
@@ -12,13 +13,13 @@ import (
 )
 
 // BenchmarkOutboxCycle is the send engine's database work alone: b.N
-// queued rows claimed 500 at a time and completed as sent, with two claimed
-// batches in flight as the dispatcher keeps them (one being sent, one being
-// recorded). It reports the CPU of this process and of MariaDB per message
+// queued rows claimed RAPPORT_BENCH_BATCH (default 500) at a time and
+// completed as sent, with two claimed batches in flight as the dispatcher
+// keeps them (one being sent, one being recorded). It reports the CPU of this process and of MariaDB per message
 // and the server's row reads per message (global counters: other users of
 // the server add to them).
 func BenchmarkOutboxCycle(b *testing.B) {
-	const batch, inFlight = 500, 2
+	batch, inFlight := envInt("RAPPORT_BENCH_BATCH", 500), 2
 	ctx := context.Background()
 	s := storetest.Open(b, store.MySQL)
 	items := make([]store.Outbound, 0, 5000)
@@ -102,4 +103,12 @@ func handlerCounts(b *testing.B, db *sql.DB) map[string]int64 {
 		out[k] = v
 	}
 	return out
+}
+
+// envInt reads a benchmark size from the environment.
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
 }
