@@ -225,8 +225,10 @@ func (d *Dispatcher) session(ctx context.Context, cs *channelState) {
 
 	go func() {
 		defer close(rows)
+		var from store.OutboxCursor // see store.OutboxCursor
 		for ctx.Err() == nil {
-			ms, err := d.store.ClaimOutbox(ctx, cs.ch.Name(), batch, d.opts.Lease)
+			ms, next, err := d.store.ClaimOutboxAfter(ctx, cs.ch.Name(), batch, d.opts.Lease, from)
+			from = next
 			if err != nil && ctx.Err() == nil {
 				d.log.Warn("claim outbox", "channel", cs.ch.Name(), "err", err)
 			}

@@ -213,68 +213,6 @@ func outboxRow(it Outbound, now time.Time) (Message, error) {
 	return m, nil
 }
 
-// ClaimOutbox claims up to limit due outbound rows of a channel until
-// now+lease: queued rows whose next attempt is due and that no live claim
-// holds. A claim whose holder died between claiming and finishing lapses
-// and the row is claimed again (redelivered: at-least-once at the wire).
-// Claiming is a conditional UPDATE whose WHERE repeats the eligibility
-// test, so two claimers never get the same row. Each returned row carries
-// its claim token in ClaimedBy; CompleteOutbox needs it back.
-//
-// A claimed row stays "queued": the claim writes only claimed_by and
-// lease_until, both fixed-width, so InnoDB updates the row in place and
-// no index moves. The one index change of a row's delivery is its
-// completion leaving the queue.
-func (s *Store) ClaimOutbox(ctx context.Context, channel string, limit int, lease time.Duration) ([]*Message, error) {
-	if limit <= 0 {
-		return nil, nil
-	}
-	now := s.Now().Truncate(time.Millisecond)
-	db := s.db.WithContext(ctx)
-	const due = "status = ? AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until < ?)"
-	var ms []*Message
-	if err := db.Where("channel = ? AND "+due, channel, StatusQueued, now, now).
-		Order("next_attempt_at, id").Limit(limit).Find(&ms).Error; err != nil {
-		return nil, fmt.Errorf("claim outbox: %w", err)
-	}
-	if len(ms) == 0 {
-		return nil, nil
-	}
-	ids := make([]int64, len(ms))
-	for i, m := range ms {
-		ids[i] = m.ID
-	}
-	token, until := rowToken(), now.Add(lease)
-	var res *gorm.DB
-	// Retried alone: it runs outside any transaction, and a claim that
-	// lost a conflict (another replica's claim through another Galera
-	// node) claimed nothing.
-	err := retry(ctx, func() error {
-		res = db.Model(&Message{}).Where("id IN ? AND "+due, ids, StatusQueued, now, now).
-			Updates(map[string]any{"claimed_by": token, "lease_until": until})
-		return res.Error
-	})
-	if err != nil {
-		return nil, fmt.Errorf("claim outbox: %w", err)
-	}
-	if int(res.RowsAffected) == len(ms) {
-		// Every row read is ours (the token is new, so each claimed row
-		// counts as changed).
-		for _, m := range ms {
-			m.ClaimedBy, m.LeaseUntil = token, &until
-		}
-		return ms, nil
-	}
-	// Another claimer took some of them meanwhile: keep what we got.
-	ms = ms[:0]
-	if res.RowsAffected > 0 {
-		if err := db.Where("id IN ? AND claimed_by = ?", ids, token).Order("next_attempt_at, id").Find(&ms).Error; err != nil {
-			return nil, fmt.Errorf("claim outbox: %w", err)
-		}
-	}
-	return ms, nil
-}
-
 // claimToken makes a per-claim owner string, so a holder that restarts (or
 // reclaims its own expired rows) never finishes rows it no longer owns.
 func claimToken(holder string) string {

@@ -109,6 +109,56 @@ func TestClaimOutbox(t *testing.T) {
 	}
 }
 
+// TestClaimOutboxCursor: a claimer that claims again and again reads on
+// from where its last claim stopped, and still finds the rows that became
+// claimable behind it (lapsed claims) once the queue is drained and at
+// least every second.
+func TestClaimOutboxCursor(t *testing.T) {
+	for _, d := range storetest.Dialects {
+		t.Run(d, func(t *testing.T) {
+			ctx := context.Background()
+			clock := storetest.NewClock(time.Date(2027, 1, 1, 9, 0, 0, 0, time.UTC))
+			s := storetest.Open(t, d, store.WithClock(clock.Now))
+			enqueueN(t, s, 10, "cur")
+			all, err := s.ClaimOutbox(ctx, store.ChannelTelegram, 10, time.Millisecond)
+			if err != nil || len(all) != 10 {
+				t.Fatalf("claimed %d, %v", len(all), err)
+			}
+			want := ids(all)
+			clock.Advance(time.Second) // those claims lapse
+			var c store.OutboxCursor
+			claim := func(step string, wantIDs []int64) {
+				t.Helper()
+				ms, next, err := s.ClaimOutboxAfter(ctx, store.ChannelTelegram, 4, 100*time.Millisecond, c)
+				if err != nil {
+					t.Fatal(err)
+				}
+				c = next
+				if diff := cmp.Diff(wantIDs, ids(ms)); diff != "" {
+					t.Fatalf("%s: claimed (-want +got):\n%s", step, diff)
+				}
+				// The claim reads a row as every other read of it does.
+				for _, m := range ms {
+					stored, err := s.MessageByID(ctx, m.ID)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if diff := cmp.Diff(stored, m); diff != "" {
+						t.Fatalf("%s: claimed row %d differs from the stored one (-stored +claimed):\n%s", step, m.ID, diff)
+					}
+				}
+			}
+			claim("from the head", want[0:4])
+			clock.Advance(200 * time.Millisecond) // the first four lapse, behind the cursor
+			claim("on from the cursor", want[4:8])
+			claim("the rest", want[8:10])
+			claim("drained, from the head again", want[0:4])
+			clock.Advance(time.Second) // every claim lapses; the cursor is a second old
+			claim("a second on, from the head", want[0:4])
+		})
+	}
+}
+
 // TestClaimOutboxConcurrent: claimers racing over one outbox (replicas
 // after a lease takeover, or the same process twice) never share a row,
 // and together they take every row.

@@ -1,9 +1,12 @@
 package storetest
 
 import (
+	"context"
+	"database/sql"
 	"os"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // CPUSeconds is the user+system CPU time a process has used (pid "self"
@@ -22,9 +25,25 @@ func CPUSeconds(pid string) float64 {
 	return (utime + stime) / 100 // clock ticks
 }
 
-// ServerPID finds the local MySQL/MariaDB server process; "" if none runs
+// ServerPID finds the MySQL/MariaDB server the tests use (its pid file,
+// asked of MySQLServerDSN): other helpers may run their own mariadbd on the
+// same machine, and the first one in /proc is then not ours. Without an
+// answer it falls back to the first mariadbd/mysqld process; "" if none runs
 // on this machine.
 func ServerPID() string {
+	if db, err := sql.Open("mysql", MySQLServerDSN()); err == nil {
+		defer db.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		var path string
+		if db.QueryRowContext(ctx, "SELECT @@pid_file").Scan(&path) == nil {
+			if b, err := os.ReadFile(path); err == nil {
+				if pid := strings.TrimSpace(string(b)); pid != "" {
+					return pid
+				}
+			}
+		}
+	}
 	ents, _ := os.ReadDir("/proc")
 	for _, e := range ents {
 		if b, err := os.ReadFile("/proc/" + e.Name() + "/comm"); err == nil {
