@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -292,16 +291,9 @@ func (s *Store) redeemGroup(tx *gorm.DB, group []*redemption) error {
 	}
 	// The guard against double spending, as addEntry's: a balance is
 	// debited only if it covers what the group takes from it.
-	var cases strings.Builder
-	var args []any
-	cases.WriteString("CASE id")
-	for _, id := range sortedKeys(debit) {
-		cases.WriteString(" WHEN ? THEN ?")
-		args = append(args, id, debit[id])
-	}
-	cases.WriteString(" END")
-	all := append(append(append([]any{}, args...), sortedKeys(debit)), args...)
-	res := tx.Exec("UPDATE customers SET points = points - "+cases.String()+" WHERE id IN ? AND points >= "+cases.String(), all...)
+	custs := sortedKeys(debit)
+	cases := caseByID(custs, debit)
+	res := tx.Exec("UPDATE customers SET points = points - "+cases+" WHERE id IN ? AND points >= "+cases, custs)
 	if res.Error != nil {
 		return res.Error
 	}
@@ -326,8 +318,8 @@ func sameKey(a, b *string) bool {
 	return (a == nil && b == nil) || (a != nil && b != nil && *a == *b)
 }
 
-// sortedKeys orders a group's rows by id: groups on two replicas then lock
-// them in the same order.
+// sortedKeys orders the rows a statement locks by id: writers on two
+// replicas then lock them in the same order.
 func sortedKeys(m map[int64]int64) []int64 {
 	ks := make([]int64, 0, len(m))
 	for k := range m {
