@@ -34,99 +34,18 @@ type Arrival struct {
 // external id) returns the stored message with duplicate=true and changes
 // nothing. It returns when the message is durable.
 //
-// Messages that arrive together are written together (a group commit):
-// whichever caller finds no group being written writes everything waiting,
-// in one identity read, one multi-row INSERT and one read-back, then hands
-// the next group to the first caller still waiting. MySQL spends far more
-// CPU per statement than per row (a single-row INSERT costs about seven
-// times as much per row as one of 16), so this is what lets intake keep up
-// under load; a lone message is still written at once, with no waiting.
+// Messages that arrive together are written together (a group commit,
+// groupCommit): whichever caller finds no group being written writes
+// everything waiting, in one identity read, one multi-row INSERT and one
+// read-back. A single-row INSERT costs about seven times as much per row
+// as one of 16, so this is what lets intake keep up under load; a lone
+// message is still written at once, with no waiting. The message is
+// written even if ctx ends meanwhile (a retry finds it stored).
 func (s *Store) RecordArrival(ctx context.Context, a Arrival) (msg *Message, ident *Identity, duplicate bool, err error) {
-	r := &arrival{Arrival: a, done: make(chan struct{}), turn: make(chan []*arrival, 1)}
-	b := &s.inbox
-	b.mu.Lock()
-	b.queue = append(b.queue, r)
-	var group []*arrival
-	linger := false
-	switch {
-	case b.lingering:
-		// A writer is about to take the queue: r goes with it.
-		if len(b.queue) >= arrivalLingerFull {
-			select {
-			case b.wake <- struct{}{}:
-			default:
-			}
-		}
-	case b.writers < maxArrivalWriters:
-		b.writers++
-		if time.Since(b.lastEnd) < b.lingerWindow {
-			// Under load: the senders just answered are about to send
-			// again, and writing r alone would cost a group's four
-			// statements for one row. Wait a moment for them.
-			b.lingering, linger = true, true
-			select {
-			case <-b.wake: // a wake-up meant for an earlier wait
-			default:
-			}
-		} else {
-			group = b.take() // r is first: nobody waits while a writer is free
-		}
-	}
-	b.mu.Unlock()
-	if linger {
-		t := time.NewTimer(b.linger)
-		select {
-		case <-t.C:
-		case <-b.wake:
-			t.Stop()
-		}
-		b.mu.Lock()
-		b.lingering = false
-		group = b.take() // r is still first: nobody takes the queue while a writer lingers
-		if len(b.queue) > 0 && b.writers < maxArrivalWriters {
-			b.writers++
-			next := b.queue[0]
-			next.turn <- b.take()
-		}
-		b.mu.Unlock()
-	}
-	if group == nil {
-		// Wait even if ctx ends: the turn to write may come, and the
-		// message is being written anyway (a retry finds it stored).
-		select {
-		case <-r.done:
-			return r.msg, r.ident, r.dup, r.err
-		case group = <-r.turn: // a group that starts with r
-		}
-	}
-
-	// The group is other callers' too: it outlives this caller's ctx, and
-	// whatever happens to it, every waiter hears and the next group goes.
-	func() {
-		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		defer cancel()
-		defer func() {
-			if p := recover(); p != nil {
-				for _, g := range group {
-					g.msg, g.err = nil, Errorf(EINTERNAL, "record inbound: %v", p)
-				}
-			}
-			for _, g := range group {
-				close(g.done)
-			}
-		}()
-		s.writeArrivals(wctx, group)
-	}()
-
-	b.mu.Lock()
-	b.lastEnd = time.Now()
-	if len(b.queue) > 0 && !b.lingering {
-		next := b.queue[0]
-		next.turn <- b.take()
-	} else {
-		b.writers--
-	}
-	b.mu.Unlock()
+	r := &arrival{Arrival: a}
+	s.inbox.do(ctx, r, s.writeArrivals, func(r *arrival, p any) {
+		r.msg, r.err = nil, Errorf(EINTERNAL, "record inbound: %v", p)
+	})
 	return r.msg, r.ident, r.dup, r.err
 }
 
@@ -145,52 +64,28 @@ const maxArrivalGroup = 128
 // waits for its commit, the next is on its way.
 const maxArrivalWriters = 2
 
-// A writer that finds the queue empty lingers (arrivalLinger, or until
-// arrivalLingerFull arrivals wait) before taking it when a group ended less
-// than arrivalLingerWindow ago: under load the callers a group has just
-// answered send again at once, and the first of them would otherwise be
-// written alone, half of all groups (BenchmarkWebhookHTTP), each costing
-// the four statements of a full one. A message after a quiet moment is
-// still written at once.
+// An intake writer that finds the queue empty lingers (arrivalLinger, or
+// until arrivalLingerFull arrivals wait) when a group ended less than
+// arrivalLingerWindow ago (see groupCommit): without it the first sender a
+// group has just answered was written alone, half of all groups
+// (BenchmarkWebhookHTTP), each costing the four statements of a full one.
+// A message after a quiet moment is still written at once.
 const (
 	arrivalLinger       = time.Millisecond
 	arrivalLingerFull   = 32
 	arrivalLingerWindow = 10 * time.Millisecond
 )
 
-// inbox is the queue of arrivals waiting for their group to be written.
-// A group is carved from the queue's front under mu, once, by the writer
-// that will write it, so an arrival is in exactly one group and learns its
-// result either as that group's writer or from done.
-type inbox struct {
-	mu      sync.Mutex
-	queue   []*arrival
-	writers int // callers writing a group now
-	// lingering: a writer waits to take the queue (see arrivalLinger);
-	// wake ends its wait early. lastEnd is when a group last ended.
-	lingering    bool
-	wake         chan struct{}
-	lastEnd      time.Time
-	linger       time.Duration // arrivalLinger but in tests
-	lingerWindow time.Duration // arrivalLingerWindow but in tests
-	// beforeRead runs before each read-back of a group's rows; tests
-	// use it to make a row go missing (WithArrivalReadHook).
-	beforeRead func(*gorm.DB)
-}
-
-// take removes the next group from the queue; b.mu is held.
-func (b *inbox) take() []*arrival {
-	n := min(len(b.queue), maxArrivalGroup)
-	g := append([]*arrival(nil), b.queue[:n]...)
-	b.queue = b.queue[n:]
-	return g
+// newInbox is the queue of arrivals waiting for their group to be
+// written; tests change its linger (WithArrivalLinger).
+func newInbox() groupCommit[*arrival] {
+	return groupCommit[*arrival]{maxGroup: maxArrivalGroup, maxWriters: maxArrivalWriters,
+		linger: arrivalLinger, lingerWindow: arrivalLingerWindow, lingerFull: arrivalLingerFull, wake: make(chan struct{}, 1)}
 }
 
 type arrival struct {
 	Arrival
-	done chan struct{}   // closed when the results below are set
-	turn chan []*arrival // the group this caller is to write
-
+	// The result, set by the group's writer.
 	msg   *Message
 	ident *Identity
 	dup   bool
@@ -276,8 +171,8 @@ func (s *Store) writeArrivals(ctx context.Context, group []*arrival) {
 		pending = append(pending, i)
 	}
 	for attempt := 0; ; attempt++ {
-		if s.inbox.beforeRead != nil {
-			s.inbox.beforeRead(db)
+		if s.beforeArrivalRead != nil {
+			s.beforeArrivalRead(db)
 		}
 		pending = readArrivals(db, rows, owners, pending, ids)
 		if len(pending) == 0 || attempt == readBackAttempts-1 {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -345,30 +344,6 @@ func (w *OrderImport) earn(orders []Order, known map[string]bool) error {
 	}
 	for _, o := range rest {
 		if err := w.s.earnOrder(w.tx, o); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// addToBalances moves each customer's balance by its delta: CASE UPDATEs of
-// a few hundred customers (a CASE is matched branch by branch).
-func addToBalances(tx *gorm.DB, delta map[int64]int64) error {
-	ids := make([]int64, 0, len(delta))
-	for id := range delta {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids) // one lock order for every writer
-	for len(ids) > 0 {
-		part := ids[:min(len(ids), 250)]
-		ids = ids[len(part):]
-		var up strings.Builder
-		up.WriteString("UPDATE customers SET points = points + CASE id")
-		for _, id := range part {
-			fmt.Fprintf(&up, " WHEN %d THEN %d", id, delta[id])
-		}
-		up.WriteString(" ELSE 0 END WHERE id IN ?")
-		if err := tx.Exec(up.String(), part).Error; err != nil {
 			return err
 		}
 	}

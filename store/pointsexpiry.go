@@ -172,29 +172,14 @@ func expireBlock(tx *gorm.DB, at time.Time, lo, hi int64) (int, int64, error) {
 	if err := tx.Exec(ins.String(), ats...).Error; err != nil {
 		return 0, 0, err
 	}
-	// The balances by CASE, a few hundred at a time: a CASE is matched
-	// branch by branch, so one over the whole block would cost its square.
 	// Only this block's customers are touched: two blocks written at once
 	// never wait for each other.
-	for len(es) > 0 {
-		part := es[:min(len(es), 250)]
-		es = es[len(part):]
-		var up strings.Builder
-		up.WriteString("UPDATE customers SET points = points + CASE id")
-		for _, e := range part {
-			up.WriteString(" WHEN " + strconv.FormatInt(e.CustomerID, 10) + " THEN " + strconv.FormatInt(e.Points, 10))
-		}
-		up.WriteString(" ELSE 0 END WHERE id IN (")
-		for i, e := range part {
-			if i > 0 {
-				up.WriteByte(',')
-			}
-			up.WriteString(strconv.FormatInt(e.CustomerID, 10))
-		}
-		up.WriteString(")")
-		if err := tx.Exec(up.String()).Error; err != nil {
-			return 0, 0, err
-		}
+	delta := make(map[int64]int64, len(es))
+	for _, e := range es {
+		delta[e.CustomerID] = e.Points
+	}
+	if err := addToBalances(tx, delta); err != nil {
+		return 0, 0, err
 	}
 	return n, total, nil
 }

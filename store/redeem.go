@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
-	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -54,34 +52,10 @@ func (s *Store) Redeem(ctx context.Context, by Actor, customerID int64, in Redem
 			return nil, err
 		}
 	}
-	r := &redemption{by: by, customerID: customerID, in: in, done: make(chan struct{}), turn: make(chan []*redemption, 1)}
-	q := &s.redeems
-	q.mu.Lock()
-	q.queue = append(q.queue, r)
-	var group []*redemption
-	if q.writers < maxRedeemWriters {
-		q.writers++
-		group = q.take() // r is first: nobody waits while a writer is free
-	}
-	q.mu.Unlock()
-	if group == nil {
-		// Wait even if ctx ends: the group r is in is being written.
-		select {
-		case <-r.done:
-		case group = <-r.turn: // a group that starts with r
-		}
-	}
-	if group != nil {
-		s.writeRedemptions(ctx, group)
-		q.mu.Lock()
-		if len(q.queue) > 0 {
-			next := q.queue[0] // before take, which moves the front
-			next.turn <- q.take()
-		} else {
-			q.writers--
-		}
-		q.mu.Unlock()
-	}
+	r := &redemption{by: by, customerID: customerID, in: in}
+	s.redeems.do(ctx, r, s.writeRedemptions, func(r *redemption, p any) {
+		r.v, r.alone, r.err = nil, false, Errorf(EINTERNAL, "redeem: %v", p)
+	})
 	return s.answer(ctx, r)
 }
 
@@ -104,30 +78,18 @@ const maxRedeemGroup = 64
 // waits for its commit, the next is on its way.
 const maxRedeemWriters = 2
 
-// redeemQueue is the queue of redemptions waiting for their group. A
-// group is carved from the front under mu by the writer that writes it,
-// so a redemption is in exactly one group.
-type redeemQueue struct {
-	mu      sync.Mutex
-	queue   []*redemption
-	writers int // callers writing a group now
-}
-
-// take removes the next group from the queue; q.mu is held.
-func (q *redeemQueue) take() []*redemption {
-	n := min(len(q.queue), maxRedeemGroup)
-	g := append([]*redemption(nil), q.queue[:n]...)
-	q.queue = q.queue[n:]
-	return g
+// newRedeemQueue is the queue of redemptions waiting for their group. A
+// lone redemption is written in its caller's ctx: nobody else waits on it.
+func newRedeemQueue() groupCommit[*redemption] {
+	return groupCommit[*redemption]{maxGroup: maxRedeemGroup, maxWriters: maxRedeemWriters, soloInCallerCtx: true}
 }
 
 type redemption struct {
 	by         Actor
 	customerID int64
 	in         Redemption
-	done       chan struct{}      // closed when the results below are set
-	turn       chan []*redemption // the group this caller is to write
 
+	// The result, set by the group's writer.
 	v     *Voucher
 	err   error
 	alone bool // the group could not settle it: redeem it alone
@@ -145,27 +107,14 @@ var errRewardChanged = errors.New("redeem: a reward changed")
 // redemption is written as it is, in the writer's turn (so the queue
 // forms behind it).
 func (s *Store) writeRedemptions(ctx context.Context, group []*redemption) {
-	defer func() {
-		if p := recover(); p != nil {
-			for _, r := range group {
-				r.v, r.alone, r.err = nil, false, Errorf(EINTERNAL, "redeem: %v", p)
-			}
-		}
-		for _, r := range group {
-			close(r.done)
-		}
-	}()
 	if len(group) == 1 {
 		r := group[0] // the caller itself
 		r.v, r.err = s.redeemAlone(ctx, r.by, r.customerID, r.in)
 		return
 	}
-	// The group is other callers' too: it outlives this caller's ctx.
-	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
 	err := errRewardChanged
 	for attempt := 0; attempt < 2 && err == errRewardChanged; attempt++ {
-		err = s.tx(wctx, func(tx *gorm.DB) error { return s.redeemGroup(tx, group) })
+		err = s.tx(ctx, func(tx *gorm.DB) error { return s.redeemGroup(tx, group) })
 	}
 	if err != nil {
 		// errRedeemAlone or a failure of the group as a whole: each member
@@ -342,16 +291,9 @@ func (s *Store) redeemGroup(tx *gorm.DB, group []*redemption) error {
 	}
 	// The guard against double spending, as addEntry's: a balance is
 	// debited only if it covers what the group takes from it.
-	var cases strings.Builder
-	var args []any
-	cases.WriteString("CASE id")
-	for _, id := range sortedKeys(debit) {
-		cases.WriteString(" WHEN ? THEN ?")
-		args = append(args, id, debit[id])
-	}
-	cases.WriteString(" END")
-	all := append(append(append([]any{}, args...), sortedKeys(debit)), args...)
-	res := tx.Exec("UPDATE customers SET points = points - "+cases.String()+" WHERE id IN ? AND points >= "+cases.String(), all...)
+	custs := sortedKeys(debit)
+	cases := caseByID(custs, debit)
+	res := tx.Exec("UPDATE customers SET points = points - "+cases+" WHERE id IN ? AND points >= "+cases, custs)
 	if res.Error != nil {
 		return res.Error
 	}
@@ -376,8 +318,8 @@ func sameKey(a, b *string) bool {
 	return (a == nil && b == nil) || (a != nil && b != nil && *a == *b)
 }
 
-// sortedKeys orders a group's rows by id: groups on two replicas then lock
-// them in the same order.
+// sortedKeys orders the rows a statement locks by id: writers on two
+// replicas then lock them in the same order.
 func sortedKeys(m map[int64]int64) []int64 {
 	ks := make([]int64, 0, len(m))
 	for k := range m {

@@ -152,8 +152,7 @@ func TestRedeemGroup(t *testing.T) {
 						rewards[name] = r
 					}
 					member := func(m member) *redemption {
-						return &redemption{by: SystemActor(), customerID: cs[m.customer], in: Redemption{RewardID: rewards[m.reward].ID, Key: m.key},
-							done: make(chan struct{})}
+						return &redemption{by: SystemActor(), customerID: cs[m.customer], in: Redemption{RewardID: rewards[m.reward].ID, Key: m.key}}
 					}
 					for _, m := range tt.before {
 						if _, err := s.answer(ctx, &redemption{by: SystemActor(), customerID: cs[m.customer], in: Redemption{RewardID: rewards[m.reward].ID, Key: m.key}, alone: true}); err != nil {

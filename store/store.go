@@ -61,7 +61,10 @@ type Store struct {
 	// "is this staff?", and the answer changes only on /bind.
 	staff staffCache
 	// inbox groups concurrent inbound messages into one write (inbox.go).
-	inbox inbox
+	inbox groupCommit[*arrival]
+	// beforeArrivalRead runs before each read-back of a group's rows;
+	// tests use it to make a row go missing (WithArrivalReadHook).
+	beforeArrivalRead func(*gorm.DB)
 	// scan runs the big audience reads as prepared statements: on MySQL
 	// their rows then come in the binary protocol instead of as text that
 	// the driver parses number by number (interpolateParams otherwise).
@@ -78,7 +81,7 @@ type Store struct {
 	points pointsHook
 	// redeems groups concurrent redemptions into one transaction
 	// (redeem.go).
-	redeems redeemQueue
+	redeems groupCommit[*redemption]
 	// rewards caches the rewards redeemed (reward.go).
 	rewards rewardCache
 	// passwords holds a slot per password hash being computed: each
@@ -101,8 +104,7 @@ func Open(ctx context.Context, cfg Config, opts ...Option) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{dialect: cfg.Driver, now: time.Now, phoneRegion: DefaultPhoneRegion, passwords: make(chan struct{}, 2)}
-	s.inbox.wake = make(chan struct{}, 1)
-	s.inbox.linger, s.inbox.lingerWindow = arrivalLinger, arrivalLingerWindow
+	s.inbox, s.redeems = newInbox(), newRedeemQueue()
 	for _, o := range opts {
 		o(s)
 	}
