@@ -65,6 +65,30 @@ type CustomerImport struct {
 	// inserts is the prepared INSERT of insertsRows customers.
 	inserts     *sql.Stmt
 	insertsRows int
+	// idStep, when not 0, is how far apart the ids of one INSERT's rows
+	// are: the server gives them consecutively from the first (which the
+	// INSERT returns) and they need no read-back (consecutiveIDs).
+	idStep int64
+}
+
+// consecutiveIDs is the step between the ids one multi-row INSERT gets,
+// when the server guarantees it, else 0. InnoDB does for an INSERT of a
+// known number of rows under innodb_autoinc_lock_mode 0 or 1 (the
+// default of MariaDB and of MySQL before 8.0): the statement reserves its
+// ids at once, auto_increment_increment apart. Not under 2 (MySQL 8's
+// default, and Galera's requirement), nor on TiDB, which hands out ids
+// from per-server caches; nor on SQLite, where the read-back stays.
+func (s *Store) consecutiveIDs(ctx context.Context) int64 {
+	if s.dialect != MySQL {
+		return 0
+	}
+	var mode, step int64
+	var version string
+	err := s.db.WithContext(ctx).Raw("SELECT @@innodb_autoinc_lock_mode, @@auto_increment_increment, VERSION()").Row().Scan(&mode, &step, &version)
+	if err != nil || (mode != 0 && mode != 1) || step < 1 || strings.Contains(strings.ToLower(version), "tidb") {
+		return 0
+	}
+	return step
 }
 
 // ImportCustomers runs write in one transaction, which takes its turn with
@@ -76,6 +100,7 @@ type CustomerImport struct {
 // when another writer took one of the rows' external_refs or phones since
 // (the second time the row finds and updates that customer, or is refused).
 func (s *Store) ImportCustomers(ctx context.Context, write func(*CustomerImport) error) error {
+	idStep := s.consecutiveIDs(ctx)
 	turn := kvEntry{Name: "import:customers", UpdatedAt: s.Now().Truncate(time.Millisecond)}
 	if err := s.db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&turn).Error; err != nil && !isDuplicate(err) {
 		return fmt.Errorf("import customers: %w", err)
@@ -90,7 +115,7 @@ func (s *Store) ImportCustomers(ctx context.Context, write func(*CustomerImport)
 			Updates(map[string]any{"value": rowToken(), "updated_at": s.Now().Truncate(time.Millisecond)}).Error; err != nil {
 			return err
 		}
-		w := &CustomerImport{s: s, tx: tx}
+		w := &CustomerImport{s: s, tx: tx, idStep: idStep}
 		defer func() {
 			if w.inserts != nil {
 				w.inserts.Close()
@@ -418,10 +443,12 @@ func (w *CustomerImport) tagsOf(byID map[int64]*Customer) (map[int64][]string, e
 	return out, rows.Err()
 }
 
-// insert creates cs in one INSERT and reads their ids back by a unique
-// key: its external_ref, else its phone on record, else a placeholder
-// external_ref it carries until the read. (The ids of a multi-row INSERT
-// are not reliably consecutive: Galera steps them, TiDB caches ranges.)
+// insert creates cs in one INSERT and gives them their ids: consecutive
+// from the INSERT's first where the server guarantees that (idStep), else
+// read back by a unique key: its external_ref, else its phone on record,
+// else a placeholder external_ref it carries until the read. (The ids of a
+// multi-row INSERT are not always consecutive: Galera steps and
+// interleaves them, TiDB caches ranges.)
 func (w *CustomerImport) insert(cs []*Customer) error {
 	if len(cs) == 0 {
 		return nil
@@ -434,6 +461,7 @@ func (w *CustomerImport) insert(cs []*Customer) error {
 	args := make([]any, 0, len(cs)*ncols)
 	for i, c := range cs {
 		switch {
+		case w.idStep != 0:
 		case c.ExternalRef != nil:
 			refs = append(refs, *c.ExternalRef)
 		case c.PhoneKey != nil:
@@ -451,8 +479,19 @@ func (w *CustomerImport) insert(cs []*Customer) error {
 		}
 		args = append(args, c.values()...)
 	}
-	if err := w.insertRows(len(cs), args); err != nil {
+	res, err := w.insertRows(len(cs), args)
+	if err != nil {
 		return err
+	}
+	if w.idStep != 0 {
+		first, err := res.LastInsertId()
+		if err != nil {
+			return err
+		}
+		for i, c := range cs {
+			c.ID = first + int64(i)*w.idStep
+		}
+		return nil
 	}
 	byRef, err := w.idsBy("external_ref", refs)
 	if err != nil {
@@ -486,21 +525,25 @@ func (w *CustomerImport) insert(cs []*Customer) error {
 // every batch that creates as many (a first import's full batches): the
 // database then skips parsing every value, about a tenth of its work on a
 // row, and we skip quoting them. Other batches send it written out.
-func (w *CustomerImport) insertRows(n int, args []any) error {
+func (w *CustomerImport) insertRows(n int, args []any) (sql.Result, error) {
 	group := "(" + marks(strings.Count(customerCols, ",")) + ")"
 	query := "INSERT INTO customers (" + strings.TrimPrefix(customerCols, "id, ") + ") VALUES " + strings.Repeat(group+", ", n-1) + group
+	ctx := w.tx.Statement.Context
 	if w.inserts == nil && n >= minPreparedInsert {
-		st, err := w.tx.Statement.ConnPool.PrepareContext(w.tx.Statement.Context, query)
+		st, err := w.tx.Statement.ConnPool.PrepareContext(ctx, query)
 		if err != nil {
-			return w.translate(err)
+			return nil, w.translate(err)
 		}
 		w.inserts, w.insertsRows = st, n
 	}
+	var res sql.Result
+	var err error
 	if w.inserts == nil || n != w.insertsRows {
-		return w.exec(query, args...)
+		res, err = w.tx.Statement.ConnPool.ExecContext(ctx, query, args...)
+	} else {
+		res, err = w.inserts.ExecContext(ctx, args...)
 	}
-	_, err := w.inserts.ExecContext(w.tx.Statement.Context, args...)
-	return w.translate(err)
+	return res, w.translate(err)
 }
 
 // minPreparedInsert is the fewest rows worth a prepared INSERT.
