@@ -43,10 +43,13 @@ const (
 
 // Customer is one person, however many chat identities they use.
 type Customer struct {
-	ID   int64  `gorm:"primaryKey" json:"id"`
-	Name string `gorm:"size:128;not null;default:'';index" json:"name"`
+	ID int64 `gorm:"primaryKey" json:"id"`
+	// Name, Phone and LastInboundAt have no index (migration 0033): the
+	// list's search (name LIKE '%q%' OR phone ...) cannot use one, a number
+	// on record is found by PhoneKey, and nothing searches by the last.
+	Name string `gorm:"size:128;not null;default:''" json:"name"`
 	// Phone is canonical E.164 (+8613800138000), or "" when unknown.
-	Phone string `gorm:"size:32;not null;default:'';index" json:"phone"`
+	Phone string `gorm:"size:32;not null;default:''" json:"phone"`
 	// PhoneKey is Phone while the phone is on record for this customer
 	// (entered by staff, the API or an import, or proved in chat) and NULL
 	// while it is merely claimed in chat. It is unique: one customer per
@@ -67,7 +70,7 @@ type Customer struct {
 	Points        int64      `gorm:"not null;default:0" json:"points"`
 	Locale        string     `gorm:"size:16;not null;default:'zh-CN'" json:"locale"`
 	ExternalRef   *string    `gorm:"size:64;uniqueIndex" json:"external_ref,omitempty"`
-	LastInboundAt *time.Time `gorm:"index" json:"last_inbound_at,omitempty"`
+	LastInboundAt *time.Time `json:"last_inbound_at,omitempty"`
 	CreatedAt     time.Time  `json:"created_at"`
 	UpdatedAt     time.Time  `json:"updated_at"`
 	// City and Region are where the customer is (segments by place).

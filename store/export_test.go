@@ -23,7 +23,7 @@ func WithArrivalLinger(wait, window time.Duration) Option {
 // CustomerCols are the columns the import writes and reads.
 const CustomerCols = customerCols
 
-// Insert is CustomerImport.insert: cs in one INSERT, their ids read back.
+// Insert is CustomerImport.insert: cs in one INSERT, given their ids.
 func (w *CustomerImport) Insert(cs []*Customer) error { return w.insert(cs) }
 
 // CustomersWhere is CustomerImport.customersWhere, the import's read.

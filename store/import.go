@@ -65,6 +65,30 @@ type CustomerImport struct {
 	// inserts is the prepared INSERT of insertsRows customers.
 	inserts     *sql.Stmt
 	insertsRows int
+	// idStep, when not 0, is how far apart the ids of one INSERT's rows
+	// are: the server gives them consecutively from the first (which the
+	// INSERT returns) and they need no read-back (consecutiveIDs).
+	idStep int64
+}
+
+// consecutiveIDs is the step between the ids one multi-row INSERT gets,
+// when the server guarantees it, else 0. InnoDB does for an INSERT of a
+// known number of rows under innodb_autoinc_lock_mode 0 or 1 (the
+// default of MariaDB and of MySQL before 8.0): the statement reserves its
+// ids at once, auto_increment_increment apart. Not under 2 (MySQL 8's
+// default, and Galera's requirement), nor on TiDB, which hands out ids
+// from per-server caches; nor on SQLite, where the read-back stays.
+func (s *Store) consecutiveIDs(ctx context.Context) int64 {
+	if s.dialect != MySQL {
+		return 0
+	}
+	var mode, step int64
+	var version string
+	err := s.db.WithContext(ctx).Raw("SELECT @@innodb_autoinc_lock_mode, @@auto_increment_increment, VERSION()").Row().Scan(&mode, &step, &version)
+	if err != nil || (mode != 0 && mode != 1) || step < 1 || strings.Contains(strings.ToLower(version), "tidb") {
+		return 0
+	}
+	return step
 }
 
 // ImportCustomers runs write in one transaction, which takes its turn with
@@ -76,6 +100,7 @@ type CustomerImport struct {
 // when another writer took one of the rows' external_refs or phones since
 // (the second time the row finds and updates that customer, or is refused).
 func (s *Store) ImportCustomers(ctx context.Context, write func(*CustomerImport) error) error {
+	idStep := s.consecutiveIDs(ctx)
 	turn := kvEntry{Name: "import:customers", UpdatedAt: s.Now().Truncate(time.Millisecond)}
 	if err := s.db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&turn).Error; err != nil && !isDuplicate(err) {
 		return fmt.Errorf("import customers: %w", err)
@@ -90,7 +115,7 @@ func (s *Store) ImportCustomers(ctx context.Context, write func(*CustomerImport)
 			Updates(map[string]any{"value": rowToken(), "updated_at": s.Now().Truncate(time.Millisecond)}).Error; err != nil {
 			return err
 		}
-		w := &CustomerImport{s: s, tx: tx}
+		w := &CustomerImport{s: s, tx: tx, idStep: idStep}
 		defer func() {
 			if w.inserts != nil {
 				w.inserts.Close()
@@ -305,74 +330,6 @@ func storedEqual(a, b Customer) bool {
 	return reflect.DeepEqual(a, b)
 }
 
-// customerCols are a customer's columns, in the order of dest and values.
-// TestCustomerCols holds them to the model's.
-const customerCols = "id, name, phone, phone_key, email, birth_month, birth_day, birth_year, gender, company, source, " +
-	"tier, stage, opt_out, owner_staff_id, points, locale, external_ref, last_inbound_at, created_at, updated_at, " +
-	"city, region, district, opt_out_at, tier_pinned_at, tier_pinned_by, stage_pinned_at, stage_pinned_by"
-
-// dest are the scan targets of customerCols, into c. A nullable column
-// gets a new pointer each row (or nil), so that c can be copied after.
-func (c *Customer) dest() []any {
-	return []any{intCol[int64]{&c.ID, nil}, &c.Name, &c.Phone, nullCol[string]{&c.PhoneKey}, &c.Email,
-		intCol[int]{&c.Birthday.Month, nil}, intCol[int]{&c.Birthday.Day, nil}, intCol[int]{&c.Birthday.Year, nil},
-		&c.Gender, &c.Company, &c.Source, strCol[Tier]{&c.Tier, nil}, strCol[Stage]{&c.Stage, nil}, &c.OptOut,
-		nullCol[int64]{&c.OwnerStaffID}, intCol[int64]{&c.Points, nil}, &c.Locale, nullCol[string]{&c.ExternalRef},
-		nullCol[time.Time]{&c.LastInboundAt}, timeCol{&c.CreatedAt}, timeCol{&c.UpdatedAt}, &c.City, &c.Region, &c.District,
-		nullCol[time.Time]{&c.OptOutAt}, nullCol[time.Time]{&c.TierPinnedAt}, nullCol[int64]{&c.TierPinnedBy},
-		nullCol[time.Time]{&c.StagePinnedAt}, nullCol[int64]{&c.StagePinnedBy}}
-}
-
-// values are c's values of customerCols, without its id.
-func (c *Customer) values() []any {
-	return []any{c.Name, c.Phone, orNull(c.PhoneKey), c.Email, c.Birthday.Month, c.Birthday.Day, c.Birthday.Year,
-		c.Gender, c.Company, c.Source, string(c.Tier), string(c.Stage), c.OptOut, orNull(c.OwnerStaffID), c.Points,
-		c.Locale, orNull(c.ExternalRef), orNull(c.LastInboundAt), c.CreatedAt, c.UpdatedAt, c.City, c.Region, c.District,
-		orNull(c.OptOutAt), orNull(c.TierPinnedAt), orNull(c.TierPinnedBy), orNull(c.StagePinnedAt), orNull(c.StagePinnedBy)}
-}
-
-// orNull is *p, or NULL for nil.
-func orNull[T any](p *T) any {
-	if p == nil {
-		return nil
-	}
-	return *p
-}
-
-// nullCol scans a nullable column into a new *T (nil for NULL).
-type nullCol[T any] struct{ p **T }
-
-func (c nullCol[T]) Scan(v any) error {
-	if v == nil {
-		*c.p = nil
-		return nil
-	}
-	x := new(T)
-	var err error
-	switch p := any(x).(type) {
-	case *time.Time:
-		err = timeCol{p}.Scan(v)
-	case *int64:
-		err = intCol[int64]{p, nil}.Scan(v)
-	case *string:
-		err = strCol[string]{p, nil}.Scan(v)
-	default:
-		err = fmt.Errorf("scan: unsupported %T", x)
-	}
-	*c.p = x
-	return err
-}
-
-// timeCol scans a time column as either driver gives it.
-type timeCol struct{ p *time.Time }
-
-func (c timeCol) Scan(v any) error {
-	var t anyTime
-	err := t.Scan(v)
-	*c.p = t.t
-	return err
-}
-
 // customersWhere reads the customers whose col is one of keys.
 func (w *CustomerImport) customersWhere(col string, keys []string) ([]*Customer, error) {
 	if len(keys) == 0 {
@@ -418,10 +375,12 @@ func (w *CustomerImport) tagsOf(byID map[int64]*Customer) (map[int64][]string, e
 	return out, rows.Err()
 }
 
-// insert creates cs in one INSERT and reads their ids back by a unique
-// key: its external_ref, else its phone on record, else a placeholder
-// external_ref it carries until the read. (The ids of a multi-row INSERT
-// are not reliably consecutive: Galera steps them, TiDB caches ranges.)
+// insert creates cs in one INSERT and gives them their ids: consecutive
+// from the INSERT's first where the server guarantees that (idStep), else
+// read back by a unique key: its external_ref, else its phone on record,
+// else a placeholder external_ref it carries until the read. (The ids of a
+// multi-row INSERT are not always consecutive: Galera steps and
+// interleaves them, TiDB caches ranges.)
 func (w *CustomerImport) insert(cs []*Customer) error {
 	if len(cs) == 0 {
 		return nil
@@ -434,6 +393,7 @@ func (w *CustomerImport) insert(cs []*Customer) error {
 	args := make([]any, 0, len(cs)*ncols)
 	for i, c := range cs {
 		switch {
+		case w.idStep != 0:
 		case c.ExternalRef != nil:
 			refs = append(refs, *c.ExternalRef)
 		case c.PhoneKey != nil:
@@ -451,8 +411,19 @@ func (w *CustomerImport) insert(cs []*Customer) error {
 		}
 		args = append(args, c.values()...)
 	}
-	if err := w.insertRows(len(cs), args); err != nil {
+	res, err := w.insertRows(len(cs), args)
+	if err != nil {
 		return err
+	}
+	if w.idStep != 0 {
+		first, err := res.LastInsertId()
+		if err != nil {
+			return err
+		}
+		for i, c := range cs {
+			c.ID = first + int64(i)*w.idStep
+		}
+		return nil
 	}
 	byRef, err := w.idsBy("external_ref", refs)
 	if err != nil {
@@ -486,21 +457,25 @@ func (w *CustomerImport) insert(cs []*Customer) error {
 // every batch that creates as many (a first import's full batches): the
 // database then skips parsing every value, about a tenth of its work on a
 // row, and we skip quoting them. Other batches send it written out.
-func (w *CustomerImport) insertRows(n int, args []any) error {
+func (w *CustomerImport) insertRows(n int, args []any) (sql.Result, error) {
 	group := "(" + marks(strings.Count(customerCols, ",")) + ")"
 	query := "INSERT INTO customers (" + strings.TrimPrefix(customerCols, "id, ") + ") VALUES " + strings.Repeat(group+", ", n-1) + group
+	ctx := w.tx.Statement.Context
 	if w.inserts == nil && n >= minPreparedInsert {
-		st, err := w.tx.Statement.ConnPool.PrepareContext(w.tx.Statement.Context, query)
+		st, err := w.tx.Statement.ConnPool.PrepareContext(ctx, query)
 		if err != nil {
-			return w.translate(err)
+			return nil, w.translate(err)
 		}
 		w.inserts, w.insertsRows = st, n
 	}
+	var res sql.Result
+	var err error
 	if w.inserts == nil || n != w.insertsRows {
-		return w.exec(query, args...)
+		res, err = w.tx.Statement.ConnPool.ExecContext(ctx, query, args...)
+	} else {
+		res, err = w.inserts.ExecContext(ctx, args...)
 	}
-	_, err := w.inserts.ExecContext(w.tx.Statement.Context, args...)
-	return w.translate(err)
+	return res, w.translate(err)
 }
 
 // minPreparedInsert is the fewest rows worth a prepared INSERT.

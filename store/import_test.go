@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -144,4 +145,95 @@ func TestImportCustomerIDs(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestImportCustomerIDsInterleaved: the ids an import gives the customers
+// it creates are theirs (the tags it writes by them land on them) while
+// another writer creates customers between and during its INSERTs; on
+// MySQL also with ids two apart (auto_increment_increment, as on a Galera
+// node), which the import must step by rather than assume consecutive.
+func TestImportCustomerIDsInterleaved(t *testing.T) {
+	for _, dialect := range storetest.Dialects {
+		t.Run(dialect, func(t *testing.T) {
+			cfg := storetest.Config(t, dialect)
+			if dialect == store.MySQL {
+				cfg.DSN += "?auto_increment_increment=2"
+			}
+			s := storetest.OpenConfig(t, cfg)
+			ctx := context.Background()
+			const batches, size = 4, 200
+			var rows [][]store.CustomerRow
+			for b := range batches {
+				var batch []store.CustomerRow
+				for i := b * size; i < (b+1)*size; i++ {
+					name, tags := fmt.Sprintf("C%d", i), []string{fmt.Sprintf("t-%d", i)}
+					in := store.CustomerInput{Name: &name, Tags: &tags}
+					if i%2 == 0 {
+						ref := fmt.Sprintf("ref-%d", i)
+						in.ExternalRef = &ref
+					}
+					batch = append(batch, store.CustomerRow{Line: i + 2, In: in})
+				}
+				rows = append(rows, batch)
+			}
+			octx, stop := context.WithCancel(ctx)
+			made := make(chan struct{}, 1000)
+			done := make(chan error)
+			go func() {
+				for n := 0; ; n++ {
+					name, tags := fmt.Sprintf("other-%d", n), []string{"other"}
+					_, err := s.CreateCustomer(octx, store.CustomerInput{Name: &name, Tags: &tags})
+					if octx.Err() != nil {
+						done <- nil
+						return
+					} else if err != nil {
+						done <- err
+						return
+					}
+					made <- struct{}{}
+				}
+			}()
+			err := s.ImportCustomers(ctx, func(w *store.CustomerImport) error {
+				for _, batch := range rows {
+					if dialect == store.MySQL {
+						<-made // another customer since the last INSERT
+					}
+					if _, _, _, err := w.Write(batch); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			stop()
+			if err := <-done; err != nil {
+				t.Fatalf("other writer: %v", err)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var imported int
+			for page := ""; ; {
+				cs, next, err := s.ListCustomers(ctx, store.CustomerFilter{Page: store.Page{Limit: 500, Cursor: page}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, c := range cs {
+					want := []string{"other"}
+					if i, err := strconv.Atoi(strings.TrimPrefix(c.Name, "C")); err == nil {
+						want = []string{fmt.Sprintf("t-%d", i)}
+						imported++
+					}
+					if diff := cmp.Diff(want, c.Tags); diff != "" {
+						t.Errorf("customer %d %s: tags (-want +got):\n%s", c.ID, c.Name, diff)
+					}
+				}
+				if page = next; page == "" {
+					break
+				}
+			}
+			if imported != batches*size {
+				t.Errorf("%d customers imported, want %d", imported, batches*size)
+			}
+		})
+	}
 }

@@ -64,6 +64,7 @@ func migrations() []migration {
 		{29, "points_ledger", "", pointsLedger},
 		{30, "report_points_indexes", "", reportPointsIndexes},
 		{31, "drop_customers_tier_index", "", dropCustomersTierIndex},
+		{33, "drop_customers_unsearched_indexes", "", dropCustomersUnsearchedIndexes},
 	}
 }
 
@@ -310,4 +311,23 @@ func dropCustomersTierIndex(tx *gorm.DB) error {
 		return nil
 	}
 	return tx.Migrator().DropIndex(&Customer{}, "idx_customers_tier")
+}
+
+// dropCustomersUnsearchedIndexes drops the indexes on customers' name,
+// phone and last_inbound_at, which no query can use: the customer list
+// searches name LIKE '%q%' OR phone ..., where the unanchored LIKE makes
+// the server read the rows by id anyway (EXPLAIN in BENCHMARKS.md's import
+// section); a number on record is looked up by phone_key; last_inbound_at
+// is only read with its customer. Each cost every customer an import
+// writes, and last_inbound_at every inbound message's touch.
+func dropCustomersUnsearchedIndexes(tx *gorm.DB) error {
+	for _, name := range []string{"idx_customers_name", "idx_customers_phone", "idx_customers_last_inbound_at"} {
+		if !tx.Migrator().HasIndex(&Customer{}, name) {
+			continue
+		}
+		if err := tx.Migrator().DropIndex(&Customer{}, name); err != nil {
+			return err
+		}
+	}
+	return nil
 }

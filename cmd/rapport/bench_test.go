@@ -235,8 +235,10 @@ var benchBinary = sync.OnceValues(func() (string, error) {
 // ($RAPPORT_BENCH_DSN, default the test server), a generated file of
 // $RAPPORT_BENCH_ROWS customers (default 20,000) with every column, then
 // the same file again. Reports rows/s of each run, the process's peak RSS
-// (the larger of the two), and the CPU per row of the first run, ours and
-// the database server's.
+// (the larger of the two), and per row of the first run the CPU, ours and
+// the database server's ($RAPPORT_BENCH_DB_PIDS as for
+// BenchmarkWebhookHTTP), and the statements the server ran (its global
+// Questions: run it alone on its server).
 func BenchmarkImportCLI(b *testing.B) {
 	rows := 20000
 	if v := os.Getenv("RAPPORT_BENCH_ROWS"); v != "" {
@@ -259,7 +261,17 @@ func BenchmarkImportCLI(b *testing.B) {
 	if err := writeCustomersCSV(file, rows); err != nil {
 		b.Fatal(err)
 	}
-	dbPID := storetest.ServerPID()
+	dbPIDs := strings.Split(os.Getenv("RAPPORT_BENCH_DB_PIDS"), ",")
+	if dbPIDs[0] == "" {
+		dbPIDs = []string{storetest.ServerPID()}
+	}
+	dbCPU := func() float64 {
+		var s float64
+		for _, p := range dbPIDs {
+			s += storetest.CPUSeconds(strings.TrimSpace(p))
+		}
+		return s
+	}
 	for b.Loop() {
 		b.StopTimer()
 		server, params, _ := strings.Cut(server, "?")
@@ -274,11 +286,16 @@ func BenchmarkImportCLI(b *testing.B) {
 		if out, err := exec.Command(bin, "migrate", "-config", cfg).CombinedOutput(); err != nil {
 			b.Fatalf("migrate: %v\n%s", err, out)
 		}
+		db, err := sql.Open("mysql", dsn)
+		if err != nil {
+			b.Fatal(err)
+		}
 		b.StartTimer()
 		var rss int64
 		for i, metric := range []string{"rows/s", "reimport-rows/s"} {
 			cmd := exec.Command(bin, "import", "-config", cfg, "customers", file)
-			db0 := storetest.CPUSeconds(dbPID)
+			stmts0 := statusCounters(b, db)
+			db0 := dbCPU()
 			start := time.Now()
 			out, err := cmd.CombinedOutput()
 			took := time.Since(start)
@@ -298,7 +315,8 @@ func BenchmarkImportCLI(b *testing.B) {
 			}
 			b.ReportMetric(float64(rows)/took.Seconds(), metric)
 			if i == 0 {
-				b.ReportMetric((storetest.CPUSeconds(dbPID)-db0)/float64(rows)*1e6, "db-cpu-us/row")
+				b.ReportMetric((dbCPU()-db0)/float64(rows)*1e6, "db-cpu-us/row")
+				b.ReportMetric(float64(statusCounters(b, db)["Questions"]-stmts0["Questions"])/float64(rows), "stmts/row")
 				if ok {
 					// Ours, beside the database's: what the rate needs of a
 					// machine whoever else is busy on it.
@@ -308,6 +326,7 @@ func BenchmarkImportCLI(b *testing.B) {
 			}
 		}
 		b.ReportMetric(float64(rss)/1024, "peak-rss-MB")
+		db.Close()
 	}
 }
 

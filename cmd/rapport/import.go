@@ -51,6 +51,13 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if os.Getenv("GOMEMLIMIT") == "" {
 		defer debug.SetMemoryLimit(debug.SetMemoryLimit(64 << 20))
 	}
+	if path := os.Getenv("RAPPORT_CPU_PROFILE"); path != "" {
+		stop, err := startCPUProfile(path)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	opt := importer.Options{SkipBad: *skip}
 	if tty, ok := stderr.(*os.File); ok && isTerminal(tty) {
 		p := &progressLine{w: stderr, start: time.Now()}

@@ -103,7 +103,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 // startCPUProfile writes a CPU profile of the process to path until stop
 // is called: RAPPORT_CPU_PROFILE, for profiling a running server under
-// load (BenchmarkWebhookHTTP) without exposing pprof on any listener.
+// load (BenchmarkWebhookHTTP) without exposing pprof on any listener, or
+// an import (BenchmarkImportCLI).
 func startCPUProfile(path string) (stop func(), err error) {
 	f, err := os.Create(path)
 	if err != nil {
