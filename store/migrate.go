@@ -64,7 +64,7 @@ func migrations() []migration {
 		{29, "points_ledger", "", pointsLedger},
 		{30, "report_points_indexes", "", reportPointsIndexes},
 		{31, "drop_customers_tier_index", "", dropCustomersTierIndex},
-		{33, "drop_customers_unsearched_indexes", "", dropCustomersUnsearchedIndexes},
+		{32, "drop_customers_unsearched_indexes", "", dropCustomersUnsearchedIndexes},
 	}
 }
 
