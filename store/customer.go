@@ -44,7 +44,7 @@ const (
 // Customer is one person, however many chat identities they use.
 type Customer struct {
 	ID int64 `gorm:"primaryKey" json:"id"`
-	// Name, Phone and LastInboundAt have no index (migration 0033): the
+	// Name, Phone and LastInboundAt have no index (migration 0032): the
 	// list's search (name LIKE '%q%' OR phone ...) cannot use one, a number
 	// on record is found by PhoneKey, and nothing searches by the last.
 	Name string `gorm:"size:128;not null;default:''" json:"name"`
