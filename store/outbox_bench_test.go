@@ -39,7 +39,7 @@ func BenchmarkOutboxCycle(b *testing.B) {
 	}
 	defer root.Close()
 	dbPID := storetest.ServerPID()
-	h0 := handlerCounts(b, root)
+	h0 := storetest.ServerStatus(b, root, "Variable_name LIKE 'Handler\\_%'")
 	self0, db0 := storetest.CPUSeconds("self"), storetest.CPUSeconds(dbPID)
 	b.ResetTimer()
 	var pending [][]*store.Message
@@ -73,7 +73,7 @@ func BenchmarkOutboxCycle(b *testing.B) {
 	n := float64(b.N)
 	b.ReportMetric((storetest.CPUSeconds("self")-self0)/n*1e6, "proc-cpu-us/msg")
 	b.ReportMetric((storetest.CPUSeconds(dbPID)-db0)/n*1e6, "db-cpu-us/msg")
-	h1 := handlerCounts(b, root)
+	h1 := storetest.ServerStatus(b, root, "Variable_name LIKE 'Handler\\_%'")
 	for _, k := range []string{"Handler_read_next", "Handler_read_key", "Handler_update"} {
 		b.ReportMetric(float64(h1[k]-h0[k])/n, k+"/msg")
 	}
@@ -84,25 +84,6 @@ func BenchmarkOutboxCycle(b *testing.B) {
 	if len(ds) != 0 {
 		b.Fatalf("rows left in the outbox: %v", ds)
 	}
-}
-
-// handlerCounts reads the server's row-operation counters.
-func handlerCounts(b *testing.B, db *sql.DB) map[string]int64 {
-	rows, err := db.Query("SHOW GLOBAL STATUS LIKE 'Handler_%'")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer rows.Close()
-	out := map[string]int64{}
-	for rows.Next() {
-		var k string
-		var v int64
-		if err := rows.Scan(&k, &v); err != nil {
-			b.Fatal(err)
-		}
-		out[k] = v
-	}
-	return out
 }
 
 // envInt reads a benchmark size from the environment.

@@ -60,24 +60,14 @@ func BenchmarkWebhookHTTP(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer db.Close()
-	dbPIDs := strings.Split(os.Getenv("RAPPORT_BENCH_DB_PIDS"), ",")
-	if dbPIDs[0] == "" {
-		dbPIDs = []string{storetest.ServerPID()}
-	}
-	dbCPU := func() float64 {
-		var s float64
-		for _, p := range dbPIDs {
-			s += storetest.CPUSeconds(strings.TrimSpace(p))
-		}
-		return s
-	}
+	dbCPU := storetest.ServerCPU()
 	pid := strconv.Itoa(r.cmd.Process.Pid)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: 30 * time.Second}
 	const concurrency, senders = 32, 1000
 	var next atomic.Int64
 	var failed atomic.Int64
 	lats := make([][]time.Duration, concurrency)
-	stmts0 := statusCounters(b, db)
+	stmts0 := storetest.ServerStatus(b, db, statementCounters)
 	proc0, db0 := storetest.CPUSeconds(pid), dbCPU()
 	b.ResetTimer()
 	start := time.Now()
@@ -126,7 +116,7 @@ func BenchmarkWebhookHTTP(b *testing.B) {
 	}
 	processed := time.Since(start)
 	proc1, db1 := storetest.CPUSeconds(pid), dbCPU()
-	stmts1 := statusCounters(b, db)
+	stmts1 := storetest.ServerStatus(b, db, statementCounters)
 	b.StopTimer()
 	if n := failed.Load(); n > 0 {
 		b.Errorf("%d webhooks failed", n)
@@ -167,27 +157,8 @@ func BenchmarkWebhookHTTP(b *testing.B) {
 	}
 }
 
-// statusCounters reads the server's statement counters.
-func statusCounters(b *testing.B, db *sql.DB) map[string]int64 {
-	rows, err := db.Query("SHOW GLOBAL STATUS WHERE Variable_name = 'Questions' OR Variable_name LIKE 'Com\\_%'")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer rows.Close()
-	out := map[string]int64{}
-	for rows.Next() {
-		var k string
-		var v int64
-		if err := rows.Scan(&k, &v); err != nil {
-			b.Fatal(err)
-		}
-		out[k] = v
-	}
-	if err := rows.Err(); err != nil {
-		b.Fatal(err)
-	}
-	return out
-}
+// statementCounters selects the server's statement counters.
+const statementCounters = `Variable_name = 'Questions' OR Variable_name LIKE 'Com\_%'`
 
 // plainInserts is the baseline the issue compares intake with: n
 // single-row INSERTs into a table of the same database from concurrency
@@ -261,17 +232,7 @@ func BenchmarkImportCLI(b *testing.B) {
 	if err := writeCustomersCSV(file, rows); err != nil {
 		b.Fatal(err)
 	}
-	dbPIDs := strings.Split(os.Getenv("RAPPORT_BENCH_DB_PIDS"), ",")
-	if dbPIDs[0] == "" {
-		dbPIDs = []string{storetest.ServerPID()}
-	}
-	dbCPU := func() float64 {
-		var s float64
-		for _, p := range dbPIDs {
-			s += storetest.CPUSeconds(strings.TrimSpace(p))
-		}
-		return s
-	}
+	dbCPU := storetest.ServerCPU()
 	for b.Loop() {
 		b.StopTimer()
 		server, params, _ := strings.Cut(server, "?")
@@ -294,7 +255,7 @@ func BenchmarkImportCLI(b *testing.B) {
 		var rss int64
 		for i, metric := range []string{"rows/s", "reimport-rows/s"} {
 			cmd := exec.Command(bin, "import", "-config", cfg, "customers", file)
-			stmts0 := statusCounters(b, db)
+			stmts0 := storetest.ServerStatus(b, db, statementCounters)
 			db0 := dbCPU()
 			start := time.Now()
 			out, err := cmd.CombinedOutput()
@@ -316,7 +277,7 @@ func BenchmarkImportCLI(b *testing.B) {
 			b.ReportMetric(float64(rows)/took.Seconds(), metric)
 			if i == 0 {
 				b.ReportMetric((dbCPU()-db0)/float64(rows)*1e6, "db-cpu-us/row")
-				b.ReportMetric(float64(statusCounters(b, db)["Questions"]-stmts0["Questions"])/float64(rows), "stmts/row")
+				b.ReportMetric(float64(storetest.ServerStatus(b, db, statementCounters)["Questions"]-stmts0["Questions"])/float64(rows), "stmts/row")
 				if ok {
 					// Ours, beside the database's: what the rate needs of a
 					// machine whoever else is busy on it.

@@ -6,6 +6,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"testing"
 	"time"
 )
 
@@ -53,4 +54,45 @@ func ServerPID() string {
 		}
 	}
 	return ""
+}
+
+// ServerStatus reads the server's global status counters whose names
+// match where (an SQL condition on Variable_name), for benchmarks that
+// report statements or row operations per message.
+func ServerStatus(tb testing.TB, db *sql.DB, where string) map[string]int64 {
+	rows, err := db.Query("SHOW GLOBAL STATUS WHERE " + where)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[string]int64{}
+	for rows.Next() {
+		var k string
+		var v int64
+		if err := rows.Scan(&k, &v); err != nil {
+			tb.Fatal(err)
+		}
+		out[k] = v
+	}
+	if err := rows.Err(); err != nil {
+		tb.Fatal(err)
+	}
+	return out
+}
+
+// ServerCPU returns a reader of the database server's CPU seconds: of the
+// processes in RAPPORT_BENCH_DB_PIDS (comma-separated) when set, else of
+// the test server.
+func ServerCPU() func() float64 {
+	pids := strings.Split(os.Getenv("RAPPORT_BENCH_DB_PIDS"), ",")
+	if pids[0] == "" {
+		pids = []string{ServerPID()}
+	}
+	return func() float64 {
+		var s float64
+		for _, p := range pids {
+			s += CPUSeconds(strings.TrimSpace(p))
+		}
+		return s
+	}
 }
