@@ -110,16 +110,20 @@ func TestMigrateOrdersDedupKey(t *testing.T) {
 	}
 }
 
-// orderCustomers creates customers c-1, c-2 and c-3 (phone 13800000003).
-func orderCustomers(t *testing.T, s *store.Store) {
+// orderCustomers creates customers c-1, c-2 and c-3 (phone 13800000003)
+// and returns their ids, ids[n] for c-n: ids need not be consecutive (a
+// Galera node hands out every third).
+func orderCustomers(t *testing.T, s *store.Store) (ids [4]int64) {
 	t.Helper()
 	for i := 1; i <= 3; i++ {
-		_, err := s.CreateCustomer(context.Background(), store.CustomerInput{
+		c, err := s.CreateCustomer(context.Background(), store.CustomerInput{
 			Name: ptr(fmt.Sprintf("C%d", i)), Phone: ptr(fmt.Sprintf("1380000000%d", i)), ExternalRef: ptr(fmt.Sprintf("c-%d", i))})
 		if err != nil {
 			t.Fatal(err)
 		}
+		ids[i] = c.ID
 	}
+	return ids
 }
 
 // allOrders returns every stored order, by id.
@@ -139,7 +143,7 @@ func allOrders(t *testing.T, s *store.Store) []*store.Order {
 func TestOrdersReadable(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
-		orderCustomers(t, s)
+		ids := orderCustomers(t, s)
 		base := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
 		amount := func(v string) store.Money {
 			m, err := store.ParseMoney("amount", v)
@@ -148,7 +152,7 @@ func TestOrdersReadable(t *testing.T) {
 			}
 			return m
 		}
-		o, err := s.CreateOrder(ctx, store.OrderInput{CustomerID: 1, Kind: store.OrderService, Amount: amount("1280.5"), OccurredAt: &base,
+		o, err := s.CreateOrder(ctx, store.OrderInput{CustomerID: ids[1], Kind: store.OrderService, Amount: amount("1280.5"), OccurredAt: &base,
 			OrderRef: " DMS-0001 ", Items: []store.OrderItem{{Name: " 保养 ", Quantity: 1, Amount: amount("880.5")}, {Name: "机油", Amount: amount("400")}}}, time.UTC)
 		if err != nil {
 			t.Fatal(err)
@@ -157,12 +161,12 @@ func TestOrdersReadable(t *testing.T) {
 			t.Fatalf("created = %+v", o)
 		}
 		refund := base.Add(time.Hour)
-		if _, err := s.CreateOrder(ctx, store.OrderInput{CustomerID: 1, Kind: store.OrderPurchase, Amount: amount("-99.99"), OccurredAt: &refund}, time.UTC); err != nil {
+		if _, err := s.CreateOrder(ctx, store.OrderInput{CustomerID: ids[1], Kind: store.OrderPurchase, Amount: amount("-99.99"), OccurredAt: &refund}, time.UTC); err != nil {
 			t.Fatalf("refund: %v", err)
 		}
 		for i := 0; i < 5; i++ {
 			at := base.AddDate(0, 0, i+1)
-			if _, err := s.CreateOrder(ctx, store.OrderInput{CustomerID: 2, Kind: store.OrderPurchase, Amount: amount("0.29"), OccurredAt: &at}, time.UTC); err != nil {
+			if _, err := s.CreateOrder(ctx, store.OrderInput{CustomerID: ids[2], Kind: store.OrderPurchase, Amount: amount("0.29"), OccurredAt: &at}, time.UTC); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -170,10 +174,10 @@ func TestOrdersReadable(t *testing.T) {
 			in    store.OrderInput
 			field string
 		}{
-			{store.OrderInput{CustomerID: 1, Kind: "purchase", Amount: store.Fen(store.MaxMoney + 1)}, "amount"},
-			{store.OrderInput{CustomerID: 1, Kind: "purchase", Items: []store.OrderItem{{Name: " "}}}, "items"},
-			{store.OrderInput{CustomerID: 1, Kind: "purchase", Items: []store.OrderItem{{Name: "x", Quantity: -1}}}, "items"},
-			{store.OrderInput{CustomerID: 1, Kind: "purchase", Items: make([]store.OrderItem, 201)}, "items"},
+			{store.OrderInput{CustomerID: ids[1], Kind: "purchase", Amount: store.Fen(store.MaxMoney + 1)}, "amount"},
+			{store.OrderInput{CustomerID: ids[1], Kind: "purchase", Items: []store.OrderItem{{Name: " "}}}, "items"},
+			{store.OrderInput{CustomerID: ids[1], Kind: "purchase", Items: []store.OrderItem{{Name: "x", Quantity: -1}}}, "items"},
+			{store.OrderInput{CustomerID: ids[1], Kind: "purchase", Items: make([]store.OrderItem, 201)}, "items"},
 		}
 		for _, b := range bad {
 			var se *store.Error
@@ -181,7 +185,7 @@ func TestOrdersReadable(t *testing.T) {
 				t.Errorf("%+v: %v, want 422 naming %s", b.in, err, b.field)
 			}
 		}
-		got, next, err := s.ListOrders(ctx, store.OrderFilter{CustomerID: 1})
+		got, next, err := s.ListOrders(ctx, store.OrderFilter{CustomerID: ids[1]})
 		if err != nil || len(got) != 2 || next != "" || got[0].Amount.String() != "-99.99" || got[1].ID != o.ID || len(got[1].Items) != 2 || len(got[0].Items) != 0 || got[0].Items == nil {
 			t.Fatalf("customer 1 orders = %+v %q %v", got, next, err)
 		}
@@ -189,7 +193,7 @@ func TestOrdersReadable(t *testing.T) {
 		var all []string
 		p := store.Page{Limit: 2}
 		for {
-			page, next, err := s.ListOrders(ctx, store.OrderFilter{CustomerID: 2, Page: p})
+			page, next, err := s.ListOrders(ctx, store.OrderFilter{CustomerID: ids[2], Page: p})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -218,14 +222,14 @@ func TestOrdersReadable(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.UpdateCustomer(ctx, 2, store.CustomerInput{OwnerStaffID: &agent.ID}); err != nil {
+		if _, err := s.UpdateCustomer(ctx, ids[2], store.CustomerInput{OwnerStaffID: &agent.ID}); err != nil {
 			t.Fatal(err)
 		}
 		by := store.Actor{StaffID: &agent.ID, Role: store.RoleAgent}
-		if got, _, _ := s.ListOrders(ctx, store.OrderFilter{Viewer: &by}); len(got) != 5 || got[0].CustomerID != 2 {
+		if got, _, _ := s.ListOrders(ctx, store.OrderFilter{Viewer: &by}); len(got) != 5 || got[0].CustomerID != ids[2] {
 			t.Errorf("agent sees %d orders", len(got))
 		}
-		if _, _, err := s.ListOrdersFor(ctx, by, store.OrderFilter{CustomerID: 1}); !store.IsCode(err, store.ENOTFOUND) {
+		if _, _, err := s.ListOrdersFor(ctx, by, store.OrderFilter{CustomerID: ids[1]}); !store.IsCode(err, store.ENOTFOUND) {
 			t.Errorf("agent, another's customer: %v", err)
 		}
 	})

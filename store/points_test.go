@@ -59,17 +59,17 @@ func TestPointsEarnOnceUnderReimport(t *testing.T) {
 		t.Run(d, func(t *testing.T) {
 			ctx := context.Background()
 			s := pointsStore(t, d, storetest.NewClock(time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)))
-			orderCustomers(t, s)
-			if _, err := s.UpdateCustomer(ctx, 2, store.CustomerInput{Tier: store.PinTo(store.TierA)}); err != nil {
+			ids := orderCustomers(t, s)
+			if _, err := s.UpdateCustomer(ctx, ids[2], store.CustomerInput{Tier: store.PinTo(store.TierA)}); err != nil {
 				t.Fatal(err)
 			}
 			at := time.Date(2026, 2, 1, 10, 0, 0, 0, time.UTC)
 			rows := func() []store.OrderRow {
 				var rs []store.OrderRow
 				for i, in := range []store.OrderInput{
-					{CustomerID: 1, Kind: store.OrderPurchase, Amount: store.Fen(12345), OccurredAt: &at},                 // 123
-					{CustomerID: 1, Kind: store.OrderService, Amount: store.Fen(10099), OccurredAt: &at, OrderRef: "S-1"}, // 100
-					{CustomerID: 2, Kind: store.OrderPurchase, Amount: store.Fen(10000), OccurredAt: &at},                 // 150 (A)
+					{CustomerID: ids[1], Kind: store.OrderPurchase, Amount: store.Fen(12345), OccurredAt: &at},                 // 123
+					{CustomerID: ids[1], Kind: store.OrderService, Amount: store.Fen(10099), OccurredAt: &at, OrderRef: "S-1"}, // 100
+					{CustomerID: ids[2], Kind: store.OrderPurchase, Amount: store.Fen(10000), OccurredAt: &at},                 // 150 (A)
 				} {
 					o, err := s.CheckOrder(in)
 					if err != nil {
@@ -90,10 +90,10 @@ func TestPointsEarnOnceUnderReimport(t *testing.T) {
 				}
 			}
 			// The API retry of an imported order earns nothing more.
-			if _, err := s.CreateOrder(ctx, store.OrderInput{CustomerID: 1, Kind: store.OrderService, Amount: store.Fen(10099), OccurredAt: &at, OrderRef: "S-1"}, time.UTC); err != nil {
+			if _, err := s.CreateOrder(ctx, store.OrderInput{CustomerID: ids[1], Kind: store.OrderService, Amount: store.Fen(10099), OccurredAt: &at, OrderRef: "S-1"}, time.UTC); err != nil {
 				t.Fatal(err)
 			}
-			for id, want := range map[int64]int64{1: 123 + 100 + 50, 2: 150 + 50, 3: 0} {
+			for id, want := range map[int64]int64{ids[1]: 123 + 100 + 50, ids[2]: 150 + 50, ids[3]: 0} {
 				if got := balance(t, s, id); got != want {
 					t.Errorf("customer %d: %d points, want %d", id, got, want)
 				}
@@ -106,7 +106,7 @@ func TestPointsRefundReverses(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		setRules(s)
-		orderCustomers(t, s)
+		ids := orderCustomers(t, s)
 		at := time.Now().Add(-time.Hour)
 		order := func(in store.OrderInput) {
 			t.Helper()
@@ -115,26 +115,26 @@ func TestPointsRefundReverses(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		order(store.OrderInput{CustomerID: 1, Kind: store.OrderPurchase, Amount: store.Fen(100000), OrderRef: "P-1"}) // 1000 + 50
+		order(store.OrderInput{CustomerID: ids[1], Kind: store.OrderPurchase, Amount: store.Fen(100000), OrderRef: "P-1"}) // 1000 + 50
 		// A partial refund takes back its share, twice; then no more than is left.
-		order(store.OrderInput{CustomerID: 1, Kind: store.OrderPurchase, Amount: store.Fen(-25000), OrderRef: "R-1", RefundOf: "P-1"})
-		if got := balance(t, s, 1); got != 800 {
+		order(store.OrderInput{CustomerID: ids[1], Kind: store.OrderPurchase, Amount: store.Fen(-25000), OrderRef: "R-1", RefundOf: "P-1"})
+		if got := balance(t, s, ids[1]); got != 800 {
 			t.Fatalf("after a quarter refund: %d, want 800", got)
 		}
-		order(store.OrderInput{CustomerID: 1, Kind: store.OrderPurchase, Amount: store.Fen(-25000), OrderRef: "R-1", RefundOf: "P-1"}) // retry
-		order(store.OrderInput{CustomerID: 1, Kind: store.OrderPurchase, Amount: store.Fen(-100000), OrderRef: "R-2", RefundOf: "P-1"})
-		if got := balance(t, s, 1); got != 50 {
+		order(store.OrderInput{CustomerID: ids[1], Kind: store.OrderPurchase, Amount: store.Fen(-25000), OrderRef: "R-1", RefundOf: "P-1"}) // retry
+		order(store.OrderInput{CustomerID: ids[1], Kind: store.OrderPurchase, Amount: store.Fen(-100000), OrderRef: "R-2", RefundOf: "P-1"})
+		if got := balance(t, s, ids[1]); got != 50 {
 			t.Fatalf("after refunding the rest: %d, want 50 (the first-order bonus stays)", got)
 		}
 		// Without refund_of: what the amount earns now. Spent points may
 		// leave the balance below zero.
-		order(store.OrderInput{CustomerID: 1, Kind: store.OrderService, Amount: store.Fen(-10000)})
-		if got := balance(t, s, 1); got != -50 {
+		order(store.OrderInput{CustomerID: ids[1], Kind: store.OrderService, Amount: store.Fen(-10000)})
+		if got := balance(t, s, ids[1]); got != -50 {
 			t.Fatalf("after an unlinked refund: %d, want -50", got)
 		}
 		for _, bad := range []store.OrderInput{
-			{CustomerID: 1, Kind: store.OrderPurchase, Amount: store.Fen(100), RefundOf: "P-1"},
-			{CustomerID: 2, Kind: store.OrderPurchase, Amount: store.Fen(-100), RefundOf: "P-1"},
+			{CustomerID: ids[1], Kind: store.OrderPurchase, Amount: store.Fen(100), RefundOf: "P-1"},
+			{CustomerID: ids[2], Kind: store.OrderPurchase, Amount: store.Fen(-100), RefundOf: "P-1"},
 		} {
 			bad.OccurredAt = &at
 			if _, err := s.CreateOrder(ctx, bad, time.UTC); !store.IsCode(err, store.EINVALID) {
@@ -218,8 +218,8 @@ func TestPointsConcurrentRedemptionMix(t *testing.T) {
 			cfg := storetest.Config(t, d)
 			a := storetest.OpenConfig(t, cfg)
 			b := storetest.OpenConfig(t, cfg)
-			orderCustomers(t, a)
-			for id, pts := range map[int64]int64{1: 1000, 2: 250} {
+			ids := orderCustomers(t, a)
+			for id, pts := range map[int64]int64{ids[1]: 1000, ids[2]: 250} {
 				if _, err := a.AdjustPoints(ctx, store.SystemActor(), id, store.PointsAdjustment{Points: pts, Reason: "gift"}); err != nil {
 					t.Fatal(err)
 				}
@@ -250,7 +250,7 @@ func TestPointsConcurrentRedemptionMix(t *testing.T) {
 						s = b
 					}
 					<-start
-					vs[i], errs[i] = s.Redeem(ctx, store.SystemActor(), c.customer, store.Redemption{RewardID: c.reward, Key: c.key})
+					vs[i], errs[i] = s.Redeem(ctx, store.SystemActor(), ids[c.customer], store.Redemption{RewardID: c.reward, Key: c.key})
 				}()
 			}
 			close(start)
@@ -286,7 +286,7 @@ func TestPointsConcurrentRedemptionMix(t *testing.T) {
 			if len(tapIDs) != 1 {
 				t.Errorf("a double tap issued %d vouchers", len(tapIDs))
 			}
-			for id, want := range map[int64]int64{1: 1000 - 6*100 - 3*10, 2: 50, 3: 0} {
+			for id, want := range map[int64]int64{ids[1]: 1000 - 6*100 - 3*10, ids[2]: 50, ids[3]: 0} {
 				if got := balance(t, a, id); got != want {
 					t.Errorf("customer %d: balance %d, want %d", id, got, want)
 				}
@@ -294,7 +294,7 @@ func TestPointsConcurrentRedemptionMix(t *testing.T) {
 			if r, err := a.Reward(ctx, stocked.ID); err != nil || *r.Stock != 0 {
 				t.Errorf("stock %v (%v), want 0", *r.Stock, err)
 			}
-			for id, want := range map[int64]int{1: 9, 2: 2, 3: 0} {
+			for id, want := range map[int64]int{ids[1]: 9, ids[2]: 2, ids[3]: 0} {
 				if vs, err := a.CustomerVouchers(ctx, store.SystemActor(), id, false); err != nil || len(vs) != want {
 					t.Errorf("customer %d: %d vouchers (%v), want %d", id, len(vs), err, want)
 				}
@@ -306,12 +306,12 @@ func TestPointsConcurrentRedemptionMix(t *testing.T) {
 func TestPointsRedeemDoubleTapAndStock(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
-		orderCustomers(t, s)
+		ids := orderCustomers(t, s)
 		r := reward(t, s, 100, ptr(int64(1)))
-		if _, err := s.Redeem(ctx, store.SystemActor(), 1, store.Redemption{RewardID: r.ID}); !store.IsCode(err, store.ECONFLICT) {
+		if _, err := s.Redeem(ctx, store.SystemActor(), ids[1], store.Redemption{RewardID: r.ID}); !store.IsCode(err, store.ECONFLICT) {
 			t.Fatalf("no points: %v, want conflict", err)
 		}
-		for _, id := range []int64{1, 2} {
+		for _, id := range []int64{ids[1], ids[2]} {
 			if _, err := s.AdjustPoints(ctx, store.SystemActor(), id, store.PointsAdjustment{Points: 300, Reason: "gift"}); err != nil {
 				t.Fatal(err)
 			}
@@ -322,7 +322,7 @@ func TestPointsRedeemDoubleTapAndStock(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				v, err := s.Redeem(ctx, store.SystemActor(), 1, store.Redemption{RewardID: r.ID, Key: "tap-1"})
+				v, err := s.Redeem(ctx, store.SystemActor(), ids[1], store.Redemption{RewardID: r.ID, Key: "tap-1"})
 				if err != nil {
 					t.Error(err)
 				}
@@ -335,16 +335,16 @@ func TestPointsRedeemDoubleTapAndStock(t *testing.T) {
 				t.Fatalf("double tap issued several vouchers: %+v", vs)
 			}
 		}
-		if got := balance(t, s, 1); got != 200 {
+		if got := balance(t, s, ids[1]); got != 200 {
 			t.Fatalf("balance %d, want 200", got)
 		}
-		if _, err := s.Redeem(ctx, store.SystemActor(), 2, store.Redemption{RewardID: r.ID}); !store.IsCode(err, store.ECONFLICT) {
+		if _, err := s.Redeem(ctx, store.SystemActor(), ids[2], store.Redemption{RewardID: r.ID}); !store.IsCode(err, store.ECONFLICT) {
 			t.Fatalf("out of stock: %v, want conflict", err)
 		}
-		if got := balance(t, s, 2); got != 300 {
+		if got := balance(t, s, ids[2]); got != 300 {
 			t.Fatalf("a refused redemption moved the balance: %d", got)
 		}
-		if _, err := s.AdjustPoints(ctx, store.SystemActor(), 2, store.PointsAdjustment{Points: -301, Reason: "x"}); !store.IsCode(err, store.ECONFLICT) {
+		if _, err := s.AdjustPoints(ctx, store.SystemActor(), ids[2], store.PointsAdjustment{Points: -301, Reason: "x"}); !store.IsCode(err, store.ECONFLICT) {
 			t.Fatalf("adjust below zero: %v, want conflict", err)
 		}
 	})
@@ -413,24 +413,24 @@ func TestPointsExpiryBoundary(t *testing.T) {
 			ctx := context.Background()
 			clock := storetest.NewClock(time.Date(2025, 12, 31, 15, 59, 59, 0, time.UTC)) // 23:59:59 Shanghai
 			s := pointsStore(t, d, clock)
-			orderCustomers(t, s)
+			ids := orderCustomers(t, s)
 			earn := func(id, pts int64) {
 				t.Helper()
 				if _, err := s.AdjustPoints(ctx, store.SystemActor(), id, store.PointsAdjustment{Points: pts, Reason: "earned"}); err != nil {
 					t.Fatal(err)
 				}
 			}
-			earn(1, 100)
-			earn(2, 70)
+			earn(ids[1], 100)
+			earn(ids[2], 70)
 			clock.Advance(2 * time.Second) // 2026-01-01 00:00:01 Shanghai
-			earn(1, 40)
-			earn(3, 10)
+			earn(ids[1], 40)
+			earn(ids[3], 10)
 			clock.Advance(time.Hour)
 			// Customer 2 spends 30 of the 70 that are to expire: 40 expire.
-			if _, err := s.AdjustPoints(ctx, store.SystemActor(), 2, store.PointsAdjustment{Points: -30, Reason: "spent"}); err != nil {
+			if _, err := s.AdjustPoints(ctx, store.SystemActor(), ids[2], store.PointsAdjustment{Points: -30, Reason: "spent"}); err != nil {
 				t.Fatal(err)
 			}
-			v, err := s.CustomerPoints(ctx, store.SystemActor(), 1, 10)
+			v, err := s.CustomerPoints(ctx, store.SystemActor(), ids[1], 10)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -453,7 +453,7 @@ func TestPointsExpiryBoundary(t *testing.T) {
 			if err != nil || again.Customers != 0 || again.Skipped == 0 {
 				t.Fatalf("again: %+v, %v", again, err)
 			}
-			for id, want := range map[int64]int64{1: 40, 2: 0, 3: 10} {
+			for id, want := range map[int64]int64{ids[1]: 40, ids[2]: 0, ids[3]: 10} {
 				if got := balance(t, s, id); got != want {
 					t.Errorf("customer %d: %d, want %d", id, got, want)
 				}
@@ -472,13 +472,13 @@ func TestPointsLedgerSumRandomized(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		setRules(s)
-		orderCustomers(t, s)
+		ids := orderCustomers(t, s)
 		rnd := rand.New(rand.NewPCG(1, 2))
 		r := reward(t, s, 120, ptr(int64(10)))
 		at := time.Now().Add(-time.Hour)
 		var refs []string
 		for i := range 120 {
-			id := int64(1 + rnd.IntN(3))
+			id := ids[1+rnd.IntN(3)]
 			switch rnd.IntN(6) {
 			case 0, 1:
 				ref := fmt.Sprintf("O-%d", i)
@@ -511,7 +511,7 @@ func TestPointsLedgerSumRandomized(t *testing.T) {
 				}
 			}
 		}
-		for id := int64(1); id <= 3; id++ {
+		for _, id := range ids[1:] {
 			balance(t, s, id)
 		}
 	})
@@ -521,23 +521,23 @@ func TestPointsLedgerSumRandomized(t *testing.T) {
 func TestPointsMerge(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
-		orderCustomers(t, s)
+		ids := orderCustomers(t, s)
 		r := reward(t, s, 10, nil)
-		for _, id := range []int64{1, 2} {
+		for _, id := range []int64{ids[1], ids[2]} {
 			if _, err := s.AdjustPoints(ctx, store.SystemActor(), id, store.PointsAdjustment{Points: 100, Reason: "gift"}); err != nil {
 				t.Fatal(err)
 			}
 		}
-		if _, err := s.Redeem(ctx, store.SystemActor(), 2, store.Redemption{RewardID: r.ID}); err != nil {
+		if _, err := s.Redeem(ctx, store.SystemActor(), ids[2], store.Redemption{RewardID: r.ID}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.ProvePhone(ctx, store.PhoneProof{CustomerID: 1, Phone: "+8613800000002", Method: store.MergeTelegramContact}); err != nil {
+		if _, err := s.ProvePhone(ctx, store.PhoneProof{CustomerID: ids[1], Phone: "+8613800000002", Method: store.MergeTelegramContact}); err != nil {
 			t.Fatal(err)
 		}
-		if got := balance(t, s, 1); got != 190 {
+		if got := balance(t, s, ids[1]); got != 190 {
 			t.Fatalf("merged balance %d, want 190", got)
 		}
-		vs, err := s.CustomerVouchers(ctx, store.SystemActor(), 1, true)
+		vs, err := s.CustomerVouchers(ctx, store.SystemActor(), ids[1], true)
 		if err != nil || len(vs) != 1 {
 			t.Fatalf("vouchers after merge: %d, %v", len(vs), err)
 		}

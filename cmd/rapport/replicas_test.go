@@ -339,12 +339,7 @@ func replicaDatabase(t testing.TB, servers []string) string {
 // telegramExtra adds settings to its telegram block ("  key: value\n").
 func startReplica(t testing.TB, bin, dsn, telegramURL string, telegramExtra ...string) *replica {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr := replicaAddr(t)
 	y := fmt.Sprintf(`http:
   addr: %q
   public_url: https://crm.example.com
@@ -388,6 +383,35 @@ telegram:
 		}
 	})
 	return r
+}
+
+// replicaPorts are the ports handed to replicas by this test process.
+var replicaPorts = struct {
+	sync.Mutex
+	used map[string]bool
+}{used: map[string]bool{}}
+
+// replicaAddr picks a free local address for a replica to listen on. The
+// port is free when picked but held by nobody until the replica binds it,
+// so a replica started right after could be handed the same port by the
+// kernel: each is handed out once per test process.
+func replicaAddr(t testing.TB) string {
+	replicaPorts.Lock()
+	defer replicaPorts.Unlock()
+	for range 100 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := l.Addr().String()
+		l.Close()
+		if !replicaPorts.used[addr] {
+			replicaPorts.used[addr] = true
+			return addr
+		}
+	}
+	t.Fatal("no unused local port in 100 tries")
+	return ""
 }
 
 func (r *replica) waitReady(t testing.TB, i int) {
