@@ -43,7 +43,7 @@ built() { [ -x "$BIN" ] && [ -f "$BIN_VERSION" ] && [ "$(cat "$BIN_VERSION")" = 
 build() {
   if built; then say "cached binary $BIN is $TIDB_VERSION"; return; fi
   command -v go >/dev/null || die "go is not installed"
-  say "building tidb-server $TIDB_VERSION in $BUILD_DIR (cold: ~8 min on 2 cores, ~4 GB of caches)"
+  say "building tidb-server $TIDB_VERSION in $BUILD_DIR (cold: 8–12 min on 2 cores, ~4 GB of caches)"
   local start=$SECONDS
   mkdir -p "$BUILD_DIR" "$(dirname "$BIN")"
   # A module of its own: TiDB's dependencies never touch Rapport's go.mod.
