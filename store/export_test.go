@@ -30,3 +30,13 @@ func (w *CustomerImport) Insert(cs []*Customer) error { return w.insert(cs) }
 func (w *CustomerImport) CustomersWhere(col string, keys []string) ([]*Customer, error) {
 	return w.customersWhere(col, keys)
 }
+
+// MigrationIDs lists the ids of the schema steps in order, and the ids
+// installed databases may have recorded for them before the one list
+// ("" where none).
+func MigrationIDs() (ids, was []string) {
+	for _, m := range migrations() {
+		ids, was = append(ids, m.id()), append(was, m.Was)
+	}
+	return ids, was
+}

@@ -282,15 +282,6 @@ func autoMigrate(models ...any) func(tx *gorm.DB) error {
 	return func(tx *gorm.DB) error { return tx.AutoMigrate(models...) }
 }
 
-// MigrationIDs lists the ids of the schema steps in order (for tests).
-func MigrationIDs() []string {
-	var ids []string
-	for _, m := range migrations() {
-		ids = append(ids, m.id())
-	}
-	return ids
-}
-
 // apiTokensLifecycle adds expiry, revocation and the bootstrap mark to
 // tokens. The token earlier releases made from admin.bootstrap_token was
 // named "bootstrap" and tied to no one: it becomes the bootstrap token, so
