@@ -309,21 +309,22 @@ func benchReset(b *testing.B, db *sql.DB) {
 	}
 }
 
-// settle waits (up to ten minutes) until the MariaDB server has at most
-// 1,000 dirty pages in its buffer pool and no purge backlog.
+// settle waits (up to ten minutes) until the MariaDB server has no purge
+// backlog and has stopped writing out dirty pages: at most 1,000 left, or
+// none written for five seconds (a server below its flushing threshold
+// keeps the rest in memory).
 func settle(b *testing.B, db *sql.DB) {
-	start := time.Now()
+	start, last, still := time.Now(), int64(-1), 0
 	for time.Since(start) < 10*time.Minute {
-		var name string
-		var dirty int
-		if err := db.QueryRow("SHOW GLOBAL STATUS LIKE 'Innodb_buffer_pool_pages_dirty'").Scan(&name, &dirty); err != nil {
-			b.Fatal(err)
+		st := storetest.ServerStatus(b, db, "Variable_name IN ('Innodb_buffer_pool_pages_dirty', 'Innodb_history_list_length')")
+		dirty, history := st["Innodb_buffer_pool_pages_dirty"], st["Innodb_history_list_length"]
+		if dirty >= last && last >= 0 {
+			still++
+		} else {
+			still = 0
 		}
-		var history int
-		if err := db.QueryRow("SELECT COUNT FROM information_schema.INNODB_METRICS WHERE NAME = 'trx_rseg_history_len'").Scan(&history); err != nil {
-			b.Fatal(err)
-		}
-		if dirty <= 1000 && history <= 1000 {
+		last = dirty
+		if history <= 1000 && (dirty <= 1000 || still >= 5) {
 			b.Logf("settled in %s (%d dirty pages, history %d)", time.Since(start).Round(time.Second), dirty, history)
 			return
 		}
