@@ -36,9 +36,13 @@ func TestConsolePointsInBrowser(t *testing.T) {
 	b.shot("desktop-12-customer-points")
 	vs := e.api("GET", fmt.Sprintf("/customers/%d/vouchers", cid), nil, 200)["items"].([]any)
 	code := vs[0].(map[string]any)["code"].(string)
+	// Cancelling the confirm changes nothing: the panel keeps its voucher.
+	b.do("use, cancelled", chromedp.Evaluate[chromedp.Void](`window.confirm = () => false`),
+		chromedp.Click(chromedp.CSS(fmt.Sprintf(`[data-code="%s"] button`, code))),
+		waitJS(fmt.Sprintf(`!!document.querySelector('[data-code="%s"] button:not([disabled])') && !!document.querySelector('#points-balance')`, code)))
 	b.do("use", chromedp.Evaluate[chromedp.Void](`window.confirm = () => true`),
 		chromedp.Click(chromedp.CSS(fmt.Sprintf(`[data-code="%s"] button`, code))),
-		waitJS(fmt.Sprintf(`!document.querySelector('[data-code="%s"] button')`, code)))
+		waitJS(fmt.Sprintf(`!document.querySelector('[data-code="%s"] button') && !!document.querySelector('[data-code="%s"] .chip')`, code, code)))
 	if v := e.api("GET", fmt.Sprintf("/customers/%d/vouchers", cid), nil, 200)["items"].([]any)[0].(map[string]any); v["status"] != "used" {
 		t.Fatalf("voucher after Use: %v", v)
 	}

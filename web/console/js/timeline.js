@@ -170,12 +170,16 @@ async function pointsPanel(ctx, c, el) {
       api("GET", "/customers/" + c.id + "/vouchers"),
     ]);
     const manager = ctx.me.role === "admin" || ctx.me.role === "manager";
+    // Errors from Use go here: busy clears its slot first, so the slot
+    // must not be the panel itself.
+    const err = h("div", { class: "slot", id: "points-error" });
     const actions = h("div", { class: "row" },
       h("button", { class: "ghost small", type: "button", id: "points-redeem", onclick: () => redeemDialog(c, p.balance, again) }, "🎟 " + t("points.redeem")),
       manager ? h("button", { class: "ghost small", type: "button", id: "points-adjust", onclick: () => adjustDialog(c, again) }, "± " + t("points.adjust")) : null);
     mount(el,
       h("div", { class: "row between" }, h("strong", { id: "points-balance", class: "big" }, t("points.balance", { n: p.balance })), actions),
       p.expiring.length ? h("div", { class: "small warn" }, p.expiring.map((x) => t("points.expiring", { n: x.points, on: expiryDay(x.on) })).join(" · ")) : null,
+      err,
       h("h3", { class: "small muted" }, t("points.vouchers")),
       vs.items.length ? h("ul", { class: "plain vouchers" }, vs.items.map((v) => h("li", { class: "row between", dataset: { code: v.code } },
         h("span", {}, h("code", {}, v.code), " ", v.name, " ¥", String(v.value), h("span", { class: "muted small" }, " · ", t("points.until", { on: when(v.expires_at) }))),
@@ -185,7 +189,7 @@ async function pointsPanel(ctx, c, el) {
             await api("POST", "/vouchers/" + encodeURIComponent(v.code) + "/use", {});
             toast(t("points.used"));
             again();
-          }, el) }, t("points.use"))
+          }, err) }, t("points.use"))
           : h("span", { class: "chip" }, t("points.status." + v.status))))) : empty(t("points.noVouchers")),
       h("h3", { class: "small muted" }, t("points.ledger")),
       p.items.length ? h("ul", { class: "plain ledger" }, p.items.map((e) => h("li", { class: "row between small" },
