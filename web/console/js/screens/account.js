@@ -9,6 +9,7 @@ import { when, full } from "../format.js";
 export function render(ctx) {
   const me = ctx.me;
   const sessions = h("div", {});
+  const serr = h("div", { class: "slot" }); // revoke errors; busy clears its slot, so not the list
   const current = h("input", { type: "password", autocomplete: "current-password", maxlength: "128" });
   const next = h("input", { type: "password", autocomplete: "new-password", minlength: "10", maxlength: "128", id: "new-password" });
   const perr = h("div", { class: "slot" });
@@ -23,7 +24,7 @@ export function render(ctx) {
       h("form", { class: "stack", onsubmit: (e) => { e.preventDefault(); password(); } },
         me.has_password ? field(t("account.current"), current) : null, field(t("account.new"), next), setPw, perr)),
     h("section", { class: "card" }, h("div", { class: "row between" }, h("h2", {}, t("account.sessions")),
-      h("button", { class: "ghost small", type: "button", onclick: everywhere }, t("account.signOutAll"))), sessions),
+      h("button", { class: "ghost small", type: "button", onclick: everywhere }, t("account.signOutAll"))), serr, sessions),
     me.role === "admin" ? h("p", {}, h("a", { href: "#/tokens" }, t("account.allSessions") + " →")) : null);
 
   async function password() {
@@ -50,7 +51,7 @@ export function render(ctx) {
       !s.current ? h("button", { class: "ghost small", type: "button", onclick: (e) => busy(e.target, async () => {
         await api("DELETE", "/console/api/sessions/" + s.id);
         reload();
-      }, el) }, t("account.revoke")) : null))));
+      }, serr) }, t("account.revoke")) : null))));
   }
 
   async function load(el, all) {

@@ -9,10 +9,13 @@ import { when, full, today, addDays } from "../format.js";
 export function render(ctx) {
   const tokens = h("div", { class: "table-wrap" });
   const sessions = h("div", {});
+  // Revoke errors show above the list; the list itself stays (busy clears its slot).
+  const tokensErr = h("div", { class: "slot" });
+  const sessionsErr = h("div", { class: "slot" });
   const add = h("button", { class: "act", type: "button", id: "token-new", onclick: create }, "+ " + t("tokens.new"));
   mount(ctx.el, h("div", { class: "row between" }, h("h1", { class: "screen-title" }, t("tokens.title")), add),
-    h("section", { class: "card" }, h("h2", {}, t("tokens.tokens")), h("p", { class: "muted small" }, t("tokens.hint")), tokens),
-    h("section", { class: "card" }, h("h2", {}, t("tokens.sessions")), h("p", { class: "muted small" }, t("tokens.sessionsHint")), sessions));
+    h("section", { class: "card" }, h("h2", {}, t("tokens.tokens")), h("p", { class: "muted small" }, t("tokens.hint")), tokensErr, tokens),
+    h("section", { class: "card" }, h("h2", {}, t("tokens.sessions")), h("p", { class: "muted small" }, t("tokens.sessionsHint")), sessionsErr, sessions));
 
   function state(tk) {
     if (tk.revoked_at) return ["bad", t("tokens.revoked", { when: when(tk.revoked_at) })];
@@ -42,7 +45,7 @@ export function render(ctx) {
               await api("DELETE", "/tokens/" + tk.id);
               toast(t("tokens.revokedToast", { name: tk.name }));
               loadTokens();
-            }, tokens);
+            }, tokensErr);
           } }, t("tokens.revoke")) : null));
       }))));
     } catch (e) {
@@ -101,7 +104,7 @@ export function render(ctx) {
           await api("DELETE", "/console/api/sessions/" + s.id);
           toast(t("account.revoked"));
           loadSessions();
-        }, sessions) }, t("account.revoke")) : null))));
+        }, sessionsErr) }, t("account.revoke")) : null))));
     } catch (e) {
       mount(sessions, errorBox(e, loadSessions));
     }
