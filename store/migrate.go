@@ -16,14 +16,15 @@ import (
 
 // migration is one schema step. Steps are applied in list order, recorded
 // in schema_migrations by their id (SEQ_NAME), and each is idempotent so a
-// step interrupted halfway can simply run again.
+// step interrupted halfway can simply run again. A step counts as applied
+// when any recorded id carries its name: databases migrated before the
+// steps were numbered in one list recorded the same names under older
+// numbers (0100_leases for step 2), so names, unique in the list, are
+// what identifies a step.
 type migration struct {
 	Seq  int    // position in the list: 1, 2, 3, ... (TestMigrationList)
-	Name string // what the step does, in snake_case
-	// Was is the id a database migrated before the steps were numbered in
-	// one list recorded for this step; such a step counts as applied.
-	Was string
-	Run func(tx *gorm.DB) error
+	Name string // what the step does, in snake_case; never reused
+	Run  func(tx *gorm.DB) error
 }
 
 func (m migration) id() string { return fmt.Sprintf("%04d_%s", m.Seq, m.Name) }
@@ -33,38 +34,38 @@ func (m migration) id() string { return fmt.Sprintf("%04d_%s", m.Seq, m.Name) }
 // that has shipped.
 func migrations() []migration {
 	return []migration{
-		{1, "core", "0001_core", autoMigrate(&Customer{}, &customerTag{}, &Identity{}, &Message{}, &Staff{}, &StaffIdentity{}, &APIToken{}, &Asset{}, &Order{})},
-		{2, "leases", "0100_leases", autoMigrate(&Lease{})},
-		{3, "outbox_in_place", "0101_outbox_in_place", outboxInPlace},
-		{4, "kv", "0700_kv", autoMigrate(&kvEntry{})},
-		{5, "templates", "0301_templates", autoMigrate(&TemplateVersion{}, &TemplateHead{}, &TemplateAudit{}, &TemplateDraft{})},
-		{6, "care_runs", "0300_care_runs", autoMigrate(&CareRun{})},
-		{7, "surveys", "0301_surveys", autoMigrate(&Survey{})},
-		{8, "tasks", "0500_tasks", autoMigrate(&Task{}, &TaskEvent{})},
-		{9, "staff_bindings", "0501_staff_bindings", autoMigrate(&BindingCode{}, &bindAttempt{})},
-		{10, "messages_provider_index", "0502_messages_provider_index", providerIndex},
-		{11, "tasks_assign_seq", "0503_tasks_assign_seq", taskAssignSeq},
-		{12, "orders_dedup_key", "0800_orders_dedup_key", ordersDedupKey},
-		{13, "messages_drop_provider_index", "0900_messages_drop_provider_index", dropProviderIndex},
-		{14, "identities_audience_index", "0901_identities_audience_index", identitiesAudienceIndex},
-		{15, "api_tokens_lifecycle", "", apiTokensLifecycle},
-		{16, "messages_any_content", "", messagesAnyContent},
-		{17, "customer_phone_keys", "", phoneKeys},
-		{18, "console_sign_in", "", autoMigrate(&SignInCode{}, &signInAttempt{}, &StaffPassword{}, &ConsoleSession{})},
-		{19, "conversations", "", conversationsBackfill},
-		{20, "quick_replies", "", autoMigrate(&QuickReply{})},
-		{21, "staff_epoch", "", autoMigrate(&Staff{})},
-		{22, "audit_events", "", autoMigrate(&AuditEvent{})},
-		{23, "import_jobs", "", autoMigrate(&ImportJob{}, &ImportBadRow{})},
-		{24, "orders_exact_money", "", ordersExactMoney},
-		{25, "customer_intelligence", "", customerIntelligence},
-		{26, "report_figures", "", reportFigures},
-		{27, "segments_and_campaigns", "", segmentsAndCampaigns},
-		{28, "customers_segment_indexes", "", autoMigrate(&Customer{})},
-		{29, "points_ledger", "", pointsLedger},
-		{30, "report_points_indexes", "", reportPointsIndexes},
-		{31, "drop_customers_tier_index", "", dropCustomersTierIndex},
-		{32, "drop_customers_unsearched_indexes", "", dropCustomersUnsearchedIndexes},
+		{1, "core", autoMigrate(&Customer{}, &customerTag{}, &Identity{}, &Message{}, &Staff{}, &StaffIdentity{}, &APIToken{}, &Asset{}, &Order{})},
+		{2, "leases", autoMigrate(&Lease{})},
+		{3, "outbox_in_place", outboxInPlace},
+		{4, "kv", autoMigrate(&kvEntry{})},
+		{5, "templates", autoMigrate(&TemplateVersion{}, &TemplateHead{}, &TemplateAudit{}, &TemplateDraft{})},
+		{6, "care_runs", autoMigrate(&CareRun{})},
+		{7, "surveys", autoMigrate(&Survey{})},
+		{8, "tasks", autoMigrate(&Task{}, &TaskEvent{})},
+		{9, "staff_bindings", autoMigrate(&BindingCode{}, &bindAttempt{})},
+		{10, "messages_provider_index", providerIndex},
+		{11, "tasks_assign_seq", taskAssignSeq},
+		{12, "orders_dedup_key", ordersDedupKey},
+		{13, "messages_drop_provider_index", dropProviderIndex},
+		{14, "identities_audience_index", identitiesAudienceIndex},
+		{15, "api_tokens_lifecycle", apiTokensLifecycle},
+		{16, "messages_any_content", messagesAnyContent},
+		{17, "customer_phone_keys", phoneKeys},
+		{18, "console_sign_in", autoMigrate(&SignInCode{}, &signInAttempt{}, &StaffPassword{}, &ConsoleSession{})},
+		{19, "conversations", conversationsBackfill},
+		{20, "quick_replies", autoMigrate(&QuickReply{})},
+		{21, "staff_epoch", autoMigrate(&Staff{})},
+		{22, "audit_events", autoMigrate(&AuditEvent{})},
+		{23, "import_jobs", autoMigrate(&ImportJob{}, &ImportBadRow{})},
+		{24, "orders_exact_money", ordersExactMoney},
+		{25, "customer_intelligence", customerIntelligence},
+		{26, "report_figures", reportFigures},
+		{27, "segments_and_campaigns", segmentsAndCampaigns},
+		{28, "customers_segment_indexes", autoMigrate(&Customer{})},
+		{29, "points_ledger", pointsLedger},
+		{30, "report_points_indexes", reportPointsIndexes},
+		{31, "drop_customers_tier_index", dropCustomersTierIndex},
+		{32, "drop_customers_unsearched_indexes", dropCustomersUnsearchedIndexes},
 	}
 }
 
@@ -127,8 +128,15 @@ func (s *Store) Migrate(ctx context.Context) error {
 	return nil
 }
 
-func (m migration) appliedIn(applied map[string]bool) bool {
-	return applied[m.id()] || (m.Was != "" && applied[m.Was])
+func (m migration) appliedIn(applied map[string]bool) bool { return applied[m.Name] }
+
+// stepName is the name in a recorded id: "0002_leases" and the older
+// "0100_leases" both name the step "leases".
+func stepName(id string) string {
+	if len(id) > 5 && id[4] == '_' && strings.Trim(id[:4], "0123456789") == "" {
+		return id[5:]
+	}
+	return id
 }
 
 // alreadyExists reports a schema change failing because the change is
@@ -246,6 +254,7 @@ func (s *Store) lockSchema(ctx context.Context, db *gorm.DB) (unlock func(), err
 	}, nil
 }
 
+// appliedMigrations is the set of applied steps' names.
 func (s *Store) appliedMigrations(ctx context.Context) (map[string]bool, error) {
 	var rows []schemaMigration
 	if err := s.db.WithContext(ctx).Find(&rows).Error; err != nil {
@@ -253,7 +262,7 @@ func (s *Store) appliedMigrations(ctx context.Context) (map[string]bool, error) 
 	}
 	applied := make(map[string]bool, len(rows))
 	for _, r := range rows {
-		applied[r.ID] = true
+		applied[stepName(r.ID)] = true
 	}
 	return applied, nil
 }
