@@ -31,6 +31,9 @@ func (w *CustomerImport) CustomersWhere(col string, keys []string) ([]*Customer,
 	return w.customersWhere(col, keys)
 }
 
+// Reads counts the import's batches that read before they wrote.
+func (w *CustomerImport) Reads() int { return w.reads }
+
 // MigrationIDs lists the ids of the schema steps in order.
 func MigrationIDs() (ids []string) {
 	for _, m := range migrations() {

@@ -237,3 +237,81 @@ func TestImportCustomerIDsInterleaved(t *testing.T) {
 		})
 	}
 }
+
+// TestImportCustomersReadOnlyWhenNeeded: a batch of rows that match no
+// stored customer is written without reading; one that matches a customer
+// stored before the import, or created by an earlier batch, is written as
+// if read first, and the batches after it read until one finds nobody.
+func TestImportCustomersReadOnlyWhenNeeded(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		str := func(v string) *string { return &v }
+		row := func(ref, name, phone string) store.CustomerRow {
+			in := store.CustomerInput{ExternalRef: str(ref), Name: str(name)}
+			if phone != "" {
+				in.Phone = str(phone)
+			}
+			return store.CustomerRow{In: in}
+		}
+		x, err := s.CreateCustomer(ctx, store.CustomerInput{Name: str("X"), Phone: str("13800000001"), ExternalRef: str("x-1")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		type want struct {
+			created, updated, unchanged int
+			reads                       int   // batches so far that read first
+			rejected                    []int // rows with an Err
+		}
+		steps := []struct {
+			name string
+			rows []store.CustomerRow
+			want want
+		}{
+			{"new", []store.CustomerRow{row("a", "A", "13900000001"), row("b", "B", "")}, want{created: 2}},
+			{"new again", []store.CustomerRow{row("c", "C", "")}, want{created: 1}},
+			{"stored before", []store.CustomerRow{row("d", "D", ""), row("x-1", "X2", "")}, want{created: 1, updated: 1, reads: 1}},
+			// Reads, finds nobody: the next batch tries without.
+			{"new after reading", []store.CustomerRow{row("e", "E", "")}, want{created: 1, reads: 2}},
+			{"an earlier batch's", []store.CustomerRow{row("f", "F", ""), row("a", "A", "13900000001"), row("b", "B2", "")}, want{created: 1, updated: 1, unchanged: 1, reads: 3}},
+			{"phone taken", []store.CustomerRow{row("g", "G", "13800000001"), row("h", "H", "")}, want{created: 1, rejected: []int{0}, reads: 4}},
+			{"new, reading", []store.CustomerRow{row("i", "I", "")}, want{created: 1, reads: 5}},
+			{"new, not reading", []store.CustomerRow{row("j", "J", "")}, want{created: 1, reads: 5}},
+		}
+		err = s.ImportCustomers(ctx, func(w *store.CustomerImport) error {
+			for _, st := range steps {
+				c, u, n, err := w.Write(st.rows)
+				if err != nil {
+					return fmt.Errorf("%s: %w", st.name, err)
+				}
+				got := want{created: c, updated: u, unchanged: n, reads: w.Reads()}
+				for i, r := range st.rows {
+					if r.Err != nil {
+						got.rejected = append(got.rejected, i)
+					}
+				}
+				if diff := cmp.Diff(st.want, got, cmp.AllowUnexported(want{})); diff != "" {
+					t.Errorf("%s (-want +got):\n%s", st.name, diff)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cs, _, err := s.ListCustomers(ctx, store.CustomerFilter{Page: store.Page{Limit: 50}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, c := range cs {
+			names = append(names, c.Name)
+			if c.ID == x.ID && c.Name != "X2" {
+				t.Errorf("x-1 is %q, want X2", c.Name)
+			}
+		}
+		slices.Sort(names)
+		if diff := cmp.Diff([]string{"A", "B2", "C", "D", "E", "F", "H", "I", "J", "X2"}, names); diff != "" {
+			t.Errorf("customers (-want +got):\n%s", diff)
+		}
+	})
+}
