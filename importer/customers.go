@@ -31,7 +31,8 @@ func CustomersWith(ctx context.Context, s *store.Store, file io.ReadSeeker, opt 
 	inTx := func(pass func() error) error {
 		return s.ImportCustomers(ctx, func(tx *store.CustomerImport) error { w = tx; return pass() })
 	}
-	return importFile(opt, inTx, func(res *Result, p pass) (int, error) {
+	// The checks read no database: the writing pass may run beside them.
+	return importFile(file, opt, true, inTx, func(file io.ReadSeeker, res *Result, p pass) (int, error) {
 		return readCustomers(s, file, p, func(rows []store.CustomerRow) error {
 			created, updated, unchanged, err := w.Write(rows)
 			res.Created += created

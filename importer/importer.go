@@ -1,17 +1,22 @@
 // Package importer loads customers and orders from CSV files into the
 // store, as `rapport import` does.
 //
-// An import reads its file twice and never holds it: a first pass checks
-// every row and writes nothing, collecting the bad rows by line; then,
-// unless there are bad rows and skipBad is off, a second pass reads the
-// file again and hands the good rows to the store in batches, all inside
-// one transaction, so that a file lands whole or not at all. Each pass
-// reads and checks the next batch while the one before is handed on, so
-// our CPU and the database's overlap. Memory is three batches of rows plus
-// what the in-file checks remember: a 16-byte hash and a number per row
-// (its external_ref or order_ref, to find repeats; an order without one,
-// its contents, to number identical rows). A caller with a stream rather
-// than a file spools it to a temporary file first.
+// An import reads its file twice and never holds it: a checking pass
+// checks every row and writes nothing, collecting the bad rows by line;
+// a writing pass hands the good rows to the store in batches, all inside
+// one transaction, so that a file lands whole or not at all; with bad rows
+// and skipBad off it writes nothing. A customer file, whose checks read no
+// database, is read by both passes at once when it can be (a file, not a
+// stream): the writing pass waits for the checking pass's verdict on each
+// line, and stops, rolling back, when that pass finds a bad row it may not
+// skip; so the database starts work at once rather than after a pass over
+// the whole file. Each pass reads and checks the next batch while the one
+// before is handed on, so our CPU and the database's overlap. Memory is
+// three batches of rows per pass plus what the in-file checks remember: a
+// 16-byte hash and a number per row (its external_ref or order_ref, to
+// find repeats; an order without one, its contents, to number identical
+// rows). A caller with a stream rather than a file spools it to a
+// temporary file first.
 package importer
 
 import (
@@ -23,6 +28,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/rapport-crm/rapport/store"
 )
@@ -63,6 +69,8 @@ type Options struct {
 // Progress is how far an import has got.
 type Progress struct {
 	// Writing is false in the checking pass, true in the writing pass.
+	// When the two run at once the reports are the writing pass's, and
+	// the checking pass's once the writing pass has stopped.
 	Writing bool
 	// Rows counts the rows this pass has read, Total the file's rows
 	// (known once the checking pass has read them all; 0 before).
@@ -75,58 +83,99 @@ type Progress struct {
 // which skips the lines the checking pass rejected.
 type pass struct {
 	writing bool
-	skip    []RowError
-	bad     func(RowError) // reports a bad row
-	read    func(rows int) // reports the rows read so far
+	// skip reports whether the writing pass skips the record starting on
+	// line, or why it stops.
+	skip   func(line int) (bool, error)
+	bad    func(RowError) // reports a bad row
+	read   func(rows int) // reports the rows read so far
+	judged func(line int) // the checking pass has judged every record up to line
 }
 
-// importFile runs an import's two passes, read(res, p) each. The checking
-// pass writes nothing; unless it rejected rows and skipBad is off, the
-// writing pass follows inside the store's transaction (inTx), which may
-// run it again from the start. Rows the writing pass rejects (the
-// database changed meanwhile) write nothing without skipBad.
-func importFile(opt Options, inTx func(writing func() error) error, read func(*Result, pass) (int, error)) (*Result, error) {
+// importFile runs an import's two passes over file, read(file, res, p)
+// each. The checking pass writes nothing. The writing pass runs inside
+// the store's transaction (inTx), which may run it again from the start:
+// after the checking pass, unless it rejected rows and SkipBad is off; or,
+// with alongside set and a file that two readers can read at once, beside
+// it. Rows the writing pass rejects (the database changed meanwhile)
+// write nothing without SkipBad.
+func importFile(file io.ReadSeeker, opt Options, alongside bool, inTx func(writing func() error) error, read func(io.ReadSeeker, *Result, pass) (int, error)) (*Result, error) {
 	res := &Result{Rejected: []RowError{}}
-	bad := func(e RowError) { res.Rejected = append(res.Rejected, e) }
-	progress := func(writing bool) func(int) {
+	v := newVerdicts()
+	var mu sync.Mutex // the passes report from their own goroutines
+	var written []RowError
+	writing := false // the writing pass reports, the checking pass is quiet
+	report := func(writer bool, rows int) {
 		if opt.Progress == nil {
-			return func(int) {}
+			return
 		}
-		return func(rows int) {
-			opt.Progress(Progress{Writing: writing, Rows: rows, Total: res.Rows, Bad: len(res.Rejected)})
+		mu.Lock()
+		defer mu.Unlock()
+		if writer != writing {
+			return
 		}
+		bad, total := v.found()
+		opt.Progress(Progress{Writing: writer, Rows: rows, Total: total, Bad: bad + len(written)})
 	}
-	rows, err := read(res, pass{bad: bad, read: progress(false)})
-	if err != nil {
-		return nil, err
+	check := func(f io.ReadSeeker) {
+		rows, err := read(f, &Result{}, pass{bad: v.add, judged: v.judged, read: func(n int) { report(false, n) }})
+		v.finish(rows, err)
 	}
-	res.Rows = rows
-	if len(res.Rejected) > 0 && !opt.SkipBad {
-		return res, nil
+	files, ok := readers(file)
+	if alongside && ok {
+		writing = true
+		go check(files())
+	} else {
+		check(file)
+		if rows, bad, err := v.wait(); err != nil {
+			return nil, err
+		} else if len(bad) > 0 && !opt.SkipBad {
+			res.Rows, res.Rejected = rows, slices.Clone(bad)
+			slices.SortStableFunc(res.Rejected, func(a, b RowError) int { return a.Line - b.Line })
+			return res, nil
+		}
+		files = func() io.ReadSeeker { return file }
+		mu.Lock()
+		writing = true
+		mu.Unlock()
 	}
-	// The writing pass skips these lines in file order; a row can be
-	// found bad after a later one (a malformed row is reported as it is
-	// read, the checks of its batch after).
-	slices.SortStableFunc(res.Rejected, func(a, b RowError) int { return a.Line - b.Line })
-	checked := res.Rejected
-	err = inTx(func() error {
+	err := inTx(func() error {
 		res.Created, res.Updated, res.Unchanged, res.Duplicates = 0, 0, 0, 0 // a retried transaction counts afresh
-		res.Rejected = slices.Clone(checked)
-		if _, err := read(res, pass{writing: true, skip: checked, bad: bad, read: progress(true)}); err != nil {
+		mu.Lock()
+		written = nil
+		mu.Unlock()
+		p := pass{writing: true, skip: func(line int) (bool, error) { return v.skip(line, opt.SkipBad) },
+			bad:  func(e RowError) { mu.Lock(); written = append(written, e); mu.Unlock() },
+			read: func(n int) { report(true, n) }}
+		if _, err := read(files(), res, p); err != nil {
 			return err
 		}
-		if len(res.Rejected) > len(checked) && !opt.SkipBad {
+		if _, bad, err := v.wait(); err != nil || len(bad) > 0 && !opt.SkipBad {
+			return errChecked
+		}
+		if len(written) > 0 && !opt.SkipBad {
 			return errRejected
 		}
 		return nil
 	})
+	mu.Lock()
+	writing = false // the checking pass reports again, if it is still reading
+	mu.Unlock()
+	rows, bad, cerr := v.wait()
+	if cerr != nil {
+		return nil, cerr
+	}
+	res.Rows = rows
+	res.Rejected = append(append([]RowError{}, bad...), written...)
 	slices.SortStableFunc(res.Rejected, func(a, b RowError) int { return a.Line - b.Line })
-	if errors.Is(err, errRejected) {
+	if errors.Is(err, errRejected) || errors.Is(err, errChecked) {
 		res.Created, res.Updated, res.Unchanged, res.Duplicates = 0, 0, 0, 0
 		return res, nil
 	}
 	if err != nil {
 		return nil, err
+	}
+	if opt.Progress != nil {
+		opt.Progress(Progress{Writing: true, Rows: rows, Total: rows, Bad: len(res.Rejected)})
 	}
 	res.Written = res.Created + res.Updated
 	return res, nil
@@ -193,7 +242,7 @@ func openCSV(file io.ReadSeeker, allowed []string) (*csvFile, error) {
 // with why (malformed), and reading goes on after it; any other error ends
 // the file. It returns how many rows the file has.
 func (f *csvFile) records(p pass, fn func(rec []string, line int, malformed error) error) (rows int, err error) {
-	skip, last := p.skip, 1 // skip is sorted by line, as the file
+	last := 1
 	for {
 		f.size.n = 0
 		rec, err := f.r.Read()
@@ -216,11 +265,12 @@ func (f *csvFile) records(p pass, fn func(rec []string, line int, malformed erro
 		if p.read != nil {
 			p.read(rows)
 		}
-		for len(skip) > 0 && skip[0].Line < line {
-			skip = skip[1:]
-		}
-		if len(skip) > 0 && skip[0].Line == line {
-			continue
+		if p.skip != nil {
+			if skip, err := p.skip(line); err != nil {
+				return rows, err
+			} else if skip {
+				continue
+			}
 		}
 		if err := fn(rec, line, malformed); err != nil {
 			return rows, err
@@ -243,6 +293,7 @@ func batches[T any](f *csvFile, p pass, read func(rec []string, line int, malfor
 		rows []T
 		bad  []RowError
 		read int // the rows of the file read by the batch's end
+		line int // the line of the last record it read
 	}
 	full := make(chan batch, 1)
 	free := make(chan []T, 2) // a batch's rows, to reuse: one being read, one queued, one flushed
@@ -265,7 +316,7 @@ func batches[T any](f *csvFile, p pass, read func(rec []string, line int, malfor
 			}
 			select {
 			case buf := <-free:
-				b = batch{rows: buf[:0], read: b.read}
+				b = batch{rows: buf[:0], read: b.read, line: b.line}
 				return true
 			case <-stop:
 				return false
@@ -274,6 +325,7 @@ func batches[T any](f *csvFile, p pass, read func(rec []string, line int, malfor
 		reading := p
 		reading.read = func(n int) { b.read = n }
 		rows, readErr = f.records(reading, func(rec []string, line int, malformed error) error {
+			b.line = line
 			v, err := read(rec, line, malformed)
 			if err != nil {
 				b.bad = append(b.bad, RowError{line, store.ErrorMessage(err)})
@@ -309,6 +361,9 @@ func batches[T any](f *csvFile, p pass, read func(rec []string, line int, malfor
 		if err != nil {
 			close(stop)
 			continue
+		}
+		if p.judged != nil {
+			p.judged(b.line)
 		}
 		free <- b.rows
 	}

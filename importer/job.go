@@ -422,6 +422,13 @@ func (f ctxFile) Read(p []byte) (int, error) {
 	return f.File.Read(p)
 }
 
+func (f ctxFile) ReadAt(p []byte, off int64) (int, error) {
+	if err := f.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return f.File.ReadAt(p, off)
+}
+
 // abandon fails the jobs still waiting when the process stops (the
 // running one has ended by then) and removes their files.
 func (j *Jobs) abandon() {

@@ -37,7 +37,7 @@ func OrdersWith(ctx context.Context, s *store.Store, file io.ReadSeeker, loc *ti
 	inTx := func(pass func() error) error {
 		return s.ImportOrders(ctx, loc, func(tx *store.OrderImport) error { w = tx; return pass() })
 	}
-	return importFile(opt, inTx, func(res *Result, p pass) (int, error) {
+	return importFile(file, opt, false, inTx, func(file io.ReadSeeker, res *Result, p pass) (int, error) {
 		return readOrders(ctx, s, file, loc, p, func(rows []store.OrderRow) error {
 			created, dups, err := w.Insert(rows)
 			res.Created += created

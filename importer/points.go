@@ -28,7 +28,7 @@ func Points(ctx context.Context, s *store.Store, file io.ReadSeeker, opt Options
 	inTx := func(pass func() error) error {
 		return s.ImportPoints(ctx, func(tx *store.PointsImport) error { w = tx; return pass() })
 	}
-	return importFile(opt, inTx, func(res *Result, p pass) (int, error) {
+	return importFile(file, opt, false, inTx, func(file io.ReadSeeker, res *Result, p pass) (int, error) {
 		return readPoints(ctx, s, file, p, func(rows []store.OpeningBalance) error {
 			created, dups, err := w.Insert(rows)
 			res.Created += created

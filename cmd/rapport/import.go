@@ -130,7 +130,10 @@ func (p *progressLine) show(pr importer.Progress) {
 	p.last, p.drawn = now, true
 	rate := float64(pr.Rows) / max(now.Sub(p.passStart).Seconds(), 0.001)
 	line := fmt.Sprintf("checking: %d rows, %.0f rows/s", pr.Rows, rate)
-	if pr.Writing {
+	switch {
+	case pr.Writing && pr.Total == 0: // checked beside: the file's rows not yet counted
+		line = fmt.Sprintf("writing: %d rows, %.0f rows/s", pr.Rows, rate)
+	case pr.Writing:
 		line = fmt.Sprintf("writing: %d of %d rows, %.0f rows/s", pr.Rows, pr.Total, rate)
 		if left := pr.Total - pr.Rows; rate > 0 && left > 0 {
 			line += fmt.Sprintf(", ETA %s", (time.Duration(float64(left)/rate) * time.Second).Round(time.Second))
