@@ -196,7 +196,7 @@ func (s *Store) noteReply(ctx context.Context, by *Actor, m *Message) error {
 		id := *by.StaffID
 		replier = &id
 	}
-	return s.tx(ctx, func(tx *gorm.DB) error {
+	return s.txCreating(ctx, func(tx *gorm.DB) error {
 		var c Conversation
 		err := s.forUpdate(tx).Take(&c, cid).Error
 		fresh := errors.Is(err, gorm.ErrRecordNotFound)
@@ -424,7 +424,7 @@ func (s *Store) UpdateConversation(ctx context.Context, by Actor, customerID int
 	}
 	now := s.Now().Truncate(time.Millisecond)
 	var c Conversation
-	err := s.tx(ctx, func(tx *gorm.DB) error {
+	err := s.txCreating(ctx, func(tx *gorm.DB) error {
 		c = Conversation{}
 		err := s.forUpdate(tx).Take(&c, customerID).Error
 		fresh := errors.Is(err, gorm.ErrRecordNotFound)

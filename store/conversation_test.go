@@ -222,3 +222,45 @@ func TestQuickReplies(t *testing.T) {
 		}
 	})
 }
+
+// TestConversationCreatedMeanwhile: a customer's first message being
+// processed, an agent's reply and an assignment, all at once, each find no
+// conversation yet and each make it; the ones that lose the race to create
+// it take the winner's instead of failing (at READ COMMITTED a missing row
+// is not locked, so the loser's INSERT meets the winner's).
+func TestConversationCreatedMeanwhile(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		ann := mustStaff(t, s, "Ann", store.RoleManager)
+		by := store.ActorStaff(ann, "api")
+		const customers = 30
+		var wg sync.WaitGroup
+		for i := range customers {
+			cid, m := arriveIn(t, s, "telegram", fmt.Sprint(7700+i), "hello")
+			wg.Add(3)
+			go func() {
+				defer wg.Done()
+				if err := s.MarkProcessed(ctx, []int64{m}); err != nil {
+					t.Errorf("processed: %v", err)
+				}
+			}()
+			go func() {
+				defer wg.Done()
+				if _, err := s.SendToCustomerBy(ctx, by, cid, "hi there"); err != nil {
+					t.Errorf("reply: %v", err)
+				}
+			}()
+			go func() {
+				defer wg.Done()
+				if _, err := s.UpdateConversation(ctx, by, cid, store.ConversationUpdate{AssigneeID: &ann.ID}); err != nil {
+					t.Errorf("assign: %v", err)
+				}
+			}()
+		}
+		wg.Wait()
+		got := inboxOf(t, s, store.ConversationFilter{Viewer: store.SystemActor(), View: "all", Page: store.Page{Limit: 100}})
+		if len(got) != customers {
+			t.Fatalf("%d conversations, want %d", len(got), customers)
+		}
+	})
+}

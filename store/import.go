@@ -128,11 +128,7 @@ func (s *Store) ImportCustomers(ctx context.Context, write func(*CustomerImport)
 		}()
 		return write(w)
 	}
-	err := s.tx(ctx, run)
-	if isDuplicate(err) {
-		err = s.tx(ctx, run)
-	}
-	if err != nil {
+	if err := s.txCreating(ctx, run); err != nil {
 		return fmt.Errorf("import customers: %w", err)
 	}
 	return nil

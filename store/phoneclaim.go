@@ -513,13 +513,9 @@ func (s *Store) ProvePhone(ctx context.Context, p PhoneProof) (*Customer, error)
 		kept, _, err = s.mergeCustomers(tx, me.ID, holder.ID, mergeProof{Phone: phone, Method: p.Method})
 		return err
 	}
-	err = s.tx(ctx, prove)
-	if isDuplicate(err) {
-		// Someone put the number on record meanwhile: now it is theirs
-		// to merge with.
-		err = s.tx(ctx, prove)
-	}
-	if err != nil {
+	// Someone may put the number on record meanwhile: then it is theirs
+	// to merge with.
+	if err := s.txCreating(ctx, prove); err != nil {
 		return nil, fmt.Errorf("prove phone: %w", err)
 	}
 	return s.CustomerByID(ctx, kept)

@@ -319,6 +319,19 @@ func (s *Store) tx(ctx context.Context, fn func(tx *gorm.DB) error) error {
 	return retry(ctx, func() error { return s.db.WithContext(ctx).Transaction(fn) })
 }
 
+// txCreating is tx for a transaction that creates a row it found
+// missing. At READ COMMITTED a missing row is not locked, so another
+// writer may create it between the read and the INSERT, which then fails
+// on the unique key; run again, the transaction finds that row, locks it
+// and updates it.
+func (s *Store) txCreating(ctx context.Context, fn func(tx *gorm.DB) error) error {
+	err := s.tx(ctx, fn)
+	if isDuplicate(err) {
+		err = s.tx(ctx, fn)
+	}
+	return err
+}
+
 // retryAttempts bounds retry; with its backoff the attempts span about 2 s,
 // enough for conflicts between replicas on a hot row to sort themselves out.
 const retryAttempts = 8
