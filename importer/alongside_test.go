@@ -39,7 +39,7 @@ func customersFile(n int, lines map[int]string) string {
 func TestImportCustomersBadRowLate(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
-		const n = 2400 // a few batches
+		const n = 1100 // three batches
 		cases := []struct {
 			name  string
 			lines map[int]string
@@ -71,23 +71,19 @@ func TestImportCustomersBadRowLate(t *testing.T) {
 }
 
 // TestImportCustomersPassesAtOnce: the writing pass starts before the
-// checking pass has read the whole file. The file holds back its second
-// half until the writing pass has handed a batch to the store, which
-// passes run one after the other never do.
+// checking pass has read the whole file. The file holds back what follows
+// its first 64 KiB (each pass's first read) until a second pass starts
+// reading it, which passes run one after the other never do.
 func TestImportCustomersPassesAtOnce(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
-		// Big enough that each pass's first read (64 KiB) stops short
-		// of the held half.
-		const n = 12000
-		file := customersFile(n, nil)
-		started := make(chan struct{})
-		var once sync.Once
-		held := &heldFile{r: strings.NewReader(file), from: int64(len(file) / 2), open: started}
-		res, err := importer.CustomersWith(context.Background(), s, held, importer.Options{Progress: func(p importer.Progress) {
-			if p.Writing && p.Rows > 0 {
-				once.Do(func() { close(started) })
-			}
-		}})
+		var b strings.Builder
+		b.WriteString("name,phone,external_ref\n")
+		const n = 300 // about 75 KiB
+		for i := range n {
+			fmt.Fprintf(&b, "%s%d,139%08d,ref-%d\n", strings.Repeat("名", 80), i, i, i)
+		}
+		held := &heldFile{r: strings.NewReader(b.String()), from: 1<<16 + 1, open: make(chan struct{})}
+		res, err := importer.CustomersWith(context.Background(), s, held, importer.Options{})
 		if err != nil || res.Created != n {
 			t.Fatalf("import: %d created, %d rejected, %v", res.Created, len(res.Rejected), err)
 		}
@@ -97,17 +93,26 @@ func TestImportCustomersPassesAtOnce(t *testing.T) {
 	})
 }
 
-// heldFile is a file whose bytes from offset from are read only once open
-// is closed (or, so that a failing test ends, after a few seconds).
+// heldFile is a file whose bytes from offset from are read only once a
+// second reader has started at its beginning (or, so that a failing test
+// ends, after a few seconds).
 type heldFile struct {
 	r        *strings.Reader
 	from     int64
 	open     chan struct{}
 	mu       sync.Mutex
+	starts   int
 	timedOut bool
 }
 
 func (f *heldFile) ReadAt(p []byte, off int64) (int, error) {
+	if off == 0 {
+		f.mu.Lock()
+		if f.starts++; f.starts == 2 {
+			close(f.open)
+		}
+		f.mu.Unlock()
+	}
 	if off+int64(len(p)) > f.from {
 		select {
 		case <-f.open:
