@@ -19,7 +19,7 @@ import (
 // step interrupted halfway can simply run again. A step counts as applied
 // when any recorded id carries its name: databases migrated before the
 // steps were numbered in one list recorded the same names under older
-// numbers (0100_leases for step 2), so names, unique in the list, are
+// numbers (in the hundreds), so names, unique in the list, are
 // what identifies a step.
 type migration struct {
 	Seq  int    // position in the list: 1, 2, 3, ... (TestMigrationList)
@@ -130,8 +130,8 @@ func (s *Store) Migrate(ctx context.Context) error {
 
 func (m migration) appliedIn(applied map[string]bool) bool { return applied[m.Name] }
 
-// stepName is the name in a recorded id: "0002_leases" and the older
-// "0100_leases" both name the step "leases".
+// stepName is the name in a recorded id: the step's NNNN_ number and an
+// older one both lead to the same name.
 func stepName(id string) string {
 	if len(id) > 5 && id[4] == '_' && strings.Trim(id[:4], "0123456789") == "" {
 		return id[5:]

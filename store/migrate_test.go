@@ -42,12 +42,10 @@ func TestMigrationList(t *testing.T) {
 // recorded the same names under the numbers they had then.
 func TestStepName(t *testing.T) {
 	for _, c := range []struct{ id, want string }{
-		{"0002_leases", "leases"},
-		{"0100_leases", "leases"},
-		{"0301_surveys", "surveys"},
-		{"0032_drop_customers_unsearched_indexes", "drop_customers_unsearched_indexes"},
-		{"leases", "leases"},
-		{"01x0_leases", "01x0_leases"},
+		{"0042_a_step", "a_step"},
+		{"9999_another_step", "another_step"},
+		{"a_step", "a_step"},
+		{"01x0_a_step", "01x0_a_step"},
 		{"0001_", "0001_"},
 	} {
 		if got := store.StepName(c.id); got != c.want {
