@@ -247,3 +247,36 @@ func TestTwoDispatchersOneDatabase(t *testing.T) {
 		}
 	}
 }
+
+// A send never outlives its claim: once the claim lapses another
+// dispatcher may claim the row and send it too. The Bot API here answers
+// the first try only after the test ends; the one worker must give up on
+// it when the claim ends, or it never tries the row again.
+func TestSendEndsWithItsClaim(t *testing.T) {
+	s := storetest.Open(t, store.SQLite)
+	f := telegramtest.New(t)
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) }) // before the fake closes: it waits for its handlers
+	var mu sync.Mutex
+	var calls []time.Time
+	f.SetReply(func(chatID, text string, n int) (int, string, int) {
+		mu.Lock()
+		calls = append(calls, time.Now())
+		mu.Unlock()
+		if n == 1 {
+			<-release
+		}
+		return 0, "", 0
+	})
+	const lease = 2 * time.Second
+	setup(t, s, f, setupOpts{dispatc: bots.DispatcherOptions{Lease: lease, Workers: 1}})
+	enqueue(t, s, 1, distinctChats, "stuck")
+	telegramtest.WaitFor(t, "sent on the second try", 15*time.Second, func() bool { return f.Calls("stuck-0") == 2 && depth(t, s) == 0 })
+	mu.Lock()
+	defer mu.Unlock()
+	// The second try comes once the first claim has lapsed (and the first
+	// try was given up), while the first is still unanswered.
+	if gap := calls[1].Sub(calls[0]); gap < lease-lease/4 || gap > lease+4*time.Second {
+		t.Errorf("second try %v after the first, want about the lease (%v)", gap, lease)
+	}
+}
