@@ -134,7 +134,9 @@ func (s *Store) RedeemBindingCode(ctx context.Context, r BindRequest) (*Staff, e
 	now := s.Now().Truncate(time.Millisecond)
 	var st *Staff
 	var verdict error
-	err := s.tx(ctx, func(tx *gorm.DB) error {
+	// txCreating: the account's binding is read, then created when missing,
+	// and two codes redeemed from one account at once both find none.
+	err := s.txCreating(ctx, func(tx *gorm.DB) error {
 		st, verdict = nil, nil
 		var fails int64
 		if err := tx.Model(&bindAttempt{}).Where("account = ? AND created_at > ? AND ok = ?", account, now.Add(-time.Hour), false).

@@ -118,3 +118,39 @@ func TestBindingCodes(t *testing.T) {
 		})
 	}
 }
+
+// One chat account redeeming two staff members' codes at once: at READ
+// COMMITTED neither sees a binding of the account, and both create one;
+// the loser must run again and rebind the account, not fail on the
+// unique key.
+func TestBindSameAccountAtOnce(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		for round := range 10 {
+			var codes []string
+			for _, name := range []string{"Ann", "Bob"} {
+				st := mustStaff(t, s, fmt.Sprint(name, round), store.RoleAgent)
+				code, _, err := s.CreateBindingCode(ctx, st.ID, store.SystemActor())
+				if err != nil {
+					t.Fatal(err)
+				}
+				codes = append(codes, code)
+			}
+			account := fmt.Sprint("both", round)
+			var wg sync.WaitGroup
+			for _, code := range codes {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					if _, err := s.RedeemBindingCode(ctx, store.BindRequest{Channel: "telegram", ExternalID: account, Code: code}); err != nil {
+						t.Errorf("round %d: bind: %v", round, err)
+					}
+				}()
+			}
+			wg.Wait()
+			if st, err := s.StaffByIdentity(ctx, "telegram", account); err != nil || st == nil {
+				t.Errorf("round %d: bound to %+v (%v)", round, st, err)
+			}
+		}
+	})
+}
