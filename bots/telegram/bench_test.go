@@ -212,14 +212,15 @@ func BenchmarkDispatchRate(b *testing.B) {
 // engine cannot deliver faster than this; BenchmarkSendEngine measures it
 // again beside the engine and reports what the engine reaches of it.
 func BenchmarkSendCeiling(b *testing.B) {
-	rate, cpu := sendCeiling(b, b.N, b.ResetTimer)
+	b.ResetTimer()
+	rate, cpu := sendCeiling(b, b.N)
 	b.ReportMetric(rate, "msgs/s")
 	b.ReportMetric(cpu, "proc-cpu-us/msg")
 }
 
-// sendCeiling sends n messages as BenchmarkSendCeiling describes, calling
-// start first, and returns msgs/s and this process's CPU per message.
-func sendCeiling(b *testing.B, n int, start func()) (rate, cpuPerMsg float64) {
+// sendCeiling sends n messages as BenchmarkSendCeiling describes and
+// returns msgs/s and this process's CPU per message.
+func sendCeiling(b *testing.B, n int) (rate, cpuPerMsg float64) {
 	f := telegramtest.New(b)
 	a, err := newAdapter(f, nil, 0)
 	if err != nil {
@@ -228,7 +229,6 @@ func sendCeiling(b *testing.B, n int, start func()) (rate, cpuPerMsg float64) {
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	self0 := storetest.CPUSeconds("self")
-	start()
 	t0 := time.Now()
 	for range 64 { // 64 senders, as the engine's 64 workers
 		wg.Add(1)
@@ -270,7 +270,7 @@ func BenchmarkSendEngine(b *testing.B) {
 			enqueue(b, s, m, func(i int) string { return distinctChats(start + i) }, fmt.Sprintf("e%d", start))
 		}
 		enq := time.Since(t0)
-		ceiling, ceilingCPU := sendCeiling(b, n, func() {})
+		ceiling, ceilingCPU := sendCeiling(b, n)
 		d := bots.NewDispatcher(s, bots.DispatcherOptions{Poll: 20 * time.Millisecond, Batch: 500, Workers: 64})
 		a, err := newAdapter(f, nil, 0)
 		if err != nil {
